@@ -1,0 +1,104 @@
+"""The FastAPI application: routes, error shapes, offline docs, background scheduler."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+from buyerguard import __version__
+from buyerguard.api.routes import router
+from buyerguard.bootstrap import Runtime
+from buyerguard.errors import BuyerguardError
+from buyerguard.scheduler import Scheduler
+
+ERROR_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+
+
+def _error(status_code: int, code: str, message: str, field: str | None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "field": field}, status_code=status_code)
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def create_app(
+    rt: Runtime, *, run_scheduler: bool = False, scheduler_interval_seconds: float = 1.0
+) -> FastAPI:
+    """Build the app; with `run_scheduler` a background thread fires due timers."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if run_scheduler:
+            scheduler = Scheduler(rt.engine, rt.clock, rt.rulebooks, name="serve")
+            worker = threading.Thread(
+                target=scheduler.run, args=(scheduler_interval_seconds, stop), daemon=True
+            )
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=10)
+
+    app = FastAPI(
+        title="buyerguard",
+        version=__version__,
+        description="Buyer-protection engine: facts in, decisions, postings and events out.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="buyerguard API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(BuyerguardError)
+    async def on_refused(_request: Request, exc: BuyerguardError) -> JSONResponse:
+        status = exc.status_code if 400 <= exc.status_code < 500 else 422
+        return _error(status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = _field(first.get("loc", ()))
+        message = str(first.get("msg", "invalid request"))
+        return _error(422, str(first.get("type", "invalid_request")), f"{field}: {message}", field)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
+        code = ERROR_STATUS_CODES.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), None)
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,331 @@
+"""The /v1 endpoints: parse, call one service handler, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from buyerguard.api import views
+from buyerguard.api.runtime import current_actor, run_command, runtime
+from buyerguard.api.schemas import (
+    BuyerIn,
+    FactIn,
+    MerchantIn,
+    OrderIn,
+    PaymentIn,
+    ProductIn,
+    RefundIn,
+    ShipmentIn,
+)
+from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
+from buyerguard.domain.parties import (
+    Address,
+    Buyer,
+    Merchant,
+    MerchantService,
+    MerchantTier,
+    parse_enum,
+)
+from buyerguard.errors import InvalidInput, NotFound
+from buyerguard.ledger.book import balance
+from buyerguard.money import parse_yuan
+from buyerguard.services import catalog, orders
+from buyerguard.services.context import Actor, Context, Role
+from buyerguard.services.records import list_decisions
+from buyerguard.store import repositories
+
+router = APIRouter(prefix="/v1")
+CallerDep = Annotated[Actor, Depends(current_actor)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dict[str, Any]:
+    next_cursor = str(items[-1][cursor_key]) if len(items) == limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def parse_cursor(after: str | None) -> int:
+    if after is None or after == "":
+        return 0
+    if not after.isdigit():
+        raise InvalidInput(
+            "cursor_malformed", f"after must be a cursor from a page: {after!r}", "after"
+        )
+    return int(after)
+
+
+# ---------------------------------------------------------------- parties
+@router.post("/merchants", status_code=201, tags=["parties"])
+def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JSONResponse:
+    def handle(ctx: Context) -> tuple[int, Any]:
+        merchant = Merchant(
+            id=orders.new_id("mer", body.id),
+            name=body.name,
+            tier=parse_enum(MerchantTier, body.tier, "tier"),
+            industry=body.industry,
+            origin_region=body.origin_region,
+            services=frozenset(parse_enum(MerchantService, s, "services") for s in body.services),
+        )
+        return 201, views.merchant_view(catalog.create_merchant(ctx, merchant))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get("/merchants/{merchant_id}", tags=["parties"])
+def get_merchant(merchant_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        ctx.require_party(
+            Role.MERCHANT,
+            merchant_id,
+            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
+        )
+        if caller.role is Role.BUYER:
+            raise NotFound("merchant_not_found", "no such merchant", "merchant_id")
+        return views.merchant_view(repositories.get_merchant(ctx.connection, merchant_id))
+
+
+@router.post("/buyers", status_code=201, tags=["parties"])
+def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResponse:
+    def handle(ctx: Context) -> tuple[int, Any]:
+        buyer = Buyer(
+            id=orders.new_id("buy", body.id),
+            name=body.name,
+            super_buyer_marked=body.super_buyer_marked,
+            addresses=tuple(
+                Address(a.province_code, a.city_code, a.district_code, a.detail)
+                for a in body.addresses
+            ),
+        )
+        return 201, views.buyer_view(catalog.create_buyer(ctx, buyer))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get("/buyers/{buyer_id}", tags=["parties"])
+def get_buyer(buyer_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        not_found = NotFound("buyer_not_found", "no such buyer", "buyer_id")
+        ctx.require_party(Role.BUYER, buyer_id, not_found)
+        if caller.role is Role.MERCHANT:
+            raise not_found
+        return views.buyer_view(repositories.get_buyer(ctx.connection, buyer_id))
+
+
+# ---------------------------------------------------------------- products
+@router.post("/products", status_code=201, tags=["catalog"])
+def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSONResponse:
+    def handle(ctx: Context) -> tuple[int, Any]:
+        product = Product(
+            id=orders.new_id("prd", body.id),
+            merchant_id=body.merchant_id,
+            title=body.title,
+            unit_price_fen=parse_yuan(body.unit_price, field="unit_price"),
+            weight_grams=body.weight_grams,
+            ship_from_region=body.ship_from_region,
+            return_class=parse_enum(ReturnClass, body.return_class, "return_class"),
+            tier=parse_enum(OfferTier, body.tier, "tier"),
+            moq=body.moq,
+            one_piece_forms=frozenset(
+                parse_enum(OnePieceForm, form, "one_piece_forms") for form in body.one_piece_forms
+            ),
+            entrusted=body.entrusted,
+            seven_day_returns_opt_in=body.seven_day_returns_opt_in,
+        )
+        return 201, views.product_view(catalog.create_product(ctx, product))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get("/products/{product_id}", tags=["catalog"])
+def get_product(product_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        return views.product_view(catalog.get_product(ctx, product_id))
+
+
+@router.get("/products", tags=["catalog"])
+def list_products(
+    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 50
+) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        merchant_id = caller.party_id if caller.role is Role.MERCHANT else None
+        items = repositories.list_products(ctx.connection, merchant_id, after, limit)
+        return page([views.product_view(item) for item in items], limit)
+
+
+# ------------------------------------------------------------------ orders
+@router.post("/orders", status_code=201, tags=["orders"])
+def place_order(body: OrderIn, request: Request, caller: CallerDep) -> JSONResponse:
+    def handle(ctx: Context) -> tuple[int, Any]:
+        command = orders.PlaceOrder(
+            buyer_id=body.buyer_id,
+            lines=tuple(
+                orders.OrderLine(
+                    product_id=line.product_id,
+                    quantity=line.quantity,
+                    unit_price_fen=(
+                        parse_yuan(line.unit_price, field=f"lines[{index}].unit_price")
+                        if line.unit_price is not None
+                        else None
+                    ),
+                )
+                for index, line in enumerate(body.lines)
+            ),
+            shipping_fen=parse_yuan(body.shipping, field="shipping"),
+            address_index=body.address_index,
+            order_id=body.id,
+            occurred_at=body.occurred_at,
+        )
+        return 201, views.order_view(orders.place_order(ctx, command))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get("/orders/{order_id}", tags=["orders"])
+def get_order(order_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        order = orders.load_visible_order(ctx, order_id)
+        view = views.order_view(order)
+        view["history"] = [
+            {
+                "command": row["command"],
+                "from_state": row["from_state"],
+                "to_state": row["to_state"],
+                "occurred_at": views.instant(row["occurred_at"]),
+                "actor": row["actor"],
+            }
+            for row in repositories.order_history(ctx.connection, order_id)
+        ]
+        return view
+
+
+@router.get("/orders", tags=["orders"])
+def list_orders(
+    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 50
+) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        order_ids = repositories.list_orders(
+            ctx.connection,
+            merchant_id=caller.party_id if caller.role is Role.MERCHANT else None,
+            buyer_id=caller.party_id if caller.role is Role.BUYER else None,
+            after=after,
+            limit=limit,
+        )
+        items = [
+            views.order_view(repositories.get_order(ctx.connection, order_id))
+            for order_id in order_ids
+        ]
+        return page(items, limit)
+
+
+@router.get("/orders/{order_id}/decisions", tags=["orders"])
+def order_decisions(order_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """Every decision taken on the order, with the rule ids and rulebook behind it."""
+    with runtime(request).reading(caller) as ctx:
+        orders.load_visible_order(ctx, order_id)
+        rows = list_decisions(ctx.connection, after_seq=0, limit=10_000, order_id=order_id)
+        return {"items": [views.decision_view(row) for row in rows]}
+
+
+def _order_fact(request: Request, caller: Actor, body: FactIn, action: Any) -> JSONResponse:
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 200, views.order_view(action(ctx))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.post("/orders/{order_id}/payment", tags=["orders"])
+def pay(order_id: str, body: PaymentIn, request: Request, caller: CallerDep) -> JSONResponse:
+    amount_fen = parse_yuan(body.amount, field="amount")
+    return _order_fact(
+        request,
+        caller,
+        body,
+        lambda ctx: orders.pay_order(ctx, order_id, amount_fen, body.occurred_at),
+    )
+
+
+@router.post("/orders/{order_id}/shipment", tags=["orders"])
+def ship(order_id: str, body: ShipmentIn, request: Request, caller: CallerDep) -> JSONResponse:
+    return _order_fact(
+        request,
+        caller,
+        body,
+        lambda ctx: orders.ship_order(
+            ctx,
+            order_id,
+            body.carrier,
+            body.tracking_number,
+            body.official_logistics,
+            body.occurred_at,
+        ),
+    )
+
+
+@router.post("/orders/{order_id}/signing", tags=["orders"])
+def sign(
+    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+) -> JSONResponse:
+    fact = body or FactIn()
+    return _order_fact(
+        request, caller, fact, lambda ctx: orders.sign_order(ctx, order_id, fact.occurred_at)
+    )
+
+
+@router.post("/orders/{order_id}/confirmation", tags=["orders"])
+def confirm(
+    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+) -> JSONResponse:
+    fact = body or FactIn()
+    return _order_fact(
+        request, caller, fact, lambda ctx: orders.confirm_order(ctx, order_id, fact.occurred_at)
+    )
+
+
+@router.post("/orders/{order_id}/cancellation", tags=["orders"])
+def cancel(
+    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+) -> JSONResponse:
+    fact = body or FactIn()
+    return _order_fact(
+        request, caller, fact, lambda ctx: orders.cancel_order(ctx, order_id, fact.occurred_at)
+    )
+
+
+@router.post("/orders/{order_id}/refund-before-shipment", tags=["orders"])
+def refund(
+    order_id: str, request: Request, caller: CallerDep, body: RefundIn | None = None
+) -> JSONResponse:
+    fact = body or RefundIn()
+    return _order_fact(
+        request,
+        caller,
+        fact,
+        lambda ctx: orders.refund_before_shipment(
+            ctx, order_id, fact.sub_order_ids, fact.occurred_at
+        ),
+    )
+
+
+# ------------------------------------------------------------ events, ledger
+@router.get("/events", tags=["events"])
+def events(
+    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 100
+) -> dict[str, Any]:
+    """Every decision in commit order; pass `next_cursor` back as `after`."""
+    with runtime(request).reading(caller) as ctx:
+        ctx.require_role("read the event feed", Role.MARKETPLACE)
+        rows = list_decisions(ctx.connection, after_seq=parse_cursor(after), limit=limit)
+        items = [views.decision_view(row) for row in rows]
+        next_cursor = items[-1]["cursor"] if items else after
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/ledger/accounts/{account_id}", tags=["ledger"])
+def ledger_account(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    with runtime(request).reading(caller) as ctx:
+        own_prefix = f"merchant:{caller.party_id}:" if caller.role is Role.MERCHANT else None
+        if own_prefix is None or not account_id.startswith(own_prefix):
+            ctx.require_role("read ledger accounts", Role.MARKETPLACE)
+        return views.balance_view(balance(ctx.connection, account_id))

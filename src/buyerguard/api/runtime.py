@@ -1,0 +1,124 @@
+"""What a request needs from the running app: engine, clock, rulebooks, caller.
+
+`run_command` is the one way a POST changes state: it opens the transaction,
+replays or refuses a repeated `Idempotency-Key`, runs the handler, stores the
+response under the key, and commits, so a refused request stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import ensure_utc
+from buyerguard.errors import Conflict, InvalidInput, Unauthorized
+from buyerguard.services.context import Actor, Context
+from buyerguard.services.tokens import authenticate
+from buyerguard.store.db import read_transaction, transaction
+from buyerguard.store.tables import idempotency_keys
+
+MAX_KEY_LENGTH = 200
+Handler = Callable[[Context], tuple[int, Any]]
+
+
+def runtime(request: Request) -> Runtime:
+    value = request.app.state.runtime
+    assert isinstance(value, Runtime)
+    return value
+
+
+def current_actor(request: Request) -> Actor:
+    """The caller, from `Authorization: Bearer <token>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("token_missing", "send Authorization: Bearer <token>", "authorization")
+    rt = runtime(request)
+    with read_transaction(rt.engine) as connection:
+        return authenticate(connection, secret.strip(), ensure_utc(rt.clock.now()))
+
+
+def _request_hash(body: BaseModel | None) -> str:
+    canonical = json.dumps(
+        body.model_dump(mode="json") if body is not None else None, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(
+    connection: Connection, actor: Actor, route: str, key: str, request_hash: str
+) -> JSONResponse | None:
+    row = connection.execute(
+        select(idempotency_keys).where(
+            idempotency_keys.c.principal == actor.label,
+            idempotency_keys.c.route == route,
+            idempotency_keys.c.key == key,
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise Conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+            "Idempotency-Key",
+        )
+    return JSONResponse(
+        json.loads(row.response_body),
+        status_code=row.status_code,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+def run_command(
+    request: Request, actor: Actor, body: BaseModel | None, handler: Handler
+) -> JSONResponse:
+    rt = runtime(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise InvalidInput(
+            "idempotency_key_malformed",
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters",
+            "Idempotency-Key",
+        )
+    route = f"{request.method} {request.url.path}"
+    request_hash = _request_hash(body)
+    try:
+        with transaction(rt.engine) as connection:
+            if key is not None:
+                replayed = _replay(connection, actor, route, key, request_hash)
+                if replayed is not None:
+                    return replayed
+            status_code, payload = handler(Context(connection, actor, rt.clock, rt.rulebooks))
+            if key is not None:
+                connection.execute(
+                    insert(idempotency_keys).values(
+                        principal=actor.label,
+                        route=route,
+                        key=key,
+                        request_hash=request_hash,
+                        status_code=status_code,
+                        response_body=json.dumps(payload),
+                        created_at=ensure_utc(rt.clock.now()),
+                    )
+                )
+    except IntegrityError as exc:
+        # A concurrent request with the same key (or id) committed first.
+        if key is not None:
+            with read_transaction(rt.engine) as connection:
+                replayed = _replay(connection, actor, route, key, request_hash)
+                if replayed is not None:
+                    return replayed
+        raise Conflict(
+            "concurrent_conflict", "a concurrent request changed the same resource; retry", None
+        ) from exc
+    return JSONResponse(payload, status_code=status_code)

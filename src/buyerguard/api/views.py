@@ -1,0 +1,132 @@
+"""JSON shapes of what the API returns: amounts as strings, instants in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from buyerguard.clock import format_instant
+from buyerguard.domain.catalog import Product
+from buyerguard.domain.orders import Order
+from buyerguard.domain.parties import Buyer, Merchant
+from buyerguard.ledger.book import Balance
+from buyerguard.money import format_fen
+
+
+def instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value is not None else None
+
+
+def merchant_view(merchant: Merchant) -> dict[str, Any]:
+    return {
+        "id": merchant.id,
+        "name": merchant.name,
+        "tier": merchant.tier.value,
+        "industry": merchant.industry,
+        "origin_region": merchant.origin_region,
+        "services": sorted(service.value for service in merchant.services),
+    }
+
+
+def buyer_view(buyer: Buyer) -> dict[str, Any]:
+    return {
+        "id": buyer.id,
+        "name": buyer.name,
+        "super_buyer_marked": buyer.super_buyer_marked,
+        "addresses": [
+            {
+                "province_code": address.province_code,
+                "city_code": address.city_code,
+                "district_code": address.district_code,
+                "detail": address.detail,
+            }
+            for address in buyer.addresses
+        ],
+    }
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "merchant_id": product.merchant_id,
+        "title": product.title,
+        "unit_price": format_fen(product.unit_price_fen),
+        "weight_grams": product.weight_grams,
+        "ship_from_region": product.ship_from_region,
+        "return_class": product.return_class.value,
+        "tier": product.tier.value,
+        "moq": product.moq,
+        "one_piece_forms": sorted(form.value for form in product.one_piece_forms),
+        "entrusted": product.entrusted,
+        "seven_day_returns_opt_in": product.seven_day_returns_opt_in,
+    }
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "state": order.state.value,
+        "buyer_id": order.buyer_id,
+        "merchant_id": order.merchant_id,
+        "destination_region": order.destination_region,
+        "goods": format_fen(order.goods_fen),
+        "shipping": format_fen(order.shipping_fen),
+        "total": format_fen(order.total_fen),
+        "placed_at": instant(order.placed_at),
+        "paid_at": instant(order.paid_at),
+        "paid_rulebook_id": order.paid_rulebook_id,
+        "shipped_at": instant(order.shipped_at),
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "official_logistics": order.official_logistics,
+        "signed_at": instant(order.signed_at),
+        "confirmed_at": instant(order.confirmed_at),
+        "confirmed_by": order.confirmed_by.value if order.confirmed_by else None,
+        "completed_at": instant(order.completed_at),
+        "cancelled_at": instant(order.cancelled_at),
+        "refunded_at": instant(order.refunded_at),
+        "sub_orders": [
+            {
+                "id": sub.id,
+                "line_no": sub.line_no,
+                "product_id": sub.product_id,
+                "quantity": sub.quantity,
+                "unit_price": format_fen(sub.unit_price_fen),
+                "goods": format_fen(sub.goods_fen),
+                "refunded": format_fen(sub.refunded_fen),
+                "refunded_before_shipment": sub.refunded_before_shipment,
+                "entrusted": sub.entrusted,
+                "fee": format_fen(sub.fee_fen) if sub.fee_fen is not None else None,
+            }
+            for sub in order.sub_orders
+        ],
+    }
+
+
+def decision_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cursor": str(row["seq"]),
+        "id": row["id"],
+        "kind": row["kind"],
+        "subject_id": row["subject_id"],
+        "order_id": row["order_id"],
+        "amount": format_fen(row["amount_fen"]),
+        "payer": row["payer"],
+        "payee": row["payee"],
+        "rule_ids": row["rule_ids"],
+        "rulebook_id": row["rulebook_id"],
+        "explanation": row["explanation"],
+        "occurred_at": instant(row["occurred_at"]),
+        "recorded_at": instant(row["recorded_at"]),
+    }
+
+
+def balance_view(balance: Balance) -> dict[str, Any]:
+    return {
+        "account_id": balance.account_id,
+        "balance": format_fen(balance.credit_balance_fen),
+        "debits_posted": format_fen(balance.debits_posted_fen),
+        "credits_posted": format_fen(balance.credits_posted_fen),
+        "debits_pending": format_fen(balance.debits_pending_fen),
+        "credits_pending": format_fen(balance.credits_pending_fen),
+    }

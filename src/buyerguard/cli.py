@@ -1,0 +1,261 @@
+"""The `buyerguard` command. A refused input exits 2 with one line on stderr."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from buyerguard.bootstrap import Runtime, build_runtime
+from buyerguard.clock import format_instant, get_clock, local_date, parse_instant
+from buyerguard.errors import BuyerguardError, InvalidInput
+from buyerguard.money import format_fen
+from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, rulebooks
+
+app = typer.Typer(
+    help="buyerguard: buyer-protection engine for B2B marketplaces.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo marketplace.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
+rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
+for sub_app, name in (
+    (db_app, "db"),
+    (demo_app, "demo"),
+    (token_app, "token"),
+    (scheduler_app, "scheduler"),
+    (ledger_app, "ledger"),
+    (rulebook_app, "rulebook"),
+):
+    app.add_typer(sub_app, name=name)
+
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+RulebookDir = Annotated[
+    Path | None, typer.Option("--rulebooks", help="Rulebook directory (default: ./rulebooks)")
+]
+
+
+def refusals_exit_2(function: F) -> F:
+    """Turn a refused input into one line on stderr and exit code 2."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BuyerguardError as exc:
+            where = f" [{exc.field}]" if exc.field else ""
+            print(f"error: {exc.code}{where}: {exc.message}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _runtime() -> Runtime:
+    return build_runtime()
+
+
+@db_app.command("upgrade")
+@refusals_exit_2
+def db_upgrade() -> None:
+    """Apply migrations (SQLite file by default, or $BUYERGUARD_DATABASE_URL)."""
+    from buyerguard.store.migrate import upgrade
+
+    rt = _runtime()
+    upgrade(rt.engine)
+    console.print(f"database at head: {rt.engine.url.render_as_string(hide_password=True)}")
+
+
+@demo_app.command("load")
+@refusals_exit_2
+def demo_load() -> None:
+    """Load the demo marketplace (idempotent) and print a token per role."""
+    from buyerguard.demo import load_demo
+
+    result = load_demo(_runtime())
+    console.print(f"demo loaded; created: {', '.join(result.created) or 'nothing (already there)'}")
+    table = Table("role", "token", title=f"demo tokens (kept in {result.tokens_file})")
+    for role, secret in result.tokens.items():
+        table.add_row(role, secret)
+    console.print(table)
+
+
+@token_app.command("create")
+@refusals_exit_2
+def token_create(
+    role: Annotated[str, typer.Option(help="operator, marketplace, merchant or buyer")],
+    party: Annotated[str | None, typer.Option(help="merchant or buyer id")] = None,
+    expires: Annotated[str | None, typer.Option(help="expiry instant (ISO-8601)")] = None,
+    label: Annotated[str, typer.Option(help="what the token is for")] = "",
+) -> None:
+    """Create a token; the secret is printed once and only its hash is stored."""
+    from buyerguard.domain.parties import parse_enum
+    from buyerguard.services.context import Role
+    from buyerguard.services.tokens import create_token
+
+    parsed_role = parse_enum(Role, role, "role")
+    expires_at = parse_instant(expires, field="expires") if expires else None
+    rt = _runtime()
+    with rt.engine.begin() as connection:
+        issued = create_token(
+            connection, parsed_role, party, rt.clock.now(), expires_at=expires_at, label=label
+        )
+    print(issued.secret)
+    print(f"token id {issued.token_id} (role {issued.role.value})", file=sys.stderr)
+
+
+@token_app.command("revoke")
+@refusals_exit_2
+def token_revoke(token_id: str) -> None:
+    """Revoke a token by its id."""
+    from buyerguard.services.tokens import revoke_token
+
+    rt = _runtime()
+    with rt.engine.begin() as connection:
+        revoke_token(connection, token_id, rt.clock.now())
+    console.print(f"revoked {token_id}")
+
+
+@scheduler_app.command("run")
+@refusals_exit_2
+def scheduler_run(
+    once: Annotated[bool, typer.Option(help="fire what is due now, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0,
+    name: Annotated[str, typer.Option(help="name recorded on fired timers")] = "cli",
+) -> None:
+    """Fire due timers exactly once (catching up on any backlog)."""
+    from buyerguard.scheduler import Scheduler
+
+    rt = _runtime()
+    scheduler = Scheduler(rt.engine, rt.clock, rt.rulebooks, name=name)
+    if once:
+        fired = scheduler.tick()
+        for item in fired:
+            console.print(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
+        console.print(f"fired {len(fired)} timer(s)")
+        return
+    stop = threading.Event()
+    try:
+        scheduler.run(interval, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@ledger_app.command("check")
+@refusals_exit_2
+def ledger_check() -> None:
+    """Re-derive every balance from raw postings; exit 1 with a report on any breach."""
+    from buyerguard.ledger.check import check_ledger
+    from buyerguard.store.db import read_transaction
+
+    rt = _runtime()
+    with read_transaction(rt.engine) as connection:
+        report = check_ledger(connection)
+    console.print(
+        f"{report.accounts} accounts, {report.transfers} transfers, {report.entries} entries; "
+        f"posted debits {format_fen(report.total_debits_posted_fen)} = credits "
+        f"{format_fen(report.total_credits_posted_fen)}"
+    )
+    if not report.ok:
+        for breach in report.breaches:
+            console.print(f"[red]BREACH[/red] {breach}")
+        raise typer.Exit(1)
+    console.print("[green]ledger check passed[/green]")
+
+
+@ledger_app.command("trial-balance")
+@refusals_exit_2
+def ledger_trial_balance(
+    day: Annotated[
+        str | None, typer.Option("--date", help="Shanghai date (default: today)")
+    ] = None,
+) -> None:
+    """Posted debits and credits per account at the end of a Shanghai day."""
+    from buyerguard.ledger.check import trial_balance
+    from buyerguard.store.db import read_transaction
+
+    try:
+        as_of = date.fromisoformat(day) if day else local_date(get_clock().now())
+    except ValueError as exc:
+        raise InvalidInput("date_malformed", f"not a date: {day!r}", "date") from exc
+    rt = _runtime()
+    with read_transaction(rt.engine) as connection:
+        lines = trial_balance(connection, as_of)
+    table = Table("account", "debits", "credits", "net (Dr-Cr)", title=f"trial balance {as_of}")
+    for line in lines:
+        table.add_row(
+            line.account_id,
+            format_fen(line.debits_fen, thousands=True),
+            format_fen(line.credits_fen, thousands=True),
+            format_fen(line.net_fen, thousands=True),
+        )
+    debits = sum(line.debits_fen for line in lines)
+    credits = sum(line.credits_fen for line in lines)
+    table.add_row(
+        "TOTAL", format_fen(debits, thousands=True), format_fen(credits, thousands=True), ""
+    )
+    console.print(table)
+
+
+@rulebook_app.command("show")
+@refusals_exit_2
+def rulebook_show(
+    at: Annotated[str | None, typer.Option(help="instant (default: now)")] = None,
+    directory: RulebookDir = None,
+) -> None:
+    """The rulebook in force at an instant, every key with its value and meaning."""
+    instant = parse_instant(at, field="at") if at else get_clock().now()
+    books = load_rulebook_dir(directory) if directory else rulebooks()
+    book = books.at(instant)
+    console.print(
+        f"[bold]{book.id}[/bold] — {book.title}\n"
+        f"effective from {format_instant(book.effective_from)} ({book.source})"
+    )
+    flat = book.flat()
+    table = Table("key", "value", "meaning")
+    for key, doc in describe_keys():
+        table.add_row(key, render_value(flat[key]), doc)
+    console.print(table)
+
+
+@rulebook_app.command("diff")
+@refusals_exit_2
+def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> None:
+    """Keys whose values differ between two rulebooks (by id)."""
+    books = load_rulebook_dir(directory) if directory else rulebooks()
+    left, right = books.by_id(first).flat(), books.by_id(second).flat()
+    table = Table("key", first, second, title=f"{first} → {second}")
+    for key in sorted(left):
+        if left[key] != right[key]:
+            table.add_row(key, render_value(left[key]), render_value(right[key]))
+    console.print(table if table.row_count else f"{first} and {second} set every key alike")
+
+
+@app.command("serve")
+@refusals_exit_2
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    scheduler: Annotated[bool, typer.Option(help="fire due timers in the background")] = True,
+) -> None:
+    """Serve the API (with /docs, /openapi.json, /healthz)."""
+    import uvicorn
+
+    from buyerguard.api.app import create_app
+
+    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(_runtime(), run_scheduler=scheduler), host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,185 @@
+"""Time: one clock, UTC instants, and the Asia/Shanghai calendar.
+
+Instants are stored and passed as timezone-aware UTC datetimes. Days, months
+and "today" are reasoned about in Asia/Shanghai, the marketplace's calendar.
+Everything that needs "now" asks `get_clock()`, so tests and the simulator
+can swap in a `SimulatedClock` and move time by hand.
+
+Business days follow the Chinese public-holiday calendar (with make-up
+workdays) from the `chinese_calendar` package. It knows a fixed range of
+years; outside it we fall back to plain weekends and say so in the answer,
+never crash.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from buyerguard.errors import InvalidInput
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOLIDAY_CALENDAR = "chinese_calendar"
+WEEKEND_FALLBACK = "weekends_fallback"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The machine's wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SimulatedClock:
+    """A clock that only moves when told to; shared safely between threads."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = ensure_utc(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, instant: datetime) -> None:
+        with self._lock:
+            self._now = ensure_utc(instant)
+
+    def advance(self, delta: timedelta) -> datetime:
+        with self._lock:
+            self._now = self._now + delta
+            return self._now
+
+
+_clock: Clock = SystemClock()
+
+
+def get_clock() -> Clock:
+    """The process-wide clock every "now" comes from."""
+    return _clock
+
+
+def set_clock(clock: Clock) -> Clock:
+    """Install a clock (tests, simulator); returns the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
+
+
+def now() -> datetime:
+    return _clock.now()
+
+
+def ensure_utc(instant: datetime, *, field: str = "instant") -> datetime:
+    """Return `instant` in UTC; naive datetimes are refused as ambiguous."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise InvalidInput(
+            "instant_without_offset",
+            f"{field} must carry a UTC offset (e.g. 2024-03-01T14:00:00+08:00)",
+            field,
+        )
+    return instant.astimezone(UTC)
+
+
+def parse_instant(text: str, *, field: str = "instant") -> datetime:
+    """Parse an ISO-8601 instant with offset, or a bare date meaning 00:00 Shanghai."""
+    candidate = text.strip()
+    try:
+        if len(candidate) == 10:
+            return start_of_local_day(date.fromisoformat(candidate))
+        parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(
+            "instant_malformed", f"{field} is not an ISO-8601 instant: {text!r}", field
+        ) from exc
+    return ensure_utc(parsed, field=field)
+
+
+def format_instant(instant: datetime) -> str:
+    """UTC ISO-8601 with a Z, to the second (or microsecond when present)."""
+    return ensure_utc(instant).isoformat().replace("+00:00", "Z")
+
+
+def local_date(instant: datetime) -> date:
+    """The Asia/Shanghai calendar day an instant falls on."""
+    return ensure_utc(instant).astimezone(SHANGHAI).date()
+
+
+def start_of_local_day(day: date) -> datetime:
+    """00:00 Shanghai on `day`, as a UTC instant."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def end_of_local_day(day: date) -> datetime:
+    """The exclusive end of `day` in Shanghai (00:00 the next day), as UTC."""
+    return start_of_local_day(day + timedelta(days=1))
+
+
+def window_end_after_day(instant: datetime, days: int) -> datetime:
+    """End (exclusive) of an N-day window counted from the day after `instant`.
+
+    Signed 2024-03-01 14:00 Shanghai with a 7-day window: the window covers
+    03-02 .. 03-08, so the last moment to act is 03-08 23:59:59 and this
+    returns 03-09 00:00 Shanghai.
+    """
+    if days < 0:
+        raise InvalidInput("days_negative", f"days must not be negative: {days}", "days")
+    return end_of_local_day(local_date(instant) + timedelta(days=days))
+
+
+def nth_day_of_next_month(instant: datetime, day_of_month: int) -> date:
+    """The `day_of_month`-th of the month after the Shanghai month of `instant`."""
+    if not 1 <= day_of_month <= 28:
+        raise InvalidInput(
+            "day_of_month_out_of_range",
+            f"day of month must be 1..28 to exist in every month: {day_of_month}",
+            "day_of_month",
+        )
+    local = local_date(instant)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return date(year, month, day_of_month)
+
+
+@dataclass(frozen=True)
+class BusinessDay:
+    """Whether a day is a working day, and which calendar said so."""
+
+    day: date
+    is_business_day: bool
+    calendar: str
+
+    @property
+    def fell_back(self) -> bool:
+        return self.calendar == WEEKEND_FALLBACK
+
+
+def business_day(day: date) -> BusinessDay:
+    """Chinese working day (holidays and make-up workdays), or weekends beyond the data."""
+    try:
+        return BusinessDay(day, bool(chinese_calendar.is_workday(day)), HOLIDAY_CALENDAR)
+    except NotImplementedError:
+        return BusinessDay(day, day.weekday() < 5, WEEKEND_FALLBACK)
+
+
+def add_business_days(start: date, count: int) -> tuple[date, bool]:
+    """The date `count` business days after `start`; True when any step fell back."""
+    if count < 0:
+        raise InvalidInput("days_negative", f"count must not be negative: {count}", "count")
+    day, fell_back, remaining = start, False, count
+    while remaining:
+        day += timedelta(days=1)
+        answer = business_day(day)
+        fell_back = fell_back or answer.fell_back
+        remaining -= answer.is_business_day
+    return day, fell_back

@@ -1,0 +1,148 @@
+"""A small demo marketplace, loaded idempotently, with a token per role.
+
+Tokens are shown once when created, so the demo keeps them in a local file
+outside git (`var/demo-tokens.json`) and prints them on every load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
+from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
+from buyerguard.errors import NotFound, Unauthorized
+from buyerguard.services import catalog
+from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.tokens import authenticate, create_token
+from buyerguard.store import repositories
+
+DEMO_TOKENS_FILE = Path("var") / "demo-tokens.json"
+
+MERCHANTS = (
+    Merchant(
+        "M-yiwu",
+        "Yiwu Daily Goods Factory",
+        MerchantTier.SUPER_FACTORY,
+        "daily_goods",
+        "330782",
+        frozenset({MerchantService.BUYER_PROTECTION, MerchantService.SEVEN_DAY_RETURNS}),
+    ),
+    Merchant(
+        "M-shenzhen",
+        "Shenzhen Cable Co.",
+        MerchantTier.STANDARD,
+        "electronics",
+        "440306",
+        frozenset({MerchantService.BUYER_PROTECTION}),
+    ),
+)
+BUYERS = (
+    Buyer(
+        "B-shop", "Nanshan corner shop", False, (Address("440000", "440300", "440305", "科技园"),)
+    ),
+    Buyer(
+        "B-chain", "Hangzhou retail chain", True, (Address("330000", "330100", "330106", "西湖"),)
+    ),
+)
+PRODUCTS = (
+    Product(
+        "P-cups",
+        "M-yiwu",
+        "Ceramic cups, 12-pack",
+        3600,
+        2400,
+        "330782",
+        ReturnClass.MANDATORY,
+        OfferTier.SPOT,
+        1,
+        frozenset({OnePieceForm.ONE_PIECE_WHOLESALE}),
+        False,
+        True,
+    ),
+    Product(
+        "P-towels",
+        "M-yiwu",
+        "Cotton towels, 50 pieces",
+        250000,
+        6000,
+        "330782",
+        ReturnClass.MANDATORY,
+        OfferTier.SPOT,
+        2,
+        frozenset(),
+        False,
+        True,
+    ),
+    Product(
+        "P-cables",
+        "M-shenzhen",
+        "USB-C cables, 100 pieces",
+        75000,
+        1500,
+        "440306",
+        ReturnClass.MANDATORY,
+        OfferTier.SPOT,
+        1,
+        frozenset(),
+        False,
+        True,
+    ),
+)
+ROLES: tuple[tuple[str, Role, str | None], ...] = (
+    ("operator", Role.OPERATOR, None),
+    ("marketplace", Role.MARKETPLACE, None),
+    ("merchant", Role.MERCHANT, "M-yiwu"),
+    ("buyer", Role.BUYER, "B-shop"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLoad:
+    created: list[str]
+    tokens: dict[str, str]
+    tokens_file: Path
+
+
+def load_demo(rt: Runtime, tokens_file: Path = DEMO_TOKENS_FILE) -> DemoLoad:
+    """Create whatever of the demo is missing and make sure each role has a live token."""
+    created: list[str] = []
+    with rt.writing(OPERATOR) as ctx:
+        for merchant in MERCHANTS:
+            try:
+                repositories.get_merchant(ctx.connection, merchant.id)
+            except NotFound:
+                catalog.create_merchant(ctx, merchant)
+                created.append(f"merchant {merchant.id}")
+        for buyer in BUYERS:
+            try:
+                repositories.get_buyer(ctx.connection, buyer.id)
+            except NotFound:
+                catalog.create_buyer(ctx, buyer)
+                created.append(f"buyer {buyer.id}")
+        for product in PRODUCTS:
+            try:
+                repositories.get_product(ctx.connection, product.id)
+            except NotFound:
+                catalog.create_product(ctx, product)
+                created.append(f"product {product.id}")
+        saved: dict[str, str] = json.loads(tokens_file.read_text()) if tokens_file.exists() else {}
+        tokens: dict[str, str] = {}
+        for name, role, party_id in ROLES:
+            secret = saved.get(name)
+            if secret:
+                try:
+                    authenticate(ctx.connection, secret, ctx.now())
+                    tokens[name] = secret
+                    continue
+                except Unauthorized:
+                    pass
+            issued = create_token(ctx.connection, role, party_id, ctx.now(), label=f"demo {name}")
+            tokens[name] = issued.secret
+            created.append(f"token {name}")
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text(json.dumps(tokens, indent=2) + "\n")
+    tokens_file.chmod(0o600)
+    return DemoLoad(created, tokens, tokens_file)

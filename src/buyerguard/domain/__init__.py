@@ -1,0 +1,1 @@
+"""The pure model and rules: no I/O, no clock, no database, no framework."""

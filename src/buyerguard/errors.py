@@ -1,0 +1,60 @@
+"""The one error type for anything a caller got wrong.
+
+Every layer raises `BuyerguardError` (or a subclass) with a machine-readable
+code, a human message and, where it applies, the offending field. The API
+turns it into a 4xx JSON body and the CLI into exit code 2 with one line, so
+bad input is reported the same way wherever it enters.
+"""
+
+from __future__ import annotations
+
+
+class BuyerguardError(Exception):
+    """A refused request: nothing was changed."""
+
+    status_code = 422
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(BuyerguardError):
+    """A value is malformed or out of range."""
+
+    status_code = 422
+
+
+class NotFound(BuyerguardError):
+    """The resource does not exist, or the caller may not see it."""
+
+    status_code = 404
+
+
+class Conflict(BuyerguardError):
+    """The request contradicts the current state (illegal transition, reused key)."""
+
+    status_code = 409
+
+
+class Unauthorized(BuyerguardError):
+    """Missing, unknown, expired or revoked credentials."""
+
+    status_code = 401
+
+
+class Forbidden(BuyerguardError):
+    """The caller's role may not perform this action at all."""
+
+    status_code = 403
+
+
+class RulebookError(BuyerguardError):
+    """A rulebook file failed validation; names the file and the key."""
+
+    status_code = 500

@@ -1,0 +1,1 @@
+"""Double-entry, append-only ledger (TigerBeetle's model, on SQL)."""

@@ -1,0 +1,276 @@
+"""Posting transfers: balanced, idempotent, floor-checked, append-only.
+
+Every movement is a transfer from one account to another with an id chosen by
+the caller (`fee:SUB1`): posting the same id again with the same fields is a
+no-op that returns the first transfer, with different fields an error. Holds
+are pending transfers that are later posted (in full or in part) or voided,
+each at most once (a unique `pending_id`). Balances are kept per account as
+posted and pending debits and credits; the floor of a flagged account is
+enforced by a conditional UPDATE, so concurrent writers cannot overdraw it.
+Each transfer also writes its raw legs to `ledger_entries`, from which
+`ledger check` re-derives every balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, and_, insert, not_, or_, select, update
+
+from buyerguard.clock import ensure_utc
+from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.ledger.accounts import AccountSpec
+from buyerguard.money import Fen, format_fen, require_fen
+from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
+
+
+class TransferKind(StrEnum):
+    POSTED = "posted"
+    PENDING = "pending"
+    POST_PENDING = "post_pending"
+    VOID_PENDING = "void_pending"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: str
+    kind: TransferKind
+    debit: AccountSpec
+    credit: AccountSpec
+    amount_fen: Fen
+    purpose: str
+    occurred_at: datetime
+    order_id: str | None = None
+    decision_id: str | None = None
+    pending_id: str | None = None
+
+
+class BalanceFloorBreached(Conflict):
+    def __init__(self, account_id: str, amount_fen: Fen) -> None:
+        super().__init__(
+            "balance_floor",
+            f"moving {format_fen(amount_fen)} would breach the floor of account {account_id}",
+            "amount",
+        )
+
+
+def ensure_account(connection: Connection, spec: AccountSpec, now: datetime) -> None:
+    """Create the account on first use (idempotent)."""
+    exists = connection.execute(
+        select(ledger_accounts.c.id).where(ledger_accounts.c.id == spec.id)
+    ).first()
+    if exists:
+        return
+    connection.execute(
+        insert(ledger_accounts).values(
+            id=spec.id,
+            party=spec.party,
+            purpose=spec.purpose,
+            debits_must_not_exceed_credits=spec.debits_must_not_exceed_credits,
+            credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits,
+            debits_posted_fen=0,
+            credits_posted_fen=0,
+            debits_pending_fen=0,
+            credits_pending_fen=0,
+            created_at=now,
+        )
+    )
+
+
+def _same(existing: dict[str, object], transfer: Transfer) -> bool:
+    return (
+        existing["kind"] == transfer.kind.value
+        and existing["debit_account_id"] == transfer.debit.id
+        and existing["credit_account_id"] == transfer.credit.id
+        and existing["amount_fen"] == transfer.amount_fen
+        and existing["pending_id"] == transfer.pending_id
+    )
+
+
+def _apply(
+    connection: Connection, account_id: str, *, side: str, phase: str, amount_fen: Fen
+) -> None:
+    """Add `amount_fen` to one balance column, refusing to cross the account's floor."""
+    table = ledger_accounts.c
+    column = getattr(table, f"{side}s_{phase}_fen")
+    statement = update(ledger_accounts).where(table.id == account_id)
+    if amount_fen > 0 and side == "debit":
+        statement = statement.where(
+            or_(
+                not_(table.debits_must_not_exceed_credits),
+                table.debits_posted_fen + table.debits_pending_fen + amount_fen
+                <= table.credits_posted_fen,
+            )
+        )
+    if amount_fen > 0 and side == "credit":
+        statement = statement.where(
+            or_(
+                not_(table.credits_must_not_exceed_debits),
+                table.credits_posted_fen + table.credits_pending_fen + amount_fen
+                <= table.debits_posted_fen,
+            )
+        )
+    result = connection.execute(statement.values({column: column + amount_fen}))
+    if result.rowcount != 1:
+        raise BalanceFloorBreached(account_id, amount_fen)
+
+
+def _legs(
+    connection: Connection, transfer: Transfer, phase: str, amount_fen: Fen, now: datetime
+) -> None:
+    for side, account in (("debit", transfer.debit), ("credit", transfer.credit)):
+        _apply(connection, account.id, side=side, phase=phase, amount_fen=amount_fen)
+        connection.execute(
+            insert(ledger_entries).values(
+                transfer_id=transfer.id,
+                account_id=account.id,
+                phase=phase,
+                direction=side,
+                amount_fen=amount_fen,
+                recorded_at=now,
+            )
+        )
+
+
+def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
+    row = (
+        connection.execute(select(ledger_transfers).where(ledger_transfers.c.id == transfer_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def record(connection: Connection, transfer: Transfer, now: datetime) -> bool:
+    """Post a transfer; returns False when this exact transfer was already posted."""
+    require_fen(transfer.amount_fen, field="amount_fen")
+    if transfer.amount_fen <= 0:
+        raise InvalidInput("amount_not_positive", "a transfer moves more than 0", "amount")
+    if transfer.debit.id == transfer.credit.id:
+        raise InvalidInput("same_account", "a transfer needs two accounts", "account")
+    existing = _existing(connection, transfer.id)
+    if existing is not None:
+        if _same(existing, transfer):
+            return False
+        raise Conflict(
+            "transfer_id_reused",
+            f"transfer {transfer.id} already exists with different fields",
+            "id",
+        )
+    for account in (transfer.debit, transfer.credit):
+        ensure_account(connection, account, now)
+    pending = None
+    if transfer.kind in (TransferKind.POST_PENDING, TransferKind.VOID_PENDING):
+        pending = _open_pending(connection, transfer)
+    connection.execute(
+        insert(ledger_transfers).values(
+            id=transfer.id,
+            kind=transfer.kind.value,
+            debit_account_id=transfer.debit.id,
+            credit_account_id=transfer.credit.id,
+            amount_fen=transfer.amount_fen,
+            pending_id=transfer.pending_id,
+            purpose=transfer.purpose,
+            order_id=transfer.order_id,
+            decision_id=transfer.decision_id,
+            occurred_at=ensure_utc(transfer.occurred_at),
+            recorded_at=now,
+        )
+    )
+    if transfer.kind is TransferKind.POSTED:
+        _legs(connection, transfer, "posted", transfer.amount_fen, now)
+    elif transfer.kind is TransferKind.PENDING:
+        _legs(connection, transfer, "pending", transfer.amount_fen, now)
+    else:
+        assert pending is not None
+        _legs(connection, transfer, "pending", -pending, now)
+        if transfer.kind is TransferKind.POST_PENDING:
+            _legs(connection, transfer, "posted", transfer.amount_fen, now)
+    return True
+
+
+def _open_pending(connection: Connection, transfer: Transfer) -> Fen:
+    """The amount of the hold this transfer resolves; checks it is open and matches."""
+    if transfer.pending_id is None:
+        raise InvalidInput("pending_id_missing", "post/void needs a pending_id", "pending_id")
+    hold = _existing(connection, transfer.pending_id)
+    if hold is None or hold["kind"] != TransferKind.PENDING.value:
+        raise InvalidInput(
+            "unknown_pending", f"no pending transfer {transfer.pending_id}", "pending_id"
+        )
+    resolved = connection.execute(
+        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == transfer.pending_id)
+    ).first()
+    if resolved is not None:
+        raise Conflict(
+            "pending_already_resolved",
+            f"hold {transfer.pending_id} was already resolved by {resolved.id}",
+            "pending_id",
+        )
+    if (hold["debit_account_id"], hold["credit_account_id"]) != (
+        transfer.debit.id,
+        transfer.credit.id,
+    ):
+        raise InvalidInput(
+            "pending_accounts_differ", "post/void must name the hold's accounts", "pending_id"
+        )
+    amount = hold["amount_fen"]
+    assert isinstance(amount, int)
+    if transfer.amount_fen > amount:
+        raise InvalidInput(
+            "post_exceeds_pending",
+            f"cannot post {format_fen(transfer.amount_fen)} of a {format_fen(amount)} hold",
+            "amount",
+        )
+    return amount
+
+
+def pending_amount(connection: Connection, pending_id: str) -> Fen | None:
+    """The amount of a still-open hold, or None when absent or already resolved."""
+    hold = connection.execute(
+        select(ledger_transfers.c.amount_fen).where(
+            and_(
+                ledger_transfers.c.id == pending_id,
+                ledger_transfers.c.kind == TransferKind.PENDING.value,
+            )
+        )
+    ).first()
+    if hold is None:
+        return None
+    resolved = connection.execute(
+        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == pending_id)
+    ).first()
+    return None if resolved else int(hold.amount_fen)
+
+
+@dataclass(frozen=True)
+class Balance:
+    account_id: str
+    debits_posted_fen: Fen
+    credits_posted_fen: Fen
+    debits_pending_fen: Fen
+    credits_pending_fen: Fen
+
+    @property
+    def credit_balance_fen(self) -> Fen:
+        """Posted credits minus posted debits (what a payable or escrow holds)."""
+        return self.credits_posted_fen - self.debits_posted_fen
+
+
+def balance(connection: Connection, account_id: str) -> Balance:
+    row = (
+        connection.execute(select(ledger_accounts).where(ledger_accounts.c.id == account_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return Balance(account_id, 0, 0, 0, 0)
+    return Balance(
+        account_id,
+        row["debits_posted_fen"],
+        row["credits_posted_fen"],
+        row["debits_pending_fen"],
+        row["credits_pending_fen"],
+    )

@@ -1,0 +1,98 @@
+"""Money as integer fen, and the one rounding rule.
+
+A fen is 0.01 yuan. Amounts are plain `int` fen everywhere inside buyerguard;
+they enter and leave as decimal yuan strings ("1,234.56"). Rates (0.6%, 5%)
+are exact `Decimal`s, and `apply_rate` is the only place a fractional fen is
+rounded — half-up, as policies.md demands (7.50 x 0.6% = 4.5 fen -> 5 fen).
+Floats are refused on every path: they cannot represent 0.1 exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import NewType
+
+from buyerguard.errors import InvalidInput
+
+Fen = int
+Rate = NewType("Rate", Decimal)
+
+FEN_PER_YUAN = 100
+_YUAN_PATTERN = re.compile(r"^(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+
+
+def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = False) -> Fen:
+    """Parse a yuan string such as "1,234.56", "18" or "0.05" into fen.
+
+    Refuses JSON numbers (floats and ints alike: amounts travel as strings),
+    more than two decimals, NaN/infinity spellings and, unless allowed,
+    negatives.
+    """
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise InvalidInput(
+            "amount_not_a_string",
+            f'{field} must be a decimal string such as "18.00", not {type(text).__name__}',
+            field,
+        )
+    candidate = text.strip()
+    match = _YUAN_PATTERN.match(candidate)
+    if match is None:
+        if re.match(r"^-?\d[\d,]*\.\d{3,}$", candidate):
+            raise InvalidInput(
+                "amount_too_precise", f"{field} has more than 2 decimals: {text!r}", field
+            )
+        raise InvalidInput("amount_malformed", f"{field} is not a yuan amount: {text!r}", field)
+    sign, whole, decimals = match.groups()
+    fen = int(whole.replace(",", "")) * FEN_PER_YUAN + int((decimals or "0").ljust(2, "0"))
+    if sign:
+        fen = -fen
+    if fen < 0 and not allow_negative:
+        raise InvalidInput("amount_negative", f"{field} must not be negative: {text!r}", field)
+    return fen
+
+
+def format_fen(amount_fen: Fen, *, thousands: bool = False) -> str:
+    """Render fen as a yuan string with exactly two decimals ("18.00")."""
+    require_fen(amount_fen)
+    sign = "-" if amount_fen < 0 else ""
+    whole, cents = divmod(abs(amount_fen), FEN_PER_YUAN)
+    whole_text = f"{whole:,}" if thousands else str(whole)
+    return f"{sign}{whole_text}.{cents:02d}"
+
+
+def require_fen(amount_fen: object, *, field: str = "amount_fen") -> Fen:
+    """Assert that a value is an integer fen amount (bool and float refused)."""
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise InvalidInput(
+            "amount_not_integer_fen", f"{field} must be integer fen, got {amount_fen!r}", field
+        )
+    return amount_fen
+
+
+def parse_rate(text: object, *, field: str = "rate") -> Rate:
+    """Parse an exact decimal rate such as "0.006"; floats are refused."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise InvalidInput("rate_not_a_string", f"{field} must be a decimal string", field)
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise InvalidInput("rate_malformed", f"{field} is not a decimal: {text!r}", field) from exc
+    if not value.is_finite():
+        raise InvalidInput("rate_malformed", f"{field} must be finite: {text!r}", field)
+    if value < 0:
+        raise InvalidInput("rate_negative", f"{field} must not be negative: {text!r}", field)
+    return Rate(value)
+
+
+def round_half_up(value: Decimal) -> Fen:
+    """Round a fractional fen amount to whole fen, halves away from zero."""
+    if not value.is_finite():
+        raise InvalidInput("amount_not_finite", f"cannot round {value!r} to fen")
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def apply_rate(amount_fen: Fen, rate: Rate) -> Fen:
+    """`amount_fen` x `rate`, rounded half-up to the fen: the only rate helper."""
+    require_fen(amount_fen)
+    return round_half_up(Decimal(amount_fen) * rate)

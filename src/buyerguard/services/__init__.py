@@ -1,0 +1,1 @@
+"""Command handlers: load facts, call the domain, persist everything in one transaction."""

@@ -1,0 +1,260 @@
+"""Order command handlers: place, pay, ship, sign, confirm, cancel, refund, complete.
+
+Each handler loads the order (locking it), checks who may act, runs the
+domain transition, settles the money, schedules or cancels timers, and writes
+the audit record, all on the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from buyerguard.clock import window_end_after_day
+from buyerguard.domain.decision import Decision, party
+from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
+from buyerguard.errors import InvalidInput, NotFound
+from buyerguard.money import Fen
+from buyerguard.services import settlement
+from buyerguard.services.context import Context, Role
+from buyerguard.services.records import audit, cancel_timer, record_decision, schedule_timer
+from buyerguard.store import repositories
+
+AUTO_CONFIRM = "order.auto_confirm"
+COMPLETE = "order.complete"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,48}$")
+
+
+def new_id(prefix: str, requested: str | None, field: str = "id") -> str:
+    """The caller's id when given (validated), else a fresh random one."""
+    if requested is None:
+        return f"{prefix}_{secrets.token_hex(8)}"
+    if not _ID_PATTERN.match(requested):
+        raise InvalidInput(
+            "id_malformed", f"{field} must be 1-48 of A-Z a-z 0-9 _ . -: {requested!r}", field
+        )
+    return requested
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: str
+    quantity: int
+    unit_price_fen: Fen | None = None
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    buyer_id: str
+    lines: tuple[OrderLine, ...]
+    shipping_fen: Fen = 0
+    address_index: int = 0
+    order_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+def order_not_found(order_id: str) -> NotFound:
+    return NotFound("order_not_found", f"no order {order_id}", "order_id")
+
+
+def load_visible_order(ctx: Context, order_id: str, *, for_update: bool = False) -> Order:
+    """The order, if the actor may see it; someone else's order does not exist."""
+    order = repositories.get_order(ctx.connection, order_id, for_update=for_update)
+    ctx.require_party(Role.MERCHANT, order.merchant_id, order_not_found(order_id))
+    ctx.require_party(Role.BUYER, order.buyer_id, order_not_found(order_id))
+    return order
+
+
+def place_order(ctx: Context, command: PlaceOrder) -> Order:
+    ctx.require_role("place orders", Role.MARKETPLACE, Role.BUYER)
+    ctx.require_party(
+        Role.BUYER, command.buyer_id, NotFound("buyer_not_found", "no such buyer", "buyer_id")
+    )
+    occurred_at = ctx.occurred_at(command.occurred_at)
+    if not command.lines:
+        raise InvalidInput("lines_missing", "an order needs at least one line", "lines")
+    if command.shipping_fen < 0:
+        raise InvalidInput("amount_negative", "shipping must not be negative", "shipping")
+    buyer = repositories.get_buyer(ctx.connection, command.buyer_id)
+    if not 0 <= command.address_index < len(buyer.addresses):
+        raise InvalidInput(
+            "address_unknown",
+            f"buyer {buyer.id} has no address #{command.address_index}",
+            "address_index",
+        )
+    order_id = new_id("ord", command.order_id, "order_id")
+    subs: list[SubOrder] = []
+    merchant_ids = set()
+    for line_no, line in enumerate(command.lines, start=1):
+        field = f"lines[{line_no - 1}]"
+        product = repositories.get_product(ctx.connection, line.product_id)
+        merchant_ids.add(product.merchant_id)
+        if line.quantity < product.moq:
+            raise InvalidInput(
+                "below_moq",
+                f"quantity {line.quantity} of {product.id} is below its MOQ {product.moq}",
+                f"{field}.quantity",
+            )
+        unit_price_fen = line.unit_price_fen or product.unit_price_fen
+        if unit_price_fen <= 0:
+            raise InvalidInput("price_not_positive", "unit price must be above 0", field)
+        subs.append(
+            SubOrder(
+                id=f"{order_id}-{line_no}",
+                order_id=order_id,
+                line_no=line_no,
+                product_id=product.id,
+                quantity=line.quantity,
+                unit_price_fen=unit_price_fen,
+                goods_fen=unit_price_fen * line.quantity,
+                entrusted=product.entrusted,
+            )
+        )
+    if len(merchant_ids) != 1:
+        raise InvalidInput(
+            "mixed_merchants", "an order's products must all belong to one merchant", "lines"
+        )
+    order = Order(
+        id=order_id,
+        buyer_id=buyer.id,
+        merchant_id=merchant_ids.pop(),
+        destination_region=buyer.addresses[command.address_index].district_code,
+        shipping_fen=command.shipping_fen,
+        sub_orders=subs,
+        placed_at=occurred_at,
+    )
+    repositories.add_order(ctx.connection, order)
+    audit(ctx, "place_order", order.id, occurred_at, total_fen=order.total_fen)
+    return order
+
+
+def _finish(
+    ctx: Context, order: Order, command: str, occurred_at: datetime, **details: object
+) -> Order:
+    repositories.save_order(ctx.connection, order, ctx.actor.label, ctx.now())
+    audit(ctx, command, order.id, occurred_at, **details)
+    return order
+
+
+def pay_order(
+    ctx: Context, order_id: str, amount_fen: Fen, occurred_at: datetime | None = None
+) -> Order:
+    ctx.require_role("report payments", Role.MARKETPLACE)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    rulebook = ctx.rulebook_at(when)
+    merchant = repositories.get_merchant(ctx.connection, order.merchant_id)
+    order.pay(amount_fen, when, rulebook.id, tuple(service.value for service in merchant.services))
+    settlement.hold_payment(ctx, order, rulebook, when)
+    return _finish(ctx, order, "pay_order", when, amount_fen=amount_fen)
+
+
+def cancel_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
+    ctx.require_role("cancel orders", Role.MARKETPLACE, Role.BUYER)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    order.cancel(when)
+    return _finish(ctx, order, "cancel_order", when)
+
+
+def refund_before_shipment(
+    ctx: Context,
+    order_id: str,
+    sub_order_ids: list[str] | None = None,
+    occurred_at: datetime | None = None,
+) -> Order:
+    ctx.require_role("refund orders", Role.MARKETPLACE, Role.BUYER)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    refunded, _ = order.refund_before_shipment(sub_order_ids, when)
+    settlement.refund_sub_orders(ctx, order, refunded, ctx.rulebook_at(when), when)
+    return _finish(
+        ctx, order, "refund_before_shipment", when, sub_order_ids=[sub.id for sub in refunded]
+    )
+
+
+def ship_order(
+    ctx: Context,
+    order_id: str,
+    carrier: str,
+    tracking_number: str,
+    official_logistics: bool,
+    occurred_at: datetime | None = None,
+) -> Order:
+    ctx.require_role("report shipments", Role.MARKETPLACE, Role.MERCHANT)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    order.ship(carrier, tracking_number, official_logistics, when)
+    return _finish(ctx, order, "ship_order", when, carrier=carrier, tracking_number=tracking_number)
+
+
+def sign_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
+    ctx.require_role("report signing", Role.MARKETPLACE)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    order.sign(when)
+    rulebook = ctx.rulebook_at(when)
+    due_at = when + timedelta(days=rulebook.orders.auto_confirm_after_signing_days)
+    schedule_timer(ctx, AUTO_CONFIRM, order.id, due_at)
+    return _finish(ctx, order, "sign_order", when, auto_confirm_due_at=due_at.isoformat())
+
+
+def _confirm(ctx: Context, order: Order, when: datetime, by: ConfirmedBy) -> Order:
+    order.confirm(when, by)
+    settlement.release_on_confirmation(ctx, order, when)
+    assert order.signed_at is not None
+    signed_rulebook = ctx.rulebook_at(order.signed_at)
+    window_end = window_end_after_day(order.signed_at, signed_rulebook.returns.window_days)
+    schedule_timer(ctx, COMPLETE, order.id, max(when, window_end))
+    return _finish(ctx, order, "confirm_order", when, confirmed_by=by.value)
+
+
+def confirm_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
+    """The buyer confirms receipt (or the marketplace reports that it did)."""
+    ctx.require_role("confirm receipt", Role.MARKETPLACE, Role.BUYER)
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(occurred_at)
+    if order.state is OrderState.SIGNED:
+        cancel_timer(ctx, AUTO_CONFIRM, order.id, "confirmed by the buyer")
+    return _confirm(ctx, order, when, ConfirmedBy.BUYER)
+
+
+def auto_confirm(ctx: Context, order_id: str, due_at: datetime) -> str:
+    """Timer: confirm receipt at signing + N days, as of the due instant."""
+    order = repositories.get_order(ctx.connection, order_id, for_update=True)
+    if order.state is not OrderState.SIGNED:
+        return f"skipped: order is {order.state.value}"
+    assert order.signed_at is not None
+    rulebook = ctx.rulebook_at(order.signed_at)
+    record_decision(
+        ctx,
+        Decision(
+            kind="receipt_auto_confirmed",
+            subject_id=order.id,
+            amount_fen=0,
+            payer=party("buyer", order.buyer_id),
+            payee=party("merchant", order.merchant_id),
+            rule_ids=("orders.auto_confirm_after_signing_days",),
+            rulebook_id=rulebook.id,
+            explanation=(
+                f"receipt confirmed automatically "
+                f"{rulebook.orders.auto_confirm_after_signing_days} days after signing"
+            ),
+        ),
+        due_at,
+        order.id,
+    )
+    _confirm(ctx, order, due_at, ConfirmedBy.AUTOMATIC)
+    return "confirmed"
+
+
+def complete_order(ctx: Context, order_id: str, due_at: datetime) -> str:
+    """Timer: the order completes once confirmed and its return window has closed."""
+    order = repositories.get_order(ctx.connection, order_id, for_update=True)
+    if order.state is not OrderState.CONFIRMED:
+        return f"skipped: order is {order.state.value}"
+    order.complete(due_at)
+    _finish(ctx, order, "complete_order", due_at)
+    return "completed"

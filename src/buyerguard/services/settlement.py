@@ -1,0 +1,298 @@
+"""The money of the order lifecycle: escrow holds, release with the fee, refunds.
+
+Paying an order moves the buyer's money from the rail clearing account into
+platform escrow and places one hold per sub-order (and one for shipping)
+towards the merchant's payable. Confirmation posts the holds and charges the
+technical service fee from the payable; a refund before shipment voids the
+hold and returns the money to the rails. Every transfer id names its purpose
+and subject, so a retried command cannot move money twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from buyerguard.domain.decision import PLATFORM, Decision, party
+from buyerguard.domain.fees import FeeFacts, technical_service_fee
+from buyerguard.domain.orders import Order, SubOrder
+from buyerguard.ledger import accounts
+from buyerguard.ledger.book import Transfer, TransferKind, record
+from buyerguard.money import Fen, format_fen
+from buyerguard.rulebook import Rulebook
+from buyerguard.services.context import Context
+from buyerguard.services.records import record_decision
+
+ESCROW_RULE = "lifecycle.escrow_until_confirmation"
+REFUND_RULE = "refund_only.before_shipment_always_allowed"
+
+
+def _lifecycle_decision(
+    kind: str,
+    subject_id: str,
+    amount_fen: Fen,
+    payer: str,
+    payee: str,
+    rulebook: Rulebook,
+    rule_id: str,
+    explanation: str,
+) -> Decision:
+    return Decision(
+        kind, subject_id, amount_fen, payer, payee, (rule_id,), rulebook.id, explanation
+    )
+
+
+def _transfer(
+    ctx: Context,
+    transfer_id: str,
+    kind: TransferKind,
+    debit: accounts.AccountSpec,
+    credit: accounts.AccountSpec,
+    amount_fen: Fen,
+    purpose: str,
+    order: Order,
+    occurred_at: datetime,
+    decision_id: str | None = None,
+    pending_id: str | None = None,
+) -> None:
+    record(
+        ctx.connection,
+        Transfer(
+            id=transfer_id,
+            kind=kind,
+            debit=debit,
+            credit=credit,
+            amount_fen=amount_fen,
+            purpose=purpose,
+            occurred_at=occurred_at,
+            order_id=order.id,
+            decision_id=decision_id,
+            pending_id=pending_id,
+        ),
+        ctx.now(),
+    )
+
+
+def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: datetime) -> None:
+    """Buyer's payment into escrow, held per sub-order for the merchant."""
+    escrow = accounts.platform_escrow()
+    payable = accounts.merchant_payable(order.merchant_id)
+    _transfer(
+        ctx,
+        f"payment:{order.id}",
+        TransferKind.POSTED,
+        accounts.rail_clearing(),
+        escrow,
+        order.total_fen,
+        "payment",
+        order,
+        occurred_at,
+    )
+    buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
+    for sub in order.sub_orders:
+        decision = _lifecycle_decision(
+            "escrow_held",
+            sub.id,
+            sub.goods_fen,
+            buyer,
+            merchant,
+            rulebook,
+            ESCROW_RULE,
+            f"{format_fen(sub.goods_fen)} held in escrow until receipt is confirmed",
+        )
+        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+        _transfer(
+            ctx,
+            f"hold:{sub.id}",
+            TransferKind.PENDING,
+            escrow,
+            payable,
+            sub.goods_fen,
+            "escrow_hold",
+            order,
+            occurred_at,
+            decision_ref,
+        )
+    if order.shipping_fen > 0:
+        _transfer(
+            ctx,
+            f"hold-shipping:{order.id}",
+            TransferKind.PENDING,
+            escrow,
+            payable,
+            order.shipping_fen,
+            "escrow_hold_shipping",
+            order,
+            occurred_at,
+        )
+
+
+def refund_sub_orders(
+    ctx: Context, order: Order, refunded: list[SubOrder], rulebook: Rulebook, occurred_at: datetime
+) -> None:
+    """Void the holds of refunded sub-orders and return their money to the rails."""
+    escrow = accounts.platform_escrow()
+    payable = accounts.merchant_payable(order.merchant_id)
+    buyer = party("buyer", order.buyer_id)
+    for sub in refunded:
+        decision = _lifecycle_decision(
+            "refund_due",
+            sub.id,
+            sub.goods_fen,
+            PLATFORM,
+            buyer,
+            rulebook,
+            REFUND_RULE,
+            f"refund {format_fen(sub.goods_fen)} before shipment",
+        )
+        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+        _transfer(
+            ctx,
+            f"void:{sub.id}",
+            TransferKind.VOID_PENDING,
+            escrow,
+            payable,
+            sub.goods_fen,
+            "escrow_void",
+            order,
+            occurred_at,
+            decision_ref,
+            pending_id=f"hold:{sub.id}",
+        )
+        _transfer(
+            ctx,
+            f"refund:{sub.id}",
+            TransferKind.POSTED,
+            escrow,
+            accounts.rail_clearing(),
+            sub.goods_fen,
+            "refund",
+            order,
+            occurred_at,
+            decision_ref,
+        )
+    if order.open_sub_orders() or order.shipping_fen == 0:
+        return
+    decision = _lifecycle_decision(
+        "shipping_refund_due",
+        order.id,
+        order.shipping_fen,
+        PLATFORM,
+        buyer,
+        rulebook,
+        REFUND_RULE,
+        f"refund shipping {format_fen(order.shipping_fen)}: nothing left to ship",
+    )
+    decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+    _transfer(
+        ctx,
+        f"void-shipping:{order.id}",
+        TransferKind.VOID_PENDING,
+        escrow,
+        payable,
+        order.shipping_fen,
+        "escrow_void",
+        order,
+        occurred_at,
+        decision_ref,
+        pending_id=f"hold-shipping:{order.id}",
+    )
+    _transfer(
+        ctx,
+        f"refund-shipping:{order.id}",
+        TransferKind.POSTED,
+        escrow,
+        accounts.rail_clearing(),
+        order.shipping_fen,
+        "refund",
+        order,
+        occurred_at,
+        decision_ref,
+    )
+
+
+def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -> None:
+    """Post the holds to the merchant and charge the fee (rulebook at payment)."""
+    assert order.paid_rulebook_id is not None
+    paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
+    escrow = accounts.platform_escrow()
+    payable = accounts.merchant_payable(order.merchant_id)
+    buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
+    for sub in order.sub_orders:
+        fee = technical_service_fee(
+            FeeFacts(
+                sub_order_id=sub.id,
+                merchant_id=order.merchant_id,
+                goods_paid_fen=sub.goods_fen,
+                goods_refunded_fen=sub.refunded_fen,
+                entrusted=sub.entrusted,
+                refunded_before_shipment=sub.refunded_before_shipment,
+                merchant_services_at_payment=frozenset(order.merchant_services_at_payment),
+            ),
+            paid_rulebook,
+        )
+        sub.fee_fen = fee.amount_fen
+        fee_ref = record_decision(ctx, fee, occurred_at, order.id)
+        if sub.refunded_before_shipment:
+            continue
+        released = _lifecycle_decision(
+            "escrow_released",
+            sub.id,
+            sub.goods_fen,
+            buyer,
+            merchant,
+            paid_rulebook,
+            ESCROW_RULE,
+            f"receipt confirmed: {format_fen(sub.goods_fen)} released to merchant",
+        )
+        release_ref = record_decision(ctx, released, occurred_at, order.id)
+        _transfer(
+            ctx,
+            f"release:{sub.id}",
+            TransferKind.POST_PENDING,
+            escrow,
+            payable,
+            sub.goods_fen,
+            "escrow_release",
+            order,
+            occurred_at,
+            release_ref,
+            pending_id=f"hold:{sub.id}",
+        )
+        if fee.amount_fen > 0:
+            _transfer(
+                ctx,
+                f"fee:{sub.id}",
+                TransferKind.POSTED,
+                payable,
+                accounts.platform_fee_revenue(),
+                fee.amount_fen,
+                "technical_service_fee",
+                order,
+                occurred_at,
+                fee_ref,
+            )
+    if order.shipping_fen > 0:
+        released = _lifecycle_decision(
+            "shipping_released",
+            order.id,
+            order.shipping_fen,
+            buyer,
+            merchant,
+            paid_rulebook,
+            ESCROW_RULE,
+            f"shipping {format_fen(order.shipping_fen)} released to merchant",
+        )
+        release_ref = record_decision(ctx, released, occurred_at, order.id)
+        _transfer(
+            ctx,
+            f"release-shipping:{order.id}",
+            TransferKind.POST_PENDING,
+            escrow,
+            payable,
+            order.shipping_fen,
+            "escrow_release",
+            order,
+            occurred_at,
+            release_ref,
+            pending_id=f"hold-shipping:{order.id}",
+        )

@@ -1,0 +1,89 @@
+"""API tokens: shown once, stored as SHA-256 hashes, expirable and revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from buyerguard.errors import InvalidInput, NotFound, Unauthorized
+from buyerguard.services.context import Actor, Role
+from buyerguard.store.tables import api_tokens, buyers, merchants
+
+TOKEN_PREFIX = "bg_"
+PARTY_ROLES = {Role.MERCHANT: merchants, Role.BUYER: buyers}
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: str
+    secret: str
+    role: Role
+    party_id: str | None
+    expires_at: datetime | None
+
+
+def create_token(
+    connection: Connection,
+    role: Role,
+    party_id: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+    label: str = "",
+) -> IssuedToken:
+    if role is Role.SYSTEM:
+        raise InvalidInput("role_not_issuable", "system tokens cannot be issued", "role")
+    table = PARTY_ROLES.get(role)
+    if table is not None:
+        if not party_id:
+            raise InvalidInput("party_missing", f"a {role.value} token needs --party", "party")
+        if connection.execute(select(table.c.id).where(table.c.id == party_id)).first() is None:
+            raise InvalidInput("party_unknown", f"no {role.value} {party_id}", "party")
+    elif party_id:
+        raise InvalidInput("party_not_allowed", f"a {role.value} token has no party", "party")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("expiry_in_past", "expires_at must be in the future", "expires_at")
+    token_id = f"tok_{secrets.token_hex(6)}"
+    secret = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+    connection.execute(
+        insert(api_tokens).values(
+            id=token_id,
+            token_hash=_hash(secret),
+            role=role.value,
+            party_id=party_id,
+            label=label,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return IssuedToken(token_id, secret, role, party_id, expires_at)
+
+
+def authenticate(connection: Connection, secret: str, now: datetime) -> Actor:
+    row = connection.execute(
+        select(api_tokens).where(api_tokens.c.token_hash == _hash(secret))
+    ).first()
+    if row is None:
+        raise Unauthorized("token_unknown", "unknown bearer token", "authorization")
+    if row.revoked_at is not None:
+        raise Unauthorized("token_revoked", "this token was revoked", "authorization")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("token_expired", "this token has expired", "authorization")
+    return Actor(Role(row.role), row.party_id, row.id)
+
+
+def revoke_token(connection: Connection, token_id: str, now: datetime) -> None:
+    result = connection.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if result.rowcount != 1:
+        raise NotFound("token_not_found", f"no active token {token_id}", "token_id")

@@ -1,0 +1,331 @@
+"""Load and save domain objects; the only code that maps rows to the model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
+from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
+from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
+from buyerguard.errors import Conflict, NotFound
+from buyerguard.store.db import is_postgres
+from buyerguard.store.tables import (
+    buyer_addresses,
+    buyers,
+    merchants,
+    order_transitions,
+    orders,
+    products,
+    sub_orders,
+)
+
+
+def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
+    if connection.execute(select(table.c.id).where(table.c.id == entity_id)).first():
+        raise Conflict(f"{entity}_exists", f"{entity} {entity_id} already exists", "id")
+
+
+# ---------------------------------------------------------------- merchants
+def add_merchant(connection: Connection, merchant: Merchant, now: datetime) -> None:
+    _require_new(connection, merchants, "merchant", merchant.id)
+    connection.execute(
+        insert(merchants).values(
+            id=merchant.id,
+            name=merchant.name,
+            tier=merchant.tier.value,
+            industry=merchant.industry,
+            origin_region=merchant.origin_region,
+            services=sorted(service.value for service in merchant.services),
+            created_at=now,
+        )
+    )
+
+
+def update_merchant_services(
+    connection: Connection, merchant_id: str, services: frozenset[MerchantService]
+) -> None:
+    connection.execute(
+        update(merchants)
+        .where(merchants.c.id == merchant_id)
+        .values(services=sorted(service.value for service in services))
+    )
+
+
+def get_merchant(connection: Connection, merchant_id: str) -> Merchant:
+    row = connection.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
+    if row is None:
+        raise NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id")
+    return Merchant(
+        id=row.id,
+        name=row.name,
+        tier=MerchantTier(row.tier),
+        industry=row.industry,
+        origin_region=row.origin_region,
+        services=frozenset(MerchantService(value) for value in row.services),
+    )
+
+
+# ------------------------------------------------------------------- buyers
+def add_buyer(connection: Connection, buyer: Buyer, now: datetime) -> None:
+    _require_new(connection, buyers, "buyer", buyer.id)
+    connection.execute(
+        insert(buyers).values(
+            id=buyer.id,
+            name=buyer.name,
+            super_buyer_marked=buyer.super_buyer_marked,
+            created_at=now,
+        )
+    )
+    for position, address in enumerate(buyer.addresses):
+        connection.execute(
+            insert(buyer_addresses).values(
+                buyer_id=buyer.id,
+                position=position,
+                province_code=address.province_code,
+                city_code=address.city_code,
+                district_code=address.district_code,
+                detail=address.detail,
+            )
+        )
+
+
+def get_buyer(connection: Connection, buyer_id: str) -> Buyer:
+    row = connection.execute(select(buyers).where(buyers.c.id == buyer_id)).first()
+    if row is None:
+        raise NotFound("buyer_not_found", f"no buyer {buyer_id}", "buyer_id")
+    addresses = tuple(
+        Address(a.province_code, a.city_code, a.district_code, a.detail)
+        for a in connection.execute(
+            select(buyer_addresses)
+            .where(buyer_addresses.c.buyer_id == buyer_id)
+            .order_by(buyer_addresses.c.position)
+        )
+    )
+    return Buyer(row.id, row.name, row.super_buyer_marked, addresses)
+
+
+# ----------------------------------------------------------------- products
+def add_product(connection: Connection, product: Product, rulebook_id: str, now: datetime) -> None:
+    _require_new(connection, products, "product", product.id)
+    connection.execute(
+        insert(products).values(
+            id=product.id,
+            merchant_id=product.merchant_id,
+            title=product.title,
+            unit_price_fen=product.unit_price_fen,
+            weight_grams=product.weight_grams,
+            ship_from_region=product.ship_from_region,
+            return_class=product.return_class.value,
+            tier=product.tier.value,
+            moq=product.moq,
+            one_piece_forms=sorted(form.value for form in product.one_piece_forms),
+            entrusted=product.entrusted,
+            seven_day_returns_opt_in=product.seven_day_returns_opt_in,
+            rulebook_id=rulebook_id,
+            created_at=now,
+        )
+    )
+
+
+def _product(row: Any) -> Product:
+    return Product(
+        id=row.id,
+        merchant_id=row.merchant_id,
+        title=row.title,
+        unit_price_fen=row.unit_price_fen,
+        weight_grams=row.weight_grams,
+        ship_from_region=row.ship_from_region,
+        return_class=ReturnClass(row.return_class),
+        tier=OfferTier(row.tier),
+        moq=row.moq,
+        one_piece_forms=frozenset(OnePieceForm(value) for value in row.one_piece_forms),
+        entrusted=row.entrusted,
+        seven_day_returns_opt_in=row.seven_day_returns_opt_in,
+    )
+
+
+def get_product(connection: Connection, product_id: str) -> Product:
+    row = connection.execute(select(products).where(products.c.id == product_id)).first()
+    if row is None:
+        raise NotFound("product_not_found", f"no product {product_id}", "product_id")
+    return _product(row)
+
+
+def list_products(
+    connection: Connection, merchant_id: str | None, after: str | None, limit: int
+) -> list[Product]:
+    query = select(products).order_by(products.c.id).limit(limit)
+    if merchant_id is not None:
+        query = query.where(products.c.merchant_id == merchant_id)
+    if after is not None:
+        query = query.where(products.c.id > after)
+    return [_product(row) for row in connection.execute(query)]
+
+
+# ------------------------------------------------------------------- orders
+_ORDER_FIELDS = (
+    "state",
+    "paid_at",
+    "paid_rulebook_id",
+    "shipped_at",
+    "carrier",
+    "tracking_number",
+    "official_logistics",
+    "signed_at",
+    "confirmed_at",
+    "completed_at",
+    "cancelled_at",
+    "refunded_at",
+)
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(order, name) for name in _ORDER_FIELDS}
+    values["state"] = order.state.value
+    values["confirmed_by"] = order.confirmed_by.value if order.confirmed_by else None
+    values["merchant_services_at_payment"] = list(order.merchant_services_at_payment)
+    return values
+
+
+def _sub_values(sub: SubOrder) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "order_id": sub.order_id,
+        "line_no": sub.line_no,
+        "product_id": sub.product_id,
+        "quantity": sub.quantity,
+        "unit_price_fen": sub.unit_price_fen,
+        "goods_fen": sub.goods_fen,
+        "refunded_fen": sub.refunded_fen,
+        "entrusted": sub.entrusted,
+        "refunded_before_shipment": sub.refunded_before_shipment,
+        "fee_fen": sub.fee_fen,
+    }
+
+
+def add_order(connection: Connection, order: Order) -> None:
+    _require_new(connection, orders, "order", order.id)
+    connection.execute(
+        insert(orders).values(
+            id=order.id,
+            buyer_id=order.buyer_id,
+            merchant_id=order.merchant_id,
+            destination_region=order.destination_region,
+            shipping_fen=order.shipping_fen,
+            placed_at=order.placed_at,
+            version=1,
+            **_order_values(order),
+        )
+    )
+    connection.execute(insert(sub_orders), [_sub_values(sub) for sub in order.sub_orders])
+
+
+def get_order(connection: Connection, order_id: str, *, for_update: bool = False) -> Order:
+    """Load an order; `for_update` locks its row (PostgreSQL) for the transaction."""
+    query = select(orders).where(orders.c.id == order_id)
+    if for_update and is_postgres(connection):
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        raise NotFound("order_not_found", f"no order {order_id}", "order_id")
+    subs = [
+        SubOrder(
+            id=sub.id,
+            order_id=sub.order_id,
+            line_no=sub.line_no,
+            product_id=sub.product_id,
+            quantity=sub.quantity,
+            unit_price_fen=sub.unit_price_fen,
+            goods_fen=sub.goods_fen,
+            entrusted=sub.entrusted,
+            refunded_fen=sub.refunded_fen,
+            refunded_before_shipment=sub.refunded_before_shipment,
+            fee_fen=sub.fee_fen,
+        )
+        for sub in connection.execute(
+            select(sub_orders)
+            .where(sub_orders.c.order_id == order_id)
+            .order_by(sub_orders.c.line_no)
+        )
+    ]
+    return Order(
+        id=row.id,
+        buyer_id=row.buyer_id,
+        merchant_id=row.merchant_id,
+        destination_region=row.destination_region,
+        shipping_fen=row.shipping_fen,
+        sub_orders=subs,
+        placed_at=row.placed_at,
+        state=OrderState(row.state),
+        paid_at=row.paid_at,
+        paid_rulebook_id=row.paid_rulebook_id,
+        merchant_services_at_payment=tuple(row.merchant_services_at_payment),
+        shipped_at=row.shipped_at,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        official_logistics=row.official_logistics,
+        signed_at=row.signed_at,
+        confirmed_at=row.confirmed_at,
+        confirmed_by=ConfirmedBy(row.confirmed_by) if row.confirmed_by else None,
+        completed_at=row.completed_at,
+        cancelled_at=row.cancelled_at,
+        refunded_at=row.refunded_at,
+    )
+
+
+def save_order(connection: Connection, order: Order, actor: str, now: datetime) -> None:
+    """Persist state, sub-orders and the transitions made since loading."""
+    connection.execute(
+        update(orders)
+        .where(orders.c.id == order.id)
+        .values(version=orders.c.version + 1, **_order_values(order))
+    )
+    for sub in order.sub_orders:
+        connection.execute(
+            update(sub_orders).where(sub_orders.c.id == sub.id).values(**_sub_values(sub))
+        )
+    for transition in order.transitions:
+        connection.execute(
+            insert(order_transitions).values(
+                order_id=order.id,
+                command=transition.command,
+                from_state=transition.from_state.value,
+                to_state=transition.to_state.value,
+                occurred_at=transition.occurred_at,
+                recorded_at=now,
+                actor=actor,
+            )
+        )
+    order.transitions.clear()
+
+
+def order_history(connection: Connection, order_id: str) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in connection.execute(
+            select(order_transitions)
+            .where(order_transitions.c.order_id == order_id)
+            .order_by(order_transitions.c.id)
+        ).mappings()
+    ]
+
+
+def list_orders(
+    connection: Connection,
+    *,
+    merchant_id: str | None,
+    buyer_id: str | None,
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    query = select(orders.c.id).order_by(orders.c.id).limit(limit)
+    if merchant_id is not None:
+        query = query.where(orders.c.merchant_id == merchant_id)
+    if buyer_id is not None:
+        query = query.where(orders.c.buyer_id == buyer_id)
+    if after is not None:
+        query = query.where(orders.c.id > after)
+    return [row.id for row in connection.execute(query)]

@@ -1,0 +1,317 @@
+"""The schema, as SQLAlchemy Core tables; Alembic migrations create it.
+
+Money columns are BIGINT fen. Idempotency and "one posting per purpose" are
+enforced here by primary keys and unique constraints, not only in Python.
+Instants are stored as timezone-aware UTC (`UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on SQLite (which drops offsets) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused by the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def money(name: str, **kwargs: Any) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, **kwargs)
+
+
+ID = String(64)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(32), nullable=False),
+    Column("industry", String(64), nullable=False),
+    Column("origin_region", String(16), nullable=False),
+    Column("services", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+buyers = Table(
+    "buyers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("super_buyer_marked", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+buyer_addresses = Table(
+    "buyer_addresses",
+    metadata,
+    Column("buyer_id", ID, ForeignKey("buyers.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("province_code", String(6), nullable=False),
+    Column("city_code", String(6), nullable=False),
+    Column("district_code", String(6), nullable=False),
+    Column("detail", String(400), nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("merchant_id", ID, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("title", String(400), nullable=False),
+    money("unit_price_fen"),
+    Column("weight_grams", Integer, nullable=False),
+    Column("ship_from_region", String(16), nullable=False),
+    Column("return_class", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("moq", Integer, nullable=False),
+    Column("one_piece_forms", JSON, nullable=False),
+    Column("entrusted", Boolean, nullable=False),
+    Column("seven_day_returns_opt_in", Boolean, nullable=False),
+    Column("rulebook_id", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("unit_price_fen > 0", name="price_positive"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("buyer_id", ID, ForeignKey("buyers.id"), nullable=False, index=True),
+    Column("merchant_id", ID, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("destination_region", String(16), nullable=False),
+    money("shipping_fen"),
+    Column("placed_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime),
+    Column("paid_rulebook_id", String(64)),
+    Column("merchant_services_at_payment", JSON, nullable=False),
+    Column("shipped_at", UtcDateTime),
+    Column("carrier", String(64)),
+    Column("tracking_number", String(64)),
+    Column("official_logistics", Boolean, nullable=False),
+    Column("signed_at", UtcDateTime),
+    Column("confirmed_at", UtcDateTime),
+    Column("confirmed_by", String(16)),
+    Column("completed_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    Column("refunded_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("shipping_fen >= 0", name="shipping_not_negative"),
+)
+
+sub_orders = Table(
+    "sub_orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("order_id", ID, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("line_no", Integer, nullable=False),
+    Column("product_id", ID, ForeignKey("products.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    money("unit_price_fen"),
+    money("goods_fen"),
+    money("refunded_fen"),
+    Column("entrusted", Boolean, nullable=False),
+    Column("refunded_before_shipment", Boolean, nullable=False),
+    Column("fee_fen", BigInteger),
+    UniqueConstraint("order_id", "line_no", name="uq_sub_orders_line"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("refunded_fen >= 0 AND refunded_fen <= goods_fen", name="refund_in_range"),
+)
+
+order_transitions = Table(
+    "order_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ID, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("command", String(32), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(96), nullable=False),
+)
+
+# Decisions are the event feed: `seq` is assigned under a lock on
+# `event_sequence`, so reading `seq > cursor` sees them in commit order.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(160), primary_key=True),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("kind", String(48), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("order_id", ID, index=True),
+    money("amount_fen"),
+    Column("payer", String(96), nullable=False),
+    Column("payee", String(96), nullable=False),
+    Column("rule_ids", JSON, nullable=False),
+    Column("rulebook_id", String(64), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("kind", "subject_id", name="uq_decisions_purpose"),
+)
+
+event_sequence = Table(
+    "event_sequence",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("party", String(96), nullable=False),
+    Column("purpose", String(48), nullable=False),
+    Column("debits_must_not_exceed_credits", Boolean, nullable=False),
+    Column("credits_must_not_exceed_debits", Boolean, nullable=False),
+    money("debits_posted_fen"),
+    money("credits_posted_fen"),
+    money("debits_pending_fen"),
+    money("credits_pending_fen"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A transfer's id is chosen by the caller (`fee:SUB1`), so a retry cannot post
+# twice; `pending_id` is unique, so a hold is posted or voided at most once.
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("id", String(160), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("debit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
+    money("amount_fen"),
+    Column("pending_id", String(160), ForeignKey("ledger_transfers.id"), unique=True),
+    Column("purpose", String(48), nullable=False),
+    Column("order_id", ID, index=True),
+    Column("decision_id", String(160)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+    CheckConstraint(
+        "kind IN ('posted', 'pending', 'post_pending', 'void_pending')", name="kind_known"
+    ),
+)
+
+# Raw legs of every transfer: the ledger check re-derives balances from these.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "transfer_id", String(160), ForeignKey("ledger_transfers.id"), nullable=False, index=True
+    ),
+    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False, index=True),
+    Column("phase", String(8), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    CheckConstraint("phase IN ('pending', 'posted')", name="phase_known"),
+    CheckConstraint("direction IN ('debit', 'credit')", name="direction_known"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", String(160), primary_key=True),
+    Column("kind", String(48), nullable=False),
+    Column("subject_id", String(128), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime),
+    Column("fired_by", String(96)),
+    Column("outcome", Text),
+    CheckConstraint("status IN ('pending', 'fired', 'cancelled')", name="status_known"),
+    Index("ix_timers_status_due", "status", "due_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(96), nullable=False),
+    Column("token_id", String(64)),
+    Column("command", String(64), nullable=False),
+    Column("subject_id", String(160), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("party_id", ID),
+    Column("label", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(96), primary_key=True),
+    Column("route", String(300), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
