@@ -33,7 +33,7 @@ typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
 pytest: $(BIN)/.dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -ra
 
 test: lint typecheck pytest
 

@@ -90,6 +90,15 @@ def demo_load() -> None:
     console.print(table)
 
 
+@demo_app.command("token")
+@refusals_exit_2
+def demo_token_show(role: str) -> None:
+    """Print the saved demo token of a role (operator, marketplace, merchant, buyer)."""
+    from buyerguard.demo import demo_token
+
+    print(demo_token(role))
+
+
 @token_app.command("create")
 @refusals_exit_2
 def token_create(

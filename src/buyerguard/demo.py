@@ -7,19 +7,37 @@ outside git (`var/demo-tokens.json`) and prints them on every load.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
 from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
-from buyerguard.errors import NotFound, Unauthorized
+from buyerguard.errors import InvalidInput, NotFound, Unauthorized
 from buyerguard.services import catalog
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import authenticate, create_token
 from buyerguard.store import repositories
 
-DEMO_TOKENS_FILE = Path("var") / "demo-tokens.json"
+DEMO_TOKENS_ENV = "BUYERGUARD_DEMO_TOKENS"
+
+
+def demo_tokens_file() -> Path:
+    """Where demo tokens are kept: `$BUYERGUARD_DEMO_TOKENS`, else var/demo-tokens.json."""
+    return Path(os.environ.get(DEMO_TOKENS_ENV) or Path("var") / "demo-tokens.json")
+
+
+def demo_token(role: str) -> str:
+    """The saved demo token of a role."""
+    path = demo_tokens_file()
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if role not in saved:
+        raise InvalidInput(
+            "demo_token_missing", f"no demo token for {role!r} in {path}: run `demo load`", "role"
+        )
+    return str(saved[role])
+
 
 MERCHANTS = (
     Merchant(
@@ -106,8 +124,9 @@ class DemoLoad:
     tokens_file: Path
 
 
-def load_demo(rt: Runtime, tokens_file: Path = DEMO_TOKENS_FILE) -> DemoLoad:
+def load_demo(rt: Runtime, tokens_file: Path | None = None) -> DemoLoad:
     """Create whatever of the demo is missing and make sure each role has a live token."""
+    tokens_file = tokens_file or demo_tokens_file()
     created: list[str] = []
     with rt.writing(OPERATOR) as ctx:
         for merchant in MERCHANTS:

@@ -1,0 +1,189 @@
+"""Shared fixtures: real SQLite and real PostgreSQL, a simulated clock, an API client.
+
+Database tests take the `engine` fixture, parametrised over both backends.
+PostgreSQL runs when BUYERGUARD_TEST_POSTGRES_URL is set and is skipped, with
+a plain reason, when it is not; with BUYERGUARD_REQUIRE_POSTGRES=1 (CI) a
+missing or unreachable PostgreSQL fails the run instead. After every database
+test the ledger is checked: a test that leaves it unbalanced fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from buyerguard.api.app import create_app
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock, parse_instant
+from buyerguard.ledger.check import check_ledger
+from buyerguard.rulebook import rulebooks
+from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.tokens import create_token
+from buyerguard.store.db import make_engine, normalise_url, read_transaction
+from buyerguard.store.migrate import upgrade
+from buyerguard.store.tables import metadata
+
+POSTGRES_URL_ENV = "BUYERGUARD_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "BUYERGUARD_REQUIRE_POSTGRES"
+START = "2024-10-20T10:00:00+08:00"
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return f"PostgreSQL tests: ON ({make_url(url).render_as_string(hide_password=True)})"
+    return f"PostgreSQL tests: SKIPPED ({POSTGRES_URL_ENV} is not set)"
+
+
+_POSTGRES_OUTCOMES: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count PostgreSQL-backed tests so the run can say plainly what happened to them."""
+    if "postgres" not in report.nodeid.rsplit("[", 1)[-1]:
+        return
+    if report.when == "call" or report.outcome != "passed":
+        _POSTGRES_OUTCOMES[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts = _POSTGRES_OUTCOMES
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped"
+        + ("" if os.environ.get(POSTGRES_URL_ENV) else f" ({POSTGRES_URL_ENV} is not set)")
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test session's own (dropped at the end), so runs can overlap."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{POSTGRES_URL_ENV} must be set when {REQUIRE_POSTGRES_ENV}=1")
+        pytest.skip(f"PostgreSQL tests skipped: {POSTGRES_URL_ENV} is not set")
+    parsed = make_url(normalise_url(url))
+    parsed = parsed.set(database=f"{parsed.database or 'buyerguard_test'}_{os.getpid()}")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"PostgreSQL unreachable at {url}: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: unreachable ({exc})")
+    engine = make_engine(parsed.render_as_string(hide_password=False))
+    upgrade(engine)
+    engine.dispose()
+    yield parsed.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(engine: Engine) -> None:
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(text("INSERT INTO event_sequence (name, last_seq) VALUES ('events', 0)"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database on each backend; the ledger must check after the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = make_engine(f"sqlite:///{path}")
+    else:
+        db = make_engine(request.getfixturevalue("postgres_url"))
+        _reset_postgres(db)
+    yield db
+    with read_transaction(db) as connection:
+        report = check_ledger(connection)
+    db.dispose()
+    assert report.ok, "ledger check failed after test:\n" + "\n".join(report.breaches)
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(parse_instant(START))
+
+
+@pytest.fixture
+def rt(engine: Engine, clock: SimulatedClock) -> Runtime:
+    return Runtime(engine, clock, rulebooks())
+
+
+def at(text_instant: str) -> datetime:
+    """Tests write instants as ISO strings with offsets."""
+    return parse_instant(text_instant)
+
+
+class Api:
+    """A TestClient with a token per role for the demo-shaped fixtures."""
+
+    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def headers(self, role: str, key: str | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return headers
+
+    def post(self, role: str, path: str, body: object = None, key: str | None = None):  # type: ignore[no-untyped-def]
+        return self.client.post(path, json=body, headers=self.headers(role, key))
+
+    def get(self, role: str, path: str):  # type: ignore[no-untyped-def]
+        return self.client.get(path, headers=self.headers(role))
+
+
+@pytest.fixture
+def api(rt: Runtime) -> Iterator[Api]:
+    """The app on the test database, with the demo marketplace and a token per role."""
+    from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
+    from buyerguard.services import catalog
+
+    with rt.writing(OPERATOR) as ctx:
+        for merchant in MERCHANTS:
+            catalog.create_merchant(ctx, merchant)
+        for buyer in BUYERS:
+            catalog.create_buyer(ctx, buyer)
+        for product in PRODUCTS:
+            catalog.create_product(ctx, product)
+        tokens = {
+            name: create_token(ctx.connection, role, party, ctx.now()).secret
+            for name, role, party in (
+                ("operator", Role.OPERATOR, None),
+                ("marketplace", Role.MARKETPLACE, None),
+                ("merchant", Role.MERCHANT, "M-yiwu"),
+                ("other_merchant", Role.MERCHANT, "M-shenzhen"),
+                ("buyer", Role.BUYER, "B-shop"),
+                ("other_buyer", Role.BUYER, "B-chain"),
+            )
+        }
+    with TestClient(create_app(rt)) as client:
+        yield Api(client, tokens)

@@ -1,0 +1,163 @@
+"""The double-entry book: idempotent ids, holds resolved once, floors, and the check."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, text, update
+
+from buyerguard.clock import SimulatedClock
+from buyerguard.errors import BuyerguardError
+from buyerguard.ledger import accounts
+from buyerguard.ledger.book import Transfer, TransferKind, balance, record
+from buyerguard.ledger.check import check_ledger, trial_balance
+from buyerguard.store.db import read_transaction, transaction
+from buyerguard.store.tables import ledger_accounts
+from tests.conftest import at
+
+CLEARING = accounts.rail_clearing()
+ESCROW = accounts.platform_escrow()
+PAYABLE = accounts.merchant_payable("M1")
+FEES = accounts.platform_fee_revenue()
+WHEN = at("2024-10-20T10:00:00+08:00")
+
+
+def move(
+    engine: Engine,
+    transfer_id: str,
+    debit: accounts.AccountSpec,
+    credit: accounts.AccountSpec,
+    amount_fen: int,
+    kind: TransferKind = TransferKind.POSTED,
+    pending_id: str | None = None,
+) -> bool:
+    with transaction(engine) as connection:
+        return record(
+            connection,
+            Transfer(
+                transfer_id, kind, debit, credit, amount_fen, "test", WHEN, pending_id=pending_id
+            ),
+            WHEN,
+        )
+
+
+def test_same_id_twice_posts_once(engine: Engine) -> None:
+    assert move(engine, "pay:1", CLEARING, ESCROW, 10_000) is True
+    assert move(engine, "pay:1", CLEARING, ESCROW, 10_000) is False
+    with read_transaction(engine) as connection:
+        assert balance(connection, ESCROW.id).credit_balance_fen == 10_000
+
+
+def test_same_id_with_other_fields_is_refused(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    with pytest.raises(BuyerguardError) as refused:
+        move(engine, "pay:1", CLEARING, ESCROW, 10_001)
+    assert refused.value.code == "transfer_id_reused"
+
+
+def test_escrow_cannot_be_overdrawn(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    move(engine, "hold:1", ESCROW, PAYABLE, 8_000, TransferKind.PENDING)
+    with pytest.raises(BuyerguardError) as refused:
+        move(engine, "refund:1", ESCROW, CLEARING, 2_001)  # 8,000 held + 2,001 > 10,000
+    assert refused.value.code == "balance_floor"
+    move(engine, "refund:1", ESCROW, CLEARING, 2_000)
+
+
+def test_hold_posts_or_voids_once(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    move(engine, "hold:1", ESCROW, PAYABLE, 10_000, TransferKind.PENDING)
+    move(engine, "release:1", ESCROW, PAYABLE, 10_000, TransferKind.POST_PENDING, "hold:1")
+    with pytest.raises(BuyerguardError) as again:
+        move(engine, "void:1", ESCROW, PAYABLE, 10_000, TransferKind.VOID_PENDING, "hold:1")
+    assert again.value.code == "pending_already_resolved"
+    with read_transaction(engine) as connection:
+        payable = balance(connection, PAYABLE.id)
+    assert (payable.credits_posted_fen, payable.credits_pending_fen) == (10_000, 0)
+
+
+def test_partial_post_releases_the_rest(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    move(engine, "hold:1", ESCROW, PAYABLE, 10_000, TransferKind.PENDING)
+    with pytest.raises(BuyerguardError) as over:
+        move(engine, "release:1", ESCROW, PAYABLE, 10_001, TransferKind.POST_PENDING, "hold:1")
+    assert over.value.code == "post_exceeds_pending"
+    move(engine, "release:1", ESCROW, PAYABLE, 6_000, TransferKind.POST_PENDING, "hold:1")
+    with read_transaction(engine) as connection:
+        escrow = balance(connection, ESCROW.id)
+    assert (escrow.credit_balance_fen, escrow.debits_pending_fen) == (4_000, 0)
+    move(engine, "refund:1", ESCROW, CLEARING, 4_000)
+
+
+def test_payable_cannot_pay_a_fee_it_does_not_hold(engine: Engine) -> None:
+    with pytest.raises(BuyerguardError) as refused:
+        move(engine, "fee:1", PAYABLE, FEES, 1)
+    assert refused.value.code == "balance_floor"
+
+
+def test_non_positive_and_self_transfers_are_refused(engine: Engine) -> None:
+    for amount in (0, -5):
+        with pytest.raises(BuyerguardError) as refused:
+            move(engine, f"x:{amount}", CLEARING, ESCROW, amount)
+        assert refused.value.code == "amount_not_positive"
+    with pytest.raises(BuyerguardError) as same:
+        move(engine, "x:self", ESCROW, ESCROW, 5)
+    assert same.value.code == "same_account"
+
+
+def test_check_detects_a_tampered_balance(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    with transaction(engine) as connection:
+        connection.execute(
+            update(ledger_accounts)
+            .where(ledger_accounts.c.id == ESCROW.id)
+            .values(credits_posted_fen=ledger_accounts.c.credits_posted_fen + 1)
+        )
+    with read_transaction(engine) as connection:
+        report = check_ledger(connection)
+    assert not report.ok
+    assert any("platform:escrow credits_posted_fen" in breach for breach in report.breaches)
+    with transaction(engine) as connection:  # repair so the fixture's own check passes
+        connection.execute(
+            update(ledger_accounts)
+            .where(ledger_accounts.c.id == ESCROW.id)
+            .values(credits_posted_fen=ledger_accounts.c.credits_posted_fen - 1)
+        )
+
+
+def test_check_detects_an_unbalanced_entry(engine: Engine) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    with transaction(engine) as connection:
+        connection.execute(
+            text("UPDATE ledger_entries SET amount_fen = 9999 WHERE direction = 'credit'")
+        )
+        connection.execute(
+            text(
+                "UPDATE ledger_accounts SET credits_posted_fen = 9999 WHERE id = 'platform:escrow'"
+            )
+        )
+    with read_transaction(engine) as connection:
+        report = check_ledger(connection)
+    assert any("do not sum to zero" in breach for breach in report.breaches)
+    assert any("ledger does not balance" in breach for breach in report.breaches)
+    with transaction(engine) as connection:
+        connection.execute(
+            text("UPDATE ledger_entries SET amount_fen = 10000 WHERE direction = 'credit'")
+        )
+        connection.execute(
+            text(
+                "UPDATE ledger_accounts SET credits_posted_fen = 10000 WHERE id = 'platform:escrow'"
+            )
+        )
+
+
+def test_trial_balance_per_shanghai_day(engine: Engine, clock: SimulatedClock) -> None:
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    with read_transaction(engine) as connection:
+        before = trial_balance(connection, at("2024-10-19T12:00:00+08:00").date())
+        on_day = trial_balance(connection, WHEN.date())
+    assert before == []
+    assert sum(line.debits_fen for line in on_day) == sum(line.credits_fen for line in on_day)
+    assert {line.account_id: line.net_fen for line in on_day} == {
+        "platform:escrow": -10_000,
+        "rail:clearing": 10_000,
+    }

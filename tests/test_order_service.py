@@ -1,0 +1,243 @@
+"""The order lifecycle through the service layer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock
+from buyerguard.demo import PRODUCTS
+from buyerguard.domain.orders import OrderState
+from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
+from buyerguard.errors import BuyerguardError
+from buyerguard.ledger.book import balance
+from buyerguard.money import parse_yuan
+from buyerguard.services import catalog, orders
+from buyerguard.services.context import OPERATOR, Actor, Role
+from buyerguard.services.records import list_decisions
+from buyerguard.store.tables import audit_log, ledger_transfers, order_transitions
+from tests.conftest import at
+
+MARKETPLACE = Actor(Role.MARKETPLACE)
+BUYER = Actor(Role.BUYER, "B-shop")
+
+
+@pytest.fixture
+def demo(rt: Runtime) -> Runtime:
+    from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
+
+    with rt.writing(OPERATOR) as ctx:
+        for merchant in MERCHANTS:
+            catalog.create_merchant(ctx, merchant)
+        for buyer in BUYERS:
+            catalog.create_buyer(ctx, buyer)
+        for product in PRODUCTS:
+            catalog.create_product(ctx, product)
+    return rt
+
+
+def place(rt: Runtime, order_id: str, *lines: tuple[str, int], shipping: str = "20.00") -> None:
+    with rt.writing(MARKETPLACE) as ctx:
+        orders.place_order(
+            ctx,
+            orders.PlaceOrder(
+                buyer_id="B-shop",
+                lines=tuple(orders.OrderLine(product, quantity) for product, quantity in lines),
+                shipping_fen=parse_yuan(shipping),
+                order_id=order_id,
+            ),
+        )
+
+
+def account(rt: Runtime, account_id: str) -> int:
+    with rt.reading(OPERATOR) as ctx:
+        return balance(ctx.connection, account_id).credit_balance_fen
+
+
+def test_paid_order_holds_goods_and_shipping_in_escrow(demo: Runtime) -> None:
+    place(demo, "O1", ("P-cups", 10), ("P-towels", 2))
+    with demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", parse_yuan("5,380.00"))
+    with demo.reading(OPERATOR) as ctx:
+        escrow = balance(ctx.connection, "platform:escrow")
+        payable = balance(ctx.connection, "merchant:M-yiwu:payable")
+    assert escrow.credit_balance_fen == parse_yuan("5,380.00")
+    assert escrow.debits_pending_fen == parse_yuan("5,380.00")
+    assert payable.credits_pending_fen == parse_yuan("5,380.00")
+    assert payable.credit_balance_fen == 0
+    assert account(demo, "rail:clearing") == -parse_yuan("5,380.00")
+
+
+def test_confirmation_releases_escrow_minus_fee_and_shipping_never_counts(demo: Runtime) -> None:
+    place(demo, "O1", ("P-cups", 10), ("P-towels", 2))
+    with demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", parse_yuan("5,380.00"))
+        orders.ship_order(ctx, "O1", "sf", "SF1", True)
+        orders.sign_order(ctx, "O1")
+    with demo.writing(BUYER) as ctx:
+        order = orders.confirm_order(ctx, "O1")
+    # 360.00 x 0.6% = 2.16; 5,000.00 x 0.6% = 30.00 capped at 18.00; shipping 20.00 free of fee
+    assert [sub.fee_fen for sub in order.sub_orders] == [216, 1800]
+    assert account(demo, "merchant:M-yiwu:payable") == parse_yuan("5,380.00") - 216 - 1800
+    assert account(demo, "platform:fee_revenue") == 216 + 1800
+    assert account(demo, "platform:escrow") == 0
+    with demo.reading(OPERATOR) as ctx:
+        kinds = [row["kind"] for row in list_decisions(ctx.connection, after_seq=0, limit=100)]
+    assert kinds == [
+        "escrow_held",
+        "escrow_held",
+        "fee_charged",
+        "escrow_released",
+        "fee_charged",
+        "escrow_released",
+        "shipping_released",
+    ]
+
+
+def test_refund_before_shipment_voids_hold_and_returns_money(demo: Runtime) -> None:
+    place(demo, "O1", ("P-cups", 10), ("P-towels", 2))
+    with demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", parse_yuan("5,380.00"))
+        partly = orders.refund_before_shipment(ctx, "O1", ["O1-2"])
+    assert partly.state is OrderState.PAID
+    assert account(demo, "platform:escrow") == parse_yuan("380.00")
+    with demo.writing(BUYER) as ctx:
+        fully = orders.refund_before_shipment(ctx, "O1")
+    assert fully.state is OrderState.REFUNDED
+    assert account(demo, "platform:escrow") == 0
+    assert account(demo, "rail:clearing") == 0
+    assert account(demo, "merchant:M-yiwu:payable") == 0
+    with demo.reading(OPERATOR) as ctx:
+        pending = balance(ctx.connection, "merchant:M-yiwu:payable").credits_pending_fen
+    assert pending == 0
+
+
+def test_partly_refunded_order_pays_fee_only_on_what_shipped(demo: Runtime) -> None:
+    place(demo, "O1", ("P-cups", 10), ("P-towels", 2), shipping="0.00")
+    with demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", parse_yuan("5,360.00"))
+        orders.refund_before_shipment(ctx, "O1", ["O1-2"])
+        orders.ship_order(ctx, "O1", "sf", "SF1", False)
+        orders.sign_order(ctx, "O1")
+        order = orders.confirm_order(ctx, "O1")
+    assert [sub.fee_fen for sub in order.sub_orders] == [216, 0]
+    assert account(demo, "merchant:M-yiwu:payable") == parse_yuan("360.00") - 216
+
+
+def test_anxingou_fee_follows_the_rulebook_at_payment(rt: Runtime, clock: SimulatedClock) -> None:
+    clock.set(at("2024-09-01T09:00:00+08:00"))
+    with rt.writing(OPERATOR) as ctx:
+        catalog.create_merchant(
+            ctx,
+            Merchant(
+                "M-anx",
+                "Anxingou shop",
+                MerchantTier.STANDARD,
+                "toys",
+                "330782",
+                frozenset({MerchantService.ANXINGOU}),
+            ),
+        )
+        catalog.create_buyer(
+            ctx, Buyer("B1", "buyer", False, (Address("440000", "440300", "440305"),))
+        )
+        big = replace(PRODUCTS[0], id="P-big", merchant_id="M-anx", unit_price_fen=1_000_000)
+        catalog.create_product(ctx, big)
+    with rt.writing(MARKETPLACE) as ctx:
+        orders.place_order(
+            ctx, orders.PlaceOrder("B1", (orders.OrderLine("P-big", 1),), order_id="OA")
+        )
+        orders.pay_order(ctx, "OA", parse_yuan("10,000.00"))
+        orders.ship_order(ctx, "OA", "yto", "Y1", False)
+        orders.sign_order(ctx, "OA")
+    clock.set(at("2024-09-20T09:00:00+08:00"))  # confirmed after the switch: payment rules
+    with rt.writing(MARKETPLACE) as ctx:
+        order = orders.confirm_order(ctx, "OA")
+    assert order.sub_orders[0].fee_fen == parse_yuan("60.00")
+    assert account(rt, "platform:fee_revenue") == parse_yuan("60.00")
+
+
+@pytest.mark.parametrize(
+    ("steps", "command"),
+    [
+        ([], "ship"),
+        ([], "sign"),
+        ([], "confirm"),
+        (["pay"], "pay"),
+        (["pay"], "cancel"),
+        (["pay", "ship"], "refund"),
+        (["pay", "ship"], "ship"),
+        (["cancel"], "pay"),
+    ],
+)
+def test_illegal_transitions_are_refused_and_change_nothing(
+    demo: Runtime, steps: list[str], command: str
+) -> None:
+    place(demo, "O1", ("P-cups", 1), shipping="0.00")
+    actions = {
+        "pay": lambda ctx: orders.pay_order(ctx, "O1", parse_yuan("36.00")),
+        "ship": lambda ctx: orders.ship_order(ctx, "O1", "sf", "SF1", True),
+        "sign": lambda ctx: orders.sign_order(ctx, "O1"),
+        "confirm": lambda ctx: orders.confirm_order(ctx, "O1"),
+        "cancel": lambda ctx: orders.cancel_order(ctx, "O1"),
+        "refund": lambda ctx: orders.refund_before_shipment(ctx, "O1"),
+    }
+    for step in steps:
+        with demo.writing(MARKETPLACE) as ctx:
+            actions[step](ctx)
+    with demo.reading(OPERATOR) as ctx:
+        before = (
+            ctx.connection.execute(select(func.count()).select_from(ledger_transfers)).scalar(),
+            ctx.connection.execute(select(func.count()).select_from(order_transitions)).scalar(),
+            ctx.connection.execute(select(func.count()).select_from(audit_log)).scalar(),
+        )
+        state = orders.load_visible_order(ctx, "O1").state
+    with pytest.raises(BuyerguardError) as refused, demo.writing(MARKETPLACE) as ctx:
+        actions[command](ctx)
+    assert refused.value.code == "illegal_transition"
+    assert state.value in refused.value.message and refused.value.field == "state"
+    with demo.reading(OPERATOR) as ctx:
+        after = (
+            ctx.connection.execute(select(func.count()).select_from(ledger_transfers)).scalar(),
+            ctx.connection.execute(select(func.count()).select_from(order_transitions)).scalar(),
+            ctx.connection.execute(select(func.count()).select_from(audit_log)).scalar(),
+        )
+        assert orders.load_visible_order(ctx, "O1").state is state
+    assert after == before
+
+
+def test_wrong_payment_amount_is_refused(demo: Runtime) -> None:
+    place(demo, "O1", ("P-cups", 1))
+    with pytest.raises(BuyerguardError) as refused, demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", parse_yuan("36.00"))
+    assert refused.value.code == "amount_mismatch"
+
+
+def test_facts_from_the_future_or_before_the_previous_fact_are_refused(
+    demo: Runtime, clock: SimulatedClock
+) -> None:
+    place(demo, "O1", ("P-cups", 1), shipping="0.00")
+    with pytest.raises(BuyerguardError) as future, demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", 3600, clock.now() + timedelta(minutes=1))
+    assert future.value.code == "occurred_in_future"
+    with pytest.raises(BuyerguardError) as early, demo.writing(MARKETPLACE) as ctx:
+        orders.pay_order(ctx, "O1", 3600, clock.now() - timedelta(days=1))
+    assert early.value.code == "occurred_before_previous_fact"
+
+
+def test_moq_and_single_merchant_rules_on_placing(demo: Runtime) -> None:
+    with pytest.raises(BuyerguardError) as below, demo.writing(MARKETPLACE) as ctx:
+        orders.place_order(ctx, orders.PlaceOrder("B-shop", (orders.OrderLine("P-towels", 1),)))
+    assert below.value.code == "below_moq"
+    with pytest.raises(BuyerguardError) as mixed, demo.writing(MARKETPLACE) as ctx:
+        orders.place_order(
+            ctx,
+            orders.PlaceOrder(
+                "B-shop", (orders.OrderLine("P-cups", 1), orders.OrderLine("P-cables", 1))
+            ),
+        )
+    assert mixed.value.code == "mixed_merchants"
