@@ -299,3 +299,28 @@ def test_docs_work_offline(api: Api) -> None:
     assert api.client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert api.client.get("/openapi.json").json()["info"]["title"] == "buyerguard"
     assert api.client.get("/healthz").json()["status"] == "ok"
+
+
+def test_concurrent_requests_with_one_key_run_once(api: Api, rt: Runtime) -> None:
+    """Both answers are the first one; the order is paid once (also under PostgreSQL locks)."""
+    import threading
+
+    api.post("marketplace", "/v1/orders", ORDER)
+    barrier = threading.Barrier(4)
+    answers: list[Any] = []
+
+    def pay() -> None:
+        barrier.wait()
+        answers.append(
+            api.post("marketplace", "/v1/orders/O-1/payment", {"amount": "5380.00"}, key="same")
+        )
+
+    threads = [threading.Thread(target=pay) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert len({answer.text for answer in answers}) == 1
+    assert sum(answer.headers.get("Idempotent-Replayed") == "true" for answer in answers) == 3
+    assert len(api.get("marketplace", "/v1/events").json()["items"]) == 2

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.bootstrap import Runtime
@@ -98,18 +98,29 @@ def run_command(
                 replayed = _replay(connection, actor, route, key, request_hash)
                 if replayed is not None:
                     return replayed
-            status_code, payload = handler(Context(connection, actor, rt.clock, rt.rulebooks))
-            if key is not None:
+                # Claim the key before doing the work: a concurrent request with the
+                # same key blocks on this row and, once we commit, replays our answer.
                 connection.execute(
                     insert(idempotency_keys).values(
                         principal=actor.label,
                         route=route,
                         key=key,
                         request_hash=request_hash,
-                        status_code=status_code,
-                        response_body=json.dumps(payload),
+                        status_code=0,
+                        response_body="null",
                         created_at=ensure_utc(rt.clock.now()),
                     )
+                )
+            status_code, payload = handler(Context(connection, actor, rt.clock, rt.rulebooks))
+            if key is not None:
+                connection.execute(
+                    update(idempotency_keys)
+                    .where(
+                        idempotency_keys.c.principal == actor.label,
+                        idempotency_keys.c.route == route,
+                        idempotency_keys.c.key == key,
+                    )
+                    .values(status_code=status_code, response_body=json.dumps(payload))
                 )
     except IntegrityError as exc:
         # A concurrent request with the same key (or id) committed first.

@@ -1,0 +1,86 @@
+"""The `buyerguard` command: set-up, tokens, scheduler, ledger check, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from buyerguard.cli import app
+from buyerguard.store.db import make_engine
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("BUYERGUARD_DEMO_TOKENS", str(tmp_path / "tokens.json"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    return tmp_path
+
+
+def refused(args: list[str], code: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {code}"), result.stderr
+
+
+def test_upgrade_and_demo_load_are_idempotent(env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(app, ["demo", "load"])
+    assert first.exit_code == 0 and "merchant M-yiwu" in first.output
+    tokens = json.loads((env / "tokens.json").read_text())
+    assert set(tokens) == {"operator", "marketplace", "merchant", "buyer"}
+    second = runner.invoke(app, ["demo", "load"])
+    assert "nothing (already there)" in second.output
+    assert json.loads((env / "tokens.json").read_text()) == tokens
+    assert runner.invoke(app, ["demo", "token", "buyer"]).output.strip() == tokens["buyer"]
+    refused(["demo", "token", "wizard"], "demo_token_missing")
+
+
+def test_token_create_and_revoke(env: Path) -> None:
+    runner.invoke(app, ["demo", "load"])
+    created = runner.invoke(app, ["token", "create", "--role", "merchant", "--party", "M-yiwu"])
+    assert created.exit_code == 0 and created.stdout.startswith("bg_")
+    token_id = created.stderr.split()[2]
+    assert runner.invoke(app, ["token", "revoke", token_id]).exit_code == 0
+    refused(["token", "revoke", token_id], "token_not_found")
+    refused(["token", "create", "--role", "merchant"], "party_missing")
+    refused(["token", "create", "--role", "merchant", "--party", "M-none"], "party_unknown")
+    refused(["token", "create", "--role", "wizard"], "invalid_choice")
+    refused(
+        ["token", "create", "--role", "operator", "--expires", "yesterday"], "instant_malformed"
+    )
+    refused(
+        ["token", "create", "--role", "operator", "--expires", "2020-01-01T00:00:00Z"],
+        "expiry_in_past",
+    )
+
+
+def test_scheduler_once_and_ledger_commands(env: Path) -> None:
+    once = runner.invoke(app, ["scheduler", "run", "--once"])
+    assert once.exit_code == 0 and "fired 0 timer(s)" in once.output
+    check = runner.invoke(app, ["ledger", "check"])
+    assert check.exit_code == 0 and "ledger check passed" in check.output
+    assert runner.invoke(app, ["ledger", "trial-balance", "--date", "2024-10-20"]).exit_code == 0
+    refused(["ledger", "trial-balance", "--date", "2024-13-01"], "date_malformed")
+
+
+def test_ledger_check_exits_non_zero_on_a_breach(env: Path) -> None:
+    engine = make_engine(f"sqlite:///{env / 'cli.sqlite3'}")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ledger_accounts VALUES ('platform:escrow', 'platform', 'escrow', "
+                "1, 0, 0, 500, 0, 0, '2024-10-20 00:00:00')"
+            )
+        )
+    engine.dispose()
+    check = runner.invoke(app, ["ledger", "check"])
+    assert check.exit_code == 1
+    assert "BREACH" in check.output and "platform:escrow" in check.output
