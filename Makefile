@@ -26,8 +26,8 @@ run: $(BIN)/.runtime
 	$(BIN)/buyerguard serve --host 127.0.0.1 --port 8000
 
 lint: $(BIN)/.dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy

@@ -231,7 +231,12 @@ def rulebook_show(
         f"effective from {format_instant(book.effective_from)} ({book.source})"
     )
     flat = book.flat()
+    if not console.is_terminal:  # piped: one greppable line per key, nothing truncated
+        for key, doc in describe_keys():
+            print(f"{key} = {render_value(flat[key])}  # {doc}")
+        return
     table = Table("key", "value", "meaning")
+    table.columns[0].no_wrap = True
     for key, doc in describe_keys():
         table.add_row(key, render_value(flat[key]), doc)
     console.print(table)

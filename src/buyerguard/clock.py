@@ -94,9 +94,11 @@ def ensure_utc(instant: datetime, *, field: str = "instant") -> datetime:
 
 def parse_instant(text: str, *, field: str = "instant") -> datetime:
     """Parse an ISO-8601 instant with offset, or a bare date meaning 00:00 Shanghai."""
+    if not isinstance(text, str):
+        raise InvalidInput("instant_malformed", f"{field} must be an ISO-8601 string", field)
     candidate = text.strip()
     try:
-        if len(candidate) == 10:
+        if len(candidate) in (8, 10) and "T" not in candidate and ":" not in candidate:
             return start_of_local_day(date.fromisoformat(candidate))
         parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
     except ValueError as exc:

@@ -10,7 +10,7 @@ Floats are refused on every path: they cannot represent 0.1 exactly.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import NewType
 
 from buyerguard.errors import InvalidInput
@@ -19,7 +19,10 @@ Fen = int
 Rate = NewType("Rate", Decimal)
 
 FEN_PER_YUAN = 100
-_YUAN_PATTERN = re.compile(r"^(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+_EXACT_DIGITS = 120  # a BIGINT amount times any rulebook rate fits without rounding
+MAX_FEN = 2**63 - 1  # what a BIGINT column holds
+_YUAN_PATTERN = re.compile(r"^(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$", re.ASCII)
+_RATE_PATTERN = re.compile(r"^\d+(?:\.\d+)?$", re.ASCII)
 
 
 def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = False) -> Fen:
@@ -38,7 +41,7 @@ def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = Fa
     candidate = text.strip()
     match = _YUAN_PATTERN.match(candidate)
     if match is None:
-        if re.match(r"^-?\d[\d,]*\.\d{3,}$", candidate):
+        if re.match(r"^-?\d[\d,]*\.\d{3,}$", candidate, re.ASCII):
             raise InvalidInput(
                 "amount_too_precise", f"{field} has more than 2 decimals: {text!r}", field
             )
@@ -47,6 +50,8 @@ def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = Fa
     fen = int(whole.replace(",", "")) * FEN_PER_YUAN + int((decimals or "0").ljust(2, "0"))
     if sign:
         fen = -fen
+    if abs(fen) > MAX_FEN:
+        raise InvalidInput("amount_too_large", f"{field} is too large: {text!r}", field)
     if fen < 0 and not allow_negative:
         raise InvalidInput("amount_negative", f"{field} must not be negative: {text!r}", field)
     return fen
@@ -74,25 +79,30 @@ def parse_rate(text: object, *, field: str = "rate") -> Rate:
     """Parse an exact decimal rate such as "0.006"; floats are refused."""
     if isinstance(text, bool) or not isinstance(text, str):
         raise InvalidInput("rate_not_a_string", f"{field} must be a decimal string", field)
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation as exc:
-        raise InvalidInput("rate_malformed", f"{field} is not a decimal: {text!r}", field) from exc
-    if not value.is_finite():
-        raise InvalidInput("rate_malformed", f"{field} must be finite: {text!r}", field)
-    if value < 0:
+    candidate = text.strip()
+    if candidate.startswith("-") and _RATE_PATTERN.match(candidate[1:]):
         raise InvalidInput("rate_negative", f"{field} must not be negative: {text!r}", field)
-    return Rate(value)
+    if not _RATE_PATTERN.match(candidate):
+        raise InvalidInput("rate_malformed", f"{field} is not a plain decimal: {text!r}", field)
+    return Rate(Decimal(candidate))
 
 
 def round_half_up(value: Decimal) -> Fen:
     """Round a fractional fen amount to whole fen, halves away from zero."""
     if not value.is_finite():
         raise InvalidInput("amount_not_finite", f"cannot round {value!r} to fen")
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def apply_rate(amount_fen: Fen, rate: Rate) -> Fen:
-    """`amount_fen` x `rate`, rounded half-up to the fen: the only rate helper."""
+    """`amount_fen` x `rate`, rounded half-up to the fen: the only rate helper.
+
+    The product is computed with enough digits to be exact, so rounding
+    happens once, here, and never inside the multiplication.
+    """
     require_fen(amount_fen)
-    return round_half_up(Decimal(amount_fen) * rate)
+    with localcontext() as context:
+        context.prec = _EXACT_DIGITS
+        return round_half_up(Decimal(amount_fen) * rate)

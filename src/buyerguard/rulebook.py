@@ -192,6 +192,14 @@ class RefundOnlyRules:
 
 
 @dataclass(frozen=True)
+class TrustBasedReturnsRules:
+    """Trust-based returns 信任退 (policies.md §8)."""
+
+    enabled: bool = rule("Whether buyers' history earns them trust-based return benefits.")
+    benefits: list[str] = rule("What a trusted buyer may be granted.")
+
+
+@dataclass(frozen=True)
 class CreditRules:
     """Credit purchasing 先采后付 (policies.md §9)."""
 
@@ -255,6 +263,9 @@ class ArrivalRules:
     max_label_offset_days: int = rule(
         "Labels show up to this many days after payment (2: day after)."
     )
+    promise_horizon_days: int = rule(
+        "Longest pay-to-sign span, in days, the promise model tracks (default, ours)."
+    )
     backoff_levels: list[str] = rule("Route levels tried in order, finest first.")
     sign_rate_hours: int = rule("Pay-to-sign threshold of the sign rate.")
     sign_rate_window_days: int = rule("Orders paid over this window count for the sign rate.")
@@ -284,6 +295,7 @@ SECTIONS: dict[str, type] = {
     "liability": LiabilityRules,
     "merchant_relief": MerchantReliefRules,
     "refund_only": RefundOnlyRules,
+    "trust_based_returns": TrustBasedReturnsRules,
     "credit": CreditRules,
     "free_shipping": FreeShippingRules,
     "shipping_commitment": ShippingCommitmentRules,
@@ -311,6 +323,7 @@ class Rulebook:
     liability: LiabilityRules
     merchant_relief: MerchantReliefRules
     refund_only: RefundOnlyRules
+    trust_based_returns: TrustBasedReturnsRules
     credit: CreditRules
     free_shipping: FreeShippingRules
     shipping_commitment: ShippingCommitmentRules
@@ -340,15 +353,18 @@ def describe_keys() -> Iterator[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------- loading
-def _convert(value: object, annotation: Any, kind: str, where: str, attribute: str) -> object:
+def _convert(
+    value: object, annotation: Any, kind: str, source: str, key: str, attribute: str
+) -> object:
     """Turn one TOML value into the typed value the dataclass holds."""
+    where = f"{source}: {key}"
     try:
         if attribute.endswith("_fen"):
             return parse_yuan(value, field=where)
         if kind == RATE:
             return parse_rate(value, field=where)
     except BuyerguardError as exc:
-        raise RulebookError("rulebook_bad_value", exc.message, where) from exc
+        raise RulebookError("rulebook_bad_value", exc.message, key) from exc
     origin = typing.get_origin(annotation)
     if origin is list:
         (item_type,) = typing.get_args(annotation)
@@ -356,17 +372,17 @@ def _convert(value: object, annotation: Any, kind: str, where: str, attribute: s
             isinstance(item, item_type) and not isinstance(item, bool) for item in value
         ):
             raise RulebookError(
-                "rulebook_bad_value", f"{where} must be a list of {item_type.__name__}", where
+                "rulebook_bad_value", f"{where} must be a list of {item_type.__name__}", key
             )
         return list(value)
     if annotation is date:
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
-        raise RulebookError("rulebook_bad_value", f"{where} must be a date (YYYY-MM-DD)", where)
+        raise RulebookError("rulebook_bad_value", f"{where} must be a date (YYYY-MM-DD)", key)
     expected = {"int": int, "bool": bool, "str": str}[annotation.__name__]
     if type(value) is not expected:
         raise RulebookError(
-            "rulebook_bad_value", f"{where} must be {expected.__name__}, got {value!r}", where
+            "rulebook_bad_value", f"{where} must be {expected.__name__}, got {value!r}", key
         )
     return value
 
@@ -384,7 +400,8 @@ def _build_section(section: str, values: Mapping[str, object], source: str) -> o
             values[key],
             hints[spec.name],
             str(spec.metadata["kind"]),
-            f"{source}: {where}",
+            source,
+            where,
             spec.name,
         )
     return cls(**kwargs)

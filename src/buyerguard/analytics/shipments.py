@@ -1,0 +1,124 @@
+"""The columnar shipment history every logistics job reads (policies.md §11).
+
+One row per parcel (an order ships as one parcel). The history is append-mostly
+Parquet or a DuckDB table with exactly these columns; the promise model and the
+72-hour sign rate are SQL over it, so the schema is the contract between the
+engine's lifecycle facts, bulk imports and the batch jobs.
+
+Region codes
+------------
+- China: GB/T 2260 six-digit administrative codes. ``origin_region`` and
+  ``destination_region`` are as fine as known (district ``440305``, city
+  ``440300`` or province ``440000``). The derived columns are
+  ``origin_city = code[:4] + "00"`` and ``*_province = code[:2] + "0000"``
+  (``region_levels`` computes them), so a district rolls up to its city and
+  province without a lookup table.
+- Elsewhere: ISO 3166-2 style ``CC-SUB`` (``BR-SP``). The subdivision is the
+  province level. There is no standard city code, so the loader supplies
+  ``origin_city`` itself, as ``CC-SUB/<city>`` (``BR-SP/campinas``).
+
+The derived codes are stored, not recomputed per query, because the back-off
+levels group by them over hundreds of millions of rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+from buyerguard.errors import InvalidInput
+
+_UTC_TS = pa.timestamp("us", tz="UTC")
+
+
+def _field(name: str, type_: pa.DataType, nullable: bool, doc: str) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+SHIPMENT_SCHEMA: pa.Schema = pa.schema(
+    [
+        _field("order_id", pa.string(), False, "Order (= parcel) id; unique per row."),
+        _field("merchant_id", pa.string(), False, "Selling merchant; keys back-off level 2."),
+        _field(
+            "product_id",
+            pa.string(),
+            True,
+            "Product shipped; null when unknown (imports without products), which"
+            " only skips back-off level 1 for that parcel.",
+        ),
+        _field("industry", pa.string(), False, "Merchant's industry; the sign-rate peer group."),
+        _field("carrier", pa.string(), False, "Logistics carrier; keys back-off level 5."),
+        _field(
+            "official_logistics",
+            pa.bool_(),
+            False,
+            "Shipped through the platform's official logistics (kept for analysis).",
+        ),
+        _field(
+            "origin_region",
+            pa.string(),
+            False,
+            "Ship-from region, as fine as known: GB/T 2260 code or ISO 3166-2 (BR-SP).",
+        ),
+        _field(
+            "destination_region",
+            pa.string(),
+            False,
+            "Buyer's address region, as fine as known; level 1 routes end here.",
+        ),
+        _field(
+            "origin_city",
+            pa.string(),
+            False,
+            "Derived: ship-from city (GB/T code[:4]+'00', or 'CC-SUB/<city>'); levels 2-3.",
+        ),
+        _field(
+            "origin_province",
+            pa.string(),
+            False,
+            "Derived: ship-from province (GB/T code[:2]+'0000', or 'CC-SUB'); level 4.",
+        ),
+        _field(
+            "destination_province",
+            pa.string(),
+            False,
+            "Derived: buyer's province (GB/T code[:2]+'0000', or 'CC-SUB'); levels 2-4.",
+        ),
+        _field("paid_at", _UTC_TS, False, "Payment instant (UTC); day 0 of the promise."),
+        _field("shipped_at", _UTC_TS, True, "Handed to the carrier (UTC); null until shipped."),
+        _field(
+            "signed_at",
+            _UTC_TS,
+            True,
+            "Buyer signed for the parcel (UTC); null while in transit, and such"
+            " parcels are right-censored, never dropped.",
+        ),
+        _field(
+            "refunded_before_shipment",
+            pa.bool_(),
+            False,
+            "Refunded before it ever shipped: excluded from promises and the sign rate.",
+        ),
+    ]
+)
+
+_GBT_2260 = re.compile(r"^[1-9][0-9]{5}$")
+_ISO_3166_2 = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+def region_levels(code: str, *, field: str = "region") -> tuple[str | None, str]:
+    """(city, province) codes a region rolls up to, for the back-off levels.
+
+    GB/T 2260 codes derive both; an ISO 3166-2 code is itself the province and
+    has no derivable city (None), so callers must supply the city themselves.
+    """
+    if _GBT_2260.match(code):
+        return code[:4] + "00", code[:2] + "0000"
+    if _ISO_3166_2.match(code):
+        return None, code
+    raise InvalidInput(
+        "region_code_malformed",
+        f"{field} must be a GB/T 2260 six-digit code or ISO 3166-2 (BR-SP): {code!r}",
+        field,
+    )
