@@ -29,6 +29,7 @@ from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import make_engine, normalise_url, read_transaction
 from buyerguard.store.migrate import upgrade
+from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import metadata
 
 POSTGRES_URL_ENV = "BUYERGUARD_TEST_POSTGRES_URL"
@@ -132,8 +133,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def rt(engine: Engine, clock: SimulatedClock) -> Runtime:
-    return Runtime(engine, clock, rulebooks())
+def rt(engine: Engine, clock: SimulatedClock, tmp_path: Path) -> Runtime:
+    return Runtime(engine, clock, rulebooks(), ShipmentHistory(tmp_path / "data"))
 
 
 def at(text_instant: str) -> datetime:

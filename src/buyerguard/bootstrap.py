@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -13,6 +13,7 @@ from buyerguard.clock import Clock, get_clock
 from buyerguard.rulebook import RulebookSet, rulebooks
 from buyerguard.services.context import Actor, Context
 from buyerguard.store.db import make_engine, read_transaction, transaction
+from buyerguard.store.shipment_history import ShipmentHistory
 
 
 @dataclass
@@ -22,24 +23,29 @@ class Runtime:
     engine: Engine
     clock: Clock
     rulebooks: RulebookSet
+    history: ShipmentHistory = field(default_factory=ShipmentHistory)
 
     @contextmanager
     def reading(self, actor: Actor) -> Iterator[Context]:
         with read_transaction(self.engine) as connection:
-            yield Context(connection, actor, self.clock, self.rulebooks)
+            yield Context(connection, actor, self.clock, self.rulebooks, self.history)
 
     @contextmanager
     def writing(self, actor: Actor) -> Iterator[Context]:
         with transaction(self.engine) as connection:
-            yield Context(connection, actor, self.clock, self.rulebooks)
+            yield Context(connection, actor, self.clock, self.rulebooks, self.history)
 
 
 def build_runtime(
-    database_url: str | None = None, clock: Clock | None = None, rulebook_dir: Path | None = None
+    database_url: str | None = None,
+    clock: Clock | None = None,
+    rulebook_dir: Path | None = None,
+    data_dir: Path | None = None,
 ) -> Runtime:
     """Engine, clock and rulebooks, validated up front so a bad rulebook stops start-up."""
     return Runtime(
         engine=make_engine(database_url),
         clock=clock or get_clock(),
         rulebooks=rulebooks(rulebook_dir),
+        history=ShipmentHistory(data_dir),
     )

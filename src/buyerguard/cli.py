@@ -29,6 +29,11 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
+shipments_app = typer.Typer(
+    help="Shipment history (for promises and sign rates).", no_args_is_help=True
+)
+eta_app = typer.Typer(help="Delivery promises 预计达.", no_args_is_help=True)
+badge_app = typer.Typer(help="The arrival badge 亮标.", no_args_is_help=True)
 for sub_app, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -36,6 +41,9 @@ for sub_app, name in (
     (scheduler_app, "scheduler"),
     (ledger_app, "ledger"),
     (rulebook_app, "rulebook"),
+    (shipments_app, "shipments"),
+    (eta_app, "eta"),
+    (badge_app, "badge"),
 ):
     app.add_typer(sub_app, name=name)
 
@@ -146,7 +154,9 @@ def scheduler_run(
     from buyerguard.scheduler import Scheduler
 
     rt = _runtime()
-    scheduler = Scheduler(rt.engine, rt.clock, rt.rulebooks, name=name)
+    scheduler = Scheduler(
+        rt.engine, rt.clock, rt.rulebooks, name=name, history=rt.history, recurring=True
+    )
     if once:
         fired = scheduler.tick()
         for item in fired:
@@ -253,6 +263,53 @@ def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> Non
         if left[key] != right[key]:
             table.add_row(key, render_value(left[key]), render_value(right[key]))
     console.print(table if table.row_count else f"{first} and {second} set every key alike")
+
+
+@shipments_app.command("import")
+@refusals_exit_2
+def shipments_import(file: Path) -> None:
+    """Load Parquet or CSV shipment history; one bad row refuses the whole file."""
+    rt = _runtime()
+    rows = rt.history.import_file(file, now=rt.clock.now())
+    console.print(f"imported {rows} shipment(s) from {file}")
+
+
+@eta_app.command("build")
+@refusals_exit_2
+def eta_build(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="instant (default: now)")] = None,
+) -> None:
+    """Build the promise table from the trailing window and publish it to the API."""
+    from buyerguard.services import promises
+    from buyerguard.services.context import OPERATOR
+
+    rt = _runtime()
+    instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
+    with console.status("building promise table"), rt.reading(OPERATOR) as ctx:
+        built = promises.build(ctx, instant)
+    console.print(
+        f"promise table as of {format_instant(built['as_of'])}: {built['routes']} route(s) "
+        f"from {built['shipments']} shipment(s), rulebook {built['rulebook_id']}"
+    )
+
+
+@badge_app.command("evaluate")
+@refusals_exit_2
+def badge_evaluate(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="instant (default: now)")] = None,
+) -> None:
+    """Re-evaluate the arrival badge now (the scheduler does it daily)."""
+    from buyerguard.services import badges
+    from buyerguard.services.context import OPERATOR
+
+    rt = _runtime()
+    instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
+    with rt.writing(OPERATOR) as ctx:
+        changes = badges.evaluate_badges(ctx, instant)
+    console.print(
+        f"evaluated {changes.evaluated} merchant(s) as of {format_instant(instant)}: "
+        f"awarded {sorted(changes.awarded)}, withdrawn {sorted(changes.withdrawn)}"
+    )
 
 
 @app.command("serve")

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, select, update
 
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import orders
+from buyerguard.services import badges, orders
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.store.db import transaction
+from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ TimerHandler = Callable[[Context, str, datetime], str]
 HANDLERS: dict[str, TimerHandler] = {
     orders.AUTO_CONFIRM: orders.auto_confirm,
     orders.COMPLETE: orders.complete_order,
+    badges.BADGE_DAILY: badges.daily_badges,
 }
 
 
@@ -51,12 +53,20 @@ class Scheduler:
         rulebooks: RulebookSet,
         name: str = "scheduler",
         batch_size: int = 200,
+        history: ShipmentHistory | None = None,
+        recurring: bool = False,
     ) -> None:
+        """`recurring` keeps the daily jobs (the arrival badge) scheduled."""
         self.engine = engine
         self.clock = clock
         self.rulebooks = rulebooks
         self.actor = Actor(SCHEDULER.role, name)
         self.batch_size = batch_size
+        self.history = history or ShipmentHistory()
+        self.recurring = recurring
+
+    def _context(self, connection: Connection) -> Context:
+        return Context(connection, self.actor, self.clock, self.rulebooks, self.history)
 
     def due_timer_ids(self, now: datetime) -> list[str]:
         with transaction(self.engine) as connection:
@@ -85,7 +95,7 @@ class Scheduler:
             if claimed.rowcount != 1:
                 return None
             row = connection.execute(select(timers).where(timers.c.id == timer_id)).one()
-            ctx = Context(connection, self.actor, self.clock, self.rulebooks)
+            ctx = self._context(connection)
             outcome = HANDLERS[row.kind](ctx, row.subject_id, ensure_utc(row.due_at))
             connection.execute(
                 update(timers).where(timers.c.id == timer_id).values(outcome=outcome)
@@ -96,6 +106,9 @@ class Scheduler:
         """Fire every timer due by now, catching up on any backlog."""
         now = ensure_utc(self.clock.now())
         fired: list[FiredTimer] = []
+        if self.recurring:
+            with transaction(self.engine) as connection:
+                badges.ensure_daily_timer(self._context(connection))
         while True:
             due = self.due_timer_ids(now)
             if not due:

@@ -401,7 +401,7 @@ def test_malformed_region_code_is_refused() -> None:
             paid_at=AS_OF,
             params=PARAMS,
         )
-    assert err.value.code == "region_code_malformed"
+    assert err.value.code == "region_malformed"
 
 
 def test_iso_regions_need_an_explicit_origin_city() -> None:

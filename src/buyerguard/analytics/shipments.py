@@ -23,11 +23,9 @@ levels group by them over hundreds of millions of rows.
 
 from __future__ import annotations
 
-import re
-
 import pyarrow as pa
 
-from buyerguard.errors import InvalidInput
+from buyerguard.domain.regions import city_of, is_iso_region, province_of, validate_region
 
 _UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -103,9 +101,6 @@ SHIPMENT_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
-_GBT_2260 = re.compile(r"^[1-9][0-9]{5}$")
-_ISO_3166_2 = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
-
 
 def region_levels(code: str, *, field: str = "region") -> tuple[str | None, str]:
     """(city, province) codes a region rolls up to, for the back-off levels.
@@ -113,12 +108,7 @@ def region_levels(code: str, *, field: str = "region") -> tuple[str | None, str]
     GB/T 2260 codes derive both; an ISO 3166-2 code is itself the province and
     has no derivable city (None), so callers must supply the city themselves.
     """
-    if _GBT_2260.match(code):
-        return code[:4] + "00", code[:2] + "0000"
-    if _ISO_3166_2.match(code):
+    validate_region(code, field=field)
+    if is_iso_region(code):
         return None, code
-    raise InvalidInput(
-        "region_code_malformed",
-        f"{field} must be a GB/T 2260 six-digit code or ISO 3166-2 (BR-SP): {code!r}",
-        field,
-    )
+    return city_of(code), province_of(code)

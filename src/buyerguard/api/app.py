@@ -48,7 +48,9 @@ def create_app(
         stop = threading.Event()
         worker = None
         if run_scheduler:
-            scheduler = Scheduler(rt.engine, rt.clock, rt.rulebooks, name="serve")
+            scheduler = Scheduler(
+                rt.engine, rt.clock, rt.rulebooks, name="serve", history=rt.history, recurring=True
+            )
             worker = threading.Thread(
                 target=scheduler.run, args=(scheduler_interval_seconds, stop), daemon=True
             )

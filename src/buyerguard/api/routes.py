@@ -19,6 +19,7 @@ from buyerguard.api.schemas import (
     RefundIn,
     ShipmentIn,
 )
+from buyerguard.clock import parse_instant
 from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
 from buyerguard.domain.parties import (
     Address,
@@ -31,7 +32,7 @@ from buyerguard.domain.parties import (
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.ledger.book import balance
 from buyerguard.money import parse_yuan
-from buyerguard.services import catalog, orders
+from buyerguard.services import badges, catalog, orders, promises
 from buyerguard.services.context import Actor, Context, Role
 from buyerguard.services.records import list_decisions
 from buyerguard.store import repositories
@@ -306,6 +307,50 @@ def refund(
             ctx, order_id, fact.sub_order_ids, fact.occurred_at
         ),
     )
+
+
+# ---------------------------------------------------------------- logistics
+@router.get("/promises", tags=["logistics"])
+def get_promise(
+    request: Request,
+    caller: CallerDep,
+    product_id: str,
+    destination: str,
+    paid_at: str | None = None,
+    carrier: str | None = None,
+) -> dict[str, Any]:
+    """Arrival promise (预计达) for a product shipped to a destination, paid at an instant."""
+    when = parse_instant(paid_at, field="paid_at") if paid_at else None
+    with runtime(request).reading(caller) as ctx:
+        answer = promises.promise(ctx, product_id, destination, when, carrier)
+        answer["paid_at"] = views.instant(answer["paid_at"])
+        return answer
+
+
+@router.get("/merchants/{merchant_id}/badge", tags=["logistics"])
+def merchant_badge(merchant_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """The arrival badge (亮标): held or not, its ranking effects, and its history."""
+    with runtime(request).reading(caller) as ctx:
+        ctx.require_party(
+            Role.MERCHANT,
+            merchant_id,
+            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
+        )
+        status = badges.badge_status(ctx, merchant_id)
+        status["history"] = [
+            {
+                "since": views.instant(spell["since"]),
+                "until": views.instant(spell["until"]),
+                "orders": spell["orders"],
+                "signed_within": spell["signed_within"],
+                "industry": spell["industry"],
+                "industry_orders": spell["industry_orders"],
+                "industry_signed_within": spell["industry_signed_within"],
+                "rulebook_id": spell["rulebook_id"],
+            }
+            for spell in status["history"]
+        ]
+        return status
 
 
 # ------------------------------------------------------------ events, ledger

@@ -111,7 +111,9 @@ def run_command(
                         created_at=ensure_utc(rt.clock.now()),
                     )
                 )
-            status_code, payload = handler(Context(connection, actor, rt.clock, rt.rulebooks))
+            status_code, payload = handler(
+                Context(connection, actor, rt.clock, rt.rulebooks, rt.history)
+            )
             if key is not None:
                 connection.execute(
                     update(idempotency_keys)

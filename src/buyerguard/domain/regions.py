@@ -29,19 +29,23 @@ def validate_gbt2260(code: object, *, field: str = "region") -> str:
 
 def validate_region(code: object, *, field: str = "region") -> str:
     """GB/T 2260 (`440305`) or ISO 3166-2 style (`BR-SP`)."""
-    if isinstance(code, str) and _ISO_PATTERN.match(code):
+    if isinstance(code, str) and is_iso_region(code):
         return code
     return validate_gbt2260(code, field=field)
 
 
+def is_iso_region(code: str) -> bool:
+    return bool(_ISO_PATTERN.match(code))
+
+
 def province_of(code: str) -> str:
-    """The province-level code of a GB/T 2260 code (`440305` -> `440000`)."""
-    return code if "-" in code else code[:2] + "0000"
+    """The province-level code (`440305` -> `440000`); an ISO code is its own province."""
+    return code if is_iso_region(code) else code[:2] + "0000"
 
 
 def city_of(code: str) -> str:
     """The prefecture-level code of a GB/T 2260 code (`440305` -> `440300`)."""
-    return code if "-" in code else code[:4] + "00"
+    return code if is_iso_region(code) else code[:4] + "00"
 
 
 def validate_address_codes(province: str, city: str, district: str) -> None:

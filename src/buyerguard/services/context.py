@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.errors import Forbidden, InvalidInput, NotFound
 from buyerguard.rulebook import Rulebook, RulebookSet
+from buyerguard.store.shipment_history import ShipmentHistory
 
 
 class Role(StrEnum):
@@ -44,6 +45,7 @@ class Context:
     actor: Actor
     clock: Clock
     rulebooks: RulebookSet
+    history: ShipmentHistory = field(default_factory=ShipmentHistory)
 
     def now(self) -> datetime:
         return ensure_utc(self.clock.now())

@@ -315,3 +315,19 @@ idempotency_keys = Table(
     Column("response_body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# The arrival badge 亮标 (policies.md §11): one row per spell a merchant holds it.
+merchant_badges = Table(
+    "merchant_badges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("merchant_id", ID, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("since", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime),
+    Column("orders", BigInteger, nullable=False),
+    Column("signed_within", BigInteger, nullable=False),
+    Column("industry", String(64), nullable=False),
+    Column("industry_orders", BigInteger, nullable=False),
+    Column("industry_signed_within", BigInteger, nullable=False),
+    Column("rulebook_id", String(64), nullable=False),
+)

@@ -1,0 +1,185 @@
+"""The arrival badge 亮标: awarded and withdrawn daily from 72-hour sign rates.
+
+A merchant whose 72-hour pay-to-sign rate beats its industry's order-weighted
+average, over enough orders, holds the badge (policies.md §11). A daily timer
+re-evaluates every merchant as of the Shanghai midnight it is due at, opens a
+spell (`since`) for new holders, closes it (`until`) for those who fell
+below, records each change as a decision for the event feed, and schedules
+the next day's evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from buyerguard.analytics.sign_rate import SignRateParams, badge_transitions
+from buyerguard.clock import local_date, start_of_local_day
+from buyerguard.domain.decision import PLATFORM, Decision, party
+from buyerguard.errors import NotFound
+from buyerguard.money import Rate
+from buyerguard.rulebook import Rulebook
+from buyerguard.services.context import Context
+from buyerguard.services.records import record_decision, schedule_timer
+from buyerguard.store.shipment_history import ShipmentHistory
+from buyerguard.store.tables import merchant_badges, merchants, timers
+
+BADGE_DAILY = "arrival.badge_daily"
+AWARDED = "arrival_badge_awarded"
+WITHDRAWN = "arrival_badge_withdrawn"
+BADGE_FIGURES = ("orders", "signed_within", "industry_orders", "industry_signed_within")
+BADGE_RULES = (
+    "arrival.sign_rate_hours",
+    "arrival.sign_rate_window_days",
+    "arrival.badge_min_orders",
+)
+
+
+@dataclass(frozen=True)
+class BadgeChanges:
+    as_of: datetime
+    awarded: frozenset[str]
+    withdrawn: frozenset[str]
+    evaluated: int
+
+
+def _badge_decision(
+    kind: str, merchant_id: str, as_of: datetime, rulebook: Rulebook, detail: dict[str, Any]
+) -> Decision:
+    verb = "awarded" if kind == AWARDED else "withdrawn"
+    return Decision(
+        kind=kind,
+        subject_id=f"{merchant_id}@{local_date(as_of).isoformat()}",
+        amount_fen=0,
+        payer=PLATFORM,
+        payee=party("merchant", merchant_id),
+        rule_ids=BADGE_RULES,
+        rulebook_id=rulebook.id,
+        explanation=(
+            f"arrival badge {verb}: 72-hour sign rate {detail['signed_within']}/"
+            f"{detail['orders']} vs industry {detail['industry_signed_within']}/"
+            f"{detail['industry_orders']}"
+        ),
+        details=detail,
+    )
+
+
+def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
+    """Re-evaluate every known merchant's badge as of an instant."""
+    rulebook = ctx.rulebook_at(as_of)
+    known = {row.id for row in ctx.connection.execute(select(merchants.c.id))}
+    holders = {
+        row.merchant_id: row.id
+        for row in ctx.connection.execute(
+            select(merchant_badges.c.merchant_id, merchant_badges.c.id).where(
+                merchant_badges.c.until.is_(None)
+            )
+        )
+    }
+    facts = ShipmentHistory.engine_facts(ctx.connection)
+    rates = ctx.history.sign_rates(facts, as_of, SignRateParams.from_rulebook(rulebook))
+    known_ids = pa.array(sorted(known), pa.string())
+    rates = rates.filter(pc.is_in(rates.column("merchant_id"), value_set=known_ids))
+    by_merchant = {row["merchant_id"]: row for row in rates.to_pylist()}
+    if rulebook.arrival.enabled:
+        awarded, withdrawn = badge_transitions(holders, rates)
+    else:
+        awarded, withdrawn = frozenset(), frozenset(holders)
+    for merchant_id in sorted(awarded):
+        row = by_merchant[merchant_id]
+        detail = {key: row[key] for key in (*BADGE_FIGURES, "industry")}
+        ctx.connection.execute(
+            insert(merchant_badges).values(
+                merchant_id=merchant_id, since=as_of, rulebook_id=rulebook.id, **detail
+            )
+        )
+        record_decision(ctx, _badge_decision(AWARDED, merchant_id, as_of, rulebook, detail), as_of)
+    for merchant_id in sorted(withdrawn):
+        ctx.connection.execute(
+            update(merchant_badges)
+            .where(merchant_badges.c.id == holders[merchant_id])
+            .values(until=as_of)
+        )
+        row = by_merchant.get(merchant_id) or {
+            "orders": 0,
+            "signed_within": 0,
+            "industry": "",
+            "industry_orders": 0,
+            "industry_signed_within": 0,
+        }
+        detail = {key: row[key] for key in ("orders", "signed_within", "industry_orders")}
+        detail["industry_signed_within"] = row["industry_signed_within"]
+        record_decision(
+            ctx, _badge_decision(WITHDRAWN, merchant_id, as_of, rulebook, detail), as_of
+        )
+    return BadgeChanges(as_of, frozenset(awarded), frozenset(withdrawn), len(by_merchant))
+
+
+def next_evaluation(after: datetime, rulebook: Rulebook) -> datetime:
+    """The next evaluation instant: Shanghai midnights, every N hours from the last."""
+    interval = timedelta(hours=rulebook.arrival.badge_evaluation_interval_hours)
+    midnight = start_of_local_day(local_date(after))
+    candidate = midnight
+    while candidate <= after:
+        candidate += interval
+    return candidate
+
+
+def ensure_daily_timer(ctx: Context) -> None:
+    """Make sure one badge evaluation is pending (idempotent, race-safe)."""
+    pending = ctx.connection.execute(
+        select(timers.c.id).where(timers.c.kind == BADGE_DAILY, timers.c.status == "pending")
+    ).first()
+    if pending is not None:
+        return
+    due = next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now()))
+    try:
+        with ctx.connection.begin_nested():
+            schedule_timer(ctx, BADGE_DAILY, due.isoformat(), due)
+    except IntegrityError:
+        pass  # another scheduler scheduled the same evaluation first
+
+
+def daily_badges(ctx: Context, subject_id: str, due_at: datetime) -> str:
+    """Timer: evaluate as of the due instant, then schedule the next evaluation."""
+    changes = evaluate_badges(ctx, due_at)
+    following = next_evaluation(due_at, ctx.rulebook_at(due_at))
+    schedule_timer(ctx, BADGE_DAILY, following.isoformat(), following)
+    return (
+        f"evaluated {changes.evaluated}: awarded {len(changes.awarded)}, "
+        f"withdrawn {len(changes.withdrawn)}"
+    )
+
+
+def badge_status(ctx: Context, merchant_id: str) -> dict[str, Any]:
+    """A merchant's badge, its ranking effects, and its history of spells."""
+    if (
+        ctx.connection.execute(select(merchants.c.id).where(merchants.c.id == merchant_id)).first()
+        is None
+    ):
+        raise NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id")
+    rulebook = ctx.rulebook_at(ctx.now())
+    spells = [
+        dict(row)
+        for row in ctx.connection.execute(
+            select(merchant_badges)
+            .where(merchant_badges.c.merchant_id == merchant_id)
+            .order_by(merchant_badges.c.since)
+        ).mappings()
+    ]
+    holding = bool(spells) and spells[-1]["until"] is None
+    multiplier: Rate = rulebook.arrival.badge_exposure_multiplier
+    return {
+        "merchant_id": merchant_id,
+        "badged": holding,
+        "search_filter": holding,
+        "exposure_multiplier": str(multiplier) if holding else "1",
+        "rulebook_id": rulebook.id,
+        "history": spells,
+    }

@@ -1,0 +1,88 @@
+"""Delivery promises 预计达 for a product, a destination and a payment instant.
+
+The promise table is built in batch (`eta build`) and served from memory; a
+lookup walks the back-off levels of policies.md §11 for the product's route.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from buyerguard.analytics.eta import LEVEL_NAMES, PromiseParams, promise_for
+from buyerguard.clock import ensure_utc
+from buyerguard.domain.regions import validate_region
+from buyerguard.errors import InvalidInput
+from buyerguard.services.context import Context
+from buyerguard.store import repositories
+from buyerguard.store.shipment_history import ShipmentHistory
+
+
+def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
+    """Build and publish the promise table as of an instant (rulebook in force then)."""
+    as_of = ensure_utc(as_of, field="as_of")
+    if as_of > ctx.now():
+        raise InvalidInput("as_of_in_future", "as_of must not be in the future", "as_of")
+    rulebook = ctx.rulebook_at(as_of)
+    built = ctx.history.build_promises(
+        ShipmentHistory.engine_facts(ctx.connection),
+        as_of,
+        PromiseParams.from_rulebook(rulebook),
+        rulebook.id,
+    )
+    return {
+        "as_of": built.as_of,
+        "routes": built.routes,
+        "shipments": built.shipments,
+        "table": str(built.path),
+        "rulebook_id": rulebook.id,
+    }
+
+
+def promise(
+    ctx: Context,
+    product_id: str,
+    destination: str,
+    paid_at: datetime | None,
+    carrier: str | None = None,
+) -> dict[str, Any]:
+    product = repositories.get_product(ctx.connection, product_id)
+    validate_region(destination, field="destination")
+    when = ctx.now() if paid_at is None else ensure_utc(paid_at, field="paid_at")
+    if when > ctx.now():
+        raise InvalidInput("paid_at_in_future", "paid_at must not be in the future", "paid_at")
+    index, pointer = ctx.history.current_promises()
+    built = pointer["params"]
+    params = PromiseParams(
+        window_days=built["window_days"],
+        confidence=Decimal(built["confidence"]),
+        min_samples=built["min_samples"],
+        max_label_offset_days=built["max_label_offset_days"],
+        max_horizon_days=built["max_horizon_days"],
+    )
+    answer = promise_for(
+        index,
+        product_id=product.id,
+        merchant_id=product.merchant_id,
+        origin_region=product.ship_from_region,
+        destination_region=destination,
+        carrier=carrier or "",
+        paid_at=when,
+        params=params,
+    )
+    shown = ctx.rulebook_at(when).arrival.enabled
+    return {
+        "product_id": product.id,
+        "destination": destination,
+        "paid_at": when,
+        "promised_date": answer.promised_date.isoformat() if answer.promised_date else None,
+        "label": answer.label if shown else None,
+        "probability": answer.probability,
+        "sample_size": answer.sample_size,
+        "backoff_level": answer.backoff_level,
+        "backoff_level_name": LEVEL_NAMES.get(answer.backoff_level or 0),
+        "confidence": built["confidence"],
+        "promise_table_as_of": pointer["as_of"],
+        "rulebook_id": pointer["rulebook_id"],
+    }

@@ -1,0 +1,233 @@
+"""Shipment import, the promise table behind GET /v1/promises, and the daily arrival badge."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.cli import app
+from buyerguard.clock import SimulatedClock, format_instant
+from buyerguard.domain.parties import Merchant, MerchantTier
+from buyerguard.errors import BuyerguardError
+from buyerguard.scheduler import Scheduler
+from buyerguard.services import badges, catalog, promises
+from buyerguard.services.context import OPERATOR
+from tests.conftest import Api, at
+
+COLUMNS = [
+    "order_id",
+    "merchant_id",
+    "product_id",
+    "industry",
+    "carrier",
+    "official_logistics",
+    "origin_region",
+    "destination_region",
+    "paid_at",
+    "shipped_at",
+    "signed_at",
+]
+
+
+def parcel(
+    order_id: str,
+    paid_at: datetime,
+    signed_after: timedelta | None,
+    *,
+    merchant: str = "M-yiwu",
+    product: str = "P-cups",
+    industry: str = "daily_goods",
+    origin: str = "330782",
+    destination: str = "440305",
+) -> dict[str, str]:
+    return {
+        "order_id": order_id,
+        "merchant_id": merchant,
+        "product_id": product,
+        "industry": industry,
+        "carrier": "SF",
+        "official_logistics": "true",
+        "origin_region": origin,
+        "destination_region": destination,
+        "paid_at": format_instant(paid_at),
+        "shipped_at": format_instant(paid_at + timedelta(hours=2)),
+        "signed_at": format_instant(paid_at + signed_after) if signed_after else "",
+    }
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def next_day_history(
+    start: str = "2024-10-01T10:00:00+08:00", count: int = 25
+) -> list[dict[str, str]]:
+    """`count` parcels on the P-cups route, one paid a day at 10:00, signed the next morning."""
+    first = at(start)
+    return [
+        parcel(f"H{i}", first + timedelta(days=i % 15), timedelta(hours=22)) for i in range(count)
+    ]
+
+
+def test_import_then_build_then_promise(api: Api, rt: Runtime, tmp_path: Path) -> None:
+    rows = rt.history.import_file(
+        write_csv(tmp_path / "h.csv", next_day_history()), now=rt.clock.now()
+    )
+    assert rows == 25
+    with rt.reading(OPERATOR) as ctx:
+        built = promises.build(ctx, at("2024-10-20T00:00:00+08:00"))
+    assert built["routes"] > 0 and built["shipments"] == 25
+    paid = "2024-10-20T09:00:00%2B08:00"
+    answer = api.get("buyer", f"/v1/promises?product_id=P-cups&destination=440305&paid_at={paid}")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["promised_date"] == "2024-10-21"
+    assert body["label"] == "tomorrow"
+    assert body["backoff_level"] == 1 and body["sample_size"] == 25
+    assert body["probability"] == pytest.approx(1.0)
+    # Paid one minute before Shanghai midnight: the same route promises the next local day.
+    late = "2024-10-19T23:59:00%2B08:00"
+    before_midnight = api.get(
+        "buyer", f"/v1/promises?product_id=P-cups&destination=440305&paid_at={late}"
+    )
+    assert before_midnight.json()["promised_date"] == "2024-10-20"
+    # A destination in another city of the same province backs off past level 1.
+    other_city = api.get("buyer", "/v1/promises?product_id=P-cups&destination=440106").json()
+    assert other_city["backoff_level"] == 2 and other_city["label"] == "tomorrow"
+
+
+def test_promise_bad_input(api: Api, rt: Runtime, tmp_path: Path) -> None:
+    url = "/v1/promises?product_id=P-cups&destination=440305"
+    not_built = api.get("buyer", url)
+    assert (not_built.status_code, not_built.json()["code"]) == (404, "promises_not_built")
+    rt.history.import_file(write_csv(tmp_path / "h.csv", next_day_history()), now=rt.clock.now())
+    with rt.reading(OPERATOR) as ctx:
+        promises.build(ctx, rt.clock.now())
+    cases = [
+        ("/v1/promises?product_id=P-none&destination=440305", 404, "product_not_found"),
+        ("/v1/promises?product_id=P-cups&destination=44030", 422, "region_malformed"),
+        ("/v1/promises?product_id=P-cups&destination=990305", 422, "region_malformed"),
+        (url + "&paid_at=2030-01-01T00:00:00Z", 422, "paid_at_in_future"),
+        (url + "&paid_at=yesterday", 422, "instant_malformed"),
+        ("/v1/promises?destination=440305", 422, "missing"),
+    ]
+    for path, status, code in cases:
+        response = api.get("buyer", path)
+        assert (response.status_code, response.json()["code"]) == (status, code), path
+    with pytest.raises(BuyerguardError) as future, rt.reading(OPERATOR) as ctx:
+        promises.build(ctx, rt.clock.now() + timedelta(days=1))
+    assert future.value.code == "as_of_in_future"
+
+
+def test_import_with_bad_rows_writes_nothing(rt: Runtime, tmp_path: Path) -> None:
+    rows = next_day_history(count=5)
+    rows[1]["destination_region"] = "44030X"
+    rows[2]["paid_at"] = "2024-10-02T10:00:00"  # no offset
+    rows[3]["signed_at"] = "2024-09-01T00:00:00Z"  # before payment
+    rows[4]["order_id"] = rows[0]["order_id"]
+    with pytest.raises(BuyerguardError) as refused:
+        rt.history.import_file(write_csv(tmp_path / "bad.csv", rows), now=rt.clock.now())
+    message = refused.value.message
+    assert refused.value.code == "import_rows_invalid"
+    assert "4 bad row(s)" in message
+    for expected in (
+        "row 2: destination_region",
+        "row 3: paid_at missing, malformed or without UTC offset",
+        "row 4: signed_at before paid_at",
+        "order_id duplicated in the file",
+    ):
+        assert expected in message
+    assert not list(rt.history.imported_dir.glob("*")) if rt.history.imported_dir.exists() else True
+    future = next_day_history(count=1)
+    future[0]["paid_at"] = "2030-01-01T00:00:00Z"
+    with pytest.raises(BuyerguardError) as in_future:
+        rt.history.import_file(write_csv(tmp_path / "future.csv", future), now=rt.clock.now())
+    assert "paid_at in the future" in in_future.value.message
+
+
+def test_cli_import_refuses_bad_file_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    rows = next_day_history(count=3)
+    rows[1]["origin_region"] = "nowhere"
+    result = runner.invoke(app, ["shipments", "import", str(write_csv(tmp_path / "x.csv", rows))])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.startswith("error: import_rows_invalid")
+        and "row 2: origin_region" in result.stderr
+    )
+    assert not (tmp_path / "data" / "shipments" / "imported").exists() or not list(
+        (tmp_path / "data" / "shipments" / "imported").iterdir()
+    )
+    missing = runner.invoke(app, ["shipments", "import", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "file_not_found" in missing.stderr
+    good = runner.invoke(
+        app, ["shipments", "import", str(write_csv(tmp_path / "ok.csv", next_day_history(count=3)))]
+    )
+    assert good.exit_code == 0 and "imported 3" in good.output
+
+
+def badge_history() -> list[dict[str, str]]:
+    """Two merchants of one industry, 40 orders each from 10-01: M-yiwu signs all within
+    a day, M-rival half; the industry average is 60/80, so only M-yiwu beats it."""
+    first = at("2024-10-01T09:00:00+08:00")
+    rows = []
+    for i in range(40):
+        paid = first + timedelta(hours=6 * i)
+        rows.append(parcel(f"Y{i}", paid, timedelta(hours=20)))
+        rows.append(
+            parcel(
+                f"R{i}",
+                paid,
+                timedelta(hours=20 if i % 2 else 100),
+                merchant="M-rival",
+                product="P-rival",
+            )
+        )
+    return rows
+
+
+def test_badge_awarded_then_withdrawn_by_the_daily_timer(
+    api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        catalog.create_merchant(
+            ctx, Merchant("M-rival", "Rival", MerchantTier.STANDARD, "daily_goods", "330782")
+        )
+    rt.history.import_file(write_csv(tmp_path / "b.csv", badge_history()), now=clock.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, history=rt.history, recurring=True)
+    assert scheduler.tick() == []  # schedules the first evaluation: the next Shanghai midnight
+    clock.set(at("2024-10-21T00:00:00+08:00"))
+    fired = scheduler.tick()
+    assert [item.kind for item in fired] == [badges.BADGE_DAILY]
+    assert "awarded 1" in fired[0].outcome
+    status = api.get("merchant", "/v1/merchants/M-yiwu/badge").json()
+    assert status["badged"] and status["search_filter"]
+    assert status["exposure_multiplier"] == "2"
+    assert status["history"][0]["since"] == "2024-10-20T16:00:00Z"
+    assert status["history"][0]["orders"] == 40 and status["history"][0]["signed_within"] == 40
+    rival = api.get("operator", "/v1/merchants/M-rival/badge").json()
+    assert rival["badged"] is False and rival["exposure_multiplier"] == "1"
+    # Forty days later the orders have left the 30-day window: withdrawn at a midnight.
+    clock.set(at("2024-11-30T12:00:00+08:00"))
+    fired = scheduler.tick()
+    assert len(fired) == 40  # every missed day caught up, each evaluated once
+    status = api.get("merchant", "/v1/merchants/M-yiwu/badge").json()
+    assert not status["badged"]
+    until = status["history"][0]["until"]
+    assert until is not None and until.endswith("T16:00:00Z")
+    events = [e["kind"] for e in api.get("marketplace", "/v1/events?limit=500").json()["items"]]
+    assert events.count(badges.AWARDED) == 1 and events.count(badges.WITHDRAWN) == 1
+    assert api.get("other_merchant", "/v1/merchants/M-yiwu/badge").status_code == 404
