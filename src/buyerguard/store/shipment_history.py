@@ -58,6 +58,7 @@ _OPTIONAL = (
     "signed_at",
     "refunded_before_shipment",
 )
+_DERIVED = ("origin_province", "destination_province")  # accepted, recomputed from regions
 
 
 def default_data_dir() -> Path:
@@ -155,7 +156,8 @@ class ShipmentHistory:
                 raise InvalidInput("file_unreadable", f"{path.name}: {exc}", "file") from exc
             columns = {row[0]: str(row[1]) for row in con.execute("DESCRIBE raw").fetchall()}
             missing = [name for name in _REQUIRED if name not in columns]
-            unknown = [c for c in columns if c != "line" and c not in _REQUIRED + _OPTIONAL]
+            allowed = {"line", *_REQUIRED, *_OPTIONAL, *_DERIVED}
+            unknown = [column for column in columns if column not in allowed]
             if missing or unknown:
                 raise InvalidInput(
                     "import_columns",
