@@ -324,3 +324,14 @@ def test_concurrent_requests_with_one_key_run_once(api: Api, rt: Runtime) -> Non
     assert len({answer.text for answer in answers}) == 1
     assert sum(answer.headers.get("Idempotent-Replayed") == "true" for answer in answers) == 3
     assert len(api.get("marketplace", "/v1/events").json()["items"]) == 2
+
+
+def test_zero_unit_price_and_empty_refund_list_are_refused(api: Api, rt: Runtime) -> None:
+    zero = {**ORDER, "lines": [{"product_id": "P-cups", "quantity": 1, "unit_price": "0.00"}]}
+    assert_refused(api.post("marketplace", "/v1/orders", zero), 422, "price_not_positive")
+    api.post("marketplace", "/v1/orders", ORDER)
+    api.post("marketplace", "/v1/orders/O-1/payment", {"amount": "5380.00"})
+    before = row_counts(rt)
+    empty = api.post("marketplace", "/v1/orders/O-1/refund-before-shipment", {"sub_order_ids": []})
+    assert_refused(empty, 422, "sub_order_ids_empty", "sub_order_ids")
+    assert row_counts(rt) == before

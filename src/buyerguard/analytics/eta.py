@@ -230,13 +230,31 @@ grouped AS (
         (carrier, offset_days)
     )
 ),
-at_risk AS (
-    SELECT *,
-           sum(parcels) OVER route AS sample_size,
-           sum(parcels) OVER (route ORDER BY offset_days DESC
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_risk
+routes AS (
+    SELECT level, product_id, merchant_id, origin, destination, carrier,
+           sum(parcels) AS sample_size
     FROM grouped
     WHERE (level <> 1 OR product_id IS NOT NULL) AND (level <> 2 OR merchant_id IS NOT NULL)
+    GROUP BY level, product_id, merchant_id, origin, destination, carrier
+    HAVING sum(parcels) >= $min_samples
+),
+sized AS (
+    SELECT g.*, r.sample_size
+    FROM grouped g
+    JOIN routes r
+      ON g.level = r.level
+     AND g.product_id IS NOT DISTINCT FROM r.product_id
+     AND g.merchant_id IS NOT DISTINCT FROM r.merchant_id
+     AND g.origin IS NOT DISTINCT FROM r.origin
+     AND g.destination IS NOT DISTINCT FROM r.destination
+     AND g.carrier IS NOT DISTINCT FROM r.carrier
+),
+at_risk AS (
+    SELECT *,
+           sample_size + parcels - sum(parcels) OVER (
+               route ORDER BY offset_days ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ) AS at_risk
+    FROM sized
     WINDOW route AS (PARTITION BY level, product_id, merchant_id, origin, destination, carrier)
 ),
 km AS (
@@ -247,7 +265,6 @@ km AS (
                ORDER BY offset_days ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
            ) AS cdf
     FROM at_risk
-    WHERE sample_size >= $min_samples
 ),
 confidences AS (SELECT unnest($confidences::DOUBLE[]) AS confidence)
 SELECT level::TINYINT AS level, confidence, product_id, merchant_id, origin, destination,

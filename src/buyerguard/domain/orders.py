@@ -187,12 +187,18 @@ class Order:
     def refund_before_shipment(
         self, sub_order_ids: list[str] | None, occurred_at: datetime
     ) -> tuple[list[SubOrder], Transition | None]:
-        """Refund whole sub-orders (all when none named); the last one refunds the order."""
+        """Refund whole sub-orders (None: all of them); refunding the last refunds the order."""
         self._require("refund_before_shipment")
         self._not_before(self.paid_at, occurred_at, "refund")
+        if sub_order_ids is not None and not sub_order_ids:
+            raise InvalidInput(
+                "sub_order_ids_empty",
+                "name at least one sub-order, or leave sub_order_ids out to refund them all",
+                "sub_order_ids",
+            )
         targets = (
             self.open_sub_orders()
-            if not sub_order_ids
+            if sub_order_ids is None
             else [self.sub_order(sub_id) for sub_id in dict.fromkeys(sub_order_ids)]
         )
         for sub in targets:

@@ -97,7 +97,9 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
                 f"quantity {line.quantity} of {product.id} is below its MOQ {product.moq}",
                 f"{field}.quantity",
             )
-        unit_price_fen = line.unit_price_fen or product.unit_price_fen
+        unit_price_fen = (
+            product.unit_price_fen if line.unit_price_fen is None else line.unit_price_fen
+        )
         if unit_price_fen <= 0:
             raise InvalidInput("price_not_positive", "unit price must be above 0", field)
         subs.append(
