@@ -165,16 +165,10 @@ class Api:
 @pytest.fixture
 def api(rt: Runtime) -> Iterator[Api]:
     """The app on the test database, with the demo marketplace and a token per role."""
-    from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
-    from buyerguard.services import catalog
+    from buyerguard.demo import ensure_demo_catalog
 
     with rt.writing(OPERATOR) as ctx:
-        for merchant in MERCHANTS:
-            catalog.create_merchant(ctx, merchant)
-        for buyer in BUYERS:
-            catalog.create_buyer(ctx, buyer)
-        for product in PRODUCTS:
-            catalog.create_product(ctx, product)
+        ensure_demo_catalog(ctx)
         tokens = {
             name: create_token(ctx.connection, role, party, ctx.now()).secret
             for name, role, party in (

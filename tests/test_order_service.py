@@ -28,15 +28,10 @@ BUYER = Actor(Role.BUYER, "B-shop")
 
 @pytest.fixture
 def demo(rt: Runtime) -> Runtime:
-    from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
+    from buyerguard.demo import ensure_demo_catalog
 
     with rt.writing(OPERATOR) as ctx:
-        for merchant in MERCHANTS:
-            catalog.create_merchant(ctx, merchant)
-        for buyer in BUYERS:
-            catalog.create_buyer(ctx, buyer)
-        for product in PRODUCTS:
-            catalog.create_product(ctx, product)
+        ensure_demo_catalog(ctx)
     return rt
 
 

@@ -65,12 +65,11 @@ from sqlalchemy import Engine, delete, insert, select, text
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SHANGHAI, SimulatedClock, parse_instant
-from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
+from buyerguard.demo import MERCHANTS, PRODUCTS, ensure_demo_catalog
 from buyerguard.ledger.book import balance
 from buyerguard.ledger.check import check_ledger
 from buyerguard.money import Rate, apply_rate, format_fen, parse_yuan
 from buyerguard.scheduler import Scheduler
-from buyerguard.services import catalog
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import read_transaction, transaction
@@ -284,12 +283,7 @@ def wipe_and_seed(rt: Runtime) -> dict[str, str]:
                 connection.execute(delete(table))
         connection.execute(insert(event_sequence).values(name="events", last_seq=0))
     with rt.writing(OPERATOR) as ctx:
-        for merchant in MERCHANTS:
-            catalog.create_merchant(ctx, merchant)
-        for buyer in BUYERS:
-            catalog.create_buyer(ctx, buyer)
-        for product in PRODUCTS:
-            catalog.create_product(ctx, product)
+        ensure_demo_catalog(ctx)
         return {
             name: create_token(ctx.connection, role, party, ctx.now()).secret
             for name, role, party in TOKEN_ROLES

@@ -16,7 +16,7 @@ from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnCl
 from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
 from buyerguard.errors import InvalidInput, NotFound, Unauthorized
 from buyerguard.services import catalog
-from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.context import OPERATOR, Context, Role
 from buyerguard.services.tokens import authenticate, create_token
 from buyerguard.store import repositories
 
@@ -117,6 +117,30 @@ ROLES: tuple[tuple[str, Role, str | None], ...] = (
 )
 
 
+def ensure_demo_catalog(ctx: Context) -> list[str]:
+    """Create whichever demo merchants, buyers and products are missing."""
+    created: list[str] = []
+    for merchant in MERCHANTS:
+        try:
+            repositories.get_merchant(ctx.connection, merchant.id)
+        except NotFound:
+            catalog.create_merchant(ctx, merchant)
+            created.append(f"merchant {merchant.id}")
+    for buyer in BUYERS:
+        try:
+            repositories.get_buyer(ctx.connection, buyer.id)
+        except NotFound:
+            catalog.create_buyer(ctx, buyer)
+            created.append(f"buyer {buyer.id}")
+    for product in PRODUCTS:
+        try:
+            repositories.get_product(ctx.connection, product.id)
+        except NotFound:
+            catalog.create_product(ctx, product)
+            created.append(f"product {product.id}")
+    return created
+
+
 @dataclass(frozen=True)
 class DemoLoad:
     created: list[str]
@@ -127,26 +151,8 @@ class DemoLoad:
 def load_demo(rt: Runtime, tokens_file: Path | None = None) -> DemoLoad:
     """Create whatever of the demo is missing and make sure each role has a live token."""
     tokens_file = tokens_file or demo_tokens_file()
-    created: list[str] = []
     with rt.writing(OPERATOR) as ctx:
-        for merchant in MERCHANTS:
-            try:
-                repositories.get_merchant(ctx.connection, merchant.id)
-            except NotFound:
-                catalog.create_merchant(ctx, merchant)
-                created.append(f"merchant {merchant.id}")
-        for buyer in BUYERS:
-            try:
-                repositories.get_buyer(ctx.connection, buyer.id)
-            except NotFound:
-                catalog.create_buyer(ctx, buyer)
-                created.append(f"buyer {buyer.id}")
-        for product in PRODUCTS:
-            try:
-                repositories.get_product(ctx.connection, product.id)
-            except NotFound:
-                catalog.create_product(ctx, product)
-                created.append(f"product {product.id}")
+        created = ensure_demo_catalog(ctx)
         saved: dict[str, str] = json.loads(tokens_file.read_text()) if tokens_file.exists() else {}
         tokens: dict[str, str] = {}
         for name, role, party_id in ROLES:
