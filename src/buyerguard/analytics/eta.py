@@ -230,31 +230,24 @@ grouped AS (
         (carrier, offset_days)
     )
 ),
-routes AS (
-    SELECT level, product_id, merchant_id, origin, destination, carrier,
-           sum(parcels) AS sample_size
+big_routes AS (
+    -- Routes that may reach min_samples, keyed by a 64-bit hash of the route:
+    -- one integer key aggregates far faster than six strings, and a collision
+    -- only adds routes (sums never shrink), which the exact filter in `km` drops.
+    SELECT hash(level, product_id, merchant_id, origin, destination, carrier) AS route_hash
     FROM grouped
-    WHERE (level <> 1 OR product_id IS NOT NULL) AND (level <> 2 OR merchant_id IS NOT NULL)
-    GROUP BY level, product_id, merchant_id, origin, destination, carrier
+    GROUP BY route_hash
     HAVING sum(parcels) >= $min_samples
-),
-sized AS (
-    SELECT g.*, r.sample_size
-    FROM grouped g
-    JOIN routes r
-      ON g.level = r.level
-     AND g.product_id IS NOT DISTINCT FROM r.product_id
-     AND g.merchant_id IS NOT DISTINCT FROM r.merchant_id
-     AND g.origin IS NOT DISTINCT FROM r.origin
-     AND g.destination IS NOT DISTINCT FROM r.destination
-     AND g.carrier IS NOT DISTINCT FROM r.carrier
 ),
 at_risk AS (
     SELECT *,
-           sample_size + parcels - sum(parcels) OVER (
-               route ORDER BY offset_days ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-           ) AS at_risk
-    FROM sized
+           sum(parcels) OVER route AS sample_size,
+           sum(parcels) OVER (route ORDER BY offset_days DESC
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_risk
+    FROM grouped
+    WHERE (level <> 1 OR product_id IS NOT NULL) AND (level <> 2 OR merchant_id IS NOT NULL)
+      AND hash(level, product_id, merchant_id, origin, destination, carrier)
+          IN (SELECT route_hash FROM big_routes)
     WINDOW route AS (PARTITION BY level, product_id, merchant_id, origin, destination, carrier)
 ),
 km AS (
@@ -265,6 +258,7 @@ km AS (
                ORDER BY offset_days ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
            ) AS cdf
     FROM at_risk
+    WHERE sample_size >= $min_samples
 ),
 confidences AS (SELECT unnest($confidences::DOUBLE[]) AS confidence)
 SELECT level::TINYINT AS level, confidence, product_id, merchant_id, origin, destination,

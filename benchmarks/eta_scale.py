@@ -1,0 +1,816 @@
+"""Speed of the delivery-promise build and the 72-hour sign-rate job at 1688 scale.
+
+Usage (from the repository root):
+    .venv/bin/python benchmarks/eta_scale.py --rows 120000000 [--out DIR] [--keep]
+
+1. Writes 30 days of synthetic shipments (≈ 4 M a day at 120 M rows) to a
+   directory of Parquet files in SHIPMENT_SCHEMA, one file per local day,
+   generated in chunks with numpy/pyarrow: 100 k merchants, 1 M products,
+   340 cities in 31 provinces (GB/T 2260-like codes), 12 carriers, 40
+   industries; Zipf-like popularity for products, merchants' product counts,
+   origin and destination cities, so routes have very uneven sample counts;
+   pay-to-sign delays driven by merchant dispatch cut-offs, distance and
+   carrier (mostly 1–4 days, with a tail); weekends and the National Day
+   week lower the volume and slow dispatch; parcels still in transit at the
+   as-of instant are unsigned, 1.5% are refunded before shipment, 0.3% are
+   lost (never signed).
+2. Times the job alone in a child process: the promise table through the
+   production `build_promise_table` (what `eta build` runs) plus
+   `compute_sign_rates`, on DuckDB with 2 threads, a memory limit and a
+   spill directory. The parent samples the child's resident set from
+   /proc every 20 ms and also reads the kernel's high-water mark (VmHWM,
+   and ru_maxrss from wait4), and reports the largest: peak memory measured
+   from outside the process.
+3. Writes a second data set of 10 M rows with the same generator and, in
+   one child process, times the same job on it with DuckDB and with a
+   vectorised pandas version (same trailing window, Shanghai local days by
+   the same fixed-offset integer maths, Kaplan–Meier with censoring, all five
+   back-off levels, sign rate and badge), checks both give the same tables,
+   and prints both rates and their ratio.
+
+Parameters come from the rulebook in force on 2024-10-15; the data spans
+the 30 Shanghai days before the as-of instant (default 2024-10-15 00:00
+Shanghai). The data is deleted at the end unless --keep; a kept directory
+with the same rows/seed/as-of is reused instead of being rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from buyerguard.analytics.eta import (
+    CDF_TOLERANCE,
+    PromiseParams,
+    build_promise_table,
+    promise_table_params,
+)
+from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
+from buyerguard.analytics.sign_rate import (
+    SignRateParams,
+    compute_sign_rates,
+    sign_rate_params,
+)
+from buyerguard.clock import SHANGHAI, local_date, parse_instant, start_of_local_day
+from buyerguard.rulebook import rulebook_at
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "eta_scale"
+
+RULEBOOK = rulebook_at(parse_instant("2024-10-15"))
+PROMISE = PromiseParams.from_rulebook(RULEBOOK)
+SIGN_RATE = SignRateParams.from_rulebook(RULEBOOK)
+
+DAYS = 30
+MERCHANTS = 100_000
+PRODUCTS = 1_000_000
+INDUSTRIES = 40
+TARGET_SECONDS = 60.0
+TARGET_PEAK_BYTES = 8 * 1024**3
+
+US = 1_000_000
+HOUR_US = 3_600 * US
+DAY_US = 24 * HOUR_US
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+console = Console()
+
+# ---------------------------------------------------------------- geography
+
+# GB/T 2260 province prefixes, prefecture-level city counts (340 in all) and
+# the capital's latitude/longitude, which drives distances.
+PROVINCES: tuple[tuple[str, int, float, float], ...] = (
+    ("11", 1, 39.9, 116.4),
+    ("12", 1, 39.1, 117.2),
+    ("13", 11, 38.0, 114.5),
+    ("14", 11, 37.9, 112.5),
+    ("15", 12, 40.8, 111.7),
+    ("21", 14, 41.8, 123.4),
+    ("22", 9, 43.9, 125.3),
+    ("23", 13, 45.8, 126.5),
+    ("31", 1, 31.2, 121.5),
+    ("32", 13, 32.1, 118.8),
+    ("33", 11, 30.3, 120.2),
+    ("34", 16, 31.8, 117.3),
+    ("35", 9, 26.1, 119.3),
+    ("36", 11, 28.7, 115.9),
+    ("37", 16, 36.7, 117.0),
+    ("41", 17, 34.7, 113.6),
+    ("42", 17, 30.6, 114.3),
+    ("43", 14, 28.2, 112.9),
+    ("44", 21, 23.1, 113.3),
+    ("45", 14, 22.8, 108.3),
+    ("46", 4, 20.0, 110.3),
+    ("50", 1, 29.6, 106.5),
+    ("51", 21, 30.7, 104.1),
+    ("52", 9, 26.6, 106.7),
+    ("53", 16, 25.0, 102.7),
+    ("54", 7, 29.7, 91.1),
+    ("61", 10, 34.3, 108.9),
+    ("62", 14, 36.1, 103.8),
+    ("63", 8, 36.6, 101.8),
+    ("64", 5, 38.5, 106.3),
+    ("65", 13, 43.8, 87.6),
+)
+# Where sellers are (1688's factories cluster on the east coast) ...
+SELLER_WEIGHT = {"44": 30, "33": 28, "32": 12, "35": 8, "37": 7, "31": 5, "41": 3, "34": 3, "13": 3}
+# ... and where buyers are (roughly population; remote provinces have few).
+BUYER_LOW = {"54": 0.2, "63": 0.3, "64": 0.4, "65": 0.6, "46": 0.5}
+REMOTE = {"54", "63", "65"}
+
+# name, market share, transit-speed factor, share shipped as official logistics
+CARRIERS: tuple[tuple[str, float, float, float], ...] = (
+    ("ZTO", 0.20, 1.00, 0.3),
+    ("YTO", 0.16, 1.00, 0.3),
+    ("YUNDA", 0.14, 1.05, 0.3),
+    ("JT", 0.12, 1.05, 0.2),
+    ("STO", 0.10, 1.05, 0.3),
+    ("SF", 0.09, 0.70, 0.1),
+    ("CAINIAO", 0.06, 0.90, 1.0),
+    ("JD", 0.05, 0.75, 0.1),
+    ("EMS", 0.04, 1.25, 0.2),
+    ("DEPPON", 0.02, 1.15, 0.1),
+    ("BEST", 0.01, 1.20, 0.2),
+    ("TTK", 0.01, 1.20, 0.2),
+)
+
+# Share of payments in each local hour (a 1688 day: office hours and evening).
+_AM = [2, 1, 0.5, 0.3, 0.3, 0.5, 1, 2, 4, 6, 7, 6.5]
+_PM = [5, 5.5, 6.5, 6.5, 6, 5.5, 4.5, 5, 5.5, 5.5, 4.5, 3]
+PAY_HOURS = np.array([*_AM, *_PM])
+
+
+def zipf_weights(n: int, s: float, rng: np.random.Generator) -> F64:
+    """Zipf(s) weights over n items in a random order (rank 1 is a random item)."""
+    w = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** s
+    out = np.empty(n)
+    out[rng.permutation(n)] = w / w.sum()
+    return out
+
+
+def cdf_of(weights: F64) -> F64:
+    c = np.cumsum(weights)
+    c /= c[-1]
+    return c
+
+
+def draw(cdf: F64, u: F64) -> I64:
+    """Inverse-CDF sampling: indices distributed as the weights behind `cdf`."""
+    idx = np.searchsorted(cdf, u, side="right")
+    return np.minimum(idx, len(cdf) - 1).astype(np.int64)
+
+
+@dataclass
+class World:
+    """The fixed population parcels are drawn from (seeded, so reruns match)."""
+
+    city_codes: pa.Array
+    province_codes: pa.Array
+    city_province: I64
+    city_xy_km: F64  # (n, 2) planar km
+    buyer_city_cdf: F64
+    province_city_start: I64
+    province_city_count: I64
+    remote_city: B
+    merchant_ids: pa.Array
+    merchant_city: I64
+    merchant_industry: I64
+    merchant_carrier: I64
+    merchant_cutoff_hour: I64
+    merchant_slowness: F64
+    industry_names: pa.Array
+    product_ids: pa.Array
+    product_merchant: I64
+    product_cdf: F64
+    carrier_names: pa.Array
+    carrier_cdf: F64
+    carrier_speed: F64
+    carrier_official: F64
+
+
+def make_world(seed: int) -> World:
+    rng = np.random.default_rng(seed)
+    city_codes: list[str] = []
+    province_of_city: list[int] = []
+    xy: list[tuple[float, float]] = []
+    seller_w: list[float] = []
+    buyer_w: list[float] = []
+    starts: list[int] = []
+    counts: list[int] = []
+    for p, (prefix, n, lat, lon) in enumerate(PROVINCES):
+        starts.append(len(city_codes))
+        counts.append(n)
+        within = 1.0 / np.arange(1, n + 1) ** 1.1
+        within /= within.sum()
+        for c in range(n):
+            city_codes.append(f"{prefix}{c + 1:02d}00")
+            province_of_city.append(p)
+            jlat = lat + (rng.uniform(-1.5, 1.5) if n > 1 else 0.0)
+            jlon = lon + (rng.uniform(-1.8, 1.8) if n > 1 else 0.0)
+            xy.append((111.0 * jlon * math.cos(math.radians(jlat)), 111.0 * jlat))
+            seller_w.append(SELLER_WEIGHT.get(prefix, 0.4) * within[c])
+            buyer_w.append(BUYER_LOW.get(prefix, 1.0) * n * within[c])
+    assert len(city_codes) == 340
+    city_province = np.array(province_of_city, dtype=np.int64)
+    seller_cdf = cdf_of(np.array(seller_w))
+    merchant_city = draw(seller_cdf, rng.random(MERCHANTS))
+    carrier_share = np.array([c[1] for c in CARRIERS])
+    carrier_cdf = cdf_of(carrier_share)
+    product_merchant = draw(cdf_of(zipf_weights(MERCHANTS, 0.7, rng)), rng.random(PRODUCTS))
+    return World(
+        city_codes=pa.array(city_codes, pa.string()),
+        province_codes=pa.array([p[0] + "0000" for p in PROVINCES], pa.string()),
+        city_province=city_province,
+        city_xy_km=np.array(xy),
+        buyer_city_cdf=cdf_of(np.array(buyer_w)),
+        province_city_start=np.array(starts, dtype=np.int64),
+        province_city_count=np.array(counts, dtype=np.int64),
+        remote_city=np.array([PROVINCES[p][0] in REMOTE for p in province_of_city]),
+        merchant_ids=pa.array([f"M{i:06d}" for i in range(MERCHANTS)], pa.string()),
+        merchant_city=merchant_city,
+        merchant_industry=draw(cdf_of(zipf_weights(INDUSTRIES, 0.8, rng)), rng.random(MERCHANTS)),
+        merchant_carrier=draw(carrier_cdf, rng.random(MERCHANTS)),
+        merchant_cutoff_hour=rng.choice(np.array([12, 14, 16, 17, 18]), MERCHANTS).astype(np.int64),
+        merchant_slowness=rng.gamma(0.6, 0.35, MERCHANTS),
+        industry_names=pa.array([f"industry-{i:02d}" for i in range(INDUSTRIES)], pa.string()),
+        product_ids=pa.array([f"P{i:07d}" for i in range(PRODUCTS)], pa.string()),
+        product_merchant=product_merchant,
+        product_cdf=cdf_of(zipf_weights(PRODUCTS, 0.9, rng)),
+        carrier_names=pa.array([c[0] for c in CARRIERS], pa.string()),
+        carrier_cdf=carrier_cdf,
+        carrier_speed=np.array([c[2] for c in CARRIERS]),
+        carrier_official=np.array([c[3] for c in CARRIERS]),
+    )
+
+
+# ---------------------------------------------------------------- generation
+
+
+def day_weight(day: date) -> float:
+    name = chinese_calendar.get_holiday_detail(day)[1]
+    if name is not None and not chinese_calendar.is_workday(day):
+        return 0.6  # a public holiday (National Day week)
+    return 1.0 if chinese_calendar.is_workday(day) else 0.85
+
+
+def rows_per_day(days: list[date], total: int) -> list[int]:
+    w = np.array([day_weight(d) for d in days])
+    exact = w / w.sum() * total
+    counts = np.floor(exact).astype(np.int64)
+    short = total - int(counts.sum())
+    counts[np.argsort(exact - counts)[::-1][:short]] += 1
+    return [int(c) for c in counts]
+
+
+def generate_day(
+    world: World,
+    rng: np.random.Generator,
+    day: date,
+    n: int,
+    first_order: int,
+    as_of_us: int,
+) -> pa.Table:
+    """One local day's parcels as an Arrow table in SHIPMENT_SCHEMA, sorted by paid_at."""
+    day_start_us = int(start_of_local_day(day).timestamp()) * US
+    offset = SHANGHAI.utcoffset(start_of_local_day(day)) or timedelta(0)
+    off_us = int(offset / timedelta(microseconds=1))
+    non_workday = not chinese_calendar.is_workday(day)
+    holiday = chinese_calendar.get_holiday_detail(day)[1] is not None and non_workday
+
+    hour = draw(cdf_of(PAY_HOURS), rng.random(n))
+    paid = day_start_us + hour * HOUR_US + rng.integers(0, HOUR_US, n)
+    paid.sort()
+    hour = (paid - day_start_us) // HOUR_US
+
+    product = draw(world.product_cdf, rng.random(n))
+    merchant = world.product_merchant[product]
+    origin = world.merchant_city[merchant]
+    dest = draw(world.buyer_city_cdf, rng.random(n))
+    local_buyer = rng.random(n) < 0.15  # buyers near the seller: same province
+    prov = world.city_province[origin[local_buyer]]
+    dest[local_buyer] = world.province_city_start[prov] + (
+        rng.random(int(local_buyer.sum())) * world.province_city_count[prov]
+    ).astype(np.int64)
+    carrier = world.merchant_carrier[merchant].copy()
+    other = rng.random(n) < 0.2
+    carrier[other] = draw(world.carrier_cdf, rng.random(int(other.sum())))
+    official = rng.random(n) < world.carrier_official[carrier]
+
+    refunded = rng.random(n) < 0.015
+    lost = rng.random(n) < 0.003
+
+    # Dispatch: same day before the merchant's cut-off, else the next; slow
+    # merchants add days; weekends and holidays add more.
+    ship_days = (hour >= world.merchant_cutoff_hour[merchant]).astype(np.int64)
+    ship_days += rng.poisson(world.merchant_slowness[merchant])
+    if non_workday:
+        ship_days += rng.random(n) < (0.35 if holiday else 0.15)
+    shipped = day_start_us + ship_days * DAY_US + rng.integers(16 * HOUR_US, 21 * HOUR_US, n)
+    shipped = np.maximum(shipped, paid + rng.integers(HOUR_US // 2, 3 * HOUR_US, n))
+
+    # Transit: distance and carrier, lognormal noise, a delay tail, remote regions.
+    d = world.city_xy_km[origin] - world.city_xy_km[dest]
+    km = np.sqrt((d * d).sum(axis=1)) * 1.25
+    hours = (8.0 + 0.03 * km) * world.carrier_speed[carrier] * rng.lognormal(0.0, 0.3, n)
+    delayed = rng.random(n) < 0.06
+    hours[delayed] += rng.exponential(40.0, int(delayed.sum()))
+    hours += 30.0 * world.remote_city[dest]
+    arrival = shipped + (hours * HOUR_US).astype(np.int64)
+    # Couriers deliver 08:00–21:00 local; later arrivals are signed next morning.
+    local_us = (arrival + off_us) % DAY_US
+    base = arrival - local_us
+    morning = base + 8 * HOUR_US + rng.integers(0, 4 * HOUR_US, n)
+    signed = np.where(
+        local_us < 8 * HOUR_US,
+        morning,
+        np.where(local_us >= 21 * HOUR_US, morning + DAY_US, arrival),
+    )
+
+    shipped_null = refunded | (shipped >= as_of_us)
+    signed_null = refunded | lost | (signed >= as_of_us)
+    seq = pa.array(np.arange(first_order, first_order + n, dtype=np.int64))
+    origin_a = pa.array(origin)
+    dest_a = pa.array(dest)
+    columns: dict[str, Any] = {
+        "order_id": pc.binary_join_element_wise("O", pc.cast(seq, pa.string()), ""),
+        "merchant_id": world.merchant_ids.take(pa.array(merchant)),
+        "product_id": world.product_ids.take(pa.array(product)),
+        "industry": world.industry_names.take(pa.array(world.merchant_industry[merchant])),
+        "carrier": world.carrier_names.take(pa.array(carrier)),
+        "official_logistics": pa.array(official),
+        "origin_region": world.city_codes.take(origin_a),
+        "destination_region": world.city_codes.take(dest_a),
+        "origin_city": world.city_codes.take(origin_a),
+        "origin_province": world.province_codes.take(pa.array(world.city_province[origin])),
+        "destination_province": world.province_codes.take(pa.array(world.city_province[dest])),
+        "paid_at": pa.array(paid, pa.timestamp("us", tz="UTC")),
+        "shipped_at": pa.array(shipped, pa.timestamp("us", tz="UTC"), mask=shipped_null),
+        "signed_at": pa.array(signed, pa.timestamp("us", tz="UTC"), mask=signed_null),
+        "refunded_before_shipment": pa.array(refunded),
+    }
+    return pa.table(columns, schema=SHIPMENT_SCHEMA)
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def generate(directory: Path, rows: int, as_of: datetime, seed: int, label: str) -> float:
+    """Write `rows` parcels over the 30 local days before `as_of`; returns seconds.
+
+    A directory whose manifest matches (rows, seed, as-of) is reused as is.
+    """
+    manifest = {"rows": rows, "seed": seed, "as_of": as_of.isoformat(), "days": DAYS}
+    manifest_path = directory.with_name(directory.name + ".manifest.json")
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        console.print(f"[dim]{label}: reusing {directory} ({rows:,} rows)[/dim]")
+        return 0.0
+    manifest_path.unlink(missing_ok=True)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    started = time.perf_counter()
+    world = make_world(seed)
+    rng = np.random.default_rng(seed + 1)
+    last = local_date(as_of) - timedelta(days=1)
+    days = [last - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    as_of_us = int(as_of.timestamp()) * US
+    first = 0
+    with progress() as bar:
+        task = bar.add_task(f"{label}: writing {directory.name}/", total=rows)
+        for day, n in zip(days, rows_per_day(days, rows), strict=True):
+            path = directory / f"paid-{day.isoformat()}.parquet"
+            with pq.ParquetWriter(path, SHIPMENT_SCHEMA, compression="snappy") as writer:
+                done = 0
+                while done < n:  # ≤ 2 M rows in memory at a time
+                    part = min(2_000_000, n - done)
+                    table = generate_day(world, rng, day, part, first + done, as_of_us)
+                    writer.write_table(table, row_group_size=1_048_576)
+                    done += part
+                    bar.advance(task, part)
+            first += n
+    manifest_path.write_text(json.dumps(manifest))
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- the timed job
+
+
+def connect(memory_limit: str, temp_dir: Path, threads: int) -> duckdb.DuckDBPyConnection:
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET memory_limit = $v", {"v": memory_limit})
+    con.execute("SET temp_directory = $v", {"v": str(temp_dir)})
+    return con
+
+
+def duckdb_job(
+    con: duckdb.DuckDBPyConnection, glob: str, as_of: datetime
+) -> tuple[pa.Table, pa.Table, float, float]:
+    """The production build + sign-rate job; (promises, rates, eta s, sign-rate s)."""
+    t0 = time.perf_counter()
+    promises = build_promise_table(con, glob, as_of, PROMISE)
+    t1 = time.perf_counter()
+    rates = compute_sign_rates(con, glob, as_of, SIGN_RATE)
+    t2 = time.perf_counter()
+    return promises, rates, t1 - t0, t2 - t1
+
+
+def child_job(args: argparse.Namespace) -> None:
+    """Child process: run the DuckDB job once, write timings as JSON."""
+    as_of = parse_instant(args.as_of)
+    con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
+    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, as_of)
+    levels = pc.value_counts(promises.column("level")).to_pylist()
+    result = {
+        "eta_seconds": eta_s,
+        "sign_rate_seconds": rate_s,
+        "promise_rows": promises.num_rows,
+        "promise_rows_by_level": {str(v["values"]): v["counts"] for v in levels},
+        "labelled_routes": int(
+            pc.sum(pc.less_equal(promises.column("promise_offset_days"), 2)).as_py() or 0
+        ),
+        "merchants": rates.num_rows,
+        "badged": int(pc.sum(rates.column("badge_eligible")).as_py() or 0),
+    }
+    Path(args.result).write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------- pandas version
+
+LEVEL_KEYS: dict[int, list[str]] = {
+    1: ["product_id", "origin_region", "destination_region"],
+    2: ["merchant_id", "origin_city", "destination_province"],
+    3: ["origin_city", "destination_province"],
+    4: ["origin_province", "destination_province"],
+    5: ["carrier"],
+}
+OUT_KEYS = ("product_id", "merchant_id", "origin", "destination", "carrier")
+
+
+def _epoch_us(series: Any) -> tuple[I64, B]:
+    """(µs since the epoch, null mask) of a tz-aware pandas datetime column."""
+    values = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    mask = np.isnat(values)
+    return values.view(np.int64), mask
+
+
+def pandas_job(directory: Path, as_of: datetime) -> tuple[Any, Any]:
+    """The same build and sign-rate job, vectorised with pandas (no SQL)."""
+    import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the lock
+
+    bound = promise_table_params(as_of, PROMISE)
+    offset_us = int(bound["offset_us"])
+    as_of_day = int(bound["as_of_day"])
+    horizon = PROMISE.max_horizon_days
+    window_start_us = int(bound["window_start"].timestamp()) * US
+    as_of_us = int(as_of.timestamp()) * US
+    confidence = float(PROMISE.confidence)
+
+    keys = sorted({k for ks in LEVEL_KEYS.values() for k in ks} | {"industry"})
+    df = pd.read_parquet(
+        directory,
+        columns=[*keys, "paid_at", "signed_at", "refunded_before_shipment"],
+    )
+    paid_us, _ = _epoch_us(df["paid_at"])
+    signed_us, unsigned = _epoch_us(df["signed_at"])
+    refunded = df["refunded_before_shipment"].to_numpy(dtype=bool, na_value=False)
+
+    # ---- promise table
+    keep = (paid_us >= window_start_us) & (paid_us < as_of_us) & ~refunded
+    pay_day = (paid_us[keep] + offset_us) // DAY_US
+    sign_day = (signed_us[keep] + offset_us) // DAY_US
+    seen = ~unsigned[keep] & (sign_day < as_of_day)
+    delta = sign_day - pay_day
+    is_event = seen & (delta <= horizon)
+    offset = np.where(
+        is_event,
+        delta,
+        np.minimum(np.where(seen, delta - 1, as_of_day - pay_day - 1), horizon),
+    )
+    obs = df.loc[keep, [k for k in keys if k != "industry"]]
+    obs["offset_days"] = offset
+    obs["is_event"] = is_event
+    obs = obs[offset >= 0]
+
+    tables = []
+    for level, route_keys in LEVEL_KEYS.items():
+        g = (
+            obs.groupby([*route_keys, "offset_days"], sort=True, dropna=True)
+            .agg(parcels=("is_event", "size"), events=("is_event", "sum"))
+            .reset_index()
+        )
+        route = g.groupby(route_keys, sort=False, dropna=True).ngroup().to_numpy()
+        parcels = g["parcels"].to_numpy(np.int64)
+        sample = pd.Series(parcels).groupby(route).transform("sum").to_numpy()
+        g = g[sample >= PROMISE.min_samples]
+        route = route[sample >= PROMISE.min_samples]
+        sample = sample[sample >= PROMISE.min_samples]
+        parcels = g["parcels"].to_numpy(np.int64)
+        by_route = pd.Series(parcels).groupby(route)
+        at_risk = sample - by_route.cumsum().to_numpy() + parcels
+        surv = 1.0 - g["events"].to_numpy(np.float64) / at_risk
+        cdf = 1.0 - pd.Series(surv).groupby(route).cumprod().to_numpy()
+        hit = cdf >= confidence - CDF_TOLERANCE
+        first = pd.DataFrame({"route": route[hit], "k": g["offset_days"].to_numpy()[hit]})
+        first["p"] = cdf[hit]
+        first = first.drop_duplicates("route")  # sorted by offset within a route
+        routes = g.loc[:, route_keys].assign(route=route, sample_size=sample)
+        routes = routes.drop_duplicates("route").merge(first, on="route", how="left")
+        out = pd.DataFrame(
+            {
+                "level": np.int8(level),
+                "confidence": confidence,
+                "product_id": routes["product_id"] if level == 1 else None,
+                "merchant_id": routes["merchant_id"] if level == 2 else None,
+                "origin": routes[route_keys[1] if level <= 2 else route_keys[0]]
+                if level <= 4
+                else None,
+                "destination": routes[route_keys[-1]] if level <= 4 else None,
+                "carrier": routes["carrier"] if level == 5 else None,
+                "promise_offset_days": routes["k"].astype("Int32"),
+                "probability": routes["p"],
+                "sample_size": routes["sample_size"].astype(np.int64),
+            }
+        )
+        tables.append(out)
+    promises = pd.concat(tables, ignore_index=True)
+
+    # ---- sign rate
+    sr = sign_rate_params(as_of, SIGN_RATE)
+    start_us = int(sr["window_start"].timestamp()) * US
+    end_us = int(sr["window_end"].timestamp()) * US
+    within_us = int(sr["within_us"])
+    eligible = (paid_us >= start_us) & (paid_us < end_us) & ~refunded
+    in_time = ~unsigned & (signed_us <= paid_us + within_us)
+    orders = df.loc[eligible, ["merchant_id", "industry"]]
+    orders["signed"] = in_time[eligible]
+    per = (
+        orders.groupby(["merchant_id", "industry"], sort=False)
+        .agg(orders=("signed", "size"), signed_within=("signed", "sum"))
+        .reset_index()
+    )
+    main = per.sort_values(["merchant_id", "orders", "industry"], ascending=[True, False, True])
+    main = main.drop_duplicates("merchant_id")[["merchant_id", "industry"]]
+    merchants = (
+        per.groupby("merchant_id", sort=True)[["orders", "signed_within"]]
+        .sum()
+        .reset_index()
+        .merge(main, on="merchant_id")
+    )
+    by_industry = merchants.groupby("industry")
+    merchants["industry_orders"] = by_industry["orders"].transform("sum")
+    merchants["industry_signed_within"] = by_industry["signed_within"].transform("sum")
+    merchants["sign_rate"] = merchants["signed_within"] / merchants["orders"]
+    merchants["industry_rate"] = merchants["industry_signed_within"] / merchants["industry_orders"]
+    # Exact integer comparison, as in SQL (products stay far below 2**63 here).
+    merchants["badge_eligible"] = (merchants["orders"] >= SIGN_RATE.min_orders) & (
+        merchants["signed_within"] * merchants["industry_orders"]
+        > merchants["industry_signed_within"] * merchants["orders"]
+    )
+    return promises, merchants
+
+
+def same_results(promises: pa.Table, rates: pa.Table, pd_promises: Any, pd_rates: Any) -> str:
+    """'' when pandas and DuckDB agree (probabilities within 1e-9), else what differs."""
+    key = ["level", *OUT_KEYS]
+    a = promises.to_pandas().sort_values(key).reset_index(drop=True)
+    b = pd_promises.sort_values(key).reset_index(drop=True)
+    if len(a) != len(b):
+        return f"promise rows {len(a)} vs {len(b)}"
+    for col in ("level", *OUT_KEYS, "sample_size"):
+        if not (a[col].astype(object).fillna("∅") == b[col].astype(object).fillna("∅")).all():
+            return f"promise column {col} differs"
+    ka = a["promise_offset_days"].astype("Int64").fillna(-1)
+    kb = b["promise_offset_days"].astype("Int64").fillna(-1)
+    if not (ka == kb).all():
+        return "promise_offset_days differs"
+    pa_ = a["probability"].fillna(-1.0).to_numpy()
+    pb_ = b["probability"].fillna(-1.0).to_numpy()
+    if not np.allclose(pa_, pb_, rtol=0, atol=1e-9):
+        return "probability differs"
+    r = rates.to_pandas().sort_values("merchant_id").reset_index(drop=True)
+    s = pd_rates.sort_values("merchant_id").reset_index(drop=True)
+    cols = ["merchant_id", "industry", "orders", "signed_within", "industry_orders"]
+    if len(r) != len(s) or not (r[cols] == s[cols]).all().all():
+        return "sign rates differ"
+    if not (r["badge_eligible"] == s["badge_eligible"]).all():
+        return "badges differ"
+    return ""
+
+
+def child_compare(args: argparse.Namespace) -> None:
+    """Child process: DuckDB then pandas on the same rows, same process."""
+    as_of = parse_instant(args.as_of)
+    directory = Path(args.glob).parent
+    con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
+    t0 = time.perf_counter()
+    promises, rates, _, _ = duckdb_job(con, args.glob, as_of)
+    t1 = time.perf_counter()
+    pd_promises, pd_rates = pandas_job(directory, as_of)
+    t2 = time.perf_counter()
+    result = {
+        "duckdb_seconds": t1 - t0,
+        "pandas_seconds": t2 - t1,
+        "mismatch": same_results(promises, rates, pd_promises, pd_rates),
+    }
+    Path(args.result).write_text(json.dumps(result))
+
+
+# ---------------------------------------------------------------- measuring from outside
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall_seconds: float
+    peak_rss_sampled: int  # bytes, max of 20 ms VmRSS samples
+    peak_rss_kernel: int  # bytes, max of VmHWM and wait4's ru_maxrss
+    result: dict[str, Any]
+
+    @property
+    def peak(self) -> int:
+        return max(self.peak_rss_sampled, self.peak_rss_kernel)
+
+
+def run_child(mode: str, glob: str, args: argparse.Namespace, work: Path) -> Measured:
+    """Run this script's `mode` in a child process, sampling its RSS from here."""
+    result_path = work / f"{mode}-result.json"
+    result_path.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        mode,
+        "--glob",
+        glob,
+        "--as-of",
+        args.as_of,
+        "--memory-limit",
+        args.memory_limit,
+        "--threads",
+        str(args.threads),
+        "--temp-dir",
+        str(work / "duckdb-tmp"),
+        "--result",
+        str(result_path),
+    ]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    sampled = hwm = 0
+    while True:
+        sampled = max(sampled, _status_kib(proc.pid, "VmRSS"))
+        hwm = max(hwm, _status_kib(proc.pid, "VmHWM"))
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"error: child {mode} exited with {proc.returncode}")
+    kernel = max(hwm, int(usage.ru_maxrss))  # KiB on Linux
+    return Measured(wall, sampled * 1024, kernel * 1024, json.loads(result_path.read_text()))
+
+
+# ---------------------------------------------------------------- main
+
+
+def gib(n: int) -> str:
+    return f"{n / 1024**3:.2f} GiB"
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "_job", "_compare"])
+    parser.add_argument("--rows", type=int, default=120_000_000)
+    parser.add_argument("--compare-rows", type=int, default=10_000_000)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--keep", action="store_true", help="keep the Parquet data")
+    parser.add_argument("--seed", type=int, default=1688)
+    parser.add_argument("--as-of", default="2024-10-15T00:00:00+08:00")
+    parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-compare", action="store_true")
+    # internal (child processes)
+    parser.add_argument("--glob", help=argparse.SUPPRESS)
+    parser.add_argument("--temp-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> None:
+    args = parse(argv)
+    if args.mode == "_job":
+        child_job(args)
+        return
+    if args.mode == "_compare":
+        child_compare(args)
+        return
+    as_of = parse_instant(args.as_of)
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"as of {as_of.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Shanghai; promise {PROMISE}; "
+        f"sign rate {SIGN_RATE}; DuckDB threads={args.threads}, "
+        f"memory_limit={args.memory_limit}, {os.cpu_count()} CPUs"
+    )
+    try:
+        big = out / "shipments"
+        gen_s = generate(big, args.rows, as_of, args.seed, "history")
+        size = sum(p.stat().st_size for p in big.glob("*.parquet"))
+        how = f"generated in {gen_s:.0f} s" if gen_s else "reused"
+        console.print(f"{args.rows:,} rows {how}; Parquet {gib(size)}")
+
+        job = run_child("_job", str(big / "*.parquet"), args, out)
+        r = job.result
+        total = r["eta_seconds"] + r["sign_rate_seconds"]
+        table = Table(title=f"eta build + sign rate on {args.rows:,} rows (child process)")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("eta build (build_promise_table)", f"{r['eta_seconds']:.1f} s")
+        table.add_row("sign-rate job (compute_sign_rates)", f"{r['sign_rate_seconds']:.1f} s")
+        table.add_row("job total", f"{total:.1f} s  (target ≤ {TARGET_SECONDS:.0f} s)")
+        table.add_row("rows/s (rows ÷ job total)", f"{args.rows / total:,.0f}")
+        table.add_row("child wall incl. start-up", f"{job.wall_seconds:.1f} s")
+        table.add_row("peak RSS, 20 ms samples", gib(job.peak_rss_sampled))
+        table.add_row("peak RSS, kernel high-water", gib(job.peak_rss_kernel))
+        table.add_row("peak RSS (max)", f"{gib(job.peak)}  (target ≤ {gib(TARGET_PEAK_BYTES)})")
+        table.add_row("promise routes by level", json.dumps(r["promise_rows_by_level"]))
+        table.add_row("routes with a label (≤ day after)", f"{r['labelled_routes']:,}")
+        table.add_row("merchants rated / badge-eligible", f"{r['merchants']:,} / {r['badged']:,}")
+        console.print(table)
+        met = total <= TARGET_SECONDS and job.peak <= TARGET_PEAK_BYTES
+        console.print(f"speed target {'MET' if met else 'NOT MET'}")
+
+        if not args.skip_compare:
+            n = min(args.rows, args.compare_rows)
+            small = out / "compare"
+            generate(small, n, as_of, args.seed, "comparison")
+            cmp = run_child("_compare", str(small / "*.parquet"), args, out)
+            c = cmp.result
+            ratio = c["pandas_seconds"] / c["duckdb_seconds"]
+            console.print(
+                f"same job on {n:,} rows, one process: DuckDB {c['duckdb_seconds']:.1f} s "
+                f"({n / c['duckdb_seconds']:,.0f} rows/s), pandas {c['pandas_seconds']:.1f} s "
+                f"({n / c['pandas_seconds']:,.0f} rows/s): DuckDB is {ratio:.1f}× faster; "
+                f"peak RSS of that process {gib(cmp.peak)}; results "
+                + ("identical" if not c["mismatch"] else f"DIFFER: {c['mismatch']}")
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
