@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 DATABASE_URL_ENV = "BUYERGUARD_DATABASE_URL"
 DEFAULT_SQLITE_PATH = Path("var") / "buyerguard.sqlite3"
 READONLY_OPTION = "buyerguard_readonly"
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
 
 
 def database_url() -> str:
@@ -42,7 +43,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +53,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
