@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +15,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from buyerguard import __version__
 from buyerguard.api.routes import router
@@ -21,6 +22,8 @@ from buyerguard.bootstrap import Runtime
 from buyerguard.errors import BuyerguardError
 from buyerguard.scheduler import Scheduler
 
+# Swagger UI 5 (renders OpenAPI 3.1), shipped inside the fastapi-offline wheel: no CDN.
+SWAGGER_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
 ERROR_STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -69,7 +72,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = rt
-    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=str(SWAGGER_ASSETS)), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -78,7 +81,7 @@ def create_app(
             title="buyerguard API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger/favicon.png",
         )
 
     @app.get("/healthz", tags=["health"])
