@@ -22,7 +22,7 @@ from buyerguard.clock import Clock, ensure_utc
 from buyerguard.rulebook import RulebookSet
 from buyerguard.services import badges, orders
 from buyerguard.services.context import SCHEDULER, Actor, Context
-from buyerguard.store.db import transaction
+from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
 
@@ -69,7 +69,7 @@ class Scheduler:
         return Context(connection, self.actor, self.clock, self.rulebooks, self.history)
 
     def due_timer_ids(self, now: datetime) -> list[str]:
-        with transaction(self.engine) as connection:
+        with read_transaction(self.engine) as connection:
             query = (
                 select(timers.c.id)
                 .where(and_(timers.c.status == "pending", timers.c.due_at <= now))
