@@ -20,7 +20,15 @@ merchant = seller (the order's first item); origin region/province
 `BR-<customer_state>`; one carrier `olist`; no product ids, so level 1 never
 applies. Canceled/unavailable orders never handed to the carrier are
 "refunded before shipment" (the data has no cancel time, so they are left
-out of history from the start: a small, stated look-ahead).
+out of history from the start: a small, stated look-ahead);
+`--undelivered unshipped` extends that to every order never handed to a
+carrier (see `load_olist`).
+
+Model variants: `--variant` replays a prototype build (`Variant`,
+`variant_table_sql`: lost-parcel rule, period window, hazard shrinkage toward
+the parent route) instead of `eta.create_promise_table`, served by the same
+production lookup; `--check-variant` checks that the prototype with nothing
+switched on reproduces production's table exactly.
 
 China section: a synthetic history (GB/T 2260 provinces and cities, about
 half of the parcels signed within 3 local days) replayed the same way, to
@@ -50,7 +58,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from buyerguard.analytics.eta import PromiseParams, create_promise_table, lookup_promises_sql
+from buyerguard.analytics.eta import (
+    PromiseParams,
+    create_promise_table,
+    lookup_promises_sql,
+    promise_table_params,
+    relation_sql,
+)
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
 from buyerguard.clock import SHANGHAI, parse_instant, start_of_local_day
 from buyerguard.rulebook import rulebook_at
@@ -93,10 +107,15 @@ def one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
 def load_olist(con: duckdb.DuckDBPyConnection, data_dir: Path, undelivered: str) -> None:
     """`shipments` in the engine's schema (+ evaluation columns) from deliveries.parquet.
 
-    undelivered="censor": orders that never arrive stay in history as in transit
-    for ever; "exclude": orders whose final status is not delivered are left
-    out of history (like refunds), conditioning on eventual delivery as the
-    evaluation (delivered orders only, as Olist's own rate) does.
+    Which orders count as `refunded_before_shipment` (left out of history; the
+    data has no cancel time, so this is decided from the final status):
+    "censor": canceled/unavailable orders never handed to a carrier; every other
+    order that never arrives stays in history as in transit for ever.
+    "unshipped": every order never handed to a carrier and never delivered
+    (also invoiced/processing/created/approved: not parcels in transit either).
+    "none": nothing; only the model's own rules (e.g. a lost-parcel rule) act.
+    "exclude" (LOOK-AHEAD, kept for the record only): every order that never
+    arrives, including shipped ones, which no build could know in advance.
     """
     path = data_dir / "deliveries.parquet"
     if not path.exists():
@@ -123,8 +142,11 @@ def load_olist(con: duckdb.DuckDBPyConnection, data_dir: Path, undelivered: str)
                timezone('Asia/Shanghai', order_purchase_timestamp) AS paid_at,
                timezone('Asia/Shanghai', order_delivered_carrier_date) AS shipped_at,
                timezone('Asia/Shanghai', order_delivered_customer_date) AS signed_at,
-               CASE WHEN $undelivered = 'exclude'
-                    THEN order_delivered_customer_date IS NULL
+               CASE $undelivered
+                    WHEN 'exclude' THEN order_delivered_customer_date IS NULL
+                    WHEN 'unshipped' THEN order_delivered_carrier_date IS NULL
+                                          AND order_delivered_customer_date IS NULL
+                    WHEN 'none' THEN false
                     ELSE order_status IN ('canceled', 'unavailable')
                          AND order_delivered_carrier_date IS NULL
                END AS refunded_before_shipment,
@@ -168,6 +190,7 @@ def replay(
     base: PromiseParams,
     eval_table: str,
     description: str,
+    variant: Variant | None = None,
 ) -> None:
     """Walk forward: for each day D, build as of 00:00 D and look up D's orders.
 
@@ -193,9 +216,14 @@ def replay(
             )
             for window in windows_days:
                 params = replace(base, window_days=window)
-                create_promise_table(
-                    con, "shipments", as_of, params, "promises", confidences=confidences
-                )
+                if variant is None:
+                    create_promise_table(
+                        con, "shipments", as_of, params, "promises", confidences=confidences
+                    )
+                else:
+                    create_variant_table(
+                        con, "shipments", as_of, params, variant, "promises", confidences
+                    )
                 # Benchmark-only fill for orders whose route never reaches the
                 # confidence: keep backing off to a level that does (Olist must
                 # quote a date for every order; the engine would show none).
@@ -267,6 +295,7 @@ def run_olist(
     confidences: tuple[Decimal, ...],
     min_samples: int,
     undelivered: str,
+    variant: Variant | None = None,
 ) -> None:
     console.rule("[bold]Olist walk-forward (data © Olist, CC BY-NC-SA 4.0)")
     con = duckdb.connect()
@@ -285,7 +314,7 @@ def run_olist(
     ]
     base = replace(DEFAULT_PROMISE, max_horizon_days=OLIST_HORIZON_DAYS, min_samples=min_samples)
     started = time.perf_counter()
-    replay(con, days, windows_days, confidences, base, "evaluation", "replaying days")
+    replay(con, days, windows_days, confidences, base, "evaluation", "replaying days", variant)
     elapsed = time.perf_counter() - started
     points = olist_curve(con)
 
@@ -294,6 +323,11 @@ def run_olist(
         f"{len(days)} replay days x {len(windows_days)} windows in {elapsed:.1f} s "
         f"(min_samples={base.min_samples}, horizon={base.max_horizon_days} d,"
         f" undelivered={undelivered})"
+    )
+    console.print(
+        "model: production (eta.create_promise_table)"
+        if variant is None
+        else f"model: variant — {variant.describe()}"
     )
     table = Table(title="Trade-off curve (calendar days, Asia/Shanghai)")
     for col in (
@@ -352,6 +386,198 @@ def run_olist(
             f" cheapest point at or above it: {best_text}"
         )
     con.close()
+
+
+# --------------------------------------------------------------------------- model variants
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A prototype of the promise build, measured against production on Olist.
+
+    lost_after_days: a parcel not signed within this many local days of its pay
+    day is declared lost (a refund fact the engine will have) and leaves the
+    history, so the model estimates P(signed by day k | not lost): the event
+    the evaluation (delivered orders) and Olist's own rate condition on.
+    A parcel signed later than that counts as lost too, so the definition does
+    not depend on the as-of. None: never lost (production).
+    exposure: period analysis (delayed entry). The window selects the days on
+    which parcels were *observed*, not the days they were paid: a parcel paid
+    before the window enters the risk set at the offset where the window
+    starts, so every hazard comes from the last `window_days` and the tail is
+    still estimated, from older parcels that were in transit in the window.
+    prior_strength: shrink each route's daily hazard towards its parent
+    route's (empirical Bayes with m pseudo-parcels): h = (d + m·h_parent) /
+    (n + m), along product → merchant → origin city → origin province →
+    carrier. 0: none (production).
+    """
+
+    lost_after_days: int | None = None
+    exposure: bool = False
+    prior_strength: float = 0.0
+
+    def describe(self) -> str:
+        lost = "never" if self.lost_after_days is None else f"{self.lost_after_days} d"
+        window = "observation days (period)" if self.exposure else "pay days (cohort)"
+        return f"lost after {lost}; window over {window}; prior strength {self.prior_strength:g}"
+
+
+# level, the route's key columns, its parent route's key columns, and a filter.
+_LEVELS: tuple[tuple[int, str, str, str], ...] = (
+    (1, "product_id, NULL, origin_region, destination_region, NULL",
+     "2, NULL, any_value(merchant_id), any_value(origin_city),"
+     " any_value(destination_province), NULL", "product_id IS NOT NULL"),
+    (2, "NULL, merchant_id, origin_city, destination_province, NULL",
+     "3, NULL, NULL, origin_city, destination_province, NULL", "merchant_id IS NOT NULL"),
+    (3, "NULL, NULL, origin_city, destination_province, NULL",
+     "4, NULL, NULL, any_value(origin_province), destination_province, NULL", "true"),
+    (4, "NULL, NULL, origin_province, destination_province, NULL",
+     "5, NULL, NULL, NULL, NULL, mode(carrier)", "true"),
+    (5, "NULL, NULL, NULL, NULL, carrier", "0, NULL, NULL, NULL, NULL, NULL", "true"),
+)  # fmt: skip
+
+
+def _route_hash() -> str:
+    cols = ("level", "product_id", "merchant_id", "origin", "destination", "carrier")
+    return (
+        "hash("
+        + ", ".join(f"{c}::INTEGER" if c == "level" else f"{c}::VARCHAR" for c in cols)
+        + ")"
+    )
+
+
+def variant_table_sql(shipments: str, horizon_days: int, variant: Variant) -> str:
+    """A promise table with production's columns, built the `variant` way.
+
+    With Variant() it equals `promise_table_sql`'s table (--check-variant).
+    Named parameters: those of `promise_table_params`, plus $window_days and
+    $history_start.
+    """
+    h = int(horizon_days)
+    lost = "NULL" if variant.lost_after_days is None else str(int(variant.lost_after_days))
+    m = float(variant.prior_strength)
+    entry = "greatest(0, $as_of_day - $window_days - pay_day)" if variant.exposure else "0"
+    day = "86400000000"
+    cols = "level, product_id, merchant_id, origin, destination, carrier"
+    pcols = "plevel, p_product, p_merchant, p_origin, p_destination, p_carrier"
+    route_selects = "\n    UNION ALL\n    ".join(
+        f"SELECT {lv}, {keys}, {parent}, count(*) FILTER (WHERE entry = 0)"
+        f" FROM live WHERE {cond} GROUP BY ALL"
+        for lv, keys, parent, cond in _LEVELS
+    )
+    count_selects = "\n    UNION ALL\n    ".join(
+        f"SELECT {lv}, {keys}, k, sum(n_in), sum(n_out), sum(ev)"
+        f" FROM moves WHERE {cond} GROUP BY ALL"
+        for lv, keys, _, cond in _LEVELS
+    )
+    if m > 0:
+        recursive = "RECURSIVE "
+        # Level by level, coarsest first: a recursive CTE whose step takes the
+        # next finer level's rows and joins them to the previous step's.
+        hazard = f"""hz(rk, k, level, sample_size, hz) AS (
+    SELECT rk, k, level, sample_size, CASE WHEN n > 0 THEN d / n ELSE 0.0 END
+    FROM raw WHERE level = 5
+    UNION ALL
+    SELECT r.rk, r.k, r.level, r.sample_size,
+           (r.d + {m} * coalesce(p.hz, 0.0)) / (r.n + {m})
+    FROM raw r JOIN hz p ON p.rk = r.pk AND p.k = r.k
+)"""
+    else:
+        recursive = ""
+        hazard = """hz AS (
+    SELECT rk, k, level, sample_size, CASE WHEN n > 0 THEN d / n ELSE 0.0 END AS hz FROM raw
+)"""
+    return f"""
+WITH {recursive}parcels AS (
+    SELECT product_id, merchant_id, origin_region, destination_region, origin_city,
+           origin_province, destination_province, carrier,
+           (epoch_us(paid_at) + $offset_us) // {day} AS pay_day,
+           CASE WHEN (epoch_us(signed_at) + $offset_us) // {day} < $as_of_day
+                THEN (epoch_us(signed_at) + $offset_us) // {day} END AS sign_day
+    FROM {relation_sql(shipments)}
+    WHERE paid_at >= $history_start AND paid_at < $as_of
+      AND NOT coalesce(refunded_before_shipment, false)
+),
+spans AS (SELECT * EXCLUDE (sign_day), sign_day - pay_day AS s, {entry} AS entry FROM parcels),
+kept AS (
+    SELECT * EXCLUDE (s),
+           coalesce(s <= {h}, false) AS is_event,
+           CASE WHEN s <= {h} THEN s
+                ELSE least(coalesce(s - 1, $as_of_day - pay_day - 1), {h}) END AS exit
+    FROM spans
+    WHERE NOT coalesce(s > {lost} OR (s IS NULL AND $as_of_day - pay_day - 1 >= {lost}), false)
+),
+live AS (SELECT * FROM kept WHERE exit >= entry),
+moves AS (
+    SELECT * EXCLUDE (entry, exit, is_event), entry AS k, 1 AS n_in, 0 AS n_out, 0 AS ev
+    FROM live
+    UNION ALL
+    SELECT * EXCLUDE (entry, exit, is_event), exit, 0, 1, is_event::INTEGER FROM live
+),
+routes AS (
+    SELECT *, {_route_hash()} AS rk,
+           hash(plevel::INTEGER, p_product::VARCHAR, p_merchant::VARCHAR, p_origin::VARCHAR,
+                p_destination::VARCHAR, p_carrier::VARCHAR) AS pk
+    FROM (
+    {route_selects}
+    ) AS t({cols}, {pcols}, sample_size)
+    WHERE sample_size >= $min_samples
+),
+counts AS (
+    SELECT {_route_hash()} AS rk, k, n_in, n_out, ev
+    FROM (
+    {count_selects}
+    ) AS t({cols}, k, n_in, n_out, ev)
+),
+raw AS (
+    SELECT r.rk, r.pk, r.level, r.sample_size, g.k, coalesce(c.ev, 0)::DOUBLE AS d,
+           sum(coalesce(c.n_in, 0) - coalesce(c.n_out, 0)) OVER (
+               PARTITION BY r.rk ORDER BY g.k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ) + coalesce(c.n_out, 0) AS n
+    FROM routes r CROSS JOIN range(0, {h} + 1) AS g(k)
+    LEFT JOIN counts c ON c.rk = r.rk AND c.k = g.k
+),
+{hazard},
+km AS (
+    SELECT rk, k AS offset_days, sample_size,
+           1.0 - product(1.0 - hz) OVER (
+               PARTITION BY rk ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ) AS cdf
+    FROM hz
+),
+promised AS (
+    SELECT rk, confidence,
+           min(offset_days) FILTER (WHERE cdf >= confidence - 1e-9)::INTEGER
+               AS promise_offset_days,
+           arg_min(cdf, offset_days) FILTER (WHERE cdf >= confidence - 1e-9) AS probability,
+           any_value(sample_size)::BIGINT AS sample_size
+    FROM km CROSS JOIN (SELECT unnest($confidences::DOUBLE[]) AS confidence)
+    GROUP BY rk, confidence
+)
+SELECT r.level::TINYINT AS level, p.confidence, r.product_id, r.merchant_id, r.origin,
+       r.destination, r.carrier, p.promise_offset_days, p.probability, p.sample_size
+FROM promised p JOIN routes r USING (rk)
+"""
+
+
+def create_variant_table(
+    con: duckdb.DuckDBPyConnection,
+    shipments: str,
+    as_of: datetime,
+    params: PromiseParams,
+    variant: Variant,
+    table_name: str,
+    confidences: tuple[Decimal, ...],
+) -> None:
+    """`create_promise_table`, the `variant` way."""
+    bound = promise_table_params(as_of, params, confidences)
+    look_back = params.window_days + (params.max_horizon_days + 1 if variant.exposure else 0)
+    del bound["window_start"]
+    bound["history_start"] = bound["as_of"] - timedelta(days=look_back)
+    if variant.exposure:
+        bound["window_days"] = params.window_days
+    sql = variant_table_sql(shipments, params.max_horizon_days, variant)
+    con.execute(f"CREATE OR REPLACE TABLE {table_name} AS {sql}", bound)
 
 
 # --------------------------------------------------------------------------- China
@@ -483,7 +709,7 @@ def synthetic_china(first_day: date, days: int, parcels_per_day: int, seed: int)
     return pa.Table.from_pylist(rows, schema=SHIPMENT_SCHEMA)
 
 
-def run_china(seed: int) -> None:
+def run_china(seed: int, variant: Variant | None = None) -> None:
     console.rule("[bold]Synthetic China: do shown labels hold?")
     first_day, history_days, replay_days = date(2024, 1, 1), 120, 60
     started = time.perf_counter()
@@ -510,7 +736,18 @@ def run_china(seed: int) -> None:
     )
     days = [first_day + timedelta(days=history_days - replay_days + i) for i in range(replay_days)]
     params = DEFAULT_PROMISE
-    replay(con, days, (params.window_days,), (params.confidence,), params, "shipments", "days")
+    if variant is not None:
+        console.print(f"model: variant — {variant.describe()}")
+    replay(
+        con,
+        days,
+        (params.window_days,),
+        (params.confidence,),
+        params,
+        "shipments",
+        "days",
+        variant,
+    )
     rows = con.sql(
         """
         SELECT coalesce(r.label, 'none') AS shown_label, count(*) AS parcels,
@@ -552,6 +789,37 @@ def run_china(seed: int) -> None:
     con.close()
 
 
+def check_variant(data_dir: Path) -> int:
+    """Variant() must give production's promise table exactly (same SQL semantics)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    load_olist(con, data_dir, "censor")
+    failures = 0
+    for day in (date(2017, 3, 1), date(2017, 11, 30), date(2018, 5, 20)):
+        for window in (30, 90):
+            params = replace(
+                DEFAULT_PROMISE, max_horizon_days=OLIST_HORIZON_DAYS, window_days=window
+            )
+            as_of = start_of_local_day(day)
+            create_promise_table(con, "shipments", as_of, params, "prod", confidences=CONFIDENCES)
+            create_variant_table(con, "shipments", as_of, params, Variant(), "var", CONFIDENCES)
+            cols = (
+                "level, confidence, coalesce(merchant_id, ''), coalesce(origin, ''),"
+                " coalesce(destination, ''), coalesce(carrier, ''), promise_offset_days,"
+                " round(probability, 9), sample_size"
+            )
+            diff = one(
+                con,
+                f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM prod EXCEPT ALL"
+                f" SELECT {cols} FROM var)) + (SELECT count(*) FROM (SELECT {cols} FROM var"
+                f" EXCEPT ALL SELECT {cols} FROM prod)), (SELECT count(*) FROM prod)",
+            )
+            failures += diff[0] != 0
+            console.print(f"{day} window {window}: {diff[1]:,} rows, {diff[0]} differ")
+    con.close()
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Olist Parquet folder")
@@ -565,9 +833,31 @@ def main(argv: list[str] | None = None) -> int:
         "--confidences", default=",".join(map(str, CONFIDENCES)), help="confidence levels"
     )
     parser.add_argument("--min-samples", type=int, default=DEFAULT_PROMISE.min_samples)
-    parser.add_argument("--undelivered", choices=("censor", "exclude"), default="censor")
+    parser.add_argument(
+        "--undelivered", choices=("censor", "unshipped", "none", "exclude"), default="censor"
+    )
+    parser.add_argument(
+        "--variant", action="store_true", help="the prototype build (Variant) instead of eta.py"
+    )
+    parser.add_argument("--lost-after", type=int, default=None, help="variant: lost after N days")
+    parser.add_argument(
+        "--exposure-window", action="store_true", help="variant: window over observation days"
+    )
+    parser.add_argument("--prior-strength", type=float, default=0.0, help="variant: shrinkage m")
+    parser.add_argument(
+        "--check-variant",
+        action="store_true",
+        help="check Variant() builds production's table on a few days, then exit",
+    )
     parser.add_argument("--seed", type=int, default=20240101, help="synthetic history seed")
     args = parser.parse_args(argv)
+    variant = (
+        Variant(args.lost_after, args.exposure_window, args.prior_strength)
+        if args.variant
+        else None
+    )
+    if args.check_variant:
+        return check_variant(args.data)
     if not args.china_only:
         run_olist(
             args.data,
@@ -575,9 +865,10 @@ def main(argv: list[str] | None = None) -> int:
             tuple(Decimal(c) for c in args.confidences.split(",")),
             args.min_samples,
             args.undelivered,
+            variant,
         )
     if not args.skip_china:
-        run_china(args.seed)
+        run_china(args.seed, variant)
     return 0
 
 
