@@ -3,6 +3,10 @@
 Usage (from the repository root):
     .venv/bin/python benchmarks/olist_promise.py [--data DIR] [--china-only | --skip-china]
 
+By default both sections run the production build with the rulebook's model
+(lost after `lost_after_days`, window over observation days, hazard
+shrinkage toward the parent route) and `--undelivered unshipped`.
+
 Olist section: replays the Olist public dataset (CC BY-NC-SA 4.0, © Olist)
 walk-forward, one local day at a time. The promise table for day D is built by
 the production code (`create_promise_table`) as of 00:00 Shanghai on D, from
@@ -20,15 +24,17 @@ merchant = seller (the order's first item); origin region/province
 `BR-<customer_state>`; one carrier `olist`; no product ids, so level 1 never
 applies. Canceled/unavailable orders never handed to the carrier are
 "refunded before shipment" (the data has no cancel time, so they are left
-out of history from the start: a small, stated look-ahead);
-`--undelivered unshipped` extends that to every order never handed to a
-carrier (see `load_olist`).
+out of history from the start: a small, stated look-ahead); with
+`--undelivered unshipped` (the default) that is every order never handed to
+a carrier and never delivered (see `load_olist`).
 
-Model variants: `--variant` replays a prototype build (`Variant`,
+Model variants: `--variant` replays the prototype build (`Variant`,
 `variant_table_sql`: lost-parcel rule, period window, hazard shrinkage toward
 the parent route) instead of `eta.create_promise_table`, served by the same
-production lookup; `--check-variant` checks that the prototype with nothing
-switched on reproduces production's table exactly.
+production lookup, for experiments. Production now implements the prototype's
+winning settings; `--check-variant` checks that Variant() equals production's
+round-1 model (`PromiseParams.old_model()`) and that Variant(60, period, 20)
+equals production's default model, on a few days.
 
 China section: a synthetic history (GB/T 2260 provinces and cities, about
 half of the parcels signed within 3 local days) replayed the same way, to
@@ -325,7 +331,7 @@ def run_olist(
         f" undelivered={undelivered})"
     )
     console.print(
-        "model: production (eta.create_promise_table)"
+        f"model: production (eta.create_promise_table) — {describe_production(base)}"
         if variant is None
         else f"model: variant — {variant.describe()}"
     )
@@ -386,6 +392,18 @@ def run_olist(
             f" cheapest point at or above it: {best_text}"
         )
     con.close()
+
+
+def describe_production(params: PromiseParams) -> str:
+    window = (
+        "observation days (period)"
+        if params.history_window_basis == "observed"
+        else "pay days (cohort)"
+    )
+    return (
+        f"lost after {params.lost_after_days} d; window over {window};"
+        f" prior strength {params.hazard_prior_strength}"
+    )
 
 
 # --------------------------------------------------------------------------- model variants
@@ -572,7 +590,8 @@ def create_variant_table(
     """`create_promise_table`, the `variant` way."""
     bound = promise_table_params(as_of, params, confidences)
     look_back = params.window_days + (params.max_horizon_days + 1 if variant.exposure else 0)
-    del bound["window_start"]
+    for production_only in ("window_start", "lost_after", "entry_day"):
+        bound.pop(production_only, None)
     bound["history_start"] = bound["as_of"] - timedelta(days=look_back)
     if variant.exposure:
         bound["window_days"] = params.window_days
@@ -736,8 +755,11 @@ def run_china(seed: int, variant: Variant | None = None) -> None:
     )
     days = [first_day + timedelta(days=history_days - replay_days + i) for i in range(replay_days)]
     params = DEFAULT_PROMISE
-    if variant is not None:
-        console.print(f"model: variant — {variant.describe()}")
+    console.print(
+        f"model: production — {describe_production(params)}"
+        if variant is None
+        else f"model: variant — {variant.describe()}"
+    )
     replay(
         con,
         days,
@@ -790,32 +812,53 @@ def run_china(seed: int, variant: Variant | None = None) -> None:
 
 
 def check_variant(data_dir: Path) -> int:
-    """Variant() must give production's promise table exactly (same SQL semantics)."""
+    """The prototype must give production's tables: round-1 model and default model.
+
+    Variant() against `PromiseParams.old_model()` must agree exactly;
+    Variant(60, period, 20) against the rulebook's default model agrees up to
+    ties in a province pair's most used carrier (level 4's parent), which the
+    prototype breaks arbitrarily (`mode`) and production by carrier name (Olist
+    has one carrier, so none there).
+    """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    load_olist(con, data_dir, "censor")
+    load_olist(con, data_dir, "unshipped")
     failures = 0
+    base = replace(DEFAULT_PROMISE, max_horizon_days=OLIST_HORIZON_DAYS)
+    models = (
+        ("round-1", base.old_model(), Variant()),
+        (
+            "default",
+            base,
+            Variant(
+                base.lost_after_days,
+                base.history_window_basis == "observed",
+                float(base.hazard_prior_strength),
+            ),
+        ),
+    )
     for day in (date(2017, 3, 1), date(2017, 11, 30), date(2018, 5, 20)):
         for window in (30, 90):
-            params = replace(
-                DEFAULT_PROMISE, max_horizon_days=OLIST_HORIZON_DAYS, window_days=window
-            )
-            as_of = start_of_local_day(day)
-            create_promise_table(con, "shipments", as_of, params, "prod", confidences=CONFIDENCES)
-            create_variant_table(con, "shipments", as_of, params, Variant(), "var", CONFIDENCES)
-            cols = (
-                "level, confidence, coalesce(merchant_id, ''), coalesce(origin, ''),"
-                " coalesce(destination, ''), coalesce(carrier, ''), promise_offset_days,"
-                " round(probability, 9), sample_size"
-            )
-            diff = one(
-                con,
-                f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM prod EXCEPT ALL"
-                f" SELECT {cols} FROM var)) + (SELECT count(*) FROM (SELECT {cols} FROM var"
-                f" EXCEPT ALL SELECT {cols} FROM prod)), (SELECT count(*) FROM prod)",
-            )
-            failures += diff[0] != 0
-            console.print(f"{day} window {window}: {diff[1]:,} rows, {diff[0]} differ")
+            for name, model, variant in models:
+                params = replace(model, window_days=window)
+                as_of = start_of_local_day(day)
+                create_promise_table(
+                    con, "shipments", as_of, params, "prod", confidences=CONFIDENCES
+                )
+                create_variant_table(con, "shipments", as_of, params, variant, "var", CONFIDENCES)
+                cols = (
+                    "level, confidence, coalesce(merchant_id, ''), coalesce(origin, ''),"
+                    " coalesce(destination, ''), coalesce(carrier, ''), promise_offset_days,"
+                    " round(probability, 9), sample_size"
+                )
+                diff = one(
+                    con,
+                    f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM prod EXCEPT ALL"
+                    f" SELECT {cols} FROM var)) + (SELECT count(*) FROM (SELECT {cols} FROM var"
+                    f" EXCEPT ALL SELECT {cols} FROM prod)), (SELECT count(*) FROM prod)",
+                )
+                failures += diff[0] != 0
+                console.print(f"{day} window {window} {name}: {diff[1]:,} rows, {diff[0]} differ")
     con.close()
     return 1 if failures else 0
 
@@ -834,7 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-samples", type=int, default=DEFAULT_PROMISE.min_samples)
     parser.add_argument(
-        "--undelivered", choices=("censor", "unshipped", "none", "exclude"), default="censor"
+        "--undelivered", choices=("censor", "unshipped", "none", "exclude"), default="unshipped"
     )
     parser.add_argument(
         "--variant", action="store_true", help="the prototype build (Variant) instead of eta.py"
@@ -847,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check-variant",
         action="store_true",
-        help="check Variant() builds production's table on a few days, then exit",
+        help="check the prototype builds production's tables on a few days, then exit",
     )
     parser.add_argument("--seed", type=int, default=20240101, help="synthetic history seed")
     args = parser.parse_args(argv)

@@ -267,6 +267,20 @@ class ArrivalRules:
         "Longest pay-to-sign span, in days, the promise model tracks (default, ours)."
     )
     backoff_levels: list[str] = rule("Route levels tried in order, finest first.")
+    lost_after_days: int = rule(
+        "A parcel not signed within this many local days of its pay day is lost and leaves "
+        "the promise history (signed later counts as lost too); ≥ 1 (default, ours)."
+    )
+    history_window_basis: str = rule(
+        "What history_window_days selects: 'observed' (the days parcels were watched; older "
+        "parcels still in transit enter the risk set late) or 'paid' (the days they were "
+        "paid) (default, ours)."
+    )
+    hazard_prior_strength: Rate = rule(
+        "Pseudo-parcels m shrinking each route's daily hazard toward its parent route's: "
+        "(d + m·h_parent) / (n + m); 0 turns shrinkage off; ≥ 0 (default, ours).",
+        kind=RATE,
+    )
     sign_rate_hours: int = rule("Pay-to-sign threshold of the sign rate.")
     sign_rate_window_days: int = rule("Orders paid over this window count for the sign rate.")
     badge_min_orders: int = rule("Orders needed in the window for the badge (default).")

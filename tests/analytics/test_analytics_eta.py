@@ -30,7 +30,11 @@ from tests.analytics.conftest import History
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-PARAMS = PromiseParams.from_rulebook(rulebook_at(parse_instant("2024-10-15")))
+# The round-1 model (pay-day window, nothing lost, no shrinkage): every expected
+# value below is the one the build gave before the lost rule, the observed
+# window and shrinkage existed, so these tests prove the old tables are kept.
+# The default model is tested in test_analytics_shrinkage.py.
+PARAMS = PromiseParams.from_rulebook(rulebook_at(parse_instant("2024-10-15"))).old_model()
 DEFAULT_PROMISE = PARAMS
 
 

@@ -7,7 +7,6 @@ lookup walks the back-off levels of policies.md §11 for the product's route.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from buyerguard.analytics.eta import LEVEL_NAMES, PromiseParams, promise_for
@@ -54,13 +53,7 @@ def promise(
         raise InvalidInput("paid_at_in_future", "paid_at must not be in the future", "paid_at")
     index, pointer = ctx.history.current_promises()
     built = pointer["params"]
-    params = PromiseParams(
-        window_days=built["window_days"],
-        confidence=Decimal(built["confidence"]),
-        min_samples=built["min_samples"],
-        max_label_offset_days=built["max_label_offset_days"],
-        max_horizon_days=built["max_horizon_days"],
-    )
+    params = PromiseParams.from_record(built)
     answer = promise_for(
         index,
         product_id=product.id,

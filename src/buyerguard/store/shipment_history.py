@@ -365,13 +365,7 @@ class ShipmentHistory:
             "rulebook_id": rulebook_id,
             "routes": table.num_rows,
             "shipments": shipments,
-            "params": {
-                "window_days": params.window_days,
-                "confidence": str(params.confidence),
-                "min_samples": params.min_samples,
-                "max_label_offset_days": params.max_label_offset_days,
-                "max_horizon_days": params.max_horizon_days,
-            },
+            "params": params.as_record(),
         }
         temp = self.promises_dir / f".current-{secrets.token_hex(4)}.json"
         temp.write_text(json.dumps(pointer, indent=2))
