@@ -59,12 +59,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -81,6 +76,7 @@ from buyerguard.analytics.sign_rate import (
     sign_rate_params,
 )
 from buyerguard.clock import SHANGHAI, local_date, parse_instant, start_of_local_day
+from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -388,15 +384,7 @@ def generate_day(
 
 
 def progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+    return progress_bar(console)
 
 
 def generate(directory: Path, rows: int, as_of: datetime, seed: int, label: str) -> float:

@@ -61,7 +61,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from buyerguard.analytics.eta import (
@@ -73,6 +73,7 @@ from buyerguard.analytics.eta import (
 )
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
 from buyerguard.clock import SHANGHAI, parse_instant, start_of_local_day
+from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,14 +92,7 @@ console = Console()
 
 
 def progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    return progress_bar(console, time_remaining=False)
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:

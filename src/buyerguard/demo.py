@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
@@ -119,25 +121,19 @@ ROLES: tuple[tuple[str, Role, str | None], ...] = (
 
 def ensure_demo_catalog(ctx: Context) -> list[str]:
     """Create whichever demo merchants, buyers and products are missing."""
+    steps: list[tuple[str, Sequence[Any], Callable[..., Any], Callable[..., Any]]] = [
+        ("merchant", MERCHANTS, repositories.get_merchant, catalog.create_merchant),
+        ("buyer", BUYERS, repositories.get_buyer, catalog.create_buyer),
+        ("product", PRODUCTS, repositories.get_product, catalog.create_product),
+    ]
     created: list[str] = []
-    for merchant in MERCHANTS:
-        try:
-            repositories.get_merchant(ctx.connection, merchant.id)
-        except NotFound:
-            catalog.create_merchant(ctx, merchant)
-            created.append(f"merchant {merchant.id}")
-    for buyer in BUYERS:
-        try:
-            repositories.get_buyer(ctx.connection, buyer.id)
-        except NotFound:
-            catalog.create_buyer(ctx, buyer)
-            created.append(f"buyer {buyer.id}")
-    for product in PRODUCTS:
-        try:
-            repositories.get_product(ctx.connection, product.id)
-        except NotFound:
-            catalog.create_product(ctx, product)
-            created.append(f"product {product.id}")
+    for kind, items, find, create in steps:
+        for item in items:
+            try:
+                find(ctx.connection, item.id)
+            except NotFound:
+                create(ctx, item)
+                created.append(f"{kind} {item.id}")
     return created
 
 
