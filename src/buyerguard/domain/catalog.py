@@ -69,17 +69,3 @@ def check_listing(product: Product, rulebook: Rulebook) -> None:
             f"moq {product.moq} is below the minimum {minimum} of rulebook {rulebook.id}",
             "moq",
         )
-
-
-def supports_seven_day_returns(product: Product, rulebook: Rulebook) -> bool:
-    """Whether a product's buyers may return it without reason within the window."""
-    if product.return_class is ReturnClass.EXCLUDED:
-        return False
-    if product.return_class is ReturnClass.MANDATORY and rulebook.returns.no_reason_mandatory:
-        one_piece = bool(product.one_piece_forms)
-        if product.tier is OfferTier.SPOT or not one_piece:
-            return True
-        # A one-piece product's custom tier need not support returns.
-        if not rulebook.returns.one_piece_spot_tier_required:
-            return True
-    return product.seven_day_returns_opt_in

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, insert, not_, or_, select, update
+from sqlalchemy import Connection, insert, not_, or_, select, update
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
@@ -225,24 +225,6 @@ def _open_pending(connection: Connection, transfer: Transfer) -> Fen:
             "amount",
         )
     return amount
-
-
-def pending_amount(connection: Connection, pending_id: str) -> Fen | None:
-    """The amount of a still-open hold, or None when absent or already resolved."""
-    hold = connection.execute(
-        select(ledger_transfers.c.amount_fen).where(
-            and_(
-                ledger_transfers.c.id == pending_id,
-                ledger_transfers.c.kind == TransferKind.PENDING.value,
-            )
-        )
-    ).first()
-    if hold is None:
-        return None
-    resolved = connection.execute(
-        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == pending_id)
-    ).first()
-    return None if resolved else int(hold.amount_fen)
 
 
 @dataclass(frozen=True)

@@ -44,16 +44,6 @@ def add_merchant(connection: Connection, merchant: Merchant, now: datetime) -> N
     )
 
 
-def update_merchant_services(
-    connection: Connection, merchant_id: str, services: frozenset[MerchantService]
-) -> None:
-    connection.execute(
-        update(merchants)
-        .where(merchants.c.id == merchant_id)
-        .values(services=sorted(service.value for service in services))
-    )
-
-
 def get_merchant(connection: Connection, merchant_id: str) -> Merchant:
     row = connection.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
     if row is None:
