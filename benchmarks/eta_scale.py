@@ -63,18 +63,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from buyerguard.analytics.eta import (
-    CDF_TOLERANCE,
-    PromiseParams,
-    build_promise_table,
-    promise_table_params,
-)
+from buyerguard.analytics.eta import build_promise_table
+from buyerguard.analytics.promise_params import PromiseParams
+from buyerguard.analytics.route_days import promise_table_params
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
 from buyerguard.analytics.sign_rate import (
     SignRateParams,
     compute_sign_rates,
     sign_rate_params,
 )
+from buyerguard.analytics.survival import CDF_TOLERANCE
 from buyerguard.clock import SHANGHAI, local_date, parse_instant, start_of_local_day
 from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at

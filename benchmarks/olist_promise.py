@@ -64,14 +64,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from buyerguard.analytics.eta import (
-    PromiseParams,
-    create_promise_table,
-    lookup_promises_sql,
-    promise_table_params,
-    relation_sql,
-)
-from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
+from buyerguard.analytics.eta import create_promise_table, lookup_promises_sql
+from buyerguard.analytics.promise_params import PromiseParams
+from buyerguard.analytics.route_days import promise_table_params
+from buyerguard.analytics.shipments import SHIPMENT_SCHEMA, relation_sql
 from buyerguard.clock import SHANGHAI, parse_instant, start_of_local_day
 from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
@@ -461,7 +457,7 @@ def _route_hash() -> str:
 def variant_table_sql(shipments: str, horizon_days: int, variant: Variant) -> str:
     """A promise table with production's columns, built the `variant` way.
 
-    With Variant() it equals `promise_table_sql`'s table (--check-variant).
+    With Variant() it equals production's table (`build_promise_table`, --check-variant).
     Named parameters: those of `promise_table_params`, plus $window_days and
     $history_start.
     """

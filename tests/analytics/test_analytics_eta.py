@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from buyerguard.analytics.eta import (
     PromiseIndex,
-    PromiseParams,
     build_promise_table,
     create_promise_table,
     lookup_promises_sql,
     promise_for,
 )
+from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import region_levels
 from buyerguard.clock import SHANGHAI, parse_instant
 from buyerguard.errors import InvalidInput

@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from buyerguard.analytics.eta import PromiseParams, build_promise_table
+from buyerguard.analytics.eta import build_promise_table
+from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import SHANGHAI, parse_instant
 from buyerguard.errors import InvalidInput, RulebookError
 from buyerguard.rulebook import parse_rulebooks, rulebook_at

@@ -10,12 +10,12 @@ from __future__ import annotations
 from buyerguard.analytics.eta import (
     Promise,
     PromiseIndex,
-    PromiseParams,
     build_promise_table,
     create_promise_table,
     lookup_promises_sql,
     promise_for,
 )
+from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA, region_levels
 from buyerguard.analytics.sign_rate import (
     SignRateParams,

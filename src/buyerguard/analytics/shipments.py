@@ -23,9 +23,12 @@ levels group by them over hundreds of millions of rows.
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 
 from buyerguard.domain.regions import city_of, is_iso_region, province_of, validate_region
+from buyerguard.errors import InvalidInput
 
 _UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -112,3 +115,19 @@ def region_levels(code: str, *, field: str = "region") -> tuple[str | None, str]
     if is_iso_region(code):
         return None, code
     return city_of(code), province_of(code)
+
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def relation_sql(shipments: str) -> str:
+    """SQL for a table/view name, or read_parquet() for a path or glob."""
+    if IDENTIFIER.match(shipments):
+        return ".".join(f'"{part}"' for part in shipments.split("."))
+    if shipments.endswith(".parquet") or "/" in shipments or "*" in shipments:
+        return "read_parquet('" + shipments.replace("'", "''") + "')"
+    raise InvalidInput(
+        "shipments_relation_invalid",
+        f"shipments must be a table name or a Parquet path/glob: {shipments!r}",
+        "shipments",
+    )

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from buyerguard.analytics.eta import relation_sql
+from buyerguard.analytics.shipments import relation_sql
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import InvalidInput
 from buyerguard.rulebook import Rulebook

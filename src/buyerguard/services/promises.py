@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from buyerguard.analytics.eta import LEVEL_NAMES, PromiseParams, promise_for
+from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
+from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput

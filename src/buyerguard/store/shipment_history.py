@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
-from buyerguard.analytics.eta import PromiseIndex, PromiseParams, build_promise_table
+from buyerguard.analytics.eta import PromiseIndex, build_promise_table
+from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import ensure_utc, format_instant

@@ -1,0 +1,127 @@
+"""The knobs of the delivery-promise model (policies.md §11), read from the rulebook.
+
+`eta.py` documents the model they drive; `route_days.py` and `survival.py`
+are its two stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from typing import Any, Literal
+
+from buyerguard.errors import InvalidInput
+from buyerguard.rulebook import Rulebook
+
+Label = Literal["today", "tomorrow", "day_after"]
+LABELS: tuple[Label, ...] = ("today", "tomorrow", "day_after")
+
+WINDOW_BASES: tuple[str, ...] = ("observed", "paid")
+
+
+@dataclass(frozen=True)
+class PromiseParams:
+    """Knobs of the promise model (policies.md §11), read from the rulebook.
+
+    `old_model` gives the round-1 model (paid window, no shrinkage, nothing lost).
+    """
+
+    window_days: int
+    confidence: Decimal
+    min_samples: int
+    max_label_offset_days: int
+    max_horizon_days: int
+    lost_after_days: int
+    history_window_basis: str
+    hazard_prior_strength: Decimal
+
+    def as_record(self) -> dict[str, object]:
+        """JSON-ready, for the published table's pointer (which model built it)."""
+        record = {field.name: getattr(self, field.name) for field in fields(self)}
+        record["confidence"] = str(self.confidence)
+        record["hazard_prior_strength"] = str(self.hazard_prior_strength)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PromiseParams:
+        values = dict(record)
+        values["confidence"] = Decimal(values["confidence"])
+        values["hazard_prior_strength"] = Decimal(values["hazard_prior_strength"])
+        return cls(**values)
+
+    @classmethod
+    def from_rulebook(cls, rulebook: Rulebook) -> PromiseParams:
+        rules = rulebook.arrival
+        return cls(
+            window_days=rules.history_window_days,
+            confidence=rules.promise_confidence,
+            min_samples=rules.min_route_samples,
+            max_label_offset_days=rules.max_label_offset_days,
+            max_horizon_days=rules.promise_horizon_days,
+            lost_after_days=rules.lost_after_days,
+            history_window_basis=rules.history_window_basis,
+            hazard_prior_strength=rules.hazard_prior_strength,
+        )
+
+    def old_model(self) -> PromiseParams:
+        """The same knobs with the round-1 model: paid window, no shrinkage, nothing lost.
+
+        Its tables equal those of the build before the lost rule, the observed
+        window and shrinkage existed (kept as a regression check).
+        """
+        return replace(
+            self,
+            lost_after_days=max(self.lost_after_days, self.window_days + self.max_horizon_days),
+            history_window_basis="paid",
+            hazard_prior_strength=Decimal(0),
+        )
+
+    def __post_init__(self) -> None:
+        if self.window_days < 1:
+            raise InvalidInput("window_days_invalid", "window_days must be ≥ 1", "window_days")
+        if not Decimal(0) < self.confidence < Decimal(1):
+            raise InvalidInput("confidence_invalid", "confidence must be in (0, 1)", "confidence")
+        if self.min_samples < 1:
+            raise InvalidInput("min_samples_invalid", "min_samples must be ≥ 1", "min_samples")
+        if not 0 <= self.max_label_offset_days < len(LABELS):
+            raise InvalidInput(
+                "max_label_offset_days_invalid",
+                f"max_label_offset_days must be 0..{len(LABELS) - 1}",
+                "max_label_offset_days",
+            )
+        if self.max_horizon_days < self.max_label_offset_days:
+            raise InvalidInput(
+                "max_horizon_days_invalid",
+                "max_horizon_days must be ≥ max_label_offset_days",
+                "max_horizon_days",
+            )
+        if isinstance(self.lost_after_days, bool) or self.lost_after_days < 1:
+            raise InvalidInput(
+                "lost_after_days_invalid", "lost_after_days must be ≥ 1", "lost_after_days"
+            )
+        if self.history_window_basis not in WINDOW_BASES:
+            raise InvalidInput(
+                "history_window_basis_invalid",
+                f"history_window_basis must be one of {', '.join(WINDOW_BASES)}:"
+                f" {self.history_window_basis!r}",
+                "history_window_basis",
+            )
+        strength = self.hazard_prior_strength
+        if not isinstance(strength, Decimal) or not strength.is_finite() or strength < 0:
+            raise InvalidInput(
+                "hazard_prior_strength_invalid",
+                "hazard_prior_strength must be a finite decimal ≥ 0",
+                "hazard_prior_strength",
+            )
+
+
+def chosen_confidences(
+    params: PromiseParams, confidences: Sequence[Decimal] | None = None
+) -> list[Decimal]:
+    """The confidences a build answers for: the rulebook's, or several (benchmarks)."""
+    chosen = list(confidences) if confidences is not None else [params.confidence]
+    for confidence in chosen:
+        if not Decimal(0) < confidence < Decimal(1):
+            raise InvalidInput("confidence_invalid", "confidence must be in (0, 1)", "confidence")
+    return chosen

@@ -1,0 +1,429 @@
+"""The SQL stage of the promise build: parcels → kept routes and their per-day counts.
+
+Everything that touches parcels is here, as SQL over the shipment history, so
+it runs on DuckDB in-process and on a distributed SQL engine unchanged (see
+docs/logistics.md). Its output is small: per kept route (≥ min_samples
+parcels) and day, how many parcels left the risk set, were signed, and
+entered it. `survival.py` turns those counts into promises.
+
+Per parcel (module docstring of `eta.py` for the model): the Shanghai pay day
+and sign day are integer day numbers from epoch microseconds plus the fixed
+UTC offset; a parcel signed before the as-of day is an event on day
+delay = sign day − pay day (censored at the horizon if later); one not yet
+signed is censored at as-of day − pay day − 1; a parcel unsigned for more
+than `lost_after_days` (or signed after that) is lost and dropped; with the
+observed window, a parcel paid before the window enters the risk set on the
+window's first day (`entry` > 0).
+
+Passes, each inlining its own scan so each reads only its columns:
+
+- level 1 in two passes. The (product, origin, destination) routes are
+  nearly one per parcel, so a first pass counts parcels per 64-bit hash of
+  the route (one integer key) and keeps hashes with ≥ min_samples; the
+  second aggregates by the exact route and day only the parcels whose hash
+  was kept. A hash collision can only add parcels to a kept hash, never drop
+  any, and the exact per-route sum drops what does not reach min_samples:
+  the result is exact.
+- level 2 by the exact route and day.
+- levels 3-5 rolled up from one (origin city, origin province, destination
+  province, carrier, day) aggregate.
+
+Each route also carries the key of its parent route (the next coarser level,
+for shrinkage): level 1 → the product's merchant, origin city and
+destination province (the smallest, should a route mix several); level 3 →
+the city's province; level 4 → the province pair's most used carrier (ties:
+the smallest carrier code).
+
+DuckDB-only constructs, with their Spark SQL equivalents: `hash()`
+(`xxhash64()`), `epoch_us()` (`unix_micros()`), `count(*) FILTER`
+(`count_if`), `sum(x) FILTER (WHERE c)` (`sum(CASE WHEN c THEN x END)`),
+`$name` parameters (`:name`), `IS NOT DISTINCT FROM` (`<=>`),
+`greatest`/`least` (the same).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from buyerguard.analytics.promise_params import PromiseParams, chosen_confidences
+from buyerguard.analytics.shipments import relation_sql
+from buyerguard.analytics.survival import I64, RouteDays
+from buyerguard.clock import SHANGHAI, ensure_utc, local_date
+from buyerguard.errors import InvalidInput
+
+_DAY_US = 86_400_000_000
+ROUTE_KEYS: tuple[str, ...] = ("product_id", "merchant_id", "origin", "destination", "carrier")
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class KeptRoutes:
+    """The kept routes of every level and their day counts, ready for `survival`.
+
+    `routes` has one row per route, in route-number order (levels coarsest
+    first, consecutive): level, the ROUTE_KEYS and sample_size. `parent[r]`
+    is the route number of r's parent route, or −1.
+    """
+
+    routes: pa.Table
+    parent: I64
+    level: I64
+    days: RouteDays
+
+
+def _shanghai_offset_us(window_start: datetime, as_of: datetime) -> int:
+    """Shanghai's UTC offset over the window, in µs, so SQL can do integer day maths.
+
+    Integer arithmetic on epoch microseconds is several times faster than a
+    time-zone conversion per row; it is exact because Asia/Shanghai has had
+    one fixed offset since 1991. We check every day of the window anyway.
+    """
+    offsets = set()
+    instant = window_start
+    while instant <= as_of + timedelta(days=1):
+        offset = SHANGHAI.utcoffset(instant)
+        if offset is None:  # pragma: no cover - ZoneInfo always answers
+            raise RuntimeError("Asia/Shanghai has no UTC offset")
+        offsets.add(offset)
+        instant += timedelta(hours=12)
+    if len(offsets) != 1:
+        raise InvalidInput(
+            "zone_offset_changes",
+            "Asia/Shanghai changes UTC offset inside the window; not supported",
+            "as_of",
+        )
+    return int(offsets.pop() / timedelta(microseconds=1))
+
+
+def _day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+def promise_table_params(
+    as_of: datetime, params: PromiseParams, confidences: Sequence[Decimal] | None = None
+) -> dict[str, Any]:
+    """Bind values for the build's SQL: the window, the as-of day and the confidences.
+
+    With the observed window the scan reaches back window + horizon + 1 days
+    (older parcels can no longer be in the risk set) and $entry_day is the
+    first observed local day; with the paid window it is the first pay day
+    that can be in the window, so every kept parcel has entry 0.
+    """
+    as_of_utc = ensure_utc(as_of, field="as_of")
+    observed = params.history_window_basis == "observed"
+    look_back = params.window_days + (params.max_horizon_days + 1 if observed else 0)
+    window_start = as_of_utc - timedelta(days=look_back)
+    chosen = chosen_confidences(params, confidences)
+    as_of_day = _day_number(local_date(as_of_utc))
+    return {
+        "offset_us": _shanghai_offset_us(window_start, as_of_utc),
+        "as_of_day": as_of_day,
+        "window_start": window_start,
+        "as_of": as_of_utc,
+        "min_samples": params.min_samples,
+        "lost_after": params.lost_after_days,
+        "confidences": [float(c) for c in chosen],
+        "entry_day": as_of_day - params.window_days if observed else _day_number(date.min),
+    }
+
+
+def bound_for(sql: str, bound: dict[str, Any]) -> dict[str, Any]:
+    """The bind values `sql` uses (DuckDB refuses values for absent parameters)."""
+    used = set(_PARAMETER.findall(sql))
+    return {name: value for name, value in bound.items() if name in used}
+
+
+def _parcels_sql(rel: str, horizon_days: int, columns: Sequence[str], where: str = "") -> str:
+    """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
+
+    `columns` are `expression AS name` or plain column names. offset_days is
+    the last day the parcel is in the risk set (its sign day, or the day it
+    is censored at) and `entry` the first. Lost parcels, and parcels that
+    leave the risk set before they enter it, are filtered out here.
+    """
+    h = int(horizon_days)
+    names = ", ".join(c.rsplit(" AS ", 1)[-1] for c in columns)
+    return f"""(
+    SELECT {names}, is_event, offset_days, entry
+    FROM (
+        SELECT {names},
+               coalesce(delay <= {h}, false) AS is_event,
+               CASE WHEN delay <= {h} THEN delay
+                    ELSE least(coalesce(delay - 1, $as_of_day - pay_day - 1), {h})
+               END AS offset_days,
+               greatest(0, $entry_day - pay_day) AS entry
+        FROM (
+            SELECT {names}, pay_day,
+                   CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay
+            FROM (
+                SELECT {", ".join(columns)},
+                       (epoch_us(paid_at) + $offset_us) // {_DAY_US} AS pay_day,
+                       (epoch_us(signed_at) + $offset_us) // {_DAY_US} AS sign_day
+                FROM {rel}
+                WHERE paid_at >= $window_start AND paid_at < $as_of
+                  AND NOT coalesce(refunded_before_shipment, false) {where}
+            ) AS days
+        ) AS delays
+        WHERE coalesce(delay, $as_of_day - pay_day) <= $lost_after
+    ) AS spans
+    WHERE offset_days >= entry
+)"""
+
+
+_ROUTE_HASH = "hash(product_id, origin_region, destination_region)"
+
+# Parts of the first pass's output table (one table, so one scan feeds all).
+_KEPT_HASH, _LEVEL2, _CARRIER, _PAIR_CARRIER = 0, 2, 5, 9
+
+
+def first_pass_sql(shipments: str, horizon_days: int) -> str:
+    """One scan feeding four aggregates; the rows of all four in one table.
+
+    part 0: level-1 route hashes with ≥ $min_samples parcels (route_hash);
+    part 2: (merchant, origin city and province, destination province, day)
+    counts, from which levels 2-4 are taken; part 5: carrier-day counts
+    (level 5); part 9: parcels per province pair and carrier (level 4's
+    parent). DuckDB streams the scan into the four aggregates at once.
+    """
+    parcels = _parcels_sql(
+        relation_sql(shipments),
+        horizon_days,
+        [
+            "product_id IS NOT NULL AS has_product",
+            f"{_ROUTE_HASH} AS route_hash",
+            "merchant_id",
+            "origin_city",
+            "origin_province",
+            "destination_province",
+            "carrier",
+        ],
+    )
+    day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
+    return f"""
+WITH parcels AS {parcels},
+kept_hashes AS (
+    SELECT route_hash FROM parcels
+    WHERE has_product AND entry = 0
+    GROUP BY route_hash
+    HAVING count(*) >= $min_samples
+),
+level2 AS (
+    SELECT merchant_id, origin_city, origin_province, destination_province, {day}
+    FROM parcels
+    GROUP BY merchant_id, origin_city, origin_province, destination_province, offset_days, entry
+),
+carrier_days AS (
+    SELECT carrier, {day} FROM parcels GROUP BY carrier, offset_days, entry
+),
+pair_carriers AS (
+    SELECT origin_province, destination_province, carrier, count(*) AS parcels
+    FROM parcels GROUP BY origin_province, destination_province, carrier
+)
+SELECT {_KEPT_HASH}::TINYINT AS part, route_hash, NULL::VARCHAR AS merchant_id,
+       NULL::VARCHAR AS origin_city, NULL::VARCHAR AS origin_province,
+       NULL::VARCHAR AS destination_province, NULL::VARCHAR AS carrier,
+       NULL::INTEGER AS offset_days, NULL::INTEGER AS entry,
+       NULL::BIGINT AS parcels, NULL::BIGINT AS events
+FROM kept_hashes
+UNION ALL
+SELECT {_LEVEL2}, NULL, merchant_id, origin_city, origin_province, destination_province, NULL,
+       offset_days, entry, parcels, events
+FROM level2
+UNION ALL
+SELECT {_CARRIER}, NULL, NULL, NULL, NULL, NULL, carrier, offset_days, entry, parcels, events
+FROM carrier_days
+UNION ALL
+SELECT {_PAIR_CARRIER}, NULL, NULL, NULL, origin_province, destination_province, carrier,
+       NULL, NULL, parcels, NULL
+FROM pair_carriers
+"""
+
+
+def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
+    """Level-1 (route, day) counts of the parcels whose route hash was kept.
+
+    The hash test runs in the scan, before the day arithmetic, so only the
+    parcels of candidate routes pay for it. Each route's parent (level 2) is
+    the smallest merchant, origin city and destination province among its
+    parcels (one of each, in any consistent history).
+    """
+    parcels = _parcels_sql(
+        relation_sql(shipments),
+        horizon_days,
+        [
+            "product_id",
+            "origin_region",
+            "destination_region",
+            "merchant_id",
+            "origin_city",
+            "destination_province",
+        ],
+        f"AND {_ROUTE_HASH} IN (SELECT route_hash FROM {first_pass} WHERE part = {_KEPT_HASH})",
+    )
+    return f"""
+SELECT product_id, origin_region, destination_region, offset_days, entry,
+       count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events,
+       min(merchant_id) AS p_merchant, min(origin_city) AS p_origin,
+       min(destination_province) AS p_destination
+FROM {parcels} AS p
+GROUP BY product_id, origin_region, destination_region, offset_days, entry
+"""
+
+
+def kept_routes_sql(first_pass: str, level1: str) -> str:
+    """Every kept route: level, ROUTE_KEYS, sample_size, route_id and parent_id.
+
+    Route ids run over the levels coarsest first (parents before children),
+    each level's routes ordered by key, so a build numbers them the same way
+    every time. A route is kept when its parcels paid inside the window
+    (entry 0) reach $min_samples.
+    """
+    level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
+    sample = "sum(parcels) FILTER (WHERE entry = 0)"
+    return f"""
+WITH routes AS (
+    SELECT 5 AS level, NULL AS product_id, NULL AS merchant_id, NULL AS origin,
+           NULL AS destination, carrier, {sample} AS sample_size,
+           NULL AS p_merchant, NULL AS p_origin, NULL AS p_destination, NULL AS p_carrier
+    FROM {first_pass} WHERE part = {_CARRIER}
+    GROUP BY carrier
+    UNION ALL
+    SELECT 4, NULL, NULL, origin_province, destination_province, NULL, {sample},
+           NULL, NULL, NULL, (
+               SELECT carrier FROM {first_pass} AS c
+               WHERE c.part = {_PAIR_CARRIER} AND c.origin_province = l.origin_province
+                 AND c.destination_province = l.destination_province
+               ORDER BY c.parcels DESC, c.carrier LIMIT 1
+           )
+    FROM {level2} AS l
+    GROUP BY origin_province, destination_province
+    UNION ALL
+    SELECT 3, NULL, NULL, l.origin_city, l.destination_province, NULL, {sample},
+           NULL, any_value(c.origin_province), l.destination_province, NULL
+    FROM {level2} AS l
+    JOIN (
+        SELECT origin_city, min(origin_province) AS origin_province
+        FROM {level2} GROUP BY origin_city
+    ) AS c ON c.origin_city = l.origin_city
+    GROUP BY l.origin_city, l.destination_province
+    UNION ALL
+    SELECT 2, NULL, merchant_id, origin_city, destination_province, NULL, {sample},
+           NULL, origin_city, destination_province, NULL
+    FROM {level2}
+    GROUP BY merchant_id, origin_city, destination_province
+    UNION ALL
+    SELECT 1, product_id, NULL, origin_region, destination_region, NULL, {sample},
+           min(p_merchant), min(p_origin), min(p_destination), NULL
+    FROM {level1}
+    GROUP BY product_id, origin_region, destination_region
+),
+numbered AS (
+    SELECT (row_number() OVER (
+               ORDER BY level DESC, product_id, merchant_id, origin, destination, carrier
+           ) - 1)::BIGINT AS route_id, *
+    FROM routes
+    WHERE sample_size >= $min_samples
+)
+SELECT r.route_id, r.level::TINYINT AS level, r.product_id, r.merchant_id, r.origin,
+       r.destination, r.carrier, r.sample_size::BIGINT AS sample_size,
+       coalesce(p.route_id, -1)::BIGINT AS parent_id
+FROM numbered AS r
+LEFT JOIN numbered AS p
+  ON p.level = r.level + 1
+ AND p.merchant_id IS NOT DISTINCT FROM r.p_merchant
+ AND p.origin IS NOT DISTINCT FROM r.p_origin
+ AND p.destination IS NOT DISTINCT FROM r.p_destination
+ AND p.carrier IS NOT DISTINCT FROM r.p_carrier
+ AND r.level < 5
+"""
+
+
+def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
+    """Every kept route's day rows as (route_id, offset_days, entry, parcels, events)."""
+    level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
+    return f"""
+SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
+FROM {first_pass} AS d JOIN {routes} AS r ON r.level = 5 AND r.carrier = d.carrier
+WHERE d.part = {_CARRIER}
+UNION ALL
+SELECT r.route_id, d.offset_days, d.entry, sum(d.parcels), sum(d.events)
+FROM {level2} AS d
+JOIN {routes} AS r
+  ON r.level = 4 AND r.origin = d.origin_province AND r.destination = d.destination_province
+GROUP BY r.route_id, d.offset_days, d.entry
+UNION ALL
+SELECT r.route_id, d.offset_days, d.entry, sum(d.parcels), sum(d.events)
+FROM {level2} AS d
+JOIN {routes} AS r
+  ON r.level = 3 AND r.origin = d.origin_city AND r.destination = d.destination_province
+GROUP BY r.route_id, d.offset_days, d.entry
+UNION ALL
+SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
+FROM {level2} AS d
+JOIN {routes} AS r
+  ON r.level = 2 AND r.merchant_id = d.merchant_id AND r.origin = d.origin_city
+ AND r.destination = d.destination_province
+UNION ALL
+SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
+FROM {level1} AS d
+JOIN {routes} AS r
+  ON r.level = 1 AND r.product_id = d.product_id AND r.origin = d.origin_region
+ AND r.destination = d.destination_region
+ORDER BY route_id
+"""
+
+
+def collect_routes(
+    con: duckdb.DuckDBPyConnection,
+    shipments: str,
+    as_of: datetime,
+    params: PromiseParams,
+) -> KeptRoutes:
+    """Run the SQL stage: the kept routes, their parents and their day counts."""
+    bound = promise_table_params(as_of, params)
+    tag = secrets.token_hex(4)
+    first, level1, routes = (f"_bg_{name}_{tag}" for name in ("first_pass", "level1", "routes"))
+    h = params.max_horizon_days
+    steps = [
+        (first, first_pass_sql(shipments, h)),
+        (level1, level1_sql(shipments, h, first)),
+        (routes, kept_routes_sql(first, level1)),
+    ]
+    try:
+        for name, sql in steps:
+            con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
+        kept = con.sql(
+            f"SELECT level, {', '.join(ROUTE_KEYS)}, sample_size, parent_id"
+            f" FROM {routes} ORDER BY route_id"
+        ).to_arrow_table()
+        arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
+    finally:
+        for name, _ in steps:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def column(name: str) -> I64:
+        return np.asarray(arrays[name], dtype=np.int64)
+
+    days = RouteDays(
+        route=column("route_id"),
+        exit_day=column("offset_days"),
+        entry=column("entry"),
+        parcels=column("parcels"),
+        events=column("events"),
+    )
+    return KeptRoutes(
+        kept.select(["level", *ROUTE_KEYS, "sample_size"]),
+        np.asarray(kept.column("parent_id").to_numpy(), dtype=np.int64),
+        np.asarray(kept.column("level").to_numpy(), dtype=np.int64),
+        days,
+    )
