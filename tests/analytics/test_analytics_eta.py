@@ -168,6 +168,19 @@ def test_routes_below_min_samples_are_not_in_the_table(
     assert keys[(5, None, None, None, None, "SF")]["promise_offset_days"] == 3
 
 
+@pytest.mark.parametrize("params", [PARAMS, PromiseParams.from_rulebook(rulebook_at(AS_OF))])
+def test_parcels_without_a_product_skip_level_1_only(
+    con: duckdb.DuckDBPyConnection, history: Callable[[], History], params: PromiseParams
+) -> None:
+    h = history()
+    h.add(sh(2024, 3, 10, 10), DAY, count=25, product_id=None)
+    h.load(con)
+    keys = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    assert sorted(key[0] for key in keys) == [2, 3, 4, 5]
+    assert keys[(2, None, "M1", "440300", "310000", None)]["sample_size"] == 25
+    assert keys[(2, None, "M1", "440300", "310000", None)]["promise_offset_days"] == 1
+
+
 def censoring_history(history: Callable[[], History]) -> History:
     """One route, 40 parcels, half still in transit at the build."""
     h = history()

@@ -15,18 +15,22 @@ than `lost_after_days` (or signed after that) is lost and dropped; with the
 observed window, a parcel paid before the window enters the risk set on the
 window's first day (`entry` > 0).
 
-Passes, each inlining its own scan so each reads only its columns:
+Two scans and a small script (`collect_routes` runs them):
 
-- level 1 in two passes. The (product, origin, destination) routes are
-  nearly one per parcel, so a first pass counts parcels per 64-bit hash of
-  the route (one integer key) and keeps hashes with ≥ min_samples; the
-  second aggregates by the exact route and day only the parcels whose hash
-  was kept. A hash collision can only add parcels to a kept hash, never drop
-  any, and the exact per-route sum drops what does not reach min_samples:
-  the result is exact.
-- level 2 by the exact route and day.
-- levels 3-5 rolled up from one (origin city, origin province, destination
-  province, carrier, day) aggregate.
+1. `first_pass_sql`: one scan streamed into four aggregates at once. The
+   (product, origin, destination) routes of level 1 are nearly one per
+   parcel, so they are only counted here, per 64-bit hash of the route (one
+   integer key), keeping hashes with ≥ min_samples. Levels 2-4 come from
+   one (merchant, origin city, origin province, destination province, day)
+   aggregate; level 5 and level 4's parent from two small carrier ones.
+2. `level1_sql`: a second scan aggregates level 1 by the exact route and day,
+   only for the parcels whose route hash was kept (41% of them at 1688
+   scale). A hash collision can only add parcels to a kept hash, never drop
+   any, and the exact per-route sum then drops what does not reach
+   min_samples: the result is exact.
+3. `kept_routes_sql` and `kept_days_sql`: over those small results, keep the
+   routes with ≥ min_samples parcels, number them and their parents, and
+   list each kept route's day rows.
 
 Each route also carries the key of its parent route (the next coarser level,
 for shrinkage): level 1 → the product's merchant, origin city and
@@ -268,7 +272,8 @@ def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
             "origin_city",
             "destination_province",
         ],
-        f"AND {_ROUTE_HASH} IN (SELECT route_hash FROM {first_pass} WHERE part = {_KEPT_HASH})",
+        f"AND product_id IS NOT NULL AND {_ROUTE_HASH} IN"
+        f" (SELECT route_hash FROM {first_pass} WHERE part = {_KEPT_HASH})",
     )
     return f"""
 SELECT product_id, origin_region, destination_region, offset_days, entry,
@@ -320,6 +325,7 @@ WITH routes AS (
     SELECT 2, NULL, merchant_id, origin_city, destination_province, NULL, {sample},
            NULL, origin_city, destination_province, NULL
     FROM {level2}
+    WHERE merchant_id IS NOT NULL
     GROUP BY merchant_id, origin_city, destination_province
     UNION ALL
     SELECT 1, product_id, NULL, origin_region, destination_region, NULL, {sample},
@@ -349,38 +355,48 @@ LEFT JOIN numbered AS p
 
 
 def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
-    """Every kept route's day rows as (route_id, offset_days, entry, parcels, events)."""
+    """Every kept route's day rows as (route_id, offset_days, entry, parcels, events).
+
+    Each level's rows are joined to its routes on that level's own (non-null)
+    keys; levels 3 and 4 are rolled up from the level-2 rows.
+    """
     level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
-    return f"""
-SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
-FROM {first_pass} AS d JOIN {routes} AS r ON r.level = 5 AND r.carrier = d.carrier
-WHERE d.part = {_CARRIER}
-UNION ALL
-SELECT r.route_id, d.offset_days, d.entry, sum(d.parcels), sum(d.events)
-FROM {level2} AS d
-JOIN {routes} AS r
-  ON r.level = 4 AND r.origin = d.origin_province AND r.destination = d.destination_province
-GROUP BY r.route_id, d.offset_days, d.entry
-UNION ALL
-SELECT r.route_id, d.offset_days, d.entry, sum(d.parcels), sum(d.events)
-FROM {level2} AS d
-JOIN {routes} AS r
-  ON r.level = 3 AND r.origin = d.origin_city AND r.destination = d.destination_province
-GROUP BY r.route_id, d.offset_days, d.entry
-UNION ALL
-SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
-FROM {level2} AS d
-JOIN {routes} AS r
-  ON r.level = 2 AND r.merchant_id = d.merchant_id AND r.origin = d.origin_city
- AND r.destination = d.destination_province
-UNION ALL
-SELECT r.route_id, d.offset_days, d.entry, d.parcels, d.events
-FROM {level1} AS d
-JOIN {routes} AS r
-  ON r.level = 1 AND r.product_id = d.product_id AND r.origin = d.origin_region
- AND r.destination = d.destination_region
-ORDER BY route_id
-"""
+    carriers = f"(SELECT * FROM {first_pass} WHERE part = {_CARRIER})"
+    sources = (  # level, day rows, join keys (route column = day-row column), rolled up
+        (5, carriers, (("carrier", "carrier"),), False),
+        (4, level2, (("origin", "origin_province"), ("destination", "destination_province")), True),
+        (3, level2, (("origin", "origin_city"), ("destination", "destination_province")), True),
+        (
+            2,
+            level2,
+            (
+                ("merchant_id", "merchant_id"),
+                ("origin", "origin_city"),
+                ("destination", "destination_province"),
+            ),
+            False,
+        ),
+        (
+            1,
+            level1,
+            (
+                ("product_id", "product_id"),
+                ("origin", "origin_region"),
+                ("destination", "destination_region"),
+            ),
+            False,
+        ),
+    )
+    selects = []
+    for level, rows, keys, rolled_up in sources:
+        match = " AND ".join(f"r.{route} = d.{row}" for route, row in keys)
+        counts = "sum(d.parcels), sum(d.events)" if rolled_up else "d.parcels, d.events"
+        group = "\nGROUP BY r.route_id, d.offset_days, d.entry" if rolled_up else ""
+        selects.append(
+            f"SELECT r.route_id, d.offset_days, d.entry, {counts}\n"
+            f"FROM {rows} AS d JOIN {routes} AS r ON r.level = {level} AND {match}{group}"
+        )
+    return "\nUNION ALL\n".join(selects) + "\nORDER BY route_id"
 
 
 def collect_routes(
