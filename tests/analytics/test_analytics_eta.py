@@ -438,6 +438,22 @@ def test_iso_regions_need_an_explicit_origin_city() -> None:
     assert err.value.code == "origin_city_required"
 
 
+def test_the_build_leaves_the_connections_settings_as_they_were(
+    con: duckdb.DuckDBPyConnection, history: Callable[[], History]
+) -> None:
+    backoff_history(history).load(con)
+
+    def ordered() -> object:
+        row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        return row[0] if row else None
+
+    for setting in (True, False):
+        con.execute(f"SET preserve_insertion_order = {str(setting).lower()}")
+        build_promise_table(con, "shipments", AS_OF, PARAMS)
+        assert ordered() is setting
+    assert not con.execute("SELECT * FROM duckdb_tables() WHERE temporary").fetchall()
+
+
 def test_naive_as_of_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(InvalidInput):
         build_promise_table(con, "shipments", datetime(2024, 3, 31), PARAMS)

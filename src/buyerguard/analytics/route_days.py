@@ -49,7 +49,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -399,6 +400,23 @@ def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
     return "\nUNION ALL\n".join(selects) + "\nORDER BY route_id"
 
 
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB reorder rows while it builds the intermediate tables.
+
+    Nothing reads them in insertion order (every result that is read has an
+    ORDER BY), and keeping that order costs the two scans about 7% at 1688
+    scale. The connection's setting is restored afterwards.
+    """
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    previous = bool(row[0]) if row else True
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(previous).lower()}")
+
+
 def collect_routes(
     con: duckdb.DuckDBPyConnection,
     shipments: str,
@@ -416,8 +434,9 @@ def collect_routes(
         (routes, kept_routes_sql(first, level1)),
     ]
     try:
-        for name, sql in steps:
-            con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
+        with _unordered(con):
+            for name, sql in steps:
+                con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
         kept = con.sql(
             f"SELECT level, {', '.join(ROUTE_KEYS)}, sample_size, parent_id"
             f" FROM {routes} ORDER BY route_id"
