@@ -2,6 +2,7 @@
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/eta_scale.py --rows 120000000 [--out DIR] [--keep]
+        [--against CHECKOUT [--rounds N]]
 
 1. Writes 30 days of synthetic shipments (≈ 4 M a day at 120 M rows) to a
    directory of Parquet files in SHIPMENT_SCHEMA, one file per local day,
@@ -23,10 +24,13 @@ Usage (from the repository root):
    from outside the process.
 3. Writes a second data set of 10 M rows with the same generator and, in
    one child process, times the same job on it with DuckDB and with a
-   vectorised pandas version (same trailing window, Shanghai local days by
-   the same fixed-offset integer maths, Kaplan–Meier with censoring, all five
-   back-off levels, sign rate and badge), checks both give the same tables,
-   and prints both rates and their ratio.
+   vectorised pandas version of the rulebook's model (observed window, lost
+   parcels, Kaplan–Meier with censoring and shrinkage toward the parent
+   route, all five back-off levels, sign rate and badge), checks both give
+   the same tables, and prints both rates and their ratio.
+4. With --against CHECKOUT (another commit's working tree, e.g. from
+   `git worktree add`), times that commit's job and this one's in
+   alternation on the same data, --rounds times, and prints the ratios.
 
 Parameters come from the rulebook in force on 2024-10-15; the data spans
 the 30 Shanghai days before the as-of instant (default 2024-10-15 00:00
@@ -851,13 +855,23 @@ class Measured:
         return max(self.peak_rss_sampled, self.peak_rss_kernel)
 
 
-def run_child(mode: str, glob: str, args: argparse.Namespace, work: Path) -> Measured:
-    """Run this script's `mode` in a child process, sampling its RSS from here."""
+def run_child(
+    mode: str, glob: str, args: argparse.Namespace, work: Path, checkout: Path | None = None
+) -> Measured:
+    """Run `mode` of this script (or of `checkout`'s copy, on its code) in a child process.
+
+    The child's resident set is sampled from here (peak memory from outside).
+    """
     result_path = work / f"{mode}-result.json"
     result_path.unlink(missing_ok=True)
+    script = Path(__file__).resolve()
+    env = None
+    if checkout is not None:
+        script = checkout / "benchmarks" / "eta_scale.py"
+        env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
     cmd = [
         sys.executable,
-        str(Path(__file__).resolve()),
+        str(script),
         mode,
         "--glob",
         glob,
@@ -873,7 +887,7 @@ def run_child(mode: str, glob: str, args: argparse.Namespace, work: Path) -> Mea
         str(result_path),
     ]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env=env)
     sampled = hwm = 0
     while True:
         sampled = max(sampled, _status_kib(proc.pid, "VmRSS"))
@@ -893,6 +907,38 @@ def run_child(mode: str, glob: str, args: argparse.Namespace, work: Path) -> Mea
 # ---------------------------------------------------------------- main
 
 
+def alternate(args: argparse.Namespace, glob: str, out: Path) -> None:
+    """The job of `--against`'s checkout and this one's, alternately, same data and settings.
+
+    The machine's speed can drift between runs (shared hosts); alternating
+    both jobs in one sitting gives a ratio that drift does not bias much.
+    """
+    checkout = args.against.resolve()
+    if not (checkout / "benchmarks" / "eta_scale.py").is_file():
+        sys.exit(f"error: --against {checkout}: no benchmarks/eta_scale.py there")
+    table = Table(title=f"{checkout.name} vs this checkout, alternating")
+    for column in ("round", "other: eta + sign rate", "this", "ratio", "peak RSS other / this"):
+        table.add_column(column, justify="right")
+    for number in range(1, args.rounds + 1):
+        runs = [run_child("_job", glob, args, out, checkout), run_child("_job", glob, args, out)]
+        totals = [m.result["eta_seconds"] + m.result["sign_rate_seconds"] for m in runs]
+        table.add_row(
+            str(number),
+            f"{runs[0].result['eta_seconds']:.1f} + {runs[0].result['sign_rate_seconds']:.1f}"
+            f" = {totals[0]:.1f} s",
+            f"{runs[1].result['eta_seconds']:.1f} + {runs[1].result['sign_rate_seconds']:.1f}"
+            f" = {totals[1]:.1f} s",
+            f"{totals[0] / totals[1]:.2f}×",
+            f"{gib(runs[0].peak)} / {gib(runs[1].peak)}",
+        )
+        if runs[0].result["promise_rows"] != runs[1].result["promise_rows"]:
+            console.print(
+                f"[red]promise rows differ: {runs[0].result['promise_rows']:,} vs"
+                f" {runs[1].result['promise_rows']:,}[/red]"
+            )
+    console.print(table)
+
+
 def gib(n: int) -> str:
     return f"{n / 1024**3:.2f} GiB"
 
@@ -909,6 +955,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-compare", action="store_true")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="a checkout of another commit (e.g. a `git worktree`): time its job and this"
+        " one's in alternation on the same data, --rounds times",
+    )
+    parser.add_argument("--rounds", type=int, default=2)
     # internal (child processes)
     parser.add_argument("--glob", help=argparse.SUPPRESS)
     parser.add_argument("--temp-dir", help=argparse.SUPPRESS)
@@ -960,6 +1013,8 @@ def main(argv: Sequence[str]) -> None:
         met = total <= TARGET_SECONDS and job.peak <= TARGET_PEAK_BYTES
         console.print(f"speed target {'MET' if met else 'NOT MET'}")
 
+        if args.against:
+            alternate(args, str(big / "*.parquet"), out)
         if not args.skip_compare:
             n = min(args.rows, args.compare_rows)
             small = out / "compare"
