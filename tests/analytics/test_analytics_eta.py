@@ -454,6 +454,50 @@ def test_the_build_leaves_the_connections_settings_as_they_were(
     assert not con.execute("SELECT * FROM duckdb_tables() WHERE temporary").fetchall()
 
 
+@pytest.mark.parametrize("params", [PARAMS, PromiseParams.from_rulebook(rulebook_at(AS_OF))])
+def test_a_null_route_key_is_a_key_like_any_other(
+    con: duckdb.DuckDBPyConnection, history: Callable[[], History], params: PromiseParams
+) -> None:
+    # An ISO region has no derivable city: a table loaded without one has a null
+    # origin_city, and its routes group (and promise) under that null as before.
+    h = history()
+    h.add(sh(2024, 3, 10, 10), 2 * DAY, count=25, origin_region="BR-SP", destination_region="BR-RJ")
+    h.load(con)
+    keys = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    for key in [
+        (1, "P1", None, "BR-SP", "BR-RJ", None),
+        (2, None, "M1", None, "BR-RJ", None),
+        (3, None, None, None, "BR-RJ", None),
+        (4, None, None, "BR-SP", "BR-RJ", None),
+        (5, None, None, None, None, "SF"),
+    ]:
+        assert (keys[key]["sample_size"], keys[key]["promise_offset_days"]) == (25, 2), key
+
+
+def test_each_confidence_is_built_once_and_none_is_refused(
+    con: duckdb.DuckDBPyConnection, history: Callable[[], History]
+) -> None:
+    backoff_history(history).load(con)
+    once = build_promise_table(con, "shipments", AS_OF, PARAMS, confidences=[Decimal("0.9")])
+    twice = build_promise_table(
+        con, "shipments", AS_OF, PARAMS, confidences=[Decimal("0.9"), Decimal("0.90")]
+    )
+    assert twice.equals(once)
+    with pytest.raises(InvalidInput) as err:
+        build_promise_table(con, "shipments", AS_OF, PARAMS, confidences=[])
+    assert err.value.code == "confidences_empty"
+
+
+def test_a_failed_build_in_a_transaction_reports_its_own_error(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute("BEGIN")
+    with pytest.raises(duckdb.CatalogException):
+        build_promise_table(con, "no_such_table", AS_OF, PARAMS)
+    con.execute("ROLLBACK")
+    assert not con.execute("SELECT * FROM duckdb_tables() WHERE temporary").fetchall()
+
+
 def test_naive_as_of_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(InvalidInput):
         build_promise_table(con, "shipments", datetime(2024, 3, 31), PARAMS)

@@ -119,8 +119,13 @@ class PromiseParams:
 def chosen_confidences(
     params: PromiseParams, confidences: Sequence[Decimal] | None = None
 ) -> list[Decimal]:
-    """The confidences a build answers for: the rulebook's, or several (benchmarks)."""
-    chosen = list(confidences) if confidences is not None else [params.confidence]
+    """The confidences a build answers for: the rulebook's, or several (benchmarks).
+
+    Each distinct value once, in increasing order (0.9 and 0.90 are one).
+    """
+    chosen = sorted(set(confidences)) if confidences is not None else [params.confidence]
+    if not chosen:
+        raise InvalidInput("confidences_empty", "give at least one confidence", "confidences")
     for confidence in chosen:
         if not Decimal(0) < confidence < Decimal(1):
             raise InvalidInput("confidence_invalid", "confidence must be in (0, 1)", "confidence")

@@ -38,11 +38,15 @@ destination province (the smallest, should a route mix several); level 3 →
 the city's province; level 4 → the province pair's most used carrier (ties:
 the smallest carrier code).
 
-DuckDB-only constructs, with their Spark SQL equivalents: `hash()`
-(`xxhash64()`), `epoch_us()` (`unix_micros()`), `count(*) FILTER`
-(`count_if`), `sum(x) FILTER (WHERE c)` (`sum(CASE WHEN c THEN x END)`),
-`$name` parameters (`:name`), `IS NOT DISTINCT FROM` (`<=>`),
-`greatest`/`least` (the same).
+Besides aggregates, joins, `UNION ALL`, `row_number()` windows and integer
+arithmetic, the statements use these DuckDB spellings (Spark SQL in
+brackets): `hash()` (`xxhash64()`), `epoch_us()` (`unix_micros()`),
+`count(*) FILTER` (`count_if`), `sum(x) FILTER (WHERE c)` (`sum(CASE WHEN c
+THEN x END)`), `QUALIFY` (a filter on the window in a subquery),
+`any_value` (`any_value`/`first`), `x::TYPE` (`CAST(x AS TYPE)`), `$name`
+parameters (`:name`), `IS NOT DISTINCT FROM` (`<=>`), `greatest`/`least`
+(the same), and `CREATE TEMP TABLE … AS` for the intermediate results
+(cached temporary views).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -304,15 +308,20 @@ WITH routes AS (
     FROM {first_pass} WHERE part = {_CARRIER}
     GROUP BY carrier
     UNION ALL
-    SELECT 4, NULL, NULL, origin_province, destination_province, NULL, {sample},
-           NULL, NULL, NULL, (
-               SELECT carrier FROM {first_pass} AS c
-               WHERE c.part = {_PAIR_CARRIER} AND c.origin_province = l.origin_province
-                 AND c.destination_province = l.destination_province
-               ORDER BY c.parcels DESC, c.carrier LIMIT 1
-           )
+    SELECT 4, NULL, NULL, l.origin_province, l.destination_province, NULL, {sample},
+           NULL, NULL, NULL, any_value(c.carrier)
     FROM {level2} AS l
-    GROUP BY origin_province, destination_province
+    LEFT JOIN (
+        SELECT origin_province, destination_province, carrier
+        FROM {first_pass}
+        WHERE part = {_PAIR_CARRIER}
+        QUALIFY row_number() OVER (
+            PARTITION BY origin_province, destination_province ORDER BY parcels DESC, carrier
+        ) = 1
+    ) AS c
+      ON c.origin_province IS NOT DISTINCT FROM l.origin_province
+     AND c.destination_province IS NOT DISTINCT FROM l.destination_province
+    GROUP BY l.origin_province, l.destination_province
     UNION ALL
     SELECT 3, NULL, NULL, l.origin_city, l.destination_province, NULL, {sample},
            NULL, any_value(c.origin_province), l.destination_province, NULL
@@ -320,7 +329,7 @@ WITH routes AS (
     JOIN (
         SELECT origin_city, min(origin_province) AS origin_province
         FROM {level2} GROUP BY origin_city
-    ) AS c ON c.origin_city = l.origin_city
+    ) AS c ON c.origin_city IS NOT DISTINCT FROM l.origin_city
     GROUP BY l.origin_city, l.destination_province
     UNION ALL
     SELECT 2, NULL, merchant_id, origin_city, destination_province, NULL, {sample},
@@ -358,8 +367,9 @@ LEFT JOIN numbered AS p
 def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
     """Every kept route's day rows as (route_id, offset_days, entry, parcels, events).
 
-    Each level's rows are joined to its routes on that level's own (non-null)
-    keys; levels 3 and 4 are rolled up from the level-2 rows.
+    Each level's rows are joined to its routes on that level's own keys (a
+    null key matches a null key, as in the grouping); levels 3 and 4 are
+    rolled up from the level-2 rows.
     """
     level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
     carriers = f"(SELECT * FROM {first_pass} WHERE part = {_CARRIER})"
@@ -390,7 +400,7 @@ def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
     )
     selects = []
     for level, rows, keys, rolled_up in sources:
-        match = " AND ".join(f"r.{route} = d.{row}" for route, row in keys)
+        match = " AND ".join(f"r.{route} IS NOT DISTINCT FROM d.{row}" for route, row in keys)
         counts = "sum(d.parcels), sum(d.events)" if rolled_up else "d.parcels, d.events"
         group = "\nGROUP BY r.route_id, d.offset_days, d.entry" if rolled_up else ""
         selects.append(
@@ -401,20 +411,39 @@ def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
 
 
 @contextmanager
+def _undone(con: duckdb.DuckDBPyConnection, undo: Sequence[str]) -> Iterator[None]:
+    """Run the `undo` statements on the way out, without hiding the error that got us out.
+
+    After a failed statement inside the caller's transaction DuckDB refuses
+    every further statement; the undo is then skipped and the first error is
+    the one raised.
+    """
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            for statement in undo:
+                con.execute(statement)
+        raise
+    for statement in undo:
+        con.execute(statement)
+
+
+@contextmanager
 def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Let DuckDB reorder rows while it builds the intermediate tables.
 
     Nothing reads them in insertion order (every result that is read has an
     ORDER BY), and keeping that order costs the two scans about 7% at 1688
-    scale. The connection's setting is restored afterwards.
+    scale. DuckDB keeps the setting per database, not per cursor, so a
+    cursor of the same database running at the same time sees it too; the
+    previous value is restored afterwards.
     """
     row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     previous = bool(row[0]) if row else True
     con.execute("SET preserve_insertion_order = false")
-    try:
+    with _undone(con, [f"SET preserve_insertion_order = {str(previous).lower()}"]):
         yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(previous).lower()}")
 
 
 def collect_routes(
@@ -433,7 +462,7 @@ def collect_routes(
         (level1, level1_sql(shipments, h, first)),
         (routes, kept_routes_sql(first, level1)),
     ]
-    try:
+    with _undone(con, [f"DROP TABLE IF EXISTS {name}" for name, _ in steps]):
         with _unordered(con):
             for name, sql in steps:
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
@@ -442,9 +471,6 @@ def collect_routes(
             f" FROM {routes} ORDER BY route_id"
         ).to_arrow_table()
         arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
-    finally:
-        for name, _ in steps:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def column(name: str) -> I64:
         return np.asarray(arrays[name], dtype=np.int64)
