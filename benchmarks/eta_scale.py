@@ -305,7 +305,7 @@ def generate_day(
     as_of_us: int,
 ) -> pa.Table:
     """One local day's parcels as an Arrow table in SHIPMENT_SCHEMA, sorted by paid_at."""
-    day_start_us = int(start_of_local_day(day).timestamp()) * US
+    day_start_us = _instant_us(start_of_local_day(day))
     offset = SHANGHAI.utcoffset(start_of_local_day(day)) or timedelta(0)
     off_us = int(offset / timedelta(microseconds=1))
     non_workday = not chinese_calendar.is_workday(day)
@@ -408,7 +408,7 @@ def generate(directory: Path, rows: int, as_of: datetime, seed: int, label: str)
     rng = np.random.default_rng(seed + 1)
     last = local_date(as_of) - timedelta(days=1)
     days = [last - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-    as_of_us = int(as_of.timestamp()) * US
+    as_of_us = _instant_us(as_of)
     first = 0
     with progress() as bar:
         task = bar.add_task(f"{label}: writing {directory.name}/", total=rows)
@@ -750,8 +750,8 @@ def pandas_job(
 
     # ---- sign rate
     sr = sign_rate_params(as_of, SIGN_RATE)
-    start_us = int(sr["window_start"].timestamp()) * US
-    end_us = int(sr["window_end"].timestamp()) * US
+    start_us = _instant_us(sr["window_start"])
+    end_us = _instant_us(sr["window_end"])
     within_us = int(sr["within_us"])
     eligible = (paid_us >= start_us) & (paid_us < end_us) & ~refunded
     in_time = ~unsigned & (signed_us <= paid_us + within_us)

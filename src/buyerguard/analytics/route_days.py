@@ -86,8 +86,11 @@ class KeptRoutes:
 
     routes: pa.Table
     parent: I64
-    level: I64
     days: RouteDays
+
+    @property
+    def level(self) -> I64:
+        return np.asarray(self.routes.column("level").to_numpy(), dtype=np.int64)
 
 
 def _shanghai_offset_us(window_start: datetime, as_of: datetime) -> int:
@@ -485,6 +488,5 @@ def collect_routes(
     return KeptRoutes(
         kept.select(["level", *ROUTE_KEYS, "sample_size"]),
         np.asarray(kept.column("parent_id").to_numpy(), dtype=np.int64),
-        np.asarray(kept.column("level").to_numpy(), dtype=np.int64),
         days,
     )
