@@ -22,6 +22,7 @@ from buyerguard.clock import (
     format_instant,
     get_clock,
     local_date,
+    next_local_slot,
     nth_day_of_next_month,
     parse_instant,
     set_clock,
@@ -419,3 +420,22 @@ def test_add_business_days_lands_on_a_business_day_after_start(start: date, coun
 def test_add_business_days_composes(start: date, first: int, second: int) -> None:
     middle, _ = add_business_days(start, first)
     assert add_business_days(middle, second)[0] == add_business_days(start, first + second)[0]
+
+
+def test_next_local_slot_runs_on_shanghai_midnights() -> None:
+    day = timedelta(days=1)
+    midnight = parse_instant("2024-10-21T00:00:00+08:00")
+    assert next_local_slot(parse_instant("2024-10-20T10:00:00+08:00"), day) == midnight
+    assert next_local_slot(midnight - timedelta(microseconds=1), day) == midnight
+    assert next_local_slot(midnight, day) == midnight + day  # strictly after
+    # An interval that does not divide the day restarts at each midnight.
+    seven = timedelta(hours=7)
+    late = parse_instant("2024-10-20T22:00:00+08:00")
+    assert next_local_slot(late, seven) == midnight
+    assert next_local_slot(midnight, seven) == midnight + seven
+
+
+def test_next_local_slot_refuses_a_non_positive_interval() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        next_local_slot(parse_instant("2024-10-20T10:00:00+08:00"), timedelta(0))
+    assert caught.value.code == "interval_invalid"

@@ -296,6 +296,7 @@ def test_unknown_id_lists_the_known_ones() -> None:
         ("arrival.badge_min_orders", 30),
         ("arrival.badge_exposure_multiplier", Decimal("2")),
         ("arrival.badge_evaluation_interval_hours", 24),
+        ("arrival.promise_rebuild_interval_hours", 24),
         # §12
         ("traffic.four_services_traffic_share", Decimal("0.75")),
         (

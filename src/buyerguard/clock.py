@@ -128,6 +128,20 @@ def end_of_local_day(day: date) -> datetime:
     return start_of_local_day(day + timedelta(days=1))
 
 
+def next_local_slot(after: datetime, interval: timedelta) -> datetime:
+    """The first instant after `after` on the grid of Shanghai midnight + k·interval.
+
+    Daily jobs run at local midnights whatever the UTC offset; the grid restarts
+    at each midnight so an interval that does not divide a day still lands there.
+    """
+    if interval <= timedelta(0):
+        raise InvalidInput("interval_invalid", "a job interval must be positive", "interval")
+    candidate = start_of_local_day(local_date(after))
+    while candidate <= after:
+        candidate += interval
+    return min(candidate, end_of_local_day(local_date(after)))
+
+
 def window_end_after_day(instant: datetime, days: int) -> datetime:
     """End (exclusive) of an N-day window counted from the day after `instant`.
 

@@ -286,6 +286,10 @@ class ArrivalRules:
     badge_min_orders: int = rule("Orders needed in the window for the badge (default).")
     badge_exposure_multiplier: Rate = rule("Exposure multiplier of a badged merchant.", kind=RATE)
     badge_evaluation_interval_hours: int = rule("How often the badge is re-evaluated.")
+    promise_rebuild_interval_hours: int = rule(
+        "How often the scheduler rebuilds the promise table from the trailing window, "
+        "from each Shanghai midnight (default, ours)."
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, and_, select, update
 
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import badges, orders
+from buyerguard.services import badges, orders, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
@@ -33,6 +33,7 @@ HANDLERS: dict[str, TimerHandler] = {
     orders.AUTO_CONFIRM: orders.auto_confirm,
     orders.COMPLETE: orders.complete_order,
     badges.BADGE_DAILY: badges.daily_badges,
+    promises.PROMISES_REBUILD: promises.scheduled_rebuild,
 }
 
 
@@ -56,7 +57,7 @@ class Scheduler:
         history: ShipmentHistory | None = None,
         recurring: bool = False,
     ) -> None:
-        """`recurring` keeps the daily jobs (the arrival badge) scheduled."""
+        """`recurring` keeps the daily jobs (arrival badge, promise rebuild) scheduled."""
         self.engine = engine
         self.clock = clock
         self.rulebooks = rulebooks
@@ -108,7 +109,9 @@ class Scheduler:
         fired: list[FiredTimer] = []
         if self.recurring:
             with transaction(self.engine) as connection:
-                badges.ensure_daily_timer(self._context(connection))
+                ctx = self._context(connection)
+                badges.ensure_daily_timer(ctx)
+                promises.ensure_rebuild_timer(ctx)
         while True:
             due = self.due_timer_ids(now)
             if not due:

@@ -17,18 +17,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from buyerguard.analytics.sign_rate import SignRateParams, badge_transitions
-from buyerguard.clock import local_date, start_of_local_day
+from buyerguard.clock import local_date, next_local_slot
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.errors import NotFound
 from buyerguard.money import Rate
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import record_decision, schedule_timer
+from buyerguard.services.records import ensure_pending_timer, record_decision, schedule_timer
 from buyerguard.store.shipment_history import ShipmentHistory
-from buyerguard.store.tables import merchant_badges, merchants, timers
+from buyerguard.store.tables import merchant_badges, merchants
 
 BADGE_DAILY = "arrival.badge_daily"
 AWARDED = "arrival_badge_awarded"
@@ -123,27 +122,12 @@ def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
 
 def next_evaluation(after: datetime, rulebook: Rulebook) -> datetime:
     """The next evaluation instant: Shanghai midnights, every N hours from the last."""
-    interval = timedelta(hours=rulebook.arrival.badge_evaluation_interval_hours)
-    midnight = start_of_local_day(local_date(after))
-    candidate = midnight
-    while candidate <= after:
-        candidate += interval
-    return candidate
+    return next_local_slot(after, timedelta(hours=rulebook.arrival.badge_evaluation_interval_hours))
 
 
 def ensure_daily_timer(ctx: Context) -> None:
     """Make sure one badge evaluation is pending (idempotent, race-safe)."""
-    pending = ctx.connection.execute(
-        select(timers.c.id).where(timers.c.kind == BADGE_DAILY, timers.c.status == "pending")
-    ).first()
-    if pending is not None:
-        return
-    due = next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now()))
-    try:
-        with ctx.connection.begin_nested():
-            schedule_timer(ctx, BADGE_DAILY, due.isoformat(), due)
-    except IntegrityError:
-        pass  # another scheduler scheduled the same evaluation first
+    ensure_pending_timer(ctx, BADGE_DAILY, next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now())))
 
 
 def daily_badges(ctx: Context, subject_id: str, due_at: datetime) -> str:

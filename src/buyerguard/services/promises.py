@@ -1,22 +1,27 @@
 """Delivery promises 预计达 for a product, a destination and a payment instant.
 
-The promise table is built in batch (`eta build`) and served from memory; a
-lookup walks the back-off levels of policies.md §11 for the product's route.
+The promise table is built in batch (`eta build`, and by the scheduler every
+`promise_rebuild_interval_hours` from each Shanghai midnight, so the trailing
+window moves with the calendar) and served from memory; a lookup walks the
+back-off levels of policies.md §11 for the product's route.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.clock import ensure_utc
+from buyerguard.clock import ensure_utc, format_instant, next_local_slot
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
 from buyerguard.services.context import Context
+from buyerguard.services.records import ensure_pending_timer, schedule_timer
 from buyerguard.store import repositories
 from buyerguard.store.shipment_history import ShipmentHistory
+
+PROMISES_REBUILD = "arrival.promises_rebuild"
 
 
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
@@ -38,6 +43,36 @@ def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
         "table": str(built.path),
         "rulebook_id": rulebook.id,
     }
+
+
+def next_rebuild(after: datetime, ctx: Context) -> datetime:
+    """The next scheduled rebuild instant after `after` (rulebook in force then)."""
+    hours = ctx.rulebook_at(after).arrival.promise_rebuild_interval_hours
+    return next_local_slot(after, timedelta(hours=hours))
+
+
+def ensure_rebuild_timer(ctx: Context) -> None:
+    """Make sure one scheduled rebuild is pending (idempotent, race-safe)."""
+    ensure_pending_timer(ctx, PROMISES_REBUILD, next_rebuild(ctx.now(), ctx))
+
+
+def scheduled_rebuild(ctx: Context, subject_id: str, due_at: datetime) -> str:
+    """Timer: rebuild as of the latest scheduled instant due by now; schedule the next.
+
+    Only the newest table is served, so a scheduler that was down builds once,
+    as of the last instant it missed, instead of once per missed day (unlike
+    the badge, whose every day is history).
+    """
+    as_of = ensure_utc(due_at, field="due_at")
+    following = next_rebuild(as_of, ctx)
+    while following <= ctx.now():
+        as_of, following = following, next_rebuild(following, ctx)
+    built = build(ctx, as_of)
+    schedule_timer(ctx, PROMISES_REBUILD, following.isoformat(), following)
+    return (
+        f"promise table as of {format_instant(as_of)}: {built['routes']} rows"
+        f" from {built['shipments']} shipments"
+    )
 
 
 def promise(

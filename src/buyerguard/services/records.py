@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import InvalidInput
@@ -106,6 +107,24 @@ def schedule_timer(ctx: Context, kind: str, subject_id: str, due_at: datetime) -
             created_at=ctx.now(),
         )
     )
+
+
+def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
+    """Schedule a recurring job's timer unless one of that kind is pending (race-safe).
+
+    Two schedulers starting together may both try; the timer id is unique per
+    due instant, so the second insert fails and is ignored.
+    """
+    pending = ctx.connection.execute(
+        select(timers.c.id).where(timers.c.kind == kind, timers.c.status == "pending")
+    ).first()
+    if pending is not None:
+        return
+    try:
+        with ctx.connection.begin_nested():
+            schedule_timer(ctx, kind, due_at.isoformat(), due_at)
+    except IntegrityError:
+        pass  # another scheduler scheduled the same instant first
 
 
 def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
