@@ -25,7 +25,7 @@ from buyerguard.errors import NotFound
 from buyerguard.money import Rate
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import ensure_pending_timer, record_decision, schedule_timer
+from buyerguard.services.records import ensure_pending_timer, record_decision
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import merchant_badges, merchants
 
@@ -134,7 +134,7 @@ def daily_badges(ctx: Context, subject_id: str, due_at: datetime) -> str:
     """Timer: evaluate as of the due instant, then schedule the next evaluation."""
     changes = evaluate_badges(ctx, due_at)
     following = next_evaluation(due_at, ctx.rulebook_at(due_at))
-    schedule_timer(ctx, BADGE_DAILY, following.isoformat(), following)
+    ensure_pending_timer(ctx, BADGE_DAILY, following)
     return (
         f"evaluated {changes.evaluated}: awarded {len(changes.awarded)}, "
         f"withdrawn {len(changes.withdrawn)}"

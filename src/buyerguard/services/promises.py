@@ -17,7 +17,7 @@ from buyerguard.clock import ensure_utc, format_instant, next_local_slot
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
 from buyerguard.services.context import Context
-from buyerguard.services.records import ensure_pending_timer, schedule_timer
+from buyerguard.services.records import ensure_pending_timer
 from buyerguard.store import repositories
 from buyerguard.store.shipment_history import ShipmentHistory
 
@@ -68,7 +68,7 @@ def scheduled_rebuild(ctx: Context, subject_id: str, due_at: datetime) -> str:
     while following <= ctx.now():
         as_of, following = following, next_rebuild(following, ctx)
     built = build(ctx, as_of)
-    schedule_timer(ctx, PROMISES_REBUILD, following.isoformat(), following)
+    ensure_pending_timer(ctx, PROMISES_REBUILD, following)
     return (
         f"promise table as of {format_instant(as_of)}: {built['routes']} rows"
         f" from {built['shipments']} shipments"
