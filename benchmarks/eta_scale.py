@@ -68,6 +68,7 @@ from rich.progress import (
 from rich.table import Table
 
 from buyerguard.analytics.eta import build_promise_table
+from buyerguard.analytics.key_codes import KEY_CODE_COLUMNS, KeyCodebook
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_days import promise_table_params
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
@@ -381,8 +382,38 @@ def generate_day(
         "shipped_at": pa.array(shipped, pa.timestamp("us", tz="UTC"), mask=shipped_null),
         "signed_at": pa.array(signed, pa.timestamp("us", tz="UTC"), mask=signed_null),
         "refunded_before_shipment": pa.array(refunded),
+        # Key codes as the store assigns them (`world_codebook` is their codebook).
+        "product_code": product,
+        "merchant_code": merchant,
+        "industry_code": world.merchant_industry[merchant],
+        "carrier_code": carrier,
+        "origin_region_code": origin,
+        "destination_region_code": dest,
+        "origin_city_code": origin,
+        "origin_province_code": len(world.city_codes) + world.city_province[origin],
+        "destination_province_code": len(world.city_codes) + world.city_province[dest],
     }
+    for name in KEY_CODE_COLUMNS.values():
+        columns[name[0]] = pa.array(columns[name[0]].astype(np.int32))
     return pa.table(columns, schema=SHIPMENT_SCHEMA)
+
+
+def world_codebook(world: World) -> KeyCodebook:
+    """The codebook of `generate_day`'s codes: each dimension's values in world index order."""
+    return KeyCodebook(
+        {
+            "product": world.product_ids,
+            "merchant": world.merchant_ids,
+            "industry": world.industry_names,
+            "carrier": world.carrier_names,
+            "region": pa.concat_arrays([world.city_codes, world.province_codes]),
+        }
+    )
+
+
+def keys_path(directory: Path) -> Path:
+    """Where `generate` writes the codebook of the history in `directory`."""
+    return directory.with_name(directory.name + ".keys.parquet")
 
 
 def progress() -> Progress:
@@ -394,7 +425,13 @@ def generate(directory: Path, rows: int, as_of: datetime, seed: int, label: str)
 
     A directory whose manifest matches (rows, seed, as-of) is reused as is.
     """
-    manifest = {"rows": rows, "seed": seed, "as_of": as_of.isoformat(), "days": DAYS}
+    manifest = {
+        "rows": rows,
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "days": DAYS,
+        "format": "key codes",
+    }
     manifest_path = directory.with_name(directory.name + ".manifest.json")
     if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
         console.print(f"[dim]{label}: reusing {directory} ({rows:,} rows)[/dim]")
@@ -410,6 +447,7 @@ def generate(directory: Path, rows: int, as_of: datetime, seed: int, label: str)
     days = [last - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     as_of_us = _instant_us(as_of)
     first = 0
+    pq.write_table(world_codebook(world).to_table(), keys_path(directory))
     with progress() as bar:
         task = bar.add_task(f"{label}: writing {directory.name}/", total=rows)
         for day, n in zip(days, rows_per_day(days, rows), strict=True):
@@ -442,14 +480,15 @@ def connect(memory_limit: str, temp_dir: Path, threads: int) -> duckdb.DuckDBPyC
 def duckdb_job(
     con: duckdb.DuckDBPyConnection,
     glob: str,
+    keys: str,
     as_of: datetime,
     promise: PromiseParams = PROMISE,
 ) -> tuple[pa.Table, pa.Table, float, float]:
     """The production build + sign-rate job; (promises, rates, eta s, sign-rate s)."""
     t0 = time.perf_counter()
-    promises = build_promise_table(con, glob, as_of, promise)
+    promises = build_promise_table(con, glob, keys, as_of, promise)
     t1 = time.perf_counter()
-    rates = compute_sign_rates(con, glob, as_of, SIGN_RATE)
+    rates = compute_sign_rates(con, glob, keys, as_of, SIGN_RATE)
     t2 = time.perf_counter()
     return promises, rates, t1 - t0, t2 - t1
 
@@ -458,7 +497,7 @@ def child_job(args: argparse.Namespace) -> None:
     """Child process: run the DuckDB job once, write timings as JSON."""
     as_of = parse_instant(args.as_of)
     con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
-    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, as_of)
+    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, args.keys, as_of)
     levels = pc.value_counts(promises.column("level")).to_pylist()
     result = {
         "eta_seconds": eta_s,
@@ -817,7 +856,7 @@ def child_compare(args: argparse.Namespace) -> None:
     directory = Path(args.glob).parent
     con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
     t0 = time.perf_counter()
-    promises, rates, _, _ = duckdb_job(con, args.glob, as_of, COMPARE_PROMISE)
+    promises, rates, _, _ = duckdb_job(con, args.glob, args.keys, as_of, COMPARE_PROMISE)
     t1 = time.perf_counter()
     pd_promises, pd_rates = pandas_job(directory, as_of)
     t2 = time.perf_counter()
@@ -886,6 +925,8 @@ def run_child(
         "--result",
         str(result_path),
     ]
+    if checkout is None:  # a commit from before key codes takes no codebook
+        cmd += ["--keys", str(keys_path(Path(glob).parent))]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     sampled = hwm = 0
@@ -964,6 +1005,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     # internal (child processes)
     parser.add_argument("--glob", help=argparse.SUPPRESS)
+    parser.add_argument("--keys", help=argparse.SUPPRESS)
     parser.add_argument("--temp-dir", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -67,7 +67,11 @@ from rich.table import Table
 from buyerguard.analytics.eta import create_promise_table, lookup_promises_sql
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_days import promise_table_params
-from buyerguard.analytics.shipments import SHIPMENT_SCHEMA, relation_sql
+from buyerguard.analytics.shipments import (
+    SHIPMENT_FACTS_SCHEMA,
+    create_coded_history,
+    relation_sql,
+)
 from buyerguard.clock import SHANGHAI, parse_instant, start_of_local_day
 from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
@@ -156,6 +160,7 @@ def load_olist(con: duckdb.DuckDBPyConnection, data_dir: Path, undelivered: str)
         """,
         {"path": str(path), "undelivered": undelivered},
     )
+    create_coded_history(con, "shipments", con.sql("SELECT * FROM shipments").to_arrow_table())
     con.execute(
         """
         CREATE OR REPLACE TABLE evaluation AS
@@ -214,7 +219,13 @@ def replay(
                 params = replace(base, window_days=window)
                 if variant is None:
                     create_promise_table(
-                        con, "shipments", as_of, params, "promises", confidences=confidences
+                        con,
+                        "shipments",
+                        "shipments_keys",
+                        as_of,
+                        params,
+                        "promises",
+                        confidences=confidences,
                     )
                 else:
                     create_variant_table(
@@ -715,7 +726,7 @@ def synthetic_china(first_day: date, days: int, parcels_per_day: int, seed: int)
                     "refunded_before_shipment": False,
                 }
             )
-    return pa.Table.from_pylist(rows, schema=SHIPMENT_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=SHIPMENT_FACTS_SCHEMA)
 
 
 def run_china(seed: int, variant: Variant | None = None) -> None:
@@ -725,9 +736,7 @@ def run_china(seed: int, variant: Variant | None = None) -> None:
     history = synthetic_china(first_day, history_days, parcels_per_day=3000, seed=seed)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.register("history_arrow", history)
-    con.execute("CREATE TABLE shipments AS SELECT * FROM history_arrow")
-    con.unregister("history_arrow")
+    create_coded_history(con, "shipments", history)
     within3 = one(
         con,
         """
@@ -833,7 +842,13 @@ def check_variant(data_dir: Path) -> int:
                 params = replace(model, window_days=window)
                 as_of = start_of_local_day(day)
                 create_promise_table(
-                    con, "shipments", as_of, params, "prod", confidences=CONFIDENCES
+                    con,
+                    "shipments",
+                    "shipments_keys",
+                    as_of,
+                    params,
+                    "prod",
+                    confidences=CONFIDENCES,
                 )
                 create_variant_table(con, "shipments", as_of, params, variant, "var", CONFIDENCES)
                 cols = (

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import track
 
-from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
+from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.bootstrap import build_runtime
 from buyerguard.clock import format_instant, parse_instant
 from buyerguard.domain.catalog import OfferTier, Product, ReturnClass
@@ -92,7 +92,7 @@ def write_history(path: Path, products: list[Product], parcels: int, seed: int) 
             "signed_at": pa.array(signed_us, ts, mask=in_transit),
             "refunded_before_shipment": pa.array([False] * parcels),
         },
-        schema=SHIPMENT_SCHEMA,
+        schema=SHIPMENT_FACTS_SCHEMA,
     )
     pq.write_table(table, path)
 

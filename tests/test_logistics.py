@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from buyerguard.analytics.key_codes import DIMENSIONS, KEY_CODE_COLUMNS
+from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app
 from buyerguard.clock import SimulatedClock, format_instant
@@ -17,6 +22,7 @@ from buyerguard.errors import BuyerguardError
 from buyerguard.scheduler import Scheduler
 from buyerguard.services import badges, catalog, promises
 from buyerguard.services.context import OPERATOR
+from buyerguard.store.shipment_history import ShipmentHistory
 from tests.conftest import Api, at
 
 COLUMNS = [
@@ -147,6 +153,7 @@ def test_import_with_bad_rows_writes_nothing(rt: Runtime, tmp_path: Path) -> Non
     ):
         assert expected in message
     assert not list(rt.history.imported_dir.glob("*")) if rt.history.imported_dir.exists() else True
+    assert not rt.history.keys_path.exists()
     future = next_day_history(count=1)
     future[0]["paid_at"] = "2030-01-01T00:00:00Z"
     with pytest.raises(BuyerguardError) as in_future:
@@ -177,6 +184,111 @@ def test_cli_import_refuses_bad_file_with_exit_2(
         app, ["shipments", "import", str(write_csv(tmp_path / "ok.csv", next_day_history(count=3)))]
     )
     assert good.exit_code == 0 and "imported 3" in good.output
+
+
+def assert_files_decode(history: ShipmentHistory) -> None:
+    """Every stored file's codes decode, through the one codebook, to its own strings."""
+    book = history.codebook()  # from_table refuses a value with two codes
+    for path in history.imported_dir.glob("*.parquet"):
+        table = pq.read_table(path)
+        for key, (code, dimension) in KEY_CODE_COLUMNS.items():
+            decoded = book.dictionary(dimension).take(table.column(code))
+            assert decoded.to_pylist() == table.column(key).to_pylist(), (path.name, key)
+
+
+def test_imports_share_one_codebook_that_only_grows(rt: Runtime, tmp_path: Path) -> None:
+    rt.history.import_file(
+        write_csv(tmp_path / "a.csv", next_day_history(count=3)), now=rt.clock.now()
+    )
+    before = rt.history.codebook()
+    later = [
+        parcel("N1", at("2024-10-05T10:00:00+08:00"), timedelta(hours=20), merchant="M-new"),
+        parcel("N2", at("2024-10-05T11:00:00+08:00"), None, destination="110105"),
+    ]
+    rt.history.import_file(write_csv(tmp_path / "b.csv", later), now=rt.clock.now())
+    after = rt.history.codebook()
+    for dimension in DIMENSIONS:
+        known = before.dictionary(dimension)
+        assert after.dictionary(dimension)[: len(known)].equals(known), dimension
+    assert after.dictionary("merchant").to_pylist() == ["M-yiwu", "M-new"]
+    assert after.size("region") == before.size("region") + 2  # 110105 and its province
+    assert_files_decode(rt.history)
+
+
+def test_concurrent_imports_never_give_one_code_to_two_values(rt: Runtime, tmp_path: Path) -> None:
+    def import_many(worker: int) -> None:
+        for n in range(6):
+            rows = [
+                parcel(
+                    f"C{worker}-{n}",
+                    at("2024-10-05T10:00:00+08:00"),
+                    None,
+                    merchant=f"M-{worker}-{n}",
+                    product=f"P-{worker}-{n}",
+                )
+            ]
+            path = write_csv(tmp_path / f"c{worker}-{n}.csv", rows)
+            rt.history.import_file(path, now=rt.clock.now())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(import_many, range(2)))
+    assert rt.history.codebook().size("merchant") == 12
+    assert_files_decode(rt.history)
+
+
+def test_a_build_reads_the_files_and_codes_of_the_moment_it_opened_the_history(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    rt.history.import_file(
+        write_csv(tmp_path / "a.csv", next_day_history(count=3)), now=rt.clock.now()
+    )
+    facts = pa.Table.from_pylist(
+        [
+            {
+                **row,
+                "paid_at": at(row["paid_at"]),
+                "shipped_at": None,
+                "signed_at": None,
+                "official_logistics": True,
+                "origin_city": "330700",
+                "origin_province": "330000",
+                "destination_province": "440000",
+                "refunded_before_shipment": False,
+            }
+            for row in [parcel("E1", at("2024-10-05T10:00:00+08:00"), None, merchant="M-engine")]
+        ],
+        schema=SHIPMENT_FACTS_SCHEMA,
+    )
+    with rt.history.analytics_session() as con:
+        view, keys = rt.history.open_history(con, facts)
+        # An import lands meanwhile; its new merchant takes the code the engine's fact
+        # got for this session. The open view neither sees it nor mixes the two up.
+        later = [parcel("L1", at("2024-10-05T10:00:00+08:00"), None, merchant="M-later")]
+        rt.history.import_file(write_csv(tmp_path / "b.csv", later), now=rt.clock.now())
+        assert rt.history.codebook().dictionary("merchant").to_pylist() == ["M-yiwu", "M-later"]
+        merchants = con.sql(
+            f"SELECT k.value, count(*) FROM {view} s JOIN {keys} k"
+            " ON k.dimension = 'merchant' AND k.code = s.merchant_code GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert merchants == [("M-engine", 1), ("M-yiwu", 3)]
+
+
+def test_imports_from_before_key_codes_are_coded_on_the_next_build(
+    api: Api, rt: Runtime, tmp_path: Path
+) -> None:
+    rt.history.import_file(write_csv(tmp_path / "h.csv", next_day_history()), now=rt.clock.now())
+    (path,) = rt.history.imported_dir.glob("*.parquet")
+    # The file as an earlier version wrote it: facts only, and no codebook.
+    pq.write_table(pq.read_table(path).select(SHIPMENT_FACTS_SCHEMA.names), path)
+    rt.history.keys_path.unlink()
+    with rt.reading(OPERATOR) as ctx:
+        built = promises.build(ctx, at("2024-10-20T00:00:00+08:00"))
+    assert built["shipments"] == 25
+    assert "product_code" in pq.read_schema(path).names
+    assert_files_decode(rt.history)
+    answer = api.get("buyer", "/v1/promises?product_id=P-cups&destination=440305").json()
+    assert (answer["backoff_level"], answer["sample_size"]) == (1, 25)
+    assert rt.history.upgrade_imports() == 0  # once coded, a file stays as it is
 
 
 def badge_history() -> list[dict[str, str]]:

@@ -10,11 +10,20 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from buyerguard.analytics.shipments import SHIPMENT_SCHEMA, region_levels
+from buyerguard.analytics.shipments import (
+    SHIPMENT_FACTS_SCHEMA,
+    create_coded_history,
+    region_levels,
+)
+
+
+def keys_of(name: str) -> str:
+    """The codebook table `History.load` writes beside a history table."""
+    return f"{name}_keys"
 
 
 class History:
-    """Collects parcels and loads them into DuckDB as the `shipments` table."""
+    """Collects parcels and loads them into DuckDB as the `shipments` table and its codebook."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
@@ -57,12 +66,12 @@ class History:
             )
 
     def table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rows, schema=SHIPMENT_SCHEMA)
+        return pa.Table.from_pylist(self.rows, schema=SHIPMENT_FACTS_SCHEMA)
 
     def load(self, con: duckdb.DuckDBPyConnection, name: str = "shipments") -> str:
-        con.register("_history_arrow", self.table())
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _history_arrow")
-        con.unregister("_history_arrow")
+        """Write the coded history as table `name` and its codebook as `keys_of(name)`."""
+        keys = create_coded_history(con, name, self.table())
+        assert keys == keys_of(name)
         return name
 
 

@@ -89,7 +89,7 @@ def test_each_backoff_level_is_chosen_with_its_own_answer(
     con: duckdb.DuckDBPyConnection, history: Callable[[], History]
 ) -> None:
     backoff_history(history).load(con)
-    table = build_promise_table(con, "shipments", AS_OF, PARAMS)
+    table = build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
     index = PromiseIndex.from_table(table)
     paid = sh(2024, 3, 31, 10)
 
@@ -160,7 +160,7 @@ def test_routes_below_min_samples_are_not_in_the_table(
     con: duckdb.DuckDBPyConnection, history: Callable[[], History]
 ) -> None:
     backoff_history(history).load(con)
-    keys = rows_by_key(build_promise_table(con, "shipments", AS_OF, PARAMS))
+    keys = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS))
     assert (1, "P1", None, "440305", "310115", None) in keys
     assert (1, "P2", None, "440305", "310104", None) not in keys  # 19 parcels
     assert (2, None, "M2", "440100", "310000", None) not in keys  # 10 parcels
@@ -175,7 +175,7 @@ def test_parcels_without_a_product_skip_level_1_only(
     h = history()
     h.add(sh(2024, 3, 10, 10), DAY, count=25, product_id=None)
     h.load(con)
-    keys = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    keys = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
     assert sorted(key[0] for key in keys) == [2, 3, 4, 5]
     assert keys[(2, None, "M1", "440300", "310000", None)]["sample_size"] == 25
     assert keys[(2, None, "M1", "440300", "310000", None)]["promise_offset_days"] == 1
@@ -214,7 +214,7 @@ def test_in_transit_parcels_are_censored_not_dropped(
 ) -> None:
     censoring_history(history).load(con)
     params = replace(DEFAULT_PROMISE, confidence=Decimal(confidence))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))[
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))[
         (1, "P1", None, "440305", "310115", None)
     ]
     assert row["sample_size"] == 40
@@ -232,8 +232,8 @@ def test_dropping_in_transit_parcels_would_promise_too_early(
     dropped.rows = [r for r in h.rows if r["signed_at"] is not None and r["signed_at"] < AS_OF]
     dropped.load(con, "signed_only")
     params = replace(DEFAULT_PROMISE, confidence=Decimal("0.5"), min_samples=1)
-    biased = rows_by_key(build_promise_table(con, "signed_only", AS_OF, params))
-    censored = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    biased = rows_by_key(build_promise_table(con, "signed_only", "signed_only_keys", AS_OF, params))
+    censored = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
     key = (1, "P1", None, "440305", "310115", None)
     assert (biased[key]["promise_offset_days"], biased[key]["probability"]) == (
         2,
@@ -253,8 +253,8 @@ def test_a_build_during_the_day_sees_only_whole_days(
     h.add(sh(2024, 3, 29, 10), timedelta(days=2, hours=-1), count=5)  # signed 03-31 09:00
     h.load(con)
     params = replace(DEFAULT_PROMISE, confidence=Decimal("0.3"))
-    at_midnight = build_promise_table(con, "shipments", AS_OF, params)
-    mid_day = build_promise_table(con, "shipments", sh(2024, 3, 31, 15), params)
+    at_midnight = build_promise_table(con, "shipments", "shipments_keys", AS_OF, params)
+    mid_day = build_promise_table(con, "shipments", "shipments_keys", sh(2024, 3, 31, 15), params)
     assert at_midnight.equals(mid_day)
 
 
@@ -268,7 +268,9 @@ def test_label_boundary_is_midnight_shanghai_not_utc(
     # fall within one UTC day (15:59 → 16:01 and 16:01 → 15:59 next day).
     h.add(sh(2024, 3, 11, 0, 1), timedelta(hours=23, minutes=58), count=20, product_id="EARLY")
     h.load(con)
-    index = PromiseIndex.from_table(build_promise_table(con, "shipments", AS_OF, PARAMS))
+    index = PromiseIndex.from_table(
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
+    )
     route = {"merchant_id": "M1", "origin_region": "440305", "destination_region": "310115"}
 
     def ask(product_id: str, paid_at: datetime) -> tuple[Any, ...]:
@@ -292,7 +294,9 @@ def test_labels_stop_after_the_day_after(
     for days, product in enumerate(["D0", "D1", "D2", "D3"]):
         h.add(sh(2024, 3, 10, 10), days * DAY, count=20, product_id=product)
     h.load(con)
-    index = PromiseIndex.from_table(build_promise_table(con, "shipments", AS_OF, PARAMS))
+    index = PromiseIndex.from_table(
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
+    )
     labels = [
         promise_for(
             index,
@@ -318,7 +322,9 @@ def test_slow_route_with_enough_samples_does_not_back_off(
     h.add(sh(2024, 3, 1, 10), DAY, count=15, product_id="SLOW")
     h.add(sh(2024, 3, 10, 10), DAY, count=100, product_id="FAST")
     h.load(con)
-    index = PromiseIndex.from_table(build_promise_table(con, "shipments", AS_OF, PARAMS))
+    index = PromiseIndex.from_table(
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
+    )
     p = promise_for(
         index,
         product_id="SLOW",
@@ -341,7 +347,7 @@ def test_refunded_before_shipment_and_out_of_window_parcels_are_ignored(
     h.add(sh(2024, 2, 29, 23, 59), 9 * DAY, count=50)  # paid before the window
     h.add(sh(2024, 3, 31, 0, 0), 9 * DAY, count=50)  # paid at as_of: after it
     h.load(con)
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, PARAMS))[
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS))[
         (1, "P1", None, "440305", "310115", None)
     ]
     assert (row["sample_size"], row["promise_offset_days"]) == (20, 1)
@@ -351,7 +357,7 @@ def test_sql_lookup_agrees_with_promise_for(
     con: duckdb.DuckDBPyConnection, history: Callable[[], History]
 ) -> None:
     backoff_history(history).load(con)
-    create_promise_table(con, "shipments", AS_OF, PARAMS, "promises")
+    create_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS, "promises")
     index = PromiseIndex.from_table(con.sql("SELECT * FROM promises").to_arrow_table())
     asks = [
         ("P1", "M1", "440305", "310115", "SF", sh(2024, 3, 31, 23, 59)),
@@ -449,7 +455,7 @@ def test_the_build_leaves_the_connections_settings_as_they_were(
 
     for setting in (True, False):
         con.execute(f"SET preserve_insertion_order = {str(setting).lower()}")
-        build_promise_table(con, "shipments", AS_OF, PARAMS)
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
         assert ordered() is setting
     assert not con.execute("SELECT * FROM duckdb_tables() WHERE temporary").fetchall()
 
@@ -463,7 +469,7 @@ def test_a_null_route_key_is_a_key_like_any_other(
     h = history()
     h.add(sh(2024, 3, 10, 10), 2 * DAY, count=25, origin_region="BR-SP", destination_region="BR-RJ")
     h.load(con)
-    keys = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    keys = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
     for key in [
         (1, "P1", None, "BR-SP", "BR-RJ", None),
         (2, None, "M1", None, "BR-RJ", None),
@@ -478,13 +484,20 @@ def test_each_confidence_is_built_once_and_none_is_refused(
     con: duckdb.DuckDBPyConnection, history: Callable[[], History]
 ) -> None:
     backoff_history(history).load(con)
-    once = build_promise_table(con, "shipments", AS_OF, PARAMS, confidences=[Decimal("0.9")])
+    once = build_promise_table(
+        con, "shipments", "shipments_keys", AS_OF, PARAMS, confidences=[Decimal("0.9")]
+    )
     twice = build_promise_table(
-        con, "shipments", AS_OF, PARAMS, confidences=[Decimal("0.9"), Decimal("0.90")]
+        con,
+        "shipments",
+        "shipments_keys",
+        AS_OF,
+        PARAMS,
+        confidences=[Decimal("0.9"), Decimal("0.90")],
     )
     assert twice.equals(once)
     with pytest.raises(InvalidInput) as err:
-        build_promise_table(con, "shipments", AS_OF, PARAMS, confidences=[])
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS, confidences=[])
     assert err.value.code == "confidences_empty"
 
 
@@ -493,14 +506,14 @@ def test_a_failed_build_in_a_transaction_reports_its_own_error(
 ) -> None:
     con.execute("BEGIN")
     with pytest.raises(duckdb.CatalogException):
-        build_promise_table(con, "no_such_table", AS_OF, PARAMS)
+        build_promise_table(con, "no_such_table", "no_such_table_keys", AS_OF, PARAMS)
     con.execute("ROLLBACK")
     assert not con.execute("SELECT * FROM duckdb_tables() WHERE temporary").fetchall()
 
 
 def test_naive_as_of_is_refused(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(InvalidInput):
-        build_promise_table(con, "shipments", datetime(2024, 3, 31), PARAMS)
+        build_promise_table(con, "shipments", "shipments_keys", datetime(2024, 3, 31), PARAMS)
 
 
 # --------------------------------------------------------------------------- reference KM
@@ -554,7 +567,7 @@ def test_sql_matches_a_reference_kaplan_meier(
     params = replace(
         DEFAULT_PROMISE, confidence=Decimal(confidence), min_samples=1, max_horizon_days=horizon
     )
-    rows = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    rows = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
     row = rows.get((1, "P1", None, "440305", "310115", None))
     if not observed:
         assert row is None

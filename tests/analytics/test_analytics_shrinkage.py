@@ -89,12 +89,14 @@ def test_unsigned_61_days_is_lost_and_59_days_is_censored(
     h.add(day_before(61), None)  # unsigned, known unsigned through day 60: lost
     h.add(day_before(59), None)  # unsigned through day 58: censored there
     h.load(con)
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, LOST))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, LOST))[P1]
     # 11 parcels at risk on day 1 (the censored one stays until day 58): F(1) = 10/11.
     assert row["sample_size"] == 11
     assert (row["promise_offset_days"], row["probability"]) == (1, pytest.approx(10 / 11))
     never_lost = replace(LOST, lost_after_days=200, confidence=Decimal("0.8"))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, never_lost))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, never_lost))[
+        P1
+    ]
     assert row["sample_size"] == 12
     assert row["probability"] == pytest.approx(10 / 12)
 
@@ -119,7 +121,7 @@ def test_a_parcel_signed_on_day_65_is_lost_before_and_after_it_signs(
     h.add(paid, 65 * DAY)
     h.load(con)
     as_of = sh(2024, 3, 1) + days_after_payment * DAY
-    row = rows_by_key(build_promise_table(con, "shipments", as_of, LOST))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", as_of, LOST))[P1]
     assert row["sample_size"] == sample_size
 
 
@@ -166,7 +168,7 @@ def test_observed_window_enters_older_parcels_late(
 ) -> None:
     delayed_entry_history(history).load(con)
     params = replace(OBSERVED, confidence=Decimal(confidence))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))[P1]
     # sample size: the parcels paid inside the window (A A E)
     assert row["sample_size"] == 3
     assert (row["promise_offset_days"], row["probability"]) == (
@@ -180,12 +182,12 @@ def test_paid_window_sees_only_the_parcels_paid_in_it(
 ) -> None:
     delayed_entry_history(history).load(con)
     paid = replace(OBSERVED, history_window_basis="paid", confidence=Decimal("0.5"))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, paid))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, paid))[P1]
     # A A E only: day 1 has 3 at risk, 2 signed; E is censored after day 1.
     assert (row["sample_size"], row["promise_offset_days"]) == (3, 1)
     assert row["probability"] == pytest.approx(2 / 3)
     strict = replace(paid, confidence=Decimal("0.9"))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, strict))[P1]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, strict))[P1]
     assert (row["promise_offset_days"], row["probability"]) == (None, None)
 
 
@@ -239,7 +241,7 @@ def test_sparse_route_is_shrunk_toward_its_parent_by_hand(
     mc = [(0 + M * city[0]) / (20 + M), (0 + M * city[1]) / (20 + M), city[2], city[3]]
     for confidence in ("0.30", "0.50", "0.90"):
         params = replace(SHRINK, confidence=Decimal(confidence))
-        rows = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+        rows = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
         for merchant, hazards in (("MS", ms), ("MC", mc)):
             cdf = km_cdf(hazards)
             expected = next(k for k, p in enumerate(cdf) if p >= float(confidence) - 1e-9)
@@ -256,11 +258,13 @@ def test_sparse_route_is_shrunk_toward_its_parent_by_hand(
         assert rows[CITY]["probability"] == pytest.approx(city_cdf[expected])
     # Concretely: at 0.90 MS's own history says day 3 (nothing before), the
     # shrunk hazards 1/6 and 1/3 put it at day 2 with 1 − 5/6 · 2/3 = 4/9 at 0.44.
-    rows = rows_by_key(build_promise_table(con, "shipments", AS_OF, replace(SHRINK)))
+    rows = rows_by_key(
+        build_promise_table(con, "shipments", "shipments_keys", AS_OF, replace(SHRINK))
+    )
     ms_row = rows[(2, None, "MS", "440300", "310000", None)]
     assert (ms_row["promise_offset_days"], ms_row["probability"]) == (3, pytest.approx(1.0))
     half = replace(SHRINK, confidence=Decimal("0.44"))
-    ms_row = rows_by_key(build_promise_table(con, "shipments", AS_OF, half))[
+    ms_row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, half))[
         (2, None, "MS", "440300", "310000", None)
     ]
     assert (ms_row["promise_offset_days"], ms_row["probability"]) == (2, pytest.approx(4 / 9))
@@ -273,10 +277,14 @@ def test_a_censored_route_with_nobody_left_at_risk_follows_its_parent(
     mc_key = (2, None, "MC", "440300", "310000", None)
     unshrunk = replace(SHRINK, hazard_prior_strength=Decimal(0))
     # On its own MC has no signed parcel: no promise within the horizon.
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, unshrunk))[mc_key]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, unshrunk))[
+        mc_key
+    ]
     assert (row["promise_offset_days"], row["probability"]) == (None, None)
     # Shrunk: 1 − (1 − 1/6)(1 − 0)(…) reaches 1 on day 3 with the city's hazard of 1.
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, SHRINK))[mc_key]
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, SHRINK))[
+        mc_key
+    ]
     assert (row["promise_offset_days"], row["probability"]) == (3, pytest.approx(1.0))
 
 
@@ -285,7 +293,7 @@ def test_a_well_sampled_route_keeps_about_its_own_estimate(
 ) -> None:
     shrink_history(history, big=4000).load(con)
     params = replace(SHRINK, confidence=Decimal("0.4"))
-    row = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))[
+    row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))[
         (2, None, "MB", "440300", "310000", None)
     ]
     # Own: half of MB signs on day 1. The city (8,040 parcels) has 4000/8040 then.
@@ -303,7 +311,7 @@ def test_shrinkage_follows_product_to_merchant_at_level_1(
     h.add(day_before(10), 3 * DAY, count=20, product_id="PB", merchant_id="M1")
     h.load(con)
     params = replace(SHRINK, confidence=Decimal("0.5"))
-    rows = rows_by_key(build_promise_table(con, "shipments", AS_OF, params))
+    rows = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, params))
     # Merchant M1 (and every coarser route: same parcels): h(1) = 1/2, h(3) = 1.
     # PA: h(1) = (20 + 20·1/2) / 40 = 3/4.
     pa_row = rows[(1, "PA", None, "440305", "310115", None)]
@@ -312,7 +320,7 @@ def test_shrinkage_follows_product_to_merchant_at_level_1(
     pb_row = rows[(1, "PB", None, "440305", "310115", None)]
     assert (pb_row["promise_offset_days"], pb_row["probability"]) == (3, pytest.approx(1.0))
     low = replace(params, confidence=Decimal("0.2"))
-    pb_row = rows_by_key(build_promise_table(con, "shipments", AS_OF, low))[
+    pb_row = rows_by_key(build_promise_table(con, "shipments", "shipments_keys", AS_OF, low))[
         (1, "PB", None, "440305", "310115", None)
     ]
     assert (pb_row["promise_offset_days"], pb_row["probability"]) == (1, pytest.approx(0.25))
@@ -373,7 +381,9 @@ def test_observed_window_build_during_the_day_equals_the_midnight_build(
     h.add(day_before(15, hour=9), 10 * DAY)  # oldest day that can be observed: day 10 only
     h.add(day_before(0, hour=9), None, count=4)  # paid on D itself: nothing yet
     h.load(con)
-    at_midnight = build_promise_table(con, "shipments", AS_OF, OBSERVED)
-    mid_day = build_promise_table(con, "shipments", AS_OF + timedelta(hours=15), OBSERVED)
+    at_midnight = build_promise_table(con, "shipments", "shipments_keys", AS_OF, OBSERVED)
+    mid_day = build_promise_table(
+        con, "shipments", "shipments_keys", AS_OF + timedelta(hours=15), OBSERVED
+    )
     assert at_midnight.num_rows > 0
     assert at_midnight.equals(mid_day)

@@ -13,7 +13,7 @@ import pytest
 from buyerguard.analytics.sign_rate import SignRateParams, badge_transitions, compute_sign_rates
 from buyerguard.clock import SHANGHAI, parse_instant
 from buyerguard.rulebook import rulebook_at
-from tests.analytics.conftest import History
+from tests.analytics.conftest import History, keys_of
 
 HOUR = timedelta(hours=1)
 PARAMS = SignRateParams.from_rulebook(rulebook_at(parse_instant("2024-10-15")))
@@ -67,7 +67,7 @@ def loaded(con: duckdb.DuckDBPyConnection, history: Callable[[], History]) -> st
 
 
 def test_rates_and_badges_at_t1(con: duckdb.DuckDBPyConnection, loaded: str) -> None:
-    rates = by_merchant(compute_sign_rates(con, loaded, T1, PARAMS))
+    rates = by_merchant(compute_sign_rates(con, loaded, keys_of(loaded), T1, PARAMS))
     assert set(rates) == {"A", "B", "C", "D"}
     a, b, c, d = rates["A"], rates["B"], rates["C"], rates["D"]
     assert (a["orders"], a["signed_within"], a["sign_rate"]) == (40, 36, 0.9)
@@ -84,11 +84,11 @@ def test_rates_and_badges_at_t1(con: duckdb.DuckDBPyConnection, loaded: str) -> 
 
 
 def test_badge_awarded_then_withdrawn(con: duckdb.DuckDBPyConnection, loaded: str) -> None:
-    day1 = compute_sign_rates(con, loaded, T1, PARAMS)
+    day1 = compute_sign_rates(con, loaded, keys_of(loaded), T1, PARAMS)
     awarded, withdrawn = badge_transitions(set(), day1)
     assert (set(awarded), set(withdrawn)) == ({"A"}, set())
 
-    day2 = compute_sign_rates(con, loaded, T2, PARAMS)
+    day2 = compute_sign_rates(con, loaded, keys_of(loaded), T2, PARAMS)
     rates = by_merchant(day2)
     assert set(rates) == {"A", "B"}
     assert (rates["A"]["sign_rate"], rates["B"]["sign_rate"]) == (15 / 40, 1.0)
@@ -98,7 +98,9 @@ def test_badge_awarded_then_withdrawn(con: duckdb.DuckDBPyConnection, loaded: st
 
 
 def test_min_orders_is_a_parameter(con: duckdb.DuckDBPyConnection, loaded: str) -> None:
-    rates = by_merchant(compute_sign_rates(con, loaded, T1, replace(PARAMS, min_orders=20)))
+    rates = by_merchant(
+        compute_sign_rates(con, loaded, keys_of(loaded), T1, replace(PARAMS, min_orders=20))
+    )
     assert rates["C"]["badge_eligible"] is True
 
 
@@ -109,7 +111,7 @@ def test_majority_industry_is_the_peer_group(
     add_orders(h, sh(2024, 3, 12), "A", "apparel", 3, 0)
     add_orders(h, sh(2024, 3, 12), "A", "toys", 1, 1)
     add_orders(h, sh(2024, 3, 12), "Z", "toys", 0, 2)
-    rates = by_merchant(compute_sign_rates(con, h.load(con), T1, PARAMS))
+    rates = by_merchant(compute_sign_rates(con, h.load(con), keys_of("shipments"), T1, PARAMS))
     assert rates["A"]["industry"] == "apparel"
     assert (rates["A"]["orders"], rates["A"]["signed_within"]) == (5, 4)
     assert (rates["Z"]["industry_orders"], rates["Z"]["industry_signed_within"]) == (2, 0)

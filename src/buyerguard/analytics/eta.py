@@ -141,6 +141,7 @@ PROMISE_TABLE_SCHEMA: pa.Schema = pa.schema(
 def build_promise_table(
     con: duckdb.DuckDBPyConnection,
     shipments: str,
+    keys: str,
     as_of: datetime,
     params: PromiseParams,
     *,
@@ -151,11 +152,13 @@ def build_promise_table(
     Only routes with ≥ min_samples parcels are kept, since no lookup can use
     the others; that also keeps the table small at marketplace scale.
     `confidences` builds several levels in one pass (benchmarks sweep them).
-    The SQL stage (`route_days`) runs on `con`; the per-route arithmetic
-    (`survival`) on its small output.
+    `shipments` is the history and `keys` its codebook (`key_codes`), each a
+    table or view name or a Parquet path or glob. The SQL stage
+    (`route_days`) runs on `con`; the per-route arithmetic (`survival`) on
+    its small output.
     """
     chosen = chosen_confidences(params, confidences)
-    kept = collect_routes(con, shipments, as_of, params)
+    kept = collect_routes(con, shipments, keys, as_of, params)
     found = promise_offsets(
         kept.days,
         kept.parent,
@@ -182,6 +185,7 @@ def build_promise_table(
 def create_promise_table(
     con: duckdb.DuckDBPyConnection,
     shipments: str,
+    keys: str,
     as_of: datetime,
     params: PromiseParams,
     table_name: str,
@@ -191,7 +195,7 @@ def create_promise_table(
     """Like `build_promise_table`, but (re)writes a DuckDB table and returns nothing."""
     if not IDENTIFIER.match(table_name):
         raise InvalidInput("table_name_invalid", f"bad table name {table_name!r}", "table_name")
-    table = build_promise_table(con, shipments, as_of, params, confidences=confidences)
+    table = build_promise_table(con, shipments, keys, as_of, params, confidences=confidences)
     view = f"_bg_promises_{secrets.token_hex(4)}"
     con.register(view, table)
     try:

@@ -15,6 +15,10 @@ than `lost_after_days` (or signed after that) is lost and dropped; with the
 observed window, a parcel paid before the window enters the risk set on the
 window's first day (`entry` > 0).
 
+Every key is read as its integer code (`key_codes`: the history stores a
+code beside each key string), so the scans group and join integers; only the
+kept routes are decoded, by joining the codebook.
+
 Two scans and a small script (`collect_routes` runs them):
 
 1. `first_pass_sql`: one scan streamed into four aggregates at once. The
@@ -28,15 +32,16 @@ Two scans and a small script (`collect_routes` runs them):
    scale). A hash collision can only add parcels to a kept hash, never drop
    any, and the exact per-route sum then drops what does not reach
    min_samples: the result is exact.
-3. `kept_routes_sql` and `kept_days_sql`: over those small results, keep the
-   routes with ≥ min_samples parcels, number them and their parents, and
-   list each kept route's day rows.
+3. `kept_routes_sql`, `decoded_routes_sql` and `kept_days_sql`: over those
+   small results, keep the routes with ≥ min_samples parcels, number them
+   and their parents, decode their keys, and list each kept route's day rows.
 
 Each route also carries the key of its parent route (the next coarser level,
 for shrinkage): level 1 → the product's merchant, origin city and
-destination province (the smallest, should a route mix several); level 3 →
-the city's province; level 4 → the province pair's most used carrier (ties:
-the smallest carrier code).
+destination province (one each in any consistent history; should a route
+mix several, the smallest key code, i.e. the value the history recorded
+first); level 3 → the city's province (likewise); level 4 → the province
+pair's most used carrier (ties: the carrier whose name sorts first).
 
 Besides aggregates, joins, `UNION ALL`, `row_number()` windows and integer
 arithmetic, the statements use these DuckDB spellings (Spark SQL in
@@ -63,6 +68,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from buyerguard.analytics.promise_params import PromiseParams, chosen_confidences
 from buyerguard.analytics.shipments import relation_sql
@@ -72,6 +78,9 @@ from buyerguard.errors import InvalidInput
 
 _DAY_US = 86_400_000_000
 ROUTE_KEYS: tuple[str, ...] = ("product_id", "merchant_id", "origin", "destination", "carrier")
+# A route's key codes, and the codebook dimension of each (ROUTE_KEYS' order).
+_ROUTE_CODES = ("product_code", "merchant_code", "origin_code", "destination_code", "carrier_code")
+_ROUTE_DIMENSIONS = ("product", "merchant", "region", "region", "carrier")
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -192,7 +201,7 @@ def _parcels_sql(rel: str, horizon_days: int, columns: Sequence[str], where: str
 )"""
 
 
-_ROUTE_HASH = "hash(product_id, origin_region, destination_region)"
+_ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
 
 # Parts of the first pass's output table (one table, so one scan feeds all).
 _KEPT_HASH, _LEVEL2, _CARRIER, _PAIR_CARRIER = 0, 2, 5, 9
@@ -211,13 +220,13 @@ def first_pass_sql(shipments: str, horizon_days: int) -> str:
         relation_sql(shipments),
         horizon_days,
         [
-            "product_id IS NOT NULL AS has_product",
+            "product_code IS NOT NULL AS has_product",
             f"{_ROUTE_HASH} AS route_hash",
-            "merchant_id",
-            "origin_city",
-            "origin_province",
-            "destination_province",
-            "carrier",
+            "merchant_code",
+            "origin_city_code",
+            "origin_province_code",
+            "destination_province_code",
+            "carrier_code",
         ],
     )
     day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
@@ -230,33 +239,36 @@ kept_hashes AS (
     HAVING count(*) >= $min_samples
 ),
 level2 AS (
-    SELECT merchant_id, origin_city, origin_province, destination_province, {day}
+    SELECT merchant_code, origin_city_code, origin_province_code, destination_province_code,
+           {day}
     FROM parcels
-    GROUP BY merchant_id, origin_city, origin_province, destination_province, offset_days, entry
+    GROUP BY merchant_code, origin_city_code, origin_province_code, destination_province_code,
+             offset_days, entry
 ),
 carrier_days AS (
-    SELECT carrier, {day} FROM parcels GROUP BY carrier, offset_days, entry
+    SELECT carrier_code, {day} FROM parcels GROUP BY carrier_code, offset_days, entry
 ),
 pair_carriers AS (
-    SELECT origin_province, destination_province, carrier, count(*) AS parcels
-    FROM parcels GROUP BY origin_province, destination_province, carrier
+    SELECT origin_province_code, destination_province_code, carrier_code, count(*) AS parcels
+    FROM parcels GROUP BY origin_province_code, destination_province_code, carrier_code
 )
-SELECT {_KEPT_HASH}::TINYINT AS part, route_hash, NULL::VARCHAR AS merchant_id,
-       NULL::VARCHAR AS origin_city, NULL::VARCHAR AS origin_province,
-       NULL::VARCHAR AS destination_province, NULL::VARCHAR AS carrier,
+SELECT {_KEPT_HASH}::TINYINT AS part, route_hash, NULL::INTEGER AS merchant_code,
+       NULL::INTEGER AS origin_city_code, NULL::INTEGER AS origin_province_code,
+       NULL::INTEGER AS destination_province_code, NULL::INTEGER AS carrier_code,
        NULL::INTEGER AS offset_days, NULL::INTEGER AS entry,
        NULL::BIGINT AS parcels, NULL::BIGINT AS events
 FROM kept_hashes
 UNION ALL
-SELECT {_LEVEL2}, NULL, merchant_id, origin_city, origin_province, destination_province, NULL,
-       offset_days, entry, parcels, events
+SELECT {_LEVEL2}, NULL, merchant_code, origin_city_code, origin_province_code,
+       destination_province_code, NULL, offset_days, entry, parcels, events
 FROM level2
 UNION ALL
-SELECT {_CARRIER}, NULL, NULL, NULL, NULL, NULL, carrier, offset_days, entry, parcels, events
+SELECT {_CARRIER}, NULL, NULL, NULL, NULL, NULL, carrier_code, offset_days, entry, parcels,
+       events
 FROM carrier_days
 UNION ALL
-SELECT {_PAIR_CARRIER}, NULL, NULL, NULL, origin_province, destination_province, carrier,
-       NULL, NULL, parcels, NULL
+SELECT {_PAIR_CARRIER}, NULL, NULL, NULL, origin_province_code, destination_province_code,
+       carrier_code, NULL, NULL, parcels, NULL
 FROM pair_carriers
 """
 
@@ -273,120 +285,159 @@ def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
         relation_sql(shipments),
         horizon_days,
         [
-            "product_id",
-            "origin_region",
-            "destination_region",
-            "merchant_id",
-            "origin_city",
-            "destination_province",
+            "product_code",
+            "origin_region_code",
+            "destination_region_code",
+            "merchant_code",
+            "origin_city_code",
+            "destination_province_code",
         ],
-        f"AND product_id IS NOT NULL AND {_ROUTE_HASH} IN"
+        f"AND product_code IS NOT NULL AND {_ROUTE_HASH} IN"
         f" (SELECT route_hash FROM {first_pass} WHERE part = {_KEPT_HASH})",
     )
     return f"""
-SELECT product_id, origin_region, destination_region, offset_days, entry,
+SELECT product_code, origin_region_code, destination_region_code, offset_days, entry,
        count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events,
-       min(merchant_id) AS p_merchant, min(origin_city) AS p_origin,
-       min(destination_province) AS p_destination
+       min(merchant_code) AS p_merchant, min(origin_city_code) AS p_origin,
+       min(destination_province_code) AS p_destination
 FROM {parcels} AS p
-GROUP BY product_id, origin_region, destination_region, offset_days, entry
+GROUP BY product_code, origin_region_code, destination_region_code, offset_days, entry
 """
 
 
-def kept_routes_sql(first_pass: str, level1: str) -> str:
-    """Every kept route: level, ROUTE_KEYS, sample_size, route_id and parent_id.
+def kept_routes_sql(first_pass: str, level1: str, keys: str) -> str:
+    """Every kept route: level, route key codes, sample_size, route_id and parent_id.
 
     Route ids run over the levels coarsest first (parents before children),
-    each level's routes ordered by key, so a build numbers them the same way
-    every time. A route is kept when its parcels paid inside the window
-    (entry 0) reach $min_samples.
+    each level's routes ordered by key code, so a build numbers them the same
+    way every time. A route is kept when its parcels paid inside the window
+    (entry 0) reach $min_samples. `keys` (the codebook) breaks a tie for a
+    province pair's most used carrier by the carrier's name.
     """
     level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
     sample = "sum(parcels) FILTER (WHERE entry = 0)"
+    codes = ", ".join(f"r.{code}::INTEGER AS {code}" for code in _ROUTE_CODES)
     return f"""
 WITH routes AS (
-    SELECT 5 AS level, NULL AS product_id, NULL AS merchant_id, NULL AS origin,
-           NULL AS destination, carrier, {sample} AS sample_size,
+    SELECT 5 AS level, NULL AS product_code, NULL AS merchant_code, NULL AS origin_code,
+           NULL AS destination_code, carrier_code, {sample} AS sample_size,
            NULL AS p_merchant, NULL AS p_origin, NULL AS p_destination, NULL AS p_carrier
     FROM {first_pass} WHERE part = {_CARRIER}
-    GROUP BY carrier
+    GROUP BY carrier_code
     UNION ALL
-    SELECT 4, NULL, NULL, l.origin_province, l.destination_province, NULL, {sample},
-           NULL, NULL, NULL, any_value(c.carrier)
+    SELECT 4, NULL, NULL, l.origin_province_code, l.destination_province_code, NULL, {sample},
+           NULL, NULL, NULL, any_value(c.carrier_code)
     FROM {level2} AS l
     LEFT JOIN (
-        SELECT origin_province, destination_province, carrier
-        FROM {first_pass}
-        WHERE part = {_PAIR_CARRIER}
+        SELECT f.origin_province_code, f.destination_province_code, f.carrier_code
+        FROM {first_pass} AS f
+        LEFT JOIN {keys} AS k ON k.dimension = 'carrier' AND k.code = f.carrier_code
+        WHERE f.part = {_PAIR_CARRIER}
         QUALIFY row_number() OVER (
-            PARTITION BY origin_province, destination_province ORDER BY parcels DESC, carrier
+            PARTITION BY f.origin_province_code, f.destination_province_code
+            ORDER BY f.parcels DESC, k.value
         ) = 1
     ) AS c
-      ON c.origin_province IS NOT DISTINCT FROM l.origin_province
-     AND c.destination_province IS NOT DISTINCT FROM l.destination_province
-    GROUP BY l.origin_province, l.destination_province
+      ON c.origin_province_code IS NOT DISTINCT FROM l.origin_province_code
+     AND c.destination_province_code IS NOT DISTINCT FROM l.destination_province_code
+    GROUP BY l.origin_province_code, l.destination_province_code
     UNION ALL
-    SELECT 3, NULL, NULL, l.origin_city, l.destination_province, NULL, {sample},
-           NULL, any_value(c.origin_province), l.destination_province, NULL
+    SELECT 3, NULL, NULL, l.origin_city_code, l.destination_province_code, NULL, {sample},
+           NULL, any_value(c.origin_province_code), l.destination_province_code, NULL
     FROM {level2} AS l
     JOIN (
-        SELECT origin_city, min(origin_province) AS origin_province
-        FROM {level2} GROUP BY origin_city
-    ) AS c ON c.origin_city IS NOT DISTINCT FROM l.origin_city
-    GROUP BY l.origin_city, l.destination_province
+        SELECT origin_city_code, min(origin_province_code) AS origin_province_code
+        FROM {level2} GROUP BY origin_city_code
+    ) AS c ON c.origin_city_code IS NOT DISTINCT FROM l.origin_city_code
+    GROUP BY l.origin_city_code, l.destination_province_code
     UNION ALL
-    SELECT 2, NULL, merchant_id, origin_city, destination_province, NULL, {sample},
-           NULL, origin_city, destination_province, NULL
+    SELECT 2, NULL, merchant_code, origin_city_code, destination_province_code, NULL, {sample},
+           NULL, origin_city_code, destination_province_code, NULL
     FROM {level2}
-    WHERE merchant_id IS NOT NULL
-    GROUP BY merchant_id, origin_city, destination_province
+    WHERE merchant_code IS NOT NULL
+    GROUP BY merchant_code, origin_city_code, destination_province_code
     UNION ALL
-    SELECT 1, product_id, NULL, origin_region, destination_region, NULL, {sample},
+    SELECT 1, product_code, NULL, origin_region_code, destination_region_code, NULL, {sample},
            min(p_merchant), min(p_origin), min(p_destination), NULL
     FROM {level1}
-    GROUP BY product_id, origin_region, destination_region
+    GROUP BY product_code, origin_region_code, destination_region_code
 ),
 numbered AS (
     SELECT (row_number() OVER (
-               ORDER BY level DESC, product_id, merchant_id, origin, destination, carrier
+               ORDER BY level DESC, product_code, merchant_code, origin_code, destination_code,
+                        carrier_code
            ) - 1)::BIGINT AS route_id, *
     FROM routes
     WHERE sample_size >= $min_samples
 )
-SELECT r.route_id, r.level::TINYINT AS level, r.product_id, r.merchant_id, r.origin,
-       r.destination, r.carrier, r.sample_size::BIGINT AS sample_size,
-       coalesce(p.route_id, -1)::BIGINT AS parent_id
+SELECT r.route_id, r.level::TINYINT AS level, {codes},
+       r.sample_size::BIGINT AS sample_size, coalesce(p.route_id, -1)::BIGINT AS parent_id
 FROM numbered AS r
 LEFT JOIN numbered AS p
   ON p.level = r.level + 1
- AND p.merchant_id IS NOT DISTINCT FROM r.p_merchant
- AND p.origin IS NOT DISTINCT FROM r.p_origin
- AND p.destination IS NOT DISTINCT FROM r.p_destination
- AND p.carrier IS NOT DISTINCT FROM r.p_carrier
+ AND p.merchant_code IS NOT DISTINCT FROM r.p_merchant
+ AND p.origin_code IS NOT DISTINCT FROM r.p_origin
+ AND p.destination_code IS NOT DISTINCT FROM r.p_destination
+ AND p.carrier_code IS NOT DISTINCT FROM r.p_carrier
  AND r.level < 5
 """
+
+
+def decoded_routes_sql(routes: str, keys: str) -> str:
+    """The kept routes with their key strings (ROUTE_KEYS) in route order, from the codebook.
+
+    Each key's code is kept beside it (`<key>_code`) so the caller can check
+    that the codebook knew every code.
+    """
+    columns, joins = [], []
+    for key, code, dimension in zip(ROUTE_KEYS, _ROUTE_CODES, _ROUTE_DIMENSIONS, strict=True):
+        columns.append(f"k_{key}.value AS {key}, r.{code} AS {key}_code")
+        joins.append(
+            f"LEFT JOIN {keys} AS k_{key}"
+            f" ON k_{key}.dimension = '{dimension}' AND k_{key}.code = r.{code}"
+        )
+    return (
+        f"SELECT r.level, {', '.join(columns)}, r.sample_size, r.parent_id\n"
+        f"FROM {routes} AS r\n" + "\n".join(joins) + "\nORDER BY r.route_id"
+    )
 
 
 def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
     """Every kept route's day rows as (route_id, offset_days, entry, parcels, events).
 
-    Each level's rows are joined to its routes on that level's own keys (a
-    null key matches a null key, as in the grouping); levels 3 and 4 are
+    Each level's rows are joined to its routes on that level's own key codes
+    (a null code matches a null code, as in the grouping); levels 3 and 4 are
     rolled up from the level-2 rows.
     """
     level2 = f"(SELECT * FROM {first_pass} WHERE part = {_LEVEL2})"
     carriers = f"(SELECT * FROM {first_pass} WHERE part = {_CARRIER})"
     sources = (  # level, day rows, join keys (route column = day-row column), rolled up
-        (5, carriers, (("carrier", "carrier"),), False),
-        (4, level2, (("origin", "origin_province"), ("destination", "destination_province")), True),
-        (3, level2, (("origin", "origin_city"), ("destination", "destination_province")), True),
+        (5, carriers, (("carrier_code", "carrier_code"),), False),
+        (
+            4,
+            level2,
+            (
+                ("origin_code", "origin_province_code"),
+                ("destination_code", "destination_province_code"),
+            ),
+            True,
+        ),
+        (
+            3,
+            level2,
+            (
+                ("origin_code", "origin_city_code"),
+                ("destination_code", "destination_province_code"),
+            ),
+            True,
+        ),
         (
             2,
             level2,
             (
-                ("merchant_id", "merchant_id"),
-                ("origin", "origin_city"),
-                ("destination", "destination_province"),
+                ("merchant_code", "merchant_code"),
+                ("origin_code", "origin_city_code"),
+                ("destination_code", "destination_province_code"),
             ),
             False,
         ),
@@ -394,9 +445,9 @@ def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
             1,
             level1,
             (
-                ("product_id", "product_id"),
-                ("origin", "origin_region"),
-                ("destination", "destination_region"),
+                ("product_code", "product_code"),
+                ("origin_code", "origin_region_code"),
+                ("destination_code", "destination_region_code"),
             ),
             False,
         ),
@@ -452,28 +503,39 @@ def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def collect_routes(
     con: duckdb.DuckDBPyConnection,
     shipments: str,
+    keys: str,
     as_of: datetime,
     params: PromiseParams,
 ) -> KeptRoutes:
-    """Run the SQL stage: the kept routes, their parents and their day counts."""
+    """Run the SQL stage: the kept routes, their parents and their day counts.
+
+    `shipments` is the history (SHIPMENT_SCHEMA), `keys` its codebook
+    (`key_codes`); both a table or view name or a Parquet path or glob.
+    """
     bound = promise_table_params(as_of, params)
     tag = secrets.token_hex(4)
     first, level1, routes = (f"_bg_{name}_{tag}" for name in ("first_pass", "level1", "routes"))
     h = params.max_horizon_days
+    keys_rel = relation_sql(keys)
     steps = [
         (first, first_pass_sql(shipments, h)),
         (level1, level1_sql(shipments, h, first)),
-        (routes, kept_routes_sql(first, level1)),
+        (routes, kept_routes_sql(first, level1, keys_rel)),
     ]
     with _undone(con, [f"DROP TABLE IF EXISTS {name}" for name, _ in steps]):
         with _unordered(con):
             for name, sql in steps:
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
-        kept = con.sql(
-            f"SELECT level, {', '.join(ROUTE_KEYS)}, sample_size, parent_id"
-            f" FROM {routes} ORDER BY route_id"
-        ).to_arrow_table()
+        kept = con.sql(decoded_routes_sql(routes, keys_rel)).to_arrow_table()
         arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
+    for key in ROUTE_KEYS:
+        unknown = pc.sum(pc.and_(pc.is_valid(kept[f"{key}_code"]), pc.is_null(kept[key])))
+        if unknown.as_py():
+            raise InvalidInput(
+                "codebook_incomplete",
+                f"{unknown.as_py()} kept route(s) have a {key} code the codebook {keys!r} lacks",
+                "keys",
+            )
 
     def column(name: str) -> I64:
         return np.asarray(arrays[name], dtype=np.int64)

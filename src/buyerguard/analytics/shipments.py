@@ -19,14 +19,24 @@ Region codes
 
 The derived codes are stored, not recomputed per query, because the back-off
 levels group by them over hundreds of millions of rows.
+
+Key codes
+---------
+A row as a writer states it (`SHIPMENT_FACTS_SCHEMA`: an import, the engine's
+facts, a test's hand-made history) is stored with an integer code beside each
+key string (`SHIPMENT_SCHEMA`), from the history's one codebook
+(`key_codes.KeyCodebook.encode`). The batch jobs group and join by the codes
+and read the codebook to decode their results.
 """
 
 from __future__ import annotations
 
 import re
 
+import duckdb
 import pyarrow as pa
 
+from buyerguard.analytics.key_codes import CODE_TYPE, KEY_CODE_COLUMNS, KeyCodebook
 from buyerguard.domain.regions import city_of, is_iso_region, province_of, validate_region
 from buyerguard.errors import InvalidInput
 
@@ -37,7 +47,7 @@ def _field(name: str, type_: pa.DataType, nullable: bool, doc: str) -> pa.Field:
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
-SHIPMENT_SCHEMA: pa.Schema = pa.schema(
+SHIPMENT_FACTS_SCHEMA: pa.Schema = pa.schema(
     [
         _field("order_id", pa.string(), False, "Order (= parcel) id; unique per row."),
         _field("merchant_id", pa.string(), False, "Selling merchant; keys back-off level 2."),
@@ -105,6 +115,22 @@ SHIPMENT_SCHEMA: pa.Schema = pa.schema(
 )
 
 
+SHIPMENT_SCHEMA: pa.Schema = pa.schema(
+    [
+        *SHIPMENT_FACTS_SCHEMA,
+        *(
+            _field(
+                code,
+                CODE_TYPE,
+                SHIPMENT_FACTS_SCHEMA.field(key).nullable,
+                f"Key code of {key} in the history's codebook ({dimension} dimension).",
+            )
+            for key, (code, dimension) in KEY_CODE_COLUMNS.items()
+        ),
+    ]
+)
+
+
 def region_levels(code: str, *, field: str = "region") -> tuple[str | None, str]:
     """(city, province) codes a region rolls up to, for the back-off levels.
 
@@ -131,3 +157,24 @@ def relation_sql(shipments: str) -> str:
         f"shipments must be a table name or a Parquet path/glob: {shipments!r}",
         "shipments",
     )
+
+
+def create_coded_history(con: duckdb.DuckDBPyConnection, name: str, facts: pa.Table) -> str:
+    """Write `facts` coded by a fresh codebook as DuckDB table `name`, the codebook beside it.
+
+    For histories made in memory (tests, benchmarks); the store codes its
+    files with its one persistent codebook instead. Returns the codebook's
+    table name, `<name>_keys`. Extra columns of `facts` are kept.
+    """
+    if not IDENTIFIER.match(name):
+        raise InvalidInput("table_name_invalid", f"bad table name {name!r}", "table_name")
+    coded, book = KeyCodebook().encode(facts)
+    keys = f"{name}_keys"
+    for table, arrow in ((name, coded), (keys, book.to_table())):
+        view = f"_bg_coded_{table}"
+        con.register(view, arrow)
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {relation_sql(table)} AS SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
+    return keys

@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from buyerguard.analytics.shipments import relation_sql
 from buyerguard.clock import ensure_utc
@@ -69,18 +70,22 @@ SIGN_RATE_SCHEMA: pa.Schema = pa.schema(
 )
 
 
-def sign_rate_sql(shipments: str) -> str:
+def sign_rate_sql(shipments: str, keys: str) -> str:
     """The job as one SELECT with named parameters (see `sign_rate_params`).
 
     Shaped for one pass over the history: the scan reads only the five columns
-    it needs, and `paid_at` is compared directly with the bound window ends so
-    the filter is pushed into the Parquet reader, which skips row groups (and
-    files) outside the window. Orders are aggregated once per (merchant,
-    industry); merchants come from that and industries from the merchant
-    rows. The industry totals are an explicit aggregate joined back, not a
-    window: DuckDB plans such a window as a self-join that re-ran the whole
-    scan and aggregate, doubling the cost. "Signed within 72 h" is an integer
-    comparison of epoch microseconds (a null `signed_at` never counts).
+    it needs, merchant and industry as their integer key codes, and `paid_at`
+    is compared directly with the bound window ends so the filter is pushed
+    into the Parquet reader, which skips row groups (and files) outside the
+    window. Orders are aggregated once per (merchant, industry); merchants
+    come from that and industries from the merchant rows. Codes are decoded
+    through `keys` (the codebook) on those small results: industries before a
+    merchant's main industry is chosen (ties go to the name that sorts
+    first), merchants at the end. The industry totals are an explicit
+    aggregate joined back, not a window: DuckDB plans such a window as a
+    self-join that re-ran the whole scan and aggregate, doubling the cost.
+    "Signed within 72 h" is an integer comparison of epoch microseconds (a
+    null `signed_at` never counts).
 
     Standard SQL except for DuckDB's `epoch_us` (elsewhere: extract the epoch
     in µs), `first(... ORDER BY ...)` (elsewhere: a row_number() over the
@@ -89,24 +94,29 @@ def sign_rate_sql(shipments: str) -> str:
     makes sure the merchant aggregate is computed once although read twice.
     """
     rel = relation_sql(shipments)
+    codebook = relation_sql(keys)
     return f"""
 WITH per_industry AS (
-    SELECT merchant_id, industry, count(*) AS orders,
-           count(*) FILTER (
-               WHERE epoch_us(signed_at) - epoch_us(paid_at) <= $within_us
-           ) AS signed_within
-    FROM {rel}
-    WHERE paid_at >= $window_start AND paid_at < $window_end
-      AND refunded_before_shipment IS NOT TRUE
-    GROUP BY merchant_id, industry
+    SELECT p.merchant_code, k.value AS industry, p.orders, p.signed_within
+    FROM (
+        SELECT merchant_code, industry_code, count(*) AS orders,
+               count(*) FILTER (
+                   WHERE epoch_us(signed_at) - epoch_us(paid_at) <= $within_us
+               ) AS signed_within
+        FROM {rel}
+        WHERE paid_at >= $window_start AND paid_at < $window_end
+          AND refunded_before_shipment IS NOT TRUE
+        GROUP BY merchant_code, industry_code
+    ) AS p
+    LEFT JOIN {codebook} AS k ON k.dimension = 'industry' AND k.code = p.industry_code
 ),
 merchants AS MATERIALIZED (
-    SELECT merchant_id,
+    SELECT merchant_code,
            first(industry ORDER BY orders DESC, industry) AS industry,
            sum(orders)::BIGINT AS orders,
            sum(signed_within)::BIGINT AS signed_within
     FROM per_industry
-    GROUP BY merchant_id
+    GROUP BY merchant_code
 ),
 industries AS (
     SELECT industry,
@@ -115,7 +125,7 @@ industries AS (
     FROM merchants
     GROUP BY industry
 )
-SELECT m.merchant_id, m.industry, m.orders, m.signed_within,
+SELECT k.value AS merchant_id, m.industry, m.orders, m.signed_within,
        m.signed_within::DOUBLE / m.orders AS sign_rate,
        i.industry_orders, i.industry_signed_within,
        i.industry_signed_within::DOUBLE / i.industry_orders AS industry_rate,
@@ -124,7 +134,8 @@ SELECT m.merchant_id, m.industry, m.orders, m.signed_within,
             > i.industry_signed_within::HUGEINT * m.orders) AS badge_eligible
 FROM merchants AS m
 JOIN industries AS i ON i.industry IS NOT DISTINCT FROM m.industry
-ORDER BY m.merchant_id
+LEFT JOIN {codebook} AS k ON k.dimension = 'merchant' AND k.code = m.merchant_code
+ORDER BY merchant_id
 """
 
 
@@ -142,11 +153,26 @@ def sign_rate_params(as_of: datetime, params: SignRateParams) -> dict[str, Any]:
 
 
 def compute_sign_rates(
-    con: duckdb.DuckDBPyConnection, shipments: str, as_of: datetime, params: SignRateParams
+    con: duckdb.DuckDBPyConnection,
+    shipments: str,
+    keys: str,
+    as_of: datetime,
+    params: SignRateParams,
 ) -> pa.Table:
-    """Per-merchant 72-hour sign rate, industry average and badge eligibility as of T."""
-    sql = sign_rate_sql(shipments)
+    """Per-merchant 72-hour sign rate, industry average and badge eligibility as of T.
+
+    `shipments` is the history and `keys` its codebook (`key_codes`).
+    """
+    sql = sign_rate_sql(shipments, keys)
     table = con.sql(sql, params=sign_rate_params(as_of, params)).to_arrow_table()
+    unknown = table.filter(pc.or_(pc.is_null(table["merchant_id"]), pc.is_null(table["industry"])))
+    if unknown.num_rows:
+        raise InvalidInput(
+            "codebook_incomplete",
+            f"{unknown.num_rows} merchant(s) with a merchant or industry code the codebook"
+            f" {keys!r} lacks",
+            "keys",
+        )
     return table.cast(SIGN_RATE_SCHEMA)
 
 

@@ -2,18 +2,24 @@
 
 Layout under the data directory (`$BUYERGUARD_DATA_DIR`, default `var/data`):
 
-    shipments/imported/*.parquet   bulk imports, one file per import
+    shipments/imported/*.parquet   bulk imports, one file per import (SHIPMENT_SCHEMA)
+    shipments/keys.parquet         the history's codebook (`analytics.key_codes`)
     promises/promises-<as-of>.parquet  one promise table per build
     promises/current.json          which table the API serves
 
-An import is validated whole before a byte is written, and lands by an atomic
-rename, so a file with a bad row leaves nothing behind. The engine's own
-lifecycle facts (paid, shipped, signed orders in the SQL store) are exported
-to Arrow at build time and read beside the imports, so one SQL job sees both.
+An import is validated whole before a byte is written, coded with the
+codebook (which grows by the import's new key values) and lands by an atomic
+rename, so a file with a bad row leaves nothing behind. Writers of the
+codebook take a file lock, so two imports never hand one code to two values.
+The engine's own lifecycle facts (paid, shipped, signed orders in the SQL
+store) are exported to Arrow at build time, coded with the codebook in memory
+(new values get codes past the stored ones for that build only), and read
+beside the imports, so one SQL job sees both.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -32,8 +38,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
 from buyerguard.analytics.eta import PromiseIndex, build_promise_table
+from buyerguard.analytics.key_codes import KeyCodebook
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
+from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA, SHIPMENT_SCHEMA
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import ensure_utc, format_instant
 from buyerguard.domain.regions import PROVINCE_PREFIXES
@@ -125,6 +132,69 @@ class ShipmentHistory:
     def promises_dir(self) -> Path:
         return self.root / "promises"
 
+    @property
+    def keys_path(self) -> Path:
+        return self.root / "shipments" / "keys.parquet"
+
+    @contextmanager
+    def _writing_history(self) -> Iterator[None]:
+        """Hold the history's write lock (imports and codebook changes), across processes."""
+        lock_path = self.root / "shipments" / ".lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def codebook(self) -> KeyCodebook:
+        """The stored codebook (empty before the first import)."""
+        if not self.keys_path.exists():
+            return KeyCodebook()
+        return KeyCodebook.from_table(pq.read_table(self.keys_path))
+
+    def _save_codebook(self, book: KeyCodebook) -> None:
+        """Replace the stored codebook atomically (call with the write lock held)."""
+        _write_atomically(book.to_table(), self.keys_path)
+
+    def _coded(self, facts: pa.Table) -> pa.Table:
+        """`facts` coded by the stored codebook, saving the values it adds (write lock held)."""
+        before = self.codebook()
+        coded, after = before.encode(facts)
+        if after is not before:
+            self._save_codebook(after)
+        return coded.cast(SHIPMENT_SCHEMA)
+
+    def upgrade_imports(self) -> int:
+        """Code the imported files written before key codes existed; returns how many.
+
+        Each file is rewritten atomically with its codes, after the codebook
+        that covers them is saved, so a crash leaves either file valid.
+        """
+        with self._writing_history():
+            return self._upgrade_imports_locked()
+
+    def _upgrade_imports_locked(self) -> int:
+        upgraded = 0
+        for path in sorted(self.imported_dir.glob("*.parquet")):
+            if set(SHIPMENT_SCHEMA.names) <= set(pq.read_schema(path).names):
+                continue
+            facts = pq.read_table(path).select(SHIPMENT_FACTS_SCHEMA.names)
+            _write_atomically(self._coded(facts.cast(SHIPMENT_FACTS_SCHEMA)), path)
+            upgraded += 1
+        return upgraded
+
+    def _snapshot(self) -> tuple[KeyCodebook, list[Path]]:
+        """The codebook and the imported files it covers, read together under the lock.
+
+        A build reads exactly these files: a file imported meanwhile may hold
+        codes this codebook lacks (or that the build gave the engine's facts).
+        """
+        with self._writing_history():
+            self._upgrade_imports_locked()
+            return self.codebook(), sorted(self.imported_dir.glob("*.parquet"))
+
     @contextmanager
     def analytics_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
         connection = duckdb.connect(config={"threads": os.cpu_count() or 1})
@@ -169,18 +239,12 @@ class ShipmentHistory:
                 if name not in columns:
                     con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
             table = self._validated(con, path, columns, now)
-        self.imported_dir.mkdir(parents=True, exist_ok=True)
         target = (
             self.imported_dir
             / f"{format_instant(now).replace(':', '')}-{secrets.token_hex(4)}.parquet"
         )
-        with tempfile.NamedTemporaryFile(dir=self.imported_dir, suffix=".tmp", delete=False) as tmp:
-            temp_path = Path(tmp.name)
-        try:
-            pq.write_table(table, temp_path)
-            os.replace(temp_path, target)
-        finally:
-            temp_path.unlink(missing_ok=True)
+        with self._writing_history():
+            _write_atomically(self._coded(table), target)
         return int(table.num_rows)
 
     def _validated(
@@ -286,13 +350,13 @@ class ShipmentHistory:
             """
             )
             .to_arrow_table()
-            .cast(SHIPMENT_SCHEMA)
+            .cast(SHIPMENT_FACTS_SCHEMA)
         )
 
     # ---------------------------------------------------------- engine facts
     @staticmethod
     def engine_facts(connection: Connection) -> pa.Table:
-        """Orders the engine has seen paid, as shipment rows (first line's product)."""
+        """Orders the engine has seen paid, as shipment facts (first line's product)."""
         first_line = (
             select(sub_orders.c.order_id, sub_orders.c.product_id)
             .where(sub_orders.c.line_no == 1)
@@ -318,7 +382,7 @@ class ShipmentHistory:
             .join(merchants, merchants.c.id == orders.c.merchant_id)
             .where(orders.c.paid_at.is_not(None))
         )
-        columns: dict[str, list[Any]] = {field.name: [] for field in SHIPMENT_SCHEMA}
+        columns: dict[str, list[Any]] = {field.name: [] for field in SHIPMENT_FACTS_SCHEMA}
         for row in connection.execute(query):
             origin, destination = row.ship_from_region, row.destination_region
             columns["order_id"].append(row.id)
@@ -336,26 +400,36 @@ class ShipmentHistory:
             columns["shipped_at"].append(row.shipped_at)
             columns["signed_at"].append(row.signed_at)
             columns["refunded_before_shipment"].append(row.state == "refunded")
-        return pa.table(columns, schema=SHIPMENT_SCHEMA)
+        return pa.table(columns, schema=SHIPMENT_FACTS_SCHEMA)
 
-    def _register(self, con: duckdb.DuckDBPyConnection, engine_facts: pa.Table) -> str:
-        """A `shipments` view over imports and engine facts; returns its name."""
-        con.register("engine_facts", engine_facts)
+    def open_history(
+        self, con: duckdb.DuckDBPyConnection, engine_facts: pa.Table
+    ) -> tuple[str, str]:
+        """Views over imports plus engine facts, and over their codebook: (history, keys).
+
+        Legacy imports are coded first. The engine's facts are coded in memory
+        with the stored codebook; values it lacks get codes for this session
+        only. The history view reads the files imported when it was opened.
+        """
+        stored, files = self._snapshot()
+        coded, book = stored.encode(engine_facts.cast(SHIPMENT_FACTS_SCHEMA))
+        con.register("engine_facts", coded.cast(SHIPMENT_SCHEMA))
+        con.register("shipment_keys", book.to_table())
         parts = ["SELECT * FROM engine_facts"]
-        if any(self.imported_dir.glob("*.parquet")):
-            pattern = str(self.imported_dir / "*.parquet").replace("'", "''")
-            parts.append(f"SELECT * FROM read_parquet('{pattern}')")
+        if files:
+            paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+            parts.append(f"SELECT * FROM read_parquet([{paths}])")
         con.execute(f"CREATE OR REPLACE TEMP VIEW shipments AS {' UNION ALL BY NAME '.join(parts)}")
-        return "shipments"
+        return "shipments", "shipment_keys"
 
     # ------------------------------------------------------------- promises
     def build_promises(
         self, engine_facts: pa.Table, as_of: datetime, params: PromiseParams, rulebook_id: str
     ) -> BuiltPromises:
         with self.analytics_session() as con:
-            view = self._register(con, engine_facts)
+            view, keys = self.open_history(con, engine_facts)
             shipments = int(con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
-            table = build_promise_table(con, view, as_of, params)
+            table = build_promise_table(con, view, keys, as_of, params)
         self.promises_dir.mkdir(parents=True, exist_ok=True)
         stamp = format_instant(as_of).replace(":", "")
         path = self.promises_dir / f"promises-{stamp}.parquet"
@@ -393,5 +467,17 @@ class ShipmentHistory:
         self, engine_facts: pa.Table, as_of: datetime, params: SignRateParams
     ) -> pa.Table:
         with self.analytics_session() as con:
-            view = self._register(con, engine_facts)
-            return compute_sign_rates(con, view, as_of, params)
+            view, keys = self.open_history(con, engine_facts)
+            return compute_sign_rates(con, view, keys, as_of, params)
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    """Write a Parquet file next to `target`, then rename it over `target`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
+        temp_path = Path(tmp.name)
+    try:
+        pq.write_table(table, temp_path)
+        os.replace(temp_path, target)
+    finally:
+        temp_path.unlink(missing_ok=True)
