@@ -74,7 +74,6 @@ rows for 1.2 M routes at 1688 scale), whatever the parcel volume.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -92,7 +91,7 @@ from buyerguard.analytics.promise_params import (
     chosen_confidences,
 )
 from buyerguard.analytics.route_days import ROUTE_KEYS, collect_routes
-from buyerguard.analytics.shipments import IDENTIFIER, region_levels, relation_sql
+from buyerguard.analytics.shipments import IDENTIFIER, region_levels, relation_sql, write_table
 from buyerguard.analytics.survival import promise_offsets
 from buyerguard.clock import local_date
 from buyerguard.errors import InvalidInput
@@ -196,12 +195,7 @@ def create_promise_table(
     if not IDENTIFIER.match(table_name):
         raise InvalidInput("table_name_invalid", f"bad table name {table_name!r}", "table_name")
     table = build_promise_table(con, shipments, keys, as_of, params, confidences=confidences)
-    view = f"_bg_promises_{secrets.token_hex(4)}"
-    con.register(view, table)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {relation_sql(table_name)} AS SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
+    write_table(con, table_name, table)
 
 
 def lookup_promises_sql(promises: str, parcels: str, params: PromiseParams) -> str:

@@ -32,6 +32,7 @@ and read the codebook to decode their results.
 from __future__ import annotations
 
 import re
+import secrets
 
 import duckdb
 import pyarrow as pa
@@ -159,22 +160,33 @@ def relation_sql(shipments: str) -> str:
     )
 
 
-def create_coded_history(con: duckdb.DuckDBPyConnection, name: str, facts: pa.Table) -> str:
-    """Write `facts` coded by a fresh codebook as DuckDB table `name`, the codebook beside it.
-
-    For histories made in memory (tests, benchmarks); the store codes its
-    files with its one persistent codebook instead. Returns the codebook's
-    table name, `<name>_keys`. Extra columns of `facts` are kept.
-    """
+def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """(Re)write DuckDB table `name` from an Arrow table."""
     if not IDENTIFIER.match(name):
         raise InvalidInput("table_name_invalid", f"bad table name {name!r}", "table_name")
-    coded, book = KeyCodebook().encode(facts)
+    view = f"_bg_arrow_{secrets.token_hex(4)}"
+    con.register(view, table)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {relation_sql(name)} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
+def create_coded_history(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    facts: pa.Table,
+    codebook: KeyCodebook | None = None,
+) -> str:
+    """Write `facts` coded as DuckDB table `name`, and the codebook beside it.
+
+    For histories made in memory (tests, benchmarks); the store codes its
+    files with its one persistent codebook instead. The codes come from
+    `codebook` (extended as needed), by default a fresh one. Returns the
+    codebook's table name, `<name>_keys`. Extra columns of `facts` are kept.
+    """
+    coded, book = (codebook or KeyCodebook()).encode(facts)
     keys = f"{name}_keys"
-    for table, arrow in ((name, coded), (keys, book.to_table())):
-        view = f"_bg_coded_{table}"
-        con.register(view, arrow)
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {relation_sql(table)} AS SELECT * FROM {view}")
-        finally:
-            con.unregister(view)
+    write_table(con, name, coded)
+    write_table(con, keys, book.to_table())
     return keys
