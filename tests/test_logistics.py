@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from buyerguard.analytics.key_codes import DIMENSIONS, KEY_CODE_COLUMNS
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
+from buyerguard.analytics.sign_rate import SignRateParams
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app
 from buyerguard.clock import SimulatedClock, format_instant
@@ -271,6 +272,66 @@ def test_a_build_reads_the_files_and_codes_of_the_moment_it_opened_the_history(
             " ON k.dimension = 'merchant' AND k.code = s.merchant_code GROUP BY 1 ORDER BY 1"
         ).fetchall()
     assert merchants == [("M-engine", 1), ("M-yiwu", 3)]
+
+
+def merchant_rates(history: ShipmentHistory) -> list[tuple[str, int, int]]:
+    empty = pa.Table.from_pylist([], schema=SHIPMENT_FACTS_SCHEMA)
+    rates = history.sign_rates(empty, at("2024-10-20T00:00:00+08:00"), SignRateParams(30, 72, 1))
+    return [(r["merchant_id"], r["orders"], r["signed_within"]) for r in rates.to_pylist()]
+
+
+def good_and_bad_imports(rt: Runtime, tmp_path: Path, *, lose_codebook: bool) -> bytes:
+    """M-good (10 signed) then M-bad (10 unsigned), losing the codebook in between if asked;
+    returns the codebook as it was after the first import."""
+    day = at("2024-10-05T10:00:00+08:00")
+    good = [parcel(f"G{i}", day, timedelta(hours=20), merchant="M-good") for i in range(10)]
+    rt.history.import_file(write_csv(tmp_path / "good.csv", good), now=rt.clock.now())
+    first_codebook = rt.history.keys_path.read_bytes()
+    if lose_codebook:
+        rt.history.keys_path.unlink()
+    bad = [parcel(f"B{i}", day, None, merchant="M-bad") for i in range(10)]
+    rt.history.import_file(write_csv(tmp_path / "bad.csv", bad), now=rt.clock.now())
+    return first_codebook
+
+
+def test_a_lost_codebook_is_recovered_from_the_files_not_numbered_anew(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    good_and_bad_imports(rt, tmp_path, lose_codebook=True)
+    assert rt.history.codebook().dictionary("merchant").to_pylist() == ["M-good", "M-bad"]
+    assert merchant_rates(rt.history) == [("M-bad", 10, 0), ("M-good", 10, 10)]
+    assert_files_decode(rt.history)
+
+
+def test_a_stale_codebook_is_refused(rt: Runtime, tmp_path: Path) -> None:
+    older = good_and_bad_imports(rt, tmp_path, lose_codebook=False)
+    rt.history.keys_path.write_bytes(older)  # e.g. restored from the backup before M-bad
+    for attempt in (
+        lambda: merchant_rates(rt.history),
+        lambda: rt.history.import_file(
+            write_csv(tmp_path / "more.csv", next_day_history(count=1)), now=rt.clock.now()
+        ),
+    ):
+        with pytest.raises(BuyerguardError) as err:
+            attempt()
+        assert err.value.code == "codebook_stale"
+    assert len(list(rt.history.imported_dir.glob("*.parquet"))) == 2  # nothing written
+
+
+def test_a_codebook_the_files_contradict_is_not_recovered(rt: Runtime, tmp_path: Path) -> None:
+    good_and_bad_imports(rt, tmp_path, lose_codebook=False)
+    (path, *_) = sorted(rt.history.imported_dir.glob("*.parquet"))
+    table = pq.read_table(path)
+    renamed = table.set_column(
+        table.schema.get_field_index("merchant_id"),
+        "merchant_id",
+        pa.array(["M-other"] * table.num_rows),
+    )
+    pq.write_table(renamed, path.with_name("copy.parquet"))  # M-other under M-good's code
+    rt.history.keys_path.unlink()
+    with pytest.raises(BuyerguardError) as err:
+        rt.history.codebook()
+    assert err.value.code == "codebook_unrecoverable"
 
 
 def test_imports_from_before_key_codes_are_coded_on_the_next_build(

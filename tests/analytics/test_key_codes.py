@@ -179,3 +179,23 @@ def test_a_codebook_that_lacks_a_code_is_refused(
     with pytest.raises(InvalidInput) as err:
         compute_sign_rates(con, "shipments", "shipments_keys", AS_OF, rates)
     assert err.value.code == "codebook_incomplete"
+
+
+@pytest.mark.parametrize(
+    ("row", "refusal"),
+    [("('carrier', 0, 'ZZ')", "codebook_codes"), ("('carrier', 7, 'SF')", "codebook_values")],
+)
+def test_a_codebook_relation_with_a_repeated_code_or_value_is_refused(
+    con: duckdb.DuckDBPyConnection, history: Callable[[], History], row: str, refusal: str
+) -> None:
+    backoff_history(history).load(con)
+    con.execute(f"INSERT INTO shipments_keys VALUES {row}")
+    rates = SignRateParams(window_days=30, sign_within_hours=72, min_orders=1)
+    jobs: list[Callable[[], object]] = [
+        lambda: build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS),
+        lambda: compute_sign_rates(con, "shipments", "shipments_keys", AS_OF, rates),
+    ]
+    for job in jobs:
+        with pytest.raises(InvalidInput) as err:
+            job()
+        assert err.value.code == refusal

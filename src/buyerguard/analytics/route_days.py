@@ -71,7 +71,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from buyerguard.analytics.promise_params import PromiseParams, chosen_confidences
-from buyerguard.analytics.shipments import relation_sql
+from buyerguard.analytics.shipments import check_codebook_relation, relation_sql
 from buyerguard.analytics.survival import I64, RouteDays
 from buyerguard.clock import SHANGHAI, ensure_utc, local_date
 from buyerguard.errors import InvalidInput
@@ -516,6 +516,7 @@ def collect_routes(
     tag = secrets.token_hex(4)
     first, level1, routes = (f"_bg_{name}_{tag}" for name in ("first_pass", "level1", "routes"))
     h = params.max_horizon_days
+    check_codebook_relation(con, keys)
     keys_rel = relation_sql(keys)
     steps = [
         (first, first_pass_sql(shipments, h)),

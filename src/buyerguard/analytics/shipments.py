@@ -160,6 +160,31 @@ def relation_sql(shipments: str) -> str:
     )
 
 
+def check_codebook_relation(con: duckdb.DuckDBPyConnection, keys: str) -> None:
+    """Refuse a codebook relation in which a code stands for two values or a value has two codes.
+
+    The jobs decode by joining it: a repeated code would multiply a route's
+    rows and a repeated value split one route in two, either silently.
+    """
+    rel = relation_sql(keys)
+    found = con.execute(
+        f"""
+        (SELECT 'code' AS repeated, dimension, code::VARCHAR AS what FROM {rel}
+         GROUP BY dimension, code HAVING count(*) > 1 LIMIT 1)
+        UNION ALL
+        (SELECT 'value', dimension, value FROM {rel}
+         GROUP BY dimension, value HAVING count(*) > 1 LIMIT 1)
+        """
+    ).fetchone()
+    if found:
+        repeated, dimension, what = found
+        raise InvalidInput(
+            "codebook_codes" if repeated == "code" else "codebook_values",
+            f"codebook {keys!r}: {dimension} {repeated} {what!r} appears more than once",
+            "keys",
+        )
+
+
 def write_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
     """(Re)write DuckDB table `name` from an Arrow table."""
     if not IDENTIFIER.match(name):

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buyerguard.analytics.shipments import relation_sql
+from buyerguard.analytics.shipments import check_codebook_relation, relation_sql
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import InvalidInput
 from buyerguard.rulebook import Rulebook
@@ -163,6 +163,7 @@ def compute_sign_rates(
 
     `shipments` is the history and `keys` its codebook (`key_codes`).
     """
+    check_codebook_relation(con, keys)
     sql = sign_rate_sql(shipments, keys)
     table = con.sql(sql, params=sign_rate_params(as_of, params)).to_arrow_table()
     unknown = table.filter(pc.or_(pc.is_null(table["merchant_id"]), pc.is_null(table["industry"])))

@@ -10,7 +10,9 @@ Layout under the data directory (`$BUYERGUARD_DATA_DIR`, default `var/data`):
 An import is validated whole before a byte is written, coded with the
 codebook (which grows by the import's new key values) and lands by an atomic
 rename, so a file with a bad row leaves nothing behind. Writers of the
-codebook take a file lock, so two imports never hand one code to two values.
+codebook take a file lock, so two imports never hand one code to two values;
+the codebook is checked against the files it must cover, and recovered from
+them when it is lost.
 The engine's own lifecycle facts (paid, shipped, signed orders in the SQL
 store) are exported to Arrow at build time, coded with the codebook in memory
 (new values get codes past the stored ones for that build only), and read
@@ -38,16 +40,17 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
 from buyerguard.analytics.eta import PromiseIndex, build_promise_table
-from buyerguard.analytics.key_codes import KeyCodebook
+from buyerguard.analytics.key_codes import KEY_CODE_COLUMNS, KeyCodebook
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA, SHIPMENT_SCHEMA
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import ensure_utc, format_instant
-from buyerguard.domain.regions import PROVINCE_PREFIXES
+from buyerguard.domain.regions import PROVINCE_PREFIXES, city_of, province_of
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.store.tables import merchants, orders, products, sub_orders
 
 DATA_DIR_ENV = "BUYERGUARD_DATA_DIR"
+KEYS_FILE = "keys.parquet"
 MAX_REPORTED_ERRORS = 20
 _REQUIRED = (
     "order_id",
@@ -134,7 +137,7 @@ class ShipmentHistory:
 
     @property
     def keys_path(self) -> Path:
-        return self.root / "shipments" / "keys.parquet"
+        return self.root / "shipments" / KEYS_FILE
 
     @contextmanager
     def _writing_history(self) -> Iterator[None]:
@@ -149,22 +152,9 @@ class ShipmentHistory:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def codebook(self) -> KeyCodebook:
-        """The stored codebook (empty before the first import)."""
-        if not self.keys_path.exists():
-            return KeyCodebook()
-        return KeyCodebook.from_table(pq.read_table(self.keys_path))
-
-    def _save_codebook(self, book: KeyCodebook) -> None:
-        """Replace the stored codebook atomically (call with the write lock held)."""
-        _write_atomically(book.to_table(), self.keys_path)
-
-    def _coded(self, facts: pa.Table) -> pa.Table:
-        """`facts` coded by the stored codebook, saving the values it adds (write lock held)."""
-        before = self.codebook()
-        coded, after = before.encode(facts)
-        if after is not before:
-            self._save_codebook(after)
-        return coded.cast(SHIPMENT_SCHEMA)
+        """The stored codebook (empty before the first import), checked against the files."""
+        with self._writing_history():
+            return self._load_codebook(self._imported_files())
 
     def upgrade_imports(self) -> int:
         """Code the imported files written before key codes existed; returns how many.
@@ -173,27 +163,67 @@ class ShipmentHistory:
         that covers them is saved, so a crash leaves either file valid.
         """
         with self._writing_history():
-            return self._upgrade_imports_locked()
+            files = self._imported_files()
+            upgraded, _ = self._upgrade(files, self._load_codebook(files))
+            return upgraded
 
-    def _upgrade_imports_locked(self) -> int:
+    # The methods below expect the write lock to be held.
+    def _imported_files(self) -> list[Path]:
+        return sorted(self.imported_dir.glob("*.parquet"))
+
+    def _load_codebook(self, files: list[Path]) -> KeyCodebook:
+        """The codebook, recovered from the coded files if it was lost; refused if stale.
+
+        Every coded file's codes must lie inside the codebook (checked on the
+        Parquet statistics, without reading the data): a codebook restored
+        from an older backup would otherwise hand out codes the files use.
+        """
+        coded = [path for path in files if _is_coded(path)]
+        if self.keys_path.exists():
+            book = KeyCodebook.from_table(pq.read_table(self.keys_path))
+        elif coded:
+            book = _recovered_codebook(coded)
+            self._save_codebook(book)
+        else:
+            return KeyCodebook()
+        for path in coded:
+            _check_covered(path, book)
+        return book
+
+    def _save_codebook(self, book: KeyCodebook) -> None:
+        """Replace the stored codebook atomically."""
+        _write_atomically(book.to_table(), self.keys_path)
+
+    def _coded(self, facts: pa.Table, book: KeyCodebook) -> tuple[pa.Table, KeyCodebook]:
+        """`facts` coded by `book`, saving the codebook when the facts add values to it."""
+        coded, grown = book.encode(facts.cast(SHIPMENT_FACTS_SCHEMA))
+        if grown is not book:
+            self._save_codebook(grown)
+        return coded.cast(SHIPMENT_SCHEMA), grown
+
+    def _upgrade(self, files: list[Path], book: KeyCodebook) -> tuple[int, KeyCodebook]:
+        """Code those of `files` written before key codes existed, in place."""
         upgraded = 0
-        for path in sorted(self.imported_dir.glob("*.parquet")):
-            if set(SHIPMENT_SCHEMA.names) <= set(pq.read_schema(path).names):
+        for path in files:
+            if _is_coded(path):
                 continue
             facts = pq.read_table(path).select(SHIPMENT_FACTS_SCHEMA.names)
-            _write_atomically(self._coded(facts.cast(SHIPMENT_FACTS_SCHEMA)), path)
+            table, book = self._coded(facts, book)
+            _write_atomically(table, path)
             upgraded += 1
-        return upgraded
+        return upgraded, book
 
     def _snapshot(self) -> tuple[KeyCodebook, list[Path]]:
-        """The codebook and the imported files it covers, read together under the lock.
+        """The codebook and the imported files it covers, taken together under the lock.
 
-        A build reads exactly these files: a file imported meanwhile may hold
-        codes this codebook lacks (or that the build gave the engine's facts).
+        A build reads exactly these files, each coded: a file imported
+        meanwhile may hold codes this codebook lacks (or that the build gave
+        the engine's facts).
         """
         with self._writing_history():
-            self._upgrade_imports_locked()
-            return self.codebook(), sorted(self.imported_dir.glob("*.parquet"))
+            files = self._imported_files()
+            _, book = self._upgrade(files, self._load_codebook(files))
+            return book, files
 
     @contextmanager
     def analytics_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -244,7 +274,8 @@ class ShipmentHistory:
             / f"{format_instant(now).replace(':', '')}-{secrets.token_hex(4)}.parquet"
         )
         with self._writing_history():
-            _write_atomically(self._coded(table), target)
+            coded, _ = self._coded(table, self._load_codebook(self._imported_files()))
+            _write_atomically(coded, target)
         return int(table.num_rows)
 
     def _validated(
@@ -393,9 +424,9 @@ class ShipmentHistory:
             columns["official_logistics"].append(bool(row.official_logistics))
             columns["origin_region"].append(origin)
             columns["destination_region"].append(destination)
-            columns["origin_city"].append(origin[:4] + "00")
-            columns["origin_province"].append(origin[:2] + "0000")
-            columns["destination_province"].append(destination[:2] + "0000")
+            columns["origin_city"].append(city_of(origin))
+            columns["origin_province"].append(province_of(origin))
+            columns["destination_province"].append(province_of(destination))
             columns["paid_at"].append(row.paid_at)
             columns["shipped_at"].append(row.shipped_at)
             columns["signed_at"].append(row.signed_at)
@@ -481,3 +512,47 @@ def _write_atomically(table: pa.Table, target: Path) -> None:
         os.replace(temp_path, target)
     finally:
         temp_path.unlink(missing_ok=True)
+
+
+def _is_coded(path: Path) -> bool:
+    """Whether an imported file has the key code columns (files from before them do not)."""
+    return set(SHIPMENT_SCHEMA.names) <= set(pq.read_schema(path).names)
+
+
+def _check_covered(path: Path, book: KeyCodebook) -> None:
+    """Refuse a codebook that lacks codes `path` uses (from its Parquet statistics)."""
+    metadata = pq.read_metadata(path)
+    names = metadata.schema.to_arrow_schema().names
+    for code_name, dimension in KEY_CODE_COLUMNS.values():
+        column = names.index(code_name)
+        size = book.size(dimension)
+        for group in range(metadata.num_row_groups):
+            stats = metadata.row_group(group).column(column).statistics
+            if stats is not None and stats.has_min_max and not 0 <= stats.min <= stats.max < size:
+                raise InvalidInput(
+                    "codebook_stale",
+                    f"{path.name} uses {code_name} {stats.max}, beyond the {size} {dimension}"
+                    f" value(s) of {KEYS_FILE}: restore the codebook that goes with the"
+                    " imported files, or remove it to have it recovered from them",
+                    "keys",
+                )
+
+
+def _recovered_codebook(files: list[Path]) -> KeyCodebook:
+    """The codebook again, from the (code, value) pairs the coded files hold."""
+    paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    pairs = " UNION ".join(
+        f"SELECT '{dimension}' AS dimension, {code} AS code, {key} AS value"
+        f" FROM read_parquet([{paths}]) WHERE {code} IS NOT NULL"
+        for key, (code, dimension) in KEY_CODE_COLUMNS.items()
+    )
+    with duckdb.connect() as con:
+        table = con.sql(pairs).to_arrow_table()
+    try:
+        return KeyCodebook.from_table(table)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            "codebook_unrecoverable",
+            f"{KEYS_FILE} is missing and the imported files do not rebuild it: {exc.message}",
+            "keys",
+        ) from exc
