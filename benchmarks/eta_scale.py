@@ -393,8 +393,8 @@ def generate_day(
         "origin_province_code": len(world.city_codes) + world.city_province[origin],
         "destination_province_code": len(world.city_codes) + world.city_province[dest],
     }
-    for name in KEY_CODE_COLUMNS.values():
-        columns[name[0]] = pa.array(columns[name[0]].astype(np.int32))
+    for code_name, _ in KEY_CODE_COLUMNS.values():
+        columns[code_name] = pa.array(columns[code_name].astype(np.int32))
     return pa.table(columns, schema=SHIPMENT_SCHEMA)
 
 

@@ -57,15 +57,6 @@ CODEBOOK_SCHEMA: pa.Schema = pa.schema(
 )
 
 
-def code_column(key_column: str) -> str:
-    """The code column that stands for `key_column` (product_id → product_code)."""
-    return KEY_CODE_COLUMNS[key_column][0]
-
-
-def dimension_of(key_column: str) -> str:
-    return KEY_CODE_COLUMNS[key_column][1]
-
-
 @dataclass(frozen=True, eq=False)
 class KeyCodebook:
     """value → code per dimension: `values[dimension][code]` is the value.

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -158,6 +160,12 @@ def relation_sql(shipments: str) -> str:
         f"shipments must be a table name or a Parquet path/glob: {shipments!r}",
         "shipments",
     )
+
+
+def parquet_files_sql(paths: Sequence[Path]) -> str:
+    """read_parquet() over exactly these files (a snapshot, unlike a glob)."""
+    quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
+    return f"read_parquet([{quoted}])"
 
 
 def check_codebook_relation(con: duckdb.DuckDBPyConnection, keys: str) -> None:

@@ -42,7 +42,11 @@ from sqlalchemy import Connection, select
 from buyerguard.analytics.eta import PromiseIndex, build_promise_table
 from buyerguard.analytics.key_codes import KEY_CODE_COLUMNS, KeyCodebook
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA, SHIPMENT_SCHEMA
+from buyerguard.analytics.shipments import (
+    SHIPMENT_FACTS_SCHEMA,
+    SHIPMENT_SCHEMA,
+    parquet_files_sql,
+)
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import ensure_utc, format_instant
 from buyerguard.domain.regions import PROVINCE_PREFIXES, city_of, province_of
@@ -154,7 +158,8 @@ class ShipmentHistory:
     def codebook(self) -> KeyCodebook:
         """The stored codebook (empty before the first import), checked against the files."""
         with self._writing_history():
-            return self._load_codebook(self._imported_files())
+            book, _ = self._load_codebook(self._imported_files())
+            return book
 
     def upgrade_imports(self) -> int:
         """Code the imported files written before key codes existed; returns how many.
@@ -163,32 +168,39 @@ class ShipmentHistory:
         that covers them is saved, so a crash leaves either file valid.
         """
         with self._writing_history():
-            files = self._imported_files()
-            upgraded, _ = self._upgrade(files, self._load_codebook(files))
-            return upgraded
+            book, uncoded = self._load_codebook(self._imported_files())
+            self._upgrade(uncoded, book)
+            return len(uncoded)
 
     # The methods below expect the write lock to be held.
     def _imported_files(self) -> list[Path]:
         return sorted(self.imported_dir.glob("*.parquet"))
 
-    def _load_codebook(self, files: list[Path]) -> KeyCodebook:
-        """The codebook, recovered from the coded files if it was lost; refused if stale.
+    def _load_codebook(self, files: list[Path]) -> tuple[KeyCodebook, list[Path]]:
+        """The codebook, and those of `files` written before key codes existed.
 
-        Every coded file's codes must lie inside the codebook (checked on the
-        Parquet statistics, without reading the data): a codebook restored
-        from an older backup would otherwise hand out codes the files use.
+        A lost codebook is recovered from the coded files. Every coded file's
+        codes must lie inside the codebook (checked on the Parquet statistics,
+        without reading the data): a codebook restored from an older backup
+        would otherwise hand out codes the files use.
         """
-        coded = [path for path in files if _is_coded(path)]
+        footers = {path: pq.read_metadata(path) for path in files}
+        coded = {
+            path: metadata
+            for path, metadata in footers.items()
+            if set(SHIPMENT_SCHEMA.names) <= set(metadata.schema.to_arrow_schema().names)
+        }
+        uncoded = [path for path in files if path not in coded]
         if self.keys_path.exists():
             book = KeyCodebook.from_table(pq.read_table(self.keys_path))
         elif coded:
-            book = _recovered_codebook(coded)
+            book = _recovered_codebook(list(coded))
             self._save_codebook(book)
         else:
-            return KeyCodebook()
-        for path in coded:
-            _check_covered(path, book)
-        return book
+            return KeyCodebook(), uncoded
+        for path, metadata in coded.items():
+            _check_covered(path, metadata, book)
+        return book, uncoded
 
     def _save_codebook(self, book: KeyCodebook) -> None:
         """Replace the stored codebook atomically."""
@@ -201,17 +213,13 @@ class ShipmentHistory:
             self._save_codebook(grown)
         return coded.cast(SHIPMENT_SCHEMA), grown
 
-    def _upgrade(self, files: list[Path], book: KeyCodebook) -> tuple[int, KeyCodebook]:
-        """Code those of `files` written before key codes existed, in place."""
-        upgraded = 0
-        for path in files:
-            if _is_coded(path):
-                continue
+    def _upgrade(self, uncoded: list[Path], book: KeyCodebook) -> KeyCodebook:
+        """Code files written before key codes existed, in place; the codebook that covers them."""
+        for path in uncoded:
             facts = pq.read_table(path).select(SHIPMENT_FACTS_SCHEMA.names)
             table, book = self._coded(facts, book)
             _write_atomically(table, path)
-            upgraded += 1
-        return upgraded, book
+        return book
 
     def _snapshot(self) -> tuple[KeyCodebook, list[Path]]:
         """The codebook and the imported files it covers, taken together under the lock.
@@ -222,8 +230,8 @@ class ShipmentHistory:
         """
         with self._writing_history():
             files = self._imported_files()
-            _, book = self._upgrade(files, self._load_codebook(files))
-            return book, files
+            book, uncoded = self._load_codebook(files)
+            return self._upgrade(uncoded, book), files
 
     @contextmanager
     def analytics_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -274,7 +282,8 @@ class ShipmentHistory:
             / f"{format_instant(now).replace(':', '')}-{secrets.token_hex(4)}.parquet"
         )
         with self._writing_history():
-            coded, _ = self._coded(table, self._load_codebook(self._imported_files()))
+            book, _ = self._load_codebook(self._imported_files())
+            coded, _ = self._coded(table, book)
             _write_atomically(coded, target)
         return int(table.num_rows)
 
@@ -448,8 +457,7 @@ class ShipmentHistory:
         con.register("shipment_keys", book.to_table())
         parts = ["SELECT * FROM engine_facts"]
         if files:
-            paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-            parts.append(f"SELECT * FROM read_parquet([{paths}])")
+            parts.append(f"SELECT * FROM {parquet_files_sql(files)}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW shipments AS {' UNION ALL BY NAME '.join(parts)}")
         return "shipments", "shipment_keys"
 
@@ -514,14 +522,8 @@ def _write_atomically(table: pa.Table, target: Path) -> None:
         temp_path.unlink(missing_ok=True)
 
 
-def _is_coded(path: Path) -> bool:
-    """Whether an imported file has the key code columns (files from before them do not)."""
-    return set(SHIPMENT_SCHEMA.names) <= set(pq.read_schema(path).names)
-
-
-def _check_covered(path: Path, book: KeyCodebook) -> None:
+def _check_covered(path: Path, metadata: pq.FileMetaData, book: KeyCodebook) -> None:
     """Refuse a codebook that lacks codes `path` uses (from its Parquet statistics)."""
-    metadata = pq.read_metadata(path)
     names = metadata.schema.to_arrow_schema().names
     for code_name, dimension in KEY_CODE_COLUMNS.values():
         column = names.index(code_name)
@@ -540,10 +542,9 @@ def _check_covered(path: Path, book: KeyCodebook) -> None:
 
 def _recovered_codebook(files: list[Path]) -> KeyCodebook:
     """The codebook again, from the (code, value) pairs the coded files hold."""
-    paths = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
     pairs = " UNION ".join(
         f"SELECT '{dimension}' AS dimension, {code} AS code, {key} AS value"
-        f" FROM read_parquet([{paths}]) WHERE {code} IS NOT NULL"
+        f" FROM {parquet_files_sql(files)} WHERE {code} IS NOT NULL"
         for key, (code, dimension) in KEY_CODE_COLUMNS.items()
     )
     with duckdb.connect() as con:
