@@ -334,6 +334,10 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         """The status and error code the model predicts for a fresh command."""
         body = command.body or {}
         if command.kind == "place":
+            if command.role != "marketplace" and any(
+                "unit_price" in line for line in body["lines"]
+            ):
+                return 403, "unit_price_forbidden"  # a buyer's order takes catalogue prices
             if body.get("id") in self.orders:
                 return 409, "order_exists"
             return 201, None

@@ -24,6 +24,15 @@ import chinese_calendar
 from buyerguard.errors import InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The instants buyerguard accepts: wide enough for any business date (and the
+# 1970 baseline rulebook), narrow enough that every store, every UTC/Shanghai
+# conversion and every "+ N days" stays representable. Inclusive, exclusive.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+INSTANT_RANGE_TEXT = "1900-01-01T00:00:00Z to before 2200-01-01T00:00:00Z"
+# The Shanghai days that lie wholly inside that range.
+EARLIEST_LOCAL_DATE = date(1900, 1, 2)
+LATEST_LOCAL_DATE = date(2199, 12, 31)
 HOLIDAY_CALENDAR = "chinese_calendar"
 WEEKEND_FALLBACK = "weekends_fallback"
 
@@ -81,29 +90,57 @@ def now() -> datetime:
     return _clock.now()
 
 
+def _out_of_range(field: str) -> InvalidInput:
+    return InvalidInput(
+        "instant_out_of_range", f"{field} must lie from {INSTANT_RANGE_TEXT}", field
+    )
+
+
 def ensure_utc(instant: datetime, *, field: str = "instant") -> datetime:
-    """Return `instant` in UTC; naive datetimes are refused as ambiguous."""
+    """Return `instant` in UTC; naive or out-of-range instants are refused."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidInput(
             "instant_without_offset",
             f"{field} must carry a UTC offset (e.g. 2024-03-01T14:00:00+08:00)",
             field,
         )
-    return instant.astimezone(UTC)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError as exc:  # year 1 at +08:00, year 9999 at -14:00
+        raise _out_of_range(field) from exc
+    if not EARLIEST_INSTANT <= utc < LATEST_INSTANT:
+        raise _out_of_range(field)
+    return utc
 
 
-def parse_instant(text: str, *, field: str = "instant") -> datetime:
-    """Parse an ISO-8601 instant with offset, or a bare date meaning 00:00 Shanghai."""
+def require_local_date(day: date, *, field: str = "date") -> date:
+    """A Shanghai calendar day whose whole span lies inside the accepted instants."""
+    if not EARLIEST_LOCAL_DATE <= day <= LATEST_LOCAL_DATE:
+        raise InvalidInput(
+            "date_out_of_range",
+            f"{field} must lie from {EARLIEST_LOCAL_DATE} to {LATEST_LOCAL_DATE}",
+            field,
+        )
+    return day
+
+
+def parse_instant(text: str, *, field: str = "instant", allow_date: bool = True) -> datetime:
+    """Parse an ISO-8601 instant with offset or, if allowed, a bare date (00:00 Shanghai)."""
     if not isinstance(text, str):
         raise InvalidInput("instant_malformed", f"{field} must be an ISO-8601 string", field)
     candidate = text.strip()
     try:
         if len(candidate) in (8, 10) and "T" not in candidate and ":" not in candidate:
-            return start_of_local_day(date.fromisoformat(candidate))
+            if not allow_date:
+                raise ValueError("a date is not an instant")
+            day = require_local_date(date.fromisoformat(candidate), field=field)
+            return start_of_local_day(day)
         parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInput(
-            "instant_malformed", f"{field} is not an ISO-8601 instant: {text!r}", field
+            "instant_malformed",
+            f"{field} is not an ISO-8601 instant with an offset: {text!r}",
+            field,
         ) from exc
     return ensure_utc(parsed, field=field)
 

@@ -21,8 +21,16 @@ Rate = NewType("Rate", Decimal)
 FEN_PER_YUAN = 100
 _EXACT_DIGITS = 120  # a BIGINT amount times any rulebook rate fits without rounding
 MAX_FEN = 2**63 - 1  # what a BIGINT column holds
+_MAX_WHOLE_DIGITS = len(str(MAX_FEN // FEN_PER_YUAN))
+# What `parse_yuan` accepts, for API schemas to declare (surrounding blanks are trimmed).
+YUAN_TEXT_PATTERN = r"^\s*-?(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?\s*$"
 _YUAN_PATTERN = re.compile(r"^(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$", re.ASCII)
 _RATE_PATTERN = re.compile(r"^\d+(?:\.\d+)?$", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    """The caller's text for an error message, cut short: a refusal never echoes megabytes."""
+    return repr(text) if len(text) <= 40 else f"{text[:40]!r}… ({len(text)} characters)"
 
 
 def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = False) -> Fen:
@@ -43,17 +51,24 @@ def parse_yuan(text: object, *, field: str = "amount", allow_negative: bool = Fa
     if match is None:
         if re.match(r"^-?\d[\d,]*\.\d{3,}$", candidate, re.ASCII):
             raise InvalidInput(
-                "amount_too_precise", f"{field} has more than 2 decimals: {text!r}", field
+                "amount_too_precise", f"{field} has more than 2 decimals: {_shown(text)}", field
             )
-        raise InvalidInput("amount_malformed", f"{field} is not a yuan amount: {text!r}", field)
+        raise InvalidInput(
+            "amount_malformed", f"{field} is not a yuan amount: {_shown(text)}", field
+        )
     sign, whole, decimals = match.groups()
-    fen = int(whole.replace(",", "")) * FEN_PER_YUAN + int((decimals or "0").ljust(2, "0"))
+    whole = whole.replace(",", "").lstrip("0")
+    if len(whole) > _MAX_WHOLE_DIGITS:  # refused before int(), which has a digit limit
+        raise InvalidInput("amount_too_large", f"{field} is too large: {_shown(text)}", field)
+    fen = int(whole or "0") * FEN_PER_YUAN + int((decimals or "0").ljust(2, "0"))
     if sign:
         fen = -fen
     if abs(fen) > MAX_FEN:
-        raise InvalidInput("amount_too_large", f"{field} is too large: {text!r}", field)
+        raise InvalidInput("amount_too_large", f"{field} is too large: {_shown(text)}", field)
     if fen < 0 and not allow_negative:
-        raise InvalidInput("amount_negative", f"{field} must not be negative: {text!r}", field)
+        raise InvalidInput(
+            "amount_negative", f"{field} must not be negative: {_shown(text)}", field
+        )
     return fen
 
 
@@ -81,9 +96,11 @@ def parse_rate(text: object, *, field: str = "rate") -> Rate:
         raise InvalidInput("rate_not_a_string", f"{field} must be a decimal string", field)
     candidate = text.strip()
     if candidate.startswith("-") and _RATE_PATTERN.match(candidate[1:]):
-        raise InvalidInput("rate_negative", f"{field} must not be negative: {text!r}", field)
+        raise InvalidInput("rate_negative", f"{field} must not be negative: {_shown(text)}", field)
     if not _RATE_PATTERN.match(candidate):
-        raise InvalidInput("rate_malformed", f"{field} is not a plain decimal: {text!r}", field)
+        raise InvalidInput(
+            "rate_malformed", f"{field} is not a plain decimal: {_shown(text)}", field
+        )
     return Rate(Decimal(candidate))
 
 

@@ -41,6 +41,16 @@ def _field(location: tuple[Any, ...] | list[Any]) -> str | None:
     return ".".join(parts) or None
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in [*router.routes, *request.app.router.routes]:
+        pattern, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if pattern is not None and route_methods and pattern.match(request.url.path):
+            methods |= route_methods
+    return sorted(methods)
+
+
 def create_app(
     rt: Runtime, *, run_scheduler: bool = False, scheduler_interval_seconds: float = 1.0
 ) -> FastAPI:
@@ -101,9 +111,13 @@ def create_app(
         return _error(422, str(first.get("type", "invalid_request")), f"{field}: {message}", field)
 
     @app.exception_handler(HTTPException)
-    async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         code = ERROR_STATUS_CODES.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), None)
+        response = _error(exc.status_code, code, str(exc.detail), None)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     app.include_router(router)
     return app

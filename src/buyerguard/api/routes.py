@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from buyerguard.api import views
+from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.runtime import current_actor, run_command, runtime
 from buyerguard.api.schemas import (
+    ACCOUNT_ID_PATTERN,
+    ID_MAX_LENGTH,
+    ID_PATTERN,
+    REGION_CODE_MAX_LENGTH,
+    TEXT_PATTERN,
     BuyerIn,
     FactIn,
     MerchantIn,
@@ -19,7 +26,7 @@ from buyerguard.api.schemas import (
     RefundIn,
     ShipmentIn,
 )
-from buyerguard.clock import parse_instant
+from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant
 from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
 from buyerguard.domain.parties import (
     Address,
@@ -29,17 +36,53 @@ from buyerguard.domain.parties import (
     MerchantTier,
     parse_enum,
 )
-from buyerguard.errors import InvalidInput, NotFound
-from buyerguard.ledger.book import balance
+from buyerguard.errors import Forbidden, InvalidInput, NotFound
+from buyerguard.ledger.book import account_balance
 from buyerguard.money import parse_yuan
 from buyerguard.services import badges, catalog, orders, promises
 from buyerguard.services.context import Actor, Context, Role
 from buyerguard.services.records import list_decisions
 from buyerguard.store import repositories
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)
 CallerDep = Annotated[Actor, Depends(current_actor)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+EVENT_CURSOR_PATTERN = re.compile(r"^[0-9]{1,18}$", re.ASCII)  # a BIGINT position
+EventCursor = Annotated[
+    str | None,
+    Query(
+        description="`next_cursor` of the previous page",
+        json_schema_extra={"pattern": EVENT_CURSOR_PATTERN.pattern},
+    ),
+]
+
+
+def _id_path(description: str) -> Any:
+    return Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN, description=description)
+
+
+OrderId = Annotated[str, _id_path("order id")]
+MerchantId = Annotated[str, _id_path("merchant id")]
+BuyerId = Annotated[str, _id_path("buyer id")]
+ProductId = Annotated[str, _id_path("product id")]
+AccountId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=ACCOUNT_ID_PATTERN,
+        description="ledger account, e.g. merchant:M1:payable",
+    ),
+]
+IdCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=ID_MAX_LENGTH,
+        pattern=ID_PATTERN,
+        description="`next_cursor` of the previous page",
+    ),
+]
 
 
 def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dict[str, Any]:
@@ -50,15 +93,15 @@ def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dic
 def parse_cursor(after: str | None) -> int:
     if after is None or after == "":
         return 0
-    if not after.isdigit():
+    if not EVENT_CURSOR_PATTERN.match(after):
         raise InvalidInput(
-            "cursor_malformed", f"after must be a cursor from a page: {after!r}", "after"
+            "cursor_malformed", f"after must be a cursor from a page: {after[:64]!r}", "after"
         )
     return int(after)
 
 
 # ---------------------------------------------------------------- parties
-@router.post("/merchants", status_code=201, tags=["parties"])
+@router.post("/merchants", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
 def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JSONResponse:
     def handle(ctx: Context) -> tuple[int, Any]:
         merchant = Merchant(
@@ -74,20 +117,18 @@ def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JS
     return run_command(request, caller, body, handle)
 
 
-@router.get("/merchants/{merchant_id}", tags=["parties"])
-def get_merchant(merchant_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get("/merchants/{merchant_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+def get_merchant(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         ctx.require_party(
             Role.MERCHANT,
             merchant_id,
             NotFound("merchant_not_found", "no such merchant", "merchant_id"),
         )
-        if caller.role is Role.BUYER:
-            raise NotFound("merchant_not_found", "no such merchant", "merchant_id")
         return views.merchant_view(repositories.get_merchant(ctx.connection, merchant_id))
 
 
-@router.post("/buyers", status_code=201, tags=["parties"])
+@router.post("/buyers", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
 def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResponse:
     def handle(ctx: Context) -> tuple[int, Any]:
         buyer = Buyer(
@@ -104,18 +145,18 @@ def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResp
     return run_command(request, caller, body, handle)
 
 
-@router.get("/buyers/{buyer_id}", tags=["parties"])
-def get_buyer(buyer_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get("/buyers/{buyer_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.BUYER))
+def get_buyer(buyer_id: BuyerId, request: Request, caller: CallerDep) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         not_found = NotFound("buyer_not_found", "no such buyer", "buyer_id")
         ctx.require_party(Role.BUYER, buyer_id, not_found)
-        if caller.role is Role.MERCHANT:
-            raise not_found
         return views.buyer_view(repositories.get_buyer(ctx.connection, buyer_id))
 
 
 # ---------------------------------------------------------------- products
-@router.post("/products", status_code=201, tags=["catalog"])
+@router.post(
+    "/products", status_code=201, tags=["catalog"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+)
 def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSONResponse:
     def handle(ctx: Context) -> tuple[int, Any]:
         product = Product(
@@ -139,15 +180,15 @@ def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSON
     return run_command(request, caller, body, handle)
 
 
-@router.get("/products/{product_id}", tags=["catalog"])
-def get_product(product_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get("/products/{product_id}", tags=["catalog"], **allow(*ANY_CALLER))
+def get_product(product_id: ProductId, request: Request, caller: CallerDep) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         return views.product_view(catalog.get_product(ctx, product_id))
 
 
-@router.get("/products", tags=["catalog"])
+@router.get("/products", tags=["catalog"], **allow(*ANY_CALLER))
 def list_products(
-    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 50
+    request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         merchant_id = caller.party_id if caller.role is Role.MERCHANT else None
@@ -156,8 +197,18 @@ def list_products(
 
 
 # ------------------------------------------------------------------ orders
-@router.post("/orders", status_code=201, tags=["orders"])
+@router.post("/orders", status_code=201, tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER))
 def place_order(body: OrderIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Place an order; a buyer's own order takes catalogue prices (no `unit_price`)."""
+    if caller.role is Role.BUYER:
+        for index, line in enumerate(body.lines):
+            if line.unit_price is not None:
+                raise Forbidden(
+                    "unit_price_forbidden",
+                    "a buyer's order takes catalogue prices: only the marketplace sets unit_price",
+                    f"lines[{index}].unit_price",
+                )
+
     def handle(ctx: Context) -> tuple[int, Any]:
         command = orders.PlaceOrder(
             buyer_id=body.buyer_id,
@@ -183,8 +234,8 @@ def place_order(body: OrderIn, request: Request, caller: CallerDep) -> JSONRespo
     return run_command(request, caller, body, handle)
 
 
-@router.get("/orders/{order_id}", tags=["orders"])
-def get_order(order_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get("/orders/{order_id}", tags=["orders"], **allow(*ANY_CALLER))
+def get_order(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         order = orders.load_visible_order(ctx, order_id)
         view = views.order_view(order)
@@ -201,9 +252,9 @@ def get_order(order_id: str, request: Request, caller: CallerDep) -> dict[str, A
         return view
 
 
-@router.get("/orders", tags=["orders"])
+@router.get("/orders", tags=["orders"], **allow(*ANY_CALLER))
 def list_orders(
-    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 50
+    request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         order_ids = repositories.list_orders(
@@ -220,8 +271,8 @@ def list_orders(
         return page(items, limit)
 
 
-@router.get("/orders/{order_id}/decisions", tags=["orders"])
-def order_decisions(order_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get("/orders/{order_id}/decisions", tags=["orders"], **allow(*ANY_CALLER))
+def order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Every decision taken on the order, with the rule ids and rulebook behind it."""
     with runtime(request).reading(caller) as ctx:
         orders.load_visible_order(ctx, order_id)
@@ -236,8 +287,8 @@ def _order_fact(request: Request, caller: Actor, body: FactIn, action: Any) -> J
     return run_command(request, caller, body, handle)
 
 
-@router.post("/orders/{order_id}/payment", tags=["orders"])
-def pay(order_id: str, body: PaymentIn, request: Request, caller: CallerDep) -> JSONResponse:
+@router.post("/orders/{order_id}/payment", tags=["orders"], **allow(Role.MARKETPLACE))
+def pay(order_id: OrderId, body: PaymentIn, request: Request, caller: CallerDep) -> JSONResponse:
     amount_fen = parse_yuan(body.amount, field="amount")
     return _order_fact(
         request,
@@ -247,8 +298,10 @@ def pay(order_id: str, body: PaymentIn, request: Request, caller: CallerDep) -> 
     )
 
 
-@router.post("/orders/{order_id}/shipment", tags=["orders"])
-def ship(order_id: str, body: ShipmentIn, request: Request, caller: CallerDep) -> JSONResponse:
+@router.post(
+    "/orders/{order_id}/shipment", tags=["orders"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+)
+def ship(order_id: OrderId, body: ShipmentIn, request: Request, caller: CallerDep) -> JSONResponse:
     return _order_fact(
         request,
         caller,
@@ -264,9 +317,9 @@ def ship(order_id: str, body: ShipmentIn, request: Request, caller: CallerDep) -
     )
 
 
-@router.post("/orders/{order_id}/signing", tags=["orders"])
+@router.post("/orders/{order_id}/signing", tags=["orders"], **allow(Role.MARKETPLACE))
 def sign(
-    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+    order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     fact = body or FactIn()
     return _order_fact(
@@ -274,9 +327,11 @@ def sign(
     )
 
 
-@router.post("/orders/{order_id}/confirmation", tags=["orders"])
+@router.post(
+    "/orders/{order_id}/confirmation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
+)
 def confirm(
-    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+    order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     fact = body or FactIn()
     return _order_fact(
@@ -284,9 +339,11 @@ def confirm(
     )
 
 
-@router.post("/orders/{order_id}/cancellation", tags=["orders"])
+@router.post(
+    "/orders/{order_id}/cancellation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
+)
 def cancel(
-    order_id: str, request: Request, caller: CallerDep, body: FactIn | None = None
+    order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     fact = body or FactIn()
     return _order_fact(
@@ -294,9 +351,13 @@ def cancel(
     )
 
 
-@router.post("/orders/{order_id}/refund-before-shipment", tags=["orders"])
+@router.post(
+    "/orders/{order_id}/refund-before-shipment",
+    tags=["orders"],
+    **allow(Role.MARKETPLACE, Role.BUYER),
+)
 def refund(
-    order_id: str, request: Request, caller: CallerDep, body: RefundIn | None = None
+    order_id: OrderId, request: Request, caller: CallerDep, body: RefundIn | None = None
 ) -> JSONResponse:
     fact = body or RefundIn()
     return _order_fact(
@@ -310,14 +371,28 @@ def refund(
 
 
 # ---------------------------------------------------------------- logistics
-@router.get("/promises", tags=["logistics"])
+@router.get("/promises", tags=["logistics"], **allow(*ANY_CALLER))
 def get_promise(
     request: Request,
     caller: CallerDep,
-    product_id: str,
-    destination: str,
-    paid_at: str | None = None,
-    carrier: str | None = None,
+    product_id: Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)],
+    destination: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=REGION_CODE_MAX_LENGTH,
+            pattern=r"^[0-9]+$",
+            description="GB/T 2260 district code",
+        ),
+    ],
+    paid_at: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description=f"ISO-8601 instant with offset, or a Shanghai date; {INSTANT_RANGE_TEXT}",
+        ),
+    ] = None,
+    carrier: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
 ) -> dict[str, Any]:
     """Arrival promise (预计达) for a product shipped to a destination, paid at an instant."""
     when = parse_instant(paid_at, field="paid_at") if paid_at else None
@@ -327,8 +402,10 @@ def get_promise(
         return answer
 
 
-@router.get("/merchants/{merchant_id}/badge", tags=["logistics"])
-def merchant_badge(merchant_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get(
+    "/merchants/{merchant_id}/badge", tags=["logistics"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+)
+def merchant_badge(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """The arrival badge (亮标): held or not, its ranking effects, and its history."""
     with runtime(request).reading(caller) as ctx:
         ctx.require_party(
@@ -354,9 +431,9 @@ def merchant_badge(merchant_id: str, request: Request, caller: CallerDep) -> dic
 
 
 # ------------------------------------------------------------ events, ledger
-@router.get("/events", tags=["events"])
+@router.get("/events", tags=["events"], **allow(Role.MARKETPLACE))
 def events(
-    request: Request, caller: CallerDep, after: str | None = None, limit: Limit = 100
+    request: Request, caller: CallerDep, after: EventCursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     """Every decision in commit order; pass `next_cursor` back as `after`."""
     with runtime(request).reading(caller) as ctx:
@@ -367,10 +444,16 @@ def events(
         return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/ledger/accounts/{account_id}", tags=["ledger"])
-def ledger_account(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+@router.get(
+    "/ledger/accounts/{account_id}", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+)
+def ledger_account(account_id: AccountId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """One account's balances; a merchant reads its own `merchant:{id}:*` accounts only."""
+    not_found = NotFound("account_not_found", f"no ledger account {account_id}", "account_id")
+    if caller.role is Role.MERCHANT and not account_id.startswith(f"merchant:{caller.party_id}:"):
+        raise not_found
     with runtime(request).reading(caller) as ctx:
-        own_prefix = f"merchant:{caller.party_id}:" if caller.role is Role.MERCHANT else None
-        if own_prefix is None or not account_id.startswith(own_prefix):
-            ctx.require_role("read ledger accounts", Role.MARKETPLACE)
-        return views.balance_view(balance(ctx.connection, account_id))
+        found = account_balance(ctx.connection, account_id)
+        if found is None:
+            raise not_found
+        return views.balance_view(found)

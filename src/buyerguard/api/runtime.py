@@ -37,14 +37,19 @@ def runtime(request: Request) -> Runtime:
 
 
 def current_actor(request: Request) -> Actor:
-    """The caller, from `Authorization: Bearer <token>`."""
+    """The caller, from `Authorization: Bearer <token>` (looked up once per request)."""
+    known = getattr(request.state, "actor", None)
+    if isinstance(known, Actor):
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("token_missing", "send Authorization: Bearer <token>", "authorization")
     rt = runtime(request)
     with read_transaction(rt.engine) as connection:
-        return authenticate(connection, secret.strip(), ensure_utc(rt.clock.now()))
+        actor = authenticate(connection, secret.strip(), ensure_utc(rt.clock.now()))
+    request.state.actor = actor
+    return actor
 
 
 def _request_hash(body: BaseModel | None) -> str:

@@ -1,4 +1,11 @@
-"""Request bodies. Amounts are decimal yuan strings: a JSON number is refused."""
+"""Request bodies and the limits of every field, declared so that clients see them.
+
+Amounts are decimal yuan strings (a JSON number is refused); instants are
+ISO-8601 strings with an offset, nothing else. Every string has the length of
+the column it lands in and refuses control characters (PostgreSQL cannot store
+a NUL, SQLite would: both answer 422 alike); every integer has the range of
+its column.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,25 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
+
+from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant
+from buyerguard.errors import InvalidInput
+from buyerguard.money import MAX_FEN, YUAN_TEXT_PATTERN, format_fen
+
+MAX_INT32 = 2**31 - 1  # an INTEGER column
+ID_MAX_LENGTH = 64  # the id columns
+NEW_ID_MAX_LENGTH = 48  # ids a caller chooses; sub-orders append "-<line>"
+ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+REGION_CODE_MAX_LENGTH = 6  # GB/T 2260
+REGION_CODE_PATTERN = r"^[0-9]+$"
+CHOICE_PATTERN = r"^[a-z0-9_]+$"
+# Printable text: no C0 control character but tab, line feed and carriage return.
+TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+MAX_ORDER_LINES = 500
+INSTANT_DESCRIPTION = f"ISO-8601 instant with a UTC offset, {INSTANT_RANGE_TEXT}"
 
 
 def _amount_string(value: object) -> object:
@@ -18,15 +43,60 @@ def _amount_string(value: object) -> object:
     return value
 
 
+def _instant(value: object) -> object:
+    """An instant arrives as an ISO-8601 string with offset: no Unix numbers, no dates."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "instant_not_a_string",
+            "instants are ISO-8601 strings with an offset such as "
+            '"2024-10-20T10:00:00+08:00", not JSON numbers',
+        )
+    try:
+        return parse_instant(value, field="occurred_at", allow_date=False)
+    except InvalidInput as exc:
+        raise PydanticCustomError(exc.code, exc.message) from None
+
+
+def text_field(max_length: int, *, min_length: int = 0) -> FieldInfo:
+    """Free text of a column's length."""
+    field: FieldInfo = Field(min_length=min_length, max_length=max_length, pattern=TEXT_PATTERN)
+    return field
+
+
 Yuan = Annotated[
     str,
     BeforeValidator(_amount_string),
-    Field(description="Decimal yuan string, at most 2 decimals", examples=["18.00"]),
+    Field(
+        description=f"Decimal yuan string, at most 2 decimals, at most {format_fen(MAX_FEN)}",
+        examples=["18.00"],
+        json_schema_extra={"pattern": YUAN_TEXT_PATTERN},
+    ),
 ]
 OccurredAt = Annotated[
     datetime | None,
-    Field(description="When the fact happened (ISO-8601 with offset); default now"),
+    BeforeValidator(_instant),
+    Field(
+        description=f"When the fact happened ({INSTANT_DESCRIPTION}); default now",
+        examples=["2024-10-20T10:00:00+08:00"],
+    ),
 ]
+NewId = Annotated[str, Field(min_length=1, max_length=NEW_ID_MAX_LENGTH, pattern=ID_PATTERN)]
+RefId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+Choice = Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)]
+RegionCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=REGION_CODE_MAX_LENGTH,
+        pattern=REGION_CODE_PATTERN,
+        description="GB/T 2260 code",
+    ),
+]
+Name = Annotated[str, text_field(200, min_length=1)]
+Label = Annotated[str, text_field(64, min_length=1)]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT32)]
 
 
 class Body(BaseModel):
@@ -34,55 +104,58 @@ class Body(BaseModel):
 
 
 class MerchantIn(Body):
-    id: str
-    name: str
-    tier: str = Field("standard", examples=["standard", "powerful_merchant", "super_factory"])
-    industry: str
-    origin_region: str = Field(description="GB/T 2260 code", examples=["330782"])
-    services: list[str] = Field(default_factory=lambda: ["buyer_protection"])
+    id: NewId
+    name: Name
+    tier: Choice = Field("standard", examples=["standard", "powerful_merchant", "super_factory"])
+    industry: Label
+    origin_region: RegionCode = Field(examples=["330782"])
+    services: list[Choice] = Field(default_factory=lambda: ["buyer_protection"], max_length=16)
 
 
 class AddressIn(Body):
-    province_code: str = Field(examples=["440000"])
-    city_code: str = Field(examples=["440300"])
-    district_code: str = Field(examples=["440305"])
-    detail: str = ""
+    province_code: RegionCode = Field(examples=["440000"])
+    city_code: RegionCode = Field(examples=["440300"])
+    district_code: RegionCode = Field(examples=["440305"])
+    detail: Annotated[str, text_field(400)] = ""
 
 
 class BuyerIn(Body):
-    id: str
-    name: str
+    id: NewId
+    name: Name
     super_buyer_marked: StrictBool = False
-    addresses: list[AddressIn] = Field(min_length=1)
+    addresses: list[AddressIn] = Field(min_length=1, max_length=100)
 
 
 class ProductIn(Body):
-    id: str
-    merchant_id: str
-    title: str
+    id: NewId
+    merchant_id: RefId
+    title: Annotated[str, text_field(400, min_length=1)]
     unit_price: Yuan
-    weight_grams: StrictInt = 0
-    ship_from_region: str
-    return_class: str = Field("mandatory", examples=["excluded", "optional", "mandatory"])
-    tier: str = Field("spot", examples=["spot", "custom"])
-    moq: StrictInt = 1
-    one_piece_forms: list[str] = Field(default_factory=list)
+    weight_grams: Count = 0
+    ship_from_region: RegionCode
+    return_class: Choice = Field("mandatory", examples=["excluded", "optional", "mandatory"])
+    tier: Choice = Field("spot", examples=["spot", "custom"])
+    moq: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] = 1
+    one_piece_forms: list[Choice] = Field(default_factory=list, max_length=16)
     entrusted: StrictBool = False
     seven_day_returns_opt_in: StrictBool = False
 
 
 class OrderLineIn(Body):
-    product_id: str
-    quantity: StrictInt = Field(gt=0)
-    unit_price: Yuan | None = None
+    product_id: RefId
+    quantity: Annotated[StrictInt, Field(gt=0, le=MAX_INT32)]
+    unit_price: Yuan | None = Field(
+        default=None,
+        description="Marketplace and operator only: a buyer's order takes catalogue prices",
+    )
 
 
 class OrderIn(Body):
-    id: str | None = None
-    buyer_id: str
-    lines: list[OrderLineIn] = Field(min_length=1)
+    id: NewId | None = None
+    buyer_id: RefId
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_ORDER_LINES)
     shipping: Yuan = "0.00"
-    address_index: StrictInt = 0
+    address_index: Count = 0
     occurred_at: OccurredAt = None
 
 
@@ -95,10 +168,10 @@ class PaymentIn(FactIn):
 
 
 class ShipmentIn(FactIn):
-    carrier: str
-    tracking_number: str
+    carrier: Label
+    tracking_number: Label
     official_logistics: StrictBool = False
 
 
 class RefundIn(FactIn):
-    sub_order_ids: list[str] | None = None
+    sub_order_ids: list[RefId] | None = Field(default=None, max_length=MAX_ORDER_LINES)

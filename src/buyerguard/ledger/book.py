@@ -22,7 +22,7 @@ from sqlalchemy import Connection, insert, not_, or_, select, update
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec
-from buyerguard.money import Fen, format_fen, require_fen
+from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
 
 
@@ -100,20 +100,34 @@ def _apply(
         statement = statement.where(
             or_(
                 not_(table.debits_must_not_exceed_credits),
-                table.debits_posted_fen + table.debits_pending_fen + amount_fen
-                <= table.credits_posted_fen,
+                table.debits_posted_fen + table.debits_pending_fen
+                <= table.credits_posted_fen - amount_fen,
             )
         )
     if amount_fen > 0 and side == "credit":
         statement = statement.where(
             or_(
                 not_(table.credits_must_not_exceed_debits),
-                table.credits_posted_fen + table.credits_pending_fen + amount_fen
-                <= table.debits_posted_fen,
+                table.credits_posted_fen + table.credits_pending_fen
+                <= table.debits_posted_fen - amount_fen,
             )
         )
+    if amount_fen > 0:
+        # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
+        # (nor turn into a float on SQLite): `column + amount <= MAX` would.
+        statement = statement.where(column <= MAX_FEN - amount_fen)
     result = connection.execute(statement.values({column: column + amount_fen}))
     if result.rowcount != 1:
+        current = connection.execute(
+            select(column).where(table.id == account_id)
+        ).scalar_one_or_none()
+        if amount_fen > 0 and current is not None and current > MAX_FEN - amount_fen:
+            raise InvalidInput(
+                "amount_too_large",
+                f"moving {format_fen(amount_fen)} would take account {account_id} beyond "
+                f"the largest amount the ledger holds ({format_fen(MAX_FEN)})",
+                "amount",
+            )
         raise BalanceFloorBreached(account_id, amount_fen)
 
 
@@ -241,14 +255,15 @@ class Balance:
         return self.credits_posted_fen - self.debits_posted_fen
 
 
-def balance(connection: Connection, account_id: str) -> Balance:
+def account_balance(connection: Connection, account_id: str) -> Balance | None:
+    """The account's balances, or None when nothing has ever touched it."""
     row = (
         connection.execute(select(ledger_accounts).where(ledger_accounts.c.id == account_id))
         .mappings()
         .first()
     )
     if row is None:
-        return Balance(account_id, 0, 0, 0, 0)
+        return None
     return Balance(
         account_id,
         row["debits_posted_fen"],
@@ -256,3 +271,8 @@ def balance(connection: Connection, account_id: str) -> Balance:
         row["debits_pending_fen"],
         row["credits_pending_fen"],
     )
+
+
+def balance(connection: Connection, account_id: str) -> Balance:
+    """The account's balances; an account never touched holds zero."""
+    return account_balance(connection, account_id) or Balance(account_id, 0, 0, 0, 0)

@@ -16,7 +16,7 @@ from buyerguard.clock import window_end_after_day
 from buyerguard.domain.decision import Decision, party
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.errors import InvalidInput, NotFound
-from buyerguard.money import Fen
+from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.services import settlement
 from buyerguard.services.context import Context, Role
 from buyerguard.services.records import audit, cancel_timer, record_decision, schedule_timer
@@ -55,6 +55,12 @@ class PlaceOrder:
     occurred_at: datetime | None = None
 
 
+def _too_large(what: str, field: str) -> InvalidInput:
+    return InvalidInput(
+        "amount_too_large", f"{what} exceed the largest amount ({format_fen(MAX_FEN)})", field
+    )
+
+
 def order_not_found(order_id: str) -> NotFound:
     return NotFound("order_not_found", f"no order {order_id}", "order_id")
 
@@ -87,6 +93,7 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
     order_id = new_id("ord", command.order_id, "order_id")
     subs: list[SubOrder] = []
     merchant_ids = set()
+    goods_total_fen = 0
     for line_no, line in enumerate(command.lines, start=1):
         field = f"lines[{line_no - 1}]"
         product = repositories.get_product(ctx.connection, line.product_id)
@@ -102,6 +109,10 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
         )
         if unit_price_fen <= 0:
             raise InvalidInput("price_not_positive", "unit price must be above 0", field)
+        goods_fen = unit_price_fen * line.quantity
+        if goods_fen > MAX_FEN:
+            raise _too_large(f"line {line_no}'s goods", field)
+        goods_total_fen += goods_fen
         subs.append(
             SubOrder(
                 id=f"{order_id}-{line_no}",
@@ -110,10 +121,14 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
                 product_id=product.id,
                 quantity=line.quantity,
                 unit_price_fen=unit_price_fen,
-                goods_fen=unit_price_fen * line.quantity,
+                goods_fen=goods_fen,
                 entrusted=product.entrusted,
             )
         )
+    if goods_total_fen > MAX_FEN:
+        raise _too_large("the order's goods", "lines")
+    if goods_total_fen + command.shipping_fen > MAX_FEN:
+        raise _too_large("goods plus shipping", "shipping")
     if len(merchant_ids) != 1:
         raise InvalidInput(
             "mixed_merchants", "an order's products must all belong to one merchant", "lines"

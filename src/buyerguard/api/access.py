@@ -1,0 +1,58 @@
+"""Who may call each route, checked before the request body is read.
+
+Every /v1 route declares the roles that may call it (`allow(...)`; the OpenAPI
+document shows them as `x-roles`). `GuardedRoute` authenticates the caller and
+answers 403 to any other role before FastAPI parses the body, so a caller that
+may never act gets the same answer whatever it sends. Which resources an
+allowed role sees — its own, and a 404 for another party's — stays with the
+services, which check the role again for callers that are not HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
+
+from buyerguard.api.runtime import current_actor
+from buyerguard.errors import Forbidden
+from buyerguard.services.context import Role
+
+ROLES_KEY = "x-roles"
+ANY_CALLER = (Role.MARKETPLACE, Role.MERCHANT, Role.BUYER)
+
+
+def allow(*roles: Role) -> dict[str, Any]:
+    """Route keyword arguments naming the roles that may call it (the operator always may)."""
+    return {"openapi_extra": {ROLES_KEY: [role.value for role in (Role.OPERATOR, *roles)]}}
+
+
+def declared_roles(route: APIRoute) -> frozenset[Role]:
+    declared = (route.openapi_extra or {}).get(ROLES_KEY)
+    if not declared:
+        raise RuntimeError(f"route {sorted(route.methods or ())} {route.path} declares no roles")
+    return frozenset(Role(role) for role in declared)
+
+
+class GuardedRoute(APIRoute):
+    """An APIRoute that authenticates and checks the role before anything else."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        allowed = declared_roles(self)
+        path = self.path
+
+        async def guarded(request: Request) -> Response:
+            actor = await run_in_threadpool(current_actor, request)
+            if actor.role not in allowed:
+                raise Forbidden(
+                    "forbidden",
+                    f"role {actor.role.value} may not call {request.method} {path}",
+                    "authorization",
+                )
+            return await handler(request)
+
+        return guarded
