@@ -84,3 +84,70 @@ def test_ledger_check_exits_non_zero_on_a_breach(env: Path) -> None:
     check = runner.invoke(app, ["ledger", "check"])
     assert check.exit_code == 1
     assert "BREACH" in check.output and "platform:escrow" in check.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (
+            ["token", "create", "--role", "operator", "--expires", "0001-01-01T00:00:00+08:00"],
+            "instant_out_of_range",
+        ),
+        (
+            ["token", "create", "--role", "operator", "--expires", "9999-12-31T23:59:59-14:00"],
+            "instant_out_of_range",
+        ),
+        (["rulebook", "show", "--at", "0001-01-01T00:00:00+08:00"], "instant_out_of_range"),
+        (["rulebook", "show", "--at", "0001-01-01"], "date_out_of_range"),
+        (["ledger", "trial-balance", "--date", "9999-12-31"], "date_out_of_range"),
+        (["ledger", "trial-balance", "--date", "0001-01-01"], "date_out_of_range"),
+        (["eta", "build", "--as-of", "0001-01-01T00:00:00+08:00"], "instant_out_of_range"),
+        (["badge", "evaluate", "--as-of", "9999-12-31T23:59:59-14:00"], "instant_out_of_range"),
+    ],
+)
+def test_instants_beyond_the_calendar_are_one_line_refusals(
+    env: Path, args: list[str], code: str
+) -> None:
+    refused(args, code)
+
+
+NEEDS_SCHEMA = [
+    ["demo", "load"],
+    ["token", "create", "--role", "operator"],
+    ["token", "revoke", "tok_x"],
+    ["scheduler", "run", "--once"],
+    ["ledger", "check"],
+    ["ledger", "trial-balance"],
+    ["eta", "build"],
+    ["badge", "evaluate"],
+    ["serve", "--port", "1"],
+]
+
+
+@pytest.mark.parametrize("args", NEEDS_SCHEMA, ids=lambda args: " ".join(args[:2]))
+def test_a_database_never_migrated_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(tmp_path / "data"))
+    refused(args, "database_not_migrated")
+
+
+def test_an_unreachable_database_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    refused(["ledger", "check"], "database_unreachable")
+
+
+def test_a_database_behind_the_schema_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+
+    from buyerguard.store.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", url)
+    command.upgrade(alembic_config(url), "0001")
+    refused(["ledger", "check"], "database_not_at_head")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["ledger", "check"]).exit_code == 0

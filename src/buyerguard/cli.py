@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from buyerguard.bootstrap import Runtime, build_runtime
-from buyerguard.clock import format_instant, get_clock, local_date, parse_instant
+from buyerguard.clock import (
+    format_instant,
+    get_clock,
+    local_date,
+    parse_instant,
+    require_local_date,
+)
 from buyerguard.errors import BuyerguardError, InvalidInput
 from buyerguard.money import format_fen
 from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, rulebooks
@@ -69,8 +75,14 @@ def refusals_exit_2(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _runtime() -> Runtime:
-    return build_runtime()
+def _runtime(*, needs_schema: bool = True) -> Runtime:
+    """The runtime from configuration; by default refuses a database not at the schema head."""
+    rt = build_runtime()
+    if needs_schema:
+        from buyerguard.store.migrate import require_migrated
+
+        require_migrated(rt.engine)
+    return rt
 
 
 @db_app.command("upgrade")
@@ -79,7 +91,7 @@ def db_upgrade() -> None:
     """Apply migrations (SQLite file by default, or $BUYERGUARD_DATABASE_URL)."""
     from buyerguard.store.migrate import upgrade
 
-    rt = _runtime()
+    rt = _runtime(needs_schema=False)
     upgrade(rt.engine)
     console.print(f"database at head: {rt.engine.url.render_as_string(hide_password=True)}")
 
@@ -207,6 +219,7 @@ def ledger_trial_balance(
         as_of = date.fromisoformat(day) if day else local_date(get_clock().now())
     except ValueError as exc:
         raise InvalidInput("date_malformed", f"not a date: {day!r}", "date") from exc
+    require_local_date(as_of, field="date")
     rt = _runtime()
     with read_transaction(rt.engine) as connection:
         lines = trial_balance(connection, as_of)
@@ -269,7 +282,7 @@ def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> Non
 @refusals_exit_2
 def shipments_import(file: Path) -> None:
     """Load Parquet or CSV shipment history; one bad row refuses the whole file."""
-    rt = _runtime()
+    rt = _runtime(needs_schema=False)
     rows = rt.history.import_file(file, now=rt.clock.now())
     console.print(f"imported {rows} shipment(s) from {file}")
 

@@ -54,6 +54,12 @@ class Forbidden(BuyerguardError):
     status_code = 403
 
 
+class NotReady(BuyerguardError):
+    """The database cannot serve yet: unreachable, or its schema is not at this release's head."""
+
+    status_code = 503
+
+
 class RulebookError(BuyerguardError):
     """A rulebook file failed validation; names the file and the key."""
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from buyerguard.errors import NotReady
 from buyerguard.store.db import make_engine, normalise_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,3 +38,32 @@ def upgrade_url(url: str) -> None:
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+def require_migrated(engine: Engine) -> None:
+    """Refuse, in one line, a database that is unreachable or not at this release's schema."""
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError as exc:
+        detail = str(exc.orig if exc.orig is not None else exc).strip()
+        reason = detail.splitlines()[0] if detail else "no answer"
+        raise NotReady(
+            "database_unreachable", f"cannot reach the database at {url}: {reason}", "database"
+        ) from None
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    if not current:
+        raise NotReady(
+            "database_not_migrated",
+            f"the database at {url} has no schema yet: run `buyerguard db upgrade`",
+            "database",
+        )
+    if current != heads:
+        raise NotReady(
+            "database_not_at_head",
+            f"the database at {url} is at {sorted(current)}, this release needs "
+            f"{sorted(heads)}: run `buyerguard db upgrade`",
+            "database",
+        )

@@ -1,0 +1,258 @@
+"""Every route of /openapi.json × every caller, held to the role table of the docs.
+
+The table between `<!-- roles:start -->` and `<!-- roles:end -->` in
+docs/orders-and-ledger.md is the contract: this test reads it, so a route
+without a row (or a row without a route) fails, and so does any caller that
+gets another answer than its cell says. Each caller acts on fresh resources
+of its own, so every allowed call is a real success (2xx), not merely "not
+refused".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock
+from buyerguard.services import promises
+from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.tokens import create_token, revoke_token
+from tests.conftest import Api
+from tests.test_api import assert_refused, row_counts
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "orders-and-ledger.md"
+ROLE_COLUMNS = ("operator", "marketplace", "merchant", "buyer")
+CELLS = {"yes", "own", "no", "public"}
+# caller -> (its column in the table, whether the probed resource is its own)
+PARTY_CALLERS = {
+    "operator": ("operator", True),
+    "marketplace": ("marketplace", True),
+    "merchant": ("merchant", True),
+    "other_merchant": ("merchant", False),
+    "buyer": ("buyer", True),
+    "other_buyer": ("buyer", False),
+}
+TOKENLESS_CALLERS = {
+    "none": "token_missing",
+    "revoked": "token_revoked",
+    "expired": "token_expired",
+}
+
+
+def role_table() -> dict[str, dict[str, str]]:
+    """`METHOD /path` -> {role column: cell}, from the docs."""
+    block = DOC.read_text().split("<!-- roles:start -->")[1].split("<!-- roles:end -->")[0]
+    rows: dict[str, dict[str, str]] = {}
+    for line in [line for line in block.strip().splitlines()[2:] if line.strip()]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        route = cells[0].strip("`")
+        assert route not in rows, f"{route} has two rows"
+        values = [cell.split(",")[0].strip() for cell in cells[1:]]
+        assert set(values) <= CELLS, f"{route}: unknown cell in {values}"
+        rows[route] = dict(zip(ROLE_COLUMNS, values, strict=True))
+    return rows
+
+
+TABLE = role_table()
+
+
+# ------------------------------------------------------------------ probes
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    listed_id: str | None = None  # for a list: the owner's item another party must not see
+
+
+Probe = Callable[[Api, str], Call]
+CUPS_ORDER_FEN = "360.00"  # 10 x 36.00, no shipping
+
+
+def order(api: Api, tag: str, *steps: str) -> str:
+    """A fresh order of B-shop at M-yiwu, moved through `steps` by the marketplace."""
+    order_id = f"O-{tag}"
+    body = {
+        "id": order_id,
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+    }
+    assert api.post("marketplace", "/v1/orders", body).status_code == 201
+    facts = {
+        "pay": ("payment", {"amount": CUPS_ORDER_FEN}),
+        "ship": ("shipment", {"carrier": "SF", "tracking_number": "SF1"}),
+        "sign": ("signing", None),
+    }
+    for step in steps:
+        suffix, fact = facts[step]
+        answer = api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact)
+        assert answer.status_code == 200, answer.text
+    return order_id
+
+
+PROBES: dict[str, Probe] = {
+    "GET /healthz": lambda api, tag: Call("GET", "/healthz"),
+    "POST /v1/merchants": lambda api, tag: Call(
+        "POST",
+        "/v1/merchants",
+        {"id": f"M-{tag}", "name": "n", "industry": "toys", "origin_region": "330782"},
+    ),
+    "GET /v1/merchants/{merchant_id}": lambda api, tag: Call("GET", "/v1/merchants/M-yiwu"),
+    "GET /v1/merchants/{merchant_id}/badge": lambda api, tag: Call(
+        "GET", "/v1/merchants/M-yiwu/badge"
+    ),
+    "POST /v1/buyers": lambda api, tag: Call(
+        "POST",
+        "/v1/buyers",
+        {
+            "id": f"B-{tag}",
+            "name": "shop",
+            "addresses": [
+                {"province_code": "440000", "city_code": "440300", "district_code": "440305"}
+            ],
+        },
+    ),
+    "GET /v1/buyers/{buyer_id}": lambda api, tag: Call("GET", "/v1/buyers/B-shop"),
+    "POST /v1/products": lambda api, tag: Call(
+        "POST",
+        "/v1/products",
+        {
+            "id": f"P-{tag}",
+            "merchant_id": "M-yiwu",
+            "title": "mugs",
+            "unit_price": "12.50",
+            "ship_from_region": "330782",
+        },
+    ),
+    "GET /v1/products": lambda api, tag: Call("GET", "/v1/products", listed_id="P-cups"),
+    "GET /v1/products/{product_id}": lambda api, tag: Call("GET", "/v1/products/P-cups"),
+    "POST /v1/orders": lambda api, tag: Call(
+        "POST",
+        "/v1/orders",
+        {
+            "id": f"O-{tag}",
+            "buyer_id": "B-shop",
+            "lines": [{"product_id": "P-cups", "quantity": 10}],
+        },
+    ),
+    "GET /v1/orders": lambda api, tag: Call("GET", "/v1/orders", listed_id=order(api, tag)),
+    "GET /v1/orders/{order_id}": lambda api, tag: Call("GET", f"/v1/orders/{order(api, tag)}"),
+    "GET /v1/orders/{order_id}/decisions": lambda api, tag: Call(
+        "GET", f"/v1/orders/{order(api, tag, 'pay')}/decisions"
+    ),
+    "POST /v1/orders/{order_id}/payment": lambda api, tag: Call(
+        "POST", f"/v1/orders/{order(api, tag)}/payment", {"amount": CUPS_ORDER_FEN}
+    ),
+    "POST /v1/orders/{order_id}/shipment": lambda api, tag: Call(
+        "POST",
+        f"/v1/orders/{order(api, tag, 'pay')}/shipment",
+        {"carrier": "SF", "tracking_number": "SF1"},
+    ),
+    "POST /v1/orders/{order_id}/signing": lambda api, tag: Call(
+        "POST", f"/v1/orders/{order(api, tag, 'pay', 'ship')}/signing"
+    ),
+    "POST /v1/orders/{order_id}/confirmation": lambda api, tag: Call(
+        "POST", f"/v1/orders/{order(api, tag, 'pay', 'ship', 'sign')}/confirmation"
+    ),
+    "POST /v1/orders/{order_id}/cancellation": lambda api, tag: Call(
+        "POST", f"/v1/orders/{order(api, tag)}/cancellation"
+    ),
+    "POST /v1/orders/{order_id}/refund-before-shipment": lambda api, tag: Call(
+        "POST", f"/v1/orders/{order(api, tag, 'pay')}/refund-before-shipment"
+    ),
+    "GET /v1/promises": lambda api, tag: Call(
+        "GET", "/v1/promises?product_id=P-cups&destination=440305"
+    ),
+    "GET /v1/events": lambda api, tag: Call("GET", "/v1/events"),
+    "GET /v1/ledger/accounts/{account_id}": lambda api, tag: Call(
+        "GET", f"/v1/ledger/accounts/merchant:M-yiwu:payable?for={order(api, tag, 'pay')}"
+    ),
+}
+
+
+# ------------------------------------------------------------------ callers
+def tokenless_headers(api: Api, rt: Runtime, clock: SimulatedClock) -> dict[str, dict[str, str]]:
+    """Headers of a caller with no token, a revoked one and an expired one."""
+    with rt.writing(OPERATOR) as ctx:
+        revoked = create_token(ctx.connection, Role.MARKETPLACE, None, ctx.now())
+        revoke_token(ctx.connection, revoked.token_id, ctx.now())
+        expiring = create_token(
+            ctx.connection,
+            Role.OPERATOR,
+            None,
+            ctx.now(),
+            expires_at=ctx.now() + timedelta(seconds=1),
+        )
+    clock.advance(timedelta(seconds=2))
+    return {
+        "none": {},
+        "revoked": {"Authorization": f"Bearer {revoked.secret}"},
+        "expired": {"Authorization": f"Bearer {expiring.secret}"},
+    }
+
+
+def send(api: Api, headers: dict[str, str], call: Call) -> Any:
+    return api.client.request(call.method, call.path, json=call.body, headers=headers)
+
+
+def check_party_caller(api: Api, caller: str, cell: str, call: Call) -> None:
+    _, owns = PARTY_CALLERS[caller]
+    answer = send(api, api.headers(caller), call)
+    where = f"{caller} {call.method} {call.path}: cell {cell!r}"
+    if cell == "no":
+        assert answer.status_code == 403, f"{where} -> {answer.status_code} {answer.text}"
+        assert answer.json()["code"] == "forbidden"
+        return
+    if cell == "own" and not owns and call.listed_id is None:
+        assert answer.status_code == 404, f"{where} -> {answer.status_code} {answer.text}"
+        assert answer.json()["code"].endswith("_not_found"), answer.text
+        return
+    assert 200 <= answer.status_code < 300, f"{where} -> {answer.status_code} {answer.text}"
+    if call.listed_id is not None:
+        listed = {item["id"] for item in answer.json()["items"]}
+        assert (call.listed_id in listed) == (owns or cell != "own"), f"{where}: {listed}"
+
+
+# ------------------------------------------------------------------- tests
+@pytest.mark.parametrize("route", sorted(TABLE))
+def test_every_caller_gets_what_the_role_table_says(
+    api: Api, rt: Runtime, clock: SimulatedClock, route: str
+) -> None:
+    assert route in PROBES, f"{route}: add a probe for it to tests/test_api_roles.py"
+    with rt.writing(OPERATOR) as ctx:
+        promises.build(ctx, ctx.now())  # GET /v1/promises needs a published table
+    row = TABLE[route]
+    for caller, (column, _) in PARTY_CALLERS.items():
+        check_party_caller(api, caller, row[column], PROBES[route](api, caller.replace("_", "-")))
+    for caller, headers in tokenless_headers(api, rt, clock).items():
+        call = PROBES[route](api, f"anon-{caller}")
+        before = row_counts(rt)
+        answer = send(api, headers, call)
+        if row["operator"] == "public":
+            assert 200 <= answer.status_code < 300, answer.text
+        else:
+            assert_refused(answer, 401, TOKENLESS_CALLERS[caller], "authorization")
+            assert row_counts(rt) == before
+
+
+def test_the_table_names_every_route_and_each_route_declares_its_roles(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    routes = {
+        f"{method.upper()} {path}": operation
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert set(routes) == set(TABLE), "routes and the role table of the docs differ"
+    for route, operation in routes.items():
+        row = TABLE[route]
+        if row["operator"] == "public":
+            assert "x-roles" not in operation
+            continue
+        allowed = {column for column, cell in row.items() if cell in ("yes", "own")}
+        assert set(operation["x-roles"]) == allowed, route
