@@ -161,3 +161,53 @@ def test_trial_balance_per_shanghai_day(engine: Engine, clock: SimulatedClock) -
         "platform:escrow": -10_000,
         "rail:clearing": 10_000,
     }
+
+
+def test_two_writers_creating_one_account_both_go_on(engine: Engine) -> None:
+    """The first use of an account by two transactions at once never fails (issue 11, item 3).
+
+    The first writer creates the payable and holds its transaction open; the
+    second, in another thread, touches the same new payable. It must wait for
+    the first and then post, not fail on the primary key (select-then-insert
+    did: both saw no account, the second insert hit the first's row).
+    """
+    import threading
+
+    created = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction(engine) as connection:
+                record(
+                    connection,
+                    Transfer("pay:a", TransferKind.POSTED, CLEARING, PAYABLE, 100, "test", WHEN),
+                    WHEN,
+                )
+                created.set()
+                release.wait(timeout=30)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            created.set()
+
+    def second() -> None:
+        try:
+            move(engine, "pay:b", CLEARING, PAYABLE, 200)
+        except BaseException as exc:
+            errors.append(exc)
+
+    first_thread = threading.Thread(target=first)
+    first_thread.start()
+    assert created.wait(timeout=30)
+    second_thread = threading.Thread(target=second)
+    second_thread.start()
+    second_thread.join(timeout=1)
+    # PostgreSQL: blocked on the first's uncommitted row; SQLite: queued for the one writer.
+    assert second_thread.is_alive()
+    release.set()
+    first_thread.join(timeout=30)
+    second_thread.join(timeout=30)
+    assert errors == []
+    with read_transaction(engine) as connection:
+        assert balance(connection, PAYABLE.id).credit_balance_fen == 300

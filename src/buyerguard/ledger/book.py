@@ -18,6 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Connection, insert, not_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
@@ -57,14 +59,16 @@ class BalanceFloorBreached(Conflict):
 
 
 def ensure_account(connection: Connection, spec: AccountSpec, now: datetime) -> None:
-    """Create the account on first use (idempotent)."""
-    exists = connection.execute(
-        select(ledger_accounts.c.id).where(ledger_accounts.c.id == spec.id)
-    ).first()
-    if exists:
-        return
+    """Create the account on first use: idempotent and race-free.
+
+    `INSERT … ON CONFLICT DO NOTHING` rather than select-then-insert, so two
+    commands touching a new account at once both go on (the second waits for
+    the first's row, then inserts nothing) instead of one failing.
+    """
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     connection.execute(
-        insert(ledger_accounts).values(
+        dialect_insert(ledger_accounts)
+        .values(
             id=spec.id,
             party=spec.party,
             purpose=spec.purpose,
@@ -76,6 +80,7 @@ def ensure_account(connection: Connection, spec: AccountSpec, now: datetime) -> 
             credits_pending_fen=0,
             created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=[ledger_accounts.c.id])
     )
 
 
