@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _reset_postgres(engine: Engine) -> None:
+def reset_postgres(engine: Engine) -> None:
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -119,11 +120,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         db = make_engine(f"sqlite:///{path}")
     else:
         db = make_engine(request.getfixturevalue("postgres_url"))
-        _reset_postgres(db)
+        reset_postgres(db)
     yield db
-    with read_transaction(db) as connection:
-        report = check_ledger(connection)
+    assert_ledger_checks(db)
     db.dispose()
+
+
+def assert_ledger_checks(engine: Engine) -> None:
+    with read_transaction(engine) as connection:
+        report = check_ledger(connection)
     assert report.ok, "ledger check failed after test:\n" + "\n".join(report.breaches)
 
 
@@ -162,23 +167,33 @@ class Api:
         return self.client.get(path, headers=self.headers(role))
 
 
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[Api]:
-    """The app on the test database, with the demo marketplace and a token per role."""
+DEMO_CALLERS = (
+    ("operator", Role.OPERATOR, None),
+    ("marketplace", Role.MARKETPLACE, None),
+    ("merchant", Role.MERCHANT, "M-yiwu"),
+    ("other_merchant", Role.MERCHANT, "M-shenzhen"),
+    ("buyer", Role.BUYER, "B-shop"),
+    ("other_buyer", Role.BUYER, "B-chain"),
+)
+
+
+@contextmanager
+def serving_demo(rt: Runtime) -> Iterator[Api]:
+    """The app on `rt`'s database, with the demo marketplace and a token per caller."""
     from buyerguard.demo import ensure_demo_catalog
 
     with rt.writing(OPERATOR) as ctx:
         ensure_demo_catalog(ctx)
         tokens = {
             name: create_token(ctx.connection, role, party, ctx.now()).secret
-            for name, role, party in (
-                ("operator", Role.OPERATOR, None),
-                ("marketplace", Role.MARKETPLACE, None),
-                ("merchant", Role.MERCHANT, "M-yiwu"),
-                ("other_merchant", Role.MERCHANT, "M-shenzhen"),
-                ("buyer", Role.BUYER, "B-shop"),
-                ("other_buyer", Role.BUYER, "B-chain"),
-            )
+            for name, role, party in DEMO_CALLERS
         }
     with TestClient(create_app(rt)) as client:
         yield Api(client, tokens)
+
+
+@pytest.fixture
+def api(rt: Runtime) -> Iterator[Api]:
+    """The app on the test database, with the demo marketplace and a token per role."""
+    with serving_demo(rt) as served:
+        yield served

@@ -60,6 +60,12 @@ class NotReady(BuyerguardError):
     status_code = 503
 
 
+class Busy(BuyerguardError):
+    """Contention outlasted the retries (deadlocks, serialisation failures, a held lock)."""
+
+    status_code = 503
+
+
 class RulebookError(BuyerguardError):
     """A rulebook file failed validation; names the file and the key."""
 

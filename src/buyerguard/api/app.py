@@ -24,6 +24,7 @@ from buyerguard.scheduler import Scheduler
 
 # Swagger UI 5 (renders OpenAPI 3.1), shipped inside the fastapi-offline wheel: no CDN.
 SWAGGER_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
+RETRY_AFTER_SECONDS = 1
 ERROR_STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -100,6 +101,10 @@ def create_app(
 
     @app.exception_handler(BuyerguardError)
     async def on_refused(_request: Request, exc: BuyerguardError) -> JSONResponse:
+        if exc.status_code == 503:  # busy or not ready: the same request may succeed later
+            response = _error(503, exc.code, exc.message, exc.field)
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         status = exc.status_code if 400 <= exc.status_code < 500 else 422
         return _error(status, exc.code, exc.message, exc.field)
 

@@ -23,7 +23,7 @@ from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
 from buyerguard.services.context import Actor, Context
 from buyerguard.services.tokens import authenticate
-from buyerguard.store.db import read_transaction, transaction
+from buyerguard.store.db import read_transaction, retrying
 from buyerguard.store.tables import idempotency_keys
 
 MAX_KEY_LENGTH = 200
@@ -97,38 +97,42 @@ def run_command(
         )
     route = f"{request.method} {request.url.path}"
     request_hash = _request_hash(body)
-    try:
-        with transaction(rt.engine) as connection:
-            if key is not None:
-                replayed = _replay(connection, actor, route, key, request_hash)
-                if replayed is not None:
-                    return replayed
-                # Claim the key before doing the work: a concurrent request with the
-                # same key blocks on this row and, once we commit, replays our answer.
-                connection.execute(
-                    insert(idempotency_keys).values(
-                        principal=actor.label,
-                        route=route,
-                        key=key,
-                        request_hash=request_hash,
-                        status_code=0,
-                        response_body="null",
-                        created_at=ensure_utc(rt.clock.now()),
-                    )
+
+    def attempt(connection: Connection) -> JSONResponse:
+        if key is not None:
+            replayed = _replay(connection, actor, route, key, request_hash)
+            if replayed is not None:
+                return replayed
+            # Claim the key before doing the work: a concurrent request with the
+            # same key blocks on this row and, once we commit, replays our answer.
+            connection.execute(
+                insert(idempotency_keys).values(
+                    principal=actor.label,
+                    route=route,
+                    key=key,
+                    request_hash=request_hash,
+                    status_code=0,
+                    response_body="null",
+                    created_at=ensure_utc(rt.clock.now()),
                 )
-            status_code, payload = handler(
-                Context(connection, actor, rt.clock, rt.rulebooks, rt.history)
             )
-            if key is not None:
-                connection.execute(
-                    update(idempotency_keys)
-                    .where(
-                        idempotency_keys.c.principal == actor.label,
-                        idempotency_keys.c.route == route,
-                        idempotency_keys.c.key == key,
-                    )
-                    .values(status_code=status_code, response_body=json.dumps(payload))
+        status_code, payload = handler(
+            Context(connection, actor, rt.clock, rt.rulebooks, rt.history)
+        )
+        if key is not None:
+            connection.execute(
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.principal == actor.label,
+                    idempotency_keys.c.route == route,
+                    idempotency_keys.c.key == key,
                 )
+                .values(status_code=status_code, response_body=json.dumps(payload))
+            )
+        return JSONResponse(payload, status_code=status_code)
+
+    try:
+        return retrying(rt.engine, attempt)
     except IntegrityError as exc:
         # A concurrent request with the same key (or id) committed first.
         if key is not None:
@@ -139,4 +143,3 @@ def run_command(
         raise Conflict(
             "concurrent_conflict", "a concurrent request changed the same resource; retry", None
         ) from exc
-    return JSONResponse(payload, status_code=status_code)

@@ -9,18 +9,30 @@ transaction: state, decisions, postings, timers and audit commit together.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from buyerguard.errors import Busy
 
 DATABASE_URL_ENV = "BUYERGUARD_DATABASE_URL"
 DEFAULT_SQLITE_PATH = Path("var") / "buyerguard.sqlite3"
 READONLY_OPTION = "buyerguard_readonly"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
+# PostgreSQL states that mean "another transaction was in the way; the same work may
+# succeed now": deadlock_detected, serialization_failure, lock_not_available.
+CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+COMMAND_ATTEMPTS = 5  # a unit of work is tried at most this often under contention
+RETRY_BASE_DELAY_SECONDS = 0.02  # full jitter: sleep U(0, base * 2**attempt) between tries
+T = TypeVar("T")
 
 
 def database_url() -> str:
@@ -36,7 +48,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str | None = None, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     """An engine configured for safe concurrent writers on either backend."""
     url = normalise_url(url or database_url())
     if url.startswith("sqlite"):
@@ -44,7 +58,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -53,7 +67,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={sqlite_busy_timeout_ms}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -79,6 +93,40 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(**{READONLY_OPTION: True})
         with connection.begin():
             yield connection
+
+
+def is_contention(exc: BaseException) -> bool:
+    """A failure caused only by other transactions: the same work may succeed if tried again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in CONTENTION_SQLSTATES:
+        return True
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
+
+
+def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction, again (bounded, with jitter) when contention aborts it.
+
+    Every try starts from a clean rollback, so a retried command does its whole
+    work again, idempotency claim included. When contention outlasts the tries
+    the caller gets `Busy` (503, retry later) and nothing was written.
+    """
+    for attempt in range(COMMAND_ATTEMPTS):
+        try:
+            with transaction(engine) as connection:
+                return work(connection)
+        except DBAPIError as exc:
+            if not is_contention(exc):
+                raise
+            if attempt == COMMAND_ATTEMPTS - 1:
+                raise Busy(
+                    "database_busy",
+                    f"other transactions kept this one from finishing ({COMMAND_ATTEMPTS} tries); "
+                    "nothing was written: send it again",
+                    None,
+                ) from exc
+            time.sleep(random.uniform(0, RETRY_BASE_DELAY_SECONDS * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def is_postgres(connection: Connection) -> bool:

@@ -1,0 +1,133 @@
+"""Contention between clients is never a 500: retried inside the command, else 503 + Retry-After.
+
+Real locks on real databases: a PostgreSQL deadlock that the command loses
+and survives by retrying, and a lock held past every try (SQLite's one
+writer, PostgreSQL's lock_timeout) that answers 503 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock
+from buyerguard.rulebook import rulebooks
+from buyerguard.store.db import make_engine
+from buyerguard.store.shipment_history import ShipmentHistory
+from tests.conftest import Api, assert_ledger_checks, reset_postgres, serving_demo
+from tests.test_api import ORDER, assert_refused, row_counts
+
+PAYMENT = {"amount": "5380.00"}
+
+
+@pytest.fixture
+def postgres_rt(postgres_url: str, clock: SimulatedClock, tmp_path: Path) -> Iterator[Runtime]:
+    """PostgreSQL only: SQLite has one writer, so no deadlock can form there."""
+    engine = make_engine(postgres_url)
+    reset_postgres(engine)
+    yield Runtime(engine, clock, rulebooks(), ShipmentHistory(tmp_path / "data"))
+    assert_ledger_checks(engine)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_deadlocked_payment_is_retried_and_succeeds(backend: str, postgres_rt: Runtime) -> None:
+    """The payment locks its order, then waits on the event sequence another transaction
+    holds; that transaction then asks for the order: a real deadlock, which PostgreSQL
+    breaks by aborting the payment (it waited first). The command retries and succeeds."""
+    with serving_demo(postgres_rt) as api:
+        deadlock_a_payment(api, postgres_rt)
+
+
+def deadlock_a_payment(api: Api, rt: Runtime) -> None:
+    assert api.post("marketplace", "/v1/orders", ORDER).status_code == 201
+    answers: list[Any] = []
+    with rt.engine.connect() as other, rt.engine.connect() as watcher:
+        other.execute(text("SET deadlock_timeout = '10s'"))  # the payment detects it first
+        other_pid = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        other.execute(text("SELECT last_seq FROM event_sequence FOR UPDATE"))
+        payer = threading.Thread(
+            target=lambda: answers.append(
+                api.post("marketplace", "/v1/orders/O-1/payment", PAYMENT, key="pay")
+            )
+        )
+        payer.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND pid <> :pid AND datname = current_database()"
+                ),
+                {"pid": other_pid},
+            ).scalar_one()
+            watcher.rollback()
+            if waiting:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the payment never waited on the held event sequence")
+        # Closes the cycle; returns once PostgreSQL has aborted the payment's first try.
+        other.execute(text("SELECT id FROM orders WHERE id = 'O-1' FOR UPDATE"))
+        other.rollback()
+        payer.join(timeout=30)
+    assert len(answers) == 1
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["state"] == "paid"
+    kinds = [item["kind"] for item in api.get("marketplace", "/v1/events").json()["items"]]
+    assert kinds == ["escrow_held", "escrow_held"]
+
+
+@pytest.fixture
+def impatient_api(
+    engine: Engine, clock: SimulatedClock, tmp_path: Path
+) -> Iterator[tuple[Api, Runtime]]:
+    """The app on an engine that gives up on a held lock after 50 ms."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        impatient = make_engine(url, sqlite_busy_timeout_ms=50)
+    else:
+        impatient = make_engine(url, connect_args={"options": "-c lock_timeout=50"})
+    rt = Runtime(impatient, clock, rulebooks(), ShipmentHistory(tmp_path / "data"))
+    with serving_demo(rt) as api:
+        yield api, rt
+    impatient.dispose()
+
+
+def test_a_lock_held_past_every_try_is_503_with_retry_after(
+    impatient_api: tuple[Api, Runtime], engine: Engine
+) -> None:
+    api, rt = impatient_api
+    assert api.post("marketplace", "/v1/orders", ORDER).status_code == 201
+    before = row_counts(rt)
+    if engine.dialect.name == "sqlite":
+        holder = sqlite3.connect(rt.engine.url.database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # SQLite's one write lock, held throughout
+        release = holder.rollback
+    else:
+        connection = engine.connect()
+        connection.execute(text("SELECT id FROM orders WHERE id = 'O-1' FOR UPDATE"))
+
+        def release() -> None:
+            connection.rollback()
+            connection.close()
+
+    try:
+        busy = api.post("marketplace", "/v1/orders/O-1/payment", PAYMENT, key="pay")
+        assert_refused(busy, 503, "database_busy")
+        assert busy.headers["Retry-After"] == "1"
+    finally:
+        release()
+    assert row_counts(rt) == before
+    # Nothing was stored under the key: the same request now goes through.
+    again = api.post("marketplace", "/v1/orders/O-1/payment", PAYMENT, key="pay")
+    assert again.status_code == 200, again.text
+    assert "idempotent-replayed" not in again.headers
