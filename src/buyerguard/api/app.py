@@ -14,12 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
 from buyerguard.api.routes import router
 from buyerguard.bootstrap import Runtime
-from buyerguard.errors import BuyerguardError
+from buyerguard.errors import Busy, BuyerguardError
 from buyerguard.scheduler import Scheduler
 
 # Swagger UI 5 (renders OpenAPI 3.1), shipped inside the fastapi-offline wheel: no CDN.
@@ -107,6 +108,16 @@ def create_app(
             return response
         status = exc.status_code if 400 <= exc.status_code < 500 else 422
         return _error(status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(PoolTimeout)
+    async def on_pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        """All pooled connections stayed busy past the timeout: contention, not a fault."""
+        busy = Busy(
+            "database_busy",
+            "every database connection stayed busy; nothing was written: send it again",
+            None,
+        )
+        return await on_refused(request, busy)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

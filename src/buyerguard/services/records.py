@@ -28,6 +28,19 @@ def _next_sequence(connection: Connection) -> int:
     return int(value)
 
 
+def lock_event_feed(connection: Connection) -> None:
+    """Take the event feed's lock before any ledger account: the one lock order.
+
+    Every money-moving command locks, in this order, its order row, the event
+    feed (`event_sequence`), then ledger accounts. A payment used to post to
+    escrow before taking the feed while a confirmation took the feed before
+    escrow: two such commands on PostgreSQL deadlocked.
+    """
+    connection.execute(
+        select(event_sequence.c.last_seq).where(event_sequence.c.name == "events").with_for_update()
+    )
+
+
 def decision_id(decision: Decision) -> str:
     return f"{decision.kind}:{decision.subject_id}"
 

@@ -20,7 +20,7 @@ from buyerguard.ledger.book import Transfer, TransferKind, record
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import record_decision
+from buyerguard.services.records import lock_event_feed, record_decision
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
 REFUND_RULE = "refund_only.before_shipment_always_allowed"
@@ -74,6 +74,7 @@ def _transfer(
 
 def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: datetime) -> None:
     """Buyer's payment into escrow, held per sub-order for the merchant."""
+    lock_event_feed(ctx.connection)
     escrow = accounts.platform_escrow()
     payable = accounts.merchant_payable(order.merchant_id)
     _transfer(
@@ -130,6 +131,7 @@ def refund_sub_orders(
     ctx: Context, order: Order, refunded: list[SubOrder], rulebook: Rulebook, occurred_at: datetime
 ) -> None:
     """Void the holds of refunded sub-orders and return their money to the rails."""
+    lock_event_feed(ctx.connection)
     escrow = accounts.platform_escrow()
     payable = accounts.merchant_payable(order.merchant_id)
     buyer = party("buyer", order.buyer_id)
@@ -212,6 +214,7 @@ def refund_sub_orders(
 
 def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -> None:
     """Post the holds to the merchant and charge the fee (rulebook at payment)."""
+    lock_event_feed(ctx.connection)
     assert order.paid_rulebook_id is not None
     paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
     escrow = accounts.platform_escrow()
