@@ -97,7 +97,8 @@ def create_app(
         )
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        """Liveness, answered on the event loop: it never queues behind database work."""
         return {"status": "ok", "version": __version__}
 
     @app.exception_handler(BuyerguardError)
