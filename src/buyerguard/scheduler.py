@@ -22,6 +22,7 @@ from buyerguard.clock import Clock, ensure_utc
 from buyerguard.rulebook import RulebookSet
 from buyerguard.services import badges, orders, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
+from buyerguard.store import repositories
 from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
@@ -34,6 +35,18 @@ HANDLERS: dict[str, TimerHandler] = {
     orders.COMPLETE: orders.complete_order,
     badges.BADGE_DAILY: badges.daily_badges,
     promises.PROMISES_REBUILD: promises.scheduled_rebuild,
+}
+
+
+# Timers about an order lock the order before their own row, like every command does
+# (order row, timer rows, event feed, ledger accounts: docs/architecture.md, "Lock order").
+def _lock_order(connection: Connection, order_id: str) -> None:
+    repositories.get_order(connection, order_id, for_update=True)
+
+
+SUBJECT_LOCKS: dict[str, Callable[[Connection, str], None]] = {
+    orders.AUTO_CONFIRM: _lock_order,
+    orders.COMPLETE: _lock_order,
 }
 
 
@@ -82,6 +95,14 @@ class Scheduler:
     def fire(self, timer_id: str, now: datetime) -> FiredTimer | None:
         """Claim and run one timer; None when another scheduler got it first."""
         with transaction(self.engine) as connection:
+            subject = connection.execute(
+                select(timers.c.kind, timers.c.subject_id).where(timers.c.id == timer_id)
+            ).first()
+            if subject is None:
+                return None
+            lock_subject = SUBJECT_LOCKS.get(subject.kind)
+            if lock_subject is not None:
+                lock_subject(connection, subject.subject_id)
             claimed = connection.execute(
                 update(timers)
                 .where(
