@@ -209,3 +209,58 @@ def test_an_exhausted_connection_pool_is_503_not_500(
             held.close()
         assert api.get("marketplace", "/v1/orders").status_code == 200
     small.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_eight_threads_paying_confirming_refunding_cancelling_all_succeed(
+    backend: str, postgres_rt: Runtime
+) -> None:
+    """Eight clients at once, each on orders of its own: every request succeeds
+    (no 5xx, no concurrent_conflict, no 503) and the ledger checks afterwards."""
+    threads_count, rounds = 8, 6
+    line = [{"product_id": "P-cups", "quantity": 1}]
+    kinds = ("pay", "confirm", "refund", "cancel")
+    with serving_demo(postgres_rt) as api:
+        work: list[list[tuple[str, Any]]] = []
+        for worker in range(threads_count):
+            kind = kinds[worker % len(kinds)]
+            calls = []
+            for index in range(rounds):
+                order_id = f"W{worker}-{index}"
+                placed = {"id": order_id, "buyer_id": "B-shop", "lines": line}
+                assert api.post("marketplace", "/v1/orders", placed).status_code == 201
+                steps: list[tuple[str, Any]] = []
+                if kind in ("confirm", "refund"):
+                    steps.append(("payment", {"amount": "36.00"}))
+                if kind == "confirm":
+                    steps += [
+                        ("shipment", {"carrier": "SF", "tracking_number": "T"}),
+                        ("signing", None),
+                    ]
+                for suffix, body in steps:
+                    answer = api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", body)
+                    assert answer.status_code == 200, answer.text
+                final = {
+                    "pay": ("payment", {"amount": "36.00"}),
+                    "confirm": ("confirmation", None),
+                    "refund": ("refund-before-shipment", None),
+                    "cancel": ("cancellation", None),
+                }[kind]
+                calls.append((f"/v1/orders/{order_id}/{final[0]}", final[1]))
+            work.append(calls)
+        barrier = threading.Barrier(threads_count)
+        statuses: list[tuple[int, str]] = []
+
+        def client(calls: list[tuple[str, Any]]) -> None:
+            barrier.wait(timeout=30)
+            for path, body in calls:
+                answer = api.post("marketplace", path, body)
+                statuses.append((answer.status_code, answer.text[:200]))
+
+        threads = [threading.Thread(target=client, args=(calls,)) for calls in work]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert len(statuses) == threads_count * rounds
+    assert [status for status in statuses if status[0] != 200] == []
