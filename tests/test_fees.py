@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buyerguard.domain.fees import FeeFacts, technical_service_fee
+from buyerguard.domain.fees import FeeFacts, enrolment_at_payment, technical_service_fee
 from buyerguard.money import parse_yuan
 from buyerguard.rulebook import rulebook_at
 from tests.conftest import at
@@ -78,6 +78,38 @@ def test_anxingou_merchant_moves_over_on_2024_09_13() -> None:
     assert fee("10,000.00", paid_at="2024-09-13T00:00:00+08:00", services=both) == parse_yuan(
         "18.00"
     )
+
+
+@pytest.mark.parametrize(
+    ("paid_at", "expected", "moved_over"),
+    [
+        ("2024-09-01T12:00:00+08:00", "60.00", False),  # Anxingou's own fee, uncapped
+        ("2024-09-12T23:59:59+08:00", "60.00", False),
+        ("2024-09-13T00:00:00+08:00", "18.00", True),  # enrolled in buyer protection
+        ("2024-09-20T12:00:00+08:00", "18.00", True),
+        ("2024-10-20T12:00:00+08:00", "18.00", True),  # later rulebooks inherit the move
+    ],
+)
+def test_a_merchant_on_anxingou_alone_moves_over_to_buyer_protection(
+    paid_at: str, expected: str, moved_over: bool
+) -> None:
+    """policies.md timeline: Anxingou stops on 2024-09-13 and its merchants move over."""
+    facts = FeeFacts("S1", "M1", parse_yuan("10,000.00"), 0, False, False, ANXINGOU)
+    decision = technical_service_fee(facts, rulebook_at(at(paid_at)))
+    assert decision.amount_fen == parse_yuan(expected)
+    assert ("fees.services_moved_over" in decision.rule_ids) is moved_over
+
+
+def test_enrolment_is_decided_only_where_a_service_moves_over() -> None:
+    after = rulebook_at(at("2024-09-20T12:00:00+08:00"))
+    enrolled = enrolment_at_payment("M1", ANXINGOU, after)
+    assert enrolled is not None
+    assert enrolled.subject_id == "M1:buyer_protection" and enrolled.amount_fen == 0
+    assert enrolled.rule_ids == ("fees.services_moved_over", "fees.required_service")
+    assert enrolment_at_payment("M1", ANXINGOU | PROTECTION, after) is None  # already on it
+    assert enrolment_at_payment("M1", frozenset(), after) is None
+    before = rulebook_at(at("2024-09-01T12:00:00+08:00"))
+    assert enrolment_at_payment("M1", ANXINGOU, before) is None
 
 
 def test_decision_names_its_rules_and_rulebook() -> None:

@@ -370,7 +370,11 @@ def test_overrides_along_the_timeline(key: str) -> None:
             "2024-09-12",
             {"free_return_shipping.enabled", "custom_compensation.enabled"},
         ),
-        ("2024-09-12", "2024-09-13", {"fees.cap_enabled", "fees.required_service"}),
+        (
+            "2024-09-12",
+            "2024-09-13",
+            {"fees.cap_enabled", "fees.required_service", "fees.services_moved_over"},
+        ),
         ("2024-09-13", "2024-10-15", {"quick_refund.enabled"}),
     ],
 )

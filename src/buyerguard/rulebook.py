@@ -71,6 +71,10 @@ class FeeRules:
         "Merchant service that makes the fee due: 'anxingou' before 2024-09-13, "
         "then 'buyer_protection'."
     )
+    services_moved_over: list[str] = rule(
+        "Services whose merchants count as enrolled in the required service, so that they "
+        "move over without paying twice: 'anxingou' from 2024-09-13."
+    )
     entrusted_goods_exempt: bool = rule("Goods entrusted to the platform (托管) pay no fee.")
     refunded_before_shipment_exempt: bool = rule(
         "Sub-orders refunded in full before shipment pay no fee."

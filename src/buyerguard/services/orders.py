@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from buyerguard.clock import window_end_after_day
 from buyerguard.domain.decision import Decision, party
+from buyerguard.domain.fees import enrolment_at_payment
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
@@ -163,8 +164,12 @@ def pay_order(
     when = ctx.occurred_at(occurred_at)
     rulebook = ctx.rulebook_at(when)
     merchant = repositories.get_merchant(ctx.connection, order.merchant_id)
-    order.pay(amount_fen, when, rulebook.id, tuple(service.value for service in merchant.services))
+    services = frozenset(service.value for service in merchant.services)
+    order.pay(amount_fen, when, rulebook.id, tuple(sorted(services)))
     settlement.hold_payment(ctx, order, rulebook, when)
+    enrolment = enrolment_at_payment(merchant.id, services, rulebook)
+    if enrolment is not None:
+        record_decision(ctx, enrolment, when, order.id)
     return _finish(ctx, order, "pay_order", when, amount_fen=amount_fen)
 
 
