@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,10 +12,11 @@ from sqlalchemy import select
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
 from buyerguard.domain.orders import ConfirmedBy, OrderState
-from buyerguard.scheduler import HANDLERS, FiredTimer, Scheduler
+from buyerguard.scheduler import TIMER_KINDS, FiredTimer, Scheduler, retry_delay
 from buyerguard.services import orders
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.records import list_decisions
+from buyerguard.services.timers import DueTimer
 from buyerguard.store import repositories
 from buyerguard.store.tables import timers
 from tests.test_order_service import MARKETPLACE, demo, place
@@ -116,18 +118,22 @@ def test_a_crash_mid_timer_rolls_back_and_fires_again(
 ) -> None:
     signed_order(demo, "O1")
     clock.advance(TEN_DAYS)
-    real = HANDLERS[orders.AUTO_CONFIRM]
+    real = TIMER_KINDS[orders.AUTO_CONFIRM]
 
-    def crash_after_work(ctx: Context, subject_id: str, due_at: object) -> str:
-        real(ctx, subject_id, due_at)  # type: ignore[arg-type]
+    def crash_after_work(ctx: Context, timer: DueTimer) -> str:
+        real.handler(ctx, timer)
         raise RuntimeError("process died before commit")
 
-    monkeypatch.setitem(HANDLERS, orders.AUTO_CONFIRM, crash_after_work)
-    assert Scheduler(demo.engine, clock, demo.rulebooks).tick() == []
+    monkeypatch.setitem(TIMER_KINDS, orders.AUTO_CONFIRM, replace(real, handler=crash_after_work))
+    failed = Scheduler(demo.engine, clock, demo.rulebooks).tick()
+    assert [(item.kind, item.failed) for item in failed] == [(orders.AUTO_CONFIRM, True)]
     assert state(demo, "O1") is OrderState.SIGNED
     assert auto_confirmations(demo) == []
-    monkeypatch.setitem(HANDLERS, orders.AUTO_CONFIRM, real)
-    Scheduler(demo.engine, clock, demo.rulebooks, name="restarted").tick()
+    monkeypatch.setitem(TIMER_KINDS, orders.AUTO_CONFIRM, real)
+    restarted = Scheduler(demo.engine, clock, demo.rulebooks, name="restarted")
+    assert restarted.tick() == []  # it waits out its back-off
+    clock.advance(retry_delay(1))
+    restarted.tick()
     assert state(demo, "O1") is OrderState.COMPLETED
     assert auto_confirmations(demo) == ["O1"]
 

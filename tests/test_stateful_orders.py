@@ -87,6 +87,7 @@ SETTINGS = settings(
 FEE_RATE = Rate(Decimal("0.006"))
 FEE_CAP_FEN = 1800
 AUTO_CONFIRM_AFTER = timedelta(days=10)
+FACTS_SETTLE = timedelta(seconds=60)  # orders.fact_settling_seconds: timers wait for late facts
 RETURN_WINDOW_DAYS = 7
 
 PLACED, PAID, SHIPPED, SIGNED = "placed", "paid", "shipped", "signed"
@@ -165,6 +166,14 @@ class OrderModel:
     confirmed_at: datetime | None = None
     confirmed_by: str | None = None
     completed_at: datetime | None = None
+    last_fact_at: datetime | None = None  # when the system last received a fact about it
+
+    def runs_at(self, due: datetime | None) -> datetime | None:
+        """A timer of this order runs at its due instant, once its facts have settled."""
+        if due is None:
+            return None
+        settled = self.last_fact_at + FACTS_SETTLE if self.last_fact_at else due
+        return max(due, settled)
 
     @property
     def goods_fen(self) -> int:
@@ -343,6 +352,8 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             return 201, None
         assert command.order_id is not None
         order = self.orders[command.order_id]
+        if command.kind == "confirm" and order.confirmed_by == "automatic":
+            return 409, "superseded_by_timer"
         if order.state not in ALLOWED_FROM[command.kind]:
             return 409, "illegal_transition"
         if command.kind == "pay" and parse_yuan(body["amount"]) != order.total_fen:
@@ -381,6 +392,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         else:
             assert command.order_id is not None
             order = self.orders[command.order_id]
+            order.last_fact_at = self._now()
             if command.kind == "pay":
                 order.state = PAID
             elif command.kind == "ship":
@@ -604,11 +616,14 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             progressed = False
             for order in self.orders.values():
                 auto_due, complete_due = order.auto_confirm_due, order.complete_due
-                if auto_due is not None and auto_due <= now:
+                auto_runs, complete_runs = order.runs_at(auto_due), order.runs_at(complete_due)
+                if auto_due is not None and auto_runs is not None and auto_runs <= now:
                     order.confirm(auto_due, "automatic")
                     expected.append(("order.auto_confirm", order.id, "confirmed"))
                     progressed = True
-                elif complete_due is not None and complete_due <= now:
+                elif (
+                    complete_due is not None and complete_runs is not None and complete_runs <= now
+                ):
                     order.state, order.completed_at = COMPLETED, complete_due
                     expected.append(("order.complete", order.id, "completed"))
                     progressed = True
@@ -623,7 +638,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         self._tick()
 
     def _next_due(self) -> datetime | None:
-        dues = [o.auto_confirm_due or o.complete_due for o in self.orders.values()]
+        dues = [o.runs_at(o.auto_confirm_due or o.complete_due) for o in self.orders.values()]
         return min((due for due in dues if due is not None), default=None)
 
     @precondition(lambda self: self._next_due() is not None)

@@ -51,6 +51,10 @@ class OrderRules:
     auto_confirm_after_signing_days: int = rule(
         "Receipt is confirmed automatically this many days after signing (default)."
     )
+    fact_settling_seconds: int = rule(
+        "A timer of an order runs no sooner than this long after the order's last fact "
+        "arrived, so late-reported facts are applied before it (default)."
+    )
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 A timer is a row with a due instant. Firing claims the row (`pending` ->
 `fired`) and runs its handler in the same transaction: if the handler fails
-or the process dies, both roll back and the timer fires on the next tick; if
-two schedulers race, the claim succeeds for one of them only. A tick fires
-everything due up to now, so a scheduler that was down catches up. Handlers
-act as of the timer's due instant, not the moment it fired.
+or the process dies, both roll back; a failure is counted and the timer is
+tried again after a back-off, then dead-lettered (`failed`) after
+`max_attempts`; if two schedulers race, the claim succeeds for one of them
+only. A tick fires everything available up to now, so a scheduler that was
+down catches up. Handlers act as of the timer's due instant, not the moment
+it fired.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
@@ -22,6 +24,7 @@ from buyerguard.clock import Clock, ensure_utc
 from buyerguard.rulebook import RulebookSet
 from buyerguard.services import badges, orders, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
+from buyerguard.services.timers import FAILED, FIRED, PENDING, DueTimer
 from buyerguard.store import repositories
 from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
@@ -29,24 +32,36 @@ from buyerguard.store.tables import timers
 
 log = logging.getLogger(__name__)
 
-TimerHandler = Callable[[Context, str, datetime], str]
-HANDLERS: dict[str, TimerHandler] = {
-    orders.AUTO_CONFIRM: orders.auto_confirm,
-    orders.COMPLETE: orders.complete_order,
-    badges.BADGE_DAILY: badges.daily_badges,
-    promises.PROMISES_REBUILD: promises.scheduled_rebuild,
-}
+TimerHandler = Callable[[Context, DueTimer], str]
+TIMER_MAX_ATTEMPTS = 8  # failed attempts before a timer is dead-lettered
+TIMER_RETRY_BASE_SECONDS = 30  # back-off after the first failure, doubling after each
+TIMER_RETRY_MAX_SECONDS = 3600
 
 
-# Timers about an order lock the order before their own row, like every command does
-# (order row, timer rows, event feed, ledger accounts: docs/architecture.md, "Lock order").
 def _lock_order(connection: Connection, order_id: str) -> None:
     repositories.get_order(connection, order_id, for_update=True)
 
 
-SUBJECT_LOCKS: dict[str, Callable[[Connection, str], None]] = {
-    orders.AUTO_CONFIRM: _lock_order,
-    orders.COMPLETE: _lock_order,
+@dataclass(frozen=True)
+class TimerKind:
+    """How one kind of timer runs: its handler, the subject lock it takes first, and,
+    for a recurring job, how to keep one pending."""
+
+    handler: TimerHandler
+    lock_subject: Callable[[Connection, str], None] | None = None
+    keep_scheduled: Callable[[Context], None] | None = None
+
+
+# The one registry of timer kinds: later work registers its own here. Timers about
+# an order lock the order before their own row, like every command does (order row,
+# timer rows, event feed, ledger accounts: docs/architecture.md, "Lock order").
+TIMER_KINDS: dict[str, TimerKind] = {
+    orders.AUTO_CONFIRM: TimerKind(orders.auto_confirm, lock_subject=_lock_order),
+    orders.COMPLETE: TimerKind(orders.complete_order, lock_subject=_lock_order),
+    badges.BADGE_DAILY: TimerKind(badges.daily_badges, keep_scheduled=badges.ensure_daily_timer),
+    promises.PROMISES_REBUILD: TimerKind(
+        promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
+    ),
 }
 
 
@@ -57,6 +72,13 @@ class FiredTimer:
     subject_id: str
     due_at: datetime
     outcome: str
+    failed: bool = False
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after `attempts` failed attempts: 30 s, 60 s, 120 s … at most an hour."""
+    seconds = TIMER_RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 20)
+    return timedelta(seconds=min(seconds, TIMER_RETRY_MAX_SECONDS))
 
 
 class Scheduler:
@@ -69,6 +91,8 @@ class Scheduler:
         batch_size: int = 200,
         history: ShipmentHistory | None = None,
         recurring: bool = False,
+        kinds: dict[str, TimerKind] | None = None,
+        max_attempts: int = TIMER_MAX_ATTEMPTS,
     ) -> None:
         """`recurring` keeps the daily jobs (arrival badge, promise rebuild) scheduled."""
         self.engine = engine
@@ -78,6 +102,8 @@ class Scheduler:
         self.batch_size = batch_size
         self.history = history or ShipmentHistory()
         self.recurring = recurring
+        self.kinds = TIMER_KINDS if kinds is None else kinds
+        self.max_attempts = max_attempts
 
     def _context(self, connection: Connection) -> Context:
         return Context(connection, self.actor, self.clock, self.rulebooks, self.history)
@@ -86,67 +112,106 @@ class Scheduler:
         with read_transaction(self.engine) as connection:
             query = (
                 select(timers.c.id)
-                .where(and_(timers.c.status == "pending", timers.c.due_at <= now))
-                .order_by(timers.c.due_at, timers.c.id)
+                .where(and_(timers.c.status == PENDING, timers.c.available_at <= now))
+                .order_by(timers.c.available_at, timers.c.id)
                 .limit(self.batch_size)
             )
             return [row.id for row in connection.execute(query)]
 
     def fire(self, timer_id: str, now: datetime) -> FiredTimer | None:
-        """Claim and run one timer; None when another scheduler got it first."""
+        """Claim and run one timer; None when another scheduler got it first.
+
+        A handler that fails rolls its work back; the failure is counted in a
+        transaction of its own and the timer waits out a back-off (or is
+        dead-lettered), so it never holds up the timers behind it.
+        """
+        try:
+            return self._claim_and_run(timer_id, now)
+        except Exception as exc:
+            log.exception("timer %s failed", timer_id)
+            return self._record_failure(timer_id, now, exc)
+
+    def _claim_and_run(self, timer_id: str, now: datetime) -> FiredTimer | None:
         with transaction(self.engine) as connection:
-            subject = connection.execute(
-                select(timers.c.kind, timers.c.subject_id).where(timers.c.id == timer_id)
-            ).first()
-            if subject is None:
+            row = connection.execute(select(timers).where(timers.c.id == timer_id)).first()
+            if row is None:
                 return None
-            lock_subject = SUBJECT_LOCKS.get(subject.kind)
-            if lock_subject is not None:
-                lock_subject(connection, subject.subject_id)
+            kind = self.kinds.get(row.kind)
+            if kind is not None and kind.lock_subject is not None:
+                kind.lock_subject(connection, row.subject_id)
             claimed = connection.execute(
                 update(timers)
                 .where(
                     and_(
                         timers.c.id == timer_id,
-                        timers.c.status == "pending",
-                        timers.c.due_at <= now,
+                        timers.c.status == PENDING,
+                        timers.c.available_at <= now,
                     )
                 )
-                .values(status="fired", fired_at=now, fired_by=self.actor.label)
+                .values(status=FIRED, fired_at=now, fired_by=self.actor.label)
             )
             if claimed.rowcount != 1:
                 return None
-            row = connection.execute(select(timers).where(timers.c.id == timer_id)).one()
-            ctx = self._context(connection)
-            outcome = HANDLERS[row.kind](ctx, row.subject_id, ensure_utc(row.due_at))
+            if kind is None:
+                raise LookupError(f"no handler registered for timer kind {row.kind!r}")
+            due = DueTimer(
+                row.id, row.kind, row.subject_id, ensure_utc(row.due_at), row.payload, row.attempts
+            )
+            outcome = kind.handler(self._context(connection), due)
             connection.execute(
                 update(timers).where(timers.c.id == timer_id).values(outcome=outcome)
             )
-            return FiredTimer(row.id, row.kind, row.subject_id, row.due_at, outcome)
+            return FiredTimer(row.id, row.kind, row.subject_id, due.due_at, outcome)
+
+    def _record_failure(self, timer_id: str, now: datetime, exc: Exception) -> FiredTimer | None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with transaction(self.engine) as connection:
+            row = connection.execute(
+                select(timers)
+                .where(and_(timers.c.id == timer_id, timers.c.status == PENDING))
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            attempts = row.attempts + 1
+            dead = attempts >= self.max_attempts
+            connection.execute(
+                update(timers)
+                .where(timers.c.id == timer_id)
+                .values(
+                    attempts=attempts,
+                    last_error=error,
+                    status=FAILED if dead else PENDING,
+                    available_at=row.available_at if dead else now + retry_delay(attempts),
+                )
+            )
+        outcome = (
+            f"dead-lettered after {attempts} attempts" if dead else f"attempt {attempts} failed"
+        )
+        return FiredTimer(
+            row.id, row.kind, row.subject_id, ensure_utc(row.due_at), f"{outcome}: {error}", True
+        )
 
     def tick(self) -> list[FiredTimer]:
-        """Fire every timer due by now, catching up on any backlog."""
+        """Fire every timer available by now, catching up on any backlog."""
         now = ensure_utc(self.clock.now())
         fired: list[FiredTimer] = []
         if self.recurring:
             with transaction(self.engine) as connection:
                 ctx = self._context(connection)
-                badges.ensure_daily_timer(ctx)
-                promises.ensure_rebuild_timer(ctx)
+                for kind in self.kinds.values():
+                    if kind.keep_scheduled is not None:
+                        kind.keep_scheduled(ctx)
         while True:
             due = self.due_timer_ids(now)
             if not due:
                 return fired
             progressed = False
             for timer_id in due:
-                try:
-                    result = self.fire(timer_id, now)
-                except Exception:
-                    log.exception("timer %s failed; it stays pending", timer_id)
-                    continue
+                result = self.fire(timer_id, now)
                 if result is not None:
                     fired.append(result)
-                    progressed = True
+                    progressed = True  # a failure moved the timer past now, too
             if not progressed:
                 return fired
 

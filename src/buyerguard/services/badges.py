@@ -25,7 +25,8 @@ from buyerguard.errors import NotFound
 from buyerguard.money import Rate
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import ensure_pending_timer, record_decision
+from buyerguard.services.records import record_decision
+from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import merchant_badges, merchants
 
@@ -130,8 +131,9 @@ def ensure_daily_timer(ctx: Context) -> None:
     ensure_pending_timer(ctx, BADGE_DAILY, next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now())))
 
 
-def daily_badges(ctx: Context, subject_id: str, due_at: datetime) -> str:
+def daily_badges(ctx: Context, timer: DueTimer) -> str:
     """Timer: evaluate as of the due instant, then schedule the next evaluation."""
+    due_at = timer.due_at
     changes = evaluate_badges(ctx, due_at)
     following = next_evaluation(due_at, ctx.rulebook_at(due_at))
     ensure_pending_timer(ctx, BADGE_DAILY, following)

@@ -12,15 +12,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from buyerguard.clock import window_end_after_day
+from buyerguard.clock import format_instant, window_end_after_day
 from buyerguard.domain.decision import Decision, party
 from buyerguard.domain.fees import enrolment_at_payment
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
-from buyerguard.errors import InvalidInput, NotFound
+from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.services import settlement
 from buyerguard.services.context import Context, Role
-from buyerguard.services.records import audit, cancel_timer, record_decision, schedule_timer
+from buyerguard.services.records import audit, record_decision
+from buyerguard.services.timers import DueTimer, cancel_timer, schedule_timer, settle_subject
 from buyerguard.store import repositories
 
 AUTO_CONFIRM = "order.auto_confirm"
@@ -72,6 +73,17 @@ def load_visible_order(ctx: Context, order_id: str, *, for_update: bool = False)
     ctx.require_party(Role.MERCHANT, order.merchant_id, order_not_found(order_id))
     ctx.require_party(Role.BUYER, order.buyer_id, order_not_found(order_id))
     return order
+
+
+def load_for_fact(ctx: Context, order_id: str) -> tuple[Order, datetime]:
+    """Lock the order a fact is about and hold back its timers until the facts settle.
+
+    Returns the order and the instant its facts settle (`orders.fact_settling_seconds`
+    after this one arrived): no timer of the order runs before it.
+    """
+    order = load_visible_order(ctx, order_id, for_update=True)
+    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    return order, settle_subject(ctx, order.id, settling)
 
 
 def place_order(ctx: Context, command: PlaceOrder) -> Order:
@@ -160,7 +172,7 @@ def pay_order(
     ctx: Context, order_id: str, amount_fen: Fen, occurred_at: datetime | None = None
 ) -> Order:
     ctx.require_role("report payments", Role.MARKETPLACE)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     rulebook = ctx.rulebook_at(when)
     merchant = repositories.get_merchant(ctx.connection, order.merchant_id)
@@ -175,7 +187,7 @@ def pay_order(
 
 def cancel_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
     ctx.require_role("cancel orders", Role.MARKETPLACE, Role.BUYER)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     order.cancel(when)
     return _finish(ctx, order, "cancel_order", when)
@@ -188,7 +200,7 @@ def refund_before_shipment(
     occurred_at: datetime | None = None,
 ) -> Order:
     ctx.require_role("refund orders", Role.MARKETPLACE, Role.BUYER)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     refunded, _ = order.refund_before_shipment(sub_order_ids, when)
     settlement.refund_sub_orders(ctx, order, refunded, ctx.rulebook_at(when), when)
@@ -206,7 +218,7 @@ def ship_order(
     occurred_at: datetime | None = None,
 ) -> Order:
     ctx.require_role("report shipments", Role.MARKETPLACE, Role.MERCHANT)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     order.ship(carrier, tracking_number, official_logistics, when)
     return _finish(ctx, order, "ship_order", when, carrier=carrier, tracking_number=tracking_number)
@@ -214,37 +226,52 @@ def ship_order(
 
 def sign_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
     ctx.require_role("report signing", Role.MARKETPLACE)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, settles_at = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     order.sign(when)
     rulebook = ctx.rulebook_at(when)
     due_at = when + timedelta(days=rulebook.orders.auto_confirm_after_signing_days)
-    schedule_timer(ctx, AUTO_CONFIRM, order.id, due_at)
+    schedule_timer(ctx, AUTO_CONFIRM, order.id, due_at, not_before=settles_at)
     return _finish(ctx, order, "sign_order", when, auto_confirm_due_at=due_at.isoformat())
 
 
-def _confirm(ctx: Context, order: Order, when: datetime, by: ConfirmedBy) -> Order:
+def _confirm(
+    ctx: Context,
+    order: Order,
+    when: datetime,
+    by: ConfirmedBy,
+    settles_at: datetime | None = None,
+) -> Order:
     order.confirm(when, by)
     settlement.release_on_confirmation(ctx, order, when)
     assert order.signed_at is not None
     signed_rulebook = ctx.rulebook_at(order.signed_at)
     window_end = window_end_after_day(order.signed_at, signed_rulebook.returns.window_days)
-    schedule_timer(ctx, COMPLETE, order.id, max(when, window_end))
+    schedule_timer(ctx, COMPLETE, order.id, max(when, window_end), not_before=settles_at)
     return _finish(ctx, order, "confirm_order", when, confirmed_by=by.value)
 
 
 def confirm_order(ctx: Context, order_id: str, occurred_at: datetime | None = None) -> Order:
     """The buyer confirms receipt (or the marketplace reports that it did)."""
     ctx.require_role("confirm receipt", Role.MARKETPLACE, Role.BUYER)
-    order = load_visible_order(ctx, order_id, for_update=True)
+    order, settles_at = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
+    if order.confirmed_by is ConfirmedBy.AUTOMATIC and order.confirmed_at is not None:
+        raise Conflict(
+            "superseded_by_timer",
+            f"receipt of {order.id} was already confirmed automatically (decision "
+            f"receipt_auto_confirmed:{order.id}, as of {format_instant(order.confirmed_at)}); "
+            "this confirmation arrived after the facts had settled",
+            "state",
+        )
     if order.state is OrderState.SIGNED:
         cancel_timer(ctx, AUTO_CONFIRM, order.id, "confirmed by the buyer")
-    return _confirm(ctx, order, when, ConfirmedBy.BUYER)
+    return _confirm(ctx, order, when, ConfirmedBy.BUYER, settles_at)
 
 
-def auto_confirm(ctx: Context, order_id: str, due_at: datetime) -> str:
+def auto_confirm(ctx: Context, timer: DueTimer) -> str:
     """Timer: confirm receipt at signing + N days, as of the due instant."""
+    order_id, due_at = timer.subject_id, timer.due_at
     order = repositories.get_order(ctx.connection, order_id, for_update=True)
     if order.state is not OrderState.SIGNED:
         return f"skipped: order is {order.state.value}"
@@ -272,8 +299,9 @@ def auto_confirm(ctx: Context, order_id: str, due_at: datetime) -> str:
     return "confirmed"
 
 
-def complete_order(ctx: Context, order_id: str, due_at: datetime) -> str:
+def complete_order(ctx: Context, timer: DueTimer) -> str:
     """Timer: the order completes once confirmed and its return window has closed."""
+    order_id, due_at = timer.subject_id, timer.due_at
     order = repositories.get_order(ctx.connection, order_id, for_update=True)
     if order.state is not OrderState.CONFIRMED:
         return f"skipped: order is {order.state.value}"

@@ -17,7 +17,7 @@ from buyerguard.clock import ensure_utc, format_instant, next_local_slot
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
 from buyerguard.services.context import Context
-from buyerguard.services.records import ensure_pending_timer
+from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store import repositories
 from buyerguard.store.shipment_history import ShipmentHistory
 
@@ -56,14 +56,14 @@ def ensure_rebuild_timer(ctx: Context) -> None:
     ensure_pending_timer(ctx, PROMISES_REBUILD, next_rebuild(ctx.now(), ctx))
 
 
-def scheduled_rebuild(ctx: Context, subject_id: str, due_at: datetime) -> str:
+def scheduled_rebuild(ctx: Context, timer: DueTimer) -> str:
     """Timer: rebuild as of the latest scheduled instant due by now; schedule the next.
 
     Only the newest table is served, so a scheduler that was down builds once,
     as of the last instant it missed, instead of once per missed day (unlike
     the badge, whose every day is history).
     """
-    as_of = ensure_utc(due_at, field="due_at")
+    as_of = ensure_utc(timer.due_at, field="due_at")
     following = next_rebuild(as_of, ctx)
     while following <= ctx.now():
         as_of, following = following, next_rebuild(following, ctx)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, insert, select, update
 
 from buyerguard.domain.decision import Decision
-from buyerguard.errors import InvalidInput
 from buyerguard.services.context import Context
-from buyerguard.store.tables import audit_log, decisions, event_sequence, timers
+from buyerguard.store.tables import audit_log, decisions, event_sequence
 
 
 def _next_sequence(connection: Connection) -> int:
@@ -98,51 +96,4 @@ def audit(
             recorded_at=ctx.now(),
             details=details,
         )
-    )
-
-
-def timer_id(kind: str, subject_id: str) -> str:
-    return f"{kind}:{subject_id}"
-
-
-def schedule_timer(ctx: Context, kind: str, subject_id: str, due_at: datetime) -> None:
-    """Schedule one timer per (kind, subject); scheduling it again is refused."""
-    identifier = timer_id(kind, subject_id)
-    if ctx.connection.execute(select(timers.c.id).where(timers.c.id == identifier)).first():
-        raise InvalidInput("timer_exists", f"timer {identifier} already exists", "timer")
-    ctx.connection.execute(
-        insert(timers).values(
-            id=identifier,
-            kind=kind,
-            subject_id=subject_id,
-            due_at=due_at,
-            status="pending",
-            created_at=ctx.now(),
-        )
-    )
-
-
-def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
-    """Schedule a recurring job's timer unless one of that kind is pending (race-safe).
-
-    Two schedulers starting together may both try; the timer id is unique per
-    due instant, so the second insert fails and is ignored.
-    """
-    pending = ctx.connection.execute(
-        select(timers.c.id).where(timers.c.kind == kind, timers.c.status == "pending")
-    ).first()
-    if pending is not None:
-        return
-    try:
-        with ctx.connection.begin_nested():
-            schedule_timer(ctx, kind, due_at.isoformat(), due_at)
-    except IntegrityError:
-        pass  # another scheduler scheduled the same instant first
-
-
-def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
-    ctx.connection.execute(
-        update(timers)
-        .where(and_(timers.c.id == timer_id(kind, subject_id), timers.c.status == "pending"))
-        .values(status="cancelled", outcome=reason)
     )

@@ -262,6 +262,9 @@ ledger_entries = Table(
     CheckConstraint("direction IN ('debit', 'credit')", name="direction_known"),
 )
 
+# A timer acts as of `due_at`; it may run from `available_at` on: later than due
+# while facts about its subject are still settling, or after a failed attempt
+# (`attempts`, `last_error`) until it is dead-lettered as `failed`.
 timers = Table(
     "timers",
     metadata,
@@ -274,8 +277,14 @@ timers = Table(
     Column("fired_at", UtcDateTime),
     Column("fired_by", String(96)),
     Column("outcome", Text),
-    CheckConstraint("status IN ('pending', 'fired', 'cancelled')", name="status_known"),
+    Column("payload", JSON, nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    CheckConstraint("status IN ('pending', 'fired', 'cancelled', 'failed')", name="status_known"),
     Index("ix_timers_status_due", "status", "due_at"),
+    Index("ix_timers_status_available", "status", "available_at"),
+    Index("ix_timers_subject", "subject_id"),
 )
 
 audit_log = Table(

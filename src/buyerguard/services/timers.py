@@ -1,0 +1,168 @@
+"""Timers: deadlines that move, carry a payload, fail safely and are dead-lettered.
+
+One row per (kind, subject). A timer acts as of its `due_at`, and runs from
+its `available_at`: never before it is due, never while facts about its
+subject are still arriving (`orders.fact_settling_seconds` after the last
+one), and, after a failed attempt, only once its back-off has passed. A
+cancelled, fired or dead-lettered timer can be scheduled again for the same
+subject. The scheduler (scheduler.py) claims and fires them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from buyerguard.errors import Conflict, InvalidInput, NotFound
+from buyerguard.services.context import Context
+from buyerguard.store.tables import timers
+
+PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
+TIMER_STATES = (PENDING, FIRED, CANCELLED, FAILED)
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """What a timer's handler is told: which timer, about what, due when, with what payload."""
+
+    id: str
+    kind: str
+    subject_id: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+
+def timer_id(kind: str, subject_id: str) -> str:
+    return f"{kind}:{subject_id}"
+
+
+def schedule_timer(
+    ctx: Context,
+    kind: str,
+    subject_id: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> str:
+    """Schedule the (kind, subject) timer; one that already ran or was cancelled is re-armed.
+
+    It runs from `due_at`, or from `not_before` when that is later (its subject
+    is still settling). A pending one is refused (`timer_exists`): move it with
+    `reschedule_timer`.
+    """
+    identifier = timer_id(kind, subject_id)
+    values = {
+        "due_at": due_at,
+        "available_at": max(due_at, not_before) if not_before else due_at,
+        "status": PENDING,
+        "payload": payload or {},
+        "attempts": 0,
+        "last_error": None,
+        "fired_at": None,
+        "fired_by": None,
+        "outcome": None,
+    }
+    existing = ctx.connection.execute(
+        select(timers.c.status).where(timers.c.id == identifier)
+    ).first()
+    if existing is None:
+        ctx.connection.execute(
+            insert(timers).values(
+                id=identifier, kind=kind, subject_id=subject_id, created_at=ctx.now(), **values
+            )
+        )
+    elif existing.status == PENDING:
+        raise Conflict("timer_exists", f"timer {identifier} is already pending", "timer")
+    else:
+        ctx.connection.execute(update(timers).where(timers.c.id == identifier).values(**values))
+    return identifier
+
+
+def reschedule_timer(ctx: Context, kind: str, subject_id: str, due_at: datetime) -> None:
+    """Move a pending timer to another due instant (it still waits for its subject to settle)."""
+    identifier = timer_id(kind, subject_id)
+    moved = ctx.connection.execute(
+        update(timers)
+        .where(and_(timers.c.id == identifier, timers.c.status == PENDING))
+        .values(due_at=due_at, available_at=_later(timers.c.available_at, due_at))
+    )
+    if moved.rowcount != 1:
+        raise NotFound("timer_not_pending", f"no pending timer {identifier}", "timer")
+
+
+def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
+    ctx.connection.execute(
+        update(timers)
+        .where(and_(timers.c.id == timer_id(kind, subject_id), timers.c.status == PENDING))
+        .values(status=CANCELLED, outcome=reason)
+    )
+
+
+def _later(column: Any, instant: datetime) -> Any:
+    return case((column < instant, instant), else_=column)
+
+
+def settle_subject(ctx: Context, subject_id: str, settling: timedelta) -> datetime:
+    """A fact about `subject_id` just arrived: its pending timers wait until it settles.
+
+    A marketplace may report facts late and in bursts (signing dated 20 days ago,
+    then the buyer's confirmation dated 15 days ago); a timer that fell due in
+    between must not overtake them. Returns the instant the subject settles.
+    """
+    until = ctx.now() + settling
+    ctx.connection.execute(
+        update(timers)
+        .where(and_(timers.c.subject_id == subject_id, timers.c.status == PENDING))
+        .values(available_at=_later(timers.c.available_at, until))
+    )
+    return until
+
+
+def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
+    """Schedule a recurring job's timer unless one of that kind is pending (race-safe).
+
+    Two schedulers starting together may both try; the timer id is unique per
+    due instant, so the second insert fails and is ignored.
+    """
+    pending = ctx.connection.execute(
+        select(timers.c.id).where(timers.c.kind == kind, timers.c.status == PENDING)
+    ).first()
+    if pending is not None:
+        return
+    try:
+        with ctx.connection.begin_nested():
+            schedule_timer(ctx, kind, due_at.isoformat(), due_at)
+    except (IntegrityError, Conflict):
+        pass  # another scheduler scheduled the same instant first
+
+
+def list_timers(
+    connection: Connection, *, state: str | None, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Timers by id, optionally of one state (`failed`: the dead letters)."""
+    if state is not None and state not in TIMER_STATES:
+        raise InvalidInput(
+            "invalid_choice", f"state must be one of {', '.join(TIMER_STATES)}: {state!r}", "state"
+        )
+    query = select(timers).order_by(timers.c.id).limit(limit)
+    if state is not None:
+        query = query.where(timers.c.status == state)
+    if after:
+        query = query.where(timers.c.id > after)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def retry_timer(ctx: Context, identifier: str) -> None:
+    """Re-arm a dead-lettered timer: pending again now, its attempts counted from zero."""
+    rearmed = ctx.connection.execute(
+        update(timers)
+        .where(and_(timers.c.id == identifier, timers.c.status == FAILED))
+        .values(status=PENDING, attempts=0, available_at=ctx.now(), last_error=None)
+    )
+    if rearmed.rowcount != 1:
+        raise NotFound("timer_not_failed", f"no dead-lettered timer {identifier}", "timer_id")
