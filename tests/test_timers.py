@@ -1,0 +1,199 @@
+"""Timers v2: payloads, re-arming, back-off and dead letters, and late facts that win.
+
+Each scenario of issue 12 on both databases: a failing handler is retried with
+back-off and dead-lettered; failing timers at the head of the queue never
+block a due one; a cancelled timer is scheduled again; `timers retry` re-arms
+a dead letter; a confirmation reported late beats the automatic one while
+the order's facts settle, and loses with 409 `superseded_by_timer` after.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock, format_instant
+from buyerguard.errors import Conflict
+from buyerguard.scheduler import TIMER_KINDS, Scheduler, TimerKind, retry_delay
+from buyerguard.services.context import OPERATOR, Context
+from buyerguard.services.timers import (
+    DueTimer,
+    cancel_timer,
+    list_timers,
+    reschedule_timer,
+    retry_timer,
+    schedule_timer,
+)
+from buyerguard.store.tables import timers
+from tests.conftest import Api
+
+FLAKY = "test.flaky"
+
+
+def timer_row(rt: Runtime, identifier: str) -> Any:
+    with rt.reading(OPERATOR) as ctx:
+        return ctx.connection.execute(select(timers).where(timers.c.id == identifier)).one()
+
+
+def failing(ctx: Context, timer: DueTimer) -> str:
+    raise RuntimeError(f"cannot handle {timer.subject_id}")
+
+
+def echo(ctx: Context, timer: DueTimer) -> str:
+    return f"handled {timer.subject_id} with {timer.payload}"
+
+
+KINDS = {**TIMER_KINDS, FLAKY: TimerKind(failing), "test.echo": TimerKind(echo)}
+
+
+def test_a_failing_timer_backs_off_then_is_dead_lettered_and_can_be_retried(
+    rt: Runtime, clock: SimulatedClock
+) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, FLAKY, "S1", ctx.now(), payload={"case": 7})
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS, max_attempts=3)
+    first = scheduler.tick()
+    assert [(item.timer_id, item.failed) for item in first] == [(f"{FLAKY}:S1", True)]
+    row = timer_row(rt, f"{FLAKY}:S1")
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "cannot handle S1" in row.last_error
+    assert scheduler.tick() == []  # backing off
+    clock.advance(retry_delay(1) - timedelta(seconds=1))
+    assert scheduler.tick() == []
+    clock.advance(timedelta(seconds=1))
+    assert [item.failed for item in scheduler.tick()] == [True]
+    assert retry_delay(2) == 2 * retry_delay(1)
+    clock.advance(retry_delay(2))
+    assert "dead-lettered after 3 attempts" in scheduler.tick()[0].outcome
+    assert timer_row(rt, f"{FLAKY}:S1").status == "failed"
+    clock.advance(timedelta(days=30))
+    assert scheduler.tick() == []  # a dead letter never runs again by itself
+    with rt.reading(OPERATOR) as ctx:
+        dead = list_timers(ctx.connection, state="failed", after=None, limit=10)
+    assert [row["id"] for row in dead] == [f"{FLAKY}:S1"]
+    with rt.writing(OPERATOR) as ctx:
+        retry_timer(ctx, f"{FLAKY}:S1")
+        with pytest.raises(Exception) as refused:
+            retry_timer(ctx, f"{FLAKY}:S1")
+    assert getattr(refused.value, "code", None) == "timer_not_failed"
+    healed = {**KINDS, FLAKY: TimerKind(echo)}
+    fired = Scheduler(rt.engine, clock, rt.rulebooks, kinds=healed).tick()
+    assert [item.outcome for item in fired] == ["handled S1 with {'case': 7}"]
+
+
+def test_failing_timers_at_the_head_never_block_a_due_one(
+    rt: Runtime, clock: SimulatedClock
+) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        early = ctx.now() - timedelta(hours=1)
+        schedule_timer(ctx, FLAKY, "A", early)
+        schedule_timer(ctx, FLAKY, "B", early)
+        schedule_timer(ctx, "test.echo", "C", ctx.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS, batch_size=2)
+    fired = scheduler.tick()
+    assert [(item.subject_id, item.failed) for item in fired] == [
+        ("A", True),
+        ("B", True),
+        ("C", False),
+    ]
+
+
+def test_a_timer_is_rescheduled_cancelled_and_scheduled_again(
+    rt: Runtime, clock: SimulatedClock
+) -> None:
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS)
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.echo", "S", ctx.now() + timedelta(hours=1))
+        with pytest.raises(Conflict) as pending:
+            schedule_timer(ctx, "test.echo", "S", ctx.now())
+        reschedule_timer(ctx, "test.echo", "S", ctx.now() + timedelta(hours=2))
+    assert pending.value.code == "timer_exists"
+    clock.advance(timedelta(hours=1))
+    assert scheduler.tick() == []  # moved to two hours
+    with rt.writing(OPERATOR) as ctx:
+        cancel_timer(ctx, "test.echo", "S", "no longer needed")
+        schedule_timer(ctx, "test.echo", "S", ctx.now(), payload={"again": True})
+    fired = scheduler.tick()
+    assert [item.outcome for item in fired] == ["handled S with {'again': True}"]
+    assert timer_row(rt, "test.echo:S").created_at == clock.now() - timedelta(hours=1)
+
+
+def test_a_timer_of_an_unknown_kind_fails_and_is_dead_lettered(
+    rt: Runtime, clock: SimulatedClock
+) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.nobody", "S", ctx.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS, max_attempts=1)
+    assert "no handler registered" in scheduler.tick()[0].outcome
+    assert timer_row(rt, "test.nobody:S").status == "failed"
+
+
+# ------------------------------------------------------------------ late facts
+def reported(api: Api, path: str, occurred_at: str, body: dict[str, Any] | None = None) -> Any:
+    return api.post("marketplace", path, {**(body or {}), "occurred_at": occurred_at})
+
+
+def test_a_late_confirmation_wins_while_the_facts_settle(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    """Signing reported dated 20 days ago, then 2.5 s later the confirmation dated 15 days
+    ago: the automatic confirmation (due at day 10, i.e. in the past) must not win."""
+    now = clock.now()
+    day = timedelta(days=1)
+    placed = {
+        "id": "O-late",
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+    }
+    assert reported(api, "/v1/orders", format_instant(now - 22 * day), placed).status_code == 201
+    for path, body, ago in (
+        ("payment", {"amount": "360.00"}, 21.5),
+        ("shipment", {"carrier": "SF", "tracking_number": "SF1"}, 21),
+        ("signing", None, 20),
+    ):
+        answer = reported(api, f"/v1/orders/O-late/{path}", format_instant(now - ago * day), body)
+        assert answer.status_code == 200, answer.text
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks)
+    clock.advance(timedelta(seconds=2.5))
+    assert scheduler.tick() == []  # due ten days ago, but the order's facts are settling
+    confirmed_at = now - 15 * day
+    answer = reported(api, "/v1/orders/O-late/confirmation", format_instant(confirmed_at))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["confirmed_at"] == format_instant(confirmed_at)
+    decisions = api.get("marketplace", "/v1/orders/O-late/decisions").json()["items"]
+    dated = {d["kind"]: d["occurred_at"] for d in decisions}
+    assert dated["escrow_released"] == dated["fee_charged"] == format_instant(confirmed_at)
+    assert "receipt_auto_confirmed" not in dated
+    assert timer_row(rt, "order.auto_confirm:O-late").status == "cancelled"
+
+
+def test_a_confirmation_after_the_facts_settled_is_superseded_by_the_timer(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    now = clock.now()
+    day = timedelta(days=1)
+    placed = {
+        "id": "O-slow",
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+    }
+    assert reported(api, "/v1/orders", format_instant(now - 22 * day), placed).status_code == 201
+    for path, body, ago in (
+        ("payment", {"amount": "360.00"}, 21.5),
+        ("shipment", {"carrier": "SF", "tracking_number": "SF1"}, 21),
+        ("signing", None, 20),
+    ):
+        answer = reported(api, f"/v1/orders/O-slow/{path}", format_instant(now - ago * day), body)
+        assert answer.status_code == 200, answer.text
+    settling = timedelta(seconds=rt.rulebooks.at(now).orders.fact_settling_seconds)
+    clock.advance(settling)
+    fired = Scheduler(rt.engine, clock, rt.rulebooks).tick()
+    assert [item.kind for item in fired] == ["order.auto_confirm", "order.complete"]
+    late = reported(api, "/v1/orders/O-slow/confirmation", format_instant(now - 15 * day))
+    assert late.status_code == 409
+    assert late.json()["code"] == "superseded_by_timer"
+    assert "receipt_auto_confirmed:O-slow" in late.json()["message"]
