@@ -170,6 +170,7 @@ PROBES: dict[str, Probe] = {
         "GET", "/v1/promises?product_id=P-cups&destination=440305"
     ),
     "GET /v1/events": lambda api, tag: Call("GET", "/v1/events"),
+    "GET /v1/timers": lambda api, tag: Call("GET", "/v1/timers?state=failed"),
     "GET /v1/ledger/accounts/{account_id}": lambda api, tag: Call(
         "GET", f"/v1/ledger/accounts/merchant:M-yiwu:payable?for={order(api, tag, 'pay')}"
     ),

@@ -66,7 +66,7 @@ def test_token_create_and_revoke(env: Path) -> None:
 
 def test_scheduler_once_and_ledger_commands(env: Path) -> None:
     once = runner.invoke(app, ["scheduler", "run", "--once"])
-    assert once.exit_code == 0 and "fired 0 timer(s)" in once.output
+    assert once.exit_code == 0 and "fired 0 timer(s), 0 failed" in once.output
     check = runner.invoke(app, ["ledger", "check"])
     assert check.exit_code == 0 and "ledger check passed" in check.output
     assert runner.invoke(app, ["ledger", "trial-balance", "--date", "2024-10-20"]).exit_code == 0
@@ -181,3 +181,23 @@ def test_an_empty_database_is_refused_alike_on_both_backends(
         refused(args, "database_not_migrated")
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["ledger", "check"]).exit_code == 0
+
+
+def test_timers_list_and_retry_a_dead_letter(env: Path) -> None:
+    from buyerguard.bootstrap import build_runtime
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import schedule_timer
+
+    rt = build_runtime()
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.unknown_kind", "S1", ctx.now())
+    rt.engine.dispose()
+    ran = runner.invoke(app, ["scheduler", "run", "--once", "--max-attempts", "1"])
+    assert ran.exit_code == 0 and "fired 0 timer(s), 1 failed" in ran.output
+    listed = runner.invoke(app, ["timers", "list", "--state", "failed"])
+    assert listed.exit_code == 0 and "test.unknown_kind:S1" in listed.output
+    assert runner.invoke(app, ["timers", "retry", "test.unknown_kind:S1"]).exit_code == 0
+    pending = runner.invoke(app, ["timers", "list", "--state", "pending"])
+    assert "test.unknown_kind:S1" in pending.output
+    refused(["timers", "retry", "test.unknown_kind:S1"], "timer_not_failed")
+    refused(["timers", "list", "--state", "zombie"], "invalid_choice")

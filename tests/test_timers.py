@@ -197,3 +197,19 @@ def test_a_confirmation_after_the_facts_settled_is_superseded_by_the_timer(
     assert late.status_code == 409
     assert late.json()["code"] == "superseded_by_timer"
     assert "receipt_auto_confirmed:O-slow" in late.json()["message"]
+
+
+def test_the_dead_letters_are_listed_for_the_operator(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, FLAKY, "S9", ctx.now(), payload={"n": 1})
+    Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS, max_attempts=1).tick()
+    listed = api.get("operator", "/v1/timers?state=failed").json()
+    assert [item["id"] for item in listed["items"]] == [f"{FLAKY}:S9"]
+    item = listed["items"][0]
+    assert item["state"] == "failed" and item["attempts"] == 1 and item["payload"] == {"n": 1}
+    assert "cannot handle S9" in item["last_error"]
+    bad = api.get("operator", "/v1/timers?state=zombie")
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_choice"
+    assert api.get("marketplace", "/v1/timers").status_code == 403

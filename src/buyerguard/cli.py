@@ -33,6 +33,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo marketplace.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
+timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
 shipments_app = typer.Typer(
@@ -45,6 +46,7 @@ for sub_app, name in (
     (demo_app, "demo"),
     (token_app, "token"),
     (scheduler_app, "scheduler"),
+    (timers_app, "timers"),
     (ledger_app, "ledger"),
     (rulebook_app, "rulebook"),
     (shipments_app, "shipments"),
@@ -161,25 +163,84 @@ def scheduler_run(
     once: Annotated[bool, typer.Option(help="fire what is due now, then exit")] = False,
     interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0,
     name: Annotated[str, typer.Option(help="name recorded on fired timers")] = "cli",
+    max_attempts: Annotated[
+        int | None,
+        typer.Option(min=1, help="failed attempts before a timer is dead-lettered (default 8)"),
+    ] = None,
 ) -> None:
     """Fire due timers exactly once (catching up on any backlog)."""
     from buyerguard.scheduler import Scheduler
 
     rt = _runtime()
     scheduler = Scheduler(
-        rt.engine, rt.clock, rt.rulebooks, name=name, history=rt.history, recurring=True
+        rt.engine,
+        rt.clock,
+        rt.rulebooks,
+        name=name,
+        history=rt.history,
+        recurring=True,
+        max_attempts=max_attempts,
     )
     if once:
         fired = scheduler.tick()
         for item in fired:
             console.print(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
-        console.print(f"fired {len(fired)} timer(s)")
+        failed = sum(item.failed for item in fired)
+        console.print(f"fired {len(fired) - failed} timer(s), {failed} failed")
         return
     stop = threading.Event()
     try:
         scheduler.run(interval, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@timers_app.command("list")
+@refusals_exit_2
+def timers_list(
+    state: Annotated[
+        str | None, typer.Option(help="pending, fired, cancelled or failed (dead letters)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Timers by id, with attempts and the last error of a failing one."""
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import list_timers
+
+    rt = _runtime()
+    with rt.reading(OPERATOR) as ctx:
+        rows = list_timers(ctx.connection, state=state, after=None, limit=limit)
+    lines = [
+        (
+            row["id"],
+            row["status"],
+            format_instant(row["due_at"]),
+            str(row["attempts"]),
+            row["last_error"] or "",
+        )
+        for row in rows
+    ]
+    if not console.is_terminal:  # piped: one greppable line per timer, nothing truncated
+        for line in lines:
+            print("\t".join(line))
+        return
+    table = Table("id", "state", "due", "attempts", "last error", title=f"{len(rows)} timer(s)")
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)
+
+
+@timers_app.command("retry")
+@refusals_exit_2
+def timers_retry(timer_id: str) -> None:
+    """Re-arm a dead-lettered timer: it runs on the next tick, attempts counted anew."""
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import retry_timer
+
+    rt = _runtime()
+    with rt.writing(OPERATOR) as ctx:
+        retry_timer(ctx, timer_id)
+    console.print(f"re-armed {timer_id}")
 
 
 @ledger_app.command("check")

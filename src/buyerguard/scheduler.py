@@ -92,7 +92,7 @@ class Scheduler:
         history: ShipmentHistory | None = None,
         recurring: bool = False,
         kinds: dict[str, TimerKind] | None = None,
-        max_attempts: int = TIMER_MAX_ATTEMPTS,
+        max_attempts: int | None = None,
     ) -> None:
         """`recurring` keeps the daily jobs (arrival badge, promise rebuild) scheduled."""
         self.engine = engine
@@ -103,7 +103,7 @@ class Scheduler:
         self.history = history or ShipmentHistory()
         self.recurring = recurring
         self.kinds = TIMER_KINDS if kinds is None else kinds
-        self.max_attempts = max_attempts
+        self.max_attempts = max_attempts or TIMER_MAX_ATTEMPTS
 
     def _context(self, connection: Connection) -> Context:
         return Context(connection, self.actor, self.clock, self.rulebooks, self.history)

@@ -39,7 +39,7 @@ from buyerguard.domain.parties import (
 from buyerguard.errors import Forbidden, InvalidInput, NotFound
 from buyerguard.ledger.book import account_balance
 from buyerguard.money import parse_yuan
-from buyerguard.services import badges, catalog, orders, promises
+from buyerguard.services import badges, catalog, orders, promises, timers
 from buyerguard.services.context import Actor, Context, Role
 from buyerguard.services.records import list_decisions
 from buyerguard.store import repositories
@@ -428,6 +428,28 @@ def merchant_badge(merchant_id: MerchantId, request: Request, caller: CallerDep)
             for spell in status["history"]
         ]
         return status
+
+
+# ------------------------------------------------------------------ timers
+@router.get("/timers", tags=["timers"], **allow())
+def list_timers(
+    request: Request,
+    caller: CallerDep,
+    state: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z]+$",
+            max_length=16,
+            description="pending, fired, cancelled or failed (the dead letters)",
+        ),
+    ] = None,
+    after: Annotated[str | None, Query(min_length=1, max_length=160, pattern=TEXT_PATTERN)] = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`)."""
+    with runtime(request).reading(caller) as ctx:
+        rows = timers.list_timers(ctx.connection, state=state, after=after, limit=limit)
+        return page([views.timer_view(row) for row in rows], limit)
 
 
 # ------------------------------------------------------------ events, ledger

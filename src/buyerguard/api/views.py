@@ -130,3 +130,19 @@ def balance_view(balance: Balance) -> dict[str, Any]:
         "debits_pending": format_fen(balance.debits_pending_fen),
         "credits_pending": format_fen(balance.credits_pending_fen),
     }
+
+
+def timer_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "subject_id": row["subject_id"],
+        "state": row["status"],
+        "due_at": instant(row["due_at"]),
+        "available_at": instant(row["available_at"]),
+        "attempts": row["attempts"],
+        "last_error": row["last_error"],
+        "payload": row["payload"],
+        "fired_at": instant(row["fired_at"]),
+        "outcome": row["outcome"],
+    }

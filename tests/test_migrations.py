@@ -1,0 +1,76 @@
+"""Upgrading a database filled by an earlier release carries everything over, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from buyerguard.store.db import make_engine, normalise_url
+from buyerguard.store.migrate import alembic_config, require_migrated, upgrade
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    base = make_url(normalise_url(request.getfixturevalue("postgres_url")))
+    blank = base.set(database=f"{base.database}_migrations")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}"'))
+        connection.execute(text(f'CREATE DATABASE "{blank.database}"'))
+    yield blank.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_timers_of_release_0002_upgrade_with_their_due_instants(blank_url: str) -> None:
+    command.upgrade(alembic_config(blank_url), "0002")
+    engine = make_engine(blank_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO timers (id, kind, subject_id, due_at, status, created_at) VALUES "
+                "('order.auto_confirm:O1', 'order.auto_confirm', 'O1', "
+                "'2024-10-30 02:00:00+00:00', 'pending', '2024-10-20 02:00:00+00:00'), "
+                "('order.complete:O2', 'order.complete', 'O2', "
+                "'2024-10-25 02:00:00+00:00', 'fired', '2024-10-18 02:00:00+00:00')"
+            )
+        )
+    upgrade(engine)
+    require_migrated(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, status, attempts, payload, last_error, "
+                "due_at = available_at AS same FROM timers ORDER BY id"
+            )
+        ).all()
+    engine.dispose()
+    assert [(r.id, r.status, r.attempts, r.last_error, bool(r.same)) for r in rows] == [
+        ("order.auto_confirm:O1", "pending", 0, None, True),
+        ("order.complete:O2", "fired", 0, None, True),
+    ]
+    assert all(r.payload in ({}, "{}") for r in rows)
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(blank_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from buyerguard.store.tables import metadata
+
+    engine = make_engine(blank_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    assert differences == []
