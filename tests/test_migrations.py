@@ -31,7 +31,7 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
-def test_timers_of_release_0002_upgrade_with_their_due_instants(blank_url: str) -> None:
+def test_timers_and_decisions_of_release_0002_upgrade_unchanged(blank_url: str) -> None:
     command.upgrade(alembic_config(blank_url), "0002")
     engine = make_engine(blank_url)
     with engine.begin() as connection:
@@ -44,6 +44,15 @@ def test_timers_of_release_0002_upgrade_with_their_due_instants(blank_url: str) 
                 "'2024-10-25 02:00:00+00:00', 'fired', '2024-10-18 02:00:00+00:00')"
             )
         )
+        connection.execute(
+            text(
+                "INSERT INTO decisions (id, seq, kind, subject_id, order_id, amount_fen, payer, "
+                "payee, rule_ids, rulebook_id, explanation, details, occurred_at, recorded_at) "
+                "VALUES ('fee_charged:O1-1', 1, 'fee_charged', 'O1-1', 'O1', 216, "
+                "'merchant:M1', 'platform', '[\"fees.rate\"]', '2024-10-15', '0.006 x 360.00', "
+                "'{}', '2024-10-20 02:00:00+00:00', '2024-10-20 02:00:00+00:00')"
+            )
+        )
     upgrade(engine)
     require_migrated(engine)
     with engine.connect() as connection:
@@ -53,7 +62,9 @@ def test_timers_of_release_0002_upgrade_with_their_due_instants(blank_url: str) 
                 "due_at = available_at AS same FROM timers ORDER BY id"
             )
         ).all()
+        decision = connection.execute(text("SELECT id, sequence FROM decisions")).one()
     engine.dispose()
+    assert tuple(decision) == ("fee_charged:O1-1", 1)
     assert [(r.id, r.status, r.attempts, r.last_error, bool(r.same)) for r in rows] == [
         ("order.auto_confirm:O1", "pending", 0, None, True),
         ("order.complete:O2", "fired", 0, None, True),

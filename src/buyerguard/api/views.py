@@ -109,6 +109,7 @@ def decision_view(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "kind": row["kind"],
         "subject_id": row["subject_id"],
+        "sequence": row["sequence"],
         "order_id": row["order_id"],
         "amount": format_fen(row["amount_fen"]),
         "payer": row["payer"],

@@ -25,7 +25,7 @@ from buyerguard.errors import NotFound
 from buyerguard.money import Rate
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import record_decision
+from buyerguard.services.records import record_repeated_decision
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import merchant_badges, merchants
@@ -99,7 +99,9 @@ def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
                 merchant_id=merchant_id, since=as_of, rulebook_id=rulebook.id, **detail
             )
         )
-        record_decision(ctx, _badge_decision(AWARDED, merchant_id, as_of, rulebook, detail), as_of)
+        record_repeated_decision(
+            ctx, _badge_decision(AWARDED, merchant_id, as_of, rulebook, detail), as_of
+        )
     for merchant_id in sorted(withdrawn):
         ctx.connection.execute(
             update(merchant_badges)
@@ -115,7 +117,7 @@ def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
         }
         detail = {key: row[key] for key in ("orders", "signed_within", "industry_orders")}
         detail["industry_signed_within"] = row["industry_signed_within"]
-        record_decision(
+        record_repeated_decision(
             ctx, _badge_decision(WITHDRAWN, merchant_id, as_of, rulebook, detail), as_of
         )
     return BadgeChanges(as_of, frozenset(awarded), frozenset(withdrawn), len(by_merchant))

@@ -20,7 +20,7 @@ from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.services import settlement
 from buyerguard.services.context import Context, Role
-from buyerguard.services.records import audit, record_decision
+from buyerguard.services.records import audit, has_decision, record_decision
 from buyerguard.services.timers import DueTimer, cancel_timer, schedule_timer, settle_subject
 from buyerguard.store import repositories
 
@@ -180,8 +180,10 @@ def pay_order(
     order.pay(amount_fen, when, rulebook.id, tuple(sorted(services)))
     settlement.hold_payment(ctx, order, rulebook, when)
     enrolment = enrolment_at_payment(merchant.id, services, rulebook)
-    if enrolment is not None:
-        record_decision(ctx, enrolment, when, order.id)
+    if enrolment is not None and not has_decision(
+        ctx.connection, enrolment.kind, enrolment.subject_id
+    ):
+        record_decision(ctx, enrolment, when, order.id)  # once per merchant
     return _finish(ctx, order, "pay_order", when, amount_fen=amount_fen)
 
 

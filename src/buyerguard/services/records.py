@@ -1,13 +1,14 @@
-"""Decisions (the event feed), audit records and timers, written with each command."""
+"""Decisions (the event feed) and audit records, written with each command."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from buyerguard.domain.decision import Decision
+from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
 from buyerguard.store.tables import audit_log, decisions, event_sequence
 
@@ -39,39 +40,96 @@ def lock_event_feed(connection: Connection) -> None:
     )
 
 
-def decision_id(decision: Decision) -> str:
-    return f"{decision.kind}:{decision.subject_id}"
+def decision_id(decision: Decision, sequence: int = 1) -> str:
+    """`kind:subject` for the first decision of its kind on a subject, then `kind:subject:n`."""
+    base = f"{decision.kind}:{decision.subject_id}"
+    return base if sequence == 1 else f"{base}:{sequence}"
+
+
+def _content(decision: Decision, order_id: str | None) -> dict[str, Any]:
+    """What a decision says: two records with one id must say the same."""
+    return {
+        "kind": decision.kind,
+        "subject_id": decision.subject_id,
+        "order_id": order_id,
+        "amount_fen": decision.amount_fen,
+        "payer": decision.payer,
+        "payee": decision.payee,
+        "rule_ids": list(decision.rule_ids),
+        "rulebook_id": decision.rulebook_id,
+        "explanation": decision.explanation,
+        "details": dict(decision.details),
+    }
 
 
 def record_decision(
-    ctx: Context, decision: Decision, occurred_at: datetime, order_id: str | None = None
+    ctx: Context,
+    decision: Decision,
+    occurred_at: datetime,
+    order_id: str | None = None,
+    sequence: int = 1,
 ) -> str:
-    """Store a decision once per (kind, subject); returns its id."""
-    identifier = decision_id(decision)
-    existing = ctx.connection.execute(
-        select(decisions.c.id).where(decisions.c.id == identifier)
-    ).first()
-    if existing:
+    """Store the `sequence`-th decision of its kind on its subject; returns its id.
+
+    The same decision again is a replay (nothing written); another decision
+    under an id already taken is refused with `decision_conflict` — never
+    silently dropped, so no transfer can post under a decision that was lost.
+    """
+    identifier = decision_id(decision, sequence)
+    content = _content(decision, order_id)
+    existing = (
+        ctx.connection.execute(
+            select(*(decisions.c[name] for name in content)).where(decisions.c.id == identifier)
+        )
+        .mappings()
+        .first()
+    )
+    if existing is not None:
+        if dict(existing) != content:
+            differing = sorted(name for name in content if existing[name] != content[name])
+            raise Conflict(
+                "decision_conflict",
+                f"decision {identifier} was already recorded with other "
+                f"{', '.join(differing)}; nothing was written",
+                "decision",
+            )
         return identifier
     ctx.connection.execute(
         insert(decisions).values(
             id=identifier,
             seq=_next_sequence(ctx.connection),
-            kind=decision.kind,
-            subject_id=decision.subject_id,
-            order_id=order_id,
-            amount_fen=decision.amount_fen,
-            payer=decision.payer,
-            payee=decision.payee,
-            rule_ids=list(decision.rule_ids),
-            rulebook_id=decision.rulebook_id,
-            explanation=decision.explanation,
-            details=dict(decision.details),
+            sequence=sequence,
             occurred_at=occurred_at,
             recorded_at=ctx.now(),
+            **content,
         )
     )
     return identifier
+
+
+def next_decision_sequence(connection: Connection, kind: str, subject_id: str) -> int:
+    """The sequence the next decision of `kind` on `subject_id` takes (1 for the first)."""
+    latest = connection.execute(
+        select(func.max(decisions.c.sequence)).where(
+            decisions.c.kind == kind, decisions.c.subject_id == subject_id
+        )
+    ).scalar_one()
+    return int(latest or 0) + 1
+
+
+def record_repeated_decision(
+    ctx: Context, decision: Decision, occurred_at: datetime, order_id: str | None = None
+) -> str:
+    """Record a decision that may repeat on its subject (a badge awarded again): the next one."""
+    sequence = next_decision_sequence(ctx.connection, decision.kind, decision.subject_id)
+    return record_decision(ctx, decision, occurred_at, order_id, sequence)
+
+
+def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:
+    found = connection.execute(
+        select(decisions.c.id).where(decisions.c.kind == kind, decisions.c.subject_id == subject_id)
+    ).first()
+    return found is not None
 
 
 def list_decisions(

@@ -180,6 +180,8 @@ order_transitions = Table(
 
 # Decisions are the event feed: `seq` is assigned under a lock on
 # `event_sequence`, so reading `seq > cursor` sees them in commit order.
+# `sequence` numbers repeated decisions of one kind on one subject (a second
+# partial refund, a badge awarded again): the first is 1.
 decisions = Table(
     "decisions",
     metadata,
@@ -197,7 +199,8 @@ decisions = Table(
     Column("details", JSON, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
-    UniqueConstraint("kind", "subject_id", name="uq_decisions_purpose"),
+    Column("sequence", Integer, nullable=False),
+    UniqueConstraint("kind", "subject_id", "sequence", name="uq_decisions_purpose"),
 )
 
 event_sequence = Table(
