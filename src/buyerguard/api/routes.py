@@ -360,12 +360,20 @@ def refund(
     order_id: OrderId, request: Request, caller: CallerDep, body: RefundIn | None = None
 ) -> JSONResponse:
     fact = body or RefundIn()
+    amounts_fen = (
+        {
+            sub_id: parse_yuan(amount, field=f"amounts.{sub_id}")
+            for sub_id, amount in fact.amounts.items()
+        }
+        if fact.amounts is not None
+        else None
+    )
     return _order_fact(
         request,
         caller,
         fact,
         lambda ctx: orders.refund_before_shipment(
-            ctx, order_id, fact.sub_order_ids, fact.occurred_at
+            ctx, order_id, fact.sub_order_ids, fact.occurred_at, amounts_fen
         ),
     )
 

@@ -174,4 +174,14 @@ class ShipmentIn(FactIn):
 
 
 class RefundIn(FactIn):
-    sub_order_ids: list[RefId] | None = Field(default=None, max_length=MAX_ORDER_LINES)
+    sub_order_ids: list[RefId] | None = Field(
+        default=None,
+        max_length=MAX_ORDER_LINES,
+        description="Whole sub-orders to refund (left out, with no amounts: all of them)",
+    )
+    amounts: dict[RefId, Yuan] | None = Field(
+        default=None,
+        max_length=MAX_ORDER_LINES,
+        description="Parts to refund, by sub-order: each at most what the sub-order still holds",
+        examples=[{"O-1-1": "12.00"}],
+    )

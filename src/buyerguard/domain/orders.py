@@ -185,30 +185,60 @@ class Order:
         return self._move("cancel", OrderState.CANCELLED, occurred_at)
 
     def refund_before_shipment(
-        self, sub_order_ids: list[str] | None, occurred_at: datetime
-    ) -> tuple[list[SubOrder], Transition | None]:
-        """Refund whole sub-orders (None: all of them); refunding the last refunds the order."""
+        self,
+        sub_order_ids: list[str] | None,
+        occurred_at: datetime,
+        amounts_fen: dict[str, Fen] | None = None,
+    ) -> tuple[list[tuple[SubOrder, Fen]], Transition | None]:
+        """Refund before shipment: whole sub-orders (None: all still open), or parts of them.
+
+        `amounts_fen` refunds part of what each named sub-order still holds; a
+        sub-order refunded down to nothing is refunded in full. Returns each
+        sub-order with the amount refunded now; refunding the last open one
+        refunds the order.
+        """
         self._require("refund_before_shipment")
         self._not_before(self.paid_at, occurred_at, "refund")
-        if sub_order_ids is not None and not sub_order_ids:
+        if amounts_fen is not None and sub_order_ids is not None:
+            raise InvalidInput(
+                "refund_ambiguous",
+                "name sub_order_ids (whole sub-orders) or amounts (parts), not both",
+                "amounts",
+            )
+        if (sub_order_ids is not None and not sub_order_ids) or amounts_fen == {}:
             raise InvalidInput(
                 "sub_order_ids_empty",
                 "name at least one sub-order, or leave sub_order_ids out to refund them all",
-                "sub_order_ids",
+                "sub_order_ids" if amounts_fen is None else "amounts",
             )
-        targets = (
-            self.open_sub_orders()
-            if sub_order_ids is None
-            else [self.sub_order(sub_id) for sub_id in dict.fromkeys(sub_order_ids)]
-        )
-        for sub in targets:
+        if amounts_fen is not None:
+            targets = [(self.sub_order(sub_id), amount) for sub_id, amount in amounts_fen.items()]
+        else:
+            chosen = (
+                self.open_sub_orders()
+                if sub_order_ids is None
+                else [self.sub_order(sub_id) for sub_id in dict.fromkeys(sub_order_ids)]
+            )
+            targets = [(sub, sub.settled_goods_fen) for sub in chosen]
+        for sub, amount_fen in targets:
             if sub.refunded_before_shipment:
                 raise Conflict(
                     "already_refunded", f"sub-order {sub.id} is already refunded", "sub_order_ids"
                 )
-        for sub in targets:
-            sub.refunded_before_shipment = True
-            sub.refunded_fen = sub.goods_fen
+            if amount_fen <= 0:
+                raise InvalidInput(
+                    "amount_not_positive", f"refund of {sub.id} must be above 0", "amounts"
+                )
+            if amount_fen > sub.settled_goods_fen:
+                raise InvalidInput(
+                    "refund_exceeds_remaining",
+                    f"sub-order {sub.id} holds {format_fen(sub.settled_goods_fen)}, "
+                    f"less than {format_fen(amount_fen)}",
+                    "amounts",
+                )
+        for sub, amount_fen in targets:
+            sub.refunded_fen += amount_fen
+            sub.refunded_before_shipment = sub.refunded_fen == sub.goods_fen
         if self.open_sub_orders():
             return targets, None
         self.refunded_at = occurred_at

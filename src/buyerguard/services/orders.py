@@ -200,14 +200,20 @@ def refund_before_shipment(
     order_id: str,
     sub_order_ids: list[str] | None = None,
     occurred_at: datetime | None = None,
+    amounts_fen: dict[str, Fen] | None = None,
 ) -> Order:
+    """Refund whole sub-orders, or parts of them (`amounts_fen`), before shipment."""
     ctx.require_role("refund orders", Role.MARKETPLACE, Role.BUYER)
     order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
-    refunded, _ = order.refund_before_shipment(sub_order_ids, when)
-    settlement.refund_sub_orders(ctx, order, refunded, ctx.rulebook_at(when), when)
+    refunds, _ = order.refund_before_shipment(sub_order_ids, when, amounts_fen)
+    settlement.refund_sub_orders(ctx, order, refunds, ctx.rulebook_at(when), when)
     return _finish(
-        ctx, order, "refund_before_shipment", when, sub_order_ids=[sub.id for sub in refunded]
+        ctx,
+        order,
+        "refund_before_shipment",
+        when,
+        refunds_fen={sub.id: amount_fen for sub, amount_fen in refunds},
     )
 
 

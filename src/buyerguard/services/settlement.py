@@ -20,10 +20,15 @@ from buyerguard.ledger.book import Transfer, TransferKind, record
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import lock_event_feed, record_decision
+from buyerguard.services.records import (
+    lock_event_feed,
+    next_decision_sequence,
+    record_decision,
+)
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
 REFUND_RULE = "refund_only.before_shipment_always_allowed"
+REFUND_DUE = "refund_due"
 
 
 def _lifecycle_decision(
@@ -127,51 +132,82 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
         )
 
 
+def nth(base_id: str, sequence: int) -> str:
+    """The id of the `sequence`-th transfer of one purpose on one subject: `base`, `base:2`…"""
+    return base_id if sequence == 1 else f"{base_id}:{sequence}"
+
+
+def refunds_so_far(ctx: Context, sub_id: str) -> int:
+    """How many refunds a sub-order has had: its open hold is the next one, `hold:{sub}:{n+1}`."""
+    return next_decision_sequence(ctx.connection, REFUND_DUE, sub_id) - 1
+
+
 def refund_sub_orders(
-    ctx: Context, order: Order, refunded: list[SubOrder], rulebook: Rulebook, occurred_at: datetime
+    ctx: Context,
+    order: Order,
+    refunds: list[tuple[SubOrder, Fen]],
+    rulebook: Rulebook,
+    occurred_at: datetime,
 ) -> None:
-    """Void the holds of refunded sub-orders and return their money to the rails."""
+    """Return refunded money to the rails; a sub-order's hold is voided and what is left of it
+    held again, so a hold is settled in part as often as money is left, never beyond."""
     lock_event_feed(ctx.connection)
     escrow = accounts.platform_escrow()
     payable = accounts.merchant_payable(order.merchant_id)
     buyer = party("buyer", order.buyer_id)
-    for sub in refunded:
+    for sub, amount_fen in refunds:
+        sequence = refunds_so_far(ctx, sub.id) + 1
+        held_fen = sub.settled_goods_fen + amount_fen  # what the open hold holds now
+        whole = "" if sub.refunded_before_shipment else " in part"
         decision = _lifecycle_decision(
-            "refund_due",
+            REFUND_DUE,
             sub.id,
-            sub.goods_fen,
+            amount_fen,
             PLATFORM,
             buyer,
             rulebook,
             REFUND_RULE,
-            f"refund {format_fen(sub.goods_fen)} before shipment",
+            f"refund {format_fen(amount_fen)} before shipment{whole}",
         )
-        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+        decision_ref = record_decision(ctx, decision, occurred_at, order.id, sequence)
         _transfer(
             ctx,
-            f"void:{sub.id}",
+            nth(f"void:{sub.id}", sequence),
             TransferKind.VOID_PENDING,
             escrow,
             payable,
-            sub.goods_fen,
+            held_fen,
             "escrow_void",
             order,
             occurred_at,
             decision_ref,
-            pending_id=f"hold:{sub.id}",
+            pending_id=nth(f"hold:{sub.id}", sequence),
         )
         _transfer(
             ctx,
-            f"refund:{sub.id}",
+            nth(f"refund:{sub.id}", sequence),
             TransferKind.POSTED,
             escrow,
             accounts.rail_clearing(),
-            sub.goods_fen,
+            amount_fen,
             "refund",
             order,
             occurred_at,
             decision_ref,
         )
+        if sub.settled_goods_fen > 0:
+            _transfer(
+                ctx,
+                nth(f"hold:{sub.id}", sequence + 1),
+                TransferKind.PENDING,
+                escrow,
+                payable,
+                sub.settled_goods_fen,
+                "escrow_hold",
+                order,
+                occurred_at,
+                decision_ref,
+            )
     if order.open_sub_orders() or order.shipping_fen == 0:
         return
     decision = _lifecycle_decision(
@@ -240,12 +276,12 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
         released = _lifecycle_decision(
             "escrow_released",
             sub.id,
-            sub.goods_fen,
+            sub.settled_goods_fen,
             buyer,
             merchant,
             paid_rulebook,
             ESCROW_RULE,
-            f"receipt confirmed: {format_fen(sub.goods_fen)} released to merchant",
+            f"receipt confirmed: {format_fen(sub.settled_goods_fen)} released to merchant",
         )
         release_ref = record_decision(ctx, released, occurred_at, order.id)
         _transfer(
@@ -254,12 +290,12 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             TransferKind.POST_PENDING,
             escrow,
             payable,
-            sub.goods_fen,
+            sub.settled_goods_fen,
             "escrow_release",
             order,
             occurred_at,
             release_ref,
-            pending_id=f"hold:{sub.id}",
+            pending_id=nth(f"hold:{sub.id}", refunds_so_far(ctx, sub.id) + 1),
         )
         if fee.amount_fen > 0:
             _transfer(
