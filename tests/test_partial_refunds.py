@@ -1,0 +1,101 @@
+"""Partial refunds before shipment: sequenced decisions and transfers, holds settled in part."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.services.context import OPERATOR
+from buyerguard.store.tables import ledger_transfers
+from tests.conftest import Api
+from tests.test_api import ORDER, assert_refused, row_counts
+
+
+def transfers(rt: Runtime, order_id: str) -> dict[str, tuple[str, int]]:
+    with rt.reading(OPERATOR) as ctx:
+        rows = ctx.connection.execute(
+            select(
+                ledger_transfers.c.id, ledger_transfers.c.kind, ledger_transfers.c.amount_fen
+            ).where(ledger_transfers.c.order_id == order_id)
+        ).all()
+    return {row.id: (row.kind, row.amount_fen) for row in rows}
+
+
+def refund(api: Api, body: dict[str, Any], order_id: str = "O-1") -> Any:
+    return api.post("buyer", f"/v1/orders/{order_id}/refund-before-shipment", body)
+
+
+def test_two_partial_refunds_then_confirmation(api: Api, rt: Runtime) -> None:
+    assert api.post("marketplace", "/v1/orders", ORDER).status_code == 201
+    assert (
+        api.post("marketplace", "/v1/orders/O-1/payment", {"amount": "5380.00"}).status_code == 200
+    )
+    first = refund(api, {"amounts": {"O-1-2": "1,000.00"}})
+    assert first.status_code == 200, first.text
+    second = refund(api, {"amounts": {"O-1-2": "500.00"}})
+    assert second.status_code == 200, second.text
+    towels = second.json()["sub_orders"][1]
+    assert (towels["goods"], towels["refunded"], second.json()["state"]) == (
+        "5000.00",
+        "1500.00",
+        "paid",
+    )
+    moved = transfers(rt, "O-1")
+    assert moved["void:O-1-2"] == ("void_pending", 500_000)
+    assert moved["refund:O-1-2"] == ("posted", 100_000)
+    assert moved["hold:O-1-2:2"] == ("pending", 400_000)
+    assert moved["void:O-1-2:2"] == ("void_pending", 400_000)
+    assert moved["refund:O-1-2:2"] == ("posted", 50_000)
+    assert moved["hold:O-1-2:3"] == ("pending", 350_000)
+    decisions = api.get("marketplace", "/v1/orders/O-1/decisions").json()["items"]
+    refunds = [
+        (d["id"], d["amount"], d["sequence"]) for d in decisions if d["kind"] == "refund_due"
+    ]
+    assert refunds == [("refund_due:O-1-2", "1000.00", 1), ("refund_due:O-1-2:2", "500.00", 2)]
+
+    before = row_counts(rt)
+    too_much = refund(api, {"amounts": {"O-1-2": "3500.01"}})
+    assert_refused(too_much, 422, "refund_exceeds_remaining", "amounts")
+    assert_refused(refund(api, {"amounts": {"O-1-2": "0.00"}}), 422, "amount_not_positive")
+    both = refund(api, {"amounts": {"O-1-2": "1.00"}, "sub_order_ids": ["O-1-1"]})
+    assert_refused(both, 422, "refund_ambiguous", "amounts")
+    assert row_counts(rt) == before
+
+    shipment = {"carrier": "SF", "tracking_number": "SF1"}
+    assert api.post("merchant", "/v1/orders/O-1/shipment", shipment).status_code == 200
+    assert api.post("marketplace", "/v1/orders/O-1/signing").status_code == 200
+    confirmed = api.post("buyer", "/v1/orders/O-1/confirmation").json()
+    assert [sub["fee"] for sub in confirmed["sub_orders"]] == ["2.16", "18.00"]  # 21.00 capped
+    assert transfers(rt, "O-1")["release:O-1-2"] == ("post_pending", 350_000)
+    payable = api.get("merchant", "/v1/ledger/accounts/merchant:M-yiwu:payable").json()
+    assert payable["balance"] == "3859.84"  # 360 + 3500 + 20 shipping - 2.16 - 18.00
+    released = [
+        d
+        for d in api.get("marketplace", "/v1/orders/O-1/decisions").json()["items"]
+        if d["kind"] == "escrow_released"
+    ]
+    assert [d["amount"] for d in released] == ["360.00", "3500.00"]
+
+
+def test_a_part_then_the_rest_refunds_the_sub_order_and_then_the_order(
+    api: Api, rt: Runtime
+) -> None:
+    assert api.post("marketplace", "/v1/orders", ORDER).status_code == 201
+    assert (
+        api.post("marketplace", "/v1/orders/O-1/payment", {"amount": "5380.00"}).status_code == 200
+    )
+    assert refund(api, {"amounts": {"O-1-2": "4999.99"}}).status_code == 200
+    rest = refund(api, {"sub_order_ids": ["O-1-2"]})
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["sub_orders"][1]["refunded_before_shipment"] is True
+    assert transfers(rt, "O-1")["refund:O-1-2:2"] == ("posted", 1)
+    assert "hold:O-1-2:3" not in transfers(rt, "O-1")
+    assert_refused(refund(api, {"amounts": {"O-1-2": "0.01"}}), 409, "already_refunded")
+    last = refund(api, {"amounts": {"O-1-1": "360.00"}})
+    assert last.json()["state"] == "refunded"
+    kinds = [d["kind"] for d in api.get("marketplace", "/v1/orders/O-1/decisions").json()["items"]]
+    assert kinds.count("refund_due") == 3 and "shipping_refund_due" in kinds
+    escrow = api.get("operator", "/v1/ledger/accounts/platform:escrow").json()
+    assert escrow["balance"] == "0.00"
