@@ -6,8 +6,9 @@ on the real database of the `engine` fixture (SQLite and PostgreSQL). Its
 rules place orders (random lines of one demo merchant, quantities >= MOQ,
 optional unit-price overrides chosen to exercise the fee's rounding and cap,
 shipping), pay them (sometimes with a wrong amount), ship, sign, confirm,
-cancel and refund before shipment (all or some sub-orders, sometimes naming
-an already-refunded or unknown sub-order), each command sometimes aimed at an
+cancel and refund before shipment (all or some sub-orders, or parts of one —
+a fen, half, all or more than it holds — sometimes naming an already-refunded
+or unknown sub-order), each command sometimes aimed at an
 order in the wrong state; they retry earlier keyed POSTs with the same key and
 body, reuse a key with a different body, and advance the simulated clock and
 tick the real `Scheduler` (auto-confirm at signing + 10 days, completion when
@@ -150,8 +151,17 @@ def _window_end(signed_at: datetime) -> datetime:
 class SubModel:
     id: str
     goods_fen: int
-    refunded: bool = False
+    refunded: bool = False  # in full, before shipment
     fee_fen: int | None = None
+    refunded_fen: int = 0  # in full or in part
+
+    @property
+    def held_fen(self) -> int:
+        return self.goods_fen - self.refunded_fen
+
+    def refund(self, amount_fen: int) -> None:
+        self.refunded_fen += amount_fen
+        self.refunded = self.refunded_fen == self.goods_fen
 
 
 @dataclass
@@ -205,7 +215,7 @@ class OrderModel:
         event(f"confirmed ({by}){' with refunded sub-orders' if partly_refunded else ''}")
         self.state, self.confirmed_at, self.confirmed_by = CONFIRMED, at, by
         for sub in self.subs:
-            sub.fee_fen = 0 if sub.refunded else _fee(sub.goods_fen)
+            sub.fee_fen = 0 if sub.refunded else _fee(sub.held_fen)
 
 
 Columns = tuple[
@@ -224,11 +234,11 @@ def expected_balances(orders: list[OrderModel]) -> dict[str, Columns]:
         acc[RAIL][dp] += order.total_fen
         acc[ESCROW][cp] += order.total_fen
         shipping_open = order.state != REFUNDED
-        refunded = sum(sub.goods_fen for sub in order.subs if sub.refunded)
+        refunded = sum(sub.refunded_fen for sub in order.subs)
         refunded += 0 if shipping_open else order.shipping_fen
         acc[ESCROW][dp] += refunded
         acc[RAIL][cp] += refunded
-        held = sum(sub.goods_fen for sub in order.open_subs())
+        held = sum(sub.held_fen for sub in order.open_subs())
         held += order.shipping_fen if shipping_open else 0
         if order.state in (PAID, SHIPPED, SIGNED):
             acc[ESCROW][dpend] += held
@@ -358,6 +368,8 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             return 409, "illegal_transition"
         if command.kind == "pay" and parse_yuan(body["amount"]) != order.total_fen:
             return 422, "amount_mismatch"
+        if command.kind == "refund" and "amounts" in body:
+            return self._expect_partial_refund(order, body)
         if command.kind == "refund" and body.get("sub_order_ids") == []:
             return 422, "sub_order_ids_empty"
         if command.kind == "refund" and body.get("sub_order_ids"):
@@ -367,6 +379,26 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
                 return 422, "unknown_sub_order"
             if any(subs[sub_id].refunded for sub_id in named):
                 return 409, "already_refunded"
+        return 200, None
+
+    @staticmethod
+    def _expect_partial_refund(order: OrderModel, body: dict[str, Any]) -> tuple[int, str | None]:
+        """The domain's checks, in its order: shape, unknown sub-orders, then each part."""
+        if "sub_order_ids" in body:
+            return 422, "refund_ambiguous"
+        if not body["amounts"]:
+            return 422, "sub_order_ids_empty"
+        subs = {sub.id: sub for sub in order.subs}
+        if any(sub_id not in subs for sub_id in body["amounts"]):
+            return 422, "unknown_sub_order"
+        for sub_id, amount in body["amounts"].items():
+            sub, amount_fen = subs[sub_id], parse_yuan(amount)
+            if sub.refunded:
+                return 409, "already_refunded"
+            if amount_fen <= 0:
+                return 422, "amount_not_positive"
+            if amount_fen > sub.held_fen:
+                return 422, "refund_exceeds_remaining"
         return 200, None
 
     def _apply(self, command: Command, payload: dict[str, Any]) -> None:
@@ -404,9 +436,18 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             elif command.kind == "cancel":
                 order.state = CANCELLED
             elif command.kind == "refund":
-                named = body.get("sub_order_ids") or [sub.id for sub in order.open_subs()]
-                for sub in order.subs:
-                    sub.refunded = sub.refunded or sub.id in named
+                by_id = {sub.id: sub for sub in order.subs}
+                if "amounts" in body:
+                    parts = {sub_id: parse_yuan(a) for sub_id, a in body["amounts"].items()}
+                else:
+                    named = body.get("sub_order_ids") or [sub.id for sub in order.open_subs()]
+                    parts = {sub_id: by_id[sub_id].held_fen for sub_id in dict.fromkeys(named)}
+                for sub_id, amount_fen in parts.items():
+                    if amount_fen < by_id[sub_id].held_fen:
+                        event("refund: part of a sub-order")
+                    elif by_id[sub_id].refunded_fen:
+                        event("refund: the rest of a partly refunded sub-order")
+                    by_id[sub_id].refund(amount_fen)
                 if not order.open_subs():
                     order.state = REFUNDED
         assert payload["state"] == self.orders[payload["id"]].state, payload
@@ -554,11 +595,22 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         open_ids = [sub.id for sub in order.open_subs()]
         refunded_ids = [sub.id for sub in order.subs if sub.refunded]
         mode = data.draw(
-            st.sampled_from(["some open", "all", "some refunded", "empty list", "unknown"]),
+            st.sampled_from(
+                ["some open", "all", "some refunded", "empty list", "unknown", "part", "part"]
+            ),
             label="which sub-orders",
         )
         body: dict[str, Any] | None
-        if mode == "all":
+        if mode == "part":
+            sub = order.subs[data.draw(st.integers(0, len(order.subs) - 1), label="sub")]
+            amount_fen = data.draw(
+                st.sampled_from([1, max(sub.held_fen // 2, 1), sub.held_fen, sub.held_fen + 1, 0]),
+                label="part",
+            )
+            body = {"amounts": {sub.id: format_fen(amount_fen)}}
+            if data.draw(st.integers(0, 9), label="also name sub-orders") == 0:
+                body["sub_order_ids"] = [sub.id]  # refused: one or the other
+        elif mode == "all":
             body = data.draw(st.sampled_from([None, {}]), label="body")
         elif mode == "empty list":
             body = {"sub_order_ids": []}  # refused: leave the list out to refund all
@@ -693,7 +745,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
                     sub.id,
                     format_fen(sub.goods_fen),
                     sub.refunded,
-                    format_fen(sub.goods_fen if sub.refunded else 0),
+                    format_fen(sub.refunded_fen),
                     None if sub.fee_fen is None else format_fen(sub.fee_fen),
                 )
                 for sub in order.subs
