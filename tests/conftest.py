@@ -132,6 +132,24 @@ def assert_ledger_checks(engine: Engine) -> None:
     assert report.ok, "ledger check failed after test:\n" + "\n".join(report.breaches)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each backend (for migrations and refusals)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
+        return
+    base = make_url(normalise_url(request.getfixturevalue("postgres_url")))
+    blank = base.set(database=f"{base.database}_blank")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}"'))
+        connection.execute(text(f'CREATE DATABASE "{blank.database}"'))
+    yield blank.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
 def clock() -> SimulatedClock:
     return SimulatedClock(parse_instant(START))

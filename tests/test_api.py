@@ -21,6 +21,19 @@ ORDER = {
     "lines": [{"product_id": "P-cups", "quantity": 10}, {"product_id": "P-towels", "quantity": 2}],
     "shipping": "20.00",
 }
+NEW_MERCHANT = {"id": "M-new", "name": "n", "industry": "toys", "origin_region": "330782"}
+NEW_BUYER = {
+    "id": "B-new",
+    "name": "shop",
+    "addresses": [{"province_code": "440000", "city_code": "440300", "district_code": "440305"}],
+}
+NEW_PRODUCT = {
+    "id": "P-new",
+    "merchant_id": "M-yiwu",
+    "title": "mugs",
+    "unit_price": "12.50",
+    "ship_from_region": "330782",
+}
 
 
 def row_counts(rt: Runtime) -> dict[str, int]:
@@ -264,13 +277,7 @@ def test_bad_merchants_are_refused(
 
 
 def test_product_listing_rules(api: Api) -> None:
-    product = {
-        "id": "P-new",
-        "merchant_id": "M-yiwu",
-        "title": "mugs",
-        "unit_price": "12.50",
-        "ship_from_region": "330782",
-    }
+    product = NEW_PRODUCT
     assert_refused(
         api.post("merchant", "/v1/products", {**product, "unit_price": 12.5}),
         422,

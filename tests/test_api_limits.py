@@ -15,16 +15,10 @@ import pytest
 from buyerguard.bootstrap import Runtime
 from buyerguard.money import MAX_FEN, format_fen
 from tests.conftest import Api
-from tests.test_api import ORDER, assert_refused, row_counts
+from tests.test_api import NEW_MERCHANT, NEW_PRODUCT, ORDER, assert_refused, row_counts
 
-PRODUCT = {
-    "id": "P-new",
-    "merchant_id": "M-yiwu",
-    "title": "mugs",
-    "unit_price": "12.50",
-    "ship_from_region": "330782",
-}
-MERCHANT = {"id": "M-new", "name": "n", "industry": "toys", "origin_region": "330782"}
+PRODUCT = NEW_PRODUCT
+MERCHANT = NEW_MERCHANT
 SHIPMENT = {"carrier": "SF", "tracking_number": "SF1", "official_logistics": True}
 
 

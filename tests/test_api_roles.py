@@ -24,7 +24,7 @@ from buyerguard.services import promises
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import create_token, revoke_token
 from tests.conftest import Api
-from tests.test_api import assert_refused, row_counts
+from tests.test_api import NEW_BUYER, NEW_MERCHANT, NEW_PRODUCT, assert_refused, row_counts
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "orders-and-ledger.md"
 ROLE_COLUMNS = ("operator", "marketplace", "merchant", "buyer")
@@ -99,36 +99,16 @@ def order(api: Api, tag: str, *steps: str) -> str:
 PROBES: dict[str, Probe] = {
     "GET /healthz": lambda api, tag: Call("GET", "/healthz"),
     "POST /v1/merchants": lambda api, tag: Call(
-        "POST",
-        "/v1/merchants",
-        {"id": f"M-{tag}", "name": "n", "industry": "toys", "origin_region": "330782"},
+        "POST", "/v1/merchants", {**NEW_MERCHANT, "id": f"M-{tag}"}
     ),
     "GET /v1/merchants/{merchant_id}": lambda api, tag: Call("GET", "/v1/merchants/M-yiwu"),
     "GET /v1/merchants/{merchant_id}/badge": lambda api, tag: Call(
         "GET", "/v1/merchants/M-yiwu/badge"
     ),
-    "POST /v1/buyers": lambda api, tag: Call(
-        "POST",
-        "/v1/buyers",
-        {
-            "id": f"B-{tag}",
-            "name": "shop",
-            "addresses": [
-                {"province_code": "440000", "city_code": "440300", "district_code": "440305"}
-            ],
-        },
-    ),
+    "POST /v1/buyers": lambda api, tag: Call("POST", "/v1/buyers", {**NEW_BUYER, "id": f"B-{tag}"}),
     "GET /v1/buyers/{buyer_id}": lambda api, tag: Call("GET", "/v1/buyers/B-shop"),
     "POST /v1/products": lambda api, tag: Call(
-        "POST",
-        "/v1/products",
-        {
-            "id": f"P-{tag}",
-            "merchant_id": "M-yiwu",
-            "title": "mugs",
-            "unit_price": "12.50",
-            "ship_from_region": "330782",
-        },
+        "POST", "/v1/products", {**NEW_PRODUCT, "id": f"P-{tag}"}
     ),
     "GET /v1/products": lambda api, tag: Call("GET", "/v1/products", listed_id="P-cups"),
     "GET /v1/products/{product_id}": lambda api, tag: Call("GET", "/v1/products/P-cups"),

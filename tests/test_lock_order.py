@@ -27,6 +27,7 @@ from buyerguard.scheduler import Scheduler
 from buyerguard.store.db import make_engine
 from buyerguard.store.shipment_history import ShipmentHistory
 from tests.conftest import assert_ledger_checks, reset_postgres, serving_demo
+from tests.test_api import NEW_BUYER, NEW_MERCHANT, NEW_PRODUCT
 
 # The documented order, lowest first; a row of a table not named here is an undocumented lock.
 LOCK_ORDER = (
@@ -161,24 +162,9 @@ def test_every_command_kind_locks_in_the_documented_order(
         command("confirm A", "buyer", "/v1/orders/A/confirmation")
         tick("auto-confirm B, badges, promise rebuild", timedelta(days=10, hours=1))
         tick("complete A and B", timedelta(days=8))
-        merchant = {"id": "M-new", "name": "n", "industry": "toys", "origin_region": "330782"}
-        command("create merchant", "marketplace", "/v1/merchants", merchant)
-        buyer = {
-            "id": "B-new",
-            "name": "shop",
-            "addresses": [
-                {"province_code": "440000", "city_code": "440300", "district_code": "440305"}
-            ],
-        }
-        command("create buyer", "marketplace", "/v1/buyers", buyer)
-        product = {
-            "id": "P-new",
-            "merchant_id": "M-yiwu",
-            "title": "mugs",
-            "unit_price": "12.50",
-            "ship_from_region": "330782",
-        }
-        command("create product", "merchant", "/v1/products", product)
+        command("create merchant", "marketplace", "/v1/merchants", NEW_MERCHANT)
+        command("create buyer", "marketplace", "/v1/buyers", NEW_BUYER)
+        command("create product", "merchant", "/v1/products", NEW_PRODUCT)
         states = {name: api.get("operator", f"/v1/orders/{name}").json()["state"] for name in "AB"}
     assert states == {"A": "completed", "B": "completed"}
     transactions = recorder.take()

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from buyerguard.store.db import make_engine, normalise_url
+from buyerguard.store.db import make_engine
 from buyerguard.store.migrate import alembic_config, require_migrated, upgrade
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    base = make_url(normalise_url(request.getfixturevalue("postgres_url")))
-    blank = base.set(database=f"{base.database}_migrations")
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}"'))
-        connection.execute(text(f'CREATE DATABASE "{blank.database}"'))
-    yield blank.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{blank.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_timers_and_decisions_of_release_0002_upgrade_unchanged(blank_url: str) -> None:
-    command.upgrade(alembic_config(blank_url), "0002")
-    engine = make_engine(blank_url)
+def test_timers_and_decisions_of_release_0002_upgrade_unchanged(blank_database_url: str) -> None:
+    command.upgrade(alembic_config(blank_database_url), "0002")
+    engine = make_engine(blank_database_url)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -72,13 +50,13 @@ def test_timers_and_decisions_of_release_0002_upgrade_unchanged(blank_url: str) 
     assert all(r.payload in ({}, "{}") for r in rows)
 
 
-def test_the_migrations_build_exactly_the_tables_the_code_declares(blank_url: str) -> None:
+def test_the_migrations_build_exactly_the_tables_the_code_declares(blank_database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from buyerguard.store.tables import metadata
 
-    engine = make_engine(blank_url)
+    engine = make_engine(blank_database_url)
     upgrade(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -9,7 +9,7 @@ the order's facts settle, and loses with 409 `superseded_by_timer` after.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -137,26 +137,29 @@ def reported(api: Api, path: str, occurred_at: str, body: dict[str, Any] | None 
     return api.post("marketplace", path, {**(body or {}), "occurred_at": occurred_at})
 
 
-def test_a_late_confirmation_wins_while_the_facts_settle(
-    api: Api, rt: Runtime, clock: SimulatedClock
-) -> None:
-    """Signing reported dated 20 days ago, then 2.5 s later the confirmation dated 15 days
-    ago: the automatic confirmation (due at day 10, i.e. in the past) must not win."""
-    now = clock.now()
+def signed_twenty_days_ago(api: Api, order_id: str, now: datetime) -> None:
+    """Facts reported now about an order placed 22 days ago and signed 20 days ago."""
     day = timedelta(days=1)
-    placed = {
-        "id": "O-late",
-        "buyer_id": "B-shop",
-        "lines": [{"product_id": "P-cups", "quantity": 10}],
-    }
+    lines = [{"product_id": "P-cups", "quantity": 10}]
+    placed = {"id": order_id, "buyer_id": "B-shop", "lines": lines}
     assert reported(api, "/v1/orders", format_instant(now - 22 * day), placed).status_code == 201
     for path, body, ago in (
         ("payment", {"amount": "360.00"}, 21.5),
         ("shipment", {"carrier": "SF", "tracking_number": "SF1"}, 21),
         ("signing", None, 20),
     ):
-        answer = reported(api, f"/v1/orders/O-late/{path}", format_instant(now - ago * day), body)
+        when = format_instant(now - ago * day)
+        answer = reported(api, f"/v1/orders/{order_id}/{path}", when, body)
         assert answer.status_code == 200, answer.text
+
+
+def test_a_late_confirmation_wins_while_the_facts_settle(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    """Signing reported dated 20 days ago, then 2.5 s later the confirmation dated 15 days
+    ago: the automatic confirmation (due at day 10, i.e. in the past) must not win."""
+    now, day = clock.now(), timedelta(days=1)
+    signed_twenty_days_ago(api, "O-late", now)
     scheduler = Scheduler(rt.engine, clock, rt.rulebooks)
     clock.advance(timedelta(seconds=2.5))
     assert scheduler.tick() == []  # due ten days ago, but the order's facts are settling
@@ -174,21 +177,8 @@ def test_a_late_confirmation_wins_while_the_facts_settle(
 def test_a_confirmation_after_the_facts_settled_is_superseded_by_the_timer(
     api: Api, rt: Runtime, clock: SimulatedClock
 ) -> None:
-    now = clock.now()
-    day = timedelta(days=1)
-    placed = {
-        "id": "O-slow",
-        "buyer_id": "B-shop",
-        "lines": [{"product_id": "P-cups", "quantity": 10}],
-    }
-    assert reported(api, "/v1/orders", format_instant(now - 22 * day), placed).status_code == 201
-    for path, body, ago in (
-        ("payment", {"amount": "360.00"}, 21.5),
-        ("shipment", {"carrier": "SF", "tracking_number": "SF1"}, 21),
-        ("signing", None, 20),
-    ):
-        answer = reported(api, f"/v1/orders/O-slow/{path}", format_instant(now - ago * day), body)
-        assert answer.status_code == 200, answer.text
+    now, day = clock.now(), timedelta(days=1)
+    signed_twenty_days_ago(api, "O-slow", now)
     settling = timedelta(seconds=rt.rulebooks.at(now).orders.fact_settling_seconds)
     clock.advance(settling)
     fired = Scheduler(rt.engine, clock, rt.rulebooks).tick()
