@@ -146,6 +146,20 @@ PROBES: dict[str, Probe] = {
     "POST /v1/orders/{order_id}/refund-before-shipment": lambda api, tag: Call(
         "POST", f"/v1/orders/{order(api, tag, 'pay')}/refund-before-shipment"
     ),
+    "POST /v1/facts": lambda api, tag: Call(
+        "POST",
+        "/v1/facts",
+        {
+            "facts": [
+                {
+                    "kind": "payment",
+                    "order_id": order(api, tag),
+                    "idempotency_key": f"pay-{tag}",
+                    "body": {"amount": CUPS_ORDER_FEN},
+                }
+            ]
+        },
+    ),
     "GET /v1/promises": lambda api, tag: Call(
         "GET", "/v1/promises?product_id=P-cups&destination=440305"
     ),

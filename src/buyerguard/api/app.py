@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
 from buyerguard.api.routes import router
+from buyerguard.api.schemas import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Busy, BuyerguardError
 from buyerguard.scheduler import Scheduler
@@ -36,11 +36,6 @@ ERROR_STATUS_CODES = {
 
 def _error(status_code: int, code: str, message: str, field: str | None) -> JSONResponse:
     return JSONResponse({"code": code, "message": message, "field": field}, status_code=status_code)
-
-
-def _field(location: tuple[Any, ...] | list[Any]) -> str | None:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -122,10 +117,8 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        field = _field(first.get("loc", ()))
-        message = str(first.get("msg", "invalid request"))
-        return _error(422, str(first.get("type", "invalid_request")), f"{field}: {message}", field)
+        refusal = validation_refusal(exc.errors())
+        return _error(422, refusal.code, refusal.message, refusal.field)
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:

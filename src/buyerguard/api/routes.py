@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from buyerguard.api import views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.runtime import current_actor, run_command, runtime
 from buyerguard.api.schemas import (
     ACCOUNT_ID_PATTERN,
@@ -19,6 +21,7 @@ from buyerguard.api.schemas import (
     TEXT_PATTERN,
     BuyerIn,
     FactIn,
+    FactsIn,
     MerchantIn,
     OrderIn,
     PaymentIn,
@@ -36,7 +39,7 @@ from buyerguard.domain.parties import (
     MerchantTier,
     parse_enum,
 )
-from buyerguard.errors import Forbidden, InvalidInput, NotFound
+from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.ledger.book import account_balance
 from buyerguard.money import parse_yuan
 from buyerguard.services import badges, catalog, orders, promises, timers
@@ -200,38 +203,7 @@ def list_products(
 @router.post("/orders", status_code=201, tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER))
 def place_order(body: OrderIn, request: Request, caller: CallerDep) -> JSONResponse:
     """Place an order; a buyer's own order takes catalogue prices (no `unit_price`)."""
-    if caller.role is Role.BUYER:
-        for index, line in enumerate(body.lines):
-            if line.unit_price is not None:
-                raise Forbidden(
-                    "unit_price_forbidden",
-                    "a buyer's order takes catalogue prices: only the marketplace sets unit_price",
-                    f"lines[{index}].unit_price",
-                )
-
-    def handle(ctx: Context) -> tuple[int, Any]:
-        command = orders.PlaceOrder(
-            buyer_id=body.buyer_id,
-            lines=tuple(
-                orders.OrderLine(
-                    product_id=line.product_id,
-                    quantity=line.quantity,
-                    unit_price_fen=(
-                        parse_yuan(line.unit_price, field=f"lines[{index}].unit_price")
-                        if line.unit_price is not None
-                        else None
-                    ),
-                )
-                for index, line in enumerate(body.lines)
-            ),
-            shipping_fen=parse_yuan(body.shipping, field="shipping"),
-            address_index=body.address_index,
-            order_id=body.id,
-            occurred_at=body.occurred_at,
-        )
-        return 201, views.order_view(orders.place_order(ctx, command))
-
-    return run_command(request, caller, body, handle)
+    return _fact(request, caller, "order", None, body)
 
 
 @router.get("/orders/{order_id}", tags=["orders"], **allow(*ANY_CALLER))
@@ -280,51 +252,31 @@ def order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> d
         return {"items": [views.decision_view(row) for row in rows]}
 
 
-def _order_fact(request: Request, caller: Actor, body: FactIn, action: Any) -> JSONResponse:
-    def handle(ctx: Context) -> tuple[int, Any]:
-        return 200, views.order_view(action(ctx))
-
-    return run_command(request, caller, body, handle)
+def _fact(
+    request: Request, caller: Actor, kind: str, order_id: str | None, body: BaseModel
+) -> JSONResponse:
+    """One fact on its own route: the same command as in a batch (api/facts.py)."""
+    key = request.headers.get("idempotency-key")
+    return apply_fact(runtime(request), caller, kind, order_id, body, key).response()
 
 
 @router.post("/orders/{order_id}/payment", tags=["orders"], **allow(Role.MARKETPLACE))
 def pay(order_id: OrderId, body: PaymentIn, request: Request, caller: CallerDep) -> JSONResponse:
-    amount_fen = parse_yuan(body.amount, field="amount")
-    return _order_fact(
-        request,
-        caller,
-        body,
-        lambda ctx: orders.pay_order(ctx, order_id, amount_fen, body.occurred_at),
-    )
+    return _fact(request, caller, "payment", order_id, body)
 
 
 @router.post(
     "/orders/{order_id}/shipment", tags=["orders"], **allow(Role.MARKETPLACE, Role.MERCHANT)
 )
 def ship(order_id: OrderId, body: ShipmentIn, request: Request, caller: CallerDep) -> JSONResponse:
-    return _order_fact(
-        request,
-        caller,
-        body,
-        lambda ctx: orders.ship_order(
-            ctx,
-            order_id,
-            body.carrier,
-            body.tracking_number,
-            body.official_logistics,
-            body.occurred_at,
-        ),
-    )
+    return _fact(request, caller, "shipment", order_id, body)
 
 
 @router.post("/orders/{order_id}/signing", tags=["orders"], **allow(Role.MARKETPLACE))
 def sign(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
-    fact = body or FactIn()
-    return _order_fact(
-        request, caller, fact, lambda ctx: orders.sign_order(ctx, order_id, fact.occurred_at)
-    )
+    return _fact(request, caller, "signing", order_id, body or FactIn())
 
 
 @router.post(
@@ -333,10 +285,7 @@ def sign(
 def confirm(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
-    fact = body or FactIn()
-    return _order_fact(
-        request, caller, fact, lambda ctx: orders.confirm_order(ctx, order_id, fact.occurred_at)
-    )
+    return _fact(request, caller, "confirmation", order_id, body or FactIn())
 
 
 @router.post(
@@ -345,10 +294,7 @@ def confirm(
 def cancel(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
-    fact = body or FactIn()
-    return _order_fact(
-        request, caller, fact, lambda ctx: orders.cancel_order(ctx, order_id, fact.occurred_at)
-    )
+    return _fact(request, caller, "cancellation", order_id, body or FactIn())
 
 
 @router.post(
@@ -359,23 +305,19 @@ def cancel(
 def refund(
     order_id: OrderId, request: Request, caller: CallerDep, body: RefundIn | None = None
 ) -> JSONResponse:
-    fact = body or RefundIn()
-    amounts_fen = (
-        {
-            sub_id: parse_yuan(amount, field=f"amounts.{sub_id}")
-            for sub_id, amount in fact.amounts.items()
-        }
-        if fact.amounts is not None
-        else None
-    )
-    return _order_fact(
-        request,
-        caller,
-        fact,
-        lambda ctx: orders.refund_before_shipment(
-            ctx, order_id, fact.sub_order_ids, fact.occurred_at, amounts_fen
-        ),
-    )
+    return _fact(request, caller, "refund-before-shipment", order_id, body or RefundIn())
+
+
+@router.post("/facts", tags=["orders"], **allow(Role.MARKETPLACE))
+def facts_batch(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """Up to 1,000 facts, each as on its own route (same body, same key scope); one result
+    per fact: applied, replayed, skipped (an earlier fact of its order was refused) or
+    refused. Everything applied has committed when the answer is sent."""
+    results = apply_batch(runtime(request), caller, list(body.facts))
+    counts = {outcome: 0 for outcome in ("applied", "replayed", "skipped", "refused")}
+    for result in results:
+        counts[result.outcome] += 1
+    return {"results": [result.view() for result in results], **counts}
 
 
 # ---------------------------------------------------------------- logistics

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -59,9 +60,22 @@ def _request_hash(body: BaseModel | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a command answered: status, JSON payload, and whether it was a replay."""
+
+    status_code: int
+    payload: Any
+    replayed: bool = False
+
+    def response(self) -> JSONResponse:
+        headers = {"Idempotent-Replayed": "true"} if self.replayed else None
+        return JSONResponse(self.payload, status_code=self.status_code, headers=headers)
+
+
 def _replay(
     connection: Connection, actor: Actor, route: str, key: str, request_hash: str
-) -> JSONResponse | None:
+) -> Answer | None:
     row = connection.execute(
         select(idempotency_keys).where(
             idempotency_keys.c.principal == actor.label,
@@ -77,28 +91,35 @@ def _replay(
             "this Idempotency-Key was used with a different request body",
             "Idempotency-Key",
         )
-    return JSONResponse(
-        json.loads(row.response_body),
-        status_code=row.status_code,
-        headers={"Idempotent-Replayed": "true"},
-    )
+    return Answer(row.status_code, json.loads(row.response_body), replayed=True)
 
 
-def run_command(
-    request: Request, actor: Actor, body: BaseModel | None, handler: Handler
-) -> JSONResponse:
-    rt = runtime(request)
-    key = request.headers.get("idempotency-key")
+def check_idempotency_key(key: str | None) -> None:
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInput(
             "idempotency_key_malformed",
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters",
             "Idempotency-Key",
         )
-    route = f"{request.method} {request.url.path}"
+
+
+def execute_command(
+    rt: Runtime,
+    actor: Actor,
+    route: str,
+    key: str | None,
+    body: BaseModel | None,
+    handler: Handler,
+) -> Answer:
+    """One command in one transaction: replay or refuse a repeated key, run, store the answer.
+
+    `route` (method and path) scopes the key, so a fact sent alone or in a batch
+    replays the same answer. A refusal raises and stores nothing.
+    """
+    check_idempotency_key(key)
     request_hash = _request_hash(body)
 
-    def attempt(connection: Connection) -> JSONResponse:
+    def attempt(connection: Connection) -> Answer:
         if key is not None:
             replayed = _replay(connection, actor, route, key, request_hash)
             if replayed is not None:
@@ -129,7 +150,7 @@ def run_command(
                 )
                 .values(status_code=status_code, response_body=json.dumps(payload))
             )
-        return JSONResponse(payload, status_code=status_code)
+        return Answer(status_code, payload)
 
     try:
         return retrying(rt.engine, attempt)
@@ -143,3 +164,12 @@ def run_command(
         raise Conflict(
             "concurrent_conflict", "a concurrent request changed the same resource; retry", None
         ) from exc
+
+
+def run_command(
+    request: Request, actor: Actor, body: BaseModel | None, handler: Handler
+) -> JSONResponse:
+    """The one way a POST changes state (see `execute_command`)."""
+    route = f"{request.method} {request.url.path}"
+    key = request.headers.get("idempotency-key")
+    return execute_command(runtime(request), actor, route, key, body, handler).response()

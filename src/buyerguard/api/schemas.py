@@ -10,7 +10,7 @@ its column.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.fields import FieldInfo
@@ -185,3 +185,42 @@ class RefundIn(FactIn):
         description="Parts to refund, by sub-order: each at most what the sub-order still holds",
         examples=[{"O-1-1": "12.00"}],
     )
+
+
+MAX_BATCH_FACTS = 1000
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+class FactEnvelope(Body):
+    """One fact of a batch: the body its single route takes, and that route's key."""
+
+    kind: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z-]+$")] = Field(
+        examples=["order", "payment", "shipment", "signing", "confirmation"]
+    )
+    order_id: RefId | None = Field(default=None, description="the order (all kinds but order)")
+    idempotency_key: Annotated[
+        str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=TEXT_PATTERN)
+    ]
+    body: dict[str, Any] | None = Field(
+        default=None, description='what the kind\'s own route takes, e.g. {"amount": "36.00"}'
+    )
+
+
+class FactsIn(Body):
+    facts: list[FactEnvelope] = Field(min_length=1, max_length=MAX_BATCH_FACTS)
+
+
+def error_field(location: tuple[Any, ...] | list[Any]) -> str | None:
+    """A pydantic error location as the dotted field name clients send."""
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def validation_refusal(errors: Any, *, prefix: str | None = None) -> InvalidInput:
+    """The first validation error as the refusal every route answers (422, code = its type)."""
+    first = errors[0]
+    field = error_field(first.get("loc", ()))
+    if prefix:
+        field = f"{prefix}.{field}" if field else prefix
+    message = str(first.get("msg", "invalid request"))
+    return InvalidInput(str(first.get("type", "invalid_request")), f"{field}: {message}", field)
