@@ -34,6 +34,7 @@ demo_app = typer.Typer(help="Demo marketplace.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
+facts_app = typer.Typer(help="Facts in bulk, through a running server.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
 shipments_app = typer.Typer(
@@ -47,6 +48,7 @@ for sub_app, name in (
     (token_app, "token"),
     (scheduler_app, "scheduler"),
     (timers_app, "timers"),
+    (facts_app, "facts"),
     (ledger_app, "ledger"),
     (rulebook_app, "rulebook"),
     (shipments_app, "shipments"),
@@ -241,6 +243,51 @@ def timers_retry(timer_id: str) -> None:
     with rt.writing(OPERATOR) as ctx:
         retry_timer(ctx, timer_id)
     console.print(f"re-armed {timer_id}")
+
+
+@facts_app.command("load")
+@refusals_exit_2
+def facts_load(
+    file: Path,
+    url: Annotated[str, typer.Option(help="the server")] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option(envvar="BUYERGUARD_TOKEN", help="a marketplace token")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
+) -> None:
+    """Stream an NDJSON file of facts (one `POST /v1/facts` fact a line) through the server.
+
+    Every fact carries its idempotency key: a load cut short is finished by
+    running the same file again. Exits 2 when any line was refused or skipped.
+    """
+    from buyerguard.facts_load import count_lines, load_file
+    from buyerguard.progress import progress_bar
+
+    if not token:
+        raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
+    if not file.is_file():
+        raise InvalidInput("file_missing", f"no file {file}", "file")
+    total = count_lines(file)
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"loading {file.name}", total=total)
+        summary = load_file(
+            file, url, token, batch_size, lambda lines: progress.advance(task, lines)
+        )
+    counts = summary.counts
+    console.print(
+        f"{summary.lines} fact(s): {counts['applied']} applied, {counts['replayed']} replayed, "
+        f"{counts['skipped']} skipped, {counts['refused']} refused"
+    )
+    for number, code, message in summary.refused[:20]:
+        console.print(f"  line {number}: {code}: {message}", markup=False)
+    if len(summary.refused) > 20:
+        console.print(f"  … and {len(summary.refused) - 20} more")
+    if summary.refused:
+        raise InvalidInput(
+            "facts_refused",
+            f"{len(summary.refused)} of {summary.lines} fact(s) refused or skipped (listed above)",
+            "file",
+        )
 
 
 @ledger_app.command("check")
