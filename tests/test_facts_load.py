@@ -22,11 +22,12 @@ LINES = [{"product_id": "P-cups", "quantity": 1}]
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        ["buyerguard", "serve", "--port", str(port), "--no-scheduler"],
+        ["buyerguard", "serve", "--port", str(port), "--no-scheduler", "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so a crash can take every worker
     )
     for _ in range(200):
         try:
@@ -104,7 +105,7 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
     deadline = time.monotonic() + 60
     while count(db, "SELECT count(*) FROM orders") < ORDERS // 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    server.send_signal(signal.SIGKILL)
+    os.killpg(server.pid, signal.SIGKILL)  # the machine dies: supervisor and workers at once
     server.wait(timeout=10)
     _, stderr = loader.communicate(timeout=60)
     assert loader.returncode == 2, stderr
@@ -143,3 +144,78 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
         ["buyerguard", "ledger", "check"], env=env, cwd=ROOT, capture_output=True
     )
     assert check.returncode == 0, check.stdout
+
+
+def test_serve_runs_workers_and_one_scheduler_and_stops_both_on_sigterm(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "BUYERGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "BUYERGUARD_DEMO_TOKENS": str(tmp_path / "tokens.json"),
+        "BUYERGUARD_DATA_DIR": str(tmp_path / "data"),
+    }
+    subprocess.run(
+        ["buyerguard", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        ["buyerguard", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        children = _children(server.pid)
+        assert any("scheduler" in command for command in children.values()), children
+        # The scheduler process keeps the recurring jobs scheduled.
+        deadline = time.monotonic() + 20
+        db = tmp_path / "serve.sqlite3"
+        while count(db, "SELECT count(*) FROM timers") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert count(db, "SELECT count(*) FROM timers WHERE status = 'pending'") >= 2
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert b"with 2 worker(s) and a scheduler process" in output
+    deadline = time.monotonic() + 10
+    while [
+        pid for pid in children if Path(f"/proc/{pid}").exists()
+    ] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {pid: command for pid, command in children.items() if Path(f"/proc/{pid}").exists()}
+    assert not left, f"children outlived serve: {left}"
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Every process descended from `pid`, with its command line (Linux /proc)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in found:
+                found[child] = commands.get(child, "")
+                frontier.append(child)
+    return found

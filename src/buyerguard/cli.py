@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -169,8 +171,11 @@ def scheduler_run(
         int | None,
         typer.Option(min=1, help="failed attempts before a timer is dead-lettered (default 8)"),
     ] = None,
+    exit_with_parent: Annotated[
+        bool, typer.Option(help="stop when the starting process is gone (used by serve)")
+    ] = False,
 ) -> None:
-    """Fire due timers exactly once (catching up on any backlog)."""
+    """Fire due timers exactly once (catching up on any backlog); SIGTERM stops it cleanly."""
     from buyerguard.scheduler import Scheduler
 
     rt = _runtime()
@@ -191,10 +196,21 @@ def scheduler_run(
         console.print(f"fired {len(fired) - failed} timer(s), {failed} failed")
         return
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # graceful: finish the tick, exit
+    if exit_with_parent:
+        parent = os.getppid()
+        threading.Thread(target=_stop_when_orphaned, args=(parent, stop), daemon=True).start()
     try:
         scheduler.run(interval, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    """Stop once the process that started us is gone (even if it was killed outright)."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            stop.set()
 
 
 @timers_app.command("list")
@@ -438,15 +454,39 @@ def badge_evaluate(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    scheduler: Annotated[bool, typer.Option(help="fire due timers in the background")] = True,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="API worker processes (default: CPUs)")
+    ] = None,
+    scheduler: Annotated[
+        bool, typer.Option(help="fire due timers in one scheduler process beside the API")
+    ] = True,
 ) -> None:
-    """Serve the API (with /docs, /openapi.json, /healthz)."""
+    """Serve the API (with /docs, /openapi.json, /healthz) in N worker processes.
+
+    Timers fire in one scheduler process (`buyerguard scheduler run`), started
+    here unless --no-scheduler and stopped with the server; SIGTERM shuts both
+    down gracefully.
+    """
+    import subprocess
+
     import uvicorn
 
-    from buyerguard.api.app import create_app
-
-    console.print(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(_runtime(), run_scheduler=scheduler), host=host, port=port)
+    _runtime().engine.dispose()  # refuses an unreachable or unmigrated database up front
+    count = workers or os.cpu_count() or 1
+    timers = None
+    if scheduler:
+        command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
+        timers = subprocess.Popen([sys.executable, "-m", "buyerguard.cli", *command])
+    console.print(
+        f"serving on http://{host}:{port} with {count} worker(s)"
+        f"{' and a scheduler process' if timers else ''}  (docs: http://{host}:{port}/docs)"
+    )
+    try:
+        uvicorn.run("buyerguard.api.serve:app", factory=True, host=host, port=port, workers=count)
+    finally:
+        if timers is not None:
+            timers.terminate()
+            timers.wait(timeout=30)
 
 
 def main() -> None:  # pragma: no cover
