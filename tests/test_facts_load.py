@@ -71,8 +71,8 @@ def count(db: Path, sql: str) -> int:
         return int(connection.execute(sql).fetchone()[0])
 
 
-def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: Path) -> None:
-    db = tmp_path / "load.sqlite3"
+def migrated_env(tmp_path: Path, db: Path) -> dict[str, str]:
+    """The environment of a `buyerguard` process on a migrated SQLite file of its own."""
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -81,8 +81,18 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
         "BUYERGUARD_DEMO_TOKENS": str(tmp_path / "tokens.json"),
         "BUYERGUARD_DATA_DIR": str(tmp_path / "data"),
     }
-    for command in (["db", "upgrade"], ["demo", "load"]):
-        subprocess.run(["buyerguard", *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        ["buyerguard", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    return env
+
+
+def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: Path) -> None:
+    db = tmp_path / "load.sqlite3"
+    env = migrated_env(tmp_path, db)
+    subprocess.run(
+        ["buyerguard", "demo", "load"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
     env["BUYERGUARD_TOKEN"] = json.loads((tmp_path / "tokens.json").read_text())["marketplace"]
     facts = tmp_path / "facts.ndjson"
     write_facts(facts)
@@ -147,17 +157,7 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
 
 
 def test_serve_runs_workers_and_one_scheduler_and_stops_both_on_sigterm(tmp_path: Path) -> None:
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "BUYERGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "BUYERGUARD_DEMO_TOKENS": str(tmp_path / "tokens.json"),
-        "BUYERGUARD_DATA_DIR": str(tmp_path / "data"),
-    }
-    subprocess.run(
-        ["buyerguard", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
+    env = migrated_env(tmp_path, tmp_path / "serve.sqlite3")
     port = free_port()
     server = subprocess.Popen(
         ["buyerguard", "serve", "--port", str(port), "--workers", "2"],
