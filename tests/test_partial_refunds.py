@@ -99,3 +99,32 @@ def test_a_part_then_the_rest_refunds_the_sub_order_and_then_the_order(
     assert kinds.count("refund_due") == 3 and "shipping_refund_due" in kinds
     escrow = api.get("operator", "/v1/ledger/accounts/platform:escrow").json()
     assert escrow["balance"] == "0.00"
+
+
+def test_no_fact_may_be_dated_before_a_refund(api: Api, rt: Runtime, clock: Any) -> None:
+    """A refund is one of the order's facts: a later refund or the shipment cannot be
+    dated before it (found in review: both were checked against the payment only)."""
+    from datetime import timedelta
+
+    from buyerguard.clock import format_instant
+
+    now = clock.now()
+
+    def at(hours_ago: float) -> str:
+        return format_instant(now - timedelta(hours=hours_ago))
+
+    placed = {**ORDER, "occurred_at": at(5)}
+    assert api.post("marketplace", "/v1/orders", placed).status_code == 201
+    paid = {"amount": "5380.00", "occurred_at": at(4)}
+    assert api.post("marketplace", "/v1/orders/O-1/payment", paid).status_code == 200
+    first = refund(api, {"amounts": {"O-1-2": "100.00"}, "occurred_at": at(1)})
+    assert first.status_code == 200
+    before = row_counts(rt)
+    earlier = refund(api, {"amounts": {"O-1-2": "100.00"}, "occurred_at": at(3)})
+    assert_refused(earlier, 422, "occurred_before_previous_fact", "occurred_at")
+    shipment = {"carrier": "SF", "tracking_number": "1", "occurred_at": at(2)}
+    shipped = api.post("merchant", "/v1/orders/O-1/shipment", shipment)
+    assert_refused(shipped, 422, "occurred_before_previous_fact", "occurred_at")
+    unknown = refund(api, {"amounts": {"O-1-9": "1.00"}})
+    assert_refused(unknown, 422, "unknown_sub_order", "amounts")
+    assert row_counts(rt) == before

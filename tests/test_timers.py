@@ -27,6 +27,7 @@ from buyerguard.services.timers import (
     reschedule_timer,
     retry_timer,
     schedule_timer,
+    settle_subject,
 )
 from buyerguard.store.tables import timers
 from tests.conftest import Api
@@ -203,3 +204,28 @@ def test_the_dead_letters_are_listed_for_the_operator(
     bad = api.get("operator", "/v1/timers?state=zombie")
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_choice"
     assert api.get("marketplace", "/v1/timers").status_code == 403
+
+
+def test_a_timer_moved_earlier_runs_earlier(rt: Runtime, clock: SimulatedClock) -> None:
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.echo", "E", ctx.now() + timedelta(hours=5))
+        reschedule_timer(ctx, "test.echo", "E", ctx.now() + timedelta(hours=1))
+    clock.advance(timedelta(hours=2))
+    fired = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS).tick()
+    assert [item.subject_id for item in fired] == ["E"]
+
+
+def test_a_failed_attempt_never_cuts_a_settling_subject_short(
+    rt: Runtime, clock: SimulatedClock
+) -> None:
+    """A fact about the subject commits while an attempt is failing: recording the failure
+    keeps the later of the back-off and the subject's settling (found in review)."""
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, FLAKY, "S", ctx.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, kinds=KINDS)
+    with rt.writing(OPERATOR) as ctx:  # the concurrent fact: S settles for an hour
+        settle_subject(ctx, "S", timedelta(hours=1))
+    failure = scheduler._record_failure(f"{FLAKY}:S", clock.now(), RuntimeError("boom"))
+    assert failure is not None and failure.failed
+    row = timer_row(rt, f"{FLAKY}:S")
+    assert (row.attempts, row.available_at) == (1, clock.now() + timedelta(hours=1))

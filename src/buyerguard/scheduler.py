@@ -182,7 +182,12 @@ class Scheduler:
                     attempts=attempts,
                     last_error=error,
                     status=FAILED if dead else PENDING,
-                    available_at=row.available_at if dead else now + retry_delay(attempts),
+                    # a back-off never cuts short a subject that is still settling
+                    available_at=(
+                        row.available_at
+                        if dead
+                        else max(ensure_utc(row.available_at), now + retry_delay(attempts))
+                    ),
                 )
             )
         outcome = (

@@ -113,6 +113,9 @@ class Order:
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
     refunded_at: datetime | None = None
+    # The latest refund before shipment, whole or in part (kept by the decisions, not a
+    # column): no later fact may be dated before it.
+    last_refund_at: datetime | None = None
     transitions: list[Transition] = field(default_factory=list)
 
     # ------------------------------------------------------------------ helpers
@@ -125,12 +128,12 @@ class Order:
         """What the buyer pays: goods plus shipping."""
         return self.goods_fen + self.shipping_fen
 
-    def sub_order(self, sub_order_id: str) -> SubOrder:
+    def sub_order(self, sub_order_id: str, *, field: str = "sub_order_ids") -> SubOrder:
         for sub in self.sub_orders:
             if sub.id == sub_order_id:
                 return sub
         raise InvalidInput(
-            "unknown_sub_order", f"order {self.id} has no sub-order {sub_order_id}", "sub_order_ids"
+            "unknown_sub_order", f"order {self.id} has no sub-order {sub_order_id}", field
         )
 
     def open_sub_orders(self) -> list[SubOrder]:
@@ -145,6 +148,11 @@ class Order:
         self.state = to_state
         self.transitions.append(transition)
         return transition
+
+    @staticmethod
+    def _latest(*instants: datetime | None) -> datetime | None:
+        known = [instant for instant in instants if instant is not None]
+        return max(known) if known else None
 
     def _not_before(self, previous: datetime | None, occurred_at: datetime, what: str) -> None:
         if previous is not None and occurred_at < previous:
@@ -198,7 +206,7 @@ class Order:
         refunds the order.
         """
         self._require("refund_before_shipment")
-        self._not_before(self.paid_at, occurred_at, "refund")
+        self._not_before(self._latest(self.paid_at, self.last_refund_at), occurred_at, "refund")
         if amounts_fen is not None and sub_order_ids is not None:
             raise InvalidInput(
                 "refund_ambiguous",
@@ -212,7 +220,10 @@ class Order:
                 "sub_order_ids" if amounts_fen is None else "amounts",
             )
         if amounts_fen is not None:
-            targets = [(self.sub_order(sub_id), amount) for sub_id, amount in amounts_fen.items()]
+            targets = [
+                (self.sub_order(sub_id, field="amounts"), amount)
+                for sub_id, amount in amounts_fen.items()
+            ]
         else:
             chosen = (
                 self.open_sub_orders()
@@ -239,6 +250,7 @@ class Order:
         for sub, amount_fen in targets:
             sub.refunded_fen += amount_fen
             sub.refunded_before_shipment = sub.refunded_fen == sub.goods_fen
+        self.last_refund_at = occurred_at
         if self.open_sub_orders():
             return targets, None
         self.refunded_at = occurred_at
@@ -248,7 +260,7 @@ class Order:
         self, carrier: str, tracking_number: str, official_logistics: bool, occurred_at: datetime
     ) -> Transition:
         self._require("ship")
-        self._not_before(self.paid_at, occurred_at, "shipment")
+        self._not_before(self._latest(self.paid_at, self.last_refund_at), occurred_at, "shipment")
         if not carrier.strip():
             raise InvalidInput("carrier_missing", "carrier must not be empty", "carrier")
         if not tracking_number.strip():

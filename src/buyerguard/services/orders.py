@@ -20,7 +20,13 @@ from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.services import settlement
 from buyerguard.services.context import Context, Role
-from buyerguard.services.records import audit, has_decision, record_decision
+from buyerguard.services.records import (
+    audit,
+    has_decision,
+    latest_decision_at,
+    record_decision,
+)
+from buyerguard.services.settlement import REFUND_DUE
 from buyerguard.services.timers import DueTimer, cancel_timer, schedule_timer, settle_subject
 from buyerguard.store import repositories
 
@@ -82,6 +88,7 @@ def load_for_fact(ctx: Context, order_id: str) -> tuple[Order, datetime]:
     after this one arrived): no timer of the order runs before it.
     """
     order = load_visible_order(ctx, order_id, for_update=True)
+    order.last_refund_at = latest_decision_at(ctx.connection, order.id, REFUND_DUE)
     settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
     return order, settle_subject(ctx, order.id, settling)
 

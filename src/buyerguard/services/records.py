@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from buyerguard.clock import ensure_utc
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
@@ -123,6 +124,18 @@ def record_repeated_decision(
     """Record a decision that may repeat on its subject (a badge awarded again): the next one."""
     sequence = next_decision_sequence(ctx.connection, decision.kind, decision.subject_id)
     return record_decision(ctx, decision, occurred_at, order_id, sequence)
+
+
+def latest_decision_at(connection: Connection, order_id: str, kind: str) -> datetime | None:
+    """When the latest decision of `kind` on the order happened (None: there is none)."""
+    latest = connection.execute(
+        select(func.max(decisions.c.occurred_at)).where(
+            decisions.c.order_id == order_id, decisions.c.kind == kind
+        )
+    ).scalar_one()
+    if latest is None:
+        return None
+    return ensure_utc(latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest)
 
 
 def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:

@@ -83,13 +83,21 @@ def schedule_timer(
     return identifier
 
 
-def reschedule_timer(ctx: Context, kind: str, subject_id: str, due_at: datetime) -> None:
-    """Move a pending timer to another due instant (it still waits for its subject to settle)."""
+def reschedule_timer(
+    ctx: Context,
+    kind: str,
+    subject_id: str,
+    due_at: datetime,
+    not_before: datetime | None = None,
+) -> None:
+    """Move a pending timer, earlier or later; it runs from `due_at`, or from `not_before`
+    when that is later (its subject is still settling)."""
     identifier = timer_id(kind, subject_id)
+    available_at = max(due_at, not_before) if not_before else due_at
     moved = ctx.connection.execute(
         update(timers)
         .where(and_(timers.c.id == identifier, timers.c.status == PENDING))
-        .values(due_at=due_at, available_at=_later(timers.c.available_at, due_at))
+        .values(due_at=due_at, available_at=available_at)
     )
     if moved.rowcount != 1:
         raise NotFound("timer_not_pending", f"no pending timer {identifier}", "timer")
