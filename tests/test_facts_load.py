@@ -129,12 +129,35 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
         assert again.returncode == 0, again.stdout + again.stderr
         assert f"{3 * ORDERS} fact(s):" in again.stdout and "0 refused" in again.stdout
         bad = tmp_path / "bad.ndjson"
+        bad_place = {
+            "kind": "order",
+            "idempotency_key": "place-N1",
+            "body": {"id": "N1", "buyer_id": "B-nobody", "lines": LINES},
+        }
+        good_place = {
+            "kind": "order",
+            "idempotency_key": "place-N1-again",
+            "body": {"id": "N1", "buyer_id": "B-shop", "lines": LINES},
+        }
         bad.write_text(
             '{"kind": "payment", "order_id": "L0", "idempotency_key": "pay-L0", '
             '"body": {"amount": "36.00"}}\nnot json\n'
+            + json.dumps(bad_place)
+            + "\n"
+            + json.dumps(good_place)
+            + "\n"
         )
         refused = subprocess.run(
-            ["buyerguard", "facts", "load", str(bad), "--url", f"http://127.0.0.1:{port}"],
+            [
+                "buyerguard",
+                "facts",
+                "load",
+                str(bad),
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--batch-size",
+                "1",
+            ],
             env=env,
             cwd=ROOT,
             capture_output=True,
@@ -143,11 +166,15 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
         )
         assert refused.returncode == 2
         assert "line 2: line_malformed" in refused.stdout
+        assert "line 3: buyer_not_found" in refused.stdout
+        # N1's next fact is in a later batch: skipped all the same, never sent
+        assert "line 4: skipped_after_refusal" in refused.stdout
         assert refused.stderr.strip().startswith("error: facts_refused")
     finally:
         server.terminate()
         server.wait(timeout=10)
     assert count(db, "SELECT count(*) FROM orders WHERE state = 'shipped'") == ORDERS
+    assert count(db, "SELECT count(*) FROM orders WHERE id = 'N1'") == 0
     assert count(db, "SELECT count(*) FROM decisions WHERE kind = 'escrow_held'") == ORDERS
     assert count(db, "SELECT count(*) FROM ledger_transfers WHERE purpose = 'payment'") == ORDERS
     check = subprocess.run(

@@ -85,18 +85,23 @@ def load_file(
     advance: Callable[[int], None] = lambda lines: None,
 ) -> LoadSummary:
     """Send every fact of the file in batches; count the outcomes, keep the refused lines."""
+    from buyerguard.api.facts import order_of
+
     summary = LoadSummary()
     batch: list[tuple[int, dict[str, Any]]] = []
+    refused_orders: set[str] = set()  # across batches, as the server does within one
 
     def flush() -> None:
         if not batch:
             return
         answer = _post(url, token, {"facts": [fact for _, fact in batch]})
-        for (number, _), result in zip(batch, answer["results"], strict=True):
+        for (number, fact), result in zip(batch, answer["results"], strict=True):
             summary.counts[result["outcome"]] += 1
             if result["outcome"] in ("refused", "skipped"):
                 error = result["error"] or {}
                 summary.refused.append((number, str(error.get("code")), str(error.get("message"))))
+                if (order := order_of(fact)) is not None:
+                    refused_orders.add(order)
         advance(len(batch))
         batch.clear()
 
@@ -105,6 +110,14 @@ def load_file(
         if fact is None:
             summary.counts["refused"] += 1
             summary.refused.append((number, "line_malformed", problem))
+            advance(1)
+            continue
+        order = order_of(fact)
+        if order is not None and order in refused_orders:
+            summary.counts["skipped"] += 1
+            summary.refused.append(
+                (number, "skipped_after_refusal", f"an earlier fact of order {order} was refused")
+            )
             advance(1)
             continue
         batch.append((number, fact))

@@ -164,11 +164,14 @@ class FactResult:
         }
 
 
-def _order_of(kind: str, order_id: str | None, body: dict[str, Any] | None) -> str | None:
-    if kind == "order":
-        placed = (body or {}).get("id")
+def order_of(fact: dict[str, Any]) -> str | None:
+    """The order a fact is about: its `order_id`, or the id an `order` fact places."""
+    if fact.get("kind") == "order":
+        body = fact.get("body")
+        placed = body.get("id") if isinstance(body, dict) else None
         return placed if isinstance(placed, str) else None
-    return order_id
+    order = fact.get("order_id")
+    return order if isinstance(order, str) else None
 
 
 def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactResult]:
@@ -181,7 +184,7 @@ def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactRes
     refused_orders: set[str] = set()
     results: list[FactResult] = []
     for index, envelope in enumerate(envelopes):
-        order = _order_of(envelope.kind, envelope.order_id, envelope.body)
+        order = order_of(envelope.model_dump())
         if order is not None and order in refused_orders:
             error = {
                 "code": "skipped_after_refusal",
