@@ -133,12 +133,14 @@ class Scheduler:
 
     def _claim_and_run(self, timer_id: str, now: datetime) -> FiredTimer | None:
         with transaction(self.engine) as connection:
-            row = connection.execute(select(timers).where(timers.c.id == timer_id)).first()
-            if row is None:
+            subject = connection.execute(
+                select(timers.c.kind, timers.c.subject_id).where(timers.c.id == timer_id)
+            ).first()
+            if subject is None:
                 return None
-            kind = self.kinds.get(row.kind)
+            kind = self.kinds.get(subject.kind)
             if kind is not None and kind.lock_subject is not None:
-                kind.lock_subject(connection, row.subject_id)
+                kind.lock_subject(connection, subject.subject_id)
             claimed = connection.execute(
                 update(timers)
                 .where(
@@ -152,6 +154,8 @@ class Scheduler:
             )
             if claimed.rowcount != 1:
                 return None
+            # Read after the claim: due instant and payload as they are now, under the locks.
+            row = connection.execute(select(timers).where(timers.c.id == timer_id)).one()
             if kind is None:
                 raise LookupError(f"no handler registered for timer kind {row.kind!r}")
             due = DueTimer(

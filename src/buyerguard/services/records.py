@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from buyerguard.clock import ensure_utc
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
@@ -128,14 +127,12 @@ def record_repeated_decision(
 
 def latest_decision_at(connection: Connection, order_id: str, kind: str) -> datetime | None:
     """When the latest decision of `kind` on the order happened (None: there is none)."""
-    latest = connection.execute(
-        select(func.max(decisions.c.occurred_at)).where(
+    latest: datetime | None = connection.execute(
+        select(func.max(decisions.c.occurred_at)).where(  # typed as the column: aware UTC
             decisions.c.order_id == order_id, decisions.c.kind == kind
         )
     ).scalar_one()
-    if latest is None:
-        return None
-    return ensure_utc(latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest)
+    return latest
 
 
 def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:

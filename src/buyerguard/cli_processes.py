@@ -1,0 +1,206 @@
+"""Commands that run the engine and feed it: the API server, the scheduler and its timers,
+facts in bulk. A refused input exits 2 with one line on stderr, as everywhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from buyerguard.cli_common import configured_runtime, console, refusals_exit_2
+from buyerguard.clock import format_instant
+from buyerguard.errors import InvalidInput
+
+scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
+timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
+facts_app = typer.Typer(help="Facts in bulk, through a running server.", no_args_is_help=True)
+
+
+@scheduler_app.command("run")
+@refusals_exit_2
+def scheduler_run(
+    once: Annotated[bool, typer.Option(help="fire what is due now, then exit")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0,
+    name: Annotated[str, typer.Option(help="name recorded on fired timers")] = "cli",
+    max_attempts: Annotated[
+        int | None,
+        typer.Option(min=1, help="failed attempts before a timer is dead-lettered (default 8)"),
+    ] = None,
+    exit_with_parent: Annotated[
+        bool, typer.Option(help="stop when the starting process is gone (used by serve)")
+    ] = False,
+) -> None:
+    """Fire due timers exactly once (catching up on any backlog); SIGTERM stops it cleanly."""
+    from buyerguard.scheduler import Scheduler
+
+    rt = configured_runtime()
+    scheduler = Scheduler(
+        rt.engine,
+        rt.clock,
+        rt.rulebooks,
+        name=name,
+        history=rt.history,
+        recurring=True,
+        max_attempts=max_attempts,
+    )
+    if once:
+        fired = scheduler.tick()
+        for item in fired:
+            console.print(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
+        failed = sum(item.failed for item in fired)
+        console.print(f"fired {len(fired) - failed} timer(s), {failed} failed")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # graceful: finish the tick, exit
+    if exit_with_parent:
+        parent = os.getppid()
+        threading.Thread(target=_stop_when_orphaned, args=(parent, stop), daemon=True).start()
+    try:
+        scheduler.run(interval, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    """Stop once the process that started us is gone (even if it was killed outright)."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            stop.set()
+
+
+@timers_app.command("list")
+@refusals_exit_2
+def timers_list(
+    state: Annotated[
+        str | None, typer.Option(help="pending, fired, cancelled or failed (dead letters)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """Timers by id, with attempts and the last error of a failing one."""
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import list_timers
+
+    rt = configured_runtime()
+    with rt.reading(OPERATOR) as ctx:
+        rows = list_timers(ctx.connection, state=state, after=None, limit=limit)
+    lines = [
+        (
+            row["id"],
+            row["status"],
+            format_instant(row["due_at"]),
+            str(row["attempts"]),
+            row["last_error"] or "",
+        )
+        for row in rows
+    ]
+    if not console.is_terminal:  # piped: one greppable line per timer, nothing truncated
+        for line in lines:
+            print("\t".join(line))
+        return
+    table = Table("id", "state", "due", "attempts", "last error", title=f"{len(rows)} timer(s)")
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)
+
+
+@timers_app.command("retry")
+@refusals_exit_2
+def timers_retry(timer_id: str) -> None:
+    """Re-arm a dead-lettered timer: it runs on the next tick, attempts counted anew."""
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import retry_timer
+
+    rt = configured_runtime()
+    with rt.writing(OPERATOR) as ctx:
+        retry_timer(ctx, timer_id)
+    console.print(f"re-armed {timer_id}")
+
+
+@facts_app.command("load")
+@refusals_exit_2
+def facts_load(
+    file: Path,
+    url: Annotated[str, typer.Option(help="the server")] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option(envvar="BUYERGUARD_TOKEN", help="a marketplace token")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
+) -> None:
+    """Stream an NDJSON file of facts (one `POST /v1/facts` fact a line) through the server.
+
+    Every fact carries its idempotency key: a load cut short is finished by
+    running the same file again. Exits 2 when any line was refused or skipped.
+    """
+    from buyerguard.facts_load import count_lines, load_file
+    from buyerguard.progress import progress_bar
+
+    if not token:
+        raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
+    if not file.is_file():
+        raise InvalidInput("file_missing", f"no file {file}", "file")
+    total = count_lines(file)
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"loading {file.name}", total=total)
+        summary = load_file(
+            file, url, token, batch_size, lambda lines: progress.advance(task, lines)
+        )
+    counts = summary.counts
+    console.print(
+        f"{summary.lines} fact(s): {counts['applied']} applied, {counts['replayed']} replayed, "
+        f"{counts['skipped']} skipped, {counts['refused']} refused"
+    )
+    for number, code, message in summary.refused[:20]:
+        console.print(f"  line {number}: {code}: {message}", markup=False)
+    if len(summary.refused) > 20:
+        console.print(f"  … and {len(summary.refused) - 20} more")
+    if summary.refused:
+        raise InvalidInput(
+            "facts_refused",
+            f"{len(summary.refused)} of {summary.lines} fact(s) refused or skipped (listed above)",
+            "file",
+        )
+
+
+@refusals_exit_2
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="API worker processes (default: CPUs)")
+    ] = None,
+    scheduler: Annotated[
+        bool, typer.Option(help="fire due timers in one scheduler process beside the API")
+    ] = True,
+) -> None:
+    """Serve the API (with /docs, /openapi.json, /healthz) in N worker processes.
+
+    Timers fire in one scheduler process (`buyerguard scheduler run`), started
+    here unless --no-scheduler and stopped with the server; SIGTERM shuts both
+    down gracefully.
+    """
+    import subprocess
+
+    import uvicorn
+
+    configured_runtime().engine.dispose()  # refuses an unreachable or unmigrated database up front
+    count = workers or os.cpu_count() or 1
+    timers = None
+    if scheduler:
+        command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
+        timers = subprocess.Popen([sys.executable, "-m", "buyerguard.cli", *command])
+    console.print(
+        f"serving on http://{host}:{port} with {count} worker(s)"
+        f"{' and a scheduler process' if timers else ''}  (docs: http://{host}:{port}/docs)"
+    )
+    try:
+        uvicorn.run("buyerguard.api.serve:app", factory=True, host=host, port=port, workers=count)
+    finally:
+        if timers is not None:
+            timers.terminate()
+            timers.wait(timeout=30)
