@@ -40,9 +40,10 @@ def postgres_rt(postgres_url: str, clock: SimulatedClock, tmp_path: Path) -> Ite
 
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_a_deadlocked_payment_is_retried_and_succeeds(backend: str, postgres_rt: Runtime) -> None:
-    """The payment locks its order, then waits on the event sequence another transaction
-    holds; that transaction then asks for the order: a real deadlock, which PostgreSQL
-    breaks by aborting the payment (it waited first). The command retries and succeeds."""
+    """The payment locks its order, then waits on the merchant's escrow account that
+    another transaction is creating; that transaction then asks for the order: a real
+    deadlock, which PostgreSQL breaks by aborting the payment (it waited first). The
+    command retries and succeeds."""
     with serving_demo(postgres_rt) as api:
         deadlock_a_payment(api, postgres_rt)
 
@@ -53,7 +54,12 @@ def deadlock_a_payment(api: Api, rt: Runtime) -> None:
     with rt.engine.connect() as other, rt.engine.connect() as watcher:
         other.execute(text("SET deadlock_timeout = '10s'"))  # the payment detects it first
         other_pid = other.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        other.execute(text("SELECT last_seq FROM event_sequence FOR UPDATE"))
+        other.execute(
+            text(
+                "INSERT INTO ledger_accounts VALUES ('merchant:M-yiwu:escrow', 'merchant:M-yiwu', "
+                "'escrow', true, false, 0, 0, 0, 0, now())"
+            )
+        )
         payer = threading.Thread(
             target=lambda: answers.append(
                 api.post("marketplace", "/v1/orders/O-1/payment", PAYMENT, key="pay")
@@ -74,7 +80,7 @@ def deadlock_a_payment(api: Api, rt: Runtime) -> None:
                 break
             time.sleep(0.05)
         else:
-            pytest.fail("the payment never waited on the held event sequence")
+            pytest.fail("the payment never waited on the escrow account being created")
         # Closes the cycle; returns once PostgreSQL has aborted the payment's first try.
         other.execute(text("SELECT id FROM orders WHERE id = 'O-1' FOR UPDATE"))
         other.rollback()

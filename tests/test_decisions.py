@@ -14,7 +14,7 @@ from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.errors import Conflict
 from buyerguard.services.context import OPERATOR
 from buyerguard.services.records import (
-    list_decisions,
+    order_decisions,
     record_decision,
     record_repeated_decision,
 )
@@ -52,9 +52,7 @@ def test_a_reused_decision_id_with_other_content_is_refused_and_writes_nothing(
         assert record_decision(ctx, refund(1000), ctx.now() + timedelta(hours=1), "O1") == first
     assert row_counts(rt) == before
     with rt.reading(OPERATOR) as ctx:
-        amounts = [
-            row["amount_fen"] for row in list_decisions(ctx.connection, after_seq=0, limit=9)
-        ]
+        amounts = [row["amount_fen"] for row in order_decisions(ctx.connection, "O1")]
     assert amounts == [1000]
 
 
@@ -85,7 +83,7 @@ def test_a_decision_that_repeats_takes_the_next_sequence(rt: Runtime) -> None:
     with rt.reading(OPERATOR) as ctx:
         rows = ctx.connection.execute(
             select(decisions.c.id, decisions.c.sequence, decisions.c.amount_fen).order_by(
-                decisions.c.seq
+                decisions.c.ordinal
             )
         ).all()
     assert [tuple(row) for row in rows] == [

@@ -14,10 +14,10 @@ from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.tables import ledger_accounts
 from tests.conftest import at
 
-CLEARING = accounts.rail_clearing()
-ESCROW = accounts.platform_escrow()
+CLEARING = accounts.rail_clearing("O1")
+ESCROW = accounts.merchant_escrow("M1")
 PAYABLE = accounts.merchant_payable("M1")
-FEES = accounts.platform_fee_revenue()
+FEES = accounts.platform_fee_revenue("O1-1")
 WHEN = at("2024-10-20T10:00:00+08:00")
 
 
@@ -115,7 +115,7 @@ def test_check_detects_a_tampered_balance(engine: Engine) -> None:
     with read_transaction(engine) as connection:
         report = check_ledger(connection)
     assert not report.ok
-    assert any("platform:escrow credits_posted_fen" in breach for breach in report.breaches)
+    assert any("merchant:M1:escrow credits_posted_fen" in breach for breach in report.breaches)
     with transaction(engine) as connection:  # repair so the fixture's own check passes
         connection.execute(
             update(ledger_accounts)
@@ -132,7 +132,8 @@ def test_check_detects_an_unbalanced_entry(engine: Engine) -> None:
         )
         connection.execute(
             text(
-                "UPDATE ledger_accounts SET credits_posted_fen = 9999 WHERE id = 'platform:escrow'"
+                "UPDATE ledger_accounts SET credits_posted_fen = 9999 "
+                "WHERE id = 'merchant:M1:escrow'"
             )
         )
     with read_transaction(engine) as connection:
@@ -145,7 +146,8 @@ def test_check_detects_an_unbalanced_entry(engine: Engine) -> None:
         )
         connection.execute(
             text(
-                "UPDATE ledger_accounts SET credits_posted_fen = 10000 WHERE id = 'platform:escrow'"
+                "UPDATE ledger_accounts SET credits_posted_fen = 10000 "
+                "WHERE id = 'merchant:M1:escrow'"
             )
         )
 
@@ -158,8 +160,8 @@ def test_trial_balance_per_shanghai_day(engine: Engine, clock: SimulatedClock) -
     assert before == []
     assert sum(line.debits_fen for line in on_day) == sum(line.credits_fen for line in on_day)
     assert {line.account_id: line.net_fen for line in on_day} == {
-        "platform:escrow": -10_000,
-        "rail:clearing": 10_000,
+        "merchant:M1:escrow": -10_000,
+        CLEARING.id: 10_000,
     }
 
 

@@ -4,8 +4,9 @@ A statement hook records, per transaction, each table whose rows the
 transaction locks (`UPDATE`, `SELECT … FOR UPDATE`, the claiming inserts);
 the test then drives every command kind — the API's facts, the catalogue,
 and the scheduler's timers — and asserts that no transaction ever takes a
-lock that ranks below one it already holds. Two transactions that respect one
-order can wait for each other but never deadlock. PostgreSQL only: it is
+lock that ranks below one it already holds, and that ledger accounts are
+taken in account-id order. Two transactions that respect one order can wait
+for each other but never deadlock. PostgreSQL only: it is
 where row locks exist (SQLite has one writer).
 """
 
@@ -35,19 +36,19 @@ LOCK_ORDER = (
     "orders",
     "timers",
     "merchant_badges",
-    "event_sequence",
     "ledger_accounts",
+    "decisions",  # only the feed sequencer's own transaction (services/feed.py)
 )
 ORDER_CHILDREN = {"sub_orders": "orders"}  # an order's lines are locked with the order
 CLAIMING_INSERTS = {"idempotency_keys", "ledger_accounts"}  # inserts that may wait on a row
-_UPDATE = re.compile(r"^\s*update\s+(\w+)", re.IGNORECASE)
+_UPDATE = re.compile(r"\bupdate\s+(\w+)\s+set\b", re.IGNORECASE)  # also `WITH … UPDATE`
 _INSERT = re.compile(r"^\s*insert\s+into\s+(\w+)", re.IGNORECASE)
 _LOCKING_SELECT = re.compile(r"\bfrom\s+(\w+)\b.*\bfor\s+update\b", re.IGNORECASE | re.DOTALL)
 
 
 def locked_table(statement: str) -> str | None:
     if (
-        (match := _UPDATE.match(statement))
+        (match := _UPDATE.search(statement))
         or ((match := _INSERT.match(statement)) and match.group(1) in CLAIMING_INSERTS)
         or (match := _LOCKING_SELECT.search(statement))
     ):
@@ -62,7 +63,9 @@ class LockRecorder:
 
     def __init__(self) -> None:
         self.open: dict[int, list[str]] = {}
+        self.accounts: dict[int, list[str]] = {}
         self.finished: list[tuple[str, list[str]]] = []
+        self.account_orders: list[tuple[str, list[str]]] = []
         self.label = "setup"
 
     def attach(self, engine: Any) -> None:
@@ -73,16 +76,27 @@ class LockRecorder:
 
     def on_begin(self, connection: Connection) -> None:
         self.open[id(connection)] = []
+        self.accounts[id(connection)] = []
 
     def on_statement(self, connection: Connection, *args: Any) -> None:
         table = locked_table(args[1])
         if table is not None and id(connection) in self.open:
             self.open[id(connection)].append(table)
+        if table == "ledger_accounts" and id(connection) in self.accounts:
+            seen = self.accounts[id(connection)]
+            parameters = args[2] if isinstance(args[2], dict) else {}
+            for name, value in parameters.items():
+                account_id = name == "id" or name.startswith("id_")
+                if account_id and isinstance(value, str) and value not in seen:
+                    seen.append(value)
 
     def on_end(self, connection: Connection) -> None:
         taken = self.open.pop(id(connection), [])
+        accounts = self.accounts.pop(id(connection), [])
         if taken:
             self.finished.append((self.label, taken))
+        if accounts:
+            self.account_orders.append((self.label, accounts))
 
     def take(self) -> list[tuple[str, list[str]]]:
         done, self.finished = self.finished, []
@@ -166,13 +180,20 @@ def test_every_command_kind_locks_in_the_documented_order(
         command("create buyer", "marketplace", "/v1/buyers", NEW_BUYER)
         command("create product", "merchant", "/v1/products", NEW_PRODUCT)
         states = {name: api.get("operator", f"/v1/orders/{name}").json()["state"] for name in "AB"}
+        recorder.label = "read the feed"
+        assert api.get("marketplace", "/v1/events").status_code == 200
     assert states == {"A": "completed", "B": "completed"}
+    accounts_out_of_order = [
+        (label, taken) for label, taken in recorder.account_orders if taken != sorted(taken)
+    ]
+    assert accounts_out_of_order == []
+    assert any(len(taken) >= 3 for _, taken in recorder.account_orders)
     transactions = recorder.take()
     labels = {label for label, _ in transactions}
     for expected in ("pay A", "refund part of C", "confirm A", "cancel D"):
         assert expected in labels
     locked = {table for _, taken in transactions for table in taken}
-    assert {"orders", "timers", "event_sequence", "ledger_accounts"} <= locked
+    assert {"orders", "timers", "ledger_accounts", "decisions"} <= locked
     wrong = [
         (label, problem, taken)
         for label, taken in transactions

@@ -97,7 +97,7 @@ def test_a_part_then_the_rest_refunds_the_sub_order_and_then_the_order(
     assert last.json()["state"] == "refunded"
     kinds = [d["kind"] for d in api.get("marketplace", "/v1/orders/O-1/decisions").json()["items"]]
     assert kinds.count("refund_due") == 3 and "shipping_refund_due" in kinds
-    escrow = api.get("operator", "/v1/ledger/accounts/platform:escrow").json()
+    escrow = api.get("operator", "/v1/ledger/accounts/merchant:M-yiwu:escrow").json()
     assert escrow["balance"] == "0.00"
 
 

@@ -15,10 +15,10 @@ from buyerguard.domain.orders import ConfirmedBy, OrderState
 from buyerguard.scheduler import TIMER_KINDS, FiredTimer, Scheduler, retry_delay
 from buyerguard.services import orders
 from buyerguard.services.context import OPERATOR, Context
-from buyerguard.services.records import list_decisions
+from buyerguard.services.records import order_decisions
 from buyerguard.services.timers import DueTimer
 from buyerguard.store import repositories
-from buyerguard.store.tables import timers
+from buyerguard.store.tables import decisions, timers
 from tests.test_order_service import MARKETPLACE, demo, place
 
 __all__ = ["demo"]
@@ -40,8 +40,12 @@ def state(rt: Runtime, order_id: str) -> OrderState:
 
 def auto_confirmations(rt: Runtime) -> list[str]:
     with rt.reading(OPERATOR) as ctx:
-        rows = list_decisions(ctx.connection, after_seq=0, limit=10_000)
-    return [row["subject_id"] for row in rows if row["kind"] == "receipt_auto_confirmed"]
+        kinds = ctx.connection.execute(
+            select(decisions.c.subject_id)
+            .where(decisions.c.kind == "receipt_auto_confirmed")
+            .order_by(decisions.c.ordinal)
+        )
+        return [subject_id for (subject_id,) in kinds]
 
 
 def test_signed_order_is_confirmed_ten_days_later_once(
@@ -78,7 +82,7 @@ def test_scheduler_down_past_due_catches_up_as_of_due_instant(
     Scheduler(demo.engine, clock, demo.rulebooks).tick()
     with demo.reading(OPERATOR) as ctx:
         order = repositories.get_order(ctx.connection, "O1")
-        rows = list_decisions(ctx.connection, after_seq=0, limit=100)
+        rows = order_decisions(ctx.connection, "O1")
     assert order.state is OrderState.COMPLETED
     assert order.confirmed_at == due and order.completed_at == due
     assert all(row["occurred_at"] == due for row in rows if row["kind"] == "fee_charged")

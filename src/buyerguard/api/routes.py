@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -39,23 +38,24 @@ from buyerguard.domain.parties import (
     MerchantTier,
     parse_enum,
 )
-from buyerguard.errors import InvalidInput, NotFound
-from buyerguard.ledger.book import account_balance
+from buyerguard.errors import NotFound
+from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
+from buyerguard.ledger.book import account_balance, split_account_balances, total_balance
 from buyerguard.money import parse_yuan
 from buyerguard.services import badges, catalog, orders, promises, timers
 from buyerguard.services.context import Actor, Context, Role
-from buyerguard.services.records import list_decisions
+from buyerguard.services.feed import CURSOR_MAX_LENGTH, advance_feed, decode_cursor, read_feed
+from buyerguard.services.records import order_decisions as decisions_of_order
 from buyerguard.store import repositories
 
 router = APIRouter(prefix="/v1", route_class=GuardedRoute)
 CallerDep = Annotated[Actor, Depends(current_actor)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-EVENT_CURSOR_PATTERN = re.compile(r"^[0-9]{1,18}$", re.ASCII)  # a BIGINT position
 EventCursor = Annotated[
     str | None,
     Query(
-        description="`next_cursor` of the previous page",
-        json_schema_extra={"pattern": EVENT_CURSOR_PATTERN.pattern},
+        max_length=CURSOR_MAX_LENGTH,
+        description="`next_cursor` of the previous page: an opaque string, passed back as is",
     ),
 ]
 
@@ -91,16 +91,6 @@ IdCursor = Annotated[
 def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dict[str, Any]:
     next_cursor = str(items[-1][cursor_key]) if len(items) == limit else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def parse_cursor(after: str | None) -> int:
-    if after is None or after == "":
-        return 0
-    if not EVENT_CURSOR_PATTERN.match(after):
-        raise InvalidInput(
-            "cursor_malformed", f"after must be a cursor from a page: {after[:64]!r}", "after"
-        )
-    return int(after)
 
 
 # ---------------------------------------------------------------- parties
@@ -248,7 +238,7 @@ def order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> d
     """Every decision taken on the order, with the rule ids and rulebook behind it."""
     with runtime(request).reading(caller) as ctx:
         orders.load_visible_order(ctx, order_id)
-        rows = list_decisions(ctx.connection, after_seq=0, limit=10_000, order_id=order_id)
+        rows = decisions_of_order(ctx.connection, order_id)
         return {"items": [views.decision_view(row) for row in rows]}
 
 
@@ -407,10 +397,15 @@ def list_timers(
 def events(
     request: Request, caller: CallerDep, after: EventCursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
-    """Every decision in commit order; pass `next_cursor` back as `after`."""
+    """Every decision in one total order; pass `next_cursor` back as `after`.
+
+    The read first runs a sequencer pass (services/feed.py), so what committed
+    before the request is there unless an earlier writer is still running."""
+    position = decode_cursor(after)
+    advance_feed(runtime(request).engine)
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read the event feed", Role.MARKETPLACE)
-        rows = list_decisions(ctx.connection, after_seq=parse_cursor(after), limit=limit)
+        rows = read_feed(ctx.connection, after=position, limit=limit)
         items = [views.decision_view(row) for row in rows]
         next_cursor = items[-1]["cursor"] if items else after
         return {"items": items, "next_cursor": next_cursor}
@@ -420,11 +415,21 @@ def events(
     "/ledger/accounts/{account_id}", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT)
 )
 def ledger_account(account_id: AccountId, request: Request, caller: CallerDep) -> dict[str, Any]:
-    """One account's balances; a merchant reads its own `merchant:{id}:*` accounts only."""
+    """One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
+
+    A split account named without its part (`platform:fee_revenue`) answers the
+    sum of its parts, with each part under `parts`."""
     not_found = NotFound("account_not_found", f"no ledger account {account_id}", "account_id")
     if caller.role is Role.MERCHANT and not account_id.startswith(f"merchant:{caller.party_id}:"):
         raise not_found
     with runtime(request).reading(caller) as ctx:
+        if account_id in SPLIT_ACCOUNTS:
+            parts = split_account_balances(ctx.connection, account_id)
+            if not parts:
+                raise not_found
+            return views.balance_view(total_balance(account_id, parts)) | {
+                "parts": [views.balance_view(part) for part in parts]
+            }
         found = account_balance(ctx.connection, account_id)
         if found is None:
             raise not_found

@@ -11,6 +11,7 @@ from buyerguard.domain.orders import Order
 from buyerguard.domain.parties import Buyer, Merchant
 from buyerguard.ledger.book import Balance
 from buyerguard.money import format_fen
+from buyerguard.services.feed import encode_cursor
 
 
 def instant(value: datetime | None) -> str | None:
@@ -105,7 +106,7 @@ def order_view(order: Order) -> dict[str, Any]:
 
 def decision_view(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "cursor": str(row["seq"]),
+        "cursor": None if row["position"] is None else encode_cursor(row["position"]),
         "id": row["id"],
         "kind": row["kind"],
         "subject_id": row["subject_id"],

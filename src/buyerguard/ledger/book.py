@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
-from buyerguard.ledger.accounts import AccountSpec
+from buyerguard.ledger.accounts import AccountSpec, split_part_ids
 from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
 
@@ -82,6 +82,41 @@ def ensure_account(connection: Connection, spec: AccountSpec, now: datetime) -> 
         )
         .on_conflict_do_nothing(index_elements=[ledger_accounts.c.id])
     )
+
+
+def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetime) -> None:
+    """Create and lock every account a command will post to, in account-id order.
+
+    The one lock order of the ledger: whatever order a command then posts in,
+    two commands that share accounts take them in the same order, so they
+    queue instead of deadlocking. SQLite has one writer and needs no row locks.
+    """
+    ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
+    for spec in ordered:
+        ensure_account(connection, spec, now)
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            select(ledger_accounts.c.id)
+            .where(ledger_accounts.c.id.in_([spec.id for spec in ordered]))
+            .order_by(ledger_accounts.c.id)
+            .with_for_update()
+        )
+
+
+def open_hold_fen(connection: Connection, hold_id: str) -> Fen:
+    """What the hold `hold_id` holds, if it is open; 0 when it is resolved or absent.
+
+    The cap on a refund before release: the ledger's hold, not a column of the order.
+    """
+    hold = _existing(connection, hold_id)
+    if hold is None or hold["kind"] != TransferKind.PENDING.value:
+        return 0
+    resolved = connection.execute(
+        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == hold_id)
+    ).first()
+    amount = hold["amount_fen"]
+    assert isinstance(amount, int)
+    return 0 if resolved is not None else amount
 
 
 def _same(existing: dict[str, object], transfer: Transfer) -> bool:
@@ -281,3 +316,20 @@ def account_balance(connection: Connection, account_id: str) -> Balance | None:
 def balance(connection: Connection, account_id: str) -> Balance:
     """The account's balances; an account never touched holds zero."""
     return account_balance(connection, account_id) or Balance(account_id, 0, 0, 0, 0)
+
+
+def split_account_balances(connection: Connection, base_id: str) -> list[Balance]:
+    """The parts of a split account (`rail:clearing` …) that have been touched, in part order."""
+    found = (account_balance(connection, part_id) for part_id in split_part_ids(base_id))
+    return [part for part in found if part is not None]
+
+
+def total_balance(account_id: str, parts: list[Balance]) -> Balance:
+    """One balance for the whole of a split account: the sum of its parts."""
+    return Balance(
+        account_id,
+        sum(part.debits_posted_fen for part in parts),
+        sum(part.credits_posted_fen for part in parts),
+        sum(part.debits_pending_fen for part in parts),
+        sum(part.credits_pending_fen for part in parts),
+    )

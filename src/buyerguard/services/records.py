@@ -1,4 +1,4 @@
-"""Decisions (the event feed) and audit records, written with each command."""
+"""Decisions (the event feed, services/feed.py) and audit records, written with each command."""
 
 from __future__ import annotations
 
@@ -10,34 +10,23 @@ from sqlalchemy import Connection, func, insert, select, update
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
-from buyerguard.store.tables import audit_log, decisions, event_sequence
+from buyerguard.store.tables import audit_log, decision_ordinal, decisions, event_sequence
 
 
-def _next_sequence(connection: Connection) -> int:
-    """Take the next event number. The row lock it takes (PostgreSQL) or the
-    database write lock (SQLite) is held to commit, so numbers follow commit order."""
+def _feed_place(connection: Connection) -> dict[str, Any]:
+    """Where a new decision goes: PostgreSQL takes an ordinal and leaves the position to
+    the sequencer; SQLite (one writer, so commit order is write order) takes both."""
+    if connection.dialect.name == "postgresql":
+        return {"ordinal": decision_ordinal.next_value(), "position": None}
     connection.execute(
         update(event_sequence)
         .where(event_sequence.c.name == "events")
         .values(last_seq=event_sequence.c.last_seq + 1)
     )
-    value = connection.execute(
+    number = connection.execute(
         select(event_sequence.c.last_seq).where(event_sequence.c.name == "events")
     ).scalar_one()
-    return int(value)
-
-
-def lock_event_feed(connection: Connection) -> None:
-    """Take the event feed's lock before any ledger account: the one lock order.
-
-    Every money-moving command locks, in this order, its order row, the event
-    feed (`event_sequence`), then ledger accounts. A payment used to post to
-    escrow before taking the feed while a confirmation took the feed before
-    escrow: two such commands on PostgreSQL deadlocked.
-    """
-    connection.execute(
-        select(event_sequence.c.last_seq).where(event_sequence.c.name == "events").with_for_update()
-    )
+    return {"ordinal": number, "position": number}
 
 
 def decision_id(decision: Decision, sequence: int = 1) -> str:
@@ -97,10 +86,10 @@ def record_decision(
     ctx.connection.execute(
         insert(decisions).values(
             id=identifier,
-            seq=_next_sequence(ctx.connection),
             sequence=sequence,
             occurred_at=occurred_at,
             recorded_at=ctx.now(),
+            **_feed_place(ctx.connection),
             **content,
         )
     )
@@ -142,13 +131,10 @@ def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:
     return found is not None
 
 
-def list_decisions(
-    connection: Connection, *, after_seq: int, limit: int, order_id: str | None = None
-) -> list[dict[str, Any]]:
-    query = select(decisions).where(decisions.c.seq > after_seq).order_by(decisions.c.seq)
-    if order_id is not None:
-        query = query.where(decisions.c.order_id == order_id)
-    return [dict(row) for row in connection.execute(query.limit(limit)).mappings()]
+def order_decisions(connection: Connection, order_id: str) -> list[dict[str, Any]]:
+    """Every decision on one order, in the order they were written (positioned or not yet)."""
+    query = select(decisions).where(decisions.c.order_id == order_id).order_by(decisions.c.ordinal)
+    return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def audit(

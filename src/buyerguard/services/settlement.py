@@ -1,11 +1,14 @@
 """The money of the order lifecycle: escrow holds, release with the fee, refunds.
 
 Paying an order moves the buyer's money from the rail clearing account into
-platform escrow and places one hold per sub-order (and one for shipping)
-towards the merchant's payable. Confirmation posts the holds and charges the
-technical service fee from the payable; a refund before shipment voids the
-hold and returns the money to the rails. Every transfer id names its purpose
-and subject, so a retried command cannot move money twice.
+the merchant's escrow and places one hold per sub-order (and one for
+shipping) towards the merchant's payable. Confirmation posts the holds,
+charges the technical service fee from the payable and opens the sub-order's
+refundable balance; a refund before shipment voids the hold, returns the
+money to the rails and holds what is left. Every transfer id names its
+purpose and subject, so a retried command cannot move money twice. Each
+command locks the accounts it will post to first, in one order
+(`ledger.book.lock_accounts`).
 """
 
 from __future__ import annotations
@@ -15,16 +18,13 @@ from datetime import datetime
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.fees import FeeFacts, technical_service_fee
 from buyerguard.domain.orders import Order, SubOrder
+from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, record
+from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, open_hold_fen, record
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.records import (
-    lock_event_feed,
-    next_decision_sequence,
-    record_decision,
-)
+from buyerguard.services.records import next_decision_sequence, record_decision
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
 REFUND_RULE = "refund_only.before_shipment_always_allowed"
@@ -78,15 +78,16 @@ def _transfer(
 
 
 def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: datetime) -> None:
-    """Buyer's payment into escrow, held per sub-order for the merchant."""
-    lock_event_feed(ctx.connection)
-    escrow = accounts.platform_escrow()
+    """Buyer's payment into the merchant's escrow, held per sub-order for the merchant."""
+    clearing = accounts.rail_clearing(order.id)
+    escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
+    lock_accounts(ctx.connection, [clearing, escrow, payable], ctx.now())
     _transfer(
         ctx,
         f"payment:{order.id}",
         TransferKind.POSTED,
-        accounts.rail_clearing(),
+        clearing,
         escrow,
         order.total_fen,
         "payment",
@@ -150,14 +151,25 @@ def refund_sub_orders(
     occurred_at: datetime,
 ) -> None:
     """Return refunded money to the rails; a sub-order's hold is voided and what is left of it
-    held again, so a hold is settled in part as often as money is left, never beyond."""
-    lock_event_feed(ctx.connection)
-    escrow = accounts.platform_escrow()
+    held again, so a hold is settled in part as often as money is left, never beyond.
+
+    The cap is the ledger's open hold, not the order's columns: a refund larger
+    than what the hold holds is refused before anything is written."""
+    clearing = accounts.rail_clearing(order.id)
+    escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
+    lock_accounts(ctx.connection, [clearing, escrow, payable], ctx.now())
     buyer = party("buyer", order.buyer_id)
     for sub, amount_fen in refunds:
         sequence = refunds_so_far(ctx, sub.id) + 1
-        held_fen = sub.settled_goods_fen + amount_fen  # what the open hold holds now
+        held_fen = open_hold_fen(ctx.connection, nth(f"hold:{sub.id}", sequence))
+        if amount_fen > held_fen:
+            raise Conflict(
+                "refund_exceeds_hold",
+                f"sub-order {sub.id} holds {format_fen(held_fen)} in escrow; "
+                f"{format_fen(amount_fen)} cannot be refunded from it",
+                "amounts",
+            )
         whole = "" if sub.refunded_before_shipment else " in part"
         decision = _lifecycle_decision(
             REFUND_DUE,
@@ -188,21 +200,21 @@ def refund_sub_orders(
             nth(f"refund:{sub.id}", sequence),
             TransferKind.POSTED,
             escrow,
-            accounts.rail_clearing(),
+            clearing,
             amount_fen,
             "refund",
             order,
             occurred_at,
             decision_ref,
         )
-        if sub.settled_goods_fen > 0:
+        if held_fen > amount_fen:
             _transfer(
                 ctx,
                 nth(f"hold:{sub.id}", sequence + 1),
                 TransferKind.PENDING,
                 escrow,
                 payable,
-                sub.settled_goods_fen,
+                held_fen - amount_fen,
                 "escrow_hold",
                 order,
                 occurred_at,
@@ -239,7 +251,7 @@ def refund_sub_orders(
         f"refund-shipping:{order.id}",
         TransferKind.POSTED,
         escrow,
-        accounts.rail_clearing(),
+        clearing,
         order.shipping_fen,
         "refund",
         order,
@@ -249,15 +261,15 @@ def refund_sub_orders(
 
 
 def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -> None:
-    """Post the holds to the merchant and charge the fee (rulebook at payment)."""
-    lock_event_feed(ctx.connection)
+    """Post the holds to the merchant, charge the fee (rulebook at payment) and open
+    each released sub-order's refundable balance, the cap on refunds from now on."""
     assert order.paid_rulebook_id is not None
     paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
-    escrow = accounts.platform_escrow()
+    escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
     buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
-    for sub in order.sub_orders:
-        fee = technical_service_fee(
+    fees = {
+        sub.id: technical_service_fee(
             FeeFacts(
                 sub_order_id=sub.id,
                 merchant_id=order.merchant_id,
@@ -269,6 +281,19 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             ),
             paid_rulebook,
         )
+        for sub in order.sub_orders
+    }
+    released_subs = [sub for sub in order.sub_orders if not sub.refunded_before_shipment]
+    lock_accounts(
+        ctx.connection,
+        [escrow, payable]
+        + [accounts.platform_fee_revenue(sub.id) for sub in released_subs]
+        + [accounts.sub_order_refundable(sub.id) for sub in released_subs]
+        + [accounts.refundable_issued(sub.id) for sub in released_subs],
+        ctx.now(),
+    )
+    for sub in order.sub_orders:
+        fee = fees[sub.id]
         sub.fee_fen = fee.amount_fen
         fee_ref = record_decision(ctx, fee, occurred_at, order.id)
         if sub.refunded_before_shipment:
@@ -297,13 +322,25 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             release_ref,
             pending_id=nth(f"hold:{sub.id}", refunds_so_far(ctx, sub.id) + 1),
         )
+        _transfer(
+            ctx,
+            f"refundable:{sub.id}",
+            TransferKind.POSTED,
+            accounts.refundable_issued(sub.id),
+            accounts.sub_order_refundable(sub.id),
+            sub.settled_goods_fen,
+            "refundable_after_release",
+            order,
+            occurred_at,
+            release_ref,
+        )
         if fee.amount_fen > 0:
             _transfer(
                 ctx,
                 f"fee:{sub.id}",
                 TransferKind.POSTED,
                 payable,
-                accounts.platform_fee_revenue(),
+                accounts.platform_fee_revenue(sub.id),
                 fee.amount_fen,
                 "technical_service_fee",
                 order,

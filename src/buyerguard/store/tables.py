@@ -21,10 +21,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -178,15 +180,20 @@ order_transitions = Table(
     Column("actor", String(96), nullable=False),
 )
 
-# Decisions are the event feed: `seq` is assigned under a lock on
-# `event_sequence`, so reading `seq > cursor` sees them in commit order.
-# `sequence` numbers repeated decisions of one kind on one subject (a second
-# partial refund, a badge awarded again): the first is 1.
+# Decisions are the event feed. `ordinal` is taken when a decision is written
+# (PostgreSQL: the `decision_ordinal` sequence, no lock); `position` is its
+# place in the feed, given later by the one feed sequencer (services/feed.py)
+# once everything before it has settled, so reading `position > cursor` never
+# misses nor repeats an event. SQLite has one writer and gives both at once
+# from `event_sequence`. `sequence` numbers repeated decisions of one kind on
+# one subject (a second partial refund, a badge awarded again): the first is 1.
+decision_ordinal = Sequence("decision_ordinal", metadata=metadata)
 decisions = Table(
     "decisions",
     metadata,
     Column("id", String(160), primary_key=True),
-    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("position", BigInteger, unique=True),
+    Column("ordinal", BigInteger, nullable=False),
     Column("kind", String(48), nullable=False),
     Column("subject_id", String(128), nullable=False),
     Column("order_id", ID, index=True),
@@ -201,6 +208,12 @@ decisions = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("sequence", Integer, nullable=False),
     UniqueConstraint("kind", "subject_id", "sequence", name="uq_decisions_purpose"),
+    Index(
+        "ix_decisions_unpositioned",
+        "ordinal",
+        postgresql_where=text("position IS NULL"),
+        sqlite_where=text("position IS NULL"),
+    ),
 )
 
 event_sequence = Table(

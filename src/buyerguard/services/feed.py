@@ -1,0 +1,155 @@
+"""The event feed: one total, gap-free order of decisions, without a row every command writes.
+
+A command records its decisions with an `ordinal` from a PostgreSQL sequence
+(no lock, no shared row) and no feed `position`. One sequencer at a time (a
+transaction-scoped advisory lock) gives positions: it reads the last ordinal
+issued, waits until every transaction of this database that was writing at
+that moment has ended, then numbers every committed, unpositioned decision
+with an ordinal up to it, in ordinal order, after the last position.
+
+Why this holds:
+- *Gap-free, never twice*: positions are only written by the sequencer, one
+  pass at a time, each pass in one transaction after the last position, so a
+  reader sees whole passes: `position > cursor` never skips nor repeats.
+- *Causal*: an event written after reading another's effect took its ordinal
+  after that one committed, so it has the larger ordinal and is positioned in
+  the same pass or a later one, after it.
+- *No overtaking*: while a transaction that holds an earlier ordinal is in
+  flight, later events wait with it (a held payment hides the confirmations
+  committed after it until it commits or rolls back), so the feed follows the
+  order in which decisions were written. A decision whose transaction had not
+  yet been given an id when the pass looked is positioned by a later pass.
+
+We chose this over a single committer that writes every event (which would
+funnel all commands through one process) and over ordering by transaction id
+(ids are taken at a transaction's first write, not in the order effects are
+read, so they are not causal). The cost: a transaction that stays open holds
+back the feed behind it — which is why no job may hold one for long.
+
+SQLite has one writer: decisions get their position when written
+(`event_sequence`), and there is nothing to sequence.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from buyerguard.errors import InvalidInput
+from buyerguard.store.db import transaction
+from buyerguard.store.tables import decisions
+
+FEED_LOCK_KEY = 7_311_688_001  # the advisory lock of the one sequencer at a time
+SETTLE_POLL_SECONDS = 0.002
+PASS_LIMIT = 50_000  # decisions positioned per statement (a backlog takes several)
+CURSOR_MAX_LENGTH = 64
+
+
+def encode_cursor(position: int) -> str:
+    """A cursor a consumer passes back as `after`: opaque to it (today the position)."""
+    return str(position)
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The position after which to read; a string that no page ever gave is refused."""
+    if cursor is None or cursor == "":
+        return 0
+    if len(cursor) > CURSOR_MAX_LENGTH or not (cursor.isascii() and cursor.isdigit()):
+        raise InvalidInput(
+            "cursor_malformed", f"after must be a cursor from a page: {cursor[:64]!r}", "after"
+        )
+    position = int(cursor)
+    if position > 2**63 - 1:
+        raise InvalidInput("cursor_malformed", "after is beyond any cursor a page gives", "after")
+    return position
+
+
+def _issued_ordinal(connection: Connection) -> int:
+    row = connection.execute(text("SELECT last_value, is_called FROM decision_ordinal")).one()
+    return int(row.last_value) if row.is_called else 0
+
+
+def _writers_in_flight(connection: Connection) -> list[str]:
+    """Transaction ids of this database's other backends that have written something."""
+    return [
+        str(xid)
+        for (xid,) in connection.execute(
+            text(
+                "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = "
+                "current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            )
+        )
+    ]
+
+
+def _settled(connection: Connection, writers: list[str], wait_seconds: float) -> bool:
+    """Wait (bounded) until none of `writers` is still running."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        running = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_xid::text = ANY(:writers)"
+            ),
+            {"writers": writers},
+        ).scalar_one()
+        if running == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(SETTLE_POLL_SECONDS)
+
+
+def _position_up_to(connection: Connection, last_ordinal: int) -> int:
+    positioned = 0
+    while True:
+        count = connection.execute(
+            text(
+                "WITH base AS (SELECT COALESCE(MAX(position), 0) AS last FROM decisions), "
+                "next AS (SELECT id, row_number() OVER (ORDER BY ordinal) AS n FROM decisions "
+                "WHERE position IS NULL AND ordinal <= :last_ordinal "
+                "ORDER BY ordinal LIMIT :limit) "
+                "UPDATE decisions SET position = base.last + next.n FROM base, next "
+                "WHERE decisions.id = next.id"
+            ),
+            {"last_ordinal": last_ordinal, "limit": PASS_LIMIT},
+        ).rowcount
+        positioned += count
+        if count < PASS_LIMIT:
+            return positioned
+
+
+def advance_feed(engine: Engine, *, wait_seconds: float = 0.5) -> int:
+    """One sequencer pass; returns how many decisions it positioned.
+
+    Skips (returns 0) when another pass is running — its events will be there
+    when it commits — or when an earlier writer is still running after
+    `wait_seconds`: the feed waits for it rather than let later events overtake.
+    """
+    if engine.dialect.name != "postgresql":
+        return 0
+    with transaction(engine) as connection:
+        locked = connection.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY}
+        ).scalar_one()
+        if not locked:
+            return 0
+        last_ordinal = _issued_ordinal(connection)
+        writers = _writers_in_flight(connection)
+        if writers and not _settled(connection, writers, wait_seconds):
+            return 0
+        return _position_up_to(connection, last_ordinal)
+
+
+def read_feed(connection: Connection, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Positioned decisions after `after`, in feed order."""
+    query = (
+        select(decisions)
+        .where(decisions.c.position > after)
+        .order_by(decisions.c.position)
+        .limit(limit)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
