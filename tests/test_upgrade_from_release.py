@@ -335,6 +335,18 @@ def test_db_upgrade_carries_everything_over_and_the_engine_carries_on(
         for timer_id, (kind, due_at) in before.pending_timers.items():
             assert timers_after.get(timer_id) == (kind, due_at), timer_id
 
+        # A payment the old release took, retried with its Idempotency-Key, replays its answer.
+        retried = api.client.post(
+            "/v1/orders/R1-paid-sz/payment",
+            json={"amount": "1518.00"},
+            headers={
+                "Authorization": f"Bearer {api.tokens['marketplace']}",
+                "Idempotency-Key": "pay-R1-paid-sz",
+            },
+        )
+        assert retried.status_code == 200, retried.text
+        assert retried.headers.get("Idempotent-Replayed") == "true"
+
         # The engine carries on: the buyer confirms a signed order paid under the old release.
         confirmed = api.post("buyer", "/v1/orders/R1-signed-yiwu/confirmation")
         assert confirmed["state"] == "confirmed"
