@@ -123,9 +123,11 @@ def test_a_crash_mid_timer_rolls_back_and_fires_again(
     signed_order(demo, "O1")
     clock.advance(TEN_DAYS)
     real = TIMER_KINDS[orders.AUTO_CONFIRM]
+    handler = real.handler
+    assert handler is not None
 
     def crash_after_work(ctx: Context, timer: DueTimer) -> str:
-        real.handler(ctx, timer)
+        handler(ctx, timer)
         raise RuntimeError("process died before commit")
 
     monkeypatch.setitem(TIMER_KINDS, orders.AUTO_CONFIRM, replace(real, handler=crash_after_work))

@@ -48,6 +48,7 @@ def scheduler_run(
         history=rt.history,
         recurring=True,
         max_attempts=max_attempts,
+        isolate_jobs=True,
     )
     if once:
         fired = scheduler.tick()

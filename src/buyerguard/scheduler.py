@@ -8,31 +8,46 @@ tried again after a back-off, then dead-lettered (`failed`) after
 only. A tick fires everything available up to now, so a scheduler that was
 down catches up. Handlers act as of the timer's due instant, not the moment
 it fired.
+
+A heavy job (the promise rebuild) must not hold a write transaction — every
+row it locked and the event feed behind it would wait. Its claim is a short
+transaction of its own (`pending` -> `running`, leased until `available_at`);
+the job then runs with no transaction open — in a child process when the
+scheduler isolates jobs, as `scheduler run` does — and a last short
+transaction marks it `fired`. A scheduler that dies mid-job leaves the lease
+to run out, and the job is claimed again.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
-from buyerguard.clock import Clock, ensure_utc
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import Clock, SimulatedClock, ensure_utc
 from buyerguard.rulebook import RulebookSet
 from buyerguard.services import badges, orders, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
-from buyerguard.services.timers import FAILED, FIRED, PENDING, DueTimer
+from buyerguard.services.feed import advance_feed
+from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
 from buyerguard.store import repositories
-from buyerguard.store.db import read_transaction, transaction
+from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
 
 log = logging.getLogger(__name__)
 
 TimerHandler = Callable[[Context, DueTimer], str]
+TimerJob = Callable[[Runtime, DueTimer], str]
+JOB_LEASE = timedelta(minutes=15)  # a job not finished by then is claimed again
 TIMER_MAX_ATTEMPTS = 8  # failed attempts before a timer is dead-lettered
 TIMER_RETRY_BASE_SECONDS = 30  # back-off after the first failure, doubling after each
 TIMER_RETRY_MAX_SECONDS = 3600
@@ -44,12 +59,14 @@ def _lock_order(connection: Connection, order_id: str) -> None:
 
 @dataclass(frozen=True)
 class TimerKind:
-    """How one kind of timer runs: its handler, the subject lock it takes first, and,
-    for a recurring job, how to keep one pending."""
+    """How one kind of timer runs: a `handler` inside the claim transaction, or a heavy
+    `job` outside it; the subject lock it takes first; for a recurring job, how to keep
+    one pending."""
 
-    handler: TimerHandler
+    handler: TimerHandler | None = None
     lock_subject: Callable[[Connection, str], None] | None = None
     keep_scheduled: Callable[[Context], None] | None = None
+    job: TimerJob | None = None
 
 
 # The one registry of timer kinds: later work registers its own here. Timers about
@@ -60,7 +77,7 @@ TIMER_KINDS: dict[str, TimerKind] = {
     orders.COMPLETE: TimerKind(orders.complete_order, lock_subject=_lock_order),
     badges.BADGE_DAILY: TimerKind(badges.daily_badges, keep_scheduled=badges.ensure_daily_timer),
     promises.PROMISES_REBUILD: TimerKind(
-        promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
+        job=promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
     ),
 }
 
@@ -93,8 +110,10 @@ class Scheduler:
         recurring: bool = False,
         kinds: dict[str, TimerKind] | None = None,
         max_attempts: int | None = None,
+        isolate_jobs: bool = False,
     ) -> None:
-        """`recurring` keeps the daily jobs (arrival badge, promise rebuild) scheduled."""
+        """`recurring` keeps the daily jobs (arrival badge, promise rebuild) scheduled;
+        `isolate_jobs` runs heavy jobs in a child process (memory and crashes stay there)."""
         self.engine = engine
         self.clock = clock
         self.rulebooks = rulebooks
@@ -104,6 +123,7 @@ class Scheduler:
         self.recurring = recurring
         self.kinds = TIMER_KINDS if kinds is None else kinds
         self.max_attempts = max_attempts or TIMER_MAX_ATTEMPTS
+        self.isolate_jobs = isolate_jobs
 
     def _context(self, connection: Connection) -> Context:
         return Context(connection, self.actor, self.clock, self.rulebooks, self.history)
@@ -112,7 +132,10 @@ class Scheduler:
         with read_transaction(self.engine) as connection:
             query = (
                 select(timers.c.id)
-                .where(and_(timers.c.status == PENDING, timers.c.available_at <= now))
+                .where(
+                    timers.c.status.in_((PENDING, RUNNING)),  # running: its lease ran out
+                    timers.c.available_at <= now,
+                )
                 .order_by(timers.c.available_at, timers.c.id)
                 .limit(self.batch_size)
             )
@@ -141,16 +164,23 @@ class Scheduler:
             kind = self.kinds.get(subject.kind)
             if kind is not None and kind.lock_subject is not None:
                 kind.lock_subject(connection, subject.subject_id)
+            job = kind.job if kind is not None else None
+            lease_end = now + JOB_LEASE
             claimed = connection.execute(
                 update(timers)
                 .where(
                     and_(
                         timers.c.id == timer_id,
-                        timers.c.status == PENDING,
+                        timers.c.status.in_((PENDING, RUNNING)),
                         timers.c.available_at <= now,
                     )
                 )
-                .values(status=FIRED, fired_at=now, fired_by=self.actor.label)
+                .values(
+                    status=FIRED if job is None else RUNNING,
+                    fired_at=now,
+                    fired_by=self.actor.label,
+                    **({} if job is None else {"available_at": lease_end}),
+                )
             )
             if claimed.rowcount != 1:
                 return None
@@ -161,18 +191,45 @@ class Scheduler:
             due = DueTimer(
                 row.id, row.kind, row.subject_id, ensure_utc(row.due_at), row.payload, row.attempts
             )
-            outcome = kind.handler(self._context(connection), due)
-            connection.execute(
-                update(timers).where(timers.c.id == timer_id).values(outcome=outcome)
+            if job is None:
+                assert kind.handler is not None, f"timer kind {row.kind} has neither"
+                outcome = kind.handler(self._context(connection), due)
+                connection.execute(
+                    update(timers).where(timers.c.id == timer_id).values(outcome=outcome)
+                )
+                return FiredTimer(row.id, row.kind, row.subject_id, due.due_at, outcome)
+        outcome = self._run_job(job, due, now)
+        with transaction(self.engine) as connection:
+            finished = connection.execute(
+                update(timers)
+                .where(
+                    timers.c.id == timer_id,
+                    timers.c.status == RUNNING,
+                    timers.c.fired_by == self.actor.label,
+                    timers.c.available_at == lease_end,
+                )
+                .values(status=FIRED, outcome=outcome)
             )
-            return FiredTimer(row.id, row.kind, row.subject_id, due.due_at, outcome)
+        if finished.rowcount != 1:
+            log.warning("timer %s: the lease ran out before the job ended", timer_id)
+        return FiredTimer(due.id, due.kind, due.subject_id, due.due_at, outcome)
+
+    def _run_job(self, job: TimerJob, due: DueTimer, now: datetime) -> str:
+        """Run a heavy job with no transaction open: here, or in a child process."""
+        if not self.isolate_jobs or self.kinds.get(due.kind) is not TIMER_KINDS.get(due.kind):
+            return job(Runtime(self.engine, self.clock, self.rulebooks, self.history), due)
+        url = self.engine.url.render_as_string(hide_password=False)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+            arguments = (url, due, now, self.rulebooks, self.history.root)
+            return child.submit(_job_in_child, *arguments).result()
 
     def _record_failure(self, timer_id: str, now: datetime, exc: Exception) -> FiredTimer | None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         with transaction(self.engine) as connection:
             row = connection.execute(
                 select(timers)
-                .where(and_(timers.c.id == timer_id, timers.c.status == PENDING))
+                .where(timers.c.id == timer_id, timers.c.status.in_((PENDING, RUNNING)))
                 .with_for_update()
             ).first()
             if row is None:
@@ -190,7 +247,11 @@ class Scheduler:
                     available_at=(
                         row.available_at
                         if dead
-                        else max(ensure_utc(row.available_at), now + retry_delay(attempts))
+                        else max(
+                            # a job's lease end is no instant to keep
+                            ensure_utc(row.available_at) if row.status == PENDING else now,
+                            now + retry_delay(attempts),
+                        )
                     ),
                 )
             )
@@ -225,11 +286,31 @@ class Scheduler:
                 return fired
 
     def run(self, interval_seconds: float, stop: threading.Event) -> None:
-        """Tick until `stop` is set."""
+        """Tick until `stop` is set; between ticks, keep the event feed positioned
+        (services/feed.py) so consumers see events even when no reader drives it."""
         while not stop.is_set():
             try:
                 for item in self.tick():
                     log.info("fired %s: %s", item.timer_id, item.outcome)
+                advance_feed(self.engine)
             except Exception:
                 log.exception("scheduler tick failed")
             stop.wait(interval_seconds)
+
+
+def _job_in_child(
+    database_url: str,
+    timer: DueTimer,
+    now: datetime,
+    rulebooks: RulebookSet,
+    history_root: Path,
+) -> str:
+    """A heavy job in a process of its own, as of the instant its scheduler fired it."""
+    engine = make_engine(database_url)
+    try:
+        kind = TIMER_KINDS[timer.kind]
+        assert kind.job is not None
+        runtime = Runtime(engine, SimulatedClock(now), rulebooks, ShipmentHistory(history_root))
+        return kind.job(runtime, timer)
+    finally:
+        engine.dispose()

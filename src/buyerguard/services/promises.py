@@ -9,33 +9,45 @@ back-off levels of policies.md §11 for the product's route.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import ensure_utc, format_instant, next_local_slot
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
-from buyerguard.services.context import Context
+from buyerguard.rulebook import Rulebook
+from buyerguard.services.context import SCHEDULER, Context
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store import repositories
 from buyerguard.store.shipment_history import ShipmentHistory
+
+if TYPE_CHECKING:
+    from buyerguard.bootstrap import Runtime
 
 PROMISES_REBUILD = "arrival.promises_rebuild"
 
 
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
     """Build and publish the promise table as of an instant (rulebook in force then)."""
+    facts, rulebook = _inputs(ctx, as_of)
+    return _publish(ctx.history, facts, ensure_utc(as_of), rulebook)
+
+
+def _inputs(ctx: Context, as_of: datetime) -> tuple[pa.Table, Rulebook]:
+    """What a build reads from the database: the engine's own shipments, the rulebook."""
     as_of = ensure_utc(as_of, field="as_of")
     if as_of > ctx.now():
         raise InvalidInput("as_of_in_future", "as_of must not be in the future", "as_of")
-    rulebook = ctx.rulebook_at(as_of)
-    built = ctx.history.build_promises(
-        ShipmentHistory.engine_facts(ctx.connection),
-        as_of,
-        PromiseParams.from_rulebook(rulebook),
-        rulebook.id,
-    )
+    return ShipmentHistory.engine_facts(ctx.connection), ctx.rulebook_at(as_of)
+
+
+def _publish(
+    history: ShipmentHistory, facts: pa.Table, as_of: datetime, rulebook: Rulebook
+) -> dict[str, Any]:
+    built = history.build_promises(facts, as_of, PromiseParams.from_rulebook(rulebook), rulebook.id)
     return {
         "as_of": built.as_of,
         "routes": built.routes,
@@ -56,19 +68,25 @@ def ensure_rebuild_timer(ctx: Context) -> None:
     ensure_pending_timer(ctx, PROMISES_REBUILD, next_rebuild(ctx.now(), ctx))
 
 
-def scheduled_rebuild(ctx: Context, timer: DueTimer) -> str:
-    """Timer: rebuild as of the latest scheduled instant due by now; schedule the next.
+def scheduled_rebuild(runtime: Runtime, timer: DueTimer) -> str:
+    """Timer job: rebuild as of the latest scheduled instant due by now; schedule the next.
 
-    Only the newest table is served, so a scheduler that was down builds once,
-    as of the last instant it missed, instead of once per missed day (unlike
-    the badge, whose every day is history).
+    A heavy job (about 40 s at 1688's scale): it reads in one read-only
+    transaction, builds with no transaction open, and writes the next timer in
+    a short one — never holding a write transaction (scheduler.py runs it
+    outside its claim). Only the newest table is served, so a scheduler that
+    was down builds once, as of the last instant it missed, instead of once
+    per missed day (unlike the badge, whose every day is history).
     """
-    as_of = ensure_utc(timer.due_at, field="due_at")
-    following = next_rebuild(as_of, ctx)
-    while following <= ctx.now():
-        as_of, following = following, next_rebuild(following, ctx)
-    built = build(ctx, as_of)
-    ensure_pending_timer(ctx, PROMISES_REBUILD, following)
+    with runtime.reading(SCHEDULER) as ctx:
+        as_of = ensure_utc(timer.due_at, field="due_at")
+        following = next_rebuild(as_of, ctx)
+        while following <= ctx.now():
+            as_of, following = following, next_rebuild(following, ctx)
+        facts, rulebook = _inputs(ctx, as_of)
+    built = _publish(runtime.history, facts, as_of, rulebook)
+    with runtime.writing(SCHEDULER) as ctx:
+        ensure_pending_timer(ctx, PROMISES_REBUILD, following)
     return (
         f"promise table as of {format_instant(as_of)}: {built['routes']} rows"
         f" from {built['shipments']} shipments"

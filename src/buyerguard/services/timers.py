@@ -22,7 +22,8 @@ from buyerguard.services.context import Context
 from buyerguard.store.tables import timers
 
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
-TIMER_STATES = (PENDING, FIRED, CANCELLED, FAILED)
+RUNNING = "running"  # a heavy job claimed under a lease (scheduler.py), until it ends
+TIMER_STATES = (PENDING, RUNNING, FIRED, CANCELLED, FAILED)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ def schedule_timer(
                 id=identifier, kind=kind, subject_id=subject_id, created_at=ctx.now(), **values
             )
         )
-    elif existing.status == PENDING:
-        raise Conflict("timer_exists", f"timer {identifier} is already pending", "timer")
+    elif existing.status in (PENDING, RUNNING):
+        raise Conflict("timer_exists", f"timer {identifier} is already {existing.status}", "timer")
     else:
         ctx.connection.execute(update(timers).where(timers.c.id == identifier).values(**values))
     return identifier

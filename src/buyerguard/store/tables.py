@@ -297,7 +297,9 @@ timers = Table(
     Column("available_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
-    CheckConstraint("status IN ('pending', 'fired', 'cancelled', 'failed')", name="status_known"),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'fired', 'cancelled', 'failed')", name="status_known"
+    ),
     Index("ix_timers_status_due", "status", "due_at"),
     Index("ix_timers_status_available", "status", "available_at"),
     Index("ix_timers_subject", "subject_id"),
