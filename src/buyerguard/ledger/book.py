@@ -58,42 +58,38 @@ class BalanceFloorBreached(Conflict):
         )
 
 
-def ensure_account(connection: Connection, spec: AccountSpec, now: datetime) -> None:
-    """Create the account on first use: idempotent and race-free.
+def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetime) -> None:
+    """Create (on first use) and lock every account a command will post to, in id order.
 
-    `INSERT … ON CONFLICT DO NOTHING` rather than select-then-insert, so two
-    commands touching a new account at once both go on (the second waits for
-    the first's row, then inserts nothing) instead of one failing.
+    The one lock order of the ledger: whatever order a command then posts in,
+    two commands that share accounts take them in the same order, so they
+    queue instead of deadlocking. Creation is `INSERT … ON CONFLICT DO
+    NOTHING`, never select-then-insert, so two commands touching a new
+    account at once both go on. SQLite has one writer and needs no row locks.
     """
+    ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
     dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     connection.execute(
         dialect_insert(ledger_accounts)
         .values(
-            id=spec.id,
-            party=spec.party,
-            purpose=spec.purpose,
-            debits_must_not_exceed_credits=spec.debits_must_not_exceed_credits,
-            credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits,
-            debits_posted_fen=0,
-            credits_posted_fen=0,
-            debits_pending_fen=0,
-            credits_pending_fen=0,
-            created_at=now,
+            [
+                {
+                    "id": spec.id,
+                    "party": spec.party,
+                    "purpose": spec.purpose,
+                    "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+                    "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
+                    "debits_posted_fen": 0,
+                    "credits_posted_fen": 0,
+                    "debits_pending_fen": 0,
+                    "credits_pending_fen": 0,
+                    "created_at": now,
+                }
+                for spec in ordered
+            ]
         )
         .on_conflict_do_nothing(index_elements=[ledger_accounts.c.id])
     )
-
-
-def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetime) -> None:
-    """Create and lock every account a command will post to, in account-id order.
-
-    The one lock order of the ledger: whatever order a command then posts in,
-    two commands that share accounts take them in the same order, so they
-    queue instead of deadlocking. SQLite has one writer and needs no row locks.
-    """
-    ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
-    for spec in ordered:
-        ensure_account(connection, spec, now)
     if connection.dialect.name == "postgresql":
         connection.execute(
             select(ledger_accounts.c.id)
@@ -174,18 +170,24 @@ def _apply(
 def _legs(
     connection: Connection, transfer: Transfer, phase: str, amount_fen: Fen, now: datetime
 ) -> None:
-    for side, account in (("debit", transfer.debit), ("credit", transfer.credit)):
+    sides = (("debit", transfer.debit), ("credit", transfer.credit))
+    for side, account in sides:
         _apply(connection, account.id, side=side, phase=phase, amount_fen=amount_fen)
-        connection.execute(
-            insert(ledger_entries).values(
-                transfer_id=transfer.id,
-                account_id=account.id,
-                phase=phase,
-                direction=side,
-                amount_fen=amount_fen,
-                recorded_at=now,
-            )
+    connection.execute(
+        insert(ledger_entries).values(
+            [
+                {
+                    "transfer_id": transfer.id,
+                    "account_id": account.id,
+                    "phase": phase,
+                    "direction": side,
+                    "amount_fen": amount_fen,
+                    "recorded_at": now,
+                }
+                for side, account in sides
+            ]
         )
+    )
 
 
 def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
@@ -197,29 +199,29 @@ def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | N
     return dict(row) if row else None
 
 
-def record(connection: Connection, transfer: Transfer, now: datetime) -> bool:
-    """Post a transfer; returns False when this exact transfer was already posted."""
+def record(
+    connection: Connection, transfer: Transfer, now: datetime, *, accounts_locked: bool = False
+) -> bool:
+    """Post a transfer; returns False when this exact transfer was already posted.
+
+    `accounts_locked`: the caller has already taken both accounts with
+    `lock_accounts` (a command posting several transfers takes all its
+    accounts at once, in one order).
+    """
     require_fen(transfer.amount_fen, field="amount_fen")
     if transfer.amount_fen <= 0:
         raise InvalidInput("amount_not_positive", "a transfer moves more than 0", "amount")
     if transfer.debit.id == transfer.credit.id:
         raise InvalidInput("same_account", "a transfer needs two accounts", "account")
-    existing = _existing(connection, transfer.id)
-    if existing is not None:
-        if _same(existing, transfer):
-            return False
-        raise Conflict(
-            "transfer_id_reused",
-            f"transfer {transfer.id} already exists with different fields",
-            "id",
-        )
-    for account in (transfer.debit, transfer.credit):
-        ensure_account(connection, account, now)
-    pending = None
+    if not accounts_locked:
+        lock_accounts(connection, [transfer.debit, transfer.credit], now)
+    held_fen = None
     if transfer.kind in (TransferKind.POST_PENDING, TransferKind.VOID_PENDING):
-        pending = _open_pending(connection, transfer)
-    connection.execute(
-        insert(ledger_transfers).values(
+        held_fen = _hold_to_resolve(connection, transfer)
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    inserted = connection.execute(
+        dialect_insert(ledger_transfers)
+        .values(
             id=transfer.id,
             kind=transfer.kind.value,
             debit_account_id=transfer.debit.id,
@@ -232,36 +234,52 @@ def record(connection: Connection, transfer: Transfer, now: datetime) -> bool:
             occurred_at=ensure_utc(transfer.occurred_at),
             recorded_at=now,
         )
-    )
+        .on_conflict_do_nothing()  # the id taken, or the hold already resolved
+        .returning(ledger_transfers.c.id)  # (rowcount is not reliable for this statement)
+    ).first()
+    if inserted is None:
+        return _not_inserted(connection, transfer)
     if transfer.kind is TransferKind.POSTED:
         _legs(connection, transfer, "posted", transfer.amount_fen, now)
     elif transfer.kind is TransferKind.PENDING:
         _legs(connection, transfer, "pending", transfer.amount_fen, now)
     else:
-        assert pending is not None
-        _legs(connection, transfer, "pending", -pending, now)
+        assert held_fen is not None
+        _legs(connection, transfer, "pending", -held_fen, now)
         if transfer.kind is TransferKind.POST_PENDING:
             _legs(connection, transfer, "posted", transfer.amount_fen, now)
     return True
 
 
-def _open_pending(connection: Connection, transfer: Transfer) -> Fen:
-    """The amount of the hold this transfer resolves; checks it is open and matches."""
+def _not_inserted(connection: Connection, transfer: Transfer) -> bool:
+    """Why the insert did nothing: this very transfer again (a replay: False), or a refusal."""
+    existing = _existing(connection, transfer.id)
+    if existing is not None:
+        if _same(existing, transfer):
+            return False
+        raise Conflict(
+            "transfer_id_reused",
+            f"transfer {transfer.id} already exists with different fields",
+            "id",
+        )
+    resolved = connection.execute(
+        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == transfer.pending_id)
+    ).scalar_one()
+    raise Conflict(
+        "pending_already_resolved",
+        f"hold {transfer.pending_id} was already resolved by {resolved}",
+        "pending_id",
+    )
+
+
+def _hold_to_resolve(connection: Connection, transfer: Transfer) -> Fen:
+    """The amount of the hold a post or void names; checks it is a hold of these accounts."""
     if transfer.pending_id is None:
         raise InvalidInput("pending_id_missing", "post/void needs a pending_id", "pending_id")
     hold = _existing(connection, transfer.pending_id)
     if hold is None or hold["kind"] != TransferKind.PENDING.value:
         raise InvalidInput(
             "unknown_pending", f"no pending transfer {transfer.pending_id}", "pending_id"
-        )
-    resolved = connection.execute(
-        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == transfer.pending_id)
-    ).first()
-    if resolved is not None:
-        raise Conflict(
-            "pending_already_resolved",
-            f"hold {transfer.pending_id} was already resolved by {resolved.id}",
-            "pending_id",
         )
     if (hold["debit_account_id"], hold["credit_account_id"]) != (
         transfer.debit.id,

@@ -74,6 +74,7 @@ def _transfer(
             pending_id=pending_id,
         ),
         ctx.now(),
+        accounts_locked=True,  # each command locks all its accounts first, in one order
     )
 
 
