@@ -176,7 +176,8 @@ def check_transfer_legs(connection: Connection, report: CheckReport, *, after: i
     )
     columns = [func.coalesce(getattr(legs.c, name), 0) for name in _LEG_NAMES]
     pending_debit, pending_credit, posted_debit, posted_credit = columns
-    joined = legs.join(transfer, t.id == legs.c.transfer_id, full=not after)
+    # entries without a transfer are kept (full outer when every transfer is checked)
+    joined = legs.join(transfer, t.id == legs.c.transfer_id, isouter=True, full=not after)
     query = (
         select(
             func.coalesce(t.id, legs.c.transfer_id),
