@@ -131,22 +131,56 @@ def token_revoke(token_id: str) -> None:
 
 @ledger_app.command("check")
 @refusals_exit_2
-def ledger_check() -> None:
-    """Re-derive every balance from raw postings; exit 1 with a report on any breach."""
-    from buyerguard.ledger.check import check_ledger
-    from buyerguard.store.db import read_transaction
+def ledger_check(
+    full: Annotated[
+        bool, typer.Option("--full", help="re-derive everything, not only since the checkpoint")
+    ] = False,
+) -> None:
+    """Re-derive balances from raw postings; exit 1 with a report on any breach.
+
+    From the latest checkpoint on (`--full`, or no checkpoint yet: from the
+    start); a full pass that finds no breach writes a new checkpoint.
+    """
+    from rich.markup import escape
+    from rich.progress import TaskID
+
+    from buyerguard.ledger.checkpoint import run_ledger_check
+    from buyerguard.progress import progress_bar
 
     rt = configured_runtime()
-    with read_transaction(rt.engine) as connection:
-        report = check_ledger(connection)
+    with progress_bar(console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def show(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        report = run_ledger_check(rt.engine, rt.clock.now(), full=full, progress=show)
+    if report.full:
+        console.print(f"full pass: {report.new_entries} entries re-derived")
+    else:
+        console.print(
+            f"incremental from checkpoint {report.checkpoint_from}: {report.new_entries} "
+            f"entries re-derived after it (run --full to re-derive everything)"
+        )
     console.print(
         f"{report.accounts} accounts, {report.transfers} transfers, {report.entries} entries; "
         f"posted debits {format_fen(report.total_debits_posted_fen)} = credits "
         f"{format_fen(report.total_credits_posted_fen)}"
     )
+    if report.checkpoint_written is not None:
+        console.print(
+            f"checkpoint {report.checkpoint_written} written (entries up to id "
+            f"{report.horizon_entry_id})"
+        )
+    elif report.checkpoint_note:
+        console.print(report.checkpoint_note)
     if not report.ok:
         for breach in report.breaches:
-            console.print(f"[red]BREACH[/red] {breach}")
+            console.print(f"[red]BREACH[/red] {escape(breach)}")
+        if report.breaches_omitted:
+            console.print(f"[red]BREACH[/red] … and {report.breaches_omitted} more")
         raise typer.Exit(1)
     console.print("[green]ledger check passed[/green]")
 

@@ -278,6 +278,34 @@ ledger_entries = Table(
     CheckConstraint("direction IN ('debit', 'credit')", name="direction_known"),
 )
 
+# A checkpoint of `ledger check`: written only after a full pass found no breach.
+# Every entry with id <= `horizon_entry_id` is counted in its balances and no
+# other (see ledger/checkpoint.py for why no later commit can fall below it).
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("horizon_entry_id", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("transfers", BigInteger, nullable=False),
+    Column("accounts", BigInteger, nullable=False),
+    money("total_debits_posted_fen"),
+    money("total_credits_posted_fen"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The re-derived balances of each account at a checkpoint (only the latest keeps them).
+ledger_checkpoint_balances = Table(
+    "ledger_checkpoint_balances",
+    metadata,
+    Column("checkpoint_id", Integer, ForeignKey("ledger_checkpoints.id"), primary_key=True),
+    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), primary_key=True),
+    money("debits_posted_fen"),
+    money("credits_posted_fen"),
+    money("debits_pending_fen"),
+    money("credits_pending_fen"),
+)
+
 # A timer acts as of `due_at`; it may run from `available_at` on: later than due
 # while facts about its subject are still settling, or after a failed attempt
 # (`attempts`, `last_error`) until it is dead-lettered as `failed`.
