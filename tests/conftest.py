@@ -108,7 +108,6 @@ def reset_postgres(engine: Engine) -> None:
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        connection.execute(text("INSERT INTO event_sequence (name, last_seq) VALUES ('events', 0)"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -63,7 +63,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Engine, delete, select, text
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
@@ -77,7 +77,7 @@ from buyerguard.scheduler import Scheduler
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import read_transaction, transaction
-from buyerguard.store.tables import event_sequence, ledger_accounts, metadata
+from buyerguard.store.tables import ledger_accounts, metadata
 from tests.conftest import START
 
 SETTINGS = settings(
@@ -303,7 +303,6 @@ def wipe_and_seed(rt: Runtime) -> dict[str, str]:
         else:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(delete(table))
-        connection.execute(insert(event_sequence).values(name="events", last_seq=0))
     with rt.writing(OPERATOR) as ctx:
         ensure_demo_catalog(ctx)
         return {

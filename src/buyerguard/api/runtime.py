@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.bootstrap import Runtime
@@ -24,7 +24,7 @@ from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
 from buyerguard.services.context import Actor, Context
 from buyerguard.services.tokens import authenticate
-from buyerguard.store.db import read_transaction, retrying
+from buyerguard.store.db import insert_if_absent, read_transaction, retrying
 from buyerguard.store.tables import idempotency_keys
 
 MAX_KEY_LENGTH = 200
@@ -121,22 +121,27 @@ def execute_command(
 
     def attempt(connection: Connection) -> Answer:
         if key is not None:
-            replayed = _replay(connection, actor, route, key, request_hash)
-            if replayed is not None:
-                return replayed
-            # Claim the key before doing the work: a concurrent request with the
-            # same key blocks on this row and, once we commit, replays our answer.
-            connection.execute(
-                insert(idempotency_keys).values(
-                    principal=actor.label,
-                    route=route,
-                    key=key,
-                    request_hash=request_hash,
-                    status_code=0,
-                    response_body="null",
-                    created_at=ensure_utc(rt.clock.now()),
-                )
-            )
+            # Claim the key before doing the work: a concurrent request with the same
+            # key waits on this row and, once we commit, replays our answer. A key
+            # already taken is a replay (or a refusal, with another body).
+            claimed = insert_if_absent(
+                connection,
+                idempotency_keys,
+                {
+                    "principal": actor.label,
+                    "route": route,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "status_code": 0,
+                    "response_body": "null",
+                    "created_at": ensure_utc(rt.clock.now()),
+                },
+                returning=idempotency_keys.c.key,
+            ).first()
+            if claimed is None:
+                replayed = _replay(connection, actor, route, key, request_hash)
+                if replayed is not None:
+                    return replayed
         status_code, payload = handler(
             Context(connection, actor, rt.clock, rt.rulebooks, rt.history)
         )

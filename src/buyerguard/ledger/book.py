@@ -18,13 +18,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Connection, insert, not_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec, split_part_ids
 from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
+from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
 
 
@@ -68,27 +67,24 @@ def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetim
     account at once both go on. SQLite has one writer and needs no row locks.
     """
     ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
-    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    connection.execute(
-        dialect_insert(ledger_accounts)
-        .values(
-            [
-                {
-                    "id": spec.id,
-                    "party": spec.party,
-                    "purpose": spec.purpose,
-                    "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
-                    "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
-                    "debits_posted_fen": 0,
-                    "credits_posted_fen": 0,
-                    "debits_pending_fen": 0,
-                    "credits_pending_fen": 0,
-                    "created_at": now,
-                }
-                for spec in ordered
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[ledger_accounts.c.id])
+    insert_if_absent(
+        connection,
+        ledger_accounts,
+        [
+            {
+                "id": spec.id,
+                "party": spec.party,
+                "purpose": spec.purpose,
+                "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+                "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
+                "debits_posted_fen": 0,
+                "credits_posted_fen": 0,
+                "debits_pending_fen": 0,
+                "credits_pending_fen": 0,
+                "created_at": now,
+            }
+            for spec in ordered
+        ],
     )
     if connection.dialect.name == "postgresql":
         connection.execute(
@@ -218,24 +214,23 @@ def record(
     held_fen = None
     if transfer.kind in (TransferKind.POST_PENDING, TransferKind.VOID_PENDING):
         held_fen = _hold_to_resolve(connection, transfer)
-    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    inserted = connection.execute(
-        dialect_insert(ledger_transfers)
-        .values(
-            id=transfer.id,
-            kind=transfer.kind.value,
-            debit_account_id=transfer.debit.id,
-            credit_account_id=transfer.credit.id,
-            amount_fen=transfer.amount_fen,
-            pending_id=transfer.pending_id,
-            purpose=transfer.purpose,
-            order_id=transfer.order_id,
-            decision_id=transfer.decision_id,
-            occurred_at=ensure_utc(transfer.occurred_at),
-            recorded_at=now,
-        )
-        .on_conflict_do_nothing()  # the id taken, or the hold already resolved
-        .returning(ledger_transfers.c.id)  # (rowcount is not reliable for this statement)
+    inserted = insert_if_absent(  # skipped: the id is taken, or the hold already resolved
+        connection,
+        ledger_transfers,
+        {
+            "id": transfer.id,
+            "kind": transfer.kind.value,
+            "debit_account_id": transfer.debit.id,
+            "credit_account_id": transfer.credit.id,
+            "amount_fen": transfer.amount_fen,
+            "pending_id": transfer.pending_id,
+            "purpose": transfer.purpose,
+            "order_id": transfer.order_id,
+            "decision_id": transfer.decision_id,
+            "occurred_at": ensure_utc(transfer.occurred_at),
+            "recorded_at": now,
+        },
+        returning=ledger_transfers.c.id,
     ).first()
     if inserted is None:
         return _not_inserted(connection, transfer)

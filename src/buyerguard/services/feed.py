@@ -27,7 +27,7 @@ read, so they are not causal). The cost: a transaction that stays open holds
 back the feed behind it — which is why no job may hold one for long.
 
 SQLite has one writer: decisions get their position when written
-(`event_sequence`), and there is nothing to sequence.
+(the next position, computed in the insert), and there is nothing to sequence.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ def load_for_fact(ctx: Context, order_id: str) -> tuple[Order, datetime]:
     after this one arrived): no timer of the order runs before it.
     """
     order = load_visible_order(ctx, order_id, for_update=True)
-    order.last_refund_at = latest_decision_at(ctx.connection, order.id, REFUND_DUE)
+    if any(sub.refunded_fen for sub in order.sub_orders):  # else there is none to look up
+        order.last_refund_at = latest_decision_at(ctx.connection, order.id, REFUND_DUE)
     settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
     return order, settle_subject(ctx, order.id, settling)
 

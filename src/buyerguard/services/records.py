@@ -5,28 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
-from buyerguard.store.tables import audit_log, decision_ordinal, decisions, event_sequence
+from buyerguard.store.db import insert_if_absent
+from buyerguard.store.tables import audit_log, decision_ordinal, decisions
 
 
 def _feed_place(connection: Connection) -> dict[str, Any]:
     """Where a new decision goes: PostgreSQL takes an ordinal and leaves the position to
-    the sequencer; SQLite (one writer, so commit order is write order) takes both."""
+    the sequencer; SQLite (one writer, so write order is commit order) takes the next
+    position at once, computed in the insert so that a skipped insert takes none."""
     if connection.dialect.name == "postgresql":
         return {"ordinal": decision_ordinal.next_value(), "position": None}
-    connection.execute(
-        update(event_sequence)
-        .where(event_sequence.c.name == "events")
-        .values(last_seq=event_sequence.c.last_seq + 1)
-    )
-    number = connection.execute(
-        select(event_sequence.c.last_seq).where(event_sequence.c.name == "events")
-    ).scalar_one()
-    return {"ordinal": number, "position": number}
+    following = select(func.coalesce(func.max(decisions.c.position), 0) + 1).scalar_subquery()
+    return {"ordinal": following, "position": following}
 
 
 def decision_id(decision: Decision, sequence: int = 1) -> str:
@@ -66,33 +61,36 @@ def record_decision(
     """
     identifier = decision_id(decision, sequence)
     content = _content(decision, order_id)
+    written = insert_if_absent(
+        ctx.connection,
+        decisions,
+        {
+            "id": identifier,
+            "sequence": sequence,
+            "occurred_at": occurred_at,
+            "recorded_at": ctx.now(),
+            **_feed_place(ctx.connection),
+            **content,
+        },
+        returning=decisions.c.id,
+    ).first()
+    if written is not None:
+        return identifier
     existing = (
         ctx.connection.execute(
             select(*(decisions.c[name] for name in content)).where(decisions.c.id == identifier)
         )
         .mappings()
-        .first()
+        .one()
     )
-    if existing is not None:
-        if dict(existing) != content:
-            differing = sorted(name for name in content if existing[name] != content[name])
-            raise Conflict(
-                "decision_conflict",
-                f"decision {identifier} was already recorded with other "
-                f"{', '.join(differing)}; nothing was written",
-                "decision",
-            )
-        return identifier
-    ctx.connection.execute(
-        insert(decisions).values(
-            id=identifier,
-            sequence=sequence,
-            occurred_at=occurred_at,
-            recorded_at=ctx.now(),
-            **_feed_place(ctx.connection),
-            **content,
+    if dict(existing) != content:
+        differing = sorted(name for name in content if existing[name] != content[name])
+        raise Conflict(
+            "decision_conflict",
+            f"decision {identifier} was already recorded with other "
+            f"{', '.join(differing)}; nothing was written",
+            "decision",
         )
-    )
     return identifier
 
 

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Column, Connection, CursorResult, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -131,3 +133,22 @@ def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
 
 def is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+def insert_if_absent(
+    connection: Connection,
+    table: Table,
+    values: dict[str, Any] | list[dict[str, Any]],
+    returning: Column[Any] | None = None,
+) -> CursorResult[Any]:
+    """`INSERT … ON CONFLICT DO NOTHING` on either database: a row whose key is taken is
+    skipped, never an error (a concurrent inserter is waited for, then skipped).
+
+    With `returning`, the result has a row for each row inserted (the driver's
+    rowcount is not reliable for this statement).
+    """
+    dialect_insert = postgresql_insert if is_postgres(connection) else sqlite_insert
+    statement = dialect_insert(table).values(values).on_conflict_do_nothing()
+    if returning is not None:
+        return connection.execute(statement.returning(returning))
+    return connection.execute(statement)

@@ -185,8 +185,9 @@ order_transitions = Table(
 # place in the feed, given later by the one feed sequencer (services/feed.py)
 # once everything before it has settled, so reading `position > cursor` never
 # misses nor repeats an event. SQLite has one writer and gives both at once
-# from `event_sequence`. `sequence` numbers repeated decisions of one kind on
-# one subject (a second partial refund, a badge awarded again): the first is 1.
+# (the next position, computed in the insert). `sequence` numbers repeated
+# decisions of one kind on one subject (a second partial refund, a badge
+# awarded again): the first is 1.
 decision_ordinal = Sequence("decision_ordinal", metadata=metadata)
 decisions = Table(
     "decisions",
@@ -214,13 +215,6 @@ decisions = Table(
         postgresql_where=text("position IS NULL"),
         sqlite_where=text("position IS NULL"),
     ),
-)
-
-event_sequence = Table(
-    "event_sequence",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("last_seq", BigInteger, nullable=False),
 )
 
 ledger_accounts = Table(
