@@ -121,54 +121,58 @@ def _same(existing: dict[str, object], transfer: Transfer) -> bool:
     )
 
 
-def _apply(
-    connection: Connection, account_id: str, *, side: str, phase: str, amount_fen: Fen
-) -> None:
-    """Add `amount_fen` to one balance column, refusing to cross the account's floor."""
+def _apply(connection: Connection, account_id: str, *, side: str, phases: dict[str, Fen]) -> None:
+    """Add each phase's amount to the account's `side` columns in one conditional UPDATE,
+    refusing to cross the account's floor as it stands after all of them."""
     table = ledger_accounts.c
-    column = getattr(table, f"{side}s_{phase}_fen")
+    columns = {phase: getattr(table, f"{side}s_{phase}_fen") for phase in phases}
     statement = update(ledger_accounts).where(table.id == account_id)
-    if amount_fen > 0 and side == "debit":
+    added_fen = sum(phases.values())
+    if added_fen > 0 and side == "debit":
         statement = statement.where(
             or_(
                 not_(table.debits_must_not_exceed_credits),
                 table.debits_posted_fen + table.debits_pending_fen
-                <= table.credits_posted_fen - amount_fen,
+                <= table.credits_posted_fen - added_fen,
             )
         )
-    if amount_fen > 0 and side == "credit":
+    if added_fen > 0 and side == "credit":
         statement = statement.where(
             or_(
                 not_(table.credits_must_not_exceed_debits),
                 table.credits_posted_fen + table.credits_pending_fen
-                <= table.debits_posted_fen - amount_fen,
+                <= table.debits_posted_fen - added_fen,
             )
         )
-    if amount_fen > 0:
-        # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
-        # (nor turn into a float on SQLite): `column + amount <= MAX` would.
-        statement = statement.where(column <= MAX_FEN - amount_fen)
-    result = connection.execute(statement.values({column: column + amount_fen}))
+    for phase, amount_fen in phases.items():
+        if amount_fen > 0:
+            # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
+            # (nor turn into a float on SQLite): `column + amount <= MAX` would.
+            statement = statement.where(columns[phase] <= MAX_FEN - amount_fen)
+    values = {columns[phase]: columns[phase] + amount for phase, amount in phases.items()}
+    result = connection.execute(statement.values(values))
     if result.rowcount != 1:
-        current = connection.execute(
-            select(column).where(table.id == account_id)
-        ).scalar_one_or_none()
-        if amount_fen > 0 and current is not None and current > MAX_FEN - amount_fen:
-            raise InvalidInput(
-                "amount_too_large",
-                f"moving {format_fen(amount_fen)} would take account {account_id} beyond "
-                f"the largest amount the ledger holds ({format_fen(MAX_FEN)})",
-                "amount",
-            )
-        raise BalanceFloorBreached(account_id, amount_fen)
+        for phase, amount_fen in phases.items():
+            current = connection.execute(
+                select(columns[phase]).where(table.id == account_id)
+            ).scalar_one_or_none()
+            if amount_fen > 0 and current is not None and current > MAX_FEN - amount_fen:
+                raise InvalidInput(
+                    "amount_too_large",
+                    f"moving {format_fen(amount_fen)} would take account {account_id} beyond "
+                    f"the largest amount the ledger holds ({format_fen(MAX_FEN)})",
+                    "amount",
+                )
+        raise BalanceFloorBreached(account_id, max(phases.values()))
 
 
 def _legs(
-    connection: Connection, transfer: Transfer, phase: str, amount_fen: Fen, now: datetime
+    connection: Connection, transfer: Transfer, phases: dict[str, Fen], now: datetime
 ) -> None:
+    """Both legs of a transfer, every phase at once: one UPDATE per account, one INSERT."""
     sides = (("debit", transfer.debit), ("credit", transfer.credit))
     for side, account in sides:
-        _apply(connection, account.id, side=side, phase=phase, amount_fen=amount_fen)
+        _apply(connection, account.id, side=side, phases=phases)
     connection.execute(
         insert(ledger_entries).values(
             [
@@ -180,6 +184,7 @@ def _legs(
                     "amount_fen": amount_fen,
                     "recorded_at": now,
                 }
+                for phase, amount_fen in phases.items()
                 for side, account in sides
             ]
         )
@@ -235,14 +240,15 @@ def record(
     if inserted is None:
         return _not_inserted(connection, transfer)
     if transfer.kind is TransferKind.POSTED:
-        _legs(connection, transfer, "posted", transfer.amount_fen, now)
+        _legs(connection, transfer, {"posted": transfer.amount_fen}, now)
     elif transfer.kind is TransferKind.PENDING:
-        _legs(connection, transfer, "pending", transfer.amount_fen, now)
+        _legs(connection, transfer, {"pending": transfer.amount_fen}, now)
     else:
         assert held_fen is not None
-        _legs(connection, transfer, "pending", -held_fen, now)
-        if transfer.kind is TransferKind.POST_PENDING:
-            _legs(connection, transfer, "posted", transfer.amount_fen, now)
+        released = (
+            {"posted": transfer.amount_fen} if transfer.kind is TransferKind.POST_PENDING else {}
+        )
+        _legs(connection, transfer, {"pending": -held_fen, **released}, now)
     return True
 
 

@@ -321,7 +321,10 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             order,
             occurred_at,
             release_ref,
-            pending_id=nth(f"hold:{sub.id}", refunds_so_far(ctx, sub.id) + 1),
+            # the open hold: the first, or the one left by the last refund of a part
+            pending_id=nth(
+                f"hold:{sub.id}", (refunds_so_far(ctx, sub.id) if sub.refunded_fen else 0) + 1
+            ),
         )
         _transfer(
             ctx,
