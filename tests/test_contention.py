@@ -154,9 +154,9 @@ def test_payments_and_confirmations_at_once_never_deadlock(
     backend: str, postgres_rt: Runtime
 ) -> None:
     """Payments and confirmations of different orders, sent in pairs at the same instant,
-    all succeed without PostgreSQL ever detecting a deadlock: every command takes the
-    order row, then the event feed, then ledger accounts (found by a schemathesis-era
-    probe: payment took escrow before the feed, confirmation the feed before escrow)."""
+    all succeed without PostgreSQL ever detecting a deadlock: every command takes its
+    order row, then all its ledger accounts in id order (a probe once found payment
+    taking escrow before the feed row, confirmation the feed row before escrow)."""
     pairs = 12
     line = [{"product_id": "P-cups", "quantity": 1}]
     with serving_demo(postgres_rt) as api:
