@@ -35,7 +35,7 @@ from rich.progress import track
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.bootstrap import build_runtime
 from buyerguard.clock import format_instant, parse_instant
-from buyerguard.domain.catalog import OfferTier, Product, ReturnClass
+from buyerguard.domain.catalog import Product, Tier, TierKind
 from buyerguard.domain.regions import PROVINCE_PREFIXES
 from buyerguard.services import catalog, promises
 from buyerguard.services.context import OPERATOR
@@ -150,15 +150,9 @@ def main() -> None:
                 f"P-{i:05d}",
                 "M-yiwu",
                 f"product {i}",
-                1000 + i,
+                (Tier(TierKind.SPOT, 1000 + i, 1, seven_day_returns=True),),
                 500,
                 origins[i % len(origins)],
-                ReturnClass.MANDATORY,
-                OfferTier.SPOT,
-                1,
-                frozenset(),
-                False,
-                False,
             )
             for i in range(args.products)
         ]

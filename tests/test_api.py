@@ -33,6 +33,7 @@ NEW_PRODUCT = {
     "title": "mugs",
     "unit_price": "12.50",
     "ship_from_region": "330782",
+    "seven_day_returns_opt_in": True,  # one-piece spot goods of a mandatory class (§2)
 }
 
 

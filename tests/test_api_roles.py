@@ -105,6 +105,18 @@ PROBES: dict[str, Probe] = {
     "GET /v1/merchants/{merchant_id}/badge": lambda api, tag: Call(
         "GET", "/v1/merchants/M-yiwu/badge"
     ),
+    "PATCH /v1/merchants/{merchant_id}": lambda api, tag: Call(
+        "PATCH", "/v1/merchants/M-yiwu", {"name": f"Yiwu {tag}"}
+    ),
+    "GET /v1/merchants/{merchant_id}/changes": lambda api, tag: Call(
+        "GET", "/v1/merchants/M-yiwu/changes"
+    ),
+    "PATCH /v1/products/{product_id}": lambda api, tag: Call(
+        "PATCH", "/v1/products/P-cups", {"title": f"cups {tag}"}
+    ),
+    "GET /v1/products/{product_id}/changes": lambda api, tag: Call(
+        "GET", "/v1/products/P-cups/changes"
+    ),
     "POST /v1/buyers": lambda api, tag: Call("POST", "/v1/buyers", {**NEW_BUYER, "id": f"B-{tag}"}),
     "GET /v1/buyers/{buyer_id}": lambda api, tag: Call("GET", "/v1/buyers/B-shop"),
     "POST /v1/products": lambda api, tag: Call(

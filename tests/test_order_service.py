@@ -145,7 +145,8 @@ def test_anxingou_fee_follows_the_rulebook_at_payment(rt: Runtime, clock: Simula
         catalog.create_buyer(
             ctx, Buyer("B1", "buyer", False, (Address("440000", "440300", "440305"),))
         )
-        big = replace(PRODUCTS[0], id="P-big", merchant_id="M-anx", unit_price_fen=1_000_000)
+        spot = replace(PRODUCTS[0].tiers[0], price_fen=1_000_000)
+        big = replace(PRODUCTS[0], id="P-big", merchant_id="M-anx", tiers=(spot,))
         catalog.create_product(ctx, big)
     with rt.writing(MARKETPLACE) as ctx:
         orders.place_order(

@@ -19,6 +19,7 @@ PRODUCT = {
     "title": "large toy",
     "unit_price": "10,000.00",
     "ship_from_region": "330782",
+    "seven_day_returns_opt_in": True,  # one-piece spot goods of a mandatory class (§2)
 }
 
 

@@ -69,6 +69,7 @@ from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SHANGHAI, SimulatedClock, parse_instant
 from buyerguard.demo import MERCHANTS, PRODUCTS, ensure_demo_catalog
+from buyerguard.domain.catalog import Tier
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import balance
 from buyerguard.ledger.check import check_ledger
@@ -117,6 +118,15 @@ PATH_SUFFIX = {
 MERCHANT_IDS = tuple(merchant.id for merchant in MERCHANTS)
 
 CATALOGUE = {product.id: product for product in PRODUCTS}
+
+
+def default_tier(product_id: str) -> Tier:
+    """What a line naming no tier buys."""
+    tier = CATALOGUE[product_id].default_tier
+    assert tier is not None
+    return tier
+
+
 BUYER_ROLE = {"B-shop": "buyer", "B-chain": "other_buyer"}
 MERCHANT_ROLE = {"M-yiwu": "merchant", "M-shenzhen": "other_merchant"}
 TOKEN_ROLES: tuple[tuple[str, Role, str | None], ...] = (
@@ -414,7 +424,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
                 unit = (
                     parse_yuan(line["unit_price"])
                     if "unit_price" in line
-                    else CATALOGUE[line["product_id"]].unit_price_fen
+                    else default_tier(line["product_id"]).price_fen
                 )
                 subs.append(SubModel(f"{order_id}-{line_no}", unit * line["quantity"]))
             merchant_id = CATALOGUE[body["lines"][0]["product_id"]].merchant_id
@@ -492,7 +502,10 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             product = CATALOGUE[data.draw(st.sampled_from(products), label="product")]
             line: dict[str, Any] = {
                 "product_id": product.id,
-                "quantity": data.draw(st.integers(product.moq, product.moq + 4), label="qty"),
+                "quantity": data.draw(
+                    st.integers(default_tier(product.id).moq, default_tier(product.id).moq + 4),
+                    label="qty",
+                ),
             }
             price = data.draw(st.none() | st.sampled_from(PRICE_OVERRIDES), label="price")
             if price is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from buyerguard.bootstrap import Runtime
-from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
+from buyerguard.domain.catalog import OnePieceForm, Product, Tier, TierKind
 from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
 from buyerguard.errors import InvalidInput, NotFound, Unauthorized
 from buyerguard.services import catalog
@@ -72,43 +72,30 @@ PRODUCTS = (
         "P-cups",
         "M-yiwu",
         "Ceramic cups, 12-pack",
-        3600,
+        (
+            Tier(TierKind.SPOT, 3600, 1, seven_day_returns=True),
+            Tier(TierKind.CUSTOM, 4800, 50),  # printed with the buyer's logo
+        ),
         2400,
         "330782",
-        ReturnClass.MANDATORY,
-        OfferTier.SPOT,
-        1,
-        frozenset({OnePieceForm.ONE_PIECE_WHOLESALE}),
-        False,
-        True,
+        shipping_commitment_hours=48,
+        one_piece_forms=frozenset({OnePieceForm.ONE_PIECE_WHOLESALE}),
     ),
     Product(
         "P-towels",
         "M-yiwu",
         "Cotton towels, 50 pieces",
-        250000,
+        (Tier(TierKind.SPOT, 250000, 2, seven_day_returns=True),),
         6000,
         "330782",
-        ReturnClass.MANDATORY,
-        OfferTier.SPOT,
-        2,
-        frozenset(),
-        False,
-        True,
     ),
     Product(
         "P-cables",
         "M-shenzhen",
         "USB-C cables, 100 pieces",
-        75000,
+        (Tier(TierKind.SPOT, 75000, 1, seven_day_returns=True),),
         1500,
         "440306",
-        ReturnClass.MANDATORY,
-        OfferTier.SPOT,
-        1,
-        frozenset(),
-        False,
-        True,
     ),
 )
 ROLES: tuple[tuple[str, Role, str | None], ...] = (

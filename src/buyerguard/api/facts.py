@@ -54,6 +54,7 @@ def _place(ctx: Context, _order_id: str | None, body: OrderIn) -> Any:
                     if line.unit_price is not None
                     else None
                 ),
+                tier=line.tier,
             )
             for index, line in enumerate(body.lines)
         ),

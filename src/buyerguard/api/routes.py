@@ -4,189 +4,48 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from buyerguard.api import views
+from buyerguard.api import catalogue_routes, views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.facts import apply_batch, apply_fact
-from buyerguard.api.runtime import current_actor, run_command, runtime
+from buyerguard.api.params import (
+    AccountId,
+    CallerDep,
+    EventCursor,
+    IdCursor,
+    Limit,
+    MerchantId,
+    OrderId,
+    page,
+)
+from buyerguard.api.runtime import runtime
 from buyerguard.api.schemas import (
-    ACCOUNT_ID_PATTERN,
     ID_MAX_LENGTH,
     ID_PATTERN,
     REGION_CODE_MAX_LENGTH,
     TEXT_PATTERN,
-    BuyerIn,
     FactIn,
     FactsIn,
-    MerchantIn,
     OrderIn,
     PaymentIn,
-    ProductIn,
     RefundIn,
     ShipmentIn,
 )
 from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant
-from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
-from buyerguard.domain.parties import (
-    Address,
-    Buyer,
-    Merchant,
-    MerchantService,
-    MerchantTier,
-    parse_enum,
-)
 from buyerguard.errors import NotFound
 from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
 from buyerguard.ledger.book import account_balance, split_account_balances, total_balance
-from buyerguard.money import parse_yuan
-from buyerguard.services import badges, catalog, orders, promises, timers
-from buyerguard.services.context import Actor, Context, Role
-from buyerguard.services.feed import CURSOR_MAX_LENGTH, advance_feed, decode_cursor, read_feed
+from buyerguard.services import badges, orders, promises, timers
+from buyerguard.services.context import Actor, Role
+from buyerguard.services.feed import advance_feed, decode_cursor, read_feed
 from buyerguard.services.records import order_decisions as decisions_of_order
 from buyerguard.store import repositories
 
 router = APIRouter(prefix="/v1", route_class=GuardedRoute)
-CallerDep = Annotated[Actor, Depends(current_actor)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-EventCursor = Annotated[
-    str | None,
-    Query(
-        max_length=CURSOR_MAX_LENGTH,
-        description="`next_cursor` of the previous page: an opaque string, passed back as is",
-    ),
-]
-
-
-def _id_path(description: str) -> Any:
-    return Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN, description=description)
-
-
-OrderId = Annotated[str, _id_path("order id")]
-MerchantId = Annotated[str, _id_path("merchant id")]
-BuyerId = Annotated[str, _id_path("buyer id")]
-ProductId = Annotated[str, _id_path("product id")]
-AccountId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=128,
-        pattern=ACCOUNT_ID_PATTERN,
-        description="ledger account, e.g. merchant:M1:payable",
-    ),
-]
-IdCursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=ID_MAX_LENGTH,
-        pattern=ID_PATTERN,
-        description="`next_cursor` of the previous page",
-    ),
-]
-
-
-def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dict[str, Any]:
-    next_cursor = str(items[-1][cursor_key]) if len(items) == limit else None
-    return {"items": items, "next_cursor": next_cursor}
-
-
-# ---------------------------------------------------------------- parties
-@router.post("/merchants", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
-def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JSONResponse:
-    def handle(ctx: Context) -> tuple[int, Any]:
-        merchant = Merchant(
-            id=orders.new_id("mer", body.id),
-            name=body.name,
-            tier=parse_enum(MerchantTier, body.tier, "tier"),
-            industry=body.industry,
-            origin_region=body.origin_region,
-            services=frozenset(parse_enum(MerchantService, s, "services") for s in body.services),
-        )
-        return 201, views.merchant_view(catalog.create_merchant(ctx, merchant))
-
-    return run_command(request, caller, body, handle)
-
-
-@router.get("/merchants/{merchant_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.MERCHANT))
-def get_merchant(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
-    with runtime(request).reading(caller) as ctx:
-        ctx.require_party(
-            Role.MERCHANT,
-            merchant_id,
-            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
-        )
-        return views.merchant_view(repositories.get_merchant(ctx.connection, merchant_id))
-
-
-@router.post("/buyers", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
-def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResponse:
-    def handle(ctx: Context) -> tuple[int, Any]:
-        buyer = Buyer(
-            id=orders.new_id("buy", body.id),
-            name=body.name,
-            super_buyer_marked=body.super_buyer_marked,
-            addresses=tuple(
-                Address(a.province_code, a.city_code, a.district_code, a.detail)
-                for a in body.addresses
-            ),
-        )
-        return 201, views.buyer_view(catalog.create_buyer(ctx, buyer))
-
-    return run_command(request, caller, body, handle)
-
-
-@router.get("/buyers/{buyer_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.BUYER))
-def get_buyer(buyer_id: BuyerId, request: Request, caller: CallerDep) -> dict[str, Any]:
-    with runtime(request).reading(caller) as ctx:
-        not_found = NotFound("buyer_not_found", "no such buyer", "buyer_id")
-        ctx.require_party(Role.BUYER, buyer_id, not_found)
-        return views.buyer_view(repositories.get_buyer(ctx.connection, buyer_id))
-
-
-# ---------------------------------------------------------------- products
-@router.post(
-    "/products", status_code=201, tags=["catalog"], **allow(Role.MARKETPLACE, Role.MERCHANT)
-)
-def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSONResponse:
-    def handle(ctx: Context) -> tuple[int, Any]:
-        product = Product(
-            id=orders.new_id("prd", body.id),
-            merchant_id=body.merchant_id,
-            title=body.title,
-            unit_price_fen=parse_yuan(body.unit_price, field="unit_price"),
-            weight_grams=body.weight_grams,
-            ship_from_region=body.ship_from_region,
-            return_class=parse_enum(ReturnClass, body.return_class, "return_class"),
-            tier=parse_enum(OfferTier, body.tier, "tier"),
-            moq=body.moq,
-            one_piece_forms=frozenset(
-                parse_enum(OnePieceForm, form, "one_piece_forms") for form in body.one_piece_forms
-            ),
-            entrusted=body.entrusted,
-            seven_day_returns_opt_in=body.seven_day_returns_opt_in,
-        )
-        return 201, views.product_view(catalog.create_product(ctx, product))
-
-    return run_command(request, caller, body, handle)
-
-
-@router.get("/products/{product_id}", tags=["catalog"], **allow(*ANY_CALLER))
-def get_product(product_id: ProductId, request: Request, caller: CallerDep) -> dict[str, Any]:
-    with runtime(request).reading(caller) as ctx:
-        return views.product_view(catalog.get_product(ctx, product_id))
-
-
-@router.get("/products", tags=["catalog"], **allow(*ANY_CALLER))
-def list_products(
-    request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
-) -> dict[str, Any]:
-    with runtime(request).reading(caller) as ctx:
-        merchant_id = caller.party_id if caller.role is Role.MERCHANT else None
-        items = repositories.list_products(ctx.connection, merchant_id, after, limit)
-        return page([views.product_view(item) for item in items], limit)
+router.include_router(catalogue_routes.router)
 
 
 # ------------------------------------------------------------------ orders

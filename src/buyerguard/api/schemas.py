@@ -85,6 +85,27 @@ OccurredAt = Annotated[
 NewId = Annotated[str, Field(min_length=1, max_length=NEW_ID_MAX_LENGTH, pattern=ID_PATTERN)]
 RefId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 Choice = Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)]
+# A return class: `mandatory` or a category name of the rulebook (the products column).
+ReturnClassName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=48,
+        pattern=CHOICE_PATTERN,
+        description="mandatory, or a class of returns.excluded_categories / optional_categories",
+        examples=["mandatory", "custom_made", "fresh_perishable"],
+    ),
+]
+Moq = Annotated[StrictInt, Field(ge=1, le=MAX_INT32)]
+ShippingHours = Annotated[
+    StrictInt,
+    Field(
+        ge=1,
+        le=MAX_INT32,
+        description="spot goods ship within this many hours: one of the rulebook's "
+        "shipping_commitment.promise_hours_options (24, 48, 72)",
+    ),
+]
 RegionCode = Annotated[
     str,
     Field(
@@ -110,6 +131,18 @@ class MerchantIn(Body):
     industry: Label
     origin_region: RegionCode = Field(examples=["330782"])
     services: list[Choice] = Field(default_factory=lambda: ["buyer_protection"], max_length=16)
+    occurred_at: OccurredAt = None
+
+
+class MerchantPatch(Body):
+    """The fields to change; those left out stay. The id never changes."""
+
+    name: Name | None = None
+    tier: Choice | None = Field(None, examples=["standard", "powerful_merchant", "super_factory"])
+    industry: Label | None = None
+    origin_region: RegionCode | None = None
+    services: list[Choice] | None = Field(None, max_length=16)
+    occurred_at: OccurredAt = None
 
 
 class AddressIn(Body):
@@ -126,19 +159,54 @@ class BuyerIn(Body):
     addresses: list[AddressIn] = Field(min_length=1, max_length=100)
 
 
+class TierIn(Body):
+    kind: Choice = Field(examples=["spot", "custom", "made_to_order"])
+    price: Yuan
+    moq: Moq = 1
+    seven_day_returns: StrictBool = False
+
+
+Tiers = Annotated[list[TierIn], Field(min_length=1, max_length=3)]
+
+
 class ProductIn(Body):
+    """A product with `tiers`; or, as before, one tier from `unit_price`, `tier`, `moq` and
+    `seven_day_returns_opt_in` (not both ways at once)."""
+
     id: NewId
     merchant_id: RefId
     title: Annotated[str, text_field(400, min_length=1)]
-    unit_price: Yuan
+    tiers: Tiers | None = None
+    unit_price: Yuan | None = Field(None, description="one tier only: its price")
     weight_grams: Count = 0
     ship_from_region: RegionCode
-    return_class: Choice = Field("mandatory", examples=["excluded", "optional", "mandatory"])
-    tier: Choice = Field("spot", examples=["spot", "custom"])
-    moq: Annotated[StrictInt, Field(ge=1, le=MAX_INT32)] = 1
+    return_class: ReturnClassName = "mandatory"
+    shipping_commitment_hours: ShippingHours | None = None
+    tier: Choice | None = Field(None, description="one tier only: its kind (default spot)")
+    moq: Moq | None = Field(None, description="one tier only: its MOQ (default 1)")
     one_piece_forms: list[Choice] = Field(default_factory=list, max_length=16)
     entrusted: StrictBool = False
-    seven_day_returns_opt_in: StrictBool = False
+    seven_day_returns_opt_in: StrictBool | None = Field(
+        None, description="one tier only: whether it offers 7-day returns (default false)"
+    )
+    occurred_at: OccurredAt = None
+
+
+class ProductPatch(Body):
+    """The fields to change; those left out stay. `tiers` replaces every tier;
+    `shipping_commitment_hours: null` withdraws the promise. `merchant_id` may only
+    repeat the product's own merchant."""
+
+    merchant_id: RefId | None = None
+    title: Annotated[str, text_field(400, min_length=1)] | None = None
+    tiers: Tiers | None = None
+    weight_grams: Count | None = None
+    ship_from_region: RegionCode | None = None
+    return_class: ReturnClassName | None = None
+    shipping_commitment_hours: ShippingHours | None = None
+    one_piece_forms: list[Choice] | None = Field(None, max_length=16)
+    entrusted: StrictBool | None = None
+    occurred_at: OccurredAt = None
 
 
 class OrderLineIn(Body):
@@ -147,6 +215,10 @@ class OrderLineIn(Body):
     unit_price: Yuan | None = Field(
         default=None,
         description="Marketplace and operator only: a buyer's order takes catalogue prices",
+    )
+    tier: Choice | None = Field(
+        default=None,
+        description="spot, custom or made_to_order; left out: the spot tier, else the only one",
     )
 
 

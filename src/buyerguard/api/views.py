@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,15 +13,17 @@ from buyerguard.domain.parties import Buyer, Merchant
 from buyerguard.ledger.book import Balance
 from buyerguard.money import format_fen
 from buyerguard.services.feed import encode_cursor
+from buyerguard.store.catalogue import tier_row
 
 
 def instant(value: datetime | None) -> str | None:
     return format_instant(value) if value is not None else None
 
 
-def merchant_view(merchant: Merchant) -> dict[str, Any]:
+def merchant_view(merchant: Merchant, version: int) -> dict[str, Any]:
     return {
         "id": merchant.id,
+        "version": version,
         "name": merchant.name,
         "tier": merchant.tier.value,
         "industry": merchant.industry,
@@ -46,20 +49,65 @@ def buyer_view(buyer: Buyer) -> dict[str, Any]:
     }
 
 
-def product_view(product: Product) -> dict[str, Any]:
+def tier_view(tier: Mapping[str, Any]) -> dict[str, Any]:
+    """A tier, from the domain or a stored snapshot (money in fen there)."""
+    return {
+        "kind": tier["kind"],
+        "price": format_fen(tier["price_fen"]),
+        "moq": tier["moq"],
+        "seven_day_returns": tier["seven_day_returns"],
+    }
+
+
+def product_view(product: Product, version: int) -> dict[str, Any]:
+    """The product with its tiers; `unit_price`, `tier`, `moq` and `seven_day_returns_opt_in`
+    repeat the default tier (spot, else the only one; null if neither) for older clients."""
+    default = product.default_tier
     return {
         "id": product.id,
+        "version": version,
         "merchant_id": product.merchant_id,
         "title": product.title,
-        "unit_price": format_fen(product.unit_price_fen),
+        "tiers": [tier_view(tier_row(tier)) for tier in product.tiers],
         "weight_grams": product.weight_grams,
         "ship_from_region": product.ship_from_region,
-        "return_class": product.return_class.value,
-        "tier": product.tier.value,
-        "moq": product.moq,
+        "return_class": product.return_class,
+        "shipping_commitment_hours": product.shipping_commitment_hours,
         "one_piece_forms": sorted(form.value for form in product.one_piece_forms),
         "entrusted": product.entrusted,
-        "seven_day_returns_opt_in": product.seven_day_returns_opt_in,
+        "unit_price": format_fen(default.price_fen) if default else None,
+        "tier": default.kind.value if default else None,
+        "moq": default.moq if default else None,
+        "seven_day_returns_opt_in": default.seven_day_returns if default else None,
+    }
+
+
+def terms_view(terms: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A sub-order's snapshot at payment, amounts as strings."""
+    if terms is None:
+        return None
+    return {**terms, "tier": tier_view(terms["tier"])}
+
+
+def change_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One version of a merchant or product: who, when, what changed, the whole terms after."""
+    terms = dict(row["terms"])
+    changes = {key: dict(change) for key, change in row["changes"].items()}
+    if "tiers" in terms:
+        terms["tiers"] = [tier_view(tier) for tier in terms["tiers"]]
+    if "tiers" in changes:
+        changes["tiers"] = {
+            end: [tier_view(tier) for tier in tiers] for end, tiers in changes["tiers"].items()
+        }
+    return {
+        "version": row["version"],
+        "occurred_at": instant(row["occurred_at"]),
+        "recorded_at": instant(row["recorded_at"]),
+        "actor": row["actor"],
+        "changes": changes,
+        "terms": terms,
+        "rulebook_id": row["rulebook_id"],
+        "rule_ids": row["rule_ids"],
     }
 
 
@@ -98,6 +146,8 @@ def order_view(order: Order) -> dict[str, Any]:
                 "refunded_before_shipment": sub.refunded_before_shipment,
                 "entrusted": sub.entrusted,
                 "fee": format_fen(sub.fee_fen) if sub.fee_fen is not None else None,
+                "tier": sub.tier,
+                "terms_at_payment": terms_view(sub.terms_at_payment),
             }
             for sub in order.sub_orders
         ],

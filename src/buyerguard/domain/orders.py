@@ -72,6 +72,9 @@ class SubOrder:
     refunded_fen: Fen = 0
     refunded_before_shipment: bool = False
     fee_fen: Fen | None = None
+    tier: str = "spot"  # the tier the line bought (domain/catalog.TierKind)
+    # What it was sold under, from its payment on (domain/sale_terms.py); never rewritten.
+    terms_at_payment: dict[str, object] | None = None
 
     @property
     def settled_goods_fen(self) -> Fen:

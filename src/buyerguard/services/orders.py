@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from buyerguard.clock import format_instant, window_end_after_day
+from buyerguard.domain.catalog import tier_for_line
 from buyerguard.domain.decision import Decision, party
 from buyerguard.domain.fees import enrolment_at_payment
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
@@ -26,6 +27,7 @@ from buyerguard.services.records import (
     latest_decision_at,
     record_decision,
 )
+from buyerguard.services.sale_terms import terms_at_payment
 from buyerguard.services.settlement import REFUND_DUE
 from buyerguard.services.timers import DueTimer, cancel_timer, schedule_timer, settle_subject
 from buyerguard.store import repositories
@@ -51,6 +53,7 @@ class OrderLine:
     product_id: str
     quantity: int
     unit_price_fen: Fen | None = None
+    tier: str | None = None  # None: the spot tier, else the product's only tier
 
 
 @dataclass(frozen=True)
@@ -119,15 +122,16 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
         field = f"lines[{line_no - 1}]"
         product = repositories.get_product(ctx.connection, line.product_id)
         merchant_ids.add(product.merchant_id)
-        if line.quantity < product.moq:
+        tier = tier_for_line(product, line.tier, f"{field}.tier")
+        if line.quantity < tier.moq:
             raise InvalidInput(
                 "below_moq",
-                f"quantity {line.quantity} of {product.id} is below its MOQ {product.moq}",
+                f"quantity {line.quantity} of {product.id} is below the MOQ {tier.moq} of its "
+                f"{tier.kind.value} tier",
                 f"{field}.quantity",
             )
-        unit_price_fen = (
-            product.unit_price_fen if line.unit_price_fen is None else line.unit_price_fen
-        )
+        # The marketplace is authoritative: its unit_price stands; the tier's price otherwise.
+        unit_price_fen = tier.price_fen if line.unit_price_fen is None else line.unit_price_fen
         if unit_price_fen <= 0:
             raise InvalidInput("price_not_positive", "unit price must be above 0", field)
         goods_fen = unit_price_fen * line.quantity
@@ -144,6 +148,7 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
                 unit_price_fen=unit_price_fen,
                 goods_fen=goods_fen,
                 entrusted=product.entrusted,
+                tier=tier.kind.value,
             )
         )
     if goods_total_fen > MAX_FEN:
@@ -183,11 +188,13 @@ def pay_order(
     order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     rulebook = ctx.rulebook_at(when)
-    merchant = repositories.get_merchant(ctx.connection, order.merchant_id)
-    services = frozenset(service.value for service in merchant.services)
-    order.pay(amount_fen, when, rulebook.id, tuple(sorted(services)))
+    terms = terms_at_payment(ctx, order, when, rulebook)  # the catalogue as of `when`
+    order.pay(amount_fen, when, rulebook.id, terms.merchant_services)
+    for sub in order.sub_orders:
+        sub.terms_at_payment = terms.by_sub_order[sub.id]
     settlement.hold_payment(ctx, order, rulebook, when)
-    enrolment = enrolment_at_payment(merchant.id, services, rulebook)
+    services = frozenset(terms.merchant_services)
+    enrolment = enrolment_at_payment(order.merchant_id, services, rulebook)
     if enrolment is not None and not has_decision(
         ctx.connection, enrolment.kind, enrolment.subject_id
     ):

@@ -1,4 +1,4 @@
-"""Load and save domain objects; the only code that maps rows to the model."""
+"""Load and save buyers and orders; store/catalogue.py does merchants and products."""
 
 from __future__ import annotations
 
@@ -7,55 +7,23 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from buyerguard.domain.catalog import OfferTier, OnePieceForm, Product, ReturnClass
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
-from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
+from buyerguard.domain.parties import Address, Buyer
 from buyerguard.errors import Conflict, NotFound
+from buyerguard.store.catalogue import add_merchant as add_merchant
+from buyerguard.store.catalogue import add_product as add_product
+from buyerguard.store.catalogue import get_merchant as get_merchant
+from buyerguard.store.catalogue import get_merchant_version as get_merchant_version
+from buyerguard.store.catalogue import get_product as get_product
+from buyerguard.store.catalogue import get_product_version as get_product_version
+from buyerguard.store.catalogue import list_products as list_products
 from buyerguard.store.db import is_postgres
-from buyerguard.store.tables import (
-    buyer_addresses,
-    buyers,
-    merchants,
-    order_transitions,
-    orders,
-    products,
-    sub_orders,
-)
+from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
 
 
 def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
     if connection.execute(select(table.c.id).where(table.c.id == entity_id)).first():
         raise Conflict(f"{entity}_exists", f"{entity} {entity_id} already exists", "id")
-
-
-# ---------------------------------------------------------------- merchants
-def add_merchant(connection: Connection, merchant: Merchant, now: datetime) -> None:
-    _require_new(connection, merchants, "merchant", merchant.id)
-    connection.execute(
-        insert(merchants).values(
-            id=merchant.id,
-            name=merchant.name,
-            tier=merchant.tier.value,
-            industry=merchant.industry,
-            origin_region=merchant.origin_region,
-            services=sorted(service.value for service in merchant.services),
-            created_at=now,
-        )
-    )
-
-
-def get_merchant(connection: Connection, merchant_id: str) -> Merchant:
-    row = connection.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
-    if row is None:
-        raise NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id")
-    return Merchant(
-        id=row.id,
-        name=row.name,
-        tier=MerchantTier(row.tier),
-        industry=row.industry,
-        origin_region=row.origin_region,
-        services=frozenset(MerchantService(value) for value in row.services),
-    )
 
 
 # ------------------------------------------------------------------- buyers
@@ -97,64 +65,6 @@ def get_buyer(connection: Connection, buyer_id: str) -> Buyer:
     return Buyer(row.id, row.name, row.super_buyer_marked, addresses)
 
 
-# ----------------------------------------------------------------- products
-def add_product(connection: Connection, product: Product, rulebook_id: str, now: datetime) -> None:
-    _require_new(connection, products, "product", product.id)
-    connection.execute(
-        insert(products).values(
-            id=product.id,
-            merchant_id=product.merchant_id,
-            title=product.title,
-            unit_price_fen=product.unit_price_fen,
-            weight_grams=product.weight_grams,
-            ship_from_region=product.ship_from_region,
-            return_class=product.return_class.value,
-            tier=product.tier.value,
-            moq=product.moq,
-            one_piece_forms=sorted(form.value for form in product.one_piece_forms),
-            entrusted=product.entrusted,
-            seven_day_returns_opt_in=product.seven_day_returns_opt_in,
-            rulebook_id=rulebook_id,
-            created_at=now,
-        )
-    )
-
-
-def _product(row: Any) -> Product:
-    return Product(
-        id=row.id,
-        merchant_id=row.merchant_id,
-        title=row.title,
-        unit_price_fen=row.unit_price_fen,
-        weight_grams=row.weight_grams,
-        ship_from_region=row.ship_from_region,
-        return_class=ReturnClass(row.return_class),
-        tier=OfferTier(row.tier),
-        moq=row.moq,
-        one_piece_forms=frozenset(OnePieceForm(value) for value in row.one_piece_forms),
-        entrusted=row.entrusted,
-        seven_day_returns_opt_in=row.seven_day_returns_opt_in,
-    )
-
-
-def get_product(connection: Connection, product_id: str) -> Product:
-    row = connection.execute(select(products).where(products.c.id == product_id)).first()
-    if row is None:
-        raise NotFound("product_not_found", f"no product {product_id}", "product_id")
-    return _product(row)
-
-
-def list_products(
-    connection: Connection, merchant_id: str | None, after: str | None, limit: int
-) -> list[Product]:
-    query = select(products).order_by(products.c.id).limit(limit)
-    if merchant_id is not None:
-        query = query.where(products.c.merchant_id == merchant_id)
-    if after is not None:
-        query = query.where(products.c.id > after)
-    return [_product(row) for row in connection.execute(query)]
-
-
 # ------------------------------------------------------------------- orders
 _ORDER_FIELDS = (
     "state",
@@ -193,6 +103,8 @@ def _sub_values(sub: SubOrder) -> dict[str, Any]:
         "entrusted": sub.entrusted,
         "refunded_before_shipment": sub.refunded_before_shipment,
         "fee_fen": sub.fee_fen,
+        "tier": sub.tier,
+        "terms_at_payment": sub.terms_at_payment,
     }
 
 
@@ -234,6 +146,8 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
             refunded_fen=sub.refunded_fen,
             refunded_before_shipment=sub.refunded_before_shipment,
             fee_fen=sub.fee_fen,
+            tier=sub.tier,
+            terms_at_payment=sub.terms_at_payment,
         )
         for sub in connection.execute(
             select(sub_orders)

@@ -79,6 +79,7 @@ merchants = Table(
     Column("origin_region", String(16), nullable=False),
     Column("services", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
 )
 
 buyers = Table(
@@ -107,18 +108,56 @@ products = Table(
     Column("id", ID, primary_key=True),
     Column("merchant_id", ID, ForeignKey("merchants.id"), nullable=False, index=True),
     Column("title", String(400), nullable=False),
-    money("unit_price_fen"),
     Column("weight_grams", Integer, nullable=False),
     Column("ship_from_region", String(16), nullable=False),
-    Column("return_class", String(16), nullable=False),
-    Column("tier", String(16), nullable=False),
-    Column("moq", Integer, nullable=False),
+    Column("return_class", String(48), nullable=False),
+    Column("shipping_commitment_hours", Integer),
     Column("one_piece_forms", JSON, nullable=False),
     Column("entrusted", Boolean, nullable=False),
-    Column("seven_day_returns_opt_in", Boolean, nullable=False),
     Column("rulebook_id", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    CheckConstraint("unit_price_fen > 0", name="price_positive"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("weight_grams >= 0", name="weight_not_negative"),
+)
+
+# A product's tiers (spot, custom, made to order) as listed now; `position` keeps
+# the order they were given in. What they were before is in `catalogue_changes`.
+product_tiers = Table(
+    "product_tiers",
+    metadata,
+    Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("position", Integer, nullable=False),
+    money("price_fen"),
+    Column("moq", Integer, nullable=False),
+    Column("seven_day_returns", Boolean, nullable=False),
+    CheckConstraint("price_fen > 0", name="price_positive"),
+    CheckConstraint("moq >= 1", name="moq_positive"),
+)
+
+# Every version of a merchant or a product: version 1 when created, one more per
+# change. `occurred_at` is when the change took effect (a backdated payment reads
+# the version in force at its own occurred_at), `recorded_at` when it arrived;
+# `changes` says what changed ({field: {"from", "to"}}), `terms` the whole state
+# after it, `rulebook_id` and `rule_ids` the listing rules that accepted a product.
+catalogue_changes = Table(
+    "catalogue_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(16), nullable=False),
+    Column("entity_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(96), nullable=False),
+    Column("token_id", String(64)),
+    Column("changes", JSON, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("rulebook_id", String(64)),
+    Column("rule_ids", JSON, nullable=False),
+    UniqueConstraint("entity", "entity_id", "version", name="uq_catalogue_changes_version"),
+    CheckConstraint("entity IN ('merchant', 'product')", name="entity_known"),
+    Index("ix_catalogue_changes_as_of", "entity", "entity_id", "occurred_at"),
 )
 
 orders = Table(
@@ -162,6 +201,10 @@ sub_orders = Table(
     Column("entrusted", Boolean, nullable=False),
     Column("refunded_before_shipment", Boolean, nullable=False),
     Column("fee_fen", BigInteger),
+    Column("tier", String(16), nullable=False),
+    # What the sub-order was sold under, as of its payment (domain/sale_terms.py); null
+    # until paid, never rewritten after.
+    Column("terms_at_payment", JSON),
     UniqueConstraint("order_id", "line_no", name="uq_sub_orders_line"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= goods_fen", name="refund_in_range"),
