@@ -189,6 +189,8 @@ def serve(
 
     import uvicorn
 
+    from buyerguard.api.serve import NoDelayH11Protocol
+
     configured_runtime().engine.dispose()  # refuses an unreachable or unmigrated database up front
     count = workers or os.cpu_count() or 1
     timers = None
@@ -200,7 +202,14 @@ def serve(
         f"{' and a scheduler process' if timers else ''}  (docs: http://{host}:{port}/docs)"
     )
     try:
-        uvicorn.run("buyerguard.api.serve:app", factory=True, host=host, port=port, workers=count)
+        uvicorn.run(
+            "buyerguard.api.serve:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=count,
+            http=NoDelayH11Protocol,
+        )
     finally:
         if timers is not None:
             timers.terminate()
