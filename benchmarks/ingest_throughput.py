@@ -938,6 +938,7 @@ def run_round(
         after, elapsed = cpu_by_process(), time.perf_counter() - t0
         cpu[part] = cpu_cores(before, after, pids, elapsed)
         sampler.part = "between"
+        console.print(f"round {round_no} part {part} done in {elapsed:.0f} s", style="dim")
         return value
 
     try:
@@ -1191,7 +1192,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="buyerguard serve --workers"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, help="alternations with pgbench (default 3; 1 with --quick)"
+    )
     parser.add_argument("--pgbench-seconds", type=int, default=30)
     parser.add_argument("--pgbench-scale", type=int, default=10)
     parser.add_argument(
@@ -1214,10 +1217,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     if args.quick:
-        args.orders, args.buyers, args.merchants = 1_000, 200, 50
+        args.orders, args.buyers, args.merchants = 300, 200, 50
         args.pgbench_seconds, args.pgbench_scale = 5, 1
-        args.step_seconds, args.open_seconds = 2.0, 3.0
+        args.step_seconds, args.open_seconds = 2.0, 2.0
     url = re.match(
         r"postgresql://(?P<user>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)/?$", args.postgres
     )
