@@ -116,7 +116,12 @@ class Errors:
 
     http_5xx: int = 0
     connection: int = 0
+    connection_kinds: Counter[str] = field(default_factory=Counter)  # by exception class
     refused: Counter[str] = field(default_factory=Counter)
+
+    def broken(self, exc: Exception) -> None:
+        self.connection += 1
+        self.connection_kinds[type(exc).__name__] += 1
 
     @property
     def server_errors(self) -> int:
@@ -126,6 +131,7 @@ class Errors:
         return {
             "http_5xx": self.http_5xx,
             "connection_errors": self.connection,
+            "connection_error_kinds": dict(self.connection_kinds),
             "refused": dict(self.refused),
         }
 
@@ -461,8 +467,8 @@ async def send(
     headers = {"Idempotency-Key": key} if key else None
     try:
         response = await http.request(method, path, json=payload, headers=headers)
-    except httpx2.TransportError:
-        errors.connection += 1
+    except httpx2.TransportError as exc:
+        errors.broken(exc)
         return None
     if response.status_code >= 500:
         errors.http_5xx += 1
@@ -641,7 +647,7 @@ async def feed_reader(
     waiting: dict[str, float],
     seen: dict[str, float],
     lag: LagResult,
-    stop: asyncio.Event,
+    probes_done: asyncio.Event,
 ) -> None:
     """Tail the whole feed with the opaque `next_cursor`; note when each probe's event shows."""
     cursor: str | None = None
@@ -651,8 +657,8 @@ async def feed_reader(
             params["after"] = cursor
         try:
             response = await http.get("/v1/events", params=params)
-        except httpx2.TransportError:
-            lag.errors.connection += 1
+        except httpx2.TransportError as exc:
+            lag.errors.broken(exc)
             await asyncio.sleep(READER_IDLE_S)
             continue
         arrived = time.perf_counter()
@@ -671,7 +677,7 @@ async def feed_reader(
                 seen.setdefault(order, arrived)  # may arrive before the payment's answer does
         cursor = page["next_cursor"] if page["next_cursor"] is not None else cursor
         if len(page["items"]) < EVENTS_PAGE:
-            if stop.is_set() and all(order in seen for order in waiting):
+            if probes_done.is_set() and all(order in seen for order in waiting):
                 return
             await asyncio.sleep(READER_IDLE_S)
 
@@ -727,9 +733,9 @@ async def ingest(
     )
     waiting: dict[str, float] = {}
     seen: dict[str, float] = {}
-    stop = asyncio.Event()
+    stop, probes_done = asyncio.Event(), asyncio.Event()
     async with client(url, token, args.batch_clients) as batches, client(url, token, 4) as side:
-        reader = asyncio.create_task(feed_reader(side, waiting, seen, lag, stop))
+        reader = asyncio.create_task(feed_reader(side, waiting, seen, lag, probes_done))
         probe = asyncio.create_task(prober(side, world, round_no, waiting, lag, stop))
         started = time.perf_counter()
         await asyncio.gather(
@@ -741,8 +747,9 @@ async def ingest(
         result.seconds = time.perf_counter() - started
         result.facts = int(progress.tasks[task].completed)
         progress.update(task, total=result.facts)
-        stop.set()
+        stop.set()  # the prober first: its last payment may still be in flight
         await probe
+        probes_done.set()
         with contextlib.suppress(TimeoutError):  # unseen probes are counted below
             await asyncio.wait_for(reader, timeout=120)
     for order, committed in waiting.items():
@@ -1142,7 +1149,7 @@ def report(
         lines += [
             f"  (c) {c['rate']}/s: {c['ok']}/{c['sent']} ok, p50 {c['p50_ms']:.1f} ms, "
             f"p99 {c['p99_ms']:.1f} ms, max {c['max_ms']:.0f} ms, "
-            f"send delay p99 {c['send_delay_p99_ms']:.1f} ms"
+            f"send delay p99 {c['send_delay_p99_ms']:.1f} ms; errors {c['errors']}"
             for c in r["c"]
         ]
         lines += [
