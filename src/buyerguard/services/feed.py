@@ -2,10 +2,11 @@
 
 A command records its decisions with an `ordinal` from a PostgreSQL sequence
 (no lock, no shared row) and no feed `position`. One sequencer at a time (a
-transaction-scoped advisory lock) gives positions: it reads the last ordinal
-issued, waits until every transaction of this database that was writing at
-that moment has ended, then numbers every committed, unpositioned decision
-with an ordinal up to it, in ordinal order, after the last position.
+transaction-scoped advisory lock) gives positions: it notes the last ordinal
+issued and which transactions of this database were writing at that moment
+(a watermark); once every one of them has ended — at once, or at a later
+pass, never by busy-waiting — it numbers every committed, unpositioned
+decision with an ordinal up to it, in ordinal order, after the last position.
 
 Why this holds:
 - *Gap-free, never twice*: positions are only written by the sequencer, one
@@ -32,7 +33,9 @@ SQLite has one writer: decisions get their position when written
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -84,8 +87,8 @@ def _writers_in_flight(connection: Connection) -> list[str]:
     ]
 
 
-def _settled(connection: Connection, writers: list[str], wait_seconds: float) -> bool:
-    """Wait (bounded) until none of `writers` is still running."""
+def _settled(connection: Connection, writers: tuple[str, ...], wait_seconds: float) -> bool:
+    """Whether none of `writers` is still running (waiting at most `wait_seconds`)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         connection.execute(text("SELECT pg_stat_clear_snapshot()"))
@@ -94,7 +97,7 @@ def _settled(connection: Connection, writers: list[str], wait_seconds: float) ->
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND backend_xid::text = ANY(:writers)"
             ),
-            {"writers": writers},
+            {"writers": list(writers)},
         ).scalar_one()
         if running == 0:
             return True
@@ -122,26 +125,53 @@ def _position_up_to(connection: Connection, last_ordinal: int) -> int:
             return positioned
 
 
-def advance_feed(engine: Engine, *, wait_seconds: float = 0.5) -> int:
+@dataclass(frozen=True)
+class _Watermark:
+    """The last ordinal issued at some moment, and who was writing then: once every
+    one of those writers has ended, every decision up to that ordinal has settled."""
+
+    last_ordinal: int
+    writers: tuple[str, ...]
+
+
+# A watermark whose writers were still running at the last pass, per database. Kept
+# in the process between passes so that no pass ever busy-waits: the next pass
+# (a reader's poll, the scheduler's tick) looks again.
+_pending: dict[str, _Watermark] = {}
+_pending_guard = threading.Lock()
+
+
+def advance_feed(engine: Engine, *, wait_seconds: float = 0.0) -> int:
     """One sequencer pass; returns how many decisions it positioned.
 
-    Skips (returns 0) when another pass is running — its events will be there
-    when it commits — or when an earlier writer is still running after
-    `wait_seconds`: the feed waits for it rather than let later events overtake.
+    Positions everything up to the watermark left by an earlier pass once its
+    writers have ended, then everything up to a fresh watermark if nobody was
+    writing when it was taken (else that one is left for the next pass). Skips
+    when another pass is running: its events will be there when it commits.
+    `wait_seconds` lets a caller wait (bounded) for running writers instead.
     """
     if engine.dialect.name != "postgresql":
         return 0
+    key = engine.url.render_as_string(hide_password=True)
     with transaction(engine) as connection:
         locked = connection.execute(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY}
         ).scalar_one()
         if not locked:
             return 0
-        last_ordinal = _issued_ordinal(connection)
-        writers = _writers_in_flight(connection)
-        if writers and not _settled(connection, writers, wait_seconds):
-            return 0
-        return _position_up_to(connection, last_ordinal)
+        fresh = _Watermark(_issued_ordinal(connection), tuple(_writers_in_flight(connection)))
+        with _pending_guard:
+            earlier = _pending.pop(key, None)
+        positioned = 0
+        for watermark in (earlier, fresh):
+            if watermark is None:
+                continue
+            if watermark.writers and not _settled(connection, watermark.writers, wait_seconds):
+                with _pending_guard:
+                    _pending.setdefault(key, watermark)  # the earlier one, if it is still open
+                break
+            positioned += _position_up_to(connection, watermark.last_ordinal)
+        return positioned
 
 
 def read_feed(connection: Connection, *, after: int, limit: int) -> list[dict[str, Any]]:
