@@ -1,0 +1,5 @@
+"""The parts of benchmarks/ingest_throughput.py, split by what they hold.
+
+The entry point stays `benchmarks/ingest_throughput.py`; it runs with benchmarks/ on
+sys.path, so these modules import each other as `ingest.<module>`.
+"""

@@ -1,0 +1,150 @@
+"""HTTP clients of the API shared by every part: the client, one counted request, a
+bounded pool of jobs, the setup of merchants, buyers and products, and the /healthz floor."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+from rich.progress import Progress
+
+from ingest.common import Errors, percentile, yuan
+from ingest.world import World
+
+PROVINCES = ("110000", "310000", "330000", "440000", "320000", "510000", "420000", "370000")
+
+
+def client(url: str, token: str, connections: int) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx2.Timeout(600.0),
+        limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+async def send(
+    http: httpx2.AsyncClient,
+    errors: Errors,
+    method: str,
+    path: str,
+    payload: Any = None,
+    key: str | None = None,
+) -> httpx2.Response | None:
+    """One request; a 5xx or a broken connection is counted and answers None."""
+    headers = {"Idempotency-Key": key} if key else None
+    try:
+        response = await http.request(method, path, json=payload, headers=headers)
+    except httpx2.TransportError as exc:
+        errors.broken(exc)
+        return None
+    if response.status_code >= 500:
+        errors.http_5xx += 1
+        return None
+    if response.status_code >= 400:
+        try:
+            code = str(response.json().get("code"))
+        except ValueError:
+            code = f"http_{response.status_code}"
+        errors.refused[code] += 1
+    return response
+
+
+async def pooled(jobs: Iterator[Callable[[], Any]], concurrency: int) -> None:
+    """Run coroutine factories with at most `concurrency` at a time."""
+    lock = asyncio.Lock()
+
+    async def worker() -> None:
+        while True:
+            async with lock:
+                job = next(jobs, None)
+            if job is None:
+                return
+            await job()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def create_parties(url: str, token: str, world: World, progress: Progress) -> Errors:
+    errors = Errors()
+    total = len(world.merchants) + len(world.buyers) + sum(map(len, world.products))
+    task = progress.add_task("merchants, buyers, products (API)", total=total)
+    rng = random.Random(1)
+    async with client(url, token, 8) as http:
+
+        def post(path: str, body: dict[str, Any]) -> Callable[[], Any]:
+            async def go() -> None:
+                answer = await send(http, errors, "POST", path, body, key=f"setup-{body['id']}")
+                if answer is None or answer.status_code >= 400:
+                    raise SystemExit(f"setup {path} {body['id']}: {answer and answer.text[:300]}")
+                progress.advance(task)
+
+            return go
+
+        merchants = (
+            post(
+                "/v1/merchants",
+                {
+                    "id": merchant,
+                    "name": f"merchant {merchant}",
+                    "tier": ("standard", "powerful_merchant", "super_factory")[i % 3],
+                    "industry": "daily_goods",
+                    "origin_region": "330782",
+                },
+            )
+            for i, merchant in enumerate(world.merchants)
+        )
+        await pooled(merchants, 8)
+        products = (
+            post(
+                "/v1/products",
+                {
+                    "id": product,
+                    "merchant_id": world.merchants[m],
+                    "title": f"product {product}",
+                    "unit_price": yuan(price),
+                    "weight_grams": 500,
+                    "ship_from_region": "330782",
+                    # one piece at a time in a mandatory class: 7-day returns (§2)
+                    "seven_day_returns_opt_in": True,
+                },
+            )
+            for m, items in enumerate(world.products)
+            for product, price in items
+        )
+        await pooled(products, 8)
+        buyers = (
+            post(
+                "/v1/buyers",
+                {
+                    "id": buyer,
+                    "name": f"buyer {buyer}",
+                    "addresses": [
+                        {
+                            "province_code": (province := rng.choice(PROVINCES)),
+                            "city_code": province[:2] + "0100",
+                            "district_code": province[:2] + "0102",
+                        }
+                    ],
+                },
+            )
+            for buyer in world.buyers
+        )
+        await pooled(buyers, 8)
+    return errors
+
+
+async def http_floor(url: str, token: str, requests: int = 200) -> dict[str, float]:
+    """GET /healthz, one after another on one keep-alive connection: the HTTP floor of the
+    stack, as in promise_latency.py. A per-request stall here shows in every part."""
+    samples = []
+    async with client(url, token, 1) as http:
+        for _ in range(requests):
+            started = time.perf_counter()
+            (await http.get("/healthz")).raise_for_status()
+            samples.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": percentile(samples, 0.50), "p99_ms": percentile(samples, 0.99)}
