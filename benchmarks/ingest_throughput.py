@@ -133,19 +133,16 @@ def main() -> None:
             started = time.perf_counter()
             pg.create(args.pgbench_db)
             pgbench(
+                args.pg_host,
+                args.pg_port,
+                args.pg_user,
                 [
-                    "-h",
-                    args.pg_host,
-                    "-p",
-                    str(args.pg_port),
-                    "-U",
-                    args.pg_user,
                     "-i",
                     "-q",
                     "-s",
                     str(args.pgbench_scale),
                     args.pgbench_db,
-                ]
+                ],
             )
             setup["pgbench_init_s"] = round(time.perf_counter() - started, 1)
             template = f"{tag}_tpl"

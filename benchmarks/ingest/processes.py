@@ -213,7 +213,9 @@ class Sampler(threading.Thread):
         }
 
 
-def pgbench(args: list[str]) -> str:
+def pgbench(host: str, port: int, user: str, args: list[str]) -> str:
+    """Run pgbench against the benchmark's PostgreSQL with `args` after the connection."""
+    args = ["-h", host, "-p", str(port), "-U", user, *args]
     done = subprocess.run(["pgbench", *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"pgbench {' '.join(args)} failed:\n{done.stderr[-2000:]}")

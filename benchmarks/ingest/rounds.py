@@ -50,13 +50,10 @@ def run_round(
         target=lambda: figures.__setitem__(
             "pgbench",
             pgbench(
+                args.pg_host,
+                args.pg_port,
+                args.pg_user,
                 [
-                    "-h",
-                    args.pg_host,
-                    "-p",
-                    str(args.pg_port),
-                    "-U",
-                    args.pg_user,
                     "-c",
                     "4",
                     "-j",
@@ -64,7 +61,7 @@ def run_round(
                     "-T",
                     str(args.pgbench_seconds),
                     args.pgbench_db,
-                ]
+                ],
             ),
         )
     )

@@ -34,7 +34,6 @@ SQLite has one writer: decisions get their position when written
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +44,6 @@ from buyerguard.store.db import transaction
 from buyerguard.store.tables import decisions
 
 FEED_LOCK_KEY = 7_311_688_001  # the advisory lock of the one sequencer at a time
-SETTLE_POLL_SECONDS = 0.002
 PASS_LIMIT = 50_000  # decisions positioned per statement (a backlog takes several)
 CURSOR_MAX_LENGTH = 64
 
@@ -87,23 +85,17 @@ def _writers_in_flight(connection: Connection) -> list[str]:
     ]
 
 
-def _settled(connection: Connection, writers: tuple[str, ...], wait_seconds: float) -> bool:
-    """Whether none of `writers` is still running (waiting at most `wait_seconds`)."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
-        running = connection.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND backend_xid::text = ANY(:writers)"
-            ),
-            {"writers": list(writers)},
-        ).scalar_one()
-        if running == 0:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(SETTLE_POLL_SECONDS)
+def _settled(connection: Connection, writers: tuple[str, ...]) -> bool:
+    """Whether none of `writers` is still running (asked once: a pass never waits)."""
+    connection.execute(text("SELECT pg_stat_clear_snapshot()"))  # this transaction's view
+    running = connection.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_xid::text = ANY(:writers)"
+        ),
+        {"writers": list(writers)},
+    ).scalar_one()
+    return bool(running == 0)
 
 
 def _position_up_to(connection: Connection, last_ordinal: int) -> int:
@@ -141,14 +133,13 @@ _pending: dict[str, _Watermark] = {}
 _pending_guard = threading.Lock()
 
 
-def advance_feed(engine: Engine, *, wait_seconds: float = 0.0) -> int:
+def advance_feed(engine: Engine) -> int:
     """One sequencer pass; returns how many decisions it positioned.
 
     Positions everything up to the watermark left by an earlier pass once its
     writers have ended, then everything up to a fresh watermark if nobody was
     writing when it was taken (else that one is left for the next pass). Skips
     when another pass is running: its events will be there when it commits.
-    `wait_seconds` lets a caller wait (bounded) for running writers instead.
     """
     if engine.dialect.name != "postgresql":
         return 0
@@ -166,7 +157,7 @@ def advance_feed(engine: Engine, *, wait_seconds: float = 0.0) -> int:
         for watermark in (earlier, fresh):
             if watermark is None:
                 continue
-            if watermark.writers and not _settled(connection, watermark.writers, wait_seconds):
+            if watermark.writers and not _settled(connection, watermark.writers):
                 with _pending_guard:
                     _pending.setdefault(key, watermark)  # the earlier one, if it is still open
                 break
