@@ -69,6 +69,7 @@ class Call:
     path: str
     body: Any = None
     listed_id: str | None = None  # for a list: the owner's item another party must not see
+    headers: dict[str, str] | None = None  # besides the caller's token
 
 
 Probe = Callable[[Api, str], Call]
@@ -94,6 +95,33 @@ def order(api: Api, tag: str, *steps: str) -> str:
         answer = api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact)
         assert answer.status_code == 200, answer.text
     return order_id
+
+
+def released_payout(api: Api, tag: str) -> str:
+    """A payout of M-yiwu instructed for a fresh order's release."""
+    order_id = order(api, tag, "pay", "ship", "sign")
+    answer = api.post("marketplace", f"/v1/orders/{order_id}/confirmation")
+    assert answer.status_code == 200, answer.text
+    run = api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]})
+    assert run.status_code == 201, run.text
+    payout_id = run.json()["results"][0]["payout_id"]
+    assert isinstance(payout_id, str)
+    return payout_id
+
+
+def refund_instruction(api: Api, tag: str, *, failed: bool = False) -> str:
+    """The refund instruction of a fresh order refunded before shipment (failed, if asked)."""
+    order_id = order(api, tag, "pay")
+    answer = api.post("marketplace", f"/v1/orders/{order_id}/refund-before-shipment")
+    assert answer.status_code == 200, answer.text
+    decisions = api.get("marketplace", f"/v1/orders/{order_id}/decisions").json()["items"]
+    (instruction_id,) = [d["subject_id"] for d in decisions if d["kind"] == "refund_instructed"]
+    if failed:
+        report = {"outcome": "failed", "reason": "account closed"}
+        answer = api.post("marketplace", f"/v1/instructions/{instruction_id}/execution", report)
+        assert answer.status_code == 200, answer.text
+    assert isinstance(instruction_id, str)
+    return instruction_id
 
 
 PROBES: dict[str, Probe] = {
@@ -180,6 +208,45 @@ PROBES: dict[str, Probe] = {
     "GET /v1/ledger/accounts/{account_id}": lambda api, tag: Call(
         "GET", f"/v1/ledger/accounts/merchant:M-yiwu:payable?for={order(api, tag, 'pay')}"
     ),
+    "POST /v1/orders/{order_id}/adjustments": lambda api, tag: Call(
+        "POST",
+        f"/v1/orders/{(paid := order(api, tag, 'pay'))}/adjustments",
+        {"kind": "refund", "sub_order_id": f"{paid}-1", "amount": "1.00", "reason": "probe"},
+        headers={"Idempotency-Key": f"adjust-{tag}"},
+    ),
+    "GET /v1/merchants/{merchant_id}/balance": lambda api, tag: Call(
+        "GET", "/v1/merchants/M-yiwu/balance"
+    ),
+    "GET /v1/merchants/{merchant_id}/statements/{month}": lambda api, tag: Call(
+        "GET", "/v1/merchants/M-yiwu/statements/2024-10"
+    ),
+    "PUT /v1/merchants/{merchant_id}/payout-settings": lambda api, tag: Call(
+        "PUT", "/v1/merchants/M-yiwu/payout-settings", {"reserve_share": "0.10"}
+    ),
+    "POST /v1/payouts/runs": lambda api, tag: Call(
+        "POST", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]}
+    ),
+    "GET /v1/payouts": lambda api, tag: Call(
+        "GET", "/v1/payouts", listed_id=released_payout(api, tag)
+    ),
+    "GET /v1/payouts/{payout_id}": lambda api, tag: Call(
+        "GET", f"/v1/payouts/{released_payout(api, tag)}"
+    ),
+    "POST /v1/payouts/{payout_id}/execution": lambda api, tag: Call(
+        "POST", f"/v1/payouts/{released_payout(api, tag)}/execution", {"outcome": "executed"}
+    ),
+    "GET /v1/instructions": lambda api, tag: Call("GET", "/v1/instructions?state=instructed"),
+    "GET /v1/instructions/{instruction_id}": lambda api, tag: Call(
+        "GET", f"/v1/instructions/{refund_instruction(api, tag)}"
+    ),
+    "POST /v1/instructions/{instruction_id}/execution": lambda api, tag: Call(
+        "POST",
+        f"/v1/instructions/{refund_instruction(api, tag)}/execution",
+        {"outcome": "executed"},
+    ),
+    "POST /v1/instructions/{instruction_id}/retry": lambda api, tag: Call(
+        "POST", f"/v1/instructions/{refund_instruction(api, tag, failed=True)}/retry"
+    ),
 }
 
 
@@ -205,6 +272,7 @@ def tokenless_headers(api: Api, rt: Runtime, clock: SimulatedClock) -> dict[str,
 
 
 def send(api: Api, headers: dict[str, str], call: Call) -> Any:
+    headers = {**headers, **(call.headers or {})}
     return api.client.request(call.method, call.path, json=call.body, headers=headers)
 
 

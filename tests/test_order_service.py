@@ -17,7 +17,7 @@ from buyerguard.errors import BuyerguardError
 from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
 from buyerguard.ledger.book import balance, split_account_balances, total_balance
 from buyerguard.money import parse_yuan
-from buyerguard.services import catalog, orders
+from buyerguard.services import catalog, instructions, orders
 from buyerguard.services.context import OPERATOR, Actor, Role
 from buyerguard.services.records import order_decisions
 from buyerguard.store.tables import audit_log, ledger_transfers, order_transitions
@@ -109,11 +109,20 @@ def test_refund_before_shipment_voids_hold_and_returns_money(demo: Runtime) -> N
         fully = orders.refund_before_shipment(ctx, "O1")
     assert fully.state is OrderState.REFUNDED
     assert account(demo, "merchant:M-yiwu:escrow") == 0
-    assert account(demo, "rail:clearing") == 0
     assert account(demo, "merchant:M-yiwu:payable") == 0
     with demo.reading(OPERATOR) as ctx:
         pending = balance(ctx.connection, "merchant:M-yiwu:payable").credits_pending_fen
+        owed = balance(ctx.connection, "buyer:B-shop:payable")
+        refunds = instructions.list_instructions(ctx.connection, now=ctx.now(), kind="refund")
     assert pending == 0
+    # The buyer's money came from the rails and is owed back by instruction: one per
+    # refunding command (the second refunds the rest of the goods and the shipping).
+    assert account(demo, "rail:clearing") == -parse_yuan("5,380.00")
+    assert owed.credit_balance_fen == owed.debits_pending_fen == parse_yuan("5,380.00")
+    assert [(row["state"], row["amount_fen"]) for row in refunds] in (
+        [("instructed", parse_yuan("5,000.00")), ("instructed", parse_yuan("380.00"))],
+        [("instructed", parse_yuan("380.00")), ("instructed", parse_yuan("5,000.00"))],
+    )
 
 
 def test_partly_refunded_order_pays_fee_only_on_what_shipped(demo: Runtime) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import Clock, SimulatedClock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import badges, orders, promises
+from buyerguard.services import badges, orders, payouts, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
 from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
@@ -78,6 +78,9 @@ TIMER_KINDS: dict[str, TimerKind] = {
     badges.BADGE_DAILY: TimerKind(badges.daily_badges, keep_scheduled=badges.ensure_daily_timer),
     promises.PROMISES_REBUILD: TimerKind(
         job=promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
+    ),
+    payouts.PAYOUT_RUN: TimerKind(
+        job=payouts.scheduled_run, keep_scheduled=payouts.ensure_payout_timer
     ),
 }
 

@@ -9,15 +9,17 @@ Later work (payout reports, after-sales case facts) registers its kinds here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from buyerguard.api import views
+from buyerguard.api import money_views, views
 from buyerguard.api.runtime import Answer, execute_command
 from buyerguard.api.schemas import (
+    ExecutionIn,
     FactIn,
     OrderIn,
     PaymentIn,
@@ -26,12 +28,12 @@ from buyerguard.api.schemas import (
     validation_refusal,
 )
 from buyerguard.bootstrap import Runtime
-from buyerguard.errors import BuyerguardError, Forbidden, InvalidInput
+from buyerguard.errors import BuyerguardError, Conflict, Forbidden, InvalidInput
 from buyerguard.money import parse_yuan
-from buyerguard.services import orders
+from buyerguard.services import instructions, orders
 from buyerguard.services.context import Actor, Context, Role
 
-Apply = Callable[[Context, Any, Any], Any]  # (context, order id or None, validated body)
+Apply = Callable[[Context, Any, Any], Any]  # (context, subject id or None, validated body)
 
 
 def _place(ctx: Context, _order_id: str | None, body: OrderIn) -> Any:
@@ -100,17 +102,43 @@ def _simple(action: Callable[..., Any]) -> Apply:
     return apply
 
 
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def _execution(kind: str | None) -> Apply:
+    """An execution report of an instruction (of `kind`, when its route names one)."""
+
+    def apply(ctx: Context, instruction_id: str, body: ExecutionIn) -> Any:
+        if body.merchant_id is not None:
+            row = instructions.visible_instruction(ctx, instruction_id, kind=kind)
+            if row["party"] != f"merchant:{body.merchant_id}":
+                raise Conflict(
+                    "payee_mismatch",
+                    f"{instruction_id} pays {row['party']}, not merchant {body.merchant_id}: "
+                    "nothing was recorded",
+                    "merchant_id",
+                )
+        report = instructions.ExecutionReport(
+            body.outcome, body.occurred_at, body.reason, body.reference
+        )
+        row = instructions.report_execution(ctx, instruction_id, report, kind=kind)
+        return money_views.instruction_view(row)
+
+    return apply
+
+
 @dataclass(frozen=True)
 class FactKind:
-    """One kind of order fact: its own route, body, answer status and how it applies."""
+    """One kind of fact: its own route, body, answer status and how it applies."""
 
-    path: str  # the route that takes it alone; `{order_id}` where it names an order
+    path: str  # the route that takes it alone; `{…}` where it names its subject
     body: type[BaseModel]
     apply: Apply
     status_code: int = 200
+    subject: str = "order_id"  # the envelope field naming the subject in a batch
 
-    def route(self, order_id: str | None) -> str:
-        return f"POST {self.path.replace('{order_id}', order_id or '')}"
+    def route(self, subject_id: str | None) -> str:
+        return "POST " + _PLACEHOLDER.sub(subject_id or "", self.path)
 
 
 FACT_KINDS: dict[str, FactKind] = {
@@ -127,6 +155,18 @@ FACT_KINDS: dict[str, FactKind] = {
     "refund-before-shipment": FactKind(
         "/v1/orders/{order_id}/refund-before-shipment", RefundIn, _refund
     ),
+    "payout-execution": FactKind(
+        "/v1/payouts/{payout_id}/execution",
+        ExecutionIn,
+        _execution(instructions.PAYOUT),
+        subject="instruction_id",
+    ),
+    "instruction-execution": FactKind(
+        "/v1/instructions/{instruction_id}/execution",
+        ExecutionIn,
+        _execution(None),
+        subject="instruction_id",
+    ),
 }
 
 
@@ -134,7 +174,7 @@ def apply_fact(
     rt: Runtime,
     actor: Actor,
     kind: str,
-    order_id: str | None,
+    subject_id: str | None,
     body: BaseModel,
     key: str | None,
 ) -> Answer:
@@ -142,9 +182,9 @@ def apply_fact(
     fact = FACT_KINDS[kind]
 
     def handle(ctx: Context) -> tuple[int, Any]:
-        return fact.status_code, fact.apply(ctx, order_id, body)
+        return fact.status_code, fact.apply(ctx, subject_id, body)
 
-    return execute_command(rt, actor, fact.route(order_id), key, body, handle)
+    return execute_command(rt, actor, fact.route(subject_id), key, body, handle)
 
 
 @dataclass(frozen=True)
@@ -166,13 +206,15 @@ class FactResult:
 
 
 def order_of(fact: dict[str, Any]) -> str | None:
-    """The order a fact is about: its `order_id`, or the id an `order` fact places."""
+    """What a fact is about, for chaining refusals: its order (`order_id`, or the id an
+    `order` fact places) or its instruction."""
     if fact.get("kind") == "order":
         body = fact.get("body")
         placed = body.get("id") if isinstance(body, dict) else None
         return placed if isinstance(placed, str) else None
-    order = fact.get("order_id")
-    return order if isinstance(order, str) else None
+    kind = FACT_KINDS.get(str(fact.get("kind")))
+    subject = fact.get(kind.subject if kind is not None else "order_id")
+    return subject if isinstance(subject, str) else None
 
 
 def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactResult]:
@@ -201,17 +243,20 @@ def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactRes
                     f"kind must be one of {', '.join(FACT_KINDS)}: {envelope.kind!r}",
                     "kind",
                 )
-            if envelope.kind != "order" and envelope.order_id is None:
-                raise InvalidInput(
-                    "order_id_missing", f"a {envelope.kind} fact names its order_id", "order_id"
-                )
             fact = FACT_KINDS[envelope.kind]
+            subject_id = getattr(envelope, fact.subject)
+            if envelope.kind != "order" and subject_id is None:
+                raise InvalidInput(
+                    f"{fact.subject.removesuffix('_id')}_id_missing",
+                    f"a {envelope.kind} fact names its {fact.subject}",
+                    fact.subject,
+                )
             try:
                 body = fact.body.model_validate(envelope.body or {})
             except ValidationError as exc:
                 raise validation_refusal(exc.errors(), prefix="body") from None
             key = envelope.idempotency_key
-            answer = apply_fact(rt, actor, envelope.kind, envelope.order_id, body, key)
+            answer = apply_fact(rt, actor, envelope.kind, subject_id, body, key)
         except BuyerguardError as exc:
             if order is not None:
                 refused_orders.add(order)

@@ -259,6 +259,55 @@ class RefundIn(FactIn):
     )
 
 
+class ExecutionIn(FactIn):
+    """The marketplace's report of an instruction it was given (a payout, a refund…)."""
+
+    outcome: Choice = Field(description="executed or failed", examples=["executed", "failed"])
+    reason: Annotated[str, text_field(500, min_length=1)] | None = Field(
+        default=None, description="why it failed (required with failed)"
+    )
+    reference: Annotated[str, text_field(128, min_length=1)] | None = Field(
+        default=None, description="the marketplace's own id of the payment (bank reference)"
+    )
+    merchant_id: RefId | None = Field(
+        default=None,
+        description="payouts: the merchant the marketplace paid; refused if it is not the payout's",
+    )
+
+
+class AdjustmentIn(Body):
+    """An operator's adjustment of one paid sub-order."""
+
+    kind: Choice = Field(description="refund, clawback or compensation", examples=["refund"])
+    sub_order_id: RefId
+    amount: Yuan
+    reason: Annotated[str, text_field(500, min_length=1)] = Field(
+        description="why: recorded with the decision", examples=["goods lost in transit"]
+    )
+    borne_by: Choice | None = Field(
+        default=None,
+        description="compensation only: platform (default) or merchant",
+        examples=["platform"],
+    )
+
+
+class PayoutRunIn(Body):
+    merchant_ids: list[RefId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Merchants to pay now (left out: every merchant with money payable)",
+    )
+
+
+class PayoutSettingsIn(Body):
+    reserve_share: Annotated[str, Field(min_length=1, max_length=16)] | None = Field(
+        description="Share kept back at each payout, a decimal string from 0 to 1 "
+        "(null: the rulebook's payouts.reserve_share)",
+        examples=["0.10"],
+    )
+
+
 MAX_BATCH_FACTS = 1000
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -269,7 +318,12 @@ class FactEnvelope(Body):
     kind: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z-]+$")] = Field(
         examples=["order", "payment", "shipment", "signing", "confirmation"]
     )
-    order_id: RefId | None = Field(default=None, description="the order (all kinds but order)")
+    order_id: RefId | None = Field(
+        default=None, description="the order (all kinds of order facts but order)"
+    )
+    instruction_id: RefId | None = Field(
+        default=None, description="the instruction or payout (execution reports)"
+    )
     idempotency_key: Annotated[
         str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=TEXT_PATTERN)
     ]

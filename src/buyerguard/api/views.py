@@ -168,6 +168,7 @@ def decision_view(row: dict[str, Any]) -> dict[str, Any]:
         "rule_ids": row["rule_ids"],
         "rulebook_id": row["rulebook_id"],
         "explanation": row["explanation"],
+        "details": row["details"],
         "occurred_at": instant(row["occurred_at"]),
         "recorded_at": instant(row["recorded_at"]),
     }

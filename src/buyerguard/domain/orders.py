@@ -43,7 +43,23 @@ ALLOWED_FROM: dict[str, frozenset[OrderState]] = {
     "sign": frozenset({OrderState.SHIPPED}),
     "confirm": frozenset({OrderState.SIGNED}),
     "complete": frozenset({OrderState.CONFIRMED}),
+    # After shipment a sub-order can still carry refunds, compensation and clawbacks,
+    # up to what was paid (an operator's adjustment now; after-sales cases later).
+    "refund_after_shipment": frozenset(
+        {OrderState.SHIPPED, OrderState.SIGNED, OrderState.CONFIRMED, OrderState.COMPLETED}
+    ),
+    "adjust": frozenset(
+        {
+            OrderState.PAID,
+            OrderState.SHIPPED,
+            OrderState.SIGNED,
+            OrderState.CONFIRMED,
+            OrderState.COMPLETED,
+            OrderState.REFUNDED,
+        }
+    ),
 }
+RELEASED_STATES = frozenset({OrderState.CONFIRMED, OrderState.COMPLETED})
 
 
 class IllegalTransition(Conflict):
@@ -258,6 +274,32 @@ class Order:
             return targets, None
         self.refunded_at = occurred_at
         return targets, self._move("refund_before_shipment", OrderState.REFUNDED, occurred_at)
+
+    @property
+    def released(self) -> bool:
+        """Receipt was confirmed: the sub-orders' money is the merchant's (less refunds)."""
+        return self.state in RELEASED_STATES
+
+    def require_adjustable(self) -> None:
+        """Money may still move on the order: it was paid (an operator's adjustment)."""
+        self._require("adjust")
+
+    def refund_after_shipment(self, sub_order_id: str, amount_fen: Fen) -> SubOrder:
+        """Refund part or all of a shipped sub-order's goods; the state does not move (the
+        goods are with the buyer or on their way back). Returns the sub-order."""
+        self._require("refund_after_shipment")
+        sub = self.sub_order(sub_order_id, field="sub_order_id")
+        if amount_fen <= 0:
+            raise InvalidInput("amount_not_positive", "a refund must be above 0", "amount")
+        if amount_fen > sub.settled_goods_fen:
+            raise InvalidInput(
+                "refund_exceeds_remaining",
+                f"sub-order {sub.id} may still be refunded {format_fen(sub.settled_goods_fen)}, "
+                f"less than {format_fen(amount_fen)}",
+                "amount",
+            )
+        sub.refunded_fen += amount_fen
+        return sub
 
     def ship(
         self, carrier: str, tracking_number: str, official_logistics: bool, occurred_at: datetime

@@ -48,6 +48,7 @@ SPLIT_ACCOUNTS = (
     "platform:fee_revenue",
     "platform:subsidy_expense",
     "platform:refundable_issued",
+    "platform:recoveries",
 )
 
 
@@ -101,24 +102,54 @@ def refundable_issued(sub_order_id: str) -> AccountSpec:
     return _part(_debit_normal("platform", "refundable_issued"), sub_order_id)
 
 
+def platform_recoveries(sub_order_id: str) -> AccountSpec:
+    """What the platform took back from merchants by clawback (a false shipment, a cost
+    the merchant bears)."""
+    return _part(_credit_normal("platform", "recoveries"), sub_order_id)
+
+
+# Money out. Every party the platform pays has three places for its money: owed
+# (`payable`: credit balance; `debits_pending` is what has been instructed and
+# awaits its outcome), and paid (`paid_out`: the rails as seen from that party,
+# whose posted credits are everything ever paid to it). An instruction is a hold
+# from payable to paid_out: executed posts it, failed voids it, back to payable.
+PARTY_KINDS = ("merchant", "buyer", "carrier")
+
+
+def party_payable(party: str) -> AccountSpec:
+    """What the platform owes `party` (`merchant:M`, `buyer:B`, `carrier:C`), not yet paid."""
+    return _credit_normal(party, "payable")
+
+
+def party_paid_out(party: str) -> AccountSpec:
+    """Everything paid to `party` on the rails (posted credits), and what is on its way."""
+    return _credit_normal(party, "paid_out")
+
+
 def merchant_payable(merchant_id: str) -> AccountSpec:
-    return _credit_normal(f"merchant:{merchant_id}", "payable")
+    return party_payable(f"merchant:{merchant_id}")
+
+
+def merchant_reserve(merchant_id: str) -> AccountSpec:
+    """Part of what the platform owes a merchant, kept back at payout against after-sales."""
+    return _credit_normal(f"merchant:{merchant_id}", "reserve")
 
 
 def merchant_debt(merchant_id: str) -> AccountSpec:
-    """What a merchant owes after a clawback larger than its payable."""
+    """What a merchant owes after a clawback larger than its payable (never negative)."""
     return _debit_normal(f"merchant:{merchant_id}", "debt")
 
 
+def buyer_payable(buyer_id: str) -> AccountSpec:
+    """Refunds and compensation owed to a buyer, until instructed and paid."""
+    return party_payable(f"buyer:{buyer_id}")
+
+
 def carrier_payable(carrier_id: str) -> AccountSpec:
-    return _credit_normal(f"carrier:{carrier_id}", "payable")
+    """Subsidies owed to a carrier (return pickups the platform pays for)."""
+    return party_payable(f"carrier:{carrier_id}")
 
 
 def buyer_credit_receivable(buyer_id: str) -> AccountSpec:
     """What a buyer owes for goods bought on credit."""
     return _debit_normal(f"buyer:{buyer_id}", "credit_receivable")
-
-
-def buyer_compensation(buyer_id: str) -> AccountSpec:
-    """Compensation owed to a buyer, until paid out on the rails."""
-    return _credit_normal(f"buyer:{buyer_id}", "compensation")

@@ -313,6 +313,17 @@ class Balance:
         """Posted credits minus posted debits (what a payable or escrow holds)."""
         return self.credits_posted_fen - self.debits_posted_fen
 
+    @property
+    def available_fen(self) -> Fen:
+        """What a credit-normal account can still give: its balance less what is held out
+        of it (an instructed payout, an open hold) — exactly what its floor lets a debit take."""
+        return self.credits_posted_fen - self.debits_posted_fen - self.debits_pending_fen
+
+    @property
+    def debit_balance_fen(self) -> Fen:
+        """Posted debits minus posted credits (what a debt or receivable holds)."""
+        return self.debits_posted_fen - self.credits_posted_fen
+
 
 def account_balance(connection: Connection, account_id: str) -> Balance | None:
     """The account's balances, or None when nothing has ever touched it."""

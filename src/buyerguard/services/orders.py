@@ -21,6 +21,7 @@ from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.services import settlement
 from buyerguard.services.context import Context, Role
+from buyerguard.services.open_matters import held_outcome, open_matters
 from buyerguard.services.records import (
     audit,
     has_decision,
@@ -29,7 +30,13 @@ from buyerguard.services.records import (
 )
 from buyerguard.services.sale_terms import terms_at_payment
 from buyerguard.services.settlement import REFUND_DUE
-from buyerguard.services.timers import DueTimer, cancel_timer, schedule_timer, settle_subject
+from buyerguard.services.timers import (
+    DueTimer,
+    cancel_timer,
+    pending_timers_of,
+    schedule_timer,
+    settle_subject,
+)
 from buyerguard.store import repositories
 
 AUTO_CONFIRM = "order.auto_confirm"
@@ -298,6 +305,8 @@ def auto_confirm(ctx: Context, timer: DueTimer) -> str:
     order = repositories.get_order(ctx.connection, order_id, for_update=True)
     if order.state is not OrderState.SIGNED:
         return f"skipped: order is {order.state.value}"
+    if matters := open_matters(ctx, order):
+        return held_outcome(matters, due_at)
     assert order.signed_at is not None
     rulebook = ctx.rulebook_at(order.signed_at)
     record_decision(
@@ -328,6 +337,35 @@ def complete_order(ctx: Context, timer: DueTimer) -> str:
     order = repositories.get_order(ctx.connection, order_id, for_update=True)
     if order.state is not OrderState.CONFIRMED:
         return f"skipped: order is {order.state.value}"
+    if matters := open_matters(ctx, order):
+        return held_outcome(matters, due_at)
     order.complete(due_at)
     _finish(ctx, order, "complete_order", due_at)
     return "completed"
+
+
+def _step_due(ctx: Context, order: Order) -> tuple[str, datetime] | None:
+    """The automatic step an order waits for, and when it falls due (None: none)."""
+    if order.state is OrderState.SIGNED and order.signed_at is not None:
+        days = ctx.rulebook_at(order.signed_at).orders.auto_confirm_after_signing_days
+        return AUTO_CONFIRM, order.signed_at + timedelta(days=days)
+    if order.state is OrderState.CONFIRMED and order.confirmed_at is not None:
+        assert order.signed_at is not None
+        window_days = ctx.rulebook_at(order.signed_at).returns.window_days
+        return COMPLETE, max(order.confirmed_at, window_end_after_day(order.signed_at, window_days))
+    return None
+
+
+def resume_after_matters(ctx: Context, order_id: str) -> str | None:
+    """Arm again the automatic step a held timer did not take, once nothing is open on the
+    order; due when it was, or now if that has passed. Returns the timer's kind, if armed."""
+    order = repositories.get_order(ctx.connection, order_id, for_update=True)
+    step = _step_due(ctx, order)
+    if step is None or open_matters(ctx, order):
+        return None
+    kind, due_at = step
+    pending = {row["kind"] for row in pending_timers_of(ctx.connection, order.id)}
+    if kind in pending:
+        return None
+    schedule_timer(ctx, kind, order.id, max(due_at, ctx.now()))
+    return kind

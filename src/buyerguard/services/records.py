@@ -149,3 +149,13 @@ def audit(
             details=details,
         )
     )
+
+
+def decided_total_fen(connection: Connection, kind: str, subject_id: str) -> int:
+    """The sum of every decision of `kind` on `subject_id` so far (0: none)."""
+    total = connection.execute(
+        select(func.coalesce(func.sum(decisions.c.amount_fen), 0)).where(
+            decisions.c.kind == kind, decisions.c.subject_id == subject_id
+        )
+    ).scalar_one()
+    return int(total)

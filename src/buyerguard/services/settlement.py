@@ -3,16 +3,20 @@
 Paying an order moves the buyer's money from the rail clearing account into
 the merchant's escrow and places one hold per sub-order (and one for
 shipping) towards the merchant's payable. Confirmation posts the holds,
-charges the technical service fee from the payable and opens the sub-order's
-refundable balance; a refund before shipment voids the hold, returns the
-money to the rails and holds what is left. Every transfer id names its
-purpose and subject, so a retried command cannot move money twice. Each
-command locks the accounts it will post to first, in one order
-(`ledger.book.lock_accounts`).
+charges the technical service fee from the payable, opens the sub-order's
+refundable balance and nets any debt of the merchant's from what it just
+earned. A refund before release voids the hold, owes the money to the buyer
+and holds what is left; a refund after release comes back from the merchant
+(services/merchant_money.py) within the sub-order's refundable balance, with
+the fee difference posted back. Either way the buyer is paid by instruction
+(services/instructions.py). Every transfer id names its purpose and subject,
+so a retried command cannot move money twice. Each command locks the
+accounts it will post to first, in one order (`ledger.book.lock_accounts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from buyerguard.domain.decision import PLATFORM, Decision, party
@@ -20,15 +24,31 @@ from buyerguard.domain.fees import FeeFacts, technical_service_fee
 from buyerguard.domain.orders import Order, SubOrder
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, open_hold_fen, record
+from buyerguard.ledger.book import (
+    Transfer,
+    TransferKind,
+    balance,
+    lock_accounts,
+    open_hold_fen,
+    record,
+)
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
+from buyerguard.services import instructions
 from buyerguard.services.context import Context
-from buyerguard.services.records import next_decision_sequence, record_decision
+from buyerguard.services.merchant_money import merchant_accounts, net_debt, take_from_merchant
+from buyerguard.services.records import (
+    next_decision_sequence,
+    record_decision,
+    record_repeated_decision,
+)
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
 REFUND_RULE = "refund_only.before_shipment_always_allowed"
 REFUND_DUE = "refund_due"
+# Rule ids of the money-out half: an operator's decision, and the §1 fee base after refunds.
+OPERATOR_RULE = "operator.adjustment"
+FEE_BASE_RULE = "fees.rate"
 
 
 def _lifecycle_decision(
@@ -40,9 +60,18 @@ def _lifecycle_decision(
     rulebook: Rulebook,
     rule_id: str,
     explanation: str,
+    details: Mapping[str, object] | None = None,
 ) -> Decision:
     return Decision(
-        kind, subject_id, amount_fen, payer, payee, (rule_id,), rulebook.id, explanation
+        kind,
+        subject_id,
+        amount_fen,
+        payer,
+        payee,
+        (rule_id,),
+        rulebook.id,
+        explanation,
+        dict(details or {}),
     )
 
 
@@ -150,17 +179,28 @@ def refund_sub_orders(
     refunds: list[tuple[SubOrder, Fen]],
     rulebook: Rulebook,
     occurred_at: datetime,
-) -> None:
-    """Return refunded money to the rails; a sub-order's hold is voided and what is left of it
-    held again, so a hold is settled in part as often as money is left, never beyond.
+    *,
+    rule_id: str = REFUND_RULE,
+    why: str = "before shipment",
+    details: Mapping[str, object] | None = None,
+) -> str:
+    """Owe refunded money to the buyer from escrow and instruct paying it; a sub-order's
+    hold is voided and what is left of it held again, so a hold is settled in part as
+    often as money is left, never beyond. Returns the refund instruction's id.
 
     The cap is the ledger's open hold, not the order's columns: a refund larger
     than what the hold holds is refused before anything is written."""
     clearing = accounts.rail_clearing(order.id)
     escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
-    lock_accounts(ctx.connection, [clearing, escrow, payable], ctx.now())
     buyer = party("buyer", order.buyer_id)
+    owed = accounts.buyer_payable(order.buyer_id)
+    lock_accounts(
+        ctx.connection,
+        [clearing, escrow, payable, *instructions.party_accounts(buyer)],
+        ctx.now(),
+    )
+    refunded_fen = 0
     for sub, amount_fen in refunds:
         sequence = refunds_so_far(ctx, sub.id) + 1
         held_fen = open_hold_fen(ctx.connection, nth(f"hold:{sub.id}", sequence))
@@ -171,7 +211,7 @@ def refund_sub_orders(
                 f"{format_fen(amount_fen)} cannot be refunded from it",
                 "amounts",
             )
-        whole = "" if sub.refunded_before_shipment else " in part"
+        whole = "" if sub.refunded_fen == sub.goods_fen else " in part"
         decision = _lifecycle_decision(
             REFUND_DUE,
             sub.id,
@@ -179,8 +219,9 @@ def refund_sub_orders(
             PLATFORM,
             buyer,
             rulebook,
-            REFUND_RULE,
-            f"refund {format_fen(amount_fen)} before shipment{whole}",
+            rule_id,
+            f"refund {format_fen(amount_fen)} {why}{whole}",
+            details,
         )
         decision_ref = record_decision(ctx, decision, occurred_at, order.id, sequence)
         _transfer(
@@ -201,13 +242,14 @@ def refund_sub_orders(
             nth(f"refund:{sub.id}", sequence),
             TransferKind.POSTED,
             escrow,
-            clearing,
+            owed,
             amount_fen,
             "refund",
             order,
             occurred_at,
             decision_ref,
         )
+        refunded_fen += amount_fen
         if held_fen > amount_fen:
             _transfer(
                 ctx,
@@ -221,73 +263,209 @@ def refund_sub_orders(
                 occurred_at,
                 decision_ref,
             )
-    if order.open_sub_orders() or order.shipping_fen == 0:
-        return
-    decision = _lifecycle_decision(
-        "shipping_refund_due",
+    if not order.open_sub_orders() and order.shipping_fen > 0:
+        decision = _lifecycle_decision(
+            "shipping_refund_due",
+            order.id,
+            order.shipping_fen,
+            PLATFORM,
+            buyer,
+            rulebook,
+            rule_id,
+            f"refund shipping {format_fen(order.shipping_fen)}: nothing left to ship",
+            details,
+        )
+        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+        _transfer(
+            ctx,
+            f"void-shipping:{order.id}",
+            TransferKind.VOID_PENDING,
+            escrow,
+            payable,
+            order.shipping_fen,
+            "escrow_void",
+            order,
+            occurred_at,
+            decision_ref,
+            pending_id=f"hold-shipping:{order.id}",
+        )
+        _transfer(
+            ctx,
+            f"refund-shipping:{order.id}",
+            TransferKind.POSTED,
+            escrow,
+            owed,
+            order.shipping_fen,
+            "refund",
+            order,
+            occurred_at,
+            decision_ref,
+        )
+        refunded_fen += order.shipping_fen
+    return _instruct_refund(ctx, order, refunded_fen, occurred_at, rule_id, refunds, details)
+
+
+def _instruct_refund(
+    ctx: Context,
+    order: Order,
+    amount_fen: Fen,
+    occurred_at: datetime,
+    rule_id: str,
+    refunds: list[tuple[SubOrder, Fen]],
+    details: Mapping[str, object] | None,
+) -> str:
+    """One instruction per refunding command: the buyer gets one payment for it."""
+    return instructions.instruct(
+        ctx,
+        kind=instructions.REFUND,
+        party=party("buyer", order.buyer_id),
+        amount_fen=amount_fen,
+        occurred_at=occurred_at,
+        rule_ids=(rule_id,),
+        explanation=f"pay buyer {order.buyer_id} the refund of {format_fen(amount_fen)} "
+        f"on order {order.id}",
+        order_id=order.id,
+        details={
+            "sub_orders": {sub.id: format_fen(amount) for sub, amount in refunds},
+            **(details or {}),
+        },
+    )
+
+
+def refund_after_release(
+    ctx: Context,
+    order: Order,
+    sub: SubOrder,
+    amount_fen: Fen,
+    occurred_at: datetime,
+    details: Mapping[str, object] | None = None,
+) -> str:
+    """Refund part of a released sub-order: within its refundable balance, the fee on what
+    is no longer sold posted back (§1), the money taken back from the merchant (payable,
+    reserve, then debt) and owed to the buyer; returns the refund instruction's id.
+
+    `sub.refunded_fen` already counts this refund (the domain moved it)."""
+    assert order.paid_rulebook_id is not None
+    paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
+    buyer = party("buyer", order.buyer_id)
+    refundable = accounts.sub_order_refundable(sub.id)
+    fee_revenue = accounts.platform_fee_revenue(sub.id)
+    owed = accounts.buyer_payable(order.buyer_id)
+    lock_accounts(
+        ctx.connection,
+        [
+            *merchant_accounts(order.merchant_id),
+            *instructions.party_accounts(buyer),
+            refundable,
+            accounts.refundable_issued(sub.id),
+            fee_revenue,
+        ],
+        ctx.now(),
+    )
+    left_fen = balance(ctx.connection, refundable.id).available_fen
+    if amount_fen > left_fen:
+        raise Conflict(
+            "refund_exceeds_refundable",
+            f"sub-order {sub.id} may still be refunded {format_fen(left_fen)}; "
+            f"{format_fen(amount_fen)} is more",
+            "amount",
+        )
+    sequence = refunds_so_far(ctx, sub.id) + 1
+    decision_ref = record_decision(
+        ctx,
+        _lifecycle_decision(
+            REFUND_DUE,
+            sub.id,
+            amount_fen,
+            party("merchant", order.merchant_id),
+            buyer,
+            paid_rulebook,
+            OPERATOR_RULE,
+            f"refund {format_fen(amount_fen)} after release, taken back from the merchant",
+            details,
+        ),
+        occurred_at,
         order.id,
-        order.shipping_fen,
-        PLATFORM,
-        buyer,
-        rulebook,
-        REFUND_RULE,
-        f"refund shipping {format_fen(order.shipping_fen)}: nothing left to ship",
-    )
-    decision_ref = record_decision(ctx, decision, occurred_at, order.id)
-    _transfer(
-        ctx,
-        f"void-shipping:{order.id}",
-        TransferKind.VOID_PENDING,
-        escrow,
-        payable,
-        order.shipping_fen,
-        "escrow_void",
-        order,
-        occurred_at,
-        decision_ref,
-        pending_id=f"hold-shipping:{order.id}",
+        sequence,
     )
     _transfer(
         ctx,
-        f"refund-shipping:{order.id}",
+        nth(f"refundable-used:{sub.id}", sequence),
         TransferKind.POSTED,
-        escrow,
-        clearing,
-        order.shipping_fen,
-        "refund",
+        refundable,
+        accounts.refundable_issued(sub.id),
+        amount_fen,
+        "refundable_used",
         order,
         occurred_at,
         decision_ref,
+    )
+    fee = _fee(ctx, order, sub)
+    charged_fen = sub.fee_fen or 0
+    if fee.amount_fen < charged_fen:
+        fee_ref = record_repeated_decision(ctx, fee, occurred_at, order.id)
+        _transfer(
+            ctx,
+            nth(f"fee-refund:{sub.id}", sequence),
+            TransferKind.POSTED,
+            fee_revenue,
+            accounts.merchant_payable(order.merchant_id),
+            charged_fen - fee.amount_fen,
+            "fee_refund",
+            order,
+            occurred_at,
+            fee_ref,
+        )
+        sub.fee_fen = fee.amount_fen
+    take_from_merchant(
+        ctx,
+        order.merchant_id,
+        amount_fen,
+        owed,
+        nth(f"refund:{sub.id}", sequence),
+        "refund_after_release",
+        occurred_at,
+        order.id,
+        decision_ref,
+    )
+    return _instruct_refund(
+        ctx, order, amount_fen, occurred_at, OPERATOR_RULE, [(sub, amount_fen)], details
+    )
+
+
+def _fee(ctx: Context, order: Order, sub: SubOrder) -> Decision:
+    """The technical service fee of a sub-order as it stands (rulebook at payment)."""
+    assert order.paid_rulebook_id is not None
+    return technical_service_fee(
+        FeeFacts(
+            sub_order_id=sub.id,
+            merchant_id=order.merchant_id,
+            goods_paid_fen=sub.goods_fen,
+            goods_refunded_fen=sub.refunded_fen,
+            entrusted=sub.entrusted,
+            refunded_before_shipment=sub.refunded_before_shipment,
+            merchant_services_at_payment=frozenset(order.merchant_services_at_payment),
+        ),
+        ctx.rulebooks.by_id(order.paid_rulebook_id),
     )
 
 
 def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -> None:
-    """Post the holds to the merchant, charge the fee (rulebook at payment) and open
-    each released sub-order's refundable balance, the cap on refunds from now on."""
+    """Post the holds to the merchant, charge the fee (rulebook at payment), open each
+    released sub-order's refundable balance (the cap on refunds from now on) and net
+    the merchant's debt, if any, from what it just earned."""
     assert order.paid_rulebook_id is not None
     paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
     escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
+    debt = accounts.merchant_debt(order.merchant_id)
     buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
-    fees = {
-        sub.id: technical_service_fee(
-            FeeFacts(
-                sub_order_id=sub.id,
-                merchant_id=order.merchant_id,
-                goods_paid_fen=sub.goods_fen,
-                goods_refunded_fen=sub.refunded_fen,
-                entrusted=sub.entrusted,
-                refunded_before_shipment=sub.refunded_before_shipment,
-                merchant_services_at_payment=frozenset(order.merchant_services_at_payment),
-            ),
-            paid_rulebook,
-        )
-        for sub in order.sub_orders
-    }
-    released_subs = [sub for sub in order.sub_orders if not sub.refunded_before_shipment]
+    fees = {sub.id: _fee(ctx, order, sub) for sub in order.sub_orders}
+    # A sub-order refunded down to nothing before release has no hold left to post.
+    released_subs = [sub for sub in order.sub_orders if sub.settled_goods_fen > 0]
     lock_accounts(
         ctx.connection,
-        [escrow, payable]
+        [escrow, payable, debt]
         + [accounts.platform_fee_revenue(sub.id) for sub in released_subs]
         + [accounts.sub_order_refundable(sub.id) for sub in released_subs]
         + [accounts.refundable_issued(sub.id) for sub in released_subs],
@@ -297,7 +475,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
         fee = fees[sub.id]
         sub.fee_fen = fee.amount_fen
         fee_ref = record_decision(ctx, fee, occurred_at, order.id)
-        if sub.refunded_before_shipment:
+        if sub not in released_subs:
             continue
         released = _lifecycle_decision(
             "escrow_released",
@@ -376,3 +554,4 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             release_ref,
             pending_id=f"hold-shipping:{order.id}",
         )
+    net_debt(ctx, order.merchant_id, occurred_at, f"release:{order.id}")

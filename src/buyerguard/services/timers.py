@@ -150,6 +150,14 @@ def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
         pass  # another scheduler scheduled the same instant first
 
 
+def pending_timers_of(connection: Connection, subject_id: str) -> list[dict[str, Any]]:
+    """The pending (or running) timers about one subject."""
+    query = select(timers).where(
+        timers.c.subject_id == subject_id, timers.c.status.in_((PENDING, RUNNING))
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
 def list_timers(
     connection: Connection, *, state: str | None, after: str | None, limit: int
 ) -> list[dict[str, Any]]:

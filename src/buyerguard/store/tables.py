@@ -7,20 +7,15 @@ Instants are stored as timezone-aware UTC (`UtcDateTime`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     Sequence,
     String,
     Table,
@@ -28,46 +23,22 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from buyerguard.store import money_tables
+from buyerguard.store.columns import ID, UtcDateTime, money
+from buyerguard.store.columns import metadata as metadata
 
+# The ledger and money-out tables live in money_tables.py; named here too, so that
+# `tables` names every table.
+instructions = money_tables.instructions
+ledger_accounts = money_tables.ledger_accounts
+ledger_checkpoint_balances = money_tables.ledger_checkpoint_balances
+ledger_checkpoints = money_tables.ledger_checkpoints
+ledger_entries = money_tables.ledger_entries
+ledger_transfers = money_tables.ledger_transfers
+merchant_payout_settings = money_tables.merchant_payout_settings
+payout_runs = money_tables.payout_runs
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC in, aware UTC out, on SQLite (which drops offsets) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime refused by the store")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def money(name: str, **kwargs: Any) -> Column[int]:
-    return Column(name, BigInteger, nullable=False, **kwargs)
-
-
-ID = String(64)
 
 merchants = Table(
     "merchants",
@@ -258,89 +229,6 @@ decisions = Table(
         postgresql_where=text("position IS NULL"),
         sqlite_where=text("position IS NULL"),
     ),
-)
-
-ledger_accounts = Table(
-    "ledger_accounts",
-    metadata,
-    Column("id", String(128), primary_key=True),
-    Column("party", String(96), nullable=False),
-    Column("purpose", String(48), nullable=False),
-    Column("debits_must_not_exceed_credits", Boolean, nullable=False),
-    Column("credits_must_not_exceed_debits", Boolean, nullable=False),
-    money("debits_posted_fen"),
-    money("credits_posted_fen"),
-    money("debits_pending_fen"),
-    money("credits_pending_fen"),
-    Column("created_at", UtcDateTime, nullable=False),
-)
-
-# A transfer's id is chosen by the caller (`fee:SUB1`), so a retry cannot post
-# twice; `pending_id` is unique, so a hold is posted or voided at most once.
-ledger_transfers = Table(
-    "ledger_transfers",
-    metadata,
-    Column("id", String(160), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("debit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
-    Column("credit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
-    money("amount_fen"),
-    Column("pending_id", String(160), ForeignKey("ledger_transfers.id"), unique=True),
-    Column("purpose", String(48), nullable=False),
-    Column("order_id", ID, index=True),
-    Column("decision_id", String(160)),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    CheckConstraint("amount_fen > 0", name="amount_positive"),
-    CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
-    CheckConstraint(
-        "kind IN ('posted', 'pending', 'post_pending', 'void_pending')", name="kind_known"
-    ),
-)
-
-# Raw legs of every transfer: the ledger check re-derives balances from these.
-ledger_entries = Table(
-    "ledger_entries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "transfer_id", String(160), ForeignKey("ledger_transfers.id"), nullable=False, index=True
-    ),
-    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False, index=True),
-    Column("phase", String(8), nullable=False),
-    Column("direction", String(8), nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    CheckConstraint("phase IN ('pending', 'posted')", name="phase_known"),
-    CheckConstraint("direction IN ('debit', 'credit')", name="direction_known"),
-)
-
-# A checkpoint of `ledger check`: written only after a full pass found no breach.
-# Every entry with id <= `horizon_entry_id` is counted in its balances and no
-# other (see ledger/checkpoint.py for why no later commit can fall below it).
-ledger_checkpoints = Table(
-    "ledger_checkpoints",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("horizon_entry_id", BigInteger, nullable=False),
-    Column("entries", BigInteger, nullable=False),
-    Column("transfers", BigInteger, nullable=False),
-    Column("accounts", BigInteger, nullable=False),
-    money("total_debits_posted_fen"),
-    money("total_credits_posted_fen"),
-    Column("created_at", UtcDateTime, nullable=False),
-)
-
-# The re-derived balances of each account at a checkpoint (only the latest keeps them).
-ledger_checkpoint_balances = Table(
-    "ledger_checkpoint_balances",
-    metadata,
-    Column("checkpoint_id", Integer, ForeignKey("ledger_checkpoints.id"), primary_key=True),
-    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), primary_key=True),
-    money("debits_posted_fen"),
-    money("credits_posted_fen"),
-    money("debits_pending_fen"),
-    money("credits_pending_fen"),
 )
 
 # A timer acts as of `due_at`; it may run from `available_at` on: later than due
