@@ -19,7 +19,6 @@ from buyerguard.cli import app
 from buyerguard.errors import InvalidInput, RulebookError
 from buyerguard.rulebook import (
     RULEBOOK_DIR_ENV,
-    SECTIONS,
     Rulebook,
     RulebookSet,
     default_rulebook_dir,
@@ -31,6 +30,7 @@ from buyerguard.rulebook import (
     rulebook_at,
     rulebooks,
 )
+from buyerguard.rulebook_sections import SECTIONS
 from tests.conftest import at
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "rulebooks"

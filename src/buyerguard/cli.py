@@ -1,13 +1,15 @@
-"""The `buyerguard` command: its groups, and the set-up, ledger, rulebook and logistics
-commands (running and feeding the engine: cli_processes.py). A refused input exits 2 with
-one line on stderr."""
+"""The `buyerguard` command: its groups, and the set-up, ledger, money-out, rulebook and
+logistics commands (running and feeding the engine: cli_processes.py). A refused input
+exits 2 with one line on stderr."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -38,6 +40,11 @@ shipments_app = typer.Typer(
 )
 eta_app = typer.Typer(help="Delivery promises 预计达.", no_args_is_help=True)
 badge_app = typer.Typer(help="The arrival badge 亮标.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Payouts to merchants.", no_args_is_help=True)
+instructions_app = typer.Typer(
+    help="Instructions to pay out (payouts, refunds, compensation) and their outcomes.",
+    no_args_is_help=True,
+)
 for sub_app, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -50,12 +57,17 @@ for sub_app, name in (
     (shipments_app, "shipments"),
     (eta_app, "eta"),
     (badge_app, "badge"),
+    (payouts_app, "payouts"),
+    (instructions_app, "instructions"),
 ):
     app.add_typer(sub_app, name=name)
 app.command("serve")(serve)
 
 RulebookDir = Annotated[
     Path | None, typer.Option("--rulebooks", help="Rulebook directory (default: ./rulebooks)")
+]
+AsJson = Annotated[
+    bool, typer.Option("--json", help="print the API's JSON shape instead of a table")
 ]
 
 
@@ -303,6 +315,181 @@ def badge_evaluate(
     console.print(
         f"evaluated {changes.evaluated} merchant(s) as of {format_instant(instant)}: "
         f"awarded {sorted(changes.awarded)}, withdrawn {sorted(changes.withdrawn)}"
+    )
+
+
+def _print_json(document: object) -> None:
+    """One JSON document on stdout, unstyled (the API's shapes: yuan strings, ISO instants)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+AMOUNT_COLUMNS = frozenset({"amount", "reserve moved", "debt netted"})
+
+
+def _print_rows(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A table on a terminal; piped, one tab-separated line per row, nothing truncated."""
+    if not console.is_terminal:
+        for row in rows:
+            print("\t".join(row))
+        return
+    table = Table(title=title)
+    for name in header:
+        table.add_column(name, justify="right" if name in AMOUNT_COLUMNS else "left")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@payouts_app.command("run")
+@refusals_exit_2
+def payouts_run(
+    merchant: Annotated[
+        list[str] | None,
+        typer.Option("--merchant", help="pay only this merchant (repeat for more)"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Run payouts now, as the operator: every merchant with money payable, or the named ones.
+
+    Each merchant commits on its own: debt is netted, the reserve set to its
+    share, the rest instructed as one payout when it reaches payouts.minimum_yuan.
+    An unknown merchant is refused before anything runs.
+    """
+    from buyerguard.api.money_views import payout_run_view
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.payouts import run_on_demand
+
+    rt = configured_runtime()
+    with console.status("running payouts", spinner="dots"):
+        summary = run_on_demand(rt, OPERATOR, merchant or None)
+    if as_json:
+        _print_json(payout_run_view(summary))
+        return
+    rows: list[tuple[str, ...]] = [
+        (
+            result.merchant_id,
+            result.instruction_id or "-",
+            format_fen(result.amount_fen, thousands=True),
+            format_fen(result.reserve_moved_fen, thousands=True),
+            format_fen(result.debt_netted_fen, thousands=True),
+        )
+        for result in summary["results"]
+    ]
+    header = ("merchant", "payout", "amount", "reserve moved", "debt netted")
+    _print_rows(f"payout run {summary['id']}", header, rows)
+    console.print(
+        f"payout run {summary['id']} as of {format_instant(summary['as_of'])}: "
+        f"{summary['payouts']} payout(s) of {summary['merchants_considered']} merchant(s) "
+        f"considered, total {format_fen(summary['total_fen'], thousands=True)}",
+        soft_wrap=True,
+    )
+
+
+def _instruction_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return [
+        (
+            row["id"],
+            row["kind"],
+            row["party"],
+            format_fen(row["amount_fen"], thousands=True),
+            row["state"],
+            format_instant(row["instructed_at"]),
+            format_instant(row["due_by"]),
+            row["order_id"] or "",
+            row["failure_reason"] or "",
+        )
+        for row in rows
+    ]
+
+
+INSTRUCTION_HEADER = (
+    "id",
+    "kind",
+    "party",
+    "amount",
+    "state",
+    "instructed",
+    "overdue after",
+    "order",
+    "failure",
+)
+
+
+def _instructions(
+    state: str | None, kind: str | None, limit: int | None
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """Instructions by id (every one when `limit` is None), whether more were left out,
+    and `instructions.overdue_after_hours` in force now."""
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.instructions import list_instructions
+
+    rt = configured_runtime()
+    page_size = 1000 if limit is None else min(limit + 1, 1000)
+    rows: list[dict[str, Any]] = []
+    with rt.reading(OPERATOR) as ctx:
+        now = ctx.now()
+        hours = ctx.rulebook_at(now).instructions.overdue_after_hours
+        while True:
+            after = rows[-1]["id"] if rows else None
+            page = list_instructions(
+                ctx.connection, now=now, state=state, kind=kind, after=after, limit=page_size
+            )
+            rows.extend(page)
+            if len(page) < page_size or (limit is not None and len(rows) > limit):
+                break
+    more = limit is not None and len(rows) > limit
+    return (rows[:limit] if limit is not None else rows), more, hours
+
+
+@instructions_app.command("list")
+@refusals_exit_2
+def instructions_list(
+    state: Annotated[
+        str | None,
+        typer.Option(help="instructed, executed, failed, or overdue (instructed, past its time)"),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="payout, refund, compensation or carrier_subsidy")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    as_json: AsJson = False,
+) -> None:
+    """Instructions by id, with their state, when they fall overdue and why one failed."""
+    from buyerguard.api.money_views import instruction_view
+
+    rows, more, _ = _instructions(state, kind, limit)
+    if as_json:
+        _print_json({"items": [instruction_view(row) for row in rows], "more": more})
+        return
+    _print_rows(f"{len(rows)} instruction(s)", INSTRUCTION_HEADER, _instruction_rows(rows))
+    console.print(
+        f"{len(rows)} instruction(s)"
+        + (f"; more left out (raise --limit {limit})" if more else ""),
+        soft_wrap=True,
+    )
+
+
+@instructions_app.command("overdue")
+@refusals_exit_2
+def instructions_overdue(as_json: AsJson = False) -> None:
+    """Every instruction still without an outcome after instructions.overdue_after_hours.
+
+    Exits 0 even when some are overdue (this is a report, not a check); the
+    last line says how many.
+    """
+    from buyerguard.api.money_views import instruction_view
+
+    rows, _, hours = _instructions("overdue", None, None)
+    if as_json:
+        items = [instruction_view(row) for row in rows]
+        _print_json({"overdue": len(rows), "overdue_after_hours": hours, "items": items})
+        return
+    if rows:
+        _print_rows(f"{len(rows)} overdue", INSTRUCTION_HEADER, _instruction_rows(rows))
+    console.print(
+        f"{len(rows)} instruction(s) overdue: instructed and not reported executed or failed "
+        f"within instructions.overdue_after_hours ({hours} h now)",
+        soft_wrap=True,
     )
 
 

@@ -299,10 +299,14 @@ class PayoutRules:
         "A merchant is paid out only when at least this much is payable (default, ours)."
     )
     reserve_share: Rate = rule(
-        "Share of what a merchant holds with the platform kept back at each run against "
-        "after-sales claims, 0 to 1; a merchant's own share (PATCH /v1/merchants) overrides it "
-        "(default, ours).",
+        "Share of a merchant's recent releases kept back at each run against after-sales "
+        "claims, 0 to 1; a merchant's own share (PUT /v1/merchants/{id}/payout-settings) "
+        "overrides it (default, ours).",
         kind=RATE,
+    )
+    reserve_window_days: int = rule(
+        "Releases of this many days before a run count towards the reserve: as they age out "
+        "the reserve is paid (default, ours)."
     )
 
 

@@ -89,7 +89,7 @@ def adjust(ctx: Context, order_id: str, adjustment: Adjustment) -> dict[str, Any
     taken: Taken | None = None
     if adjustment.kind == REFUND:
         decision_kind = settlement.REFUND_DUE
-        instruction_id = _refund(ctx, order, sub, adjustment.amount_fen, details)
+        instruction_id, taken = _refund(ctx, order, sub, adjustment.amount_fen, details)
     else:
         decision_kind = CLAWBACK_DECISION if adjustment.kind == CLAWBACK else COMPENSATION_DECISION
         left_fen = sub.goods_fen - decided_total_fen(ctx.connection, decision_kind, sub.id)
@@ -136,27 +136,22 @@ def adjust(ctx: Context, order_id: str, adjustment: Adjustment) -> dict[str, Any
 
 def _refund(
     ctx: Context, order: Order, sub: SubOrder, amount_fen: Fen, details: dict[str, object]
-) -> str:
+) -> tuple[str, Taken | None]:
     """Before shipment, a refund before shipment; shipped but not released, from the escrow
-    hold; released, taken back from the merchant."""
+    hold; released, taken back from the merchant (and where from)."""
     when = ctx.now()
     rulebook = ctx.rulebook_at(when)
     rule = settlement.OPERATOR_RULE
     if order.state is OrderState.PAID:
         refunds, _ = order.refund_before_shipment(None, when, {sub.id: amount_fen})
-        return settlement.refund_sub_orders(
-            ctx,
-            order,
-            refunds,
-            rulebook,
-            when,
-            rule_id=rule,
-            why="by the operator",
-            details=details,
+        why = "by the operator"
+        instruction_id = settlement.refund_sub_orders(
+            ctx, order, refunds, rulebook, when, rule_id=rule, why=why, details=details
         )
+        return instruction_id, None
     order.refund_after_shipment(sub.id, amount_fen)
     if not order.released:
-        return settlement.refund_sub_orders(
+        instruction_id = settlement.refund_sub_orders(
             ctx,
             order,
             [(sub, amount_fen)],
@@ -166,6 +161,7 @@ def _refund(
             why="after shipment, before release",
             details=details,
         )
+        return instruction_id, None
     return settlement.refund_after_release(ctx, order, sub, amount_fen, when, details)
 
 

@@ -5,9 +5,11 @@ an operator can run one at any time, for every merchant or a few. For each
 merchant with money on its payable or reserve, in a transaction of its own
 (so the run never holds a long write transaction, and a release or an
 adjustment of that merchant simply queues behind one short payout): debt is
-netted first, the reserve is brought to its share of what the merchant holds
-with the platform, and what is left on the payable — when it reaches the
-rulebook minimum — is instructed as one payout (`payout_instructed`).
+netted first, the reserve is brought to its share of what was released to the
+merchant in the last `payouts.reserve_window_days` (so it follows the sales
+that after-sales claims can still reach, and is paid as they age out), and
+what is left on the payable — when it reaches the rulebook minimum — is
+instructed as one payout (`payout_instructed`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from buyerguard.services.merchant_money import (
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store.db import insert_if_absent, read_transaction, retrying
 from buyerguard.store.tables import instructions as instruction_rows
-from buyerguard.store.tables import ledger_accounts, merchants, payout_runs
+from buyerguard.store.tables import (
+    ledger_accounts,
+    ledger_entries,
+    ledger_transfers,
+    merchants,
+    payout_runs,
+)
 
 PAYOUT_RUN = "payouts.run"
 SCHEDULED, OPERATOR_TRIGGER = "scheduled", "operator"
@@ -105,6 +113,23 @@ def _candidates(connection: Connection, merchant_ids: list[str] | None) -> list[
     return [str(row[0]).removeprefix("merchant:") for row in connection.execute(query)]
 
 
+def released_since(connection: Connection, merchant_id: str, since: datetime) -> Fen:
+    """What was released to the merchant's payable since `since` (by when it was recorded)."""
+    entries, transfers = ledger_entries.c, ledger_transfers.c
+    total = connection.execute(
+        select(func.coalesce(func.sum(entries.amount_fen), 0))
+        .select_from(ledger_entries.join(ledger_transfers, transfers.id == entries.transfer_id))
+        .where(
+            entries.account_id == accounts.merchant_payable(merchant_id).id,
+            entries.phase == "posted",
+            entries.direction == "credit",
+            entries.recorded_at >= since,
+            transfers.purpose == "escrow_release",
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def pay_merchant(ctx: Context, run_id: str, merchant_id: str, as_of: datetime) -> MerchantPayout:
     """Net debt, set the reserve, instruct the rest; one merchant, one transaction."""
     done = ctx.connection.execute(
@@ -123,7 +148,9 @@ def pay_merchant(ctx: Context, run_id: str, merchant_id: str, as_of: datetime) -
     free_fen = max(0, balance(ctx.connection, payable.id).available_fen)
     reserved_fen = balance(ctx.connection, reserve.id).credit_balance_fen
     share, share_rule = reserve_share(ctx, merchant_id, as_of)
-    target_fen = apply_rate(free_fen + reserved_fen, share)
+    window = timedelta(days=rulebook.payouts.reserve_window_days)
+    recent_fen = released_since(ctx.connection, merchant_id, as_of - window)
+    target_fen = min(apply_rate(recent_fen, share), free_fen + reserved_fen)
     amount_fen = free_fen + reserved_fen - target_fen
     if amount_fen < max(1, rulebook.payouts.minimum_fen):
         return MerchantPayout(merchant_id, None, 0, 0, netted_fen)
@@ -158,11 +185,12 @@ def pay_merchant(ctx: Context, run_id: str, merchant_id: str, as_of: datetime) -
         party=party("merchant", merchant_id),
         amount_fen=amount_fen,
         occurred_at=as_of,
-        rule_ids=(*PAYOUT_RULES, share_rule),
+        rule_ids=(*PAYOUT_RULES, "payouts.reserve_window_days", share_rule),
         explanation=(
             f"pay merchant {merchant_id} {format_fen(amount_fen)}; "
             f"{format_fen(target_fen)} kept in reserve "
-            f"({share} of {format_fen(free_fen + reserved_fen)})"
+            f"({share} of {format_fen(recent_fen)} released in the last "
+            f"{rulebook.payouts.reserve_window_days} days)"
         ),
         run_id=run_id,
         details={

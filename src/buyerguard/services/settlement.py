@@ -36,7 +36,12 @@ from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services import instructions
 from buyerguard.services.context import Context
-from buyerguard.services.merchant_money import merchant_accounts, net_debt, take_from_merchant
+from buyerguard.services.merchant_money import (
+    Taken,
+    merchant_accounts,
+    net_debt,
+    take_from_merchant,
+)
 from buyerguard.services.records import (
     next_decision_sequence,
     record_decision,
@@ -339,10 +344,11 @@ def refund_after_release(
     amount_fen: Fen,
     occurred_at: datetime,
     details: Mapping[str, object] | None = None,
-) -> str:
+) -> tuple[str, Taken]:
     """Refund part of a released sub-order: within its refundable balance, the fee on what
     is no longer sold posted back (§1), the money taken back from the merchant (payable,
-    reserve, then debt) and owed to the buyer; returns the refund instruction's id.
+    reserve, then debt) and owed to the buyer; returns the refund instruction's id and
+    where the money came from.
 
     `sub.refunded_fen` already counts this refund (the domain moved it)."""
     assert order.paid_rulebook_id is not None
@@ -417,7 +423,7 @@ def refund_after_release(
             fee_ref,
         )
         sub.fee_fen = fee.amount_fen
-    take_from_merchant(
+    taken = take_from_merchant(
         ctx,
         order.merchant_id,
         amount_fen,
@@ -428,9 +434,10 @@ def refund_after_release(
         order.id,
         decision_ref,
     )
-    return _instruct_refund(
+    instruction_id = _instruct_refund(
         ctx, order, amount_fen, occurred_at, OPERATOR_RULE, [(sub, amount_fen)], details
     )
+    return instruction_id, taken
 
 
 def _fee(ctx: Context, order: Order, sub: SubOrder) -> Decision:
