@@ -3,10 +3,15 @@
 The fixtures were written by that release's own code
 (tests/fixtures/release_fc058e6/make_fixture.py). What was there BEFORE is read
 with plain SQL on the old schema, which is frozen; what is there AFTER is read
-through the current code and API. Money is compared by merchant payable and by
-groups of accounts (rail clearing, escrow, fee revenue), never account by
-account, so a reorganised chart of accounts still passes as long as no money is
-lost, created, or moved from one merchant to another.
+through the current code and API. Money is compared by merchant (payable and
+paid out) and by groups of accounts (rail clearing, escrow, fee revenue), never
+account by account, so a reorganised chart of accounts still passes as long as
+no money is lost, created, or moved from one merchant to another.
+
+The money-out cut-over (migration 0010) books every merchant payable as paid
+out (the marketplace paid it on the old feed) and every earlier refund as an
+executed refund instruction, so the first payout run pays only what is released
+after the upgrade.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app as cli_app
 from buyerguard.clock import SimulatedClock, parse_instant
 from buyerguard.ledger.check import check_ledger
+from buyerguard.money import format_fen, parse_yuan
 from buyerguard.rulebook import rulebooks
 from buyerguard.scheduler import Scheduler
 from buyerguard.store.db import make_engine, read_transaction
@@ -93,6 +99,10 @@ class Books:
 
     def payable(self, merchant_id: str) -> Net:
         return self.balances.get(f"merchant:{merchant_id}:payable", Net(0, 0))
+
+    def paid_out(self, party: str) -> Net:
+        """What was paid to a party (`merchant:M`, `buyer:B`): its paid_out account."""
+        return self.balances.get(f"{party}:paid_out", Net(0, 0))
 
 
 @dataclass(frozen=True)
@@ -228,12 +238,14 @@ class Caller:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def post(self, who: str, path: str, body: object = None, key: str | None = None) -> Any:
+    def post(
+        self, who: str, path: str, body: object = None, key: str | None = None, status: int = 200
+    ) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
         if key is not None:
             headers["Idempotency-Key"] = key
         response = self.client.post(path, json=body, headers=headers)
-        assert response.status_code == 200, response.text
+        assert response.status_code == status, response.text
         return response.json()
 
     def feed_after(self, cursor: str | None) -> list[str]:
@@ -312,11 +324,28 @@ def test_db_upgrade_carries_everything_over_and_the_engine_carries_on(
 
     assert_ledger_checks(engine)
     after = read_books(engine)
+    cut_over = {}
     for merchant in MERCHANTS:
-        assert after.payable(merchant) == before.books.payable(merchant), merchant
+        # The money-out cut-over: what was payable is booked as paid out (the marketplace
+        # paid it on the old feed); what escrow still holds for the merchant stays held.
+        old = before.books.payable(merchant)
+        assert after.payable(merchant) == Net(0, old.pending), merchant
+        assert after.paid_out(f"merchant:{merchant}") == Net(old.posted, 0), merchant
+        if old.posted:
+            cut_over[f"cutover-payout:{merchant}"] = ("posted", old.posted, None)
+    assert cut_over  # two of the three merchants had money payable
     assert after.groups() == before.books.groups()
     for transfer_id, (kind, amount, _) in before.books.transfers.items():
         assert after.transfers.get(transfer_id, ("missing", 0, None))[:2] == (kind, amount)
+    # Besides the released sub-orders' refundable memo balances (migration 0005), the upgrade
+    # moves money only by the cut-over transfers.
+    new_transfers = set(after.transfers) - set(before.books.transfers)
+    made = {
+        transfer_id: after.transfers[transfer_id]
+        for transfer_id in new_transfers
+        if not transfer_id.startswith("refundable:")
+    }
+    assert made == cut_over
     holds_after = after.holds()
     for hold, (amount, done) in holds_before.items():
         assert holds_after.get(hold) == (amount, done), hold
@@ -353,9 +382,14 @@ def test_db_upgrade_carries_everything_over_and_the_engine_carries_on(
         decisions = api.get("merchant", "/v1/orders/R1-signed-yiwu/decisions")["items"]
         fees = {d["subject_id"]: d["amount"] for d in decisions if d["kind"] == "fee_charged"}
         assert fees == {"R1-signed-yiwu-1": "4.32", "R1-signed-yiwu-2": "18.00"}
-        # ...and the marketplace refunds a paid order before shipment.
+        # ...and the marketplace refunds a paid order before shipment: paid by instruction.
         refunded = api.post("marketplace", "/v1/orders/R1-paid-yiwu/refund-before-shipment")
         assert refunded["state"] == "refunded"
+        instructed = api.get("marketplace", "/v1/instructions", kind="refund", state="instructed")
+        assert [
+            (item["order_id"], item["party"], item["amount"], item["cut_over"])
+            for item in instructed["items"]
+        ] == [("R1-paid-yiwu", "buyer:B-shop", "5118.00", False)]
         assert "order.auto_confirm:R1-signed-yiwu" not in api.pending_timers()
         new_ids = api.feed_after(before.feed[-1][0])
         assert new_ids and not set(new_ids) & set(old_ids)
@@ -380,15 +414,20 @@ def test_db_upgrade_carries_everything_over_and_the_engine_carries_on(
             assert books.holds()[hold] == (amount, True)
             assert settled_by[hold] == kind
     released, fee, refund = sum(confirmed_holds.values()), 432 + 1800, sum(refunded_holds.values())
-    assert books.payable("M-yiwu") == before.books.payable("M-yiwu") + Net(
+    assert books.payable("M-yiwu") == after.payable("M-yiwu") + Net(
         released - fee, -released - refund
     )
+    assert books.paid_out("merchant:M-yiwu") == after.paid_out("merchant:M-yiwu")
     groups, old_groups = books.groups(), before.books.groups()
     assert groups["escrow"] == old_groups["escrow"] + Net(-released - refund, released + refund)
     assert groups["fee revenue"] == old_groups["fee revenue"] + Net(fee, 0)
-    assert groups["rail clearing"] == old_groups["rail clearing"] + Net(refund, 0)
+    # The refund no longer goes straight to the rails: it is owed to the buyer and instructed.
+    assert groups["rail clearing"] == old_groups["rail clearing"]
+    assert books.balances["buyer:B-shop:payable"] == Net(refund, -refund)
+    assert books.paid_out("buyer:B-shop") == Net(0, refund)
     for merchant in ("M-shenzhen", "M-guangzhou"):
-        assert books.payable(merchant) == before.books.payable(merchant)
+        assert books.payable(merchant) == after.payable(merchant)
+        assert books.paid_out(f"merchant:{merchant}") == after.paid_out(f"merchant:{merchant}")
 
 
 def test_every_timer_the_old_release_left_pending_fires_after_the_upgrade(
@@ -432,6 +471,129 @@ def test_every_timer_the_old_release_left_pending_fires_after_the_upgrade(
         }
     assert {f"receipt_auto_confirmed:{order_id}" for order_id in signed} <= set(new_ids)
     assert fees["R1-signed-yiwu-1"] == "4.32" and fees["R1-signed-sz-1"] == "13.50"
+
+
+# Orders of release fc058e6 released after the upgrade, each fact with the caller that sends it.
+# M-shenzhen is left with nothing released after the cut-over, though it had money payable
+# before it; M-guangzhou had nothing payable before it.
+SHIP = {"carrier": "SF", "tracking_number": "SF-after-upgrade"}
+RELEASED_AFTER_UPGRADE: dict[str, tuple[str, list[tuple[str, str, object]]]] = {
+    "R1-signed-yiwu": ("M-yiwu", [("buyer", "confirmation", None)]),
+    "R1-shipped": (
+        "M-yiwu",
+        [("marketplace", "signing", None), ("buyer_chain", "confirmation", None)],
+    ),
+    "R1-partial": (  # refunded in part before shipment under the old release
+        "M-yiwu",
+        [
+            ("merchant", "shipment", SHIP),
+            ("marketplace", "signing", None),
+            ("buyer_chain", "confirmation", None),
+        ],
+    ),
+    "R1-paid-yiwu": (
+        "M-yiwu",
+        [
+            ("merchant", "shipment", SHIP),
+            ("marketplace", "signing", None),
+            ("buyer", "confirmation", None),
+        ],
+    ),
+    "R1-signed-gz": ("M-guangzhou", [("marketplace", "confirmation", None)]),
+}
+
+
+def old_refunds(connection: Connection) -> dict[str, tuple[int, str, str]]:
+    """Every refund release fc058e6 sent to the rails: (amount, order, buyer) by transfer id."""
+    return {
+        row.id: (int(row.amount_fen), row.order_id, row.buyer_id)
+        for row in connection.execute(
+            text(
+                "SELECT t.id, t.amount_fen, t.order_id, o.buyer_id FROM ledger_transfers t "
+                "JOIN orders o ON o.id = t.order_id WHERE t.purpose = 'refund'"
+            )
+        )
+    }
+
+
+def test_the_first_payout_run_after_the_upgrade_pays_only_releases_made_after_it(
+    release: tuple[str, Engine], tmp_path: Path
+) -> None:
+    """Issue 13 acceptance: upgrading a database filled by the code at fc058e6, the first
+    payout run instructs only releases made after the cut-over. What was payable before is
+    booked as paid out by an executed cut-over payout; every earlier refund reads as an
+    executed cut-over refund instruction; each merchant's first payout is exactly its
+    releases since the upgrade less their fees, and a merchant with none is paid nothing."""
+    url, engine = release
+    with engine.connect() as connection:
+        before = read_old_release(connection)
+        refunds_before = old_refunds(connection)
+    assert len(refunds_before) == 3  # a whole refund with its shipping, and one in part
+    owed_before = {merchant: before.books.payable(merchant).posted for merchant in MERCHANTS}
+    assert owed_before["M-yiwu"] > 0 and owed_before["M-shenzhen"] > 0
+    assert owed_before["M-guangzhou"] == 0
+    assert cli(url, "db", "upgrade").exit_code == 0
+
+    an_hour_later = SimulatedClock(STORY_ENDED + timedelta(hours=1))
+    with serving(url, engine, tmp_path, an_hour_later) as api:
+        cut_over_payouts = api.get("marketplace", "/v1/payouts")["items"]
+        assert {
+            (p["id"], p["party"], p["amount"], p["state"], p["cut_over"], p["run_id"])
+            for p in cut_over_payouts
+        } == {
+            (f"po-cutover-{m}", f"merchant:{m}", format_fen(owed), "executed", True, None)
+            for m, owed in owed_before.items()
+            if owed > 0
+        }
+        refunds = api.get("marketplace", "/v1/instructions", kind="refund")["items"]
+        assert sorted(
+            (r["details"]["transfer"], r["amount"], r["order_id"], r["party"]) for r in refunds
+        ) == sorted(
+            (transfer_id, format_fen(amount), order_id, f"buyer:{buyer}")
+            for transfer_id, (amount, order_id, buyer) in refunds_before.items()
+        )
+        assert {(r["state"], r["cut_over"]) for r in refunds} == {("executed", True)}
+        assert api.get("marketplace", "/v1/instructions", state="overdue")["items"] == []
+        for merchant, owed in owed_before.items():
+            balance = api.get("marketplace", f"/v1/merchants/{merchant}/balance")
+            assert (balance["payable"], balance["in_flight"], balance["debt"]) == (
+                "0.00",
+                "0.00",
+                "0.00",
+            ), merchant
+            assert balance["paid_out"] == format_fen(owed), merchant
+
+        released = dict.fromkeys(MERCHANTS, 0)
+        for order_id, (merchant, facts) in RELEASED_AFTER_UPGRADE.items():
+            for who, fact, body in facts:
+                api.post(who, f"/v1/orders/{order_id}/{fact}", body)
+            decisions = api.get("marketplace", f"/v1/orders/{order_id}/decisions")["items"]
+            for decision in decisions:
+                sign = {"escrow_released": 1, "shipping_released": 1, "fee_charged": -1}
+                released[merchant] += sign.get(decision["kind"], 0) * parse_yuan(decision["amount"])
+        assert released["M-yiwu"] > 0 and released["M-guangzhou"] > 0
+        assert released["M-shenzhen"] == 0
+
+        run = api.post("operator", "/v1/payouts/runs", status=201)
+        paid = {r["merchant_id"]: r["amount"] for r in run["results"] if r["payout_id"]}
+        assert paid == {m: format_fen(amount) for m, amount in released.items() if amount}
+        assert run["total"] == format_fen(sum(released.values()))
+        instructed = api.get("marketplace", "/v1/payouts", state="instructed")["items"]
+        assert {(p["party"], p["amount"], p["cut_over"], p["run_id"]) for p in instructed} == {
+            (f"merchant:{m}", format_fen(amount), False, run["id"])
+            for m, amount in released.items()
+            if amount
+        }
+        for merchant, owed in owed_before.items():
+            balance = api.get("marketplace", f"/v1/merchants/{merchant}/balance")
+            assert balance["in_flight"] == format_fen(released[merchant]), merchant
+            assert balance["paid_out"] == format_fen(owed), merchant
+            assert balance["payable"] == "0.00", merchant
+        # The feed tells the marketplace to pay exactly these; nothing of the cut-over.
+        new_ids = api.feed_after(before.feed[-1][0])
+        instructed_ids = {i for i in new_ids if i.split(":", 1)[0].endswith("_instructed")}
+        assert instructed_ids == {f"payout_instructed:{p['id']}" for p in instructed}
+    assert_ledger_checks(engine)
 
 
 def table_contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
