@@ -246,9 +246,9 @@ def test_unknown_id_lists_the_known_ones() -> None:
         # §8
         ("refund_only.before_shipment_always_allowed", True),
         ("refund_only.seller_response_hours", 36),
-        ("refund_only.review_hours", 24),
-        ("refund_only.pickup_receipt_processing_hours", 24),
-        ("refund_only.buyer_sent_return_processing_days", 7),
+        ("returns.merchant_review_hours", 24),
+        ("returns.picked_up_inspection_hours", 24),
+        ("returns.buyer_sent_inspection_days", 7),
         # §9
         ("credit.enabled", True),
         ("credit.repayment_day_of_month", 8),

@@ -13,6 +13,7 @@ never crash.
 
 from __future__ import annotations
 
+import calendar
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -189,6 +190,16 @@ def window_end_after_day(instant: datetime, days: int) -> datetime:
     if days < 0:
         raise InvalidInput("days_negative", f"days must not be negative: {days}", "days")
     return end_of_local_day(local_date(instant) + timedelta(days=days))
+
+
+def months_before(instant: datetime, months: int) -> datetime:
+    """The same Shanghai wall time `months` calendar months earlier (the day clamped to the
+    month's last): a trailing window of N months."""
+    local = instant.astimezone(SHANGHAI)
+    year, month_index = divmod(local.year * 12 + local.month - 1 - months, 12)
+    last_day = calendar.monthrange(year, month_index + 1)[1]
+    earlier = local.replace(year=year, month=month_index + 1, day=min(local.day, last_day))
+    return earlier.astimezone(UTC)
 
 
 def nth_day_of_next_month(instant: datetime, day_of_month: int) -> date:

@@ -35,6 +35,7 @@ from buyerguard.rulebook_sections import (
     RATE,
     SECTIONS,
     ArrivalRules,
+    CaseRules,
     CreditRules,
     CustomCompensationRules,
     FeeRules,
@@ -84,6 +85,7 @@ class Rulebook:
     shipping_commitment: ShippingCommitmentRules
     arrival: ArrivalRules
     traffic: TrafficRules
+    cases: CaseRules
     payouts: PayoutRules
     instructions: InstructionRules
     raw: Mapping[str, Mapping[str, object]] = field(repr=False, compare=False)

@@ -82,6 +82,26 @@ class ReturnRules:
     buyer_pays_return_shipping: bool = rule(
         "Buyer pays return shipping on no-reason returns unless free return shipping covers it."
     )
+    merchant_review_hours: int = rule(
+        "The merchant reviews a return request within this, or it is approved (a deadline on "
+        "the merchant, not the platform)."
+    )
+    quality_claim_days: int = rule(
+        "Days after signing (from the next Shanghai day) in which a quality return or a "
+        "quality refund-only may be requested (default, ours)."
+    )
+    picked_up_inspection_hours: int = rule(
+        "A return picked up by official logistics is inspected within this of its arrival, "
+        "or the refund is released."
+    )
+    buyer_sent_inspection_days: int = rule(
+        "A return the buyer sent is inspected within this of its arrival, or the refund is "
+        "released."
+    )
+    shipping_refunded_with_whole_order: bool = rule(
+        "A case that refunds every sub-order of an order in full refunds its shipping too "
+        "(default, ours)."
+    )
 
 
 @dataclass(frozen=True)
@@ -172,9 +192,10 @@ class RefundOnlyRules:
     seller_response_hours: int = rule(
         "Seller must answer an after-shipment refund-only request within this, or it is granted."
     )
-    review_hours: int = rule("Platform review deadline.")
-    pickup_receipt_processing_hours: int = rule("Receipt of a picked-up return processed within.")
-    buyer_sent_return_processing_days: int = rule("A return the buyer sent processed within.")
+    complaint_response_hours: int = rule(
+        "After a buyer's complaint an operator may shorten the merchant's deadline to this "
+        "(default)."
+    )
 
 
 @dataclass(frozen=True)
@@ -289,6 +310,23 @@ class TrafficRules:
 
 
 @dataclass(frozen=True)
+class CaseRules:
+    """After-sales cases: the deadlines of negotiation, escalation and ruling (ours)."""
+
+    offer_response_hours: int = rule(
+        "The buyer answers a merchant's offer within this, or the case closes (default)."
+    )
+    escalation_days_after_refusal: int = rule(
+        "After a refusal the buyer may escalate to the platform within this, or the case "
+        "closes (default)."
+    )
+    ruling_hours: int = rule(
+        "The platform rules on an escalated case within this, or the buyer's request is "
+        "granted (default)."
+    )
+
+
+@dataclass(frozen=True)
 class PayoutRules:
     """Money out to merchants: the payout run (policies.md §6, ours where marked)."""
 
@@ -337,6 +375,7 @@ SECTIONS: dict[str, type] = {
     "shipping_commitment": ShippingCommitmentRules,
     "arrival": ArrivalRules,
     "traffic": TrafficRules,
+    "cases": CaseRules,
     "payouts": PayoutRules,
     "instructions": InstructionRules,
 }

@@ -34,11 +34,11 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import Clock, SimulatedClock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import badges, orders, payouts, promises
+from buyerguard.services import badges, case_deadlines, cases, orders, payouts, promises
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
 from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
-from buyerguard.store import repositories
+from buyerguard.store import case_repository, repositories
 from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
@@ -55,6 +55,11 @@ TIMER_RETRY_MAX_SECONDS = 3600
 
 def _lock_order(connection: Connection, order_id: str) -> None:
     repositories.get_order(connection, order_id, for_update=True)
+
+
+def _lock_case_order(connection: Connection, case_id: str) -> None:
+    """A case's deadline locks its order first, like every command on the case."""
+    _lock_order(connection, case_repository.order_of_case(connection, case_id))
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,10 @@ TIMER_KINDS: dict[str, TimerKind] = {
     payouts.PAYOUT_RUN: TimerKind(
         job=payouts.scheduled_run, keep_scheduled=payouts.ensure_payout_timer
     ),
+    **{
+        kind: TimerKind(cases.on_deadline, lock_subject=_lock_case_order)
+        for kind in case_deadlines.DEADLINES
+    },
 }
 
 

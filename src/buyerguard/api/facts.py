@@ -16,9 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from buyerguard.api import money_views, views
+from buyerguard.api import case_views, money_views, views
 from buyerguard.api.runtime import Answer, execute_command
 from buyerguard.api.schemas import (
+    CaseActionIn,
+    CaseIn,
+    EvidenceIn,
     ExecutionIn,
     FactIn,
     OrderIn,
@@ -28,9 +31,10 @@ from buyerguard.api.schemas import (
     validation_refusal,
 )
 from buyerguard.bootstrap import Runtime
+from buyerguard.domain.cases import CASE_ACTIONS, Evidence
 from buyerguard.errors import BuyerguardError, Conflict, Forbidden, InvalidInput
 from buyerguard.money import parse_yuan
-from buyerguard.services import instructions, orders
+from buyerguard.services import case_actions, cases, instructions, orders
 from buyerguard.services.context import Actor, Context, Role
 
 Apply = Callable[[Context, Any, Any], Any]  # (context, subject id or None, validated body)
@@ -102,6 +106,43 @@ def _simple(action: Callable[..., Any]) -> Apply:
     return apply
 
 
+def _evidence(items: list[EvidenceIn]) -> tuple[Evidence, ...]:
+    return tuple(Evidence(item.uri, item.sha256, item.note) for item in items)
+
+
+def _open_case(ctx: Context, order_id: str, body: CaseIn) -> Any:
+    command = cases.OpenCase(
+        type=body.type,
+        sub_order_id=body.sub_order_id,
+        reason=body.reason,
+        amount_fen=None if body.amount is None else parse_yuan(body.amount, field="amount"),
+        evidence=_evidence(body.evidence),
+        occurred_at=body.occurred_at,
+        case_id=body.id,
+    )
+    return case_views.case_view(cases.open_case(ctx, order_id, command))
+
+
+def _case_action(action: str) -> Apply:
+    def apply(ctx: Context, case_id: str, body: CaseActionIn) -> Any:
+        command = case_actions.CaseAction(
+            amount_fen=None if body.amount is None else parse_yuan(body.amount, field="amount"),
+            note=body.note,
+            evidence=_evidence(body.evidence),
+            official_logistics=body.official_logistics,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+            freight_fen=None if body.freight is None else parse_yuan(body.freight, field="freight"),
+            result=body.result,
+            send_goods_back=body.send_goods_back,
+            buyer_malicious=body.buyer_malicious,
+            occurred_at=body.occurred_at,
+        )
+        return case_views.case_view(cases.act(ctx, case_id, action, command))
+
+    return apply
+
+
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
@@ -167,6 +208,13 @@ FACT_KINDS: dict[str, FactKind] = {
         _execution(None),
         subject="instruction_id",
     ),
+    "case": FactKind("/v1/orders/{order_id}/cases", CaseIn, _open_case, 201),
+    **{
+        f"case-{action}": FactKind(
+            f"/v1/cases/{{case_id}}/{action}", CaseActionIn, _case_action(action), subject="case_id"
+        )
+        for action in CASE_ACTIONS
+    },
 }
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from buyerguard.api import catalogue_routes, money_routes, views
+from buyerguard.api import case_routes, catalogue_routes, money_routes, views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.params import (
@@ -47,6 +47,7 @@ from buyerguard.store import repositories
 router = APIRouter(prefix="/v1", route_class=GuardedRoute)
 router.include_router(catalogue_routes.router)
 router.include_router(money_routes.router)
+router.include_router(case_routes.router)
 
 
 # ------------------------------------------------------------------ orders

@@ -308,6 +308,61 @@ class PayoutSettingsIn(Body):
     )
 
 
+class EvidenceIn(Body):
+    """A reference to evidence kept elsewhere: where, its hash, a note."""
+
+    uri: Annotated[str, text_field(500, min_length=1)] = Field(
+        examples=["https://files.example.com/claims/photo-1.jpg"]
+    )
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None, description="SHA-256 of the content, lowercase hex"
+    )
+    note: Annotated[str, text_field(500)] | None = None
+
+
+MAX_EVIDENCE = 20
+
+
+class CaseIn(FactIn):
+    """A buyer's after-sales request on one shipped sub-order."""
+
+    id: NewId | None = Field(default=None, description="the case id (default: generated)")
+    type: Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)] = Field(
+        description="refund_only_not_received, refund_only_quality, return_no_reason or "
+        "return_quality",
+        examples=["return_no_reason"],
+    )
+    sub_order_id: RefId
+    amount: Yuan | None = Field(
+        default=None, description="what the buyer asks back (default: all that is left)"
+    )
+    reason: Annotated[str, text_field(500, min_length=1)]
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+
+
+class CaseActionIn(FactIn):
+    """An action on a case; each action reads the fields it needs (docs/aftersales.md)."""
+
+    amount: Yuan | None = Field(default=None, description="offer; ruling for the buyer")
+    note: Annotated[str, text_field(1000)] | None = None
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+    official_logistics: StrictBool = Field(
+        default=False, description="handover: a doorstep pickup by the platform's logistics"
+    )
+    carrier: Label | None = Field(default=None, description="handover, pickup")
+    tracking_number: Label | None = Field(default=None, description="handover (buyer-sent)")
+    freight: Yuan | None = Field(default=None, description="pickup: the official freight")
+    result: Choice | None = Field(
+        default=None, description="inspection: ok or wrong_or_empty; ruling: buyer or merchant"
+    )
+    send_goods_back: StrictBool = Field(
+        default=False, description="ruling: the return cannot be resold, send it back"
+    )
+    buyer_malicious: StrictBool = Field(
+        default=False, description="ruling: the buyer of an empty or wrong return was malicious"
+    )
+
+
 MAX_BATCH_FACTS = 1000
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -324,6 +379,7 @@ class FactEnvelope(Body):
     instruction_id: RefId | None = Field(
         default=None, description="the instruction or payout (execution reports)"
     )
+    case_id: RefId | None = Field(default=None, description="the case (case actions)")
     idempotency_key: Annotated[
         str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=TEXT_PATTERN)
     ]

@@ -149,20 +149,9 @@ def _refund(
             ctx, order, refunds, rulebook, when, rule_id=rule, why=why, details=details
         )
         return instruction_id, None
-    order.refund_after_shipment(sub.id, amount_fen)
-    if not order.released:
-        instruction_id = settlement.refund_sub_orders(
-            ctx,
-            order,
-            [(sub, amount_fen)],
-            rulebook,
-            when,
-            rule_id=rule,
-            why="after shipment, before release",
-            details=details,
-        )
-        return instruction_id, None
-    return settlement.refund_after_release(ctx, order, sub, amount_fen, when, details)
+    return settlement.refund_after_shipment(
+        ctx, order, sub, amount_fen, when, rule_id=rule, details=details
+    )
 
 
 def _decide(

@@ -135,6 +135,16 @@ def order_decisions(connection: Connection, order_id: str) -> list[dict[str, Any
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
+def case_decisions(connection: Connection, order_id: str, case_id: str) -> list[dict[str, Any]]:
+    """Every decision about one case of an order (its transitions, deadlines, eligibility)."""
+    query = (
+        select(decisions)
+        .where(decisions.c.order_id == order_id, decisions.c.subject_id == case_id)
+        .order_by(decisions.c.ordinal)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
 def audit(
     ctx: Context, command: str, subject_id: str, occurred_at: datetime, **details: Any
 ) -> None:

@@ -17,6 +17,7 @@ accounts it will post to first, in one order (`ledger.book.lock_accounts`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from buyerguard.domain.decision import PLATFORM, Decision, party
@@ -53,7 +54,7 @@ REFUND_RULE = "refund_only.before_shipment_always_allowed"
 REFUND_DUE = "refund_due"
 # Rule ids of the money-out half: an operator's decision, and the §1 fee base after refunds.
 OPERATOR_RULE = "operator.adjustment"
-FEE_BASE_RULE = "fees.rate"
+FEE_ADJUSTED = "fee_adjusted"  # the fee on net goods after a refund after release (§1)
 
 
 def _lifecycle_decision(
@@ -195,16 +196,11 @@ def refund_sub_orders(
 
     The cap is the ledger's open hold, not the order's columns: a refund larger
     than what the hold holds is refused before anything is written."""
-    clearing = accounts.rail_clearing(order.id)
     escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
     buyer = party("buyer", order.buyer_id)
     owed = accounts.buyer_payable(order.buyer_id)
-    lock_accounts(
-        ctx.connection,
-        [clearing, escrow, payable, *instructions.party_accounts(buyer)],
-        ctx.now(),
-    )
+    lock_accounts(ctx.connection, refund_accounts(order, None), ctx.now())
     refunded_fen = 0
     for sub, amount_fen in refunds:
         sequence = refunds_so_far(ctx, sub.id) + 1
@@ -357,17 +353,7 @@ def refund_after_release(
     refundable = accounts.sub_order_refundable(sub.id)
     fee_revenue = accounts.platform_fee_revenue(sub.id)
     owed = accounts.buyer_payable(order.buyer_id)
-    lock_accounts(
-        ctx.connection,
-        [
-            *merchant_accounts(order.merchant_id),
-            *instructions.party_accounts(buyer),
-            refundable,
-            accounts.refundable_issued(sub.id),
-            fee_revenue,
-        ],
-        ctx.now(),
-    )
+    lock_accounts(ctx.connection, refund_accounts(order, sub), ctx.now())
     left_fen = balance(ctx.connection, refundable.id).available_fen
     if amount_fen > left_fen:
         raise Conflict(
@@ -406,7 +392,7 @@ def refund_after_release(
         occurred_at,
         decision_ref,
     )
-    fee = _fee(ctx, order, sub)
+    fee = replace(_fee(ctx, order, sub), kind=FEE_ADJUSTED)
     charged_fen = sub.fee_fen or 0
     if fee.amount_fen < charged_fen:
         fee_ref = record_repeated_decision(ctx, fee, occurred_at, order.id)
@@ -438,6 +424,56 @@ def refund_after_release(
         ctx, order, amount_fen, occurred_at, OPERATOR_RULE, [(sub, amount_fen)], details
     )
     return instruction_id, taken
+
+
+def refund_accounts(order: Order, sub: SubOrder | None) -> list[accounts.AccountSpec]:
+    """Every account a refund of `sub` posts to (any sub-order of the order before release):
+    a command that moves other money too locks these with its own, all at once."""
+    owed_to_buyer = instructions.party_accounts(party("buyer", order.buyer_id))
+    if not order.released or sub is None:
+        return [
+            accounts.rail_clearing(order.id),
+            accounts.merchant_escrow(order.merchant_id),
+            accounts.merchant_payable(order.merchant_id),
+            *owed_to_buyer,
+        ]
+    return [
+        *merchant_accounts(order.merchant_id),
+        *owed_to_buyer,
+        accounts.sub_order_refundable(sub.id),
+        accounts.refundable_issued(sub.id),
+        accounts.platform_fee_revenue(sub.id),
+    ]
+
+
+def refund_after_shipment(
+    ctx: Context,
+    order: Order,
+    sub: SubOrder,
+    amount_fen: Fen,
+    occurred_at: datetime,
+    *,
+    rule_id: str,
+    details: Mapping[str, object] | None = None,
+) -> tuple[str, Taken | None]:
+    """Refund part or all of a shipped sub-order, whoever decided it (an operator, a case):
+    from the escrow hold while the money is held, taken back from the merchant once
+    released. The domain moves the sub-order; returns the refund instruction and, after
+    release, where the merchant's money came from."""
+    order.refund_after_shipment(sub.id, amount_fen)
+    if order.released:
+        return refund_after_release(ctx, order, sub, amount_fen, occurred_at, details)
+    instruction_id = refund_sub_orders(
+        ctx,
+        order,
+        [(sub, amount_fen)],
+        ctx.rulebook_at(occurred_at),
+        occurred_at,
+        rule_id=rule_id,
+        why="after shipment, before release",
+        details=details,
+    )
+    return instruction_id, None
 
 
 def _fee(ctx: Context, order: Order, sub: SubOrder) -> Decision:

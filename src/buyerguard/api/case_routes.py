@@ -1,0 +1,125 @@
+"""The /v1 after-sales endpoints: open a case, act on it, read it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from buyerguard.api import case_views
+from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.facts import apply_fact
+from buyerguard.api.params import CallerDep, IdCursor, Limit, OrderId, id_path, page
+from buyerguard.api.runtime import runtime
+from buyerguard.api.schemas import CHOICE_PATTERN, ID_MAX_LENGTH, ID_PATTERN, CaseActionIn, CaseIn
+from buyerguard.domain.cases import ACTIONS, CaseState
+from buyerguard.domain.cases import Role as CaseRole
+from buyerguard.errors import InvalidInput
+from buyerguard.services import case_deadlines
+from buyerguard.services.context import Role
+from buyerguard.services.orders import load_visible_order
+from buyerguard.services.records import case_decisions
+from buyerguard.services.timers import pending_timers_of
+from buyerguard.store import case_repository
+
+router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+CaseId = Annotated[str, id_path("case id")]
+_API_ROLES = {
+    CaseRole.BUYER: Role.BUYER,
+    CaseRole.MERCHANT: Role.MERCHANT,
+    CaseRole.MARKETPLACE: Role.MARKETPLACE,
+}
+
+
+@router.post(
+    "/orders/{order_id}/cases",
+    status_code=201,
+    tags=["after-sales"],
+    **allow(Role.MARKETPLACE, Role.BUYER),
+)
+def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Open an after-sales case on a shipped sub-order (the order's buyer, or the
+    marketplace for it): refund-only or a return, checked against §2 and the windows."""
+    key = request.headers.get("idempotency-key")
+    return apply_fact(runtime(request), caller, "case", order_id, body, key).response()
+
+
+@router.get("/cases/{case_id}", tags=["after-sales"], **allow(*ANY_CALLER))
+def get_case(case_id: CaseId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """A case with its running deadline, every transition and every decision."""
+    with runtime(request).reading(caller) as ctx:
+        case = case_repository.get_case(ctx.connection, case_id)
+        not_found = case_repository.case_not_found(case_id)
+        ctx.require_party(Role.BUYER, case.buyer_id, not_found)
+        ctx.require_party(Role.MERCHANT, case.merchant_id, not_found)
+        running = [
+            timer
+            for timer in pending_timers_of(ctx.connection, case.id)
+            if timer["kind"] in case_deadlines.DEADLINES
+        ]
+        return case_views.case_detail_view(
+            case,
+            case_repository.case_history(ctx.connection, case.id),
+            case_decisions(ctx.connection, case.order_id, case.id),
+            running[0] if running else None,
+        )
+
+
+@router.get("/cases", tags=["after-sales"], **allow(*ANY_CALLER))
+def list_cases(
+    request: Request,
+    caller: CallerDep,
+    order_id: Annotated[
+        str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+    ] = None,
+    state: Annotated[
+        str | None,
+        Query(max_length=16, pattern=CHOICE_PATTERN, description=", ".join(CaseState)),
+    ] = None,
+    after: IdCursor = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Cases by id; a buyer or a merchant sees its own."""
+    if state is not None and state not in set(CaseState):
+        choices = ", ".join(CaseState)
+        raise InvalidInput("invalid_choice", f"state must be one of {choices}: {state!r}", "state")
+    with runtime(request).reading(caller) as ctx:
+        if order_id is not None:
+            load_visible_order(ctx, order_id)
+        found = case_repository.list_cases(
+            ctx.connection,
+            order_id=order_id,
+            state=state,
+            buyer_id=caller.party_id if caller.role is Role.BUYER else None,
+            merchant_id=caller.party_id if caller.role is Role.MERCHANT else None,
+            after=after,
+            limit=limit,
+        )
+        return page([case_views.case_view(case) for case in found], limit)
+
+
+def _action_route(action: str) -> None:
+    _, roles = ACTIONS[action]
+    allowed = sorted((_API_ROLES[role] for role in roles if role in _API_ROLES), key=str)
+
+    def act(
+        case_id: CaseId, request: Request, caller: CallerDep, body: CaseActionIn | None = None
+    ) -> JSONResponse:
+        key = request.headers.get("idempotency-key")
+        rt = runtime(request)
+        return apply_fact(
+            rt, caller, f"case-{action}", case_id, body or CaseActionIn(), key
+        ).response()
+
+    act.__doc__ = f"`{action}` on a case: who may, and from which state, in docs/aftersales.md."
+    router.post(
+        f"/cases/{{case_id}}/{action}",
+        tags=["after-sales"],
+        name=f"case_{action}",
+        **allow(*allowed),
+    )(act)
+
+
+for _action in ACTIONS:
+    _action_route(_action)

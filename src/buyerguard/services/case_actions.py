@@ -1,0 +1,272 @@
+"""What each action on a case does: the domain move, the money, the next deadline, the feed.
+
+`services/cases.py` loads and locks the case and calls the handler its action
+names (`HANDLERS`); a handler may raise, and then nothing of the command is
+written. Each transition is recorded as a decision (`case_<what>`) carrying
+the case's state and goods after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from buyerguard.domain.cases import Case, CaseState, Evidence, Goods, Outcome
+from buyerguard.domain.cases import Role as CaseRole
+from buyerguard.domain.decision import Decision, party
+from buyerguard.domain.orders import Order
+from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.money import Fen, format_fen
+from buyerguard.services import case_deadlines as deadlines
+from buyerguard.services import case_money
+from buyerguard.services.context import Context
+from buyerguard.services.records import record_repeated_decision
+
+CASE_RULE = "cases.after_shipment"  # a case may be opened once a sub-order has shipped
+_BUYER_SIDE = (CaseRole.BUYER, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
+_MERCHANT_SIDE = (CaseRole.MERCHANT, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """What an action carries; each action reads the fields it needs."""
+
+    amount_fen: Fen | None = None  # offer; ruling for the buyer (default: what was asked)
+    note: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    official_logistics: bool = False  # handover: the buyer books the platform's pickup
+    carrier: str | None = None  # handover, pickup
+    tracking_number: str | None = None  # handover
+    freight_fen: Fen | None = None  # pickup
+    result: str | None = None  # inspection: ok | wrong_or_empty; ruling: buyer | merchant
+    send_goods_back: bool = False  # ruling: the return cannot be resold
+    buyer_malicious: bool = False  # ruling on an empty or wrong quick-refunded return
+    occurred_at: datetime | None = None
+
+
+def record(
+    ctx: Context,
+    case: Case,
+    kind: str,
+    amount_fen: Fen,
+    when: datetime,
+    explanation: str,
+    rule_ids: tuple[str, ...] = (CASE_RULE,),
+    **details: object,
+) -> str:
+    return record_repeated_decision(
+        ctx,
+        Decision(
+            kind,
+            case.id,
+            amount_fen,
+            party("merchant", case.merchant_id),
+            party("buyer", case.buyer_id),
+            rule_ids,
+            ctx.rulebook_at(when).id,
+            explanation,
+            {"state": case.state.value, "goods": case.goods.value, **details},
+        ),
+        when,
+        case.order_id,
+    )
+
+
+def finish(
+    ctx: Context,
+    case: Case,
+    order: Order,
+    outcome: Outcome,
+    when: datetime,
+    refund_fen: Fen,
+    rule_id: str,
+) -> None:
+    """Close the case: refund what it settled on (less any quick refund) and say why."""
+    refunded = case_money.settle_refund(ctx, case, order, refund_fen, when, rule_id)
+    case.close(outcome, when)
+    record(
+        ctx,
+        case,
+        "case_closed",
+        refunded,
+        when,
+        f"closed ({outcome.value}): {format_fen(case.refunded_fen)} refunded in all",
+        (rule_id,),
+        outcome=outcome.value,
+        refunded=format_fen(case.refunded_fen),
+    )
+
+
+def accept(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    if case.state is CaseState.NEGOTIATING:  # the buyer takes the merchant's offer
+        require_side(role, _BUYER_SIDE, "accept an offer")
+        assert case.offered_fen is not None
+        case.agreed_fen = case.offered_fen
+        step(
+            ctx,
+            case,
+            body,
+            when,
+            "accept",
+            state=CaseState.CLOSED,
+            goods=Goods.NOT_RETURNED if case.type.is_return else case.goods,
+        )
+        finish(ctx, case, order, Outcome.AGREED, when, case.offered_fen, CASE_RULE)
+        return
+    require_side(role, _MERCHANT_SIDE, "accept a request")
+    case.agreed_fen = case.requested_fen
+    if case.type.is_return:
+        step(ctx, case, body, when, "accept", state=CaseState.ACCEPTED)
+        record(
+            ctx,
+            case,
+            "case_accepted",
+            case.requested_fen,
+            when,
+            "return approved: the buyer hands the goods over",
+        )
+        deadlines.set_deadline(ctx, case, deadlines.HANDOVER, when)
+        return
+    step(ctx, case, body, when, "accept", state=CaseState.CLOSED)
+    finish(ctx, case, order, Outcome.AGREED, when, case.requested_fen, CASE_RULE)
+
+
+def step(
+    ctx: Context,
+    case: Case,
+    body: CaseAction,
+    when: datetime,
+    action: str,
+    *,
+    state: CaseState | None = None,
+    goods: Goods | None = None,
+    **details: object,
+) -> None:
+    """Move the case by the caller's action, keeping its note and evidence with it."""
+    case.move(
+        action,
+        ctx.actor.label,
+        when,
+        state=state,
+        goods=goods,
+        note=body.note,
+        evidence=body.evidence,
+        **details,
+    )
+
+
+def require_side(role: CaseRole, allowed: tuple[CaseRole, ...], what: str) -> None:
+    if role not in allowed:
+        raise Conflict("not_your_move", f"a {role.value} may not {what} here", "action")
+
+
+def offer(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    if body.amount_fen is None:
+        raise InvalidInput("amount_missing", "an offer names its amount", "amount")
+    case.offer(body.amount_fen)
+    step(ctx, case, body, when, "offer", state=CaseState.NEGOTIATING, amount_fen=body.amount_fen)
+    record(
+        ctx,
+        case,
+        "case_offered",
+        body.amount_fen,
+        when,
+        f"the merchant offers {format_fen(body.amount_fen)} of the "
+        f"{format_fen(case.requested_fen)} asked",
+    )
+    deadlines.set_deadline(ctx, case, deadlines.OFFER_RESPONSE, when)
+
+
+def decline(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    if case.state is CaseState.NEGOTIATING:  # the buyer turns the offer down
+        require_side(role, _BUYER_SIDE, "decline an offer")
+        step(ctx, case, body, when, "decline", state=CaseState.PENDING)
+        record(
+            ctx,
+            case,
+            "case_offer_declined",
+            0,
+            when,
+            "the buyer declines the offer: the merchant answers again",
+        )
+        answer = deadlines.MERCHANT_REVIEW if case.type.is_return else deadlines.MERCHANT_ANSWER
+        deadlines.set_deadline(ctx, case, answer, when)
+        return
+    require_side(role, _MERCHANT_SIDE, "refuse a request")
+    case.require_refusable()
+    step(ctx, case, body, when, "decline", state=CaseState.REFUSED)
+    record(
+        ctx,
+        case,
+        "case_refused",
+        0,
+        when,
+        "the merchant refuses after negotiating: the buyer may escalate",
+    )
+    deadlines.set_deadline(ctx, case, deadlines.ESCALATION_WINDOW, when)
+
+
+def escalate(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    step(ctx, case, body, when, "escalate", state=CaseState.ESCALATED)
+    record(ctx, case, "case_escalated", 0, when, f"{ctx.actor.label} asks the platform to rule")
+    deadlines.set_deadline(ctx, case, deadlines.RULING, when)
+
+
+def ruling(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    if body.result not in ("buyer", "merchant"):
+        raise InvalidInput(
+            "invalid_choice", f"result must be buyer or merchant: {body.result!r}", "result"
+        )
+    if not (body.note or "").strip():
+        raise InvalidInput("note_missing", "a ruling states its grounds", "note")
+    amount_fen = case.requested_fen if body.amount_fen is None else body.amount_fen
+    if body.result == "buyer" and not 0 < amount_fen <= case.requested_fen:
+        raise InvalidInput(
+            "amount_out_of_range",
+            f"a ruling grants above 0 and at most the {format_fen(case.requested_fen)} asked",
+            "amount",
+        )
+    goods = Goods.SENT_BACK if body.send_goods_back else case.goods
+    step(
+        ctx,
+        case,
+        body,
+        when,
+        "ruling",
+        state=CaseState.CLOSED,
+        goods=goods,
+        result=body.result,
+        buyer_malicious=body.buyer_malicious,
+    )
+    if body.result == "buyer":
+        finish(ctx, case, order, Outcome.RULED_FOR_BUYER, when, amount_fen, "cases.ruling_hours")
+        return
+    if case.goods is Goods.WRONG_OR_EMPTY and not body.buyer_malicious:
+        case_money.absorb_quick_refund(ctx, case, order, when)
+    finish(ctx, case, order, Outcome.RULED_FOR_MERCHANT, when, 0, "cases.ruling_hours")
+
+
+def withdraw(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    require_side(role, _BUYER_SIDE, "withdraw a case")
+    if case.refunded_fen:
+        raise Conflict(
+            "case_refunded",
+            f"case {case.id} already refunded {format_fen(case.refunded_fen)}: the platform "
+            "rules it instead (escalate)",
+            "action",
+        )
+    step(ctx, case, body, when, "withdraw", state=CaseState.WITHDRAWN)
+    case.close(Outcome.WITHDRAWN, when)
+    record(ctx, case, "case_withdrawn", 0, when, "the buyer withdrew the case")

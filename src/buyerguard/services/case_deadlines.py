@@ -1,0 +1,145 @@
+"""The deadlines of after-sales cases: each a rulebook key, a timer, and what a timeout does.
+
+A case has at most one running deadline, the one its state calls for; a
+transition cancels it and sets the next (recorded as `deadline_set` on the
+feed, so a merchant learns at once that its 36 hours have started). A timer
+acts as of its due instant and only if the case is still where the deadline
+found it: an answer that committed first wins, and the timeout does nothing.
+docs/aftersales.md has one row per deadline of `DEADLINES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from buyerguard.domain.cases import Case, CaseState, Goods
+from buyerguard.domain.decision import Decision
+from buyerguard.rulebook import Rulebook
+from buyerguard.services.context import Context
+from buyerguard.services.records import record_repeated_decision
+from buyerguard.services.timers import cancel_timer, pending_timers_of, schedule_timer
+
+MERCHANT_ANSWER = "case.merchant_answer"
+MERCHANT_REVIEW = "case.merchant_review"
+OFFER_RESPONSE = "case.offer_response"
+HANDOVER = "case.handover"
+INSPECTION = "case.inspection"
+ESCALATION_WINDOW = "case.escalation_window"
+RULING = "case.ruling"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One deadline: the key that sets it, who must act, and what a timeout does."""
+
+    rule_id: str
+    who: str
+    state: CaseState  # the state the case waits in; a timeout in any other does nothing
+    at_timeout: str  # in words, for the feed and docs/aftersales.md
+
+    def duration(self, rulebook: Rulebook, case: Case) -> timedelta:
+        section, key = self.rule_id.split(".")
+        if self.rule_id == "returns.picked_up_inspection_hours" and not case.official_pickup:
+            return timedelta(days=rulebook.returns.buyer_sent_inspection_days)
+        value = getattr(getattr(rulebook, section), key)
+        assert isinstance(value, int)
+        unit = key.rsplit("_", 1)[1]
+        return timedelta(hours=value) if unit == "hours" else timedelta(days=value)
+
+
+DEADLINES: dict[str, Deadline] = {
+    MERCHANT_ANSWER: Deadline(
+        "refund_only.seller_response_hours",
+        "merchant",
+        CaseState.PENDING,
+        "the refund is granted as asked",
+    ),
+    MERCHANT_REVIEW: Deadline(
+        "returns.merchant_review_hours",
+        "merchant",
+        CaseState.PENDING,
+        "the return is approved",
+    ),
+    OFFER_RESPONSE: Deadline(
+        "cases.offer_response_hours",
+        "buyer",
+        CaseState.NEGOTIATING,
+        "the case closes with nothing refunded",
+    ),
+    HANDOVER: Deadline(
+        "returns.handover_days_after_approval",
+        "buyer",
+        CaseState.ACCEPTED,
+        "the case closes with nothing refunded",
+    ),
+    INSPECTION: Deadline(
+        # a return the buyer sent itself: returns.buyer_sent_inspection_days
+        "returns.picked_up_inspection_hours",
+        "merchant",
+        CaseState.ACCEPTED,
+        "the refund is released",
+    ),
+    ESCALATION_WINDOW: Deadline(
+        "cases.escalation_days_after_refusal",
+        "buyer",
+        CaseState.REFUSED,
+        "the case closes on the merchant's refusal",
+    ),
+    RULING: Deadline(
+        "cases.ruling_hours",
+        "platform",
+        CaseState.ESCALATED,
+        "the buyer's request is granted",
+    ),
+}
+
+
+def clear_deadlines(ctx: Context, case: Case, why: str) -> None:
+    for timer in pending_timers_of(ctx.connection, case.id):
+        if timer["kind"] in DEADLINES:
+            cancel_timer(ctx, timer["kind"], case.id, why)
+
+
+def set_deadline(
+    ctx: Context, case: Case, kind: str, starts_at: datetime, *, duration: timedelta | None = None
+) -> datetime:
+    """Cancel the case's running deadline and start `kind` from `starts_at`; returns its due
+    instant. `duration` overrides the rulebook's (an operator shortening it)."""
+    deadline = DEADLINES[kind]
+    rulebook = ctx.rulebook_at(starts_at)
+    due_at = starts_at + (duration or deadline.duration(rulebook, case))
+    clear_deadlines(ctx, case, f"replaced by {kind}")
+    schedule_timer(ctx, kind, case.id, due_at)
+    rule_id = deadline.rule_id
+    if kind == INSPECTION and not case.official_pickup:
+        rule_id = "returns.buyer_sent_inspection_days"
+    record_repeated_decision(
+        ctx,
+        Decision(
+            "deadline_set",
+            case.id,
+            0,
+            deadline.who,
+            "platform",
+            (rule_id,),
+            rulebook.id,
+            f"the {deadline.who} must act by {due_at.isoformat()}, else {deadline.at_timeout}",
+            {"deadline": kind, "due_at": due_at.isoformat(), "who": deadline.who},
+        ),
+        starts_at,
+        case.order_id,
+    )
+    return due_at
+
+
+def deadline_applies(kind: str, case: Case) -> bool:
+    """The case still waits where the deadline found it (else the timeout does nothing)."""
+    deadline = DEADLINES[kind]
+    if case.state is not deadline.state:
+        return False
+    if kind == HANDOVER:
+        return case.goods in (Goods.WITH_BUYER, Goods.AWAITING_PICKUP)
+    if kind == INSPECTION:
+        return case.goods is Goods.RECEIVED_BY_MERCHANT
+    return True

@@ -1,0 +1,202 @@
+"""The money of after-sales cases, on the money paths every refund takes.
+
+A case's refund comes from escrow while the sub-order's money is held and is
+taken back from the merchant once released (settlement.refund_after_shipment),
+never beyond what the case asked nor what is left of the sub-order. The
+platform pays the carrier of an official pickup the return-shipping subsidy
+(§3, one cap per order) and, when the merchant proves a quick-refunded return
+empty or wrong, absorbs the loss (§4). Every payment out is an instruction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from buyerguard.clock import months_before
+from buyerguard.domain import aftersales_rules
+from buyerguard.domain.cases import Case
+from buyerguard.domain.decision import PLATFORM, Decision, party
+from buyerguard.domain.orders import Order, OrderState
+from buyerguard.ledger import accounts
+from buyerguard.ledger.book import lock_accounts
+from buyerguard.money import Fen, format_fen
+from buyerguard.services import instructions, settlement
+from buyerguard.services.context import Context
+from buyerguard.services.merchant_money import merchant_accounts, post_transfer
+from buyerguard.services.records import decided_total_fen, record_repeated_decision
+from buyerguard.store.catalogue import get_merchant
+from buyerguard.store.tables import buyers, orders, sub_orders
+
+SUBSIDY = "return_shipping_subsidy"
+ABSORBED = "quick_refund_absorbed"
+
+
+def settle_refund(
+    ctx: Context, case: Case, order: Order, amount_fen: Fen, when: datetime, rule_id: str
+) -> Fen:
+    """Refund `amount_fen` of the case less what it already refunded (a quick refund);
+    returns what was refunded now."""
+    due_fen = min(amount_fen, case.requested_fen) - case.refunded_fen
+    sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    due_fen = min(due_fen, sub.settled_goods_fen)
+    if due_fen <= 0:
+        return 0
+    details = {"case_id": case.id, "case_type": case.type.value}
+    settlement.refund_after_shipment(
+        ctx, order, sub, due_fen, when, rule_id=rule_id, details=details
+    )
+    case.refunded_fen += due_fen
+    return due_fen
+
+
+def net_paid_trailing_fen(ctx: Context, buyer_id: str, at: datetime) -> Fen:
+    """What the buyer paid over the trailing window, less refunds: the super-buyer test."""
+    months = ctx.rulebook_at(at).free_return_shipping.super_buyer_window_months
+    since = months_before(at, months)
+    paid = ctx.connection.execute(
+        select(func.coalesce(func.sum(sub_orders.c.goods_fen - sub_orders.c.refunded_fen), 0))
+        .select_from(sub_orders.join(orders, orders.c.id == sub_orders.c.order_id))
+        .where(
+            orders.c.buyer_id == buyer_id,
+            orders.c.paid_at.is_not(None),
+            orders.c.paid_at >= since,
+            orders.c.paid_at <= at,
+        )
+    ).scalar_one()
+    return int(paid)
+
+
+def pickup_subsidy(
+    ctx: Context,
+    case: Case,
+    order: Order,
+    *,
+    carrier: str,
+    freight_fen: Fen,
+    official_logistics: bool,
+    when: datetime,
+) -> dict[str, Any]:
+    """The platform pays the carrier of an official pickup (§3), capped once per order."""
+    rulebook = ctx.rulebook_at(when)
+    marked = ctx.connection.execute(
+        select(buyers.c.super_buyer_marked).where(buyers.c.id == order.buyer_id)
+    ).scalar_one()
+    super_buyer = aftersales_rules.is_super_buyer(
+        net_paid_trailing_fen=net_paid_trailing_fen(ctx, order.buyer_id, case.opened_at),
+        marked_by_operator=bool(marked),
+        rulebook=rulebook,
+    )
+    sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    decision = aftersales_rules.return_shipping_subsidy(
+        order_id=order.id,
+        freight_fen=freight_fen,
+        official_logistics=official_logistics,
+        super_buyer=super_buyer,
+        merchant_tier=get_merchant(ctx.connection, order.merchant_id).tier.value,
+        sub_order_goods_fen=sub.goods_fen,
+        already_subsidised_on_order_fen=decided_total_fen(ctx.connection, SUBSIDY, order.id),
+        carrier=carrier,
+        rulebook=rulebook,
+    )
+    # One cap per order: the subsidies of an order are decisions on the order.
+    decision = replace(
+        decision, subject_id=order.id, details={**decision.details, "case_id": case.id}
+    )
+    decision_ref = record_repeated_decision(ctx, decision, when, order.id)
+    instruction_id = None
+    if decision.amount_fen > 0:
+        payee = party("carrier", carrier)
+        expense = accounts.platform_subsidy_expense(order.id)
+        lock_accounts(ctx.connection, [expense, *instructions.party_accounts(payee)], ctx.now())
+        post_transfer(
+            ctx,
+            f"subsidy:{decision_ref}",
+            expense,
+            accounts.carrier_payable(carrier),
+            decision.amount_fen,
+            SUBSIDY,
+            when,
+            order.id,
+            decision_ref,
+        )
+        instruction_id = instructions.instruct(
+            ctx,
+            kind=instructions.CARRIER_SUBSIDY,
+            party=payee,
+            amount_fen=decision.amount_fen,
+            occurred_at=when,
+            rule_ids=decision.rule_ids,
+            explanation=f"pay carrier {carrier} the return pickup of order {order.id}: "
+            f"{format_fen(decision.amount_fen)}",
+            order_id=order.id,
+            details={"case_id": case.id, "decision_id": decision_ref},
+        )
+    return {"subsidy_fen": decision.amount_fen, "instruction_id": instruction_id}
+
+
+def absorb_quick_refund(ctx: Context, case: Case, order: Order, when: datetime) -> Fen:
+    """The merchant proved a quick-refunded return empty or wrong: the platform, not the
+    merchant, bears the refund (§4) — what was taken from the merchant is paid back."""
+    amount_fen = case.quick_refunded_fen
+    rules = ctx.rulebook_at(when).quick_refund
+    if amount_fen <= 0 or not rules.platform_absorbs_empty_or_wrong_return:
+        return 0
+    expense = accounts.platform_subsidy_expense(case.sub_order_id)
+    lock_accounts(ctx.connection, [expense, *merchant_accounts(order.merchant_id)], ctx.now())
+    decision_ref = record_repeated_decision(
+        ctx,
+        Decision(
+            ABSORBED,
+            case.id,
+            amount_fen,
+            PLATFORM,
+            party("merchant", order.merchant_id),
+            ("quick_refund.platform_absorbs_empty_or_wrong_return",),
+            ctx.rulebook_at(when).id,
+            f"the return was empty or wrong: the platform bears the quick refund of "
+            f"{format_fen(amount_fen)}, paid back to the merchant",
+            {"case_id": case.id},
+        ),
+        when,
+        order.id,
+    )
+    post_transfer(
+        ctx,
+        f"absorbed:{decision_ref}",
+        expense,
+        accounts.merchant_payable(order.merchant_id),
+        amount_fen,
+        ABSORBED,
+        when,
+        order.id,
+        decision_ref,
+    )
+    return amount_fen
+
+
+def pickup_accounts(order: Order, case: Case, carrier: str) -> list[accounts.AccountSpec]:
+    """Every account a pickup may post to — the carrier's subsidy and a quick refund — so
+    the command takes them all at once, in one order, before either moves money."""
+    sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    return [
+        *settlement.refund_accounts(order, sub),
+        accounts.platform_subsidy_expense(order.id),
+        *instructions.party_accounts(party("carrier", carrier)),
+    ]
+
+
+def quick_refund_decision(ctx: Context, picked_up_at: datetime) -> Decision:
+    """Whether an official pickup at `picked_up_at` refunds the buyer at once (§4)."""
+    return aftersales_rules.quick_refund(
+        picked_up_at=picked_up_at, official_logistics=True, rulebook=ctx.rulebook_at(picked_up_at)
+    )
+
+
+def refundable_states() -> frozenset[OrderState]:
+    return frozenset(
+        {OrderState.SHIPPED, OrderState.SIGNED, OrderState.CONFIRMED, OrderState.COMPLETED}
+    )

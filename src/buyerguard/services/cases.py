@@ -1,0 +1,287 @@
+"""After-sales case commands: open, act, and the deadlines' timeouts.
+
+Each command locks the order, then the case (the order's lock order), checks
+who may act and what the state allows (domain/cases.py), moves the case,
+settles the money (services/case_money.py), sets the next deadline
+(services/case_deadlines.py) and records every transition as a decision on
+the feed (`case_opened`, `case_offered`, … with the case's state and goods).
+An open case holds the order's auto-confirmation and completion; closing it
+arms them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from buyerguard.domain.cases import (
+    Case,
+    CaseState,
+    CaseType,
+    Evidence,
+    Goods,
+    Outcome,
+)
+from buyerguard.domain.cases import Role as CaseRole
+from buyerguard.domain.decision import Decision
+from buyerguard.domain.eligibility import no_reason_return, quality_claim
+from buyerguard.domain.orders import Order, OrderState
+from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.money import Fen, format_fen
+from buyerguard.services import case_actions, case_money, case_returns
+from buyerguard.services import case_deadlines as deadlines
+from buyerguard.services.case_actions import CASE_RULE, CaseAction, finish, record
+from buyerguard.services.context import Context, Role
+from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
+from buyerguard.services.orders import load_visible_order, new_id, resume_after_matters
+from buyerguard.services.records import audit, record_decision
+from buyerguard.services.timers import DueTimer
+from buyerguard.store import case_repository as repository
+from buyerguard.store import repositories
+
+_ROLES = {
+    Role.BUYER: CaseRole.BUYER,
+    Role.MERCHANT: CaseRole.MERCHANT,
+    Role.MARKETPLACE: CaseRole.MARKETPLACE,
+    Role.OPERATOR: CaseRole.OPERATOR,
+    Role.SYSTEM: CaseRole.SYSTEM,
+}
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    type: str
+    sub_order_id: str
+    reason: str
+    amount_fen: Fen | None = None  # None: all that is left of the sub-order
+    evidence: tuple[Evidence, ...] = ()
+    occurred_at: datetime | None = None
+    case_id: str | None = None
+
+
+def _open_matters(ctx: Context, order: Order) -> list[str]:
+    return [
+        f"case {case_id} ({case_type}) is open"
+        for case_id, case_type in repository.open_cases_of_order(ctx.connection, order.id)
+    ]
+
+
+OPEN_MATTER_CHECKS.append(_open_matters)
+
+
+# ------------------------------------------------------------------------ open
+def _eligibility(
+    case_type: CaseType, order: Order, sub_id: str, when: datetime, ctx: Context
+) -> Decision | None:
+    rulebook = ctx.rulebook_at(when)
+    sub = order.sub_order(sub_id, field="sub_order_id")
+    if case_type is CaseType.REFUND_ONLY_NOT_RECEIVED:
+        if order.state in (OrderState.CONFIRMED, OrderState.COMPLETED):
+            raise Conflict(
+                "receipt_confirmed",
+                f"receipt of order {order.id} was confirmed: ask for a quality refund instead",
+                "type",
+            )
+        return None
+    if case_type is CaseType.RETURN_NO_REASON:
+        decision = no_reason_return(
+            sub_order_id=sub.id,
+            terms=sub.terms_at_payment,
+            signed_at=order.signed_at,
+            requested_at=when,
+            rulebook=rulebook,
+        )
+    else:
+        decision = quality_claim(
+            sub_order_id=sub.id, signed_at=order.signed_at, requested_at=when, rulebook=rulebook
+        )
+    if not decision.details.get("eligible"):
+        raise Conflict(
+            str(decision.details.get("code", "not_eligible")), decision.explanation, "type"
+        )
+    return decision
+
+
+def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
+    """The buyer (or the marketplace for it) opens a case on a shipped sub-order."""
+    ctx.require_role("open cases", Role.BUYER, Role.MARKETPLACE)
+    try:
+        case_type = CaseType(command.type)
+    except ValueError:
+        choices = ", ".join(CaseType)
+        raise InvalidInput(
+            "invalid_choice", f"type must be one of {choices}: {command.type!r}", "type"
+        ) from None
+    if not command.reason.strip():
+        raise InvalidInput("reason_missing", "a case states its reason", "reason")
+    order = load_visible_order(ctx, order_id, for_update=True)
+    when = ctx.occurred_at(command.occurred_at)
+    if order.state not in case_money.refundable_states():
+        raise Conflict(
+            "case_before_shipment",
+            f"order {order.id} is {order.state.value}: before shipment, refund it "
+            "(refund-before-shipment)",
+            "order_id",
+        )
+    sub = order.sub_order(command.sub_order_id, field="sub_order_id")
+    eligibility = _eligibility(case_type, order, sub.id, when, ctx)
+    left_fen = sub.settled_goods_fen
+    amount_fen = left_fen if command.amount_fen is None else command.amount_fen
+    if amount_fen <= 0 or left_fen <= 0:
+        raise InvalidInput(
+            "amount_not_positive", f"sub-order {sub.id} has nothing left to refund", "amount"
+        )
+    if amount_fen > left_fen:
+        raise InvalidInput(
+            "refund_exceeds_remaining",
+            f"sub-order {sub.id} may still be refunded {format_fen(left_fen)}, less than "
+            f"{format_fen(amount_fen)}",
+            "amount",
+        )
+    case = Case(
+        id=new_id("case", command.case_id, "case_id"),
+        type=case_type,
+        order_id=order.id,
+        sub_order_id=sub.id,
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        opened_by=ctx.actor.label,
+        opened_at=when,
+        requested_fen=amount_fen,
+        reason=command.reason,
+        rulebook_id=ctx.rulebook_at(when).id,
+        goods=Goods.WITH_BUYER if case_type.is_return else Goods.NOT_RETURNED,
+    )
+    case.move("open", ctx.actor.label, when, note=command.reason, evidence=command.evidence)
+    repository.add_case(ctx.connection, case)
+    rule_ids = (CASE_RULE, *(eligibility.rule_ids if eligibility else ()))
+    if eligibility is not None:
+        record_decision(ctx, _subject(eligibility, case), when, order.id)
+    record(
+        ctx,
+        case,
+        "case_opened",
+        amount_fen,
+        when,
+        f"{case_type.value} on {sub.id}: {format_fen(amount_fen)} asked ({command.reason})",
+        rule_ids,
+        type=case_type.value,
+        sub_order_id=sub.id,
+    )
+    first = deadlines.MERCHANT_REVIEW if case_type.is_return else deadlines.MERCHANT_ANSWER
+    deadlines.set_deadline(ctx, case, first, when)
+    repository.save_case(ctx.connection, case, ctx.now())
+    audit(ctx, "open_case", order.id, when, case_id=case.id, type=case_type.value)
+    return case
+
+
+def _subject(decision: Decision, case: Case) -> Decision:
+    """An eligibility decision is about the case it let open."""
+    return Decision(
+        decision.kind,
+        case.id,
+        decision.amount_fen,
+        decision.payer,
+        decision.payee,
+        decision.rule_ids,
+        decision.rulebook_id,
+        decision.explanation,
+        decision.details,
+    )
+
+
+# ------------------------------------------------------------------------- act
+HANDLERS = {
+    "accept": case_actions.accept,
+    "offer": case_actions.offer,
+    "decline": case_actions.decline,
+    "handover": case_returns.handover,
+    "pickup": case_returns.pickup,
+    "arrival": case_returns.arrival,
+    "inspection": case_returns.inspection,
+    "escalate": case_actions.escalate,
+    "ruling": case_actions.ruling,
+    "withdraw": case_actions.withdraw,
+}
+
+
+def load_case(ctx: Context, case_id: str) -> tuple[Case, Order]:
+    """Lock the case's order, then the case; a party sees only its own cases."""
+    order_id = repository.order_of_case(ctx.connection, case_id)
+    order = repositories.get_order(ctx.connection, order_id, for_update=True)
+    case = repository.get_case(ctx.connection, case_id, for_update=True)
+    ctx.require_party(Role.BUYER, case.buyer_id, repository.case_not_found(case_id))
+    ctx.require_party(Role.MERCHANT, case.merchant_id, repository.case_not_found(case_id))
+    return case, order
+
+
+def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
+    """One party's action on a case (policies.md §2–§8), as domain/cases.ACTIONS allows."""
+    case, order = load_case(ctx, case_id)
+    role = _ROLES[ctx.actor.role]
+    case.require(action, role)
+    when = ctx.occurred_at(body.occurred_at)
+    if when < case.opened_at:
+        raise InvalidInput(
+            "occurred_before_case", f"case {case.id} was opened later", "occurred_at"
+        )
+    handler = HANDLERS[action]
+    handler(ctx, case, order, role, body, when)
+    if not case.state.is_open:
+        deadlines.clear_deadlines(ctx, case, f"case {case.state.value}")
+        case.closed_at = case.closed_at or when
+    repository.save_case(ctx.connection, case, ctx.now())
+    repositories.save_order(ctx.connection, order, ctx.actor.label, ctx.now())
+    if not case.state.is_open:
+        resume_after_matters(ctx, order.id)
+    audit(ctx, f"case_{action}", order.id, when, case_id=case.id, state=case.state.value)
+    return case
+
+
+# ------------------------------------------------------------------- timeouts
+def on_deadline(ctx: Context, timer: DueTimer) -> str:
+    """A case's deadline passed (its order is locked): act as of the due instant, if the
+    case still waits where the deadline found it."""
+    case = repository.get_case(ctx.connection, timer.subject_id, for_update=True)
+    if not deadlines.deadline_applies(timer.kind, case):
+        return f"skipped: case is {case.state.value}, goods {case.goods.value}"
+    order = repositories.get_order(ctx.connection, case.order_id, for_update=True)
+    when, kind = timer.due_at, timer.kind
+    rule_id = deadlines.DEADLINES[kind].rule_id
+    actor = ctx.actor.label
+    if kind == deadlines.MERCHANT_REVIEW:
+        case.agreed_fen = case.requested_fen
+        case.move("timeout", actor, when, state=CaseState.ACCEPTED, deadline=kind)
+        record(
+            ctx,
+            case,
+            "case_accepted",
+            case.requested_fen,
+            when,
+            "not reviewed in time: the return is approved",
+            (rule_id,),
+        )
+        deadlines.set_deadline(ctx, case, deadlines.HANDOVER, when)
+    elif kind in (deadlines.MERCHANT_ANSWER, deadlines.RULING, deadlines.INSPECTION):
+        case.move("timeout", actor, when, state=CaseState.CLOSED, deadline=kind)
+        finish(ctx, case, order, Outcome.GRANTED_ON_TIMEOUT, when, case.requested_fen, rule_id)
+    else:  # the buyer let its deadline pass, or did not escalate a refusal
+        case.move("timeout", actor, when, state=CaseState.CLOSED, deadline=kind)
+        case.close(Outcome.CLOSED_ON_TIMEOUT, when)
+        record(
+            ctx,
+            case,
+            "case_closed",
+            0,
+            when,
+            f"closed: {deadlines.DEADLINES[kind].at_timeout}",
+            (rule_id,),
+            outcome=Outcome.CLOSED_ON_TIMEOUT.value,
+        )
+    if not case.state.is_open:
+        deadlines.clear_deadlines(ctx, case, f"case {case.state.value}")
+    repository.save_case(ctx.connection, case, ctx.now())
+    repositories.save_order(ctx.connection, order, actor, ctx.now())
+    if not case.state.is_open:
+        resume_after_matters(ctx, order.id)
+    return f"{kind}: case {case.state.value}"

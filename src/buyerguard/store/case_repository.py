@@ -1,0 +1,196 @@
+"""Cases in the database: load (locked), add, save with their transitions, list."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
+from buyerguard.errors import Conflict, NotFound
+from buyerguard.store.db import is_postgres
+from buyerguard.store.tables import case_transitions, cases
+
+_COLUMNS = (
+    "type",
+    "order_id",
+    "sub_order_id",
+    "buyer_id",
+    "merchant_id",
+    "opened_by",
+    "opened_at",
+    "requested_fen",
+    "reason",
+    "rulebook_id",
+    "state",
+    "goods",
+    "offered_fen",
+    "agreed_fen",
+    "negotiated",
+    "official_pickup",
+    "quick_refunded_fen",
+    "refunded_fen",
+    "outcome",
+    "closed_at",
+)
+
+
+def _values(case: Case) -> dict[str, Any]:
+    values = {name: getattr(case, name) for name in _COLUMNS}
+    for name in ("type", "state", "goods", "outcome"):
+        value = values[name]
+        values[name] = None if value is None else str(value)
+    return values
+
+
+def case_not_found(case_id: str) -> NotFound:
+    return NotFound("case_not_found", f"no case {case_id}", "case_id")
+
+
+def _from_row(row: Any) -> Case:
+    return Case(
+        id=row.id,
+        type=CaseType(row.type),
+        order_id=row.order_id,
+        sub_order_id=row.sub_order_id,
+        buyer_id=row.buyer_id,
+        merchant_id=row.merchant_id,
+        opened_by=row.opened_by,
+        opened_at=row.opened_at,
+        requested_fen=row.requested_fen,
+        reason=row.reason,
+        rulebook_id=row.rulebook_id,
+        state=CaseState(row.state),
+        goods=Goods(row.goods),
+        offered_fen=row.offered_fen,
+        agreed_fen=row.agreed_fen,
+        negotiated=row.negotiated,
+        official_pickup=row.official_pickup,
+        quick_refunded_fen=row.quick_refunded_fen,
+        refunded_fen=row.refunded_fen,
+        outcome=None if row.outcome is None else Outcome(row.outcome),
+        closed_at=row.closed_at,
+    )
+
+
+def get_case(connection: Connection, case_id: str, *, for_update: bool = False) -> Case:
+    """The case; `for_update` locks its row (PostgreSQL; the order is locked first)."""
+    query = select(cases).where(cases.c.id == case_id)
+    if for_update and is_postgres(connection):
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        raise case_not_found(case_id)
+    return _from_row(row)
+
+
+def order_of_case(connection: Connection, case_id: str) -> str:
+    order_id = connection.execute(
+        select(cases.c.order_id).where(cases.c.id == case_id)
+    ).scalar_one_or_none()
+    if order_id is None:
+        raise case_not_found(case_id)
+    return str(order_id)
+
+
+def open_case_of_type(connection: Connection, sub_order_id: str, case_type: CaseType) -> str | None:
+    found = connection.execute(
+        select(cases.c.id).where(
+            cases.c.sub_order_id == sub_order_id,
+            cases.c.type == case_type.value,
+            cases.c.closed_at.is_(None),
+        )
+    ).first()
+    return None if found is None else str(found.id)
+
+
+def open_cases_of_order(connection: Connection, order_id: str) -> list[tuple[str, str]]:
+    """(id, type) of every case of the order that is not closed."""
+    rows = connection.execute(
+        select(cases.c.id, cases.c.type)
+        .where(cases.c.order_id == order_id, cases.c.closed_at.is_(None))
+        .order_by(cases.c.id)
+    )
+    return [(row.id, row.type) for row in rows]
+
+
+def add_case(connection: Connection, case: Case) -> None:
+    existing = open_case_of_type(connection, case.sub_order_id, case.type)
+    if existing is not None:
+        raise Conflict(
+            "case_already_open",
+            f"sub-order {case.sub_order_id} already has an open {case.type.value} case "
+            f"({existing})",
+            "type",
+        )
+    connection.execute(insert(cases).values(id=case.id, version=1, **_values(case)))
+
+
+def save_case(connection: Connection, case: Case, recorded_at: datetime) -> None:
+    """Persist the case and the transitions made since it was loaded."""
+    connection.execute(
+        update(cases)
+        .where(cases.c.id == case.id)
+        .values(version=cases.c.version + 1, **_values(case))
+    )
+    if case.transitions:
+        connection.execute(
+            insert(case_transitions),
+            [
+                {
+                    "case_id": case.id,
+                    "action": transition.action,
+                    "actor": transition.actor,
+                    "from_state": transition.from_state.value,
+                    "to_state": transition.to_state.value,
+                    "goods_from": transition.goods_from.value,
+                    "goods_to": transition.goods_to.value,
+                    "occurred_at": transition.occurred_at,
+                    "recorded_at": recorded_at,
+                    "note": transition.note,
+                    "evidence": [asdict(item) for item in transition.evidence],
+                    "details": transition.details,
+                }
+                for transition in case.transitions
+            ],
+        )
+    case.transitions.clear()
+
+
+def case_history(connection: Connection, case_id: str) -> list[dict[str, Any]]:
+    query = (
+        select(case_transitions)
+        .where(case_transitions.c.case_id == case_id)
+        .order_by(case_transitions.c.id)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def list_cases(
+    connection: Connection,
+    *,
+    order_id: str | None = None,
+    state: str | None = None,
+    buyer_id: str | None = None,
+    merchant_id: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[Case]:
+    query = select(cases).order_by(cases.c.id).limit(limit)
+    for column, value in (
+        (cases.c.order_id, order_id),
+        (cases.c.state, state),
+        (cases.c.buyer_id, buyer_id),
+        (cases.c.merchant_id, merchant_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if after:
+        query = query.where(cases.c.id > after)
+    return [_from_row(row) for row in connection.execute(query)]
+
+
+def count_cases(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(cases)).scalar_one())
