@@ -113,8 +113,12 @@ def test_two_schedulers_fire_each_timer_once(demo: Runtime, clock: SimulatedCloc
     )
     assert sorted(auto_confirmations(demo)) == sorted(order_ids)
     with demo.reading(OPERATOR) as ctx:
-        statuses = {row.status for row in ctx.connection.execute(select(timers))}
-    assert statuses == {"fired"}
+        statuses = {
+            row.status
+            for row in ctx.connection.execute(select(timers))
+            if row.kind in (orders.AUTO_CONFIRM, orders.COMPLETE)
+        }
+    assert statuses == {"fired"}  # (the shipping promises were cancelled: shipped in time)
 
 
 def test_a_crash_mid_timer_rolls_back_and_fires_again(

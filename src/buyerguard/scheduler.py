@@ -34,7 +34,15 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import Clock, SimulatedClock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import badges, case_deadlines, cases, orders, payouts, promises
+from buyerguard.services import (
+    badges,
+    case_deadlines,
+    cases,
+    orders,
+    payouts,
+    promises,
+    shipping_promises,
+)
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
 from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
@@ -80,6 +88,9 @@ class TimerKind:
 TIMER_KINDS: dict[str, TimerKind] = {
     orders.AUTO_CONFIRM: TimerKind(orders.auto_confirm, lock_subject=_lock_order),
     orders.COMPLETE: TimerKind(orders.complete_order, lock_subject=_lock_order),
+    shipping_promises.SHIPPING_DEADLINE: TimerKind(
+        shipping_promises.on_deadline, lock_subject=_lock_order
+    ),
     badges.BADGE_DAILY: TimerKind(badges.daily_badges, keep_scheduled=badges.ensure_daily_timer),
     promises.PROMISES_REBUILD: TimerKind(
         job=promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer

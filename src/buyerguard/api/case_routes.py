@@ -36,11 +36,13 @@ _API_ROLES = {
     "/orders/{order_id}/cases",
     status_code=201,
     tags=["after-sales"],
-    **allow(Role.MARKETPLACE, Role.BUYER),
+    **allow(Role.MARKETPLACE, Role.BUYER, Role.MERCHANT),
 )
 def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerDep) -> JSONResponse:
-    """Open an after-sales case on a shipped sub-order (the order's buyer, or the
-    marketplace for it): refund-only or a return, checked against §2 and the windows."""
+    """Open an after-sales case on a shipped sub-order: the order's buyer (or the
+    marketplace for it) a refund-only, a return or a custom dispute, checked against §2 and
+    the windows; the merchant a transit claim; the marketplace or an operator a false
+    shipment."""
     key = request.headers.get("idempotency-key")
     return apply_fact(runtime(request), caller, "case", order_id, body, key).response()
 

@@ -116,6 +116,7 @@ def _open_case(ctx: Context, order_id: str, body: CaseIn) -> Any:
         sub_order_id=body.sub_order_id,
         reason=body.reason,
         amount_fen=None if body.amount is None else parse_yuan(body.amount, field="amount"),
+        trigger=body.trigger,
         evidence=_evidence(body.evidence),
         occurred_at=body.occurred_at,
         case_id=body.id,

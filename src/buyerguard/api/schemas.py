@@ -328,8 +328,9 @@ class CaseIn(FactIn):
 
     id: NewId | None = Field(default=None, description="the case id (default: generated)")
     type: Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)] = Field(
-        description="refund_only_not_received, refund_only_quality, return_no_reason or "
-        "return_quality",
+        description="refund_only_not_received, refund_only_quality, return_no_reason, "
+        "return_quality, custom_dispute, transit_claim (the merchant) or false_shipment "
+        "(the marketplace or an operator)",
         examples=["return_no_reason"],
     )
     sub_order_id: RefId
@@ -337,6 +338,11 @@ class CaseIn(FactIn):
         default=None, description="what the buyer asks back (default: all that is left)"
     )
     reason: Annotated[str, text_field(500, min_length=1)]
+    trigger: Choice | None = Field(
+        default=None,
+        description="custom_dispute: the failure, one of custom_compensation.triggers",
+        examples=["misprinted"],
+    )
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
 
 

@@ -228,6 +228,17 @@ def quick_refund(
 
 
 # ------------------------------------------------------------------ §5 custom goods
+def check_trigger(rulebook: Rulebook, trigger: str) -> None:
+    """A custom dispute's failure must be one the rulebook names (§5)."""
+    triggers = rulebook.custom_compensation.triggers
+    if trigger not in triggers:
+        raise InvalidInput(
+            "invalid_choice",
+            f"trigger must be one of: {', '.join(triggers)}; got {trigger!r}",
+            "trigger",
+        )
+
+
 def custom_compensation(
     *,
     sub_order_id: str,
@@ -243,12 +254,7 @@ def custom_compensation(
     while the programme is not in force."""
     sub_order_goods_fen = _amount(sub_order_goods_fen, "sub_order_goods")
     rules = rulebook.custom_compensation
-    if trigger not in rules.triggers:
-        raise InvalidInput(
-            "invalid_choice",
-            f"trigger must be one of: {', '.join(rules.triggers)}; got {trigger!r}",
-            "trigger",
-        )
+    check_trigger(rulebook, trigger)
     details: dict[str, object] = {"trigger": trigger, "sub_order_goods_fen": sub_order_goods_fen}
 
     def decide(amount_fen: Fen, rule_ids: tuple[str, ...], explanation: str) -> Decision:

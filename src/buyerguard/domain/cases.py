@@ -24,10 +24,20 @@ class CaseType(StrEnum):
     REFUND_ONLY_QUALITY = "refund_only_quality"  # received, with a quality problem 已收货仅退款
     RETURN_NO_REASON = "return_no_reason"
     RETURN_QUALITY = "return_quality"
+    CUSTOM_DISPUTE = "custom_dispute"  # custom / made-to-order goods failed (§5)
+    TRANSIT_CLAIM = "transit_claim"  # the merchant's claim for goods lost in transport (§7)
+    FALSE_SHIPMENT = "false_shipment"  # a tracking number with no parcel (§6)
 
     @property
     def is_return(self) -> bool:
         return self in (CaseType.RETURN_NO_REASON, CaseType.RETURN_QUALITY)
+
+    @property
+    def claimant(self) -> str:
+        """Who asks: the merchant for a transit claim, the platform for a false shipment."""
+        if self is CaseType.TRANSIT_CLAIM:
+            return "merchant"
+        return "platform" if self is CaseType.FALSE_SHIPMENT else "buyer"
 
 
 class CaseState(StrEnum):
@@ -60,6 +70,7 @@ class Outcome(StrEnum):
     CLOSED_ON_TIMEOUT = "closed_on_timeout"
     RULED_FOR_BUYER = "ruled_for_buyer"
     RULED_FOR_MERCHANT = "ruled_for_merchant"
+    RULED_FOR_PLATFORM = "ruled_for_platform"  # a merchant's transit claim refused
     WITHDRAWN = "withdrawn"
 
 
@@ -100,6 +111,10 @@ ACTIONS: dict[str, tuple[frozenset[CaseState], frozenset[Role]]] = {
         frozenset({Role.BUYER, Role.MERCHANT, Role.MARKETPLACE}),
     ),
     "ruling": (frozenset({CaseState.ESCALATED}), frozenset({Role.OPERATOR})),
+    # A buyer's complaint on a case the merchant has not answered; the operator may then
+    # shorten the merchant's deadline (refund_only.complaint_response_hours).
+    "complain": (frozenset({CaseState.PENDING}), frozenset({Role.BUYER, Role.MARKETPLACE})),
+    "expedite": (frozenset({CaseState.PENDING}), frozenset({Role.OPERATOR})),
     "withdraw": (
         frozenset(
             {
@@ -152,6 +167,7 @@ class Case:
     requested_fen: Fen
     reason: str
     rulebook_id: str  # in force at the request
+    trigger: str | None = None  # a custom dispute's failure (custom_compensation.triggers)
     state: CaseState = CaseState.PENDING
     goods: Goods = Goods.WITH_BUYER
     offered_fen: Fen | None = None
@@ -160,6 +176,8 @@ class Case:
     official_pickup: bool = False
     quick_refunded_fen: Fen = 0
     refunded_fen: Fen = 0
+    compensated_fen: Fen = 0  # paid on top of refunds: §5 to the buyer, §7 to the merchant
+    complained: bool = False
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     transitions: list[CaseTransition] = field(default_factory=list)

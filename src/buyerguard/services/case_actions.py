@@ -9,13 +9,14 @@ the case's state and goods after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from buyerguard.domain.cases import Case, CaseState, Evidence, Goods, Outcome
+from buyerguard.domain.cases import Case, CaseState, CaseType, Evidence, Goods, Outcome
 from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.domain.decision import Decision, party
 from buyerguard.domain.orders import Order
 from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
 from buyerguard.services import case_deadlines as deadlines
 from buyerguard.services import case_money
@@ -72,28 +73,46 @@ def record(
     )
 
 
+# Outcomes in which a buyer's claim succeeded (what was agreed, granted or ruled is paid).
+_BUYER_WINS = frozenset({Outcome.AGREED, Outcome.GRANTED_ON_TIMEOUT, Outcome.RULED_FOR_BUYER})
+
+
 def finish(
     ctx: Context,
     case: Case,
     order: Order,
     outcome: Outcome,
     when: datetime,
-    refund_fen: Fen,
+    amount_fen: Fen,
     rule_id: str,
 ) -> None:
-    """Close the case: refund what it settled on (less any quick refund) and say why."""
-    refunded = case_money.settle_refund(ctx, case, order, refund_fen, when, rule_id)
+    """Close the case and settle it: refund the buyer what it settled on (less any quick
+    refund) and, for failed custom goods, the platform's compensation (§5); pay a granted
+    transit claim to the merchant (§7). Says why on the feed."""
+    lock_accounts(ctx.connection, case_money.closing_accounts(order, case), ctx.now())
+    if case.type is CaseType.TRANSIT_CLAIM:
+        granted = outcome in (Outcome.GRANTED_ON_TIMEOUT, Outcome.RULED_FOR_MERCHANT)
+        paid = case_money.pay_transit_claim(ctx, case, order, amount_fen, when) if granted else 0
+        summary = f"{format_fen(paid)} paid to the merchant"
+    else:
+        case_money.settle_refund(ctx, case, order, amount_fen, when, rule_id)
+        if case.type is CaseType.CUSTOM_DISPUTE and outcome in _BUYER_WINS:
+            case_money.compensate_custom(ctx, case, order, when)
+        summary = f"{format_fen(case.refunded_fen)} refunded in all"
+        if case.compensated_fen:
+            summary += f", {format_fen(case.compensated_fen)} compensation"
     case.close(outcome, when)
     record(
         ctx,
         case,
         "case_closed",
-        refunded,
+        case.refunded_fen + case.compensated_fen,
         when,
-        f"closed ({outcome.value}): {format_fen(case.refunded_fen)} refunded in all",
+        f"closed ({outcome.value}): {summary}",
         (rule_id,),
         outcome=outcome.value,
         refunded=format_fen(case.refunded_fen),
+        compensated=format_fen(case.compensated_fen),
     )
 
 
@@ -223,14 +242,20 @@ def escalate(
 def ruling(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    if body.result not in ("buyer", "merchant"):
+    """The platform rules: in the claimant's favour (`buyer`, or `merchant` for a transit
+    claim), or against it (`merchant`, or `platform` for a transit claim)."""
+    parties = (
+        ("merchant", "platform") if case.type is CaseType.TRANSIT_CLAIM else ("buyer", "merchant")
+    )
+    if body.result not in parties:
         raise InvalidInput(
-            "invalid_choice", f"result must be buyer or merchant: {body.result!r}", "result"
+            "invalid_choice", f"result must be {' or '.join(parties)}: {body.result!r}", "result"
         )
     if not (body.note or "").strip():
         raise InvalidInput("note_missing", "a ruling states its grounds", "note")
     amount_fen = case.requested_fen if body.amount_fen is None else body.amount_fen
-    if body.result == "buyer" and not 0 < amount_fen <= case.requested_fen:
+    for_claimant = body.result == parties[0]
+    if for_claimant and not 0 < amount_fen <= case.requested_fen:
         raise InvalidInput(
             "amount_out_of_range",
             f"a ruling grants above 0 and at most the {format_fen(case.requested_fen)} asked",
@@ -248,12 +273,56 @@ def ruling(
         result=body.result,
         buyer_malicious=body.buyer_malicious,
     )
-    if body.result == "buyer":
-        finish(ctx, case, order, Outcome.RULED_FOR_BUYER, when, amount_fen, "cases.ruling_hours")
+    rule = "cases.ruling_hours"
+    if case.type is CaseType.TRANSIT_CLAIM:
+        outcome = Outcome.RULED_FOR_MERCHANT if for_claimant else Outcome.RULED_FOR_PLATFORM
+        finish(ctx, case, order, outcome, when, amount_fen if for_claimant else 0, rule)
+        return
+    if for_claimant:
+        finish(ctx, case, order, Outcome.RULED_FOR_BUYER, when, amount_fen, rule)
         return
     if case.goods is Goods.WRONG_OR_EMPTY and not body.buyer_malicious:
         case_money.absorb_quick_refund(ctx, case, order, when)
-    finish(ctx, case, order, Outcome.RULED_FOR_MERCHANT, when, 0, "cases.ruling_hours")
+    finish(ctx, case, order, Outcome.RULED_FOR_MERCHANT, when, 0, rule)
+
+
+def complain(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    """The buyer complains that the merchant has not answered: an operator may expedite."""
+    require_side(role, _BUYER_SIDE, "complain")
+    case.complained = True
+    step(ctx, case, body, when, "complain")
+    record(ctx, case, "case_complaint", 0, when, "the buyer complains: no answer yet")
+
+
+def expedite(
+    ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
+) -> None:
+    """After a complaint, shorten the merchant's running deadline to
+    `refund_only.complaint_response_hours` from now (never lengthen it)."""
+    if not case.complained:
+        raise Conflict("no_complaint", f"case {case.id}: the buyer has not complained", "action")
+    hours = ctx.rulebook_at(when).refund_only.complaint_response_hours
+    running = deadlines.running_deadline(ctx, case)
+    shortened = when + timedelta(hours=hours)
+    if running is None or shortened >= running[1]:
+        raise Conflict(
+            "deadline_already_sooner",
+            f"case {case.id}: the merchant's deadline is already within {hours} hours",
+            "action",
+        )
+    step(ctx, case, body, when, "expedite", hours=hours)
+    deadlines.set_deadline(ctx, case, running[0], when, duration=timedelta(hours=hours))
+    record(
+        ctx,
+        case,
+        "case_expedited",
+        0,
+        when,
+        f"after a complaint the merchant must answer within {hours} hours",
+        ("refund_only.complaint_response_hours",),
+    )
 
 
 def withdraw(

@@ -95,6 +95,15 @@ DEADLINES: dict[str, Deadline] = {
 }
 
 
+def running_deadline(ctx: Context, case: Case) -> tuple[str, datetime] | None:
+    """The case's running deadline (kind, due instant), if one runs."""
+    for timer in pending_timers_of(ctx.connection, case.id):
+        if timer["kind"] in DEADLINES:
+            due_at: datetime = timer["due_at"]
+            return str(timer["kind"]), due_at
+    return None
+
+
 def clear_deadlines(ctx: Context, case: Case, why: str) -> None:
     for timer in pending_timers_of(ctx.connection, case.id):
         if timer["kind"] in DEADLINES:

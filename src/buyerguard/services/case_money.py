@@ -26,13 +26,14 @@ from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
 from buyerguard.services import instructions, settlement
 from buyerguard.services.context import Context
-from buyerguard.services.merchant_money import merchant_accounts, post_transfer
+from buyerguard.services.merchant_money import merchant_accounts, post_transfer, take_from_merchant
 from buyerguard.services.records import decided_total_fen, record_repeated_decision
 from buyerguard.store.catalogue import get_merchant
-from buyerguard.store.tables import buyers, orders, sub_orders
+from buyerguard.store.tables import buyers, decisions, orders, sub_orders
 
 SUBSIDY = "return_shipping_subsidy"
 ABSORBED = "quick_refund_absorbed"
+FALSE_SHIPMENT_CHARGED = "false_shipment_charged"
 
 
 def settle_refund(
@@ -187,6 +188,145 @@ def pickup_accounts(order: Order, case: Case, carrier: str) -> list[accounts.Acc
         accounts.platform_subsidy_expense(order.id),
         *instructions.party_accounts(party("carrier", carrier)),
     ]
+
+
+def closing_accounts(order: Order, case: Case) -> list[accounts.AccountSpec]:
+    """Every account closing a case may post to (its refund, a compensation from the
+    platform, a claim paid to or a cost charged to the merchant): locked at once."""
+    sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    return [
+        *settlement.refund_accounts(order, sub),
+        *merchant_accounts(order.merchant_id),
+        accounts.platform_subsidy_expense(case.sub_order_id),
+        accounts.platform_recoveries(case.sub_order_id),
+    ]
+
+
+def compensate_custom(ctx: Context, case: Case, order: Order, when: datetime) -> Fen:
+    """§5: the platform pays the buyer of failed custom goods 5% of the sub-order, capped,
+    on top of the refund (rulebook at the request)."""
+    assert case.trigger is not None
+    sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    decision = aftersales_rules.custom_compensation(
+        sub_order_id=sub.id,
+        buyer_id=order.buyer_id,
+        sub_order_goods_fen=sub.goods_fen,
+        trigger=case.trigger,
+        rulebook=ctx.rulebooks.by_id(case.rulebook_id),
+    )
+    decision = replace(decision, details={**decision.details, "case_id": case.id})
+    decision_ref = record_repeated_decision(ctx, decision, when, order.id)
+    if decision.amount_fen <= 0:
+        return 0
+    buyer = party("buyer", order.buyer_id)
+    lock_accounts(
+        ctx.connection,
+        [accounts.platform_subsidy_expense(sub.id), *instructions.party_accounts(buyer)],
+        ctx.now(),
+    )
+    post_transfer(
+        ctx,
+        f"custom-compensation:{decision_ref}",
+        accounts.platform_subsidy_expense(sub.id),
+        accounts.buyer_payable(order.buyer_id),
+        decision.amount_fen,
+        "compensation",
+        when,
+        order.id,
+        decision_ref,
+    )
+    instructions.instruct(
+        ctx,
+        kind=instructions.COMPENSATION,
+        party=buyer,
+        amount_fen=decision.amount_fen,
+        occurred_at=when,
+        rule_ids=decision.rule_ids,
+        explanation=f"pay buyer {order.buyer_id} the custom-goods compensation of "
+        f"{format_fen(decision.amount_fen)} on order {order.id}",
+        order_id=order.id,
+        details={"case_id": case.id, "decision_id": decision_ref},
+    )
+    case.compensated_fen += decision.amount_fen
+    return decision.amount_fen
+
+
+def pay_transit_claim(
+    ctx: Context, case: Case, order: Order, value_fen: Fen, when: datetime
+) -> Fen:
+    """§7: goods lost or damaged in transport — the platform pays the merchant their value,
+    capped; it reaches the merchant's payable and its next payout."""
+    decision = aftersales_rules.transit_accident_compensation(
+        sub_order_id=case.sub_order_id,
+        merchant_id=order.merchant_id,
+        goods_value_fen=value_fen,
+        rulebook=ctx.rulebooks.by_id(case.rulebook_id),
+    )
+    decision = replace(decision, details={**decision.details, "case_id": case.id})
+    decision_ref = record_repeated_decision(ctx, decision, when, order.id)
+    if decision.amount_fen > 0:
+        lock_accounts(ctx.connection, closing_accounts(order, case), ctx.now())
+        post_transfer(
+            ctx,
+            f"transit-claim:{decision_ref}",
+            accounts.platform_subsidy_expense(case.sub_order_id),
+            accounts.merchant_payable(order.merchant_id),
+            decision.amount_fen,
+            "transit_claim",
+            when,
+            order.id,
+            decision_ref,
+        )
+    case.compensated_fen += decision.amount_fen
+    return decision.amount_fen
+
+
+# What the platform paid on an order that a false shipment charges back to the merchant.
+PLATFORM_COSTS = (SUBSIDY, ABSORBED, aftersales_rules.CUSTOM_COMPENSATION)
+
+
+def charge_false_shipment(ctx: Context, case: Case, order: Order, when: datetime) -> Fen:
+    """§6: a false shipment is the merchant's full responsibility — every platform cost of
+    the order (subsidies, absorbed quick refunds, compensation) is taken from it."""
+    cost_fen = ctx.connection.execute(
+        select(func.coalesce(func.sum(decisions.c.amount_fen), 0)).where(
+            decisions.c.order_id == order.id, decisions.c.kind.in_(PLATFORM_COSTS)
+        )
+    ).scalar_one()
+    cost_fen = int(cost_fen) - int(
+        decided_total_fen(ctx.connection, FALSE_SHIPMENT_CHARGED, order.id)
+    )
+    decision_ref = record_repeated_decision(
+        ctx,
+        Decision(
+            FALSE_SHIPMENT_CHARGED,
+            order.id,
+            max(cost_fen, 0),
+            party("merchant", order.merchant_id),
+            PLATFORM,
+            ("liability.merchant_bears",),
+            ctx.rulebook_at(when).id,
+            f"false shipment: the platform's costs on order {order.id}, "
+            f"{format_fen(max(cost_fen, 0))}, are the merchant's",
+            {"case_id": case.id},
+        ),
+        when,
+        order.id,
+    )
+    if cost_fen > 0:
+        lock_accounts(ctx.connection, closing_accounts(order, case), ctx.now())
+        take_from_merchant(
+            ctx,
+            order.merchant_id,
+            cost_fen,
+            accounts.platform_recoveries(case.sub_order_id),
+            f"false-shipment:{decision_ref}",
+            "clawback",
+            when,
+            order.id,
+            decision_ref,
+        )
+    return max(cost_fen, 0)
 
 
 def quick_refund_decision(ctx: Context, picked_up_at: datetime) -> Decision:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from buyerguard.domain.aftersales_rules import check_trigger
 from buyerguard.domain.cases import (
     Case,
     CaseState,
@@ -23,6 +24,7 @@ from buyerguard.domain.cases import (
     Outcome,
 )
 from buyerguard.domain.cases import Role as CaseRole
+from buyerguard.domain.catalog import TierKind
 from buyerguard.domain.decision import Decision
 from buyerguard.domain.eligibility import no_reason_return, quality_claim
 from buyerguard.domain.orders import Order, OrderState
@@ -54,6 +56,7 @@ class OpenCase:
     sub_order_id: str
     reason: str
     amount_fen: Fen | None = None  # None: all that is left of the sub-order
+    trigger: str | None = None  # a custom dispute's failure (custom_compensation.triggers)
     evidence: tuple[Evidence, ...] = ()
     occurred_at: datetime | None = None
     case_id: str | None = None
@@ -83,6 +86,19 @@ def _eligibility(
                 "type",
             )
         return None
+    if case_type in (CaseType.TRANSIT_CLAIM, CaseType.FALSE_SHIPMENT):
+        return None  # judged by the platform, not by a window
+    if case_type is CaseType.CUSTOM_DISPUTE:
+        tier = (sub.terms_at_payment or {}).get("tier")
+        kind = tier.get("kind") if isinstance(tier, dict) else None
+        if kind not in (TierKind.CUSTOM.value, TierKind.MADE_TO_ORDER.value):
+            raise Conflict(
+                "not_custom_goods",
+                f"sub-order {sub.id} was sold on its {kind} tier: a custom dispute is for "
+                "custom or made-to-order goods (§5)",
+                "type",
+            )
+        return None
     if case_type is CaseType.RETURN_NO_REASON:
         decision = no_reason_return(
             sub_order_id=sub.id,
@@ -102,9 +118,17 @@ def _eligibility(
     return decision
 
 
+# Who opens each type: its claimant (the marketplace may act for anyone, the operator always).
+_OPENERS = {
+    "buyer": (Role.BUYER, Role.MARKETPLACE),
+    "merchant": (Role.MERCHANT, Role.MARKETPLACE),
+    "platform": (Role.MARKETPLACE,),
+}
+
+
 def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
-    """The buyer (or the marketplace for it) opens a case on a shipped sub-order."""
-    ctx.require_role("open cases", Role.BUYER, Role.MARKETPLACE)
+    """The claimant opens a case on a shipped sub-order: the buyer (or the marketplace for
+    it); the merchant a transit claim; the operator or the marketplace a false shipment."""
     try:
         case_type = CaseType(command.type)
     except ValueError:
@@ -112,6 +136,17 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         raise InvalidInput(
             "invalid_choice", f"type must be one of {choices}: {command.type!r}", "type"
         ) from None
+    ctx.require_role(f"open {case_type.value} cases", *_OPENERS[case_type.claimant])
+    if case_type is CaseType.CUSTOM_DISPUTE and not command.trigger:
+        raise InvalidInput(
+            "trigger_missing",
+            "a custom dispute names its trigger (custom_compensation.triggers)",
+            "trigger",
+        )
+    if command.trigger is not None and case_type is not CaseType.CUSTOM_DISPUTE:
+        raise InvalidInput(
+            "trigger_not_applicable", "only a custom dispute names a trigger", "trigger"
+        )
     if not command.reason.strip():
         raise InvalidInput("reason_missing", "a case states its reason", "reason")
     order = load_visible_order(ctx, order_id, for_update=True)
@@ -125,9 +160,15 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         )
     sub = order.sub_order(command.sub_order_id, field="sub_order_id")
     eligibility = _eligibility(case_type, order, sub.id, when, ctx)
-    left_fen = sub.settled_goods_fen
+    # What may be asked: what is left of the sub-order; a transit claim, the goods' value.
+    left_fen = sub.goods_fen if case_type is CaseType.TRANSIT_CLAIM else sub.settled_goods_fen
     amount_fen = left_fen if command.amount_fen is None else command.amount_fen
-    if amount_fen <= 0 or left_fen <= 0:
+    compensation_only = case_type is CaseType.CUSTOM_DISPUTE and amount_fen == 0
+    if (
+        amount_fen < 0
+        or (amount_fen == 0 and not compensation_only)
+        or (left_fen <= 0 and not compensation_only)
+    ):
         raise InvalidInput(
             "amount_not_positive", f"sub-order {sub.id} has nothing left to refund", "amount"
         )
@@ -150,8 +191,11 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         requested_fen=amount_fen,
         reason=command.reason,
         rulebook_id=ctx.rulebook_at(when).id,
+        trigger=command.trigger,
         goods=Goods.WITH_BUYER if case_type.is_return else Goods.NOT_RETURNED,
     )
+    if case_type is CaseType.CUSTOM_DISPUTE:  # an unknown trigger is refused before anything
+        check_trigger(ctx.rulebook_at(when), command.trigger or "")
     case.move("open", ctx.actor.label, when, note=command.reason, evidence=command.evidence)
     repository.add_case(ctx.connection, case)
     rule_ids = (CASE_RULE, *(eligibility.rule_ids if eligibility else ()))
@@ -168,8 +212,19 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         type=case_type.value,
         sub_order_id=sub.id,
     )
-    first = deadlines.MERCHANT_REVIEW if case_type.is_return else deadlines.MERCHANT_ANSWER
-    deadlines.set_deadline(ctx, case, first, when)
+    if case_type is CaseType.FALSE_SHIPMENT:  # a finding: settled at once (§6)
+        case.move("ruling", ctx.actor.label, when, state=CaseState.CLOSED, result="buyer")
+        case_money.charge_false_shipment(ctx, case, order, when)
+        finish(
+            ctx, case, order, Outcome.RULED_FOR_BUYER, when, amount_fen, "liability.merchant_bears"
+        )
+        repositories.save_order(ctx.connection, order, ctx.actor.label, ctx.now())
+    elif case_type is CaseType.TRANSIT_CLAIM:  # the platform decides a transit claim
+        case.move("escalate", ctx.actor.label, when, state=CaseState.ESCALATED)
+        deadlines.set_deadline(ctx, case, deadlines.RULING, when)
+    else:
+        first = deadlines.MERCHANT_REVIEW if case_type.is_return else deadlines.MERCHANT_ANSWER
+        deadlines.set_deadline(ctx, case, first, when)
     repository.save_case(ctx.connection, case, ctx.now())
     audit(ctx, "open_case", order.id, when, case_id=case.id, type=case_type.value)
     return case
@@ -202,6 +257,8 @@ HANDLERS = {
     "escalate": case_actions.escalate,
     "ruling": case_actions.ruling,
     "withdraw": case_actions.withdraw,
+    "complain": case_actions.complain,
+    "expedite": case_actions.expedite,
 }
 
 

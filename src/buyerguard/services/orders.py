@@ -19,7 +19,7 @@ from buyerguard.domain.fees import enrolment_at_payment
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.money import MAX_FEN, Fen, format_fen
-from buyerguard.services import settlement
+from buyerguard.services import settlement, shipping_promises
 from buyerguard.services.context import Context, Role
 from buyerguard.services.open_matters import held_outcome, open_matters
 from buyerguard.services.records import (
@@ -200,6 +200,7 @@ def pay_order(
     for sub in order.sub_orders:
         sub.terms_at_payment = terms.by_sub_order[sub.id]
     settlement.hold_payment(ctx, order, rulebook, when)
+    shipping_promises.on_payment(ctx, order)
     services = frozenset(terms.merchant_services)
     enrolment = enrolment_at_payment(order.merchant_id, services, rulebook)
     if enrolment is not None and not has_decision(
@@ -251,6 +252,7 @@ def ship_order(
     order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     order.ship(carrier, tracking_number, official_logistics, when)
+    shipping_promises.on_shipment(ctx, order)
     return _finish(ctx, order, "ship_order", when, carrier=carrier, tracking_number=tracking_number)
 
 

@@ -32,6 +32,9 @@ _COLUMNS = (
     "official_pickup",
     "quick_refunded_fen",
     "refunded_fen",
+    "compensated_fen",
+    "trigger",
+    "complained",
     "outcome",
     "closed_at",
 )
@@ -70,6 +73,9 @@ def _from_row(row: Any) -> Case:
         official_pickup=row.official_pickup,
         quick_refunded_fen=row.quick_refunded_fen,
         refunded_fen=row.refunded_fen,
+        compensated_fen=row.compensated_fen,
+        trigger=row.trigger,
+        complained=row.complained,
         outcome=None if row.outcome is None else Outcome(row.outcome),
         closed_at=row.closed_at,
     )

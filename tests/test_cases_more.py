@@ -1,0 +1,206 @@
+"""The cases beyond refunds and returns: a custom dispute compensated by the platform (§5),
+a merchant's transit claim (§7), a false shipment charged to the merchant (§6), a complaint
+that shortens the merchant's deadline, and a broken 48-hour shipping promise (§10b)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock
+from buyerguard.ledger.book import balance
+from buyerguard.scheduler import Scheduler
+from buyerguard.services.context import OPERATOR
+from tests.conftest import Api
+
+
+def order(api: Api, order_id: str, lines: list[dict[str, Any]], *steps: str) -> None:
+    body = {"id": order_id, "buyer_id": "B-shop", "lines": lines}
+    placed = api.post("marketplace", "/v1/orders", body)
+    assert placed.status_code == 201, placed.text
+    total = placed.json()["total"]
+    facts = {
+        "pay": ("payment", {"amount": total}),
+        "ship": ("shipment", {"carrier": "SF", "tracking_number": f"SF-{order_id}"}),
+        "sign": ("signing", None),
+        "confirm": ("confirmation", None),
+    }
+    for step in steps:
+        suffix, fact = facts[step]
+        answer = api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact)
+        assert answer.status_code == 200, answer.text
+
+
+def act(api: Api, role: str, case_id: str, action: str, body: Any = None) -> dict[str, Any]:
+    answer = api.post(role, f"/v1/cases/{case_id}/{action}", body)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def credit(rt: Runtime, account_id: str) -> int:
+    with rt.reading(OPERATOR) as ctx:
+        return balance(ctx.connection, account_id).credit_balance_fen
+
+
+def debt(rt: Runtime, merchant_id: str) -> int:
+    with rt.reading(OPERATOR) as ctx:
+        return balance(ctx.connection, f"merchant:{merchant_id}:debt").debit_balance_fen
+
+
+def tick(rt: Runtime) -> list[str]:
+    return [item.outcome for item in Scheduler(rt.engine, rt.clock, rt.rulebooks).tick()]
+
+
+def test_a_misprinted_custom_order_is_refunded_and_compensated_by_the_platform(
+    api: Api, rt: Runtime
+) -> None:
+    # 100 custom cups at 48.00: 4,800.00; compensation 5% = 240.00, paid by the platform.
+    lines = [{"product_id": "P-cups", "quantity": 100, "tier": "custom"}]
+    order(api, "C-1", lines, "pay", "ship", "sign")
+    opened = api.post(
+        "buyer",
+        "/v1/orders/C-1/cases",
+        {
+            "type": "custom_dispute",
+            "sub_order_id": "C-1-1",
+            "trigger": "misprinted",
+            "amount": "1,000.00",
+            "reason": "the logo is printed upside down",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    closed = act(api, "merchant", opened.json()["id"], "accept")
+    assert (closed["state"], closed["refunded"]) == ("closed", "1000.00")
+    assert credit(rt, "buyer:B-shop:payable") == 100000 + 24000
+    spot = api.post(
+        "buyer",
+        "/v1/orders/C-1/cases",
+        {"type": "custom_dispute", "sub_order_id": "C-1-1", "trigger": "nonsense", "reason": "x"},
+    )
+    assert spot.status_code == 422 and spot.json()["field"] == "trigger"
+
+
+def test_a_custom_dispute_needs_custom_goods(api: Api) -> None:
+    order(api, "C-2", [{"product_id": "P-cups", "quantity": 10}], "pay", "ship")
+    refused = api.post(
+        "buyer",
+        "/v1/orders/C-2/cases",
+        {"type": "custom_dispute", "sub_order_id": "C-2-1", "trigger": "damaged", "reason": "x"},
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "not_custom_goods"
+
+
+def test_a_transit_claim_pays_the_merchant_the_goods_value_up_to_the_cap(
+    api: Api, rt: Runtime
+) -> None:
+    order(api, "T-1", [{"product_id": "P-towels", "quantity": 40}], "pay", "ship")  # 100,000.00
+    opened = api.post(
+        "merchant",
+        "/v1/orders/T-1/cases",
+        {
+            "type": "transit_claim",
+            "sub_order_id": "T-1-1",
+            "amount": "80,000.00",
+            "reason": "truck fire",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["state"] == "escalated"
+    assert (
+        api.post(
+            "buyer",
+            "/v1/orders/T-1/cases",
+            {
+                "type": "transit_claim",
+                "sub_order_id": "T-1-1",
+                "reason": "x",
+            },
+        ).status_code
+        == 403
+    )
+    ruled = act(
+        api,
+        "operator",
+        opened.json()["id"],
+        "ruling",
+        {"result": "merchant", "note": "police report"},
+    )
+    assert ruled["outcome"] == "ruled_for_merchant"
+    assert credit(rt, "merchant:M-yiwu:payable") == 5_000_000  # 80,000.00 capped at 50,000.00
+
+
+def test_a_false_shipment_refunds_the_buyer_and_charges_the_platform_costs(
+    api: Api, rt: Runtime
+) -> None:
+    lines = [{"product_id": "P-cups", "quantity": 10}, {"product_id": "P-towels", "quantity": 2}]
+    order(api, "F-1", lines, "pay", "ship", "sign")
+    ret = api.post(
+        "buyer",
+        "/v1/orders/F-1/cases",
+        {"type": "return_no_reason", "sub_order_id": "F-1-1", "reason": "not needed"},
+    ).json()
+    act(api, "merchant", ret["id"], "accept")
+    act(api, "marketplace", ret["id"], "pickup", {"carrier": "SF", "freight": "30.00"})
+    finding = api.post(
+        "marketplace",
+        "/v1/orders/F-1/cases",
+        {"type": "false_shipment", "sub_order_id": "F-1-2", "reason": "no parcel behind SF-F-1"},
+    )
+    assert finding.status_code == 201, finding.text
+    assert (finding.json()["state"], finding.json()["refunded"]) == ("closed", "5000.00")
+    # The platform's 25.00 subsidy is the merchant's: nothing on its payable yet, so debt.
+    assert debt(rt, "M-yiwu") == 2500
+    assert credit(rt, "buyer:B-shop:payable") == 36000 + 500000  # quick refund + false shipment
+
+
+def test_a_complaint_lets_the_operator_shorten_the_merchants_36_hours(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    order(api, "Q-1", [{"product_id": "P-cups", "quantity": 10}], "pay", "ship", "sign")
+    case = api.post(
+        "buyer",
+        "/v1/orders/Q-1/cases",
+        {"type": "refund_only_quality", "sub_order_id": "Q-1-1", "reason": "chipped"},
+    ).json()
+    early = api.post("operator", f"/v1/cases/{case['id']}/expedite")
+    assert early.status_code == 409 and early.json()["code"] == "no_complaint"
+    act(api, "buyer", case["id"], "complain", {"note": "no answer for a day"})
+    act(api, "operator", case["id"], "expedite")
+    detail = api.get("buyer", f"/v1/cases/{case['id']}").json()
+    assert detail["deadline"]["kind"] == "case.merchant_answer"
+    clock.advance(timedelta(hours=12))
+    tick(rt)
+    closed = api.get("buyer", f"/v1/cases/{case['id']}").json()
+    assert (closed["state"], closed["outcome"], closed["refunded"]) == (
+        "closed",
+        "granted_on_timeout",
+        "360.00",
+    )
+
+
+def test_a_broken_48_hour_promise_compensates_the_buyer_at_the_merchants_cost(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    order(api, "L-1", [{"product_id": "P-cups", "quantity": 10}], "pay")  # 360.00, 48 h
+    order(api, "L-2", [{"product_id": "P-cups", "quantity": 10}], "pay", "ship")  # in time
+    clock.advance(timedelta(hours=47, minutes=59))
+    tick(rt)
+    assert credit(rt, "buyer:B-shop:payable") == 0
+    clock.advance(timedelta(minutes=1))
+    tick(rt)
+    # 5% of 360.00 = 18.00 (within 5.00 .. 100.00), from the merchant: into debt.
+    assert credit(rt, "buyer:B-shop:payable") == 1800
+    assert debt(rt, "M-yiwu") == 1800
+    decisions = api.get("marketplace", "/v1/orders/L-1/decisions").json()["items"]
+    assert [d["amount"] for d in decisions if d["kind"] == "late_shipment_compensation"] == [
+        "18.00"
+    ]
+    late = api.post(
+        "marketplace", "/v1/orders/L-1/shipment", {"carrier": "SF", "tracking_number": "1"}
+    )
+    assert late.status_code == 200
+    clock.advance(timedelta(days=3))
+    tick(rt)
+    assert credit(rt, "buyer:B-shop:payable") == 1800  # compensated once
