@@ -79,6 +79,12 @@ def test_a_return_picked_up_is_refunded_at_once_and_the_carrier_subsidised(
     kinds = [decision["kind"] for decision in detail["decisions"]]
     assert kinds[:3] == ["return_eligibility", "case_opened", "deadline_set"]
     assert "case_quick_refunded" in kinds and kinds[-1] == "case_closed"
+    paid = {(row["kind"], row["party"], row["amount"], row["state"]) for row in detail["payments"]}
+    assert paid == {
+        ("carrier_subsidy", "carrier:SF", "25.00", "instructed"),
+        ("refund", "buyer:B-shop", CUPS, "instructed"),
+    }
+    assert (detail["owed"], detail["paid"]) == ("385.00", "0.00")
     # The buyer is owed its refund by instruction; nothing was released to the merchant.
     assert owed_to(rt, "buyer:B-shop:payable") == 36000
     clock.advance(timedelta(days=11))

@@ -204,3 +204,30 @@ def test_a_broken_48_hour_promise_compensates_the_buyer_at_the_merchants_cost(
     clock.advance(timedelta(days=3))
     tick(rt)
     assert credit(rt, "buyer:B-shop:payable") == 1800  # compensated once
+
+
+def test_the_shipping_goes_back_when_a_case_refunds_the_whole_order(api: Api, rt: Runtime) -> None:
+    body = {
+        "id": "S-1",
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+        "shipping": "20.00",
+    }
+    assert api.post("marketplace", "/v1/orders", body).status_code == 201
+    for suffix, fact in (
+        ("payment", {"amount": "380.00"}),
+        ("shipment", {"carrier": "SF", "tracking_number": "SF-S-1"}),
+        ("signing", None),
+        ("confirmation", None),
+    ):
+        assert api.post("marketplace", f"/v1/orders/S-1/{suffix}", fact).status_code == 200
+    case = api.post(
+        "buyer",
+        "/v1/orders/S-1/cases",
+        {"type": "refund_only_quality", "sub_order_id": "S-1-1", "reason": "all broken"},
+    ).json()
+    act(api, "merchant", case["id"], "accept")
+    # 360.00 of goods and 20.00 of shipping, both taken back from the merchant after release.
+    assert credit(rt, "buyer:B-shop:payable") == 38000
+    decisions = api.get("marketplace", "/v1/orders/S-1/decisions").json()["items"]
+    assert [d["amount"] for d in decisions if d["kind"] == "shipping_refund_due"] == ["20.00"]

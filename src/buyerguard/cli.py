@@ -45,6 +45,10 @@ instructions_app = typer.Typer(
     help="Instructions to pay out (payouts, refunds, compensation) and their outcomes.",
     no_args_is_help=True,
 )
+cases_app = typer.Typer(
+    help="After-sales cases: state, goods, money, the running deadline and history.",
+    no_args_is_help=True,
+)
 for sub_app, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -59,6 +63,7 @@ for sub_app, name in (
     (badge_app, "badge"),
     (payouts_app, "payouts"),
     (instructions_app, "instructions"),
+    (cases_app, "cases"),
 ):
     app.add_typer(sub_app, name=name)
 app.command("serve")(serve)
@@ -490,6 +495,266 @@ def instructions_overdue(as_json: AsJson = False) -> None:
         f"{len(rows)} instruction(s) overdue: instructed and not reported executed or failed "
         f"within instructions.overdue_after_hours ({hours} h now)",
         soft_wrap=True,
+    )
+
+
+CASE_HEADER = (
+    "id",
+    "type",
+    "order",
+    "sub-order",
+    "state",
+    "goods",
+    "requested",
+    "refunded",
+    "deadline",
+    "due",
+)
+
+
+def _running_deadlines(connection: Any, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The running deadline of each case (a case has at most one), in one query: the
+    pending timer of a `case_deadlines.DEADLINES` kind about it."""
+    from sqlalchemy import select
+
+    from buyerguard.services.case_deadlines import DEADLINES
+    from buyerguard.services.timers import PENDING, RUNNING
+    from buyerguard.store.tables import timers
+
+    if not case_ids:
+        return {}
+    query = select(timers.c.subject_id, timers.c.kind, timers.c.due_at).where(
+        timers.c.subject_id.in_(case_ids),
+        timers.c.kind.in_(list(DEADLINES)),
+        timers.c.status.in_((PENDING, RUNNING)),
+    )
+    return {row["subject_id"]: dict(row) for row in connection.execute(query).mappings()}
+
+
+def _deadline_view(timer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A running deadline as `GET /v1/cases/{id}` shows it."""
+    if timer is None:
+        return None
+    return {"kind": timer["kind"], "due_at": format_instant(timer["due_at"])}
+
+
+def _cases(
+    order: str | None, state: str | None, limit: int
+) -> tuple[list[tuple[Any, dict[str, Any] | None]], bool]:
+    """Cases by id with their running deadline, at most `limit`, and whether more were left
+    out. An unknown order or state is refused before anything is listed."""
+    from buyerguard.domain.cases import CaseState
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.orders import load_visible_order
+    from buyerguard.store.case_repository import list_cases
+
+    if state is not None and state not in set(CaseState):
+        choices = ", ".join(CaseState)
+        raise InvalidInput("invalid_choice", f"state must be one of {choices}: {state!r}", "state")
+    rt = configured_runtime()
+    page_size = min(limit + 1, 1000)
+    found: list[tuple[Any, dict[str, Any] | None]] = []
+    with rt.reading(OPERATOR) as ctx:
+        if order is not None:
+            load_visible_order(ctx, order)
+        while len(found) <= limit:
+            after = found[-1][0].id if found else None
+            page = list_cases(
+                ctx.connection, order_id=order, state=state, after=after, limit=page_size
+            )
+            running = _running_deadlines(ctx.connection, [case.id for case in page])
+            found.extend((case, running.get(case.id)) for case in page)
+            if len(page) < page_size:
+                break
+    return found[:limit], len(found) > limit
+
+
+@cases_app.command("list")
+@refusals_exit_2
+def cases_list(
+    order: Annotated[str | None, typer.Option(help="only the cases of this order")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="pending, negotiating, accepted, refused, escalated, closed or withdrawn"
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    as_json: AsJson = False,
+) -> None:
+    """Cases by id: type, order, state, where the goods are, the money asked and refunded,
+    and the deadline running now (who must act is in `cases show`)."""
+    from buyerguard.api.case_views import case_view
+
+    found, more = _cases(order, state, limit)
+    if as_json:
+        items = [{**case_view(case), "deadline": _deadline_view(timer)} for case, timer in found]
+        _print_json({"items": items, "more": more})
+        return
+    rows = [
+        (
+            case.id,
+            case.type.value,
+            case.order_id,
+            case.sub_order_id,
+            case.state.value,
+            case.goods.value,
+            format_fen(case.requested_fen, thousands=True),
+            format_fen(case.refunded_fen, thousands=True),
+            timer["kind"] if timer else "-",
+            format_instant(timer["due_at"]) if timer else "-",
+        )
+        for case, timer in found
+    ]
+    _print_rows(f"{len(rows)} case(s)", CASE_HEADER, rows)
+    console.print(
+        f"{len(rows)} case(s)" + (f"; more left out (raise --limit {limit})" if more else ""),
+        soft_wrap=True,
+    )
+
+
+def _say(text: str) -> None:
+    """One plain line: never wrapped, never read as markup (notes are the parties' text)."""
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+def _case_instructions(connection: Any, order_id: str, case_id: str) -> list[dict[str, Any]]:
+    """The instructions a case made (refunds, carrier subsidies) and their retries: those of
+    its order whose details name the case."""
+    from sqlalchemy import select
+
+    from buyerguard.store.tables import instructions
+
+    query = (
+        select(instructions)
+        .where(instructions.c.order_id == order_id)
+        .order_by(instructions.c.instructed_at, instructions.c.id)
+    )
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    return [row for row in rows if (row["details"] or {}).get("case_id") == case_id]
+
+
+def _deadline_line(timer: dict[str, Any] | None, decisions: list[dict[str, Any]]) -> str:
+    """Who must act by when, under which rulebook key, and what happens if nobody does."""
+    from buyerguard.services.case_deadlines import DEADLINES
+
+    if timer is None:
+        return "deadline: none running"
+    deadline = DEADLINES[timer["kind"]]
+    rule_id = deadline.rule_id
+    for decision in decisions:  # the key it was set under (a buyer-sent return's, say)
+        details = decision["details"] or {}
+        if decision["kind"] == "deadline_set" and details.get("deadline") == timer["kind"]:
+            rule_id = decision["rule_ids"][0]
+    return (
+        f"deadline: {timer['kind']} due {format_instant(timer['due_at'])}: the {deadline.who} "
+        f"must act ({rule_id}), else {deadline.at_timeout}"
+    )
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+@cases_app.command("show")
+@refusals_exit_2
+def cases_show(case_id: str, as_json: AsJson = False) -> None:
+    """One case: its state, where the goods are, the money asked, agreed, refunded and paid
+    (its instructions and their outcomes), the running deadline, every transition and every
+    decision with its explanation.
+
+    `--json` prints `GET /v1/cases/{id}` as the operator sees it, plus `instructions`.
+    """
+    from buyerguard.api.case_views import case_detail_view
+    from buyerguard.api.money_views import instruction_view
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.records import case_decisions
+    from buyerguard.store import case_repository
+
+    rt = configured_runtime()
+    with rt.reading(OPERATOR) as ctx:
+        case = case_repository.get_case(ctx.connection, case_id)
+        history = case_repository.case_history(ctx.connection, case.id)
+        decisions = case_decisions(ctx.connection, case.order_id, case.id)
+        timer = _running_deadlines(ctx.connection, [case.id]).get(case.id)
+        paid = _case_instructions(ctx.connection, case.order_id, case.id)
+    detail = case_detail_view(case, history, decisions, timer)
+    if as_json:
+        _print_json({**detail, "instructions": [instruction_view(row) for row in paid]})
+        return
+    _say(
+        f"case {case.id}: {case.type.value} on order {case.order_id}, sub-order "
+        f"{case.sub_order_id} (buyer {case.buyer_id}, merchant {case.merchant_id})"
+    )
+    _say(
+        f"opened {detail['opened_at']} by {case.opened_by} under rulebook {case.rulebook_id}: "
+        f"{case.reason}"
+    )
+    closed = f", closed {detail['closed_at']}" if case.closed_at else ""
+    _say(
+        f"state {case.state.value}, goods {case.goods.value}, outcome "
+        f"{_or_dash(detail['outcome'])}{closed}"
+    )
+    by_state: dict[str, int] = {}
+    for row in paid:
+        if row["kind"] == "refund":
+            by_state[row["state"]] = by_state.get(row["state"], 0) + row["amount_fen"]
+    _say(
+        f"money: requested {detail['requested']}, offered {_or_dash(detail['offered'])}, "
+        f"agreed {_or_dash(detail['agreed'])}, refunded {detail['refunded']} (quick refund "
+        f"{detail['quick_refunded']}); refund instructions: "
+        f"{format_fen(by_state.get('executed', 0))} executed, "
+        f"{format_fen(by_state.get('instructed', 0))} in flight, "
+        f"{format_fen(by_state.get('failed', 0))} failed"
+    )
+    _say(_deadline_line(timer, decisions))
+    _say(f"instructions ({len(paid)}):")
+    _print_rows(
+        "instructions",
+        ("id", "kind", "party", "amount", "state", "instructed"),
+        [
+            (
+                row["id"],
+                row["kind"],
+                row["party"],
+                format_fen(row["amount_fen"], thousands=True),
+                row["state"],
+                format_instant(row["instructed_at"]),
+            )
+            for row in paid
+        ],
+    )
+    _say(f"history ({len(history)}):")
+    _print_rows(
+        "history",
+        ("when", "action", "actor", "state", "goods", "note", "evidence"),
+        [
+            (
+                format_instant(row["occurred_at"]),
+                row["action"],
+                row["actor"],
+                f"{row['from_state']} -> {row['to_state']}",
+                f"{row['goods_from']} -> {row['goods_to']}",
+                row["note"] or "",
+                " ".join(item["uri"] for item in row["evidence"] or []),
+            )
+            for row in history
+        ],
+    )
+    _say(f"decisions ({len(decisions)}):")
+    _print_rows(
+        "decisions",
+        ("when", "kind", "amount", "rule ids", "explanation"),
+        [
+            (
+                format_instant(row["occurred_at"]),
+                row["kind"],
+                format_fen(row["amount_fen"], thousands=True),
+                ", ".join(row["rule_ids"]),
+                row["explanation"],
+            )
+            for row in decisions
+        ],
     )
 
 

@@ -18,6 +18,7 @@ from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.errors import InvalidInput
 from buyerguard.services import case_deadlines
 from buyerguard.services.context import Role
+from buyerguard.services.instructions import instructions_about
 from buyerguard.services.orders import load_visible_order
 from buyerguard.services.records import case_decisions
 from buyerguard.services.timers import pending_timers_of
@@ -65,6 +66,7 @@ def get_case(case_id: CaseId, request: Request, caller: CallerDep) -> dict[str, 
             case_repository.case_history(ctx.connection, case.id),
             case_decisions(ctx.connection, case.order_id, case.id),
             running[0] if running else None,
+            instructions_about(ctx.connection, case.order_id, "case_id", case.id),
         )
 
 

@@ -40,10 +40,26 @@ def case_detail_view(
     history: list[dict[str, Any]],
     decisions: list[dict[str, Any]],
     deadline: dict[str, Any] | None,
+    payments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A case with its running deadline, each transition and each decision."""
+    """A case with its running deadline, what it owes and what was paid (its instructions),
+    each transition and each decision."""
+    payments = payments or []
+    live = [row for row in payments if row["state"] != "failed"]
     return {
         **case_view(case),
+        "owed": format_fen(sum(row["amount_fen"] for row in live)),
+        "paid": format_fen(sum(row["amount_fen"] for row in live if row["state"] == "executed")),
+        "payments": [
+            {
+                "instruction_id": row["id"],
+                "kind": row["kind"],
+                "party": row["party"],
+                "amount": format_fen(row["amount_fen"]),
+                "state": row["state"],
+            }
+            for row in payments
+        ],
         "deadline": None
         if deadline is None
         else {"kind": deadline["kind"], "due_at": instant(deadline["due_at"])},

@@ -51,6 +51,10 @@ def settle_refund(
         ctx, order, sub, due_fen, when, rule_id=rule_id, details=details
     )
     case.refunded_fen += due_fen
+    if ctx.rulebook_at(when).returns.shipping_refunded_with_whole_order:
+        settlement.refund_shipping_after_shipment(
+            ctx, order, when, "returns.shipping_refunded_with_whole_order", details
+        )
     return due_fen
 
 
@@ -185,6 +189,7 @@ def pickup_accounts(order: Order, case: Case, carrier: str) -> list[accounts.Acc
     sub = order.sub_order(case.sub_order_id, field="sub_order_id")
     return [
         *settlement.refund_accounts(order, sub),
+        *merchant_accounts(order.merchant_id),  # a shipping refund after release
         accounts.platform_subsidy_expense(order.id),
         *instructions.party_accounts(party("carrier", carrier)),
     ]

@@ -340,3 +340,19 @@ def list_instructions(
     if after:
         query = query.where(instructions.c.id > after)
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def instructions_about(
+    connection: Connection, order_id: str, key: str, value: str
+) -> list[dict[str, Any]]:
+    """The order's instructions whose details name `key` = `value` (a case's payments)."""
+    query = (
+        select(instructions)
+        .where(instructions.c.order_id == order_id)
+        .order_by(instructions.c.instructed_at, instructions.c.id)
+    )
+    return [
+        dict(row)
+        for row in connection.execute(query).mappings()
+        if (row["details"] or {}).get(key) == value
+    ]

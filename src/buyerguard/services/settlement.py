@@ -44,6 +44,7 @@ from buyerguard.services.merchant_money import (
     take_from_merchant,
 )
 from buyerguard.services.records import (
+    has_decision,
     next_decision_sequence,
     record_decision,
     record_repeated_decision,
@@ -265,45 +266,114 @@ def refund_sub_orders(
                 decision_ref,
             )
     if not order.open_sub_orders() and order.shipping_fen > 0:
-        decision = _lifecycle_decision(
-            "shipping_refund_due",
-            order.id,
-            order.shipping_fen,
-            PLATFORM,
-            buyer,
-            rulebook,
-            rule_id,
-            f"refund shipping {format_fen(order.shipping_fen)}: nothing left to ship",
-            details,
+        why_shipping = "nothing left to ship"
+        refunded_fen += _shipping_from_escrow(
+            ctx, order, rulebook, occurred_at, rule_id, why_shipping, details
         )
-        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
-        _transfer(
-            ctx,
-            f"void-shipping:{order.id}",
-            TransferKind.VOID_PENDING,
-            escrow,
-            payable,
-            order.shipping_fen,
-            "escrow_void",
-            order,
-            occurred_at,
-            decision_ref,
-            pending_id=f"hold-shipping:{order.id}",
-        )
-        _transfer(
-            ctx,
-            f"refund-shipping:{order.id}",
-            TransferKind.POSTED,
-            escrow,
-            owed,
-            order.shipping_fen,
-            "refund",
-            order,
-            occurred_at,
-            decision_ref,
-        )
-        refunded_fen += order.shipping_fen
     return _instruct_refund(ctx, order, refunded_fen, occurred_at, rule_id, refunds, details)
+
+
+def _shipping_decision(
+    order: Order,
+    rulebook: Rulebook,
+    rule_id: str,
+    why: str,
+    details: Mapping[str, object] | None,
+) -> Decision:
+    return _lifecycle_decision(
+        "shipping_refund_due",
+        order.id,
+        order.shipping_fen,
+        PLATFORM,
+        party("buyer", order.buyer_id),
+        rulebook,
+        rule_id,
+        f"refund shipping {format_fen(order.shipping_fen)}: {why}",
+        details,
+    )
+
+
+def _shipping_from_escrow(
+    ctx: Context,
+    order: Order,
+    rulebook: Rulebook,
+    occurred_at: datetime,
+    rule_id: str,
+    why: str,
+    details: Mapping[str, object] | None,
+) -> Fen:
+    """Void the shipping hold and owe the shipping back to the buyer (accounts locked)."""
+    decision = _shipping_decision(order, rulebook, rule_id, why, details)
+    decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+    escrow = accounts.merchant_escrow(order.merchant_id)
+    payable = accounts.merchant_payable(order.merchant_id)
+    _transfer(
+        ctx,
+        f"void-shipping:{order.id}",
+        TransferKind.VOID_PENDING,
+        escrow,
+        payable,
+        order.shipping_fen,
+        "escrow_void",
+        order,
+        occurred_at,
+        decision_ref,
+        pending_id=f"hold-shipping:{order.id}",
+    )
+    _transfer(
+        ctx,
+        f"refund-shipping:{order.id}",
+        TransferKind.POSTED,
+        escrow,
+        accounts.buyer_payable(order.buyer_id),
+        order.shipping_fen,
+        "refund",
+        order,
+        occurred_at,
+        decision_ref,
+    )
+    return order.shipping_fen
+
+
+def refund_shipping_after_shipment(
+    ctx: Context,
+    order: Order,
+    occurred_at: datetime,
+    rule_id: str,
+    details: Mapping[str, object] | None = None,
+) -> str | None:
+    """Every sub-order of a shipped order refunded in full: its shipping goes back too —
+    from escrow while held, taken back from the merchant once released — once per order.
+    Returns the refund instruction's id (None: nothing to refund)."""
+    if order.shipping_fen <= 0 or any(sub.settled_goods_fen for sub in order.sub_orders):
+        return None
+    if has_decision(ctx.connection, "shipping_refund_due", order.id):
+        return None
+    rulebook = ctx.rulebook_at(occurred_at)
+    why = "every sub-order was refunded in full"
+    lock_accounts(
+        ctx.connection,
+        [*refund_accounts(order, None), *merchant_accounts(order.merchant_id)],
+        ctx.now(),
+    )
+    if not order.released:
+        amount_fen = _shipping_from_escrow(ctx, order, rulebook, occurred_at, rule_id, why, details)
+    else:
+        decision = _shipping_decision(order, rulebook, rule_id, why, details)
+        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
+        amount_fen = order.shipping_fen
+        take_from_merchant(
+            ctx,
+            order.merchant_id,
+            amount_fen,
+            accounts.buyer_payable(order.buyer_id),
+            f"refund-shipping:{order.id}",
+            "refund_after_release",
+            occurred_at,
+            order.id,
+            decision_ref,
+        )
+    return _instruct_refund(ctx, order, amount_fen, occurred_at, rule_id, [], details)
 
 
 def _instruct_refund(
