@@ -124,6 +124,82 @@ def refund_instruction(api: Api, tag: str, *, failed: bool = False) -> str:
     return instruction_id
 
 
+# A case moves to each stage by the marketplace's facts: (action, body) in order.
+CASE_STAGES: dict[str, tuple[tuple[str, dict[str, Any] | None], ...]] = {
+    "pending": (),
+    "negotiating": (("offer", {"amount": "10.00"}),),
+    # the buyer turned an offer down: pending again, and the merchant may now refuse
+    "negotiated": (("offer", {"amount": "10.00"}), ("decline", None)),
+    "escalated": (("offer", {"amount": "10.00"}), ("escalate", None)),
+    "complained": (("complain", None),),
+    "approved": (("accept", None),),
+    "sent": (("accept", None), ("handover", {"carrier": "SF", "tracking_number": "RT1"})),
+    "arrived": (
+        ("accept", None),
+        ("handover", {"carrier": "SF", "tracking_number": "RT1"}),
+        ("arrival", None),
+    ),
+}
+RETURN_STAGES = frozenset({"approved", "sent", "arrived"})
+
+
+def case_at(api: Api, tag: str, stage: str) -> str:
+    """A fresh case on a fresh signed order of B-shop at M-yiwu, moved to `stage`."""
+    order_id = order(api, f"case-{tag}", "pay", "ship", "sign")
+    case_id = f"C-{tag}"
+    body = {
+        "id": case_id,
+        "type": "return_no_reason" if stage in RETURN_STAGES else "refund_only_quality",
+        "sub_order_id": f"{order_id}-1",
+        "reason": "probe",
+    }
+    answer = api.post("marketplace", f"/v1/orders/{order_id}/cases", body)
+    assert answer.status_code == 201, answer.text
+    for action, fact in CASE_STAGES[stage]:
+        answer = api.post("marketplace", f"/v1/cases/{case_id}/{action}", fact)
+        assert answer.status_code == 200, answer.text
+    return case_id
+
+
+def case_action(
+    action: str, stage: str, body: Any = None, *, buyer_stage: str | None = None
+) -> Probe:
+    """A probe of `POST /v1/cases/{id}/{action}` on a case at `stage` — at `buyer_stage`
+    for a buyer, where the move is the buyer's (accepting or declining an offer)."""
+
+    def probe(api: Api, tag: str) -> Call:
+        chosen = buyer_stage if buyer_stage and tag.endswith("buyer") else stage
+        return Call("POST", f"/v1/cases/{case_at(api, tag, chosen)}/{action}", body)
+
+    return probe
+
+
+def withdrawn_case(api: Api, tag: str) -> Call:
+    """Withdrawing is the claimant's: a merchant withdraws its transit claim, anyone else a
+    buyer's pending case."""
+    if not tag.endswith("merchant"):
+        return Call("POST", f"/v1/cases/{case_at(api, tag, 'pending')}/withdraw")
+    order_id = order(api, f"case-{tag}", "pay", "ship")
+    body = {
+        "id": f"C-{tag}",
+        "type": "transit_claim",
+        "sub_order_id": f"{order_id}-1",
+        "reason": "probe",
+    }
+    answer = api.post("merchant", f"/v1/orders/{order_id}/cases", body)
+    assert answer.status_code == 201, answer.text
+    return Call("POST", f"/v1/cases/C-{tag}/withdraw")
+
+
+def opened_case(api: Api, tag: str) -> Call:
+    """A new case on a fresh signed order: a merchant's is a transit claim, anyone else's a
+    quality refund-only."""
+    order_id = order(api, tag, "pay", "ship", "sign")
+    case_type = "transit_claim" if tag.endswith("merchant") else "refund_only_quality"
+    body = {"type": case_type, "sub_order_id": f"{order_id}-1", "reason": "probe"}
+    return Call("POST", f"/v1/orders/{order_id}/cases", body)
+
+
 PROBES: dict[str, Probe] = {
     "GET /healthz": lambda api, tag: Call("GET", "/healthz"),
     "POST /v1/merchants": lambda api, tag: Call(
@@ -247,6 +323,33 @@ PROBES: dict[str, Probe] = {
     "POST /v1/instructions/{instruction_id}/retry": lambda api, tag: Call(
         "POST", f"/v1/instructions/{refund_instruction(api, tag, failed=True)}/retry"
     ),
+    "POST /v1/orders/{order_id}/cases": opened_case,
+    "GET /v1/cases/{case_id}": lambda api, tag: Call(
+        "GET", f"/v1/cases/{case_at(api, tag, 'pending')}"
+    ),
+    "GET /v1/cases": lambda api, tag: Call(
+        "GET", "/v1/cases", listed_id=case_at(api, tag, "pending")
+    ),
+    "POST /v1/cases/{case_id}/accept": case_action("accept", "pending", buyer_stage="negotiating"),
+    "POST /v1/cases/{case_id}/offer": case_action("offer", "pending", {"amount": "5.00"}),
+    "POST /v1/cases/{case_id}/decline": case_action(
+        "decline", "negotiated", buyer_stage="negotiating"
+    ),
+    "POST /v1/cases/{case_id}/handover": case_action(
+        "handover", "approved", {"carrier": "SF", "tracking_number": "RT1"}
+    ),
+    "POST /v1/cases/{case_id}/pickup": case_action(
+        "pickup", "approved", {"carrier": "SF", "freight": "12.00"}
+    ),
+    "POST /v1/cases/{case_id}/arrival": case_action("arrival", "sent"),
+    "POST /v1/cases/{case_id}/inspection": case_action("inspection", "arrived", {"result": "ok"}),
+    "POST /v1/cases/{case_id}/escalate": case_action("escalate", "negotiating"),
+    "POST /v1/cases/{case_id}/ruling": case_action(
+        "ruling", "escalated", {"result": "buyer", "note": "probe"}
+    ),
+    "POST /v1/cases/{case_id}/complain": case_action("complain", "pending"),
+    "POST /v1/cases/{case_id}/expedite": case_action("expedite", "complained"),
+    "POST /v1/cases/{case_id}/withdraw": withdrawn_case,
 }
 
 

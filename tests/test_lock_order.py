@@ -3,11 +3,13 @@
 A statement hook records, per transaction, each table whose rows the
 transaction locks (`UPDATE`, `SELECT … FOR UPDATE`, the claiming inserts);
 the test then drives every command kind — the API's facts, the catalogue,
-the scheduler's timers, and money out (adjustments of each kind, execution
-reports, retries, payout runs on demand and scheduled, payout settings) — and
-asserts that no transaction ever takes a lock that ranks below one it already
-holds, that the locks of a transaction of their own come alone, and that
-ledger accounts are taken in account-id order. Two transactions that respect
+the scheduler's timers, money out (adjustments of each kind, execution
+reports, retries, payout runs on demand and scheduled, payout settings) and
+after-sales cases (every case type opened, every action, every deadline's
+timeout) — and asserts that no transaction ever takes a lock that ranks below
+one it already holds, that an order's children (its sub-orders, its cases) are
+locked only while the order is, that the locks of a transaction of their own
+come alone, and that ledger accounts are taken in account-id order. Two transactions that respect
 one order can wait for each other but never deadlock. PostgreSQL only: it is
 where row locks exist (SQLite has one writer).
 """
@@ -25,9 +27,11 @@ from sqlalchemy import Connection, event
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
+from buyerguard.domain.cases import ACTIONS, CaseType
 from buyerguard.money import parse_yuan
 from buyerguard.rulebook import rulebooks
-from buyerguard.scheduler import Scheduler
+from buyerguard.scheduler import FiredTimer, Scheduler
+from buyerguard.services.case_deadlines import DEADLINES
 from buyerguard.store.db import make_engine
 from buyerguard.store.shipment_history import ShipmentHistory
 from tests.conftest import Api, assert_ledger_checks, reset_postgres, serving_demo
@@ -37,7 +41,7 @@ from tests.test_api import NEW_BUYER, NEW_MERCHANT, NEW_PRODUCT
 LOCK_ORDER = (
     "idempotency_keys",
     "merchant_payout_settings",  # PUT /v1/merchants/{id}/payout-settings, after its key only
-    "orders",
+    "orders",  # and its children, ORDER_CHILDREN: sub-orders and cases
     "timers",
     "merchant_badges",
     "instructions",  # execution reports and retries (services/instructions.py)
@@ -51,7 +55,9 @@ ONLY_WITH = {
     "payout_runs": {"payout_runs"},
     "merchant_payout_settings": {"idempotency_keys", "merchant_payout_settings"},
 }
-ORDER_CHILDREN = {"sub_orders": "orders"}  # an order's lines are locked with the order
+# An order's lines and its after-sales cases are locked only while the order is (a case's
+# command or deadline locks the order first): they rank with it, wherever they come after it.
+ORDER_CHILDREN = {"sub_orders": "orders", "cases": "orders"}
 # Inserts that may wait on a row: another transaction inserting the same key.
 CLAIMING_INSERTS = {
     "idempotency_keys",
@@ -73,7 +79,7 @@ def locked_table(statement: str) -> str | None:
         table = match.group(1)
     else:
         return None
-    return ORDER_CHILDREN.get(table, table)
+    return table
 
 
 class LockRecorder:
@@ -123,13 +129,19 @@ class LockRecorder:
 
 def out_of_order(taken: list[str]) -> str | None:
     """The first lock taken after one of a higher rank, if any (re-taking a held lock is fine),
-    or a lock of its own transaction taken with others."""
+    a child of an order locked before the order, or a lock of its own transaction taken
+    with others."""
     for table, allowed in ONLY_WITH.items():
         if table in taken and not set(taken) <= allowed:
             return f"{table} with {sorted(set(taken) - allowed)}"
     held: set[str] = set()
     highest = -1
     for table in taken:
+        parent = ORDER_CHILDREN.get(table)
+        if parent is not None:
+            if parent not in held:
+                return f"{table} before its {parent}"
+            continue
         assert table in LOCK_ORDER, f"undocumented lock on {table}: add it to the lock order"
         if table in held:
             continue
@@ -139,6 +151,17 @@ def out_of_order(taken: list[str]) -> str | None:
         held.add(table)
         highest = rank
     return None
+
+
+def squeezed(taken: list[str]) -> str:
+    """The locks of a transaction in words, repeats of one table counted."""
+    runs: list[list[Any]] = []
+    for table in taken:
+        if runs and runs[-1][0] == table:
+            runs[-1][1] += 1
+        else:
+            runs.append([table, 1])
+    return " > ".join(table if count == 1 else f"{table} x{count}" for table, count in runs)
 
 
 @pytest.fixture
@@ -172,10 +195,12 @@ def test_every_command_kind_locks_in_the_documented_order(
             assert answer.status_code in (200, 201), (label, answer.text)
             return answer.json()
 
-        def tick(label: str, advance: timedelta) -> None:
+        def tick(label: str, advance: timedelta) -> list[FiredTimer]:
             recorder.label = label
             clock.advance(advance)
-            scheduler.tick()
+            fired = scheduler.tick()
+            assert not any(timer.failed for timer in fired), fired
+            return fired
 
         for name in ("A", "B", "C", "D"):
             body = {"id": name, "buyer_id": "B-shop", "lines": two_lines, "shipping": "20.00"}
@@ -204,13 +229,10 @@ def test_every_command_kind_locks_in_the_documented_order(
         command("create product", "merchant", "/v1/products", NEW_PRODUCT)
         states = {name: api.get("operator", f"/v1/orders/{name}").json()["state"] for name in "AB"}
         money_out(api, command, tick, recorder)
+        case_labels = after_sales(command, tick)
         recorder.label = "read the feed"
         assert api.get("marketplace", "/v1/events").status_code == 200
     assert states == {"A": "completed", "B": "completed"}
-    accounts_out_of_order = [
-        (label, taken) for label, taken in recorder.account_orders if taken != sorted(taken)
-    ]
-    assert accounts_out_of_order == []
     assert any(len(taken) >= 3 for _, taken in recorder.account_orders)
     transactions = recorder.take()
     labels = {label for label, _ in transactions}
@@ -226,12 +248,19 @@ def test_every_command_kind_locks_in_the_documented_order(
         assert {"instructions", "ledger_accounts"} <= by_label[label], label
     for label in ("payout run", "scheduled payout run"):
         assert {"payout_runs", "ledger_accounts"} <= by_label[label], label
+    for label in case_labels:  # every case command and timeout locks its order, then its case
+        assert {"orders", "cases"} <= by_label[label], (label, by_label[label])
     wrong = [
-        (label, problem, taken)
+        f"{label}: {problem} ({squeezed(taken)})"
         for label, taken in transactions
         if (problem := out_of_order(taken)) is not None
     ]
-    assert wrong == []
+    wrong += [
+        f"{label}: ledger accounts out of id order ({', '.join(taken)})"
+        for label, taken in recorder.account_orders
+        if taken != sorted(taken)
+    ]
+    assert wrong == [], "locks out of the documented order:\n" + "\n".join(wrong)
 
 
 # Every money-out command kind the test drives, by the label its locks are recorded under.
@@ -256,7 +285,7 @@ MONEY_OUT_COMMANDS = (
 def money_out(
     api: Api,
     command: Callable[[str, str, str, Any], Any],
-    tick: Callable[[str, timedelta], None],
+    tick: Callable[[str, timedelta], object],
     recorder: LockRecorder,
 ) -> None:
     """Drive every money-out command on orders of their own, in an order that reaches each
@@ -335,3 +364,133 @@ def money_out(
     command("confirm H", "buyer", "/v1/orders/H/confirmation", None)  # money for the next run
     assert debt() == 0
     tick("scheduled payout run", timedelta(days=1))
+
+
+# ------------------------------------------------------------------------ after-sales
+CUPS = [{"product_id": "P-cups", "quantity": 10}]  # 360.00
+
+
+def after_sales(
+    command: Callable[[str, str, str, Any], Any],
+    tick: Callable[[str, timedelta], list[FiredTimer]],
+) -> list[str]:
+    """Open every case type, take every action and let every deadline run out, each on an
+    order of its own (two released first, so refunds and a quick refund come back from the
+    merchant); returns the labels of the case commands and of the ticks that timed a case
+    out. Fails when a case type, an action or a deadline kind was left undriven."""
+    opened: set[str] = set()
+    acted: set[str] = set()
+    timed_out: set[str] = set()
+    labels: list[str] = []
+
+    def order(order_id: str, lines: list[dict[str, Any]] = CUPS, *, confirm: bool = False) -> None:
+        body = {"id": order_id, "buyer_id": "B-shop", "lines": lines}
+        total = command(f"place {order_id}", "marketplace", "/v1/orders", body)["total"]
+        command(
+            f"pay {order_id}", "marketplace", f"/v1/orders/{order_id}/payment", {"amount": total}
+        )
+        shipment = {"carrier": "SF", "tracking_number": f"SF-{order_id}"}
+        command(f"ship {order_id}", "merchant", f"/v1/orders/{order_id}/shipment", shipment)
+        command(f"sign {order_id}", "marketplace", f"/v1/orders/{order_id}/signing", None)
+        if confirm:
+            command(f"confirm {order_id}", "buyer", f"/v1/orders/{order_id}/confirmation", None)
+
+    def open_case(order_id: str, role: str, case_type: str, **fields: str) -> str:
+        label = f"open {case_type} on {order_id}"
+        body = {
+            "id": f"{order_id}-C",
+            "type": case_type,
+            "sub_order_id": f"{order_id}-1",
+            "reason": "after-sales",
+            **fields,
+        }
+        case = command(label, role, f"/v1/orders/{order_id}/cases", body)
+        opened.add(case_type)
+        labels.append(label)
+        return str(case["id"])
+
+    def act(case_id: str, role: str, action: str, body: Any = None) -> Any:
+        label = f"{role}: {action} {case_id}"
+        answer = command(label, role, f"/v1/cases/{case_id}/{action}", body)
+        acted.add(action)
+        labels.append(label)
+        return answer
+
+    def time_out(label: str, advance: timedelta, *kinds: str) -> None:
+        fired = {
+            timer.kind
+            for timer in tick(label, advance)
+            if timer.kind in DEADLINES and not timer.outcome.startswith("skipped")
+        }
+        assert set(kinds) <= fired, (label, fired)
+        timed_out.update(fired)
+        labels.append(label)
+
+    for order_id in ("K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8", "K11", "K14"):
+        order(order_id)
+    order("K9", [{"product_id": "P-cups", "quantity": 100, "tier": "custom"}])
+    order("K10", [{"product_id": "P-towels", "quantity": 2}])
+    for order_id in ("K12", "K13"):
+        order(order_id, confirm=True)  # released: refunds come back from the merchant
+
+    complained = open_case("K1", "buyer", "refund_only_quality")
+    act(complained, "buyer", "complain", {"note": "no answer"})
+    act(complained, "operator", "expedite")  # the merchant's 36 hours become 12
+    refused = open_case("K2", "buyer", "refund_only_not_received", amount="100.00")
+    act(refused, "merchant", "offer", {"amount": "50.00"})
+    act(refused, "buyer", "decline")
+    act(refused, "merchant", "decline")  # refused after a round: the buyer may escalate
+    unreviewed = open_case("K3", "buyer", "return_no_reason")
+    never_sent = open_case("K4", "buyer", "return_quality")
+    act(never_sent, "merchant", "accept")
+    unanswered = open_case("K5", "buyer", "refund_only_quality")
+    act(unanswered, "merchant", "offer", {"amount": "100.00"})
+    uninspected = open_case("K6", "buyer", "return_no_reason")
+    act(uninspected, "marketplace", "accept")
+    act(uninspected, "buyer", "handover", {"carrier": "YTO", "tracking_number": "YT-K6"})
+    act(uninspected, "marketplace", "arrival")
+    unruled = open_case("K7", "buyer", "refund_only_quality")
+    act(unruled, "merchant", "offer", {"amount": "10.00"})
+    act(unruled, "buyer", "escalate")
+    act(open_case("K8", "buyer", "refund_only_quality"), "buyer", "withdraw")
+    custom = open_case("K9", "buyer", "custom_dispute", trigger="misprinted", amount="1000.00")
+    act(custom, "merchant", "accept")  # refunded, and compensated by the platform
+    claim = open_case("K10", "merchant", "transit_claim")
+    act(claim, "operator", "ruling", {"result": "merchant", "note": "police report"})
+    open_case("K11", "marketplace", "false_shipment")
+    released = open_case("K12", "buyer", "refund_only_quality", amount="200.00")
+    act(released, "merchant", "accept")  # a refund after release, from the merchant
+    quick = open_case("K13", "buyer", "return_no_reason")
+    act(quick, "merchant", "accept")
+    act(quick, "buyer", "handover", {"official_logistics": True})
+    # The pickup quick-refunds (after release: from the merchant) and pays the carrier.
+    act(quick, "marketplace", "pickup", {"carrier": "ZTO", "freight": "30.00"})
+    act(quick, "merchant", "arrival")
+    act(quick, "merchant", "inspection", {"result": "ok"})
+    ruled = open_case("K14", "buyer", "refund_only_quality")
+    act(ruled, "merchant", "offer", {"amount": "10.00"})
+    act(ruled, "merchant", "escalate")
+    act(ruled, "operator", "ruling", {"result": "buyer", "amount": "100.00", "note": "photos"})
+
+    time_out("case deadlines at 12 h", timedelta(hours=12, minutes=1), "case.merchant_answer")
+    time_out("case deadlines at 24 h", timedelta(hours=12), "case.merchant_review")
+    act(unreviewed, "marketplace", "handover", {"official_logistics": True})
+    act(unreviewed, "marketplace", "pickup", {"carrier": "SF", "freight": "18.00"})
+    act(unreviewed, "merchant", "arrival")
+    act(unreviewed, "merchant", "inspection", {"result": "wrong_or_empty"})
+    act(unreviewed, "operator", "ruling", {"result": "merchant", "note": "an empty box"})
+    time_out("case deadlines at 48 h", timedelta(hours=24), "case.offer_response")
+    time_out("case deadlines at 72 h", timedelta(hours=24), "case.ruling")
+    time_out(
+        "case deadlines at 7 days",
+        timedelta(days=4, hours=1),
+        "case.escalation_window",
+        "case.handover",
+        "case.inspection",
+    )
+    # Closed cases let their orders confirm and release (the held auto-confirmation).
+    tick("auto-confirm after cases", timedelta(days=4))
+    assert opened == set(CaseType), f"case types never opened: {set(CaseType) - opened}"
+    assert set(ACTIONS) <= acted, f"case actions never driven: {set(ACTIONS) - acted}"
+    assert set(DEADLINES) <= timed_out, f"deadlines never timed out: {set(DEADLINES) - timed_out}"
+    return labels

@@ -46,7 +46,7 @@ from buyerguard.services import (
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
 from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
-from buyerguard.store import case_repository, repositories
+from buyerguard.store import repositories
 from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
@@ -66,8 +66,9 @@ def _lock_order(connection: Connection, order_id: str) -> None:
 
 
 def _lock_case_order(connection: Connection, case_id: str) -> None:
-    """A case's deadline locks its order first, like every command on the case."""
-    _lock_order(connection, case_repository.order_of_case(connection, case_id))
+    """A case's deadline takes the case's locks like every command on it: order, case,
+    timers (`services/cases.lock_case`)."""
+    cases.lock_case(connection, case_id)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import CallerDep, IdCursor, Limit, OrderId, id_path, page
 from buyerguard.api.runtime import runtime
 from buyerguard.api.schemas import CHOICE_PATTERN, ID_MAX_LENGTH, ID_PATTERN, CaseActionIn, CaseIn
+from buyerguard.clock import parse_instant
 from buyerguard.domain.cases import ACTIONS, CaseState
 from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.errors import InvalidInput
@@ -81,13 +82,34 @@ def list_cases(
         str | None,
         Query(max_length=16, pattern=CHOICE_PATTERN, description=", ".join(CaseState)),
     ] = None,
+    party: Annotated[
+        str | None,
+        Query(
+            max_length=96,
+            pattern=r"^(buyer|merchant):[A-Za-z0-9_.-]+$",
+            description="buyer:B or merchant:M",
+        ),
+    ] = None,
+    deadline_before: Annotated[
+        str | None,
+        Query(max_length=64, description="cases whose running deadline falls before this instant"),
+    ] = None,
     after: IdCursor = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
-    """Cases by id; a buyer or a merchant sees its own."""
+    """Cases by id, filtered by order, state, party or a deadline falling before an instant;
+    a buyer or a merchant sees its own."""
     if state is not None and state not in set(CaseState):
         choices = ", ".join(CaseState)
         raise InvalidInput("invalid_choice", f"state must be one of {choices}: {state!r}", "state")
+    before = parse_instant(deadline_before, field="deadline_before") if deadline_before else None
+    kind, _, party_id = (party or "").partition(":")
+    buyer_id = party_id if kind == "buyer" else None
+    merchant_id = party_id if kind == "merchant" else None
+    if caller.role is Role.BUYER:
+        buyer_id = caller.party_id if buyer_id in (None, caller.party_id) else "-"
+    if caller.role is Role.MERCHANT:
+        merchant_id = caller.party_id if merchant_id in (None, caller.party_id) else "-"
     with runtime(request).reading(caller) as ctx:
         if order_id is not None:
             load_visible_order(ctx, order_id)
@@ -95,8 +117,10 @@ def list_cases(
             ctx.connection,
             order_id=order_id,
             state=state,
-            buyer_id=caller.party_id if caller.role is Role.BUYER else None,
-            merchant_id=caller.party_id if caller.role is Role.MERCHANT else None,
+            buyer_id=buyer_id,
+            merchant_id=merchant_id,
+            deadline_before=before,
+            deadline_kinds=tuple(case_deadlines.DEADLINES),
             after=after,
             limit=limit,
         )

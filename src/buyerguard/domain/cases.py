@@ -125,7 +125,7 @@ ACTIONS: dict[str, tuple[frozenset[CaseState], frozenset[Role]]] = {
                 CaseState.ESCALATED,
             }
         ),
-        frozenset({Role.BUYER, Role.MARKETPLACE}),
+        frozenset({Role.BUYER, Role.MERCHANT, Role.MARKETPLACE}),  # the claimant's
     ),
 }
 CASE_ACTIONS = tuple(ACTIONS)

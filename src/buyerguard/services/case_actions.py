@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Evidence, Goods, Outcome
 from buyerguard.domain.cases import Role as CaseRole
-from buyerguard.domain.decision import Decision, party
+from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.orders import Order
-from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.errors import Conflict, Forbidden, InvalidInput
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
 from buyerguard.services import case_deadlines as deadlines
@@ -55,14 +55,18 @@ def record(
     rule_ids: tuple[str, ...] = (CASE_RULE,),
     **details: object,
 ) -> str:
+    """A transition of the case on the feed: who would pay whom, with its state and goods."""
+    payer, payee = party("merchant", case.merchant_id), party("buyer", case.buyer_id)
+    if case.type is CaseType.TRANSIT_CLAIM:  # the platform pays the merchant's claim
+        payer, payee = PLATFORM, party("merchant", case.merchant_id)
     return record_repeated_decision(
         ctx,
         Decision(
             kind,
             case.id,
             amount_fen,
-            party("merchant", case.merchant_id),
-            party("buyer", case.buyer_id),
+            payer,
+            payee,
             rule_ids,
             ctx.rulebook_at(when).id,
             explanation,
@@ -85,6 +89,8 @@ def finish(
     when: datetime,
     amount_fen: Fen,
     rule_id: str,
+    *,
+    fact: bool = False,
 ) -> None:
     """Close the case and settle it: refund the buyer what it settled on (less any quick
     refund) and, for failed custom goods, the platform's compensation (§5); pay a granted
@@ -95,7 +101,10 @@ def finish(
         paid = case_money.pay_transit_claim(ctx, case, order, amount_fen, when) if granted else 0
         summary = f"{format_fen(paid)} paid to the merchant"
     else:
-        case_money.settle_refund(ctx, case, order, amount_fen, when, rule_id)
+        # A timeout or a physical fact (`fact`: an inspection) cannot be refused: it refunds
+        # what is left; a party's decision that would refund more is refused.
+        strict = not fact and outcome is not Outcome.GRANTED_ON_TIMEOUT
+        case_money.settle_refund(ctx, case, order, amount_fen, when, rule_id, strict=strict)
         if case.type is CaseType.CUSTOM_DISPUTE and outcome in _BUYER_WINS:
             case_money.compensate_custom(ctx, case, order, when)
         summary = f"{format_fen(case.refunded_fen)} refunded in all"
@@ -177,8 +186,9 @@ def step(
 
 
 def require_side(role: CaseRole, allowed: tuple[CaseRole, ...], what: str) -> None:
+    """The action is allowed to the role, but this move belongs to the other party."""
     if role not in allowed:
-        raise Conflict("not_your_move", f"a {role.value} may not {what} here", "action")
+        raise Forbidden("not_your_move", f"a {role.value} may not {what} here", "authorization")
 
 
 def offer(
@@ -328,7 +338,8 @@ def expedite(
 def withdraw(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    require_side(role, _BUYER_SIDE, "withdraw a case")
+    claimant = _MERCHANT_SIDE if case.type is CaseType.TRANSIT_CLAIM else _BUYER_SIDE
+    require_side(role, claimant, "withdraw a case")
     if case.refunded_fen:
         raise Conflict(
             "case_refunded",
@@ -338,4 +349,4 @@ def withdraw(
         )
     step(ctx, case, body, when, "withdraw", state=CaseState.WITHDRAWN)
     case.close(Outcome.WITHDRAWN, when)
-    record(ctx, case, "case_withdrawn", 0, when, "the buyer withdrew the case")
+    record(ctx, case, "case_withdrawn", 0, when, f"{ctx.actor.label} withdrew the case")

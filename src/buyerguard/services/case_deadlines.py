@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from buyerguard.domain.cases import Case, CaseState, Goods
 from buyerguard.domain.decision import Decision
 from buyerguard.rulebook import Rulebook
-from buyerguard.services.context import Context
+from buyerguard.services.context import Context, Role
 from buyerguard.services.records import record_repeated_decision
 from buyerguard.services.timers import cancel_timer, pending_timers_of, schedule_timer
 
@@ -95,6 +95,14 @@ DEADLINES: dict[str, Deadline] = {
 }
 
 
+def rule_id_of(kind: str, case: Case) -> str:
+    """The rulebook key that sets this deadline for this case (a buyer-sent return's
+    inspection has its own)."""
+    if kind == INSPECTION and not case.official_pickup:
+        return "returns.buyer_sent_inspection_days"
+    return DEADLINES[kind].rule_id
+
+
 def running_deadline(ctx: Context, case: Case) -> tuple[str, datetime] | None:
     """The case's running deadline (kind, due instant), if one runs."""
     for timer in pending_timers_of(ctx.connection, case.id):
@@ -119,10 +127,12 @@ def set_deadline(
     rulebook = ctx.rulebook_at(starts_at)
     due_at = starts_at + (duration or deadline.duration(rulebook, case))
     clear_deadlines(ctx, case, f"replaced by {kind}")
-    schedule_timer(ctx, kind, case.id, due_at)
-    rule_id = deadline.rule_id
-    if kind == INSPECTION and not case.official_pickup:
-        rule_id = "returns.buyer_sent_inspection_days"
+    # Like an order's timers, a deadline a party's fact sets waits for facts that may still
+    # be arriving late; one a timeout sets follows at once (the case had settled).
+    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    not_before = None if ctx.actor.role is Role.SYSTEM else ctx.now() + settling
+    schedule_timer(ctx, kind, case.id, due_at, not_before=not_before)
+    rule_id = rule_id_of(kind, case)
     record_repeated_decision(
         ctx,
         Decision(

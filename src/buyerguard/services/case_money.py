@@ -21,6 +21,7 @@ from buyerguard.domain import aftersales_rules
 from buyerguard.domain.cases import Case
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.orders import Order, OrderState
+from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
@@ -37,12 +38,30 @@ FALSE_SHIPMENT_CHARGED = "false_shipment_charged"
 
 
 def settle_refund(
-    ctx: Context, case: Case, order: Order, amount_fen: Fen, when: datetime, rule_id: str
+    ctx: Context,
+    case: Case,
+    order: Order,
+    amount_fen: Fen,
+    when: datetime,
+    rule_id: str,
+    *,
+    strict: bool = True,
 ) -> Fen:
     """Refund `amount_fen` of the case less what it already refunded (a quick refund);
-    returns what was refunded now."""
+    returns what was refunded now.
+
+    A party's decision (an acceptance, a ruling) that would refund more than is left of
+    the sub-order — another refund took it first — is refused (`strict`); a fact or a
+    timeout, which cannot be refused, refunds what is left."""
     due_fen = min(amount_fen, case.requested_fen) - case.refunded_fen
     sub = order.sub_order(case.sub_order_id, field="sub_order_id")
+    if strict and due_fen > sub.settled_goods_fen:
+        raise Conflict(
+            "refund_exceeds_remaining",
+            f"sub-order {sub.id} may still be refunded {format_fen(sub.settled_goods_fen)}, "
+            f"less than the {format_fen(due_fen)} this case would refund: nothing was written",
+            "amount",
+        )
     due_fen = min(due_fen, sub.settled_goods_fen)
     if due_fen <= 0:
         return 0
@@ -151,7 +170,7 @@ def absorb_quick_refund(ctx: Context, case: Case, order: Order, when: datetime) 
     if amount_fen <= 0 or not rules.platform_absorbs_empty_or_wrong_return:
         return 0
     expense = accounts.platform_subsidy_expense(case.sub_order_id)
-    lock_accounts(ctx.connection, [expense, *merchant_accounts(order.merchant_id)], ctx.now())
+    lock_accounts(ctx.connection, closing_accounts(order, case), ctx.now())
     decision_ref = record_repeated_decision(
         ctx,
         Decision(

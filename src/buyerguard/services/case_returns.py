@@ -121,7 +121,7 @@ def pickup(
     quick = case_money.quick_refund_decision(ctx, when)
     if quick.details.get("applies"):
         refunded = case_money.settle_refund(
-            ctx, case, order, case.requested_fen, when, "quick_refund.enabled"
+            ctx, case, order, case.requested_fen, when, "quick_refund.enabled", strict=False
         )
         case.quick_refunded_fen = refunded
         record(ctx, case, "case_quick_refunded", refunded, when, quick.explanation, quick.rule_ids)
@@ -144,7 +144,7 @@ def inspection(
     _goods_at(case, Goods.RECEIVED_BY_MERCHANT)
     if body.result == "ok":
         step(ctx, case, body, when, "inspection", state=CaseState.CLOSED, result="ok")
-        finish(ctx, case, order, Outcome.AGREED, when, case.requested_fen, CASE_RULE)
+        finish(ctx, case, order, Outcome.AGREED, when, case.requested_fen, CASE_RULE, fact=True)
         return
     if body.result != "wrong_or_empty":
         raise InvalidInput(

@@ -12,8 +12,11 @@ arms them again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
+
+from buyerguard.clock import format_instant
 from buyerguard.domain.aftersales_rules import check_trigger
 from buyerguard.domain.cases import (
     Case,
@@ -27,7 +30,7 @@ from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.domain.catalog import TierKind
 from buyerguard.domain.decision import Decision
 from buyerguard.domain.eligibility import no_reason_return, quality_claim
-from buyerguard.domain.orders import Order, OrderState
+from buyerguard.domain.orders import Order, OrderState, SubOrder
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.money import Fen, format_fen
 from buyerguard.services import case_actions, case_money, case_returns
@@ -37,7 +40,7 @@ from buyerguard.services.context import Context, Role
 from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
 from buyerguard.services.orders import load_visible_order, new_id, resume_after_matters
 from buyerguard.services.records import audit, record_decision
-from buyerguard.services.timers import DueTimer
+from buyerguard.services.timers import DueTimer, lock_timers_of, settle_subject
 from buyerguard.store import case_repository as repository
 from buyerguard.store import repositories
 
@@ -158,27 +161,23 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
             "(refund-before-shipment)",
             "order_id",
         )
+    if order.shipped_at is None or when < order.shipped_at:
+        shipped = format_instant(order.shipped_at) if order.shipped_at else "not yet"
+        raise Conflict(
+            "case_before_shipment",
+            f"order {order.id} shipped {shipped}: a case is about goods already shipped",
+            "occurred_at",
+        )
     sub = order.sub_order(command.sub_order_id, field="sub_order_id")
+    existing = repository.open_case_of_type(ctx.connection, sub.id, case_type)
+    if existing is not None:
+        raise Conflict(
+            "case_already_open",
+            f"sub-order {sub.id} already has an open {case_type.value} case ({existing})",
+            "type",
+        )
     eligibility = _eligibility(case_type, order, sub.id, when, ctx)
-    # What may be asked: what is left of the sub-order; a transit claim, the goods' value.
-    left_fen = sub.goods_fen if case_type is CaseType.TRANSIT_CLAIM else sub.settled_goods_fen
-    amount_fen = left_fen if command.amount_fen is None else command.amount_fen
-    compensation_only = case_type is CaseType.CUSTOM_DISPUTE and amount_fen == 0
-    if (
-        amount_fen < 0
-        or (amount_fen == 0 and not compensation_only)
-        or (left_fen <= 0 and not compensation_only)
-    ):
-        raise InvalidInput(
-            "amount_not_positive", f"sub-order {sub.id} has nothing left to refund", "amount"
-        )
-    if amount_fen > left_fen:
-        raise InvalidInput(
-            "refund_exceeds_remaining",
-            f"sub-order {sub.id} may still be refunded {format_fen(left_fen)}, less than "
-            f"{format_fen(amount_fen)}",
-            "amount",
-        )
+    amount_fen = _amount_asked(ctx, case_type, sub, command.amount_fen)
     case = Case(
         id=new_id("case", command.case_id, "case_id"),
         type=case_type,
@@ -230,6 +229,34 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
     return case
 
 
+def _amount_asked(ctx: Context, case_type: CaseType, sub: SubOrder, asked_fen: Fen | None) -> Fen:
+    """What the case asks: by default all that may be asked — what is left of the
+    sub-order less what its other open cases ask (a transit claim: the goods' value)."""
+    if case_type is CaseType.TRANSIT_CLAIM:
+        left_fen = sub.goods_fen
+    else:
+        asked_elsewhere_fen = repository.open_requests_fen(ctx.connection, sub.id)
+        left_fen = sub.settled_goods_fen - asked_elsewhere_fen
+        if left_fen <= 0 < sub.settled_goods_fen and asked_elsewhere_fen:
+            raise Conflict(
+                "refund_already_asked",
+                f"the open cases of sub-order {sub.id} already ask for all that is left of it "
+                f"({format_fen(sub.settled_goods_fen)})",
+                "amount",
+            )
+    amount_fen = left_fen if asked_fen is None else asked_fen
+    if amount_fen < 0 or (amount_fen == 0 and case_type is not CaseType.CUSTOM_DISPUTE):
+        raise InvalidInput("amount_not_positive", "a case asks for more than 0", "amount")
+    if amount_fen > max(left_fen, 0):
+        raise InvalidInput(
+            "refund_exceeds_remaining",
+            f"sub-order {sub.id} may still be asked {format_fen(max(left_fen, 0))}, less than "
+            f"{format_fen(amount_fen)}",
+            "amount",
+        )
+    return amount_fen
+
+
 def _subject(decision: Decision, case: Case) -> Decision:
     """An eligibility decision is about the case it let open."""
     return Decision(
@@ -262,11 +289,22 @@ HANDLERS = {
 }
 
 
+def lock_case(connection: Connection, case_id: str) -> str:
+    """Take a case's row locks in the documented order: its order, the case, then the
+    timers of both (a case command cancels and arms them after it has moved money, so it
+    holds them from the start). Returns the order's id."""
+    order_id = repository.order_of_case(connection, case_id)
+    repositories.get_order(connection, order_id, for_update=True)
+    repository.get_case(connection, case_id, for_update=True)
+    lock_timers_of(connection, (order_id, case_id))
+    return order_id
+
+
 def load_case(ctx: Context, case_id: str) -> tuple[Case, Order]:
-    """Lock the case's order, then the case; a party sees only its own cases."""
-    order_id = repository.order_of_case(ctx.connection, case_id)
-    order = repositories.get_order(ctx.connection, order_id, for_update=True)
-    case = repository.get_case(ctx.connection, case_id, for_update=True)
+    """Lock the case (`lock_case`) and load it; a party sees only its own cases."""
+    order_id = lock_case(ctx.connection, case_id)
+    order = repositories.get_order(ctx.connection, order_id)
+    case = repository.get_case(ctx.connection, case_id)
     ctx.require_party(Role.BUYER, case.buyer_id, repository.case_not_found(case_id))
     ctx.require_party(Role.MERCHANT, case.merchant_id, repository.case_not_found(case_id))
     return case, order
@@ -276,12 +314,30 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     """One party's action on a case (policies.md §2–§8), as domain/cases.ACTIONS allows."""
     case, order = load_case(ctx, case_id)
     role = _ROLES[ctx.actor.role]
-    case.require(action, role)
     when = ctx.occurred_at(body.occurred_at)
-    if when < case.opened_at:
+    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    settle_subject(ctx, case.id, settling)  # its deadline waits for facts still arriving
+    last_action, last_step_at = repository.last_step(ctx.connection, case.id)
+    if when < last_step_at:
         raise InvalidInput(
-            "occurred_before_case", f"case {case.id} was opened later", "occurred_at"
+            "occurred_before_previous_step",
+            f"case {case.id} last moved at {format_instant(last_step_at)}; an action dated "
+            "before it is out of order",
+            "occurred_at",
         )
+    # Deadlines are strict: an action dated at or after the running deadline is late, and
+    # so is one after a timeout closed the case — whichever of the two ran first.
+    running = deadlines.running_deadline(ctx, case)
+    late = running is not None and when >= running[1]
+    closed_by_timeout = last_action == "timeout" and not case.state.is_open
+    if (late or closed_by_timeout) and role is not CaseRole.OPERATOR:
+        passed = format_instant(running[1] if running else last_step_at)
+        raise Conflict(
+            "deadline_passed",
+            f"case {case.id}: its deadline passed at {passed}; the timeout decides",
+            "occurred_at",
+        )
+    case.require(action, role)
     handler = HANDLERS[action]
     handler(ctx, case, order, role, body, when)
     if not case.state.is_open:
@@ -304,7 +360,7 @@ def on_deadline(ctx: Context, timer: DueTimer) -> str:
         return f"skipped: case is {case.state.value}, goods {case.goods.value}"
     order = repositories.get_order(ctx.connection, case.order_id, for_update=True)
     when, kind = timer.due_at, timer.kind
-    rule_id = deadlines.DEADLINES[kind].rule_id
+    rule_id = deadlines.rule_id_of(kind, case)
     actor = ctx.actor.label
     if kind == deadlines.MERCHANT_REVIEW:
         case.agreed_fen = case.requested_fen

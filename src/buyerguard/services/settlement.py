@@ -410,6 +410,7 @@ def refund_after_release(
     amount_fen: Fen,
     occurred_at: datetime,
     details: Mapping[str, object] | None = None,
+    rule_id: str = OPERATOR_RULE,
 ) -> tuple[str, Taken]:
     """Refund part of a released sub-order: within its refundable balance, the fee on what
     is no longer sold posted back (§1), the money taken back from the merchant (payable,
@@ -442,7 +443,7 @@ def refund_after_release(
             party("merchant", order.merchant_id),
             buyer,
             paid_rulebook,
-            OPERATOR_RULE,
+            rule_id,
             f"refund {format_fen(amount_fen)} after release, taken back from the merchant",
             details,
         ),
@@ -491,7 +492,7 @@ def refund_after_release(
         decision_ref,
     )
     instruction_id = _instruct_refund(
-        ctx, order, amount_fen, occurred_at, OPERATOR_RULE, [(sub, amount_fen)], details
+        ctx, order, amount_fen, occurred_at, rule_id, [(sub, amount_fen)], details
     )
     return instruction_id, taken
 
@@ -532,7 +533,7 @@ def refund_after_shipment(
     release, where the merchant's money came from."""
     order.refund_after_shipment(sub.id, amount_fen)
     if order.released:
-        return refund_after_release(ctx, order, sub, amount_fen, occurred_at, details)
+        return refund_after_release(ctx, order, sub, amount_fen, occurred_at, details, rule_id)
     instruction_id = refund_sub_orders(
         ctx,
         order,
@@ -642,7 +643,9 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
                 occurred_at,
                 fee_ref,
             )
-    if order.shipping_fen > 0:
+    # Shipping a case refunded with the whole order (returns.shipping_refunded_with_whole_order)
+    # has no hold left to release.
+    if order.shipping_fen > 0 and not has_decision(ctx.connection, "shipping_refund_due", order.id):
         released = _lifecycle_decision(
             "shipping_released",
             order.id,

@@ -150,6 +150,19 @@ def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
         pass  # another scheduler scheduled the same instant first
 
 
+def lock_timers_of(connection: Connection, subject_ids: tuple[str, ...]) -> None:
+    """Lock the timer rows of these subjects, in id order (PostgreSQL; SQLite has one
+    writer): a command that will cancel or arm them after moving money takes them first."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(
+        select(timers.c.id)
+        .where(timers.c.subject_id.in_(subject_ids))
+        .order_by(timers.c.id)
+        .with_for_update()
+    )
+
+
 def pending_timers_of(connection: Connection, subject_id: str) -> list[dict[str, Any]]:
     """The pending (or running) timers about one subject."""
     query = select(timers).where(

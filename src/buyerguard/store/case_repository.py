@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.errors import Conflict, NotFound
 from buyerguard.store.db import is_postgres
-from buyerguard.store.tables import case_transitions, cases
+from buyerguard.store.tables import case_transitions, cases, timers
 
 _COLUMNS = (
     "type",
@@ -122,6 +122,29 @@ def open_cases_of_order(connection: Connection, order_id: str) -> list[tuple[str
     return [(row.id, row.type) for row in rows]
 
 
+def open_requests_fen(connection: Connection, sub_order_id: str) -> int:
+    """What the open refund-asking cases of a sub-order ask, less what they refunded."""
+    total = connection.execute(
+        select(func.coalesce(func.sum(cases.c.requested_fen - cases.c.refunded_fen), 0)).where(
+            cases.c.sub_order_id == sub_order_id,
+            cases.c.closed_at.is_(None),
+            cases.c.type != CaseType.TRANSIT_CLAIM.value,
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def last_step(connection: Connection, case_id: str) -> tuple[str, datetime]:
+    """The case's latest transition: its action and when it happened."""
+    row = connection.execute(
+        select(case_transitions.c.action, case_transitions.c.occurred_at)
+        .where(case_transitions.c.case_id == case_id)
+        .order_by(case_transitions.c.id.desc())
+        .limit(1)
+    ).one()
+    return str(row.action), row.occurred_at
+
+
 def add_case(connection: Connection, case: Case) -> None:
     existing = open_case_of_type(connection, case.sub_order_id, case.type)
     if existing is not None:
@@ -181,10 +204,21 @@ def list_cases(
     state: str | None = None,
     buyer_id: str | None = None,
     merchant_id: str | None = None,
+    deadline_before: datetime | None = None,
+    deadline_kinds: tuple[str, ...] = (),
     after: str | None = None,
     limit: int = 100,
 ) -> list[Case]:
+    """Cases by id; `deadline_before`: those whose running deadline (a pending timer of
+    one of `deadline_kinds`) falls before that instant."""
     query = select(cases).order_by(cases.c.id).limit(limit)
+    if deadline_before is not None:
+        due = select(timers.c.subject_id).where(
+            timers.c.status == "pending",
+            timers.c.kind.in_(deadline_kinds),
+            timers.c.due_at < deadline_before,
+        )
+        query = query.where(cases.c.id.in_(due))
     for column, value in (
         (cases.c.order_id, order_id),
         (cases.c.state, state),
@@ -196,7 +230,3 @@ def list_cases(
     if after:
         query = query.where(cases.c.id > after)
     return [_from_row(row) for row in connection.execute(query)]
-
-
-def count_cases(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(cases)).scalar_one())
