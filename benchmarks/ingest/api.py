@@ -69,7 +69,21 @@ async def pooled(jobs: Iterator[Callable[[], Any]], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def create_parties(url: str, token: str, world: World, progress: Progress) -> Errors:
+def spot_terms(price_fen: int) -> dict[str, Any]:
+    """A product's terms in the one-tier form: spot, MOQ 1, one piece at a time in a
+    mandatory class, so 7-day returns apply (§2)."""
+    return {"unit_price": yuan(price_fen), "seven_day_returns_opt_in": True}
+
+
+async def create_parties(
+    url: str,
+    token: str,
+    world: World,
+    progress: Progress,
+    terms: Callable[[int], dict[str, Any]] = spot_terms,
+) -> Errors:
+    """Merchants, products (their tiers from `terms` of the unit price) and buyers, through
+    the API, eight requests at a time."""
     errors = Errors()
     total = len(world.merchants) + len(world.buyers) + sum(map(len, world.products))
     task = progress.add_task("merchants, buyers, products (API)", total=total)
@@ -106,11 +120,9 @@ async def create_parties(url: str, token: str, world: World, progress: Progress)
                     "id": product,
                     "merchant_id": world.merchants[m],
                     "title": f"product {product}",
-                    "unit_price": yuan(price),
                     "weight_grams": 500,
                     "ship_from_region": "330782",
-                    # one piece at a time in a mandatory class: 7-day returns (§2)
-                    "seven_day_returns_opt_in": True,
+                    **terms(price),
                 },
             )
             for m, items in enumerate(world.products)

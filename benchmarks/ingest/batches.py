@@ -22,6 +22,7 @@ from ingest.feed_lag import LagResult, feed_reader, prober
 from ingest.world import World, expected_facts, interleaved, lifecycle
 
 BATCH_LIMIT = 1000  # POST /v1/facts takes at most this many facts
+REFUSALS_KEPT = 10  # refusals kept word for word, to show what went wrong
 
 
 @dataclass
@@ -32,10 +33,41 @@ class IngestResult:
     batches: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: Errors = field(default_factory=Errors)
+    first_refusals: list[str] = field(default_factory=list)  # "kind: code: message"
 
     @property
     def facts_per_s(self) -> float:
         return self.applied / self.seconds if self.seconds else 0.0
+
+
+async def post_facts(
+    http: httpx2.AsyncClient, batch: list[dict[str, Any]], result: IngestResult
+) -> list[str]:
+    """POST one batch and tally it into `result`; returns each fact's outcome (`applied`,
+    `replayed`, `refused`, `skipped`, or `batch failed` when the request itself failed)."""
+    answer = await send(http, result.errors, "POST", "/v1/facts", {"facts": batch})
+    result.batches += 1
+    if answer is None or answer.status_code >= 400:
+        result.outcomes["batch failed"] += len(batch)
+        return ["batch failed"] * len(batch)
+    outcomes = []
+    for fact, outcome in zip(batch, answer.json()["results"], strict=True):
+        kind = outcome["outcome"]
+        result.outcomes[kind] += 1
+        outcomes.append(kind)
+        if kind == "applied":
+            result.applied += 1
+        elif kind in ("refused", "skipped"):
+            if outcome["status"] >= 500:
+                result.errors.http_5xx += 1
+                continue
+            error = outcome["error"] or {}
+            result.errors.refused[str(error.get("code"))] += 1
+            if kind == "refused" and len(result.first_refusals) < REFUSALS_KEPT:
+                result.first_refusals.append(
+                    f"{fact['kind']}: {error.get('code')}: {error.get('message')}"
+                )
+    return outcomes
 
 
 async def batch_client(
@@ -59,24 +91,11 @@ async def batch_client(
                 break
         if not batch:
             return
-        answer = await send(http, result.errors, "POST", "/v1/facts", {"facts": batch})
-        result.batches += 1
+        outcomes = await post_facts(http, batch, result)
         progress.advance(task, len(batch))
-        if answer is None or answer.status_code >= 400:
-            result.outcomes["batch failed"] += len(batch)
-            for fact in batch:
+        for fact, outcome in zip(batch, outcomes, strict=True):
+            if outcome not in ("applied", "replayed"):
                 broken.add(fact.get("order_id") or fact["body"]["id"])
-            continue
-        for fact, outcome in zip(batch, answer.json()["results"], strict=True):
-            result.outcomes[outcome["outcome"]] += 1
-            if outcome["outcome"] == "applied":
-                result.applied += 1
-            elif outcome["outcome"] in ("refused", "skipped"):
-                broken.add(fact.get("order_id") or fact["body"]["id"])
-                if outcome["status"] >= 500:
-                    result.errors.http_5xx += 1
-                else:
-                    result.errors.refused[str((outcome["error"] or {}).get("code"))] += 1
 
 
 async def ingest(

@@ -5,7 +5,9 @@ Everything that starts, watches or stops another process lives here, not in the 
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx2
 import psycopg
+from rich.progress import Progress
 
 SAMPLE_EVERY_S = 0.25  # pg_stat_activity sampling
 
@@ -68,9 +71,14 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 class Server:
-    """`buyerguard serve --workers N` as a subprocess on a free port, output to a log file."""
+    """`buyerguard serve --workers N` as a subprocess on a free port, output to a log file.
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+    `scheduler=False` serves with `--no-scheduler`, for a benchmark that fires the timers
+    itself (`buyerguard scheduler run --once`) at a moment it chooses."""
+
+    def __init__(
+        self, env: dict[str, str], workers: int, log: Path, *, scheduler: bool = True
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -83,6 +91,7 @@ class Server:
                     str(self.port),
                     "--workers",
                     str(workers),
+                    *([] if scheduler else ["--no-scheduler"]),
                 ],
                 env=env,
                 stdout=out,
@@ -220,3 +229,36 @@ def pgbench(host: str, port: int, user: str, args: list[str]) -> str:
     if done.returncode != 0:
         raise SystemExit(f"pgbench {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout + done.stderr
+
+
+def pgbench_round(
+    args: argparse.Namespace, round_no: int, progress: Progress
+) -> tuple[float, list[str]]:
+    """One TPC-B run, `pgbench -c 4 -j 2 -T args.pgbench_seconds` on `args.pgbench_db`, with a
+    progress bar: its tps (without initial connection time) and the last lines it printed."""
+    task = progress.add_task(
+        f"round {round_no} pgbench -c 4 -j 2 -T {args.pgbench_seconds}", total=args.pgbench_seconds
+    )
+    out: list[str] = []
+    failed: list[SystemExit] = []
+
+    def run() -> None:
+        command = ["-c", "4", "-j", "2", "-T", str(args.pgbench_seconds), args.pgbench_db]
+        try:
+            out.append(pgbench(args.pg_host, args.pg_port, args.pg_user, command))
+        except SystemExit as exc:  # a thread would swallow it: raised below instead
+            failed.append(exc)
+
+    bench = threading.Thread(target=run)
+    started = time.monotonic()
+    bench.start()
+    while bench.is_alive():
+        progress.update(task, completed=min(args.pgbench_seconds, time.monotonic() - started))
+        bench.join(0.5)
+    progress.update(task, completed=args.pgbench_seconds)
+    if failed:
+        raise failed[0]
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out[0])
+    if match is None:
+        raise SystemExit(f"no tps in pgbench output:\n{out[0]}")
+    return float(match.group(1)), out[0].strip().splitlines()[-3:]

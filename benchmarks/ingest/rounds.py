@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +23,7 @@ from ingest.processes import (
     Server,
     cpu_by_process,
     cpu_cores,
-    pgbench,
+    pgbench_round,
     run_cli,
 )
 from ingest.single_commands import single_commands
@@ -43,39 +41,7 @@ def run_round(
     progress: Progress,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"round": round_no}
-    task = progress.add_task(
-        f"round {round_no} pgbench -c 4 -j 2 -T {args.pgbench_seconds}", total=args.pgbench_seconds
-    )
-    bench = threading.Thread(
-        target=lambda: figures.__setitem__(
-            "pgbench",
-            pgbench(
-                args.pg_host,
-                args.pg_port,
-                args.pg_user,
-                [
-                    "-c",
-                    "4",
-                    "-j",
-                    "2",
-                    "-T",
-                    str(args.pgbench_seconds),
-                    args.pgbench_db,
-                ],
-            ),
-        )
-    )
-    started = time.monotonic()
-    bench.start()
-    while bench.is_alive():
-        progress.update(task, completed=min(args.pgbench_seconds, time.monotonic() - started))
-        bench.join(0.5)
-    progress.update(task, completed=args.pgbench_seconds)
-    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", figures["pgbench"])
-    if match is None:
-        raise SystemExit(f"no tps in pgbench output:\n{figures['pgbench']}")
-    figures["pgbench_tps"] = float(match.group(1))
-    figures["pgbench"] = figures["pgbench"].strip().splitlines()[-3:]
+    figures["pgbench_tps"], figures["pgbench"] = pgbench_round(args, round_no, progress)
 
     database = f"{template}_r{round_no}"
     pg.create(database, template)
