@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,6 +26,11 @@ from buyerguard.clock import (
 from buyerguard.errors import InvalidInput
 from buyerguard.money import format_fen
 from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, rulebooks
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from sqlalchemy import Connection
+
+    from buyerguard.domain.cases import Case
 
 app = typer.Typer(
     help="buyerguard: buyer-protection engine for B2B marketplaces.", no_args_is_help=True
@@ -512,7 +517,7 @@ CASE_HEADER = (
 )
 
 
-def _running_deadlines(connection: Any, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _running_deadlines(connection: Connection, case_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The running deadline of each case (a case has at most one), in one query: the
     pending timer of a `case_deadlines.DEADLINES` kind about it."""
     from sqlalchemy import select
@@ -540,7 +545,7 @@ def _deadline_view(timer: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _cases(
     order: str | None, state: str | None, limit: int
-) -> tuple[list[tuple[Any, dict[str, Any] | None]], bool]:
+) -> tuple[list[tuple[Case, dict[str, Any] | None]], bool]:
     """Cases by id with their running deadline, at most `limit`, and whether more were left
     out. An unknown order or state is refused before anything is listed."""
     from buyerguard.domain.cases import CaseState
@@ -553,7 +558,7 @@ def _cases(
         raise InvalidInput("invalid_choice", f"state must be one of {choices}: {state!r}", "state")
     rt = configured_runtime()
     page_size = min(limit + 1, 1000)
-    found: list[tuple[Any, dict[str, Any] | None]] = []
+    found: list[tuple[Case, dict[str, Any] | None]] = []
     with rt.reading(OPERATOR) as ctx:
         if order is not None:
             load_visible_order(ctx, order)
@@ -618,22 +623,6 @@ def _say(text: str) -> None:
     console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
-def _case_instructions(connection: Any, order_id: str, case_id: str) -> list[dict[str, Any]]:
-    """The instructions a case made (refunds, carrier subsidies) and their retries: those of
-    its order whose details name the case."""
-    from sqlalchemy import select
-
-    from buyerguard.store.tables import instructions
-
-    query = (
-        select(instructions)
-        .where(instructions.c.order_id == order_id)
-        .order_by(instructions.c.instructed_at, instructions.c.id)
-    )
-    rows = [dict(row) for row in connection.execute(query).mappings()]
-    return [row for row in rows if (row["details"] or {}).get("case_id") == case_id]
-
-
 def _deadline_line(timer: dict[str, Any] | None, decisions: list[dict[str, Any]]) -> str:
     """Who must act by when, under which rulebook key, and what happens if nobody does."""
     from buyerguard.services.case_deadlines import DEADLINES
@@ -659,31 +648,28 @@ def _or_dash(value: object) -> str:
 @cases_app.command("show")
 @refusals_exit_2
 def cases_show(case_id: str, as_json: AsJson = False) -> None:
-    """One case: its state, where the goods are, the money asked, agreed, refunded and paid
-    (its instructions and their outcomes), the running deadline, every transition and every
-    decision with its explanation.
+    """One case: its state, where the goods are, the money asked, agreed and refunded, what
+    it owes and what was paid (its instructions and their outcomes), the running deadline
+    (who must act by when, and what happens then), every transition and every decision.
 
-    `--json` prints `GET /v1/cases/{id}` as the operator sees it, plus `instructions`.
+    `--json` prints what `GET /v1/cases/{id}` answers the operator.
     """
     from buyerguard.api.case_views import case_detail_view
-    from buyerguard.api.money_views import instruction_view
+    from buyerguard.services.cases import case_record
     from buyerguard.services.context import OPERATOR
-    from buyerguard.services.records import case_decisions
-    from buyerguard.store import case_repository
 
     rt = configured_runtime()
     with rt.reading(OPERATOR) as ctx:
-        case = case_repository.get_case(ctx.connection, case_id)
-        history = case_repository.case_history(ctx.connection, case.id)
-        decisions = case_decisions(ctx.connection, case.order_id, case.id)
-        timer = _running_deadlines(ctx.connection, [case.id]).get(case.id)
-        paid = _case_instructions(ctx.connection, case.order_id, case.id)
-    detail = case_detail_view(case, history, decisions, timer)
+        record = case_record(ctx, case_id)
+    case, history, decisions = record.case, record.history, record.decisions
+    timer, paid = record.deadline, record.payments
+    detail = case_detail_view(record)
     if as_json:
-        _print_json({**detail, "instructions": [instruction_view(row) for row in paid]})
+        _print_json(detail)
         return
+    trigger = f" ({case.trigger})" if case.trigger else ""  # a custom dispute's failure
     _say(
-        f"case {case.id}: {case.type.value} on order {case.order_id}, sub-order "
+        f"case {case.id}: {case.type.value}{trigger} on order {case.order_id}, sub-order "
         f"{case.sub_order_id} (buyer {case.buyer_id}, merchant {case.merchant_id})"
     )
     _say(
@@ -695,22 +681,16 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
         f"state {case.state.value}, goods {case.goods.value}, outcome "
         f"{_or_dash(detail['outcome'])}{closed}"
     )
-    by_state: dict[str, int] = {}
-    for row in paid:
-        if row["kind"] == "refund":
-            by_state[row["state"]] = by_state.get(row["state"], 0) + row["amount_fen"]
     _say(
         f"money: requested {detail['requested']}, offered {_or_dash(detail['offered'])}, "
         f"agreed {_or_dash(detail['agreed'])}, refunded {detail['refunded']} (quick refund "
-        f"{detail['quick_refunded']}); refund instructions: "
-        f"{format_fen(by_state.get('executed', 0))} executed, "
-        f"{format_fen(by_state.get('instructed', 0))} in flight, "
-        f"{format_fen(by_state.get('failed', 0))} failed"
+        f"{detail['quick_refunded']}), compensated {format_fen(case.compensated_fen)}; owed "
+        f"{detail['owed']}, paid {detail['paid']} (its instructions, below)"
     )
     _say(_deadline_line(timer, decisions))
     _say(f"instructions ({len(paid)}):")
     _print_rows(
-        "instructions",
+        "",  # the line above names the section
         ("id", "kind", "party", "amount", "state", "instructed"),
         [
             (
@@ -726,7 +706,7 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
     )
     _say(f"history ({len(history)}):")
     _print_rows(
-        "history",
+        "",  # the line above names the section
         ("when", "action", "actor", "state", "goods", "note", "evidence"),
         [
             (
@@ -743,7 +723,7 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
     )
     _say(f"decisions ({len(decisions)}):")
     _print_rows(
-        "decisions",
+        "",  # the line above names the section
         ("when", "kind", "amount", "rule ids", "explanation"),
         [
             (

@@ -18,11 +18,9 @@ from buyerguard.domain.cases import ACTIONS, CaseState
 from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.errors import InvalidInput
 from buyerguard.services import case_deadlines
+from buyerguard.services.cases import case_record
 from buyerguard.services.context import Role
-from buyerguard.services.instructions import instructions_about
 from buyerguard.services.orders import load_visible_order
-from buyerguard.services.records import case_decisions
-from buyerguard.services.timers import pending_timers_of
 from buyerguard.store import case_repository
 
 router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
@@ -53,22 +51,7 @@ def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerD
 def get_case(case_id: CaseId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """A case with its running deadline, every transition and every decision."""
     with runtime(request).reading(caller) as ctx:
-        case = case_repository.get_case(ctx.connection, case_id)
-        not_found = case_repository.case_not_found(case_id)
-        ctx.require_party(Role.BUYER, case.buyer_id, not_found)
-        ctx.require_party(Role.MERCHANT, case.merchant_id, not_found)
-        running = [
-            timer
-            for timer in pending_timers_of(ctx.connection, case.id)
-            if timer["kind"] in case_deadlines.DEADLINES
-        ]
-        return case_views.case_detail_view(
-            case,
-            case_repository.case_history(ctx.connection, case.id),
-            case_decisions(ctx.connection, case.order_id, case.id),
-            running[0] if running else None,
-            instructions_about(ctx.connection, case.order_id, "case_id", case.id),
-        )
+        return case_views.case_detail_view(case_record(ctx, case_id))
 
 
 @router.get("/cases", tags=["after-sales"], **allow(*ANY_CALLER))

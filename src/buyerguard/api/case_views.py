@@ -7,6 +7,7 @@ from typing import Any
 from buyerguard.api.views import decision_view, instant
 from buyerguard.domain.cases import Case
 from buyerguard.money import format_fen
+from buyerguard.services.cases import CaseRecord
 
 
 def case_view(case: Case) -> dict[str, Any]:
@@ -24,6 +25,8 @@ def case_view(case: Case) -> dict[str, Any]:
         "agreed": None if case.agreed_fen is None else format_fen(case.agreed_fen),
         "refunded": format_fen(case.refunded_fen),
         "quick_refunded": format_fen(case.quick_refunded_fen),
+        "compensated": format_fen(case.compensated_fen),
+        "trigger": case.trigger,
         "official_pickup": case.official_pickup,
         "negotiated": case.negotiated,
         "outcome": None if case.outcome is None else case.outcome.value,
@@ -35,16 +38,11 @@ def case_view(case: Case) -> dict[str, Any]:
     }
 
 
-def case_detail_view(
-    case: Case,
-    history: list[dict[str, Any]],
-    decisions: list[dict[str, Any]],
-    deadline: dict[str, Any] | None,
-    payments: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+def case_detail_view(record: CaseRecord) -> dict[str, Any]:
     """A case with its running deadline, what it owes and what was paid (its instructions),
     each transition and each decision."""
-    payments = payments or []
+    case, history, decisions = record.case, record.history, record.decisions
+    deadline, payments = record.deadline, record.payments
     live = [row for row in payments if row["state"] != "failed"]
     return {
         **case_view(case),

@@ -24,6 +24,7 @@ from buyerguard.services.context import Context
 from buyerguard.services.records import record_repeated_decision
 
 CASE_RULE = "cases.after_shipment"  # a case may be opened once a sub-order has shipped
+RULING_RULE = "operator.ruling"  # an operator's ruling on an escalated case
 _BUYER_SIDE = (CaseRole.BUYER, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
 _MERCHANT_SIDE = (CaseRole.MERCHANT, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
 
@@ -283,7 +284,7 @@ def ruling(
         result=body.result,
         buyer_malicious=body.buyer_malicious,
     )
-    rule = "cases.ruling_hours"
+    rule = RULING_RULE
     if case.type is CaseType.TRANSIT_CLAIM:
         outcome = Outcome.RULED_FOR_MERCHANT if for_claimant else Outcome.RULED_FOR_PLATFORM
         finish(ctx, case, order, outcome, when, amount_fen if for_claimant else 0, rule)
@@ -323,7 +324,14 @@ def expedite(
             "action",
         )
     step(ctx, case, body, when, "expedite", hours=hours)
-    deadlines.set_deadline(ctx, case, running[0], when, duration=timedelta(hours=hours))
+    deadlines.set_deadline(
+        ctx,
+        case,
+        running[0],
+        when,
+        duration=timedelta(hours=hours),
+        rule_id="refund_only.complaint_response_hours",
+    )
     record(
         ctx,
         case,

@@ -90,7 +90,7 @@ DEADLINES: dict[str, Deadline] = {
         "cases.ruling_hours",
         "platform",
         CaseState.ESCALATED,
-        "the buyer's request is granted",
+        "the claimant's request is granted",
     ),
 }
 
@@ -119,10 +119,17 @@ def clear_deadlines(ctx: Context, case: Case, why: str) -> None:
 
 
 def set_deadline(
-    ctx: Context, case: Case, kind: str, starts_at: datetime, *, duration: timedelta | None = None
+    ctx: Context,
+    case: Case,
+    kind: str,
+    starts_at: datetime,
+    *,
+    duration: timedelta | None = None,
+    rule_id: str | None = None,
 ) -> datetime:
     """Cancel the case's running deadline and start `kind` from `starts_at`; returns its due
-    instant. `duration` overrides the rulebook's (an operator shortening it)."""
+    instant. `duration` and `rule_id` override the rulebook's (an operator shortening it
+    after a complaint); the timer keeps the rule id, so its timeout cites it too."""
     deadline = DEADLINES[kind]
     rulebook = ctx.rulebook_at(starts_at)
     due_at = starts_at + (duration or deadline.duration(rulebook, case))
@@ -131,8 +138,8 @@ def set_deadline(
     # be arriving late; one a timeout sets follows at once (the case had settled).
     settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
     not_before = None if ctx.actor.role is Role.SYSTEM else ctx.now() + settling
-    schedule_timer(ctx, kind, case.id, due_at, not_before=not_before)
-    rule_id = rule_id_of(kind, case)
+    rule_id = rule_id or rule_id_of(kind, case)
+    schedule_timer(ctx, kind, case.id, due_at, {"rule_id": rule_id}, not_before=not_before)
     record_repeated_decision(
         ctx,
         Decision(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -37,9 +38,10 @@ from buyerguard.services import case_actions, case_money, case_returns
 from buyerguard.services import case_deadlines as deadlines
 from buyerguard.services.case_actions import CASE_RULE, CaseAction, finish, record
 from buyerguard.services.context import Context, Role
+from buyerguard.services.instructions import instructions_about
 from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
 from buyerguard.services.orders import load_visible_order, new_id, resume_after_matters
-from buyerguard.services.records import audit, record_decision
+from buyerguard.services.records import audit, case_decisions, record_decision
 from buyerguard.services.timers import DueTimer, lock_timers_of, settle_subject
 from buyerguard.store import case_repository as repository
 from buyerguard.store import repositories
@@ -300,6 +302,34 @@ def lock_case(connection: Connection, case_id: str) -> str:
     return order_id
 
 
+@dataclass(frozen=True)
+class CaseRecord:
+    """Everything a case shows: itself, its transitions, its decisions, its running
+    deadline, and the instructions that pay what it owes (the API and the CLI alike)."""
+
+    case: Case
+    history: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    deadline: dict[str, Any] | None
+    payments: list[dict[str, Any]]
+
+
+def case_record(ctx: Context, case_id: str) -> CaseRecord:
+    """A case as the caller may see it (a party: its own; another's does not exist)."""
+    case = repository.get_case(ctx.connection, case_id)
+    not_found = repository.case_not_found(case_id)
+    ctx.require_party(Role.BUYER, case.buyer_id, not_found)
+    ctx.require_party(Role.MERCHANT, case.merchant_id, not_found)
+    running = deadlines.running_deadline(ctx, case)
+    return CaseRecord(
+        case,
+        repository.case_history(ctx.connection, case.id),
+        case_decisions(ctx.connection, case.order_id, case.id),
+        None if running is None else {"kind": running[0], "due_at": running[1]},
+        instructions_about(ctx.connection, case.order_id, "case_id", case.id),
+    )
+
+
 def load_case(ctx: Context, case_id: str) -> tuple[Case, Order]:
     """Lock the case (`lock_case`) and load it; a party sees only its own cases."""
     order_id = lock_case(ctx.connection, case_id)
@@ -360,7 +390,7 @@ def on_deadline(ctx: Context, timer: DueTimer) -> str:
         return f"skipped: case is {case.state.value}, goods {case.goods.value}"
     order = repositories.get_order(ctx.connection, case.order_id, for_update=True)
     when, kind = timer.due_at, timer.kind
-    rule_id = deadlines.rule_id_of(kind, case)
+    rule_id = str(timer.payload.get("rule_id") or deadlines.rule_id_of(kind, case))
     actor = ctx.actor.label
     if kind == deadlines.MERCHANT_REVIEW:
         case.agreed_fen = case.requested_fen
