@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -44,7 +43,8 @@ from typing import Any
 from buyerguard.progress import progress_bar
 from ingest.api import create_parties
 from ingest.common import console
-from ingest.processes import Postgres, Server, pgbench, run_cli
+from ingest.prepare import init_pgbench, postgres_settings, postgres_url, template_database
+from ingest.processes import Postgres, Server
 from ingest.report import report, write_figures
 from ingest.rounds import run_round
 from ingest.world import World
@@ -90,12 +90,7 @@ def parse_args() -> argparse.Namespace:
         args.orders, args.buyers, args.merchants = 300, 200, 50
         args.pgbench_seconds, args.pgbench_scale = 5, 1
         args.step_seconds, args.open_seconds = 2.0, 2.0
-    url = re.match(
-        r"postgresql://(?P<user>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)/?$", args.postgres
-    )
-    if url is None:
-        parser.error("--postgres is postgresql://USER@HOST:PORT")
-    args.pg_user, args.pg_host, args.pg_port = url["user"], url["host"], int(url["port"])
+    postgres_url(parser, args)
     return args
 
 
@@ -104,16 +99,7 @@ def main() -> None:
     if shutil.which("pgbench") is None:
         raise SystemExit("pgbench is not on PATH")
     pg = Postgres(args.postgres)
-    settings = dict(
-        pg.admin(
-            "SELECT name, setting FROM pg_settings WHERE name IN "
-            "('fsync', 'synchronous_commit', 'server_version', 'max_connections', "
-            "'shared_buffers', 'wal_sync_method')"
-        )
-    )
-    console.print(f"PostgreSQL {settings}")
-    if settings.get("fsync") != "on":
-        console.print("[red]fsync is off: figures are not comparable[/red]")
+    settings = postgres_settings(pg)
     tag = f"bg_ingest_{os.getpid()}"
     args.pgbench_db = f"{tag}_pgbench"
     world = World.make(args.merchants, args.buyers, args.products_per_merchant, args.seed)
@@ -130,32 +116,10 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="bg-ingest-") as tmp,
             progress_bar(console) as progress,
         ):
-            started = time.perf_counter()
-            pg.create(args.pgbench_db)
-            pgbench(
-                args.pg_host,
-                args.pg_port,
-                args.pg_user,
-                [
-                    "-i",
-                    "-q",
-                    "-s",
-                    str(args.pgbench_scale),
-                    args.pgbench_db,
-                ],
-            )
-            setup["pgbench_init_s"] = round(time.perf_counter() - started, 1)
+            setup["pgbench_init_s"] = init_pgbench(args, pg)
             template = f"{tag}_tpl"
-            pg.create(template)
-            env = {**os.environ, "BUYERGUARD_DATABASE_URL": pg.dsn(template)}
-            for command in (
-                ["db", "upgrade"],
-                ["token", "create", "--role", "marketplace", "--label", "bench"],
-            ):
-                done = run_cli(env, *command)
-                if done.returncode != 0:
-                    raise SystemExit(f"buyerguard {' '.join(command)}: {done.stderr}")
-            token = done.stdout.strip().splitlines()[-1]
+            env, tokens = template_database(pg, template, dict(os.environ), ("marketplace",))
+            token = tokens["marketplace"]
             started = time.perf_counter()
             server = Server(env, args.workers, Path(tmp) / "serve-setup.log")
             try:
