@@ -20,7 +20,7 @@ from buyerguard.errors import InvalidInput
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
-from buyerguard.services import instructions, settlement
+from buyerguard.services import instructions, refunds_after_shipment, settlement
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import (
     Taken,
@@ -149,7 +149,7 @@ def _refund(
             ctx, order, refunds, rulebook, when, rule_id=rule, why=why, details=details
         )
         return instruction_id, None
-    return settlement.refund_after_shipment(
+    return refunds_after_shipment.refund_after_shipment(
         ctx, order, sub, amount_fen, when, rule_id=rule, details=details
     )
 

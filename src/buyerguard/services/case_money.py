@@ -25,7 +25,7 @@ from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
-from buyerguard.services import instructions, settlement
+from buyerguard.services import instructions, refunds_after_shipment, settlement
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import merchant_accounts, post_transfer, take_from_merchant
 from buyerguard.services.records import decided_total_fen, record_repeated_decision
@@ -66,12 +66,12 @@ def settle_refund(
     if due_fen <= 0:
         return 0
     details = {"case_id": case.id, "case_type": case.type.value}
-    settlement.refund_after_shipment(
+    refunds_after_shipment.refund_after_shipment(
         ctx, order, sub, due_fen, when, rule_id=rule_id, details=details
     )
     case.refunded_fen += due_fen
     if ctx.rulebook_at(when).returns.shipping_refunded_with_whole_order:
-        settlement.refund_shipping_after_shipment(
+        refunds_after_shipment.refund_shipping_after_shipment(
             ctx, order, when, "returns.shipping_refunded_with_whole_order", details
         )
     return due_fen

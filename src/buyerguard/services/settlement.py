@@ -17,7 +17,6 @@ accounts it will post to first, in one order (`ledger.book.lock_accounts`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 
 from buyerguard.domain.decision import PLATFORM, Decision, party
@@ -28,7 +27,6 @@ from buyerguard.ledger import accounts
 from buyerguard.ledger.book import (
     Transfer,
     TransferKind,
-    balance,
     lock_accounts,
     open_hold_fen,
     record,
@@ -38,16 +36,13 @@ from buyerguard.rulebook import Rulebook
 from buyerguard.services import instructions
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import (
-    Taken,
     merchant_accounts,
     net_debt,
-    take_from_merchant,
 )
 from buyerguard.services.records import (
     has_decision,
     next_decision_sequence,
     record_decision,
-    record_repeated_decision,
 )
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
@@ -58,7 +53,7 @@ OPERATOR_RULE = "operator.adjustment"
 FEE_ADJUSTED = "fee_adjusted"  # the fee on net goods after a refund after release (§1)
 
 
-def _lifecycle_decision(
+def lifecycle_decision(
     kind: str,
     subject_id: str,
     amount_fen: Fen,
@@ -82,7 +77,7 @@ def _lifecycle_decision(
     )
 
 
-def _transfer(
+def post(
     ctx: Context,
     transfer_id: str,
     kind: TransferKind,
@@ -120,7 +115,7 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
     escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
     lock_accounts(ctx.connection, [clearing, escrow, payable], ctx.now())
-    _transfer(
+    post(
         ctx,
         f"payment:{order.id}",
         TransferKind.POSTED,
@@ -133,7 +128,7 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
     )
     buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
     for sub in order.sub_orders:
-        decision = _lifecycle_decision(
+        decision = lifecycle_decision(
             "escrow_held",
             sub.id,
             sub.goods_fen,
@@ -144,7 +139,7 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
             f"{format_fen(sub.goods_fen)} held in escrow until receipt is confirmed",
         )
         decision_ref = record_decision(ctx, decision, occurred_at, order.id)
-        _transfer(
+        post(
             ctx,
             f"hold:{sub.id}",
             TransferKind.PENDING,
@@ -157,7 +152,7 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
             decision_ref,
         )
     if order.shipping_fen > 0:
-        _transfer(
+        post(
             ctx,
             f"hold-shipping:{order.id}",
             TransferKind.PENDING,
@@ -214,7 +209,7 @@ def refund_sub_orders(
                 "amounts",
             )
         whole = "" if sub.refunded_fen == sub.goods_fen else " in part"
-        decision = _lifecycle_decision(
+        decision = lifecycle_decision(
             REFUND_DUE,
             sub.id,
             amount_fen,
@@ -226,7 +221,7 @@ def refund_sub_orders(
             details,
         )
         decision_ref = record_decision(ctx, decision, occurred_at, order.id, sequence)
-        _transfer(
+        post(
             ctx,
             nth(f"void:{sub.id}", sequence),
             TransferKind.VOID_PENDING,
@@ -239,7 +234,7 @@ def refund_sub_orders(
             decision_ref,
             pending_id=nth(f"hold:{sub.id}", sequence),
         )
-        _transfer(
+        post(
             ctx,
             nth(f"refund:{sub.id}", sequence),
             TransferKind.POSTED,
@@ -253,7 +248,7 @@ def refund_sub_orders(
         )
         refunded_fen += amount_fen
         if held_fen > amount_fen:
-            _transfer(
+            post(
                 ctx,
                 nth(f"hold:{sub.id}", sequence + 1),
                 TransferKind.PENDING,
@@ -267,20 +262,20 @@ def refund_sub_orders(
             )
     if not order.open_sub_orders() and order.shipping_fen > 0:
         why_shipping = "nothing left to ship"
-        refunded_fen += _shipping_from_escrow(
+        refunded_fen += shipping_from_escrow(
             ctx, order, rulebook, occurred_at, rule_id, why_shipping, details
         )
-    return _instruct_refund(ctx, order, refunded_fen, occurred_at, rule_id, refunds, details)
+    return instruct_refund(ctx, order, refunded_fen, occurred_at, rule_id, refunds, details)
 
 
-def _shipping_decision(
+def shipping_decision(
     order: Order,
     rulebook: Rulebook,
     rule_id: str,
     why: str,
     details: Mapping[str, object] | None,
 ) -> Decision:
-    return _lifecycle_decision(
+    return lifecycle_decision(
         "shipping_refund_due",
         order.id,
         order.shipping_fen,
@@ -293,7 +288,7 @@ def _shipping_decision(
     )
 
 
-def _shipping_from_escrow(
+def shipping_from_escrow(
     ctx: Context,
     order: Order,
     rulebook: Rulebook,
@@ -303,11 +298,11 @@ def _shipping_from_escrow(
     details: Mapping[str, object] | None,
 ) -> Fen:
     """Void the shipping hold and owe the shipping back to the buyer (accounts locked)."""
-    decision = _shipping_decision(order, rulebook, rule_id, why, details)
+    decision = shipping_decision(order, rulebook, rule_id, why, details)
     decision_ref = record_decision(ctx, decision, occurred_at, order.id)
     escrow = accounts.merchant_escrow(order.merchant_id)
     payable = accounts.merchant_payable(order.merchant_id)
-    _transfer(
+    post(
         ctx,
         f"void-shipping:{order.id}",
         TransferKind.VOID_PENDING,
@@ -320,7 +315,7 @@ def _shipping_from_escrow(
         decision_ref,
         pending_id=f"hold-shipping:{order.id}",
     )
-    _transfer(
+    post(
         ctx,
         f"refund-shipping:{order.id}",
         TransferKind.POSTED,
@@ -335,48 +330,7 @@ def _shipping_from_escrow(
     return order.shipping_fen
 
 
-def refund_shipping_after_shipment(
-    ctx: Context,
-    order: Order,
-    occurred_at: datetime,
-    rule_id: str,
-    details: Mapping[str, object] | None = None,
-) -> str | None:
-    """Every sub-order of a shipped order refunded in full: its shipping goes back too —
-    from escrow while held, taken back from the merchant once released — once per order.
-    Returns the refund instruction's id (None: nothing to refund)."""
-    if order.shipping_fen <= 0 or any(sub.settled_goods_fen for sub in order.sub_orders):
-        return None
-    if has_decision(ctx.connection, "shipping_refund_due", order.id):
-        return None
-    rulebook = ctx.rulebook_at(occurred_at)
-    why = "every sub-order was refunded in full"
-    lock_accounts(
-        ctx.connection,
-        [*refund_accounts(order, None), *merchant_accounts(order.merchant_id)],
-        ctx.now(),
-    )
-    if not order.released:
-        amount_fen = _shipping_from_escrow(ctx, order, rulebook, occurred_at, rule_id, why, details)
-    else:
-        decision = _shipping_decision(order, rulebook, rule_id, why, details)
-        decision_ref = record_decision(ctx, decision, occurred_at, order.id)
-        amount_fen = order.shipping_fen
-        take_from_merchant(
-            ctx,
-            order.merchant_id,
-            amount_fen,
-            accounts.buyer_payable(order.buyer_id),
-            f"refund-shipping:{order.id}",
-            "refund_after_release",
-            occurred_at,
-            order.id,
-            decision_ref,
-        )
-    return _instruct_refund(ctx, order, amount_fen, occurred_at, rule_id, [], details)
-
-
-def _instruct_refund(
+def instruct_refund(
     ctx: Context,
     order: Order,
     amount_fen: Fen,
@@ -403,100 +357,6 @@ def _instruct_refund(
     )
 
 
-def refund_after_release(
-    ctx: Context,
-    order: Order,
-    sub: SubOrder,
-    amount_fen: Fen,
-    occurred_at: datetime,
-    details: Mapping[str, object] | None = None,
-    rule_id: str = OPERATOR_RULE,
-) -> tuple[str, Taken]:
-    """Refund part of a released sub-order: within its refundable balance, the fee on what
-    is no longer sold posted back (§1), the money taken back from the merchant (payable,
-    reserve, then debt) and owed to the buyer; returns the refund instruction's id and
-    where the money came from.
-
-    `sub.refunded_fen` already counts this refund (the domain moved it)."""
-    assert order.paid_rulebook_id is not None
-    paid_rulebook = ctx.rulebooks.by_id(order.paid_rulebook_id)
-    buyer = party("buyer", order.buyer_id)
-    refundable = accounts.sub_order_refundable(sub.id)
-    fee_revenue = accounts.platform_fee_revenue(sub.id)
-    owed = accounts.buyer_payable(order.buyer_id)
-    lock_accounts(ctx.connection, refund_accounts(order, sub), ctx.now())
-    left_fen = balance(ctx.connection, refundable.id).available_fen
-    if amount_fen > left_fen:
-        raise Conflict(
-            "refund_exceeds_refundable",
-            f"sub-order {sub.id} may still be refunded {format_fen(left_fen)}; "
-            f"{format_fen(amount_fen)} is more",
-            "amount",
-        )
-    sequence = refunds_so_far(ctx, sub.id) + 1
-    decision_ref = record_decision(
-        ctx,
-        _lifecycle_decision(
-            REFUND_DUE,
-            sub.id,
-            amount_fen,
-            party("merchant", order.merchant_id),
-            buyer,
-            paid_rulebook,
-            rule_id,
-            f"refund {format_fen(amount_fen)} after release, taken back from the merchant",
-            details,
-        ),
-        occurred_at,
-        order.id,
-        sequence,
-    )
-    _transfer(
-        ctx,
-        nth(f"refundable-used:{sub.id}", sequence),
-        TransferKind.POSTED,
-        refundable,
-        accounts.refundable_issued(sub.id),
-        amount_fen,
-        "refundable_used",
-        order,
-        occurred_at,
-        decision_ref,
-    )
-    fee = replace(_fee(ctx, order, sub), kind=FEE_ADJUSTED)
-    charged_fen = sub.fee_fen or 0
-    if fee.amount_fen < charged_fen:
-        fee_ref = record_repeated_decision(ctx, fee, occurred_at, order.id)
-        _transfer(
-            ctx,
-            nth(f"fee-refund:{sub.id}", sequence),
-            TransferKind.POSTED,
-            fee_revenue,
-            accounts.merchant_payable(order.merchant_id),
-            charged_fen - fee.amount_fen,
-            "fee_refund",
-            order,
-            occurred_at,
-            fee_ref,
-        )
-        sub.fee_fen = fee.amount_fen
-    taken = take_from_merchant(
-        ctx,
-        order.merchant_id,
-        amount_fen,
-        owed,
-        nth(f"refund:{sub.id}", sequence),
-        "refund_after_release",
-        occurred_at,
-        order.id,
-        decision_ref,
-    )
-    instruction_id = _instruct_refund(
-        ctx, order, amount_fen, occurred_at, rule_id, [(sub, amount_fen)], details
-    )
-    return instruction_id, taken
-
-
 def refund_accounts(order: Order, sub: SubOrder | None) -> list[accounts.AccountSpec]:
     """Every account a refund of `sub` posts to (any sub-order of the order before release):
     a command that moves other money too locks these with its own, all at once."""
@@ -517,37 +377,7 @@ def refund_accounts(order: Order, sub: SubOrder | None) -> list[accounts.Account
     ]
 
 
-def refund_after_shipment(
-    ctx: Context,
-    order: Order,
-    sub: SubOrder,
-    amount_fen: Fen,
-    occurred_at: datetime,
-    *,
-    rule_id: str,
-    details: Mapping[str, object] | None = None,
-) -> tuple[str, Taken | None]:
-    """Refund part or all of a shipped sub-order, whoever decided it (an operator, a case):
-    from the escrow hold while the money is held, taken back from the merchant once
-    released. The domain moves the sub-order; returns the refund instruction and, after
-    release, where the merchant's money came from."""
-    order.refund_after_shipment(sub.id, amount_fen)
-    if order.released:
-        return refund_after_release(ctx, order, sub, amount_fen, occurred_at, details, rule_id)
-    instruction_id = refund_sub_orders(
-        ctx,
-        order,
-        [(sub, amount_fen)],
-        ctx.rulebook_at(occurred_at),
-        occurred_at,
-        rule_id=rule_id,
-        why="after shipment, before release",
-        details=details,
-    )
-    return instruction_id, None
-
-
-def _fee(ctx: Context, order: Order, sub: SubOrder) -> Decision:
+def fee_now(ctx: Context, order: Order, sub: SubOrder) -> Decision:
     """The technical service fee of a sub-order as it stands (rulebook at payment)."""
     assert order.paid_rulebook_id is not None
     return technical_service_fee(
@@ -574,7 +404,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
     payable = accounts.merchant_payable(order.merchant_id)
     debt = accounts.merchant_debt(order.merchant_id)
     buyer, merchant = party("buyer", order.buyer_id), party("merchant", order.merchant_id)
-    fees = {sub.id: _fee(ctx, order, sub) for sub in order.sub_orders}
+    fees = {sub.id: fee_now(ctx, order, sub) for sub in order.sub_orders}
     # A sub-order refunded down to nothing before release has no hold left to post.
     released_subs = [sub for sub in order.sub_orders if sub.settled_goods_fen > 0]
     lock_accounts(
@@ -591,7 +421,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
         fee_ref = record_decision(ctx, fee, occurred_at, order.id)
         if sub not in released_subs:
             continue
-        released = _lifecycle_decision(
+        released = lifecycle_decision(
             "escrow_released",
             sub.id,
             sub.settled_goods_fen,
@@ -602,7 +432,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             f"receipt confirmed: {format_fen(sub.settled_goods_fen)} released to merchant",
         )
         release_ref = record_decision(ctx, released, occurred_at, order.id)
-        _transfer(
+        post(
             ctx,
             f"release:{sub.id}",
             TransferKind.POST_PENDING,
@@ -618,7 +448,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
                 f"hold:{sub.id}", (refunds_so_far(ctx, sub.id) if sub.refunded_fen else 0) + 1
             ),
         )
-        _transfer(
+        post(
             ctx,
             f"refundable:{sub.id}",
             TransferKind.POSTED,
@@ -631,7 +461,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             release_ref,
         )
         if fee.amount_fen > 0:
-            _transfer(
+            post(
                 ctx,
                 f"fee:{sub.id}",
                 TransferKind.POSTED,
@@ -646,7 +476,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
     # Shipping a case refunded with the whole order (returns.shipping_refunded_with_whole_order)
     # has no hold left to release.
     if order.shipping_fen > 0 and not has_decision(ctx.connection, "shipping_refund_due", order.id):
-        released = _lifecycle_decision(
+        released = lifecycle_decision(
             "shipping_released",
             order.id,
             order.shipping_fen,
@@ -657,7 +487,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             f"shipping {format_fen(order.shipping_fen)} released to merchant",
         )
         release_ref = record_decision(ctx, released, occurred_at, order.id)
-        _transfer(
+        post(
             ctx,
             f"release-shipping:{order.id}",
             TransferKind.POST_PENDING,
