@@ -108,11 +108,12 @@ class LockRecorder:
             self.open[id(connection)].append(table)
         if table == "ledger_accounts" and id(connection) in self.accounts:
             seen = self.accounts[id(connection)]
-            parameters = args[2] if isinstance(args[2], dict) else {}
-            for name, value in parameters.items():
-                account_id = name == "id" or name.startswith("id_")
-                if account_id and isinstance(value, str) and value not in seen:
-                    seen.append(value)
+            rows = args[2] if isinstance(args[2], list) else [args[2]]  # executemany: a list
+            for parameters in rows:
+                for name, value in (parameters if isinstance(parameters, dict) else {}).items():
+                    account_id = name in ("id", "account_id") or name.startswith("id_")
+                    if account_id and isinstance(value, str) and value not in seen:
+                        seen.append(value)
 
     def on_end(self, connection: Connection) -> None:
         taken = self.open.pop(id(connection), [])

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.bootstrap import Runtime
@@ -29,6 +29,11 @@ from buyerguard.store.tables import idempotency_keys
 
 MAX_KEY_LENGTH = 200
 Handler = Callable[[Context], tuple[int, Any]]
+_ANSWER_UPDATE = update(idempotency_keys).where(  # built once: every keyed command runs it
+    idempotency_keys.c.principal == bindparam("key_principal"),
+    idempotency_keys.c.route == bindparam("key_route"),
+    idempotency_keys.c.key == bindparam("key_value"),
+)
 
 
 def runtime(request: Request) -> Runtime:
@@ -147,13 +152,14 @@ def execute_command(
         )
         if key is not None:
             connection.execute(
-                update(idempotency_keys)
-                .where(
-                    idempotency_keys.c.principal == actor.label,
-                    idempotency_keys.c.route == route,
-                    idempotency_keys.c.key == key,
-                )
-                .values(status_code=status_code, response_body=json.dumps(payload))
+                _ANSWER_UPDATE,
+                {
+                    "key_principal": actor.label,
+                    "key_route": route,
+                    "key_value": key,
+                    "status_code": status_code,
+                    "response_body": json.dumps(payload),
+                },
             )
         return Answer(status_code, payload)
 

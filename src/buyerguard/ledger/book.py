@@ -13,18 +13,38 @@ Each transfer also writes its raw legs to `ledger_entries`, from which
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, not_, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Update,
+    bindparam,
+    false,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec, split_part_ids
 from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
-from buyerguard.store.db import insert_if_absent
+from buyerguard.store.db import insert_if_absent, is_postgres
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
+
+_NEW_ACCOUNT = postgresql_insert(ledger_accounts)
+_CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
+    index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
+)
+_ENTRIES_INSERT = insert(ledger_entries)
+_TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
 
 
 class TransferKind(StrEnum):
@@ -62,37 +82,32 @@ def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetim
 
     The one lock order of the ledger: whatever order a command then posts in,
     two commands that share accounts take them in the same order, so they
-    queue instead of deadlocking. Creation is `INSERT … ON CONFLICT DO
-    NOTHING`, never select-then-insert, so two commands touching a new
-    account at once both go on. SQLite has one writer and needs no row locks.
+    queue instead of deadlocking. Creation is an insert that skips taken ids,
+    never select-then-insert, so two commands touching a new account at once
+    both go on. On PostgreSQL the same statement locks the accounts that exist
+    (`ON CONFLICT … DO UPDATE … WHERE false` locks the conflicting row and
+    writes nothing): one round trip. SQLite has one writer and needs no row locks.
     """
     ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
-    insert_if_absent(
-        connection,
-        ledger_accounts,
-        [
-            {
-                "id": spec.id,
-                "party": spec.party,
-                "purpose": spec.purpose,
-                "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
-                "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
-                "debits_posted_fen": 0,
-                "credits_posted_fen": 0,
-                "debits_pending_fen": 0,
-                "credits_pending_fen": 0,
-                "created_at": now,
-            }
-            for spec in ordered
-        ],
-    )
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            select(ledger_accounts.c.id)
-            .where(ledger_accounts.c.id.in_([spec.id for spec in ordered]))
-            .order_by(ledger_accounts.c.id)
-            .with_for_update()
-        )
+    rows = [
+        {
+            "id": spec.id,
+            "party": spec.party,
+            "purpose": spec.purpose,
+            "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+            "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
+            "debits_posted_fen": 0,
+            "credits_posted_fen": 0,
+            "debits_pending_fen": 0,
+            "credits_pending_fen": 0,
+            "created_at": now,
+        }
+        for spec in ordered
+    ]
+    if is_postgres(connection):
+        connection.execute(_CREATE_AND_LOCK_ACCOUNTS, rows)
+    else:
+        insert_if_absent(connection, ledger_accounts, rows)
 
 
 def open_hold_fen(connection: Connection, hold_id: str) -> Fen:
@@ -121,40 +136,58 @@ def _same(existing: dict[str, object], transfer: Transfer) -> bool:
     )
 
 
+@functools.cache
+def _account_update(side: str, phases: tuple[tuple[str, bool], ...], floored: bool) -> Update:
+    """The conditional UPDATE of one side of an account, built once per shape: the
+    phases it changes, whether each adds (then checked against the largest amount),
+    and whether the whole adds (then checked against the floor, `added_fen`).
+    Amounts are parameters (`add_<phase>`)."""
+    table = ledger_accounts.c
+    columns = {phase: getattr(table, f"{side}s_{phase}_fen") for phase, _adds in phases}
+    amounts = {phase: bindparam(f"add_{phase}", type_=BigInteger) for phase, _adds in phases}
+    added = bindparam("added_fen", type_=BigInteger)
+    statement = update(ledger_accounts).where(table.id == bindparam("account_id"))
+    if floored:
+        if side == "debit":
+            floor = or_(
+                not_(table.debits_must_not_exceed_credits),
+                table.debits_posted_fen + table.debits_pending_fen
+                <= table.credits_posted_fen - added,
+            )
+        else:
+            floor = or_(
+                not_(table.credits_must_not_exceed_debits),
+                table.credits_posted_fen + table.credits_pending_fen
+                <= table.debits_posted_fen - added,
+            )
+        statement = statement.where(floor)
+    for phase, adds in phases:
+        if adds:
+            # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
+            # (nor turn into a float on SQLite): `column + amount <= MAX` would.
+            statement = statement.where(columns[phase] <= MAX_FEN - amounts[phase])
+    return statement.values({columns[phase]: columns[phase] + amounts[phase] for phase in columns})
+
+
 def _apply(connection: Connection, account_id: str, *, side: str, phases: dict[str, Fen]) -> None:
     """Add each phase's amount to the account's `side` columns in one conditional UPDATE,
     refusing to cross the account's floor as it stands after all of them."""
-    table = ledger_accounts.c
-    columns = {phase: getattr(table, f"{side}s_{phase}_fen") for phase in phases}
-    statement = update(ledger_accounts).where(table.id == account_id)
     added_fen = sum(phases.values())
-    if added_fen > 0 and side == "debit":
-        statement = statement.where(
-            or_(
-                not_(table.debits_must_not_exceed_credits),
-                table.debits_posted_fen + table.debits_pending_fen
-                <= table.credits_posted_fen - added_fen,
-            )
-        )
-    if added_fen > 0 and side == "credit":
-        statement = statement.where(
-            or_(
-                not_(table.credits_must_not_exceed_debits),
-                table.credits_posted_fen + table.credits_pending_fen
-                <= table.debits_posted_fen - added_fen,
-            )
-        )
-    for phase, amount_fen in phases.items():
-        if amount_fen > 0:
-            # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
-            # (nor turn into a float on SQLite): `column + amount <= MAX` would.
-            statement = statement.where(columns[phase] <= MAX_FEN - amount_fen)
-    values = {columns[phase]: columns[phase] + amount for phase, amount in phases.items()}
-    result = connection.execute(statement.values(values))
+    shape = tuple((phase, amount_fen > 0) for phase, amount_fen in phases.items())
+    statement = _account_update(side, shape, added_fen > 0)
+    parameters: dict[str, object] = {
+        "account_id": account_id,
+        **{f"add_{phase}": amount_fen for phase, amount_fen in phases.items()},
+    }
+    if added_fen > 0:
+        parameters["added_fen"] = added_fen
+    result = connection.execute(statement, parameters)
     if result.rowcount != 1:
+        table = ledger_accounts.c
         for phase, amount_fen in phases.items():
+            column = getattr(table, f"{side}s_{phase}_fen")
             current = connection.execute(
-                select(columns[phase]).where(table.id == account_id)
+                select(column).where(table.id == account_id)
             ).scalar_one_or_none()
             if amount_fen > 0 and current is not None and current > MAX_FEN - amount_fen:
                 raise InvalidInput(
@@ -174,29 +207,24 @@ def _legs(
     for side, account in sides:
         _apply(connection, account.id, side=side, phases=phases)
     connection.execute(
-        insert(ledger_entries).values(
-            [
-                {
-                    "transfer_id": transfer.id,
-                    "account_id": account.id,
-                    "phase": phase,
-                    "direction": side,
-                    "amount_fen": amount_fen,
-                    "recorded_at": now,
-                }
-                for phase, amount_fen in phases.items()
-                for side, account in sides
-            ]
-        )
+        _ENTRIES_INSERT,
+        [
+            {
+                "transfer_id": transfer.id,
+                "account_id": account.id,
+                "phase": phase,
+                "direction": side,
+                "amount_fen": amount_fen,
+                "recorded_at": now,
+            }
+            for phase, amount_fen in phases.items()
+            for side, account in sides
+        ],
     )
 
 
 def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
-    row = (
-        connection.execute(select(ledger_transfers).where(ledger_transfers.c.id == transfer_id))
-        .mappings()
-        .first()
-    )
+    row = connection.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).mappings().first()
     return dict(row) if row else None
 
 

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Insert, func, insert, select
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
-from buyerguard.store.db import insert_if_absent
+from buyerguard.store.db import ignoring_insert
 from buyerguard.store.tables import audit_log, decision_ordinal, decisions
 
+_AUDIT_INSERT = insert(audit_log)
 
-def _feed_place(connection: Connection) -> dict[str, Any]:
-    """Where a new decision goes: PostgreSQL takes an ordinal and leaves the position to
-    the sequencer; SQLite (one writer, so write order is commit order) takes the next
-    position at once, computed in the insert so that a skipped insert takes none."""
-    if connection.dialect.name == "postgresql":
-        return {"ordinal": decision_ordinal.next_value(), "position": None}
+
+@functools.cache
+def _decision_insert(dialect_name: str) -> Insert:
+    """Where a new decision goes, built into its (cached) insert: PostgreSQL takes an
+    ordinal and leaves the position to the sequencer; SQLite (one writer, so write order
+    is commit order) takes the next position at once, computed in the insert so that a
+    skipped insert takes none."""
+    statement = ignoring_insert(dialect_name, decisions, decisions.c.id)
+    if dialect_name == "postgresql":
+        return statement.values(ordinal=decision_ordinal.next_value(), position=None)
     following = select(func.coalesce(func.max(decisions.c.position), 0) + 1).scalar_subquery()
-    return {"ordinal": following, "position": following}
+    return statement.values(ordinal=following, position=following)
 
 
 def decision_id(decision: Decision, sequence: int = 1) -> str:
@@ -61,18 +67,15 @@ def record_decision(
     """
     identifier = decision_id(decision, sequence)
     content = _content(decision, order_id)
-    written = insert_if_absent(
-        ctx.connection,
-        decisions,
+    written = ctx.connection.execute(
+        _decision_insert(ctx.connection.dialect.name),
         {
             "id": identifier,
             "sequence": sequence,
             "occurred_at": occurred_at,
             "recorded_at": ctx.now(),
-            **_feed_place(ctx.connection),
             **content,
         },
-        returning=decisions.c.id,
     ).first()
     if written is not None:
         return identifier
@@ -149,15 +152,16 @@ def audit(
     ctx: Context, command: str, subject_id: str, occurred_at: datetime, **details: Any
 ) -> None:
     ctx.connection.execute(
-        insert(audit_log).values(
-            actor=ctx.actor.label,
-            token_id=ctx.actor.token_id,
-            command=command,
-            subject_id=subject_id,
-            occurred_at=occurred_at,
-            recorded_at=ctx.now(),
-            details=details,
-        )
+        _AUDIT_INSERT,
+        {
+            "actor": ctx.actor.label,
+            "token_id": ctx.actor.token_id,
+            "command": command,
+            "subject_id": subject_id,
+            "occurred_at": occurred_at,
+            "recorded_at": ctx.now(),
+            "details": details,
+        },
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.errors import Conflict, InvalidInput, NotFound
@@ -24,6 +24,17 @@ from buyerguard.store.tables import timers
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
 RUNNING = "running"  # a heavy job claimed under a lease (scheduler.py), until it ends
 TIMER_STATES = (PENDING, RUNNING, FIRED, CANCELLED, FAILED)
+
+
+# Built once: commands run these on every fact (parameters, not inlined values).
+_TIMER_STATUS = select(timers.c.status).where(timers.c.id == bindparam("timer_id"))
+_TIMER_INSERT = insert(timers)
+_TIMER_UPDATE = update(timers).where(timers.c.id == bindparam("timer_id"))
+_TIMER_CANCEL = (
+    update(timers)
+    .where(timers.c.id == bindparam("timer_id"), timers.c.status == PENDING)
+    .values(status=CANCELLED)
+)
 
 
 @dataclass(frozen=True)
@@ -68,19 +79,22 @@ def schedule_timer(
         "fired_by": None,
         "outcome": None,
     }
-    existing = ctx.connection.execute(
-        select(timers.c.status).where(timers.c.id == identifier)
-    ).first()
+    existing = ctx.connection.execute(_TIMER_STATUS, {"timer_id": identifier}).first()
     if existing is None:
         ctx.connection.execute(
-            insert(timers).values(
-                id=identifier, kind=kind, subject_id=subject_id, created_at=ctx.now(), **values
-            )
+            _TIMER_INSERT,
+            {
+                "id": identifier,
+                "kind": kind,
+                "subject_id": subject_id,
+                "created_at": ctx.now(),
+                **values,
+            },
         )
     elif existing.status in (PENDING, RUNNING):
         raise Conflict("timer_exists", f"timer {identifier} is already {existing.status}", "timer")
     else:
-        ctx.connection.execute(update(timers).where(timers.c.id == identifier).values(**values))
+        ctx.connection.execute(_TIMER_UPDATE, {"timer_id": identifier, **values})
     return identifier
 
 
@@ -106,13 +120,11 @@ def reschedule_timer(
 
 def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
     ctx.connection.execute(
-        update(timers)
-        .where(and_(timers.c.id == timer_id(kind, subject_id), timers.c.status == PENDING))
-        .values(status=CANCELLED, outcome=reason)
+        _TIMER_CANCEL, {"timer_id": timer_id(kind, subject_id), "outcome": reason}
     )
 
 
-def _later(column: Any, instant: datetime) -> Any:
+def _later(column: Any, instant: Any) -> Any:
     return case((column < instant, instant), else_=column)
 
 
@@ -124,12 +136,19 @@ def settle_subject(ctx: Context, subject_id: str, settling: timedelta) -> dateti
     between must not overtake them. Returns the instant the subject settles.
     """
     until = ctx.now() + settling
-    ctx.connection.execute(
-        update(timers)
-        .where(and_(timers.c.subject_id == subject_id, timers.c.status == PENDING))
-        .values(available_at=_later(timers.c.available_at, until))
-    )
+    ctx.connection.execute(_TIMERS_SETTLE, {"timer_subject": subject_id, "settles_at": until})
     return until
+
+
+_TIMERS_SETTLE = (
+    update(timers)
+    .where(timers.c.subject_id == bindparam("timer_subject"), timers.c.status == PENDING)
+    .values(
+        available_at=_later(
+            timers.c.available_at, bindparam("settles_at", type_=timers.c.available_at.type)
+        )
+    )
+)
 
 
 def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:

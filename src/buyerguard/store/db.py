@@ -8,6 +8,7 @@ transaction: state, decisions, postings, timers and audit commit together.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sqlite3
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, CursorResult, Engine, Table, create_engine, event
+from sqlalchemy import Column, Connection, CursorResult, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -135,6 +136,21 @@ def is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
+@functools.cache
+def ignoring_insert(
+    dialect_name: str, table: Table, returning: Column[Any] | None = None
+) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` into `table`, built once per dialect.
+
+    Executed with the row as parameters (a dict, or a list for many rows), so a
+    hot path does not build, and key for the statement cache, a new statement
+    with its values inlined on every call.
+    """
+    dialect_insert = postgresql_insert if dialect_name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table).on_conflict_do_nothing()
+    return statement.returning(returning) if returning is not None else statement
+
+
 def insert_if_absent(
     connection: Connection,
     table: Table,
@@ -147,8 +163,5 @@ def insert_if_absent(
     With `returning`, the result has a row for each row inserted (the driver's
     rowcount is not reliable for this statement).
     """
-    dialect_insert = postgresql_insert if is_postgres(connection) else sqlite_insert
-    statement = dialect_insert(table).values(values).on_conflict_do_nothing()
-    if returning is not None:
-        return connection.execute(statement.returning(returning))
-    return connection.execute(statement)
+    statement = ignoring_insert(connection.dialect.name, table, returning)
+    return connection.execute(statement, values)

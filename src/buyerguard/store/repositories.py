@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.domain.parties import Address, Buyer
@@ -19,6 +19,20 @@ from buyerguard.store.catalogue import get_product_version as get_product_versio
 from buyerguard.store.catalogue import list_products as list_products
 from buyerguard.store.db import is_postgres
 from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
+
+# Built once: the order commands run these on every fact (parameters, not inlined values).
+_ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("order_id"))
+_ORDER_FOR_UPDATE = _ORDER_BY_ID.with_for_update()
+_SUBS_OF_ORDER = (
+    select(sub_orders)
+    .where(sub_orders.c.order_id == bindparam("order_id"))
+    .order_by(sub_orders.c.line_no)
+)
+_ORDER_UPDATE = (
+    update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
+)
+_SUB_UPDATE = update(sub_orders).where(sub_orders.c.id == bindparam("sub_order_id"))
+_TRANSITION_INSERT = insert(order_transitions)
 
 
 def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
@@ -91,10 +105,8 @@ def _order_values(order: Order) -> dict[str, Any]:
 
 
 def _sub_values(sub: SubOrder) -> dict[str, Any]:
+    """What a save may change in a sub-order (`_new_sub_values` adds what identifies it)."""
     return {
-        "id": sub.id,
-        "order_id": sub.order_id,
-        "line_no": sub.line_no,
         "product_id": sub.product_id,
         "quantity": sub.quantity,
         "unit_price_fen": sub.unit_price_fen,
@@ -106,6 +118,10 @@ def _sub_values(sub: SubOrder) -> dict[str, Any]:
         "tier": sub.tier,
         "terms_at_payment": sub.terms_at_payment,
     }
+
+
+def _new_sub_values(sub: SubOrder) -> dict[str, Any]:
+    return {"id": sub.id, "order_id": sub.order_id, "line_no": sub.line_no, **_sub_values(sub)}
 
 
 def add_order(connection: Connection, order: Order) -> None:
@@ -122,15 +138,13 @@ def add_order(connection: Connection, order: Order) -> None:
             **_order_values(order),
         )
     )
-    connection.execute(insert(sub_orders), [_sub_values(sub) for sub in order.sub_orders])
+    connection.execute(insert(sub_orders), [_new_sub_values(sub) for sub in order.sub_orders])
 
 
 def get_order(connection: Connection, order_id: str, *, for_update: bool = False) -> Order:
     """Load an order; `for_update` locks its row (PostgreSQL) for the transaction."""
-    query = select(orders).where(orders.c.id == order_id)
-    if for_update and is_postgres(connection):
-        query = query.with_for_update()
-    row = connection.execute(query).first()
+    query = _ORDER_FOR_UPDATE if for_update and is_postgres(connection) else _ORDER_BY_ID
+    row = connection.execute(query, {"order_id": order_id}).first()
     if row is None:
         raise NotFound("order_not_found", f"no order {order_id}", "order_id")
     subs = [
@@ -149,11 +163,7 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
             tier=sub.tier,
             terms_at_payment=sub.terms_at_payment,
         )
-        for sub in connection.execute(
-            select(sub_orders)
-            .where(sub_orders.c.order_id == order_id)
-            .order_by(sub_orders.c.line_no)
-        )
+        for sub in connection.execute(_SUBS_OF_ORDER, {"order_id": order_id})
     ]
     return Order(
         id=row.id,
@@ -182,26 +192,26 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
 
 def save_order(connection: Connection, order: Order, actor: str, now: datetime) -> None:
     """Persist state, sub-orders and the transitions made since loading."""
+    connection.execute(_ORDER_UPDATE, {"order_id": order.id, **_order_values(order)})
     connection.execute(
-        update(orders)
-        .where(orders.c.id == order.id)
-        .values(version=orders.c.version + 1, **_order_values(order))
+        _SUB_UPDATE,
+        [{"sub_order_id": sub.id, **_sub_values(sub)} for sub in order.sub_orders],
     )
-    for sub in order.sub_orders:
+    if order.transitions:
         connection.execute(
-            update(sub_orders).where(sub_orders.c.id == sub.id).values(**_sub_values(sub))
-        )
-    for transition in order.transitions:
-        connection.execute(
-            insert(order_transitions).values(
-                order_id=order.id,
-                command=transition.command,
-                from_state=transition.from_state.value,
-                to_state=transition.to_state.value,
-                occurred_at=transition.occurred_at,
-                recorded_at=now,
-                actor=actor,
-            )
+            _TRANSITION_INSERT,
+            [
+                {
+                    "order_id": order.id,
+                    "command": transition.command,
+                    "from_state": transition.from_state.value,
+                    "to_state": transition.to_state.value,
+                    "occurred_at": transition.occurred_at,
+                    "recorded_at": now,
+                    "actor": actor,
+                }
+                for transition in order.transitions
+            ],
         )
     order.transitions.clear()
 
