@@ -291,15 +291,15 @@ HANDLERS = {
 }
 
 
-def lock_case(connection: Connection, case_id: str) -> str:
+def lock_case(connection: Connection, case_id: str) -> tuple[Case, Order]:
     """Take a case's row locks in the documented order: its order, the case, then the
     timers of both (a case command cancels and arms them after it has moved money, so it
-    holds them from the start). Returns the order's id."""
+    holds them from the start). Returns the case and its order, as locked."""
     order_id = repository.order_of_case(connection, case_id)
-    repositories.get_order(connection, order_id, for_update=True)
-    repository.get_case(connection, case_id, for_update=True)
+    order = repositories.get_order(connection, order_id, for_update=True)
+    case = repository.get_case(connection, case_id, for_update=True)
     lock_timers_of(connection, (order_id, case_id))
-    return order_id
+    return case, order
 
 
 @dataclass(frozen=True)
@@ -332,9 +332,7 @@ def case_record(ctx: Context, case_id: str) -> CaseRecord:
 
 def load_case(ctx: Context, case_id: str) -> tuple[Case, Order]:
     """Lock the case (`lock_case`) and load it; a party sees only its own cases."""
-    order_id = lock_case(ctx.connection, case_id)
-    order = repositories.get_order(ctx.connection, order_id)
-    case = repository.get_case(ctx.connection, case_id)
+    case, order = lock_case(ctx.connection, case_id)
     ctx.require_party(Role.BUYER, case.buyer_id, repository.case_not_found(case_id))
     ctx.require_party(Role.MERCHANT, case.merchant_id, repository.case_not_found(case_id))
     return case, order

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, func, insert, select
+from sqlalchemy import Connection, Insert, bindparam, func, insert, select
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
@@ -15,6 +15,10 @@ from buyerguard.store.db import ignoring_insert
 from buyerguard.store.tables import audit_log, decision_ordinal, decisions
 
 _AUDIT_INSERT = insert(audit_log)
+_LATEST_SEQUENCE = select(func.max(decisions.c.sequence)).where(
+    decisions.c.kind == bindparam("decision_kind"),
+    decisions.c.subject_id == bindparam("decision_subject"),
+)
 
 
 @functools.cache
@@ -100,9 +104,7 @@ def record_decision(
 def next_decision_sequence(connection: Connection, kind: str, subject_id: str) -> int:
     """The sequence the next decision of `kind` on `subject_id` takes (1 for the first)."""
     latest = connection.execute(
-        select(func.max(decisions.c.sequence)).where(
-            decisions.c.kind == kind, decisions.c.subject_id == subject_id
-        )
+        _LATEST_SEQUENCE, {"decision_kind": kind, "decision_subject": subject_id}
     ).scalar_one()
     return int(latest or 0) + 1
 

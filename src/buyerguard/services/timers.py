@@ -140,6 +140,15 @@ def settle_subject(ctx: Context, subject_id: str, settling: timedelta) -> dateti
     return until
 
 
+_LOCK_TIMERS_OF = (
+    select(timers.c.id)
+    .where(timers.c.subject_id.in_(bindparam("timer_subjects", expanding=True)))
+    .order_by(timers.c.id)
+    .with_for_update()
+)
+_PENDING_TIMERS_OF = select(timers).where(
+    timers.c.subject_id == bindparam("timer_subject"), timers.c.status.in_((PENDING, RUNNING))
+)
 _TIMERS_SETTLE = (
     update(timers)
     .where(timers.c.subject_id == bindparam("timer_subject"), timers.c.status == PENDING)
@@ -174,20 +183,13 @@ def lock_timers_of(connection: Connection, subject_ids: tuple[str, ...]) -> None
     writer): a command that will cancel or arm them after moving money takes them first."""
     if connection.dialect.name != "postgresql":
         return
-    connection.execute(
-        select(timers.c.id)
-        .where(timers.c.subject_id.in_(subject_ids))
-        .order_by(timers.c.id)
-        .with_for_update()
-    )
+    connection.execute(_LOCK_TIMERS_OF, {"timer_subjects": list(subject_ids)})
 
 
 def pending_timers_of(connection: Connection, subject_id: str) -> list[dict[str, Any]]:
     """The pending (or running) timers about one subject."""
-    query = select(timers).where(
-        timers.c.subject_id == subject_id, timers.c.status.in_((PENDING, RUNNING))
-    )
-    return [dict(row) for row in connection.execute(query).mappings()]
+    rows = connection.execute(_PENDING_TIMERS_OF, {"timer_subject": subject_id}).mappings()
+    return [dict(row) for row in rows]
 
 
 def list_timers(

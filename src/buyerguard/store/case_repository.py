@@ -6,12 +6,27 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.errors import Conflict, NotFound
 from buyerguard.store.db import is_postgres
 from buyerguard.store.tables import case_transitions, cases, timers
+
+# Built once: every case command runs these (parameters, not inlined values).
+_CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
+_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
+_ORDER_OF_CASE = select(cases.c.order_id).where(cases.c.id == bindparam("case_id"))
+_LAST_STEP = (
+    select(case_transitions.c.action, case_transitions.c.occurred_at)
+    .where(case_transitions.c.case_id == bindparam("case_id"))
+    .order_by(case_transitions.c.id.desc())
+    .limit(1)
+)
+_CASE_UPDATE = (
+    update(cases).where(cases.c.id == bindparam("case_id")).values(version=cases.c.version + 1)
+)
+_TRANSITION_INSERT = insert(case_transitions)
 
 _COLUMNS = (
     "type",
@@ -83,19 +98,15 @@ def _from_row(row: Any) -> Case:
 
 def get_case(connection: Connection, case_id: str, *, for_update: bool = False) -> Case:
     """The case; `for_update` locks its row (PostgreSQL; the order is locked first)."""
-    query = select(cases).where(cases.c.id == case_id)
-    if for_update and is_postgres(connection):
-        query = query.with_for_update()
-    row = connection.execute(query).first()
+    query = _CASE_FOR_UPDATE if for_update and is_postgres(connection) else _CASE_BY_ID
+    row = connection.execute(query, {"case_id": case_id}).first()
     if row is None:
         raise case_not_found(case_id)
     return _from_row(row)
 
 
 def order_of_case(connection: Connection, case_id: str) -> str:
-    order_id = connection.execute(
-        select(cases.c.order_id).where(cases.c.id == case_id)
-    ).scalar_one_or_none()
+    order_id = connection.execute(_ORDER_OF_CASE, {"case_id": case_id}).scalar_one_or_none()
     if order_id is None:
         raise case_not_found(case_id)
     return str(order_id)
@@ -136,12 +147,7 @@ def open_requests_fen(connection: Connection, sub_order_id: str) -> int:
 
 def last_step(connection: Connection, case_id: str) -> tuple[str, datetime]:
     """The case's latest transition: its action and when it happened."""
-    row = connection.execute(
-        select(case_transitions.c.action, case_transitions.c.occurred_at)
-        .where(case_transitions.c.case_id == case_id)
-        .order_by(case_transitions.c.id.desc())
-        .limit(1)
-    ).one()
+    row = connection.execute(_LAST_STEP, {"case_id": case_id}).one()
     return str(row.action), row.occurred_at
 
 
@@ -159,14 +165,10 @@ def add_case(connection: Connection, case: Case) -> None:
 
 def save_case(connection: Connection, case: Case, recorded_at: datetime) -> None:
     """Persist the case and the transitions made since it was loaded."""
-    connection.execute(
-        update(cases)
-        .where(cases.c.id == case.id)
-        .values(version=cases.c.version + 1, **_values(case))
-    )
+    connection.execute(_CASE_UPDATE, {"case_id": case.id, **_values(case)})
     if case.transitions:
         connection.execute(
-            insert(case_transitions),
+            _TRANSITION_INSERT,
             [
                 {
                     "case_id": case.id,
