@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export BUYERGUARD_DATABASE_URL ?= sqlite:///$(CURDIR)/var/buyerguard.sqlite3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test venv dev-venv lint typecheck pytest clean
 
@@ -23,7 +25,7 @@ run: $(BIN)/.runtime
 	mkdir -p var
 	$(BIN)/buyerguard db upgrade
 	$(BIN)/buyerguard demo load
-	$(BIN)/buyerguard serve --host 127.0.0.1 --port 8000
+	$(BIN)/buyerguard serve --host $(HOST) --port $(PORT)
 
 lint: $(BIN)/.dev
 	$(BIN)/ruff check .

@@ -50,7 +50,8 @@ def row_counts(rt: Runtime) -> dict[str, int]:
 def assert_refused(response: Any, status: int, code: str, field: str | None = None) -> None:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"code", "message", "field"}
+    assert set(body) == {"code", "message", "field", "request_id"}
+    assert body["request_id"] == response.headers["X-Request-Id"]
     assert body["code"] == code, body
     assert body["message"]
     if field is not None:

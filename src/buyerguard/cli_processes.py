@@ -16,6 +16,8 @@ from rich.table import Table
 from buyerguard.cli_common import configured_runtime, console, refusals_exit_2
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
+from buyerguard.logs import configure_logging_from_settings
+from buyerguard.settings import settings
 
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
@@ -39,6 +41,7 @@ def scheduler_run(
     """Fire due timers exactly once (catching up on any backlog); SIGTERM stops it cleanly."""
     from buyerguard.scheduler import Scheduler
 
+    configure_logging_from_settings()
     rt = configured_runtime()
     scheduler = Scheduler(
         rt.engine,
@@ -170,10 +173,16 @@ def facts_load(
 
 @refusals_exit_2
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="where to listen (default: $BUYERGUARD_HOST, 127.0.0.1)")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="the port (default: $BUYERGUARD_PORT, 8000)"),
+    ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="API worker processes (default: CPUs)")
+        int | None,
+        typer.Option(min=1, help="API worker processes (default: $BUYERGUARD_WORKERS, CPUs)"),
     ] = None,
     scheduler: Annotated[
         bool, typer.Option(help="fire due timers in one scheduler process beside the API")
@@ -191,8 +200,12 @@ def serve(
 
     from buyerguard.api.serve import NoDelayH11Protocol
 
+    configured = settings()
+    host = host or configured.host
+    port = port or configured.port
+    configure_logging_from_settings()
     configured_runtime().engine.dispose()  # refuses an unreachable or unmigrated database up front
-    count = workers or os.cpu_count() or 1
+    count = workers or configured.effective_workers
     timers = None
     if scheduler:
         command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
@@ -209,6 +222,8 @@ def serve(
             port=port,
             workers=count,
             http=NoDelayH11Protocol,
+            access_log=False,  # each request is logged once, with its id (api/request_ids.py)
+            log_config=None,  # uvicorn's lines go through our JSON handler
         )
     finally:
         if timers is not None:

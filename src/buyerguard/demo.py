@@ -7,7 +7,6 @@ outside git (`var/demo-tokens.json`) and prints them on every load.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +19,13 @@ from buyerguard.errors import InvalidInput, NotFound, Unauthorized
 from buyerguard.services import catalog
 from buyerguard.services.context import OPERATOR, Context, Role
 from buyerguard.services.tokens import authenticate, create_token
+from buyerguard.settings import settings
 from buyerguard.store import repositories
-
-DEMO_TOKENS_ENV = "BUYERGUARD_DEMO_TOKENS"
 
 
 def demo_tokens_file() -> Path:
     """Where demo tokens are kept: `$BUYERGUARD_DEMO_TOKENS`, else var/demo-tokens.json."""
-    return Path(os.environ.get(DEMO_TOKENS_ENV) or Path("var") / "demo-tokens.json")
+    return settings().demo_tokens
 
 
 def demo_token(role: str) -> str:

@@ -18,7 +18,6 @@ rulebook id, so any amount can be traced back to the line that set it.
 
 from __future__ import annotations
 
-import os
 import tomllib
 import typing
 from collections.abc import Iterator, Mapping
@@ -54,8 +53,9 @@ from buyerguard.rulebook_sections import (
     TrafficRules,
     TrustBasedReturnsRules,
 )
+from buyerguard.settings import ENV_PREFIX, settings
 
-RULEBOOK_DIR_ENV = "BUYERGUARD_RULEBOOKS_DIR"
+RULEBOOK_DIR_ENV = f"{ENV_PREFIX}RULEBOOKS_DIR"
 
 
 HEADER_KEYS = {"id", "effective_from", "title", "summary"}
@@ -277,9 +277,9 @@ def parse_rulebooks(documents: list[tuple[str, str]]) -> RulebookSet:
 
 def default_rulebook_dir() -> Path:
     """`$BUYERGUARD_RULEBOOKS_DIR`, else the repository's `rulebooks/`."""
-    configured = os.environ.get(RULEBOOK_DIR_ENV)
-    if configured:
-        return Path(configured)
+    configured = settings().rulebooks_dir
+    if configured is not None:
+        return configured
     beside_source = Path(__file__).resolve().parents[2] / "rulebooks"
     return beside_source if beside_source.is_dir() else Path.cwd() / "rulebooks"
 

@@ -17,15 +17,19 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
+from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
 from buyerguard.api.schemas import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Busy, BuyerguardError
+from buyerguard.logs import get_logger
 from buyerguard.scheduler import Scheduler
+from buyerguard.store.migrate import require_migrated
 
 # Swagger UI 5 (renders OpenAPI 3.1), shipped inside the fastapi-offline wheel: no CDN.
 SWAGGER_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
 RETRY_AFTER_SECONDS = 1
+log = get_logger(__name__)
 ERROR_STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -35,7 +39,10 @@ ERROR_STATUS_CODES = {
 
 
 def _error(status_code: int, code: str, message: str, field: str | None) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "field": field}, status_code=status_code)
+    """The one error shape: a machine-readable code, a message, the field, and the request's
+    id (the `X-Request-Id` header: what to quote when asking about it)."""
+    body = {"code": code, "message": message, "field": field, "request_id": current_request_id()}
+    return JSONResponse(body, status_code=status_code)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -96,8 +103,16 @@ def create_app(
         """Liveness, answered on the event loop: it never queues behind database work."""
         return {"status": "ok", "version": __version__}
 
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> dict[str, str]:
+        """Readiness: the database answers and its schema is this release's (else 503 with the
+        reason: unreachable, not migrated, or at another revision)."""
+        require_migrated(rt.engine)
+        return {"status": "ready", "version": __version__}
+
     @app.exception_handler(BuyerguardError)
     async def on_refused(_request: Request, exc: BuyerguardError) -> JSONResponse:
+        log.info("refused", code=exc.code, field=exc.field, status=exc.status_code)
         if exc.status_code == 503:  # busy or not ready: the same request may succeed later
             response = _error(503, exc.code, exc.message, exc.field)
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -130,4 +145,5 @@ def create_app(
         return response
 
     app.include_router(router)
+    app.add_middleware(RequestIds)
     return app

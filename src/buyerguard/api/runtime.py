@@ -22,11 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
+from buyerguard.logs import get_logger
 from buyerguard.services.context import Actor, Context
 from buyerguard.services.tokens import authenticate
 from buyerguard.store.db import insert_if_absent, read_transaction, retrying
 from buyerguard.store.tables import idempotency_keys
 
+log = get_logger(__name__)
 MAX_KEY_LENGTH = 200
 Handler = Callable[[Context], tuple[int, Any]]
 _ANSWER_UPDATE = update(idempotency_keys).where(  # built once: every keyed command runs it
@@ -164,7 +166,7 @@ def execute_command(
         return Answer(status_code, payload)
 
     try:
-        return retrying(rt.engine, attempt)
+        answer = retrying(rt.engine, attempt)
     except IntegrityError as exc:
         # A concurrent request with the same key (or id) committed first.
         if key is not None:
@@ -175,6 +177,8 @@ def execute_command(
         raise Conflict(
             "concurrent_conflict", "a concurrent request changed the same resource; retry", None
         ) from exc
+    log.debug("command", route=route, status=answer.status_code, replayed=answer.replayed)
+    return answer
 
 
 def run_command(

@@ -10,10 +10,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import build_runtime
+from buyerguard.logs import configure_logging_from_settings
 
 
 def app() -> FastAPI:
-    """The API without the background scheduler (run `buyerguard scheduler run` beside it)."""
+    """The API without the background scheduler (run `buyerguard scheduler run` beside it);
+    each worker process configures its own logging."""
+    configure_logging_from_settings()
     return create_app(build_runtime(), run_scheduler=False)
 
 

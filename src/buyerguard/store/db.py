@@ -9,7 +9,6 @@ transaction: state, decisions, postings, timers and audit commit together.
 from __future__ import annotations
 
 import functools
-import os
 import random
 import sqlite3
 import time
@@ -25,9 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from buyerguard.errors import Busy
+from buyerguard.settings import settings
 
-DATABASE_URL_ENV = "BUYERGUARD_DATABASE_URL"
-DEFAULT_SQLITE_PATH = Path("var") / "buyerguard.sqlite3"
 READONLY_OPTION = "buyerguard_readonly"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
 # PostgreSQL states that mean "another transaction was in the way; the same work may
@@ -40,7 +38,7 @@ T = TypeVar("T")
 
 def database_url() -> str:
     """`$BUYERGUARD_DATABASE_URL`, else the embedded SQLite file under ./var."""
-    return os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
+    return settings().effective_database_url
 
 
 def normalise_url(url: str) -> str:

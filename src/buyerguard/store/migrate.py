@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -68,6 +69,12 @@ def upgrade_url(url: str) -> None:
         engine.dispose()
 
 
+@functools.cache
+def release_heads() -> frozenset[str]:
+    """The schema revision(s) this release needs (read once from the migration scripts)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
 def require_migrated(engine: Engine) -> None:
     """Refuse, in one line, a database that is unreachable or not at this release's schema."""
     url = engine.url.render_as_string(hide_password=True)
@@ -80,8 +87,7 @@ def require_migrated(engine: Engine) -> None:
         raise NotReady(
             "database_unreachable", f"cannot reach the database at {url}: {reason}", "database"
         ) from None
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    heads = release_heads()
     if not current:
         raise NotReady(
             "database_not_migrated",

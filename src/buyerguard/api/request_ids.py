@@ -1,0 +1,68 @@
+"""A request id for every request: taken from `X-Request-Id` when the caller sends a usable
+one (so a marketplace can follow its own id through our logs), made up otherwise; bound
+to every log line written while the request runs, returned as `X-Request-Id`, and put
+in every error body. One access line per request, with its status and duration."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from buyerguard.logs import get_logger
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_USABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+log = get_logger(__name__)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served (None outside a request)."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def new_request_id() -> str:
+    return f"req_{secrets.token_hex(12)}"
+
+
+class RequestIds:
+    """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = sent if _USABLE.match(sent) else new_request_id()
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("request_failed", method=scope["method"], path=scope["path"])
+                raise
+            finally:
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status_code,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
