@@ -39,10 +39,12 @@ def scheduler_run(
     ] = False,
 ) -> None:
     """Fire due timers exactly once (catching up on any backlog); SIGTERM stops it cleanly."""
+    from buyerguard.api.metrics import count_committed_transfers
     from buyerguard.scheduler import Scheduler
 
     configure_logging_from_settings()
     rt = configured_runtime()
+    count_committed_transfers(rt.engine)  # beside `serve`, its counts join the workers'
     scheduler = Scheduler(
         rt.engine,
         rt.clock,
@@ -194,7 +196,16 @@ def serve(
     here unless --no-scheduler and stopped with the server; SIGTERM shuts both
     down gracefully.
     """
+    import shutil
     import subprocess
+    import tempfile
+
+    # Before anything imports prometheus_client: the workers count into files here, and a
+    # scrape of any of them adds them all up (api/metrics.py).
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="buyerguard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
     import uvicorn
 
@@ -229,3 +240,5 @@ def serve(
         if timers is not None:
             timers.terminate()
             timers.wait(timeout=30)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -11,12 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
+from buyerguard.api.metrics import RequestMetrics, count_committed_transfers, exposition
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
 from buyerguard.api.schemas import validation_refusal
@@ -103,6 +104,12 @@ def create_app(
         """Liveness, answered on the event loop: it never queues behind database work."""
         return {"status": "ok", "version": __version__}
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus exposition: every worker's counts and the timers' gauges."""
+        content, media_type = exposition(rt.engine, rt.clock)
+        return Response(content, media_type=media_type)
+
     @app.get("/readyz", tags=["health"])
     def readyz() -> dict[str, str]:
         """Readiness: the database answers and its schema is this release's (else 503 with the
@@ -145,5 +152,7 @@ def create_app(
         return response
 
     app.include_router(router)
+    count_committed_transfers(rt.engine)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)
     return app

@@ -47,6 +47,9 @@ _ENTRIES_INSERT = insert(ledger_entries)
 _TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
 
 
+TRANSFERS_RECORDED = "buyerguard.transfers_recorded"  # per connection: kind -> count, until commit
+
+
 class TransferKind(StrEnum):
     POSTED = "posted"
     PENDING = "pending"
@@ -267,6 +270,8 @@ def record(
     ).first()
     if inserted is None:
         return _not_inserted(connection, transfer)
+    recorded = connection.info.setdefault(TRANSFERS_RECORDED, {})  # counted at commit (metrics)
+    recorded[transfer.kind.value] = recorded.get(transfer.kind.value, 0) + 1
     if transfer.kind is TransferKind.POSTED:
         _legs(connection, transfer, {"posted": transfer.amount_fen}, now)
     elif transfer.kind is TransferKind.PENDING:

@@ -1,0 +1,138 @@
+"""Prometheus metrics at `/metrics` (prometheus-client).
+
+Counted in each process as things happen: request latency by route template
+(bounded labels: never the raw path), and ledger transfers by kind, counted
+when their transaction commits (a rolled-back command counts nothing). Read
+from the database at scrape time: timers due, overdue and dead-lettered.
+
+`buyerguard serve` runs several worker processes; it points
+`PROMETHEUS_MULTIPROC_DIR` at a fresh directory before they start, and a
+scrape of any worker then adds up every worker's counts (multiprocess mode).
+Without it (one process, the tests) the process's own registry answers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection, Engine, and_, event, func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from buyerguard.clock import Clock, ensure_utc
+from buyerguard.ledger.book import TRANSFERS_RECORDED
+from buyerguard.store.db import read_transaction
+from buyerguard.store.tables import timers
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OVERDUE_AFTER = timedelta(minutes=1)  # the scheduler ticks every second: a minute is late
+REQUEST_SECONDS = Histogram(
+    "buyerguard_http_request_duration_seconds",
+    "Time to answer a request, by method, route template and status",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+LEDGER_TRANSFERS = Counter(
+    "buyerguard_ledger_transfers", "Ledger transfers committed, by kind", ["kind"]
+)
+
+
+class RequestMetrics:
+    """Pure ASGI middleware timing every request under its route's template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status_code = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            REQUEST_SECONDS.labels(scope["method"], template, str(status_code)).observe(
+                time.perf_counter() - started
+            )
+
+
+def count_committed_transfers(engine: Engine) -> None:
+    """Count the transfers a transaction recorded (`ledger.book` notes them on the
+    connection) when it commits; forget them when it rolls back."""
+
+    def on_commit(connection: Connection) -> None:
+        recorded: dict[str, int] = connection.info.pop(TRANSFERS_RECORDED, {})
+        for kind, count in recorded.items():
+            LEDGER_TRANSFERS.labels(kind).inc(count)
+
+    def on_rollback(connection: Connection) -> None:
+        connection.info.pop(TRANSFERS_RECORDED, None)
+
+    if not event.contains(engine, "commit", on_commit):
+        event.listen(engine, "commit", on_commit)
+        event.listen(engine, "rollback", on_rollback)
+
+
+class TimerCollector(Collector):
+    """Timers as the database has them at scrape time (one indexed query)."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = ensure_utc(self.clock.now())
+        pending = timers.c.status == "pending"
+        query = select(
+            func.count().filter(and_(pending, timers.c.available_at <= now)),
+            func.count().filter(and_(pending, timers.c.available_at <= now - OVERDUE_AFTER)),
+            func.count().filter(timers.c.status == "failed"),
+        )
+        with read_transaction(self.engine) as connection:
+            due, overdue, dead = connection.execute(query).one()
+        yield GaugeMetricFamily("buyerguard_timers_due", "Pending timers that may run now", due)
+        yield GaugeMetricFamily(
+            "buyerguard_timers_overdue",
+            f"Pending timers that could have run more than {OVERDUE_AFTER} ago",
+            overdue,
+        )
+        yield GaugeMetricFamily(
+            "buyerguard_timers_dead_lettered", "Timers that failed every attempt", dead
+        )
+
+
+def exposition(engine: Engine, clock: Clock) -> tuple[bytes, str]:
+    """The text exposition of every metric: all workers' counts and the database's gauges."""
+    registry: Any
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = CollectorRegistry()
+        for collector in (REQUEST_SECONDS, LEDGER_TRANSFERS):
+            registry.register(collector)
+    registry.register(TimerCollector(engine, clock))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
