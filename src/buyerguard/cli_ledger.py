@@ -1,0 +1,165 @@
+"""`buyerguard ledger|rulebook`: the ledger's check and trial balance, the rulebooks."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from buyerguard.cli_common import (
+    configured_runtime,
+    console,
+    refusals_exit_2,
+)
+from buyerguard.clock import (
+    format_instant,
+    get_clock,
+    local_date,
+    parse_instant,
+    require_local_date,
+)
+from buyerguard.errors import InvalidInput
+from buyerguard.money import format_fen
+from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, rulebooks
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    pass
+
+ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
+rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
+RulebookDir = Annotated[
+    Path | None, typer.Option("--rulebooks", help="Rulebook directory (default: ./rulebooks)")
+]
+
+
+@ledger_app.command("check")
+@refusals_exit_2
+def ledger_check(
+    full: Annotated[
+        bool, typer.Option("--full", help="re-derive everything, not only since the checkpoint")
+    ] = False,
+) -> None:
+    """Re-derive balances from raw postings; exit 1 with a report on any breach.
+
+    From the latest checkpoint on (`--full`, or no checkpoint yet: from the
+    start); a full pass that finds no breach writes a new checkpoint.
+    """
+    from rich.markup import escape
+    from rich.progress import TaskID
+
+    from buyerguard.ledger.checkpoint import run_ledger_check
+    from buyerguard.progress import progress_bar
+
+    rt = configured_runtime()
+    with progress_bar(console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def show(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        report = run_ledger_check(rt.engine, rt.clock.now(), full=full, progress=show)
+    if report.full:
+        console.print(f"full pass: {report.new_entries} entries re-derived")
+    else:
+        console.print(
+            f"incremental from checkpoint {report.checkpoint_from}: {report.new_entries} "
+            f"entries re-derived after it (run --full to re-derive everything)"
+        )
+    console.print(
+        f"{report.accounts} accounts, {report.transfers} transfers, {report.entries} entries; "
+        f"posted debits {format_fen(report.total_debits_posted_fen)} = credits "
+        f"{format_fen(report.total_credits_posted_fen)}"
+    )
+    if report.checkpoint_written is not None:
+        console.print(
+            f"checkpoint {report.checkpoint_written} written (entries up to id "
+            f"{report.horizon_entry_id})"
+        )
+    elif report.checkpoint_note:
+        console.print(report.checkpoint_note)
+    if not report.ok:
+        for breach in report.breaches:
+            console.print(f"[red]BREACH[/red] {escape(breach)}")
+        if report.breaches_omitted:
+            console.print(f"[red]BREACH[/red] … and {report.breaches_omitted} more")
+        raise typer.Exit(1)
+    console.print("[green]ledger check passed[/green]")
+
+
+@ledger_app.command("trial-balance")
+@refusals_exit_2
+def ledger_trial_balance(
+    day: Annotated[
+        str | None, typer.Option("--date", help="Shanghai date (default: today)")
+    ] = None,
+) -> None:
+    """Posted debits and credits per account at the end of a Shanghai day."""
+    from buyerguard.ledger.check import trial_balance
+    from buyerguard.store.db import read_transaction
+
+    try:
+        as_of = date.fromisoformat(day) if day else local_date(get_clock().now())
+    except ValueError as exc:
+        raise InvalidInput("date_malformed", f"not a date: {day!r}", "date") from exc
+    require_local_date(as_of, field="date")
+    rt = configured_runtime()
+    with read_transaction(rt.engine) as connection:
+        lines = trial_balance(connection, as_of)
+    table = Table("account", "debits", "credits", "net (Dr-Cr)", title=f"trial balance {as_of}")
+    for line in lines:
+        table.add_row(
+            line.account_id,
+            format_fen(line.debits_fen, thousands=True),
+            format_fen(line.credits_fen, thousands=True),
+            format_fen(line.net_fen, thousands=True),
+        )
+    debits = sum(line.debits_fen for line in lines)
+    credits = sum(line.credits_fen for line in lines)
+    table.add_row(
+        "TOTAL", format_fen(debits, thousands=True), format_fen(credits, thousands=True), ""
+    )
+    console.print(table)
+
+
+@rulebook_app.command("show")
+@refusals_exit_2
+def rulebook_show(
+    at: Annotated[str | None, typer.Option(help="instant (default: now)")] = None,
+    directory: RulebookDir = None,
+) -> None:
+    """The rulebook in force at an instant, every key with its value and meaning."""
+    instant = parse_instant(at, field="at") if at else get_clock().now()
+    books = load_rulebook_dir(directory) if directory else rulebooks()
+    book = books.at(instant)
+    console.print(
+        f"[bold]{book.id}[/bold] — {book.title}\n"
+        f"effective from {format_instant(book.effective_from)} ({book.source})"
+    )
+    flat = book.flat()
+    if not console.is_terminal:  # piped: one greppable line per key, nothing truncated
+        for key, doc in describe_keys():
+            print(f"{key} = {render_value(flat[key])}  # {doc}")
+        return
+    table = Table("key", "value", "meaning")
+    table.columns[0].no_wrap = True
+    for key, doc in describe_keys():
+        table.add_row(key, render_value(flat[key]), doc)
+    console.print(table)
+
+
+@rulebook_app.command("diff")
+@refusals_exit_2
+def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> None:
+    """Keys whose values differ between two rulebooks (by id)."""
+    books = load_rulebook_dir(directory) if directory else rulebooks()
+    left, right = books.by_id(first).flat(), books.by_id(second).flat()
+    table = Table("key", first, second, title=f"{first} → {second}")
+    for key in sorted(left):
+        if left[key] != right[key]:
+            table.add_row(key, render_value(left[key]), render_value(right[key]))
+    console.print(table if table.row_count else f"{first} and {second} set every key alike")
