@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from buyerguard.cli import app
 from buyerguard.store.db import make_engine
@@ -21,6 +21,11 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BUYERGUARD_DEMO_TOKENS", str(tmp_path / "tokens.json"))
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     return tmp_path
+
+
+def flat(result: Result) -> str:
+    """stderr with click's box and line wrapping taken out."""
+    return " ".join(result.stderr.replace("│", " ").split())
 
 
 def refused(args: list[str], code: str) -> None:
@@ -40,7 +45,10 @@ def test_upgrade_and_demo_load_are_idempotent(env: Path) -> None:
     assert "nothing (already there)" in second.output
     assert json.loads((env / "tokens.json").read_text()) == tokens
     assert runner.invoke(app, ["demo", "token", "buyer"]).output.strip() == tokens["buyer"]
-    refused(["demo", "token", "wizard"], "demo_token_missing")
+    not_a_role = runner.invoke(app, ["demo", "token", "wizard"])
+    assert not_a_role.exit_code == 2 and "'operator', 'marketplace', 'merchant'" in flat(not_a_role)
+    (env / "tokens.json").unlink()
+    refused(["demo", "token", "buyer"], "demo_token_missing")
 
 
 def test_token_create_and_revoke(env: Path) -> None:
@@ -52,7 +60,11 @@ def test_token_create_and_revoke(env: Path) -> None:
     refused(["token", "revoke", token_id], "token_not_found")
     refused(["token", "create", "--role", "merchant"], "party_missing")
     refused(["token", "create", "--role", "merchant", "--party", "M-none"], "party_unknown")
-    refused(["token", "create", "--role", "wizard"], "invalid_choice")
+    for not_issuable in ("wizard", "system"):
+        result = runner.invoke(app, ["token", "create", "--role", not_issuable])
+        assert result.exit_code == 2 and f"'{not_issuable}' is not one of 'operator'" in flat(
+            result
+        )
     refused(
         ["token", "create", "--role", "operator", "--expires", "yesterday"], "instant_malformed"
     )
@@ -181,3 +193,40 @@ def test_timers_list_and_retry_a_dead_letter(env: Path) -> None:
     assert "test.unknown_kind:S1" in pending.output
     refused(["timers", "retry", "test.unknown_kind:S1"], "timer_not_failed")
     refused(["timers", "list", "--state", "zombie"], "invalid_choice")
+
+
+def test_token_list_shows_every_token_but_never_a_secret(env: Path) -> None:
+    runner.invoke(app, ["demo", "load"])
+    secrets = json.loads((env / "tokens.json").read_text())
+    made = runner.invoke(app, ["token", "create", "--role", "buyer", "--party", "B-shop"])
+    token_id = made.stderr.split()[2]
+    assert runner.invoke(app, ["token", "revoke", token_id]).exit_code == 0
+    listed = runner.invoke(app, ["token", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    tokens = json.loads(listed.stdout)
+    assert len(tokens) == 5
+    by_id = {token["id"]: token for token in tokens}
+    assert by_id[token_id]["status"] == "revoked" and by_id[token_id]["revoked_at"]
+    assert sorted(token["role"] for token in tokens if token["status"] == "active") == [
+        "buyer",
+        "marketplace",
+        "merchant",
+        "operator",
+    ]
+    assert all("token_hash" not in token for token in tokens)
+    table = runner.invoke(app, ["token", "list"])
+    for secret in [*secrets.values(), made.stdout.strip()]:
+        assert secret not in listed.stdout and secret not in table.stdout
+    assert token_id in table.stdout and "revoked" in table.stdout
+
+
+def test_version_and_no_database_created_by_a_command_that_reads_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.stdout.startswith("buyerguard ")
+    monkeypatch.delenv("BUYERGUARD_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for command in (["ledger", "check"], ["token", "list"], ["timers", "list"]):
+        refused(command, "database_not_migrated")
+    assert list(tmp_path.iterdir()) == []  # no ./var, no empty database file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -24,9 +24,6 @@ from buyerguard.clock import (
 from buyerguard.errors import InvalidInput
 from buyerguard.money import format_fen
 from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, rulebooks
-
-if TYPE_CHECKING:  # imported where used: a command loads only what it needs
-    pass
 
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)

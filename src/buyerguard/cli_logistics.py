@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,6 @@ from buyerguard.clock import (
     format_instant,
     parse_instant,
 )
-
-if TYPE_CHECKING:  # imported where used: a command loads only what it needs
-    pass
 
 shipments_app = typer.Typer(
     help="Shipment history (for promises and sign rates).", no_args_is_help=True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -18,9 +18,6 @@ from buyerguard.clock import (
     format_instant,
 )
 from buyerguard.money import format_fen
-
-if TYPE_CHECKING:  # imported where used: a command loads only what it needs
-    pass
 
 payouts_app = typer.Typer(help="Payouts to merchants.", no_args_is_help=True)
 instructions_app = typer.Typer(

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from buyerguard.cli_common import (
+    AsJson,
     configured_runtime,
     console,
+    print_json,
+    print_rows,
     refusals_exit_2,
 )
-from buyerguard.clock import (
-    parse_instant,
-)
-
-if TYPE_CHECKING:  # imported where used: a command loads only what it needs
-    pass
+from buyerguard.clock import format_instant, parse_instant
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo marketplace.", no_args_is_help=True)
@@ -50,29 +50,37 @@ def demo_load() -> None:
     console.print(table)
 
 
+class IssuableRole(StrEnum):
+    """The roles a token may carry (the scheduler's `system` role is never issued)."""
+
+    OPERATOR = "operator"
+    MARKETPLACE = "marketplace"
+    MERCHANT = "merchant"
+    BUYER = "buyer"
+
+
 @demo_app.command("token")
 @refusals_exit_2
-def demo_token_show(role: str) -> None:
-    """Print the saved demo token of a role (operator, marketplace, merchant, buyer)."""
+def demo_token_show(role: IssuableRole) -> None:
+    """Print the saved demo token of a role."""
     from buyerguard.demo import demo_token
 
-    print(demo_token(role))
+    print(demo_token(role.value))
 
 
 @token_app.command("create")
 @refusals_exit_2
 def token_create(
-    role: Annotated[str, typer.Option(help="operator, marketplace, merchant or buyer")],
+    role: Annotated[IssuableRole, typer.Option(help="what the token may do")],
     party: Annotated[str | None, typer.Option(help="merchant or buyer id")] = None,
     expires: Annotated[str | None, typer.Option(help="expiry instant (ISO-8601)")] = None,
     label: Annotated[str, typer.Option(help="what the token is for")] = "",
 ) -> None:
     """Create a token; the secret is printed once and only its hash is stored."""
-    from buyerguard.domain.parties import parse_enum
     from buyerguard.services.context import Role
     from buyerguard.services.tokens import create_token
 
-    parsed_role = parse_enum(Role, role, "role")
+    parsed_role = Role(role.value)
     expires_at = parse_instant(expires, field="expires") if expires else None
     rt = configured_runtime()
     with rt.engine.begin() as connection:
@@ -81,6 +89,57 @@ def token_create(
         )
     print(issued.secret)
     print(f"token id {issued.token_id} (role {issued.role.value})", file=sys.stderr)
+
+
+@token_app.command("list")
+@refusals_exit_2
+def token_list(as_json: AsJson = False) -> None:
+    """Every token (never its secret): id, role, party, label, created, expires, status."""
+    from buyerguard.services.tokens import list_tokens
+    from buyerguard.store.db import read_transaction
+
+    rt = configured_runtime()
+    with read_transaction(rt.engine) as connection:
+        tokens = list_tokens(connection, rt.clock.now())
+
+    def when(value: object) -> str | None:
+        return format_instant(value) if isinstance(value, datetime) else None
+
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": token["id"],
+                    "role": token["role"],
+                    "party_id": token["party_id"],
+                    "label": token["label"],
+                    "created_at": when(token["created_at"]),
+                    "expires_at": None
+                    if token["expires_at"] is None
+                    else when(token["expires_at"]),
+                    "revoked_at": None
+                    if token["revoked_at"] is None
+                    else when(token["revoked_at"]),
+                    "status": token["status"],
+                }
+                for token in tokens
+            ]
+        )
+        return
+    header = ("id", "role", "party", "label", "created", "expires", "status")
+    rows = [
+        (
+            str(token["id"]),
+            str(token["role"]),
+            str(token["party_id"] or "-"),
+            str(token["label"] or "-"),
+            when(token["created_at"]) or "-",
+            when(token["expires_at"]) or "-",
+            str(token["status"]),
+        )
+        for token in tokens
+    ]
+    print_rows(f"{len(rows)} token(s)", header, rows)
 
 
 @token_app.command("revoke")

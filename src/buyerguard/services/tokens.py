@@ -79,6 +79,25 @@ def authenticate(connection: Connection, secret: str, now: datetime) -> Actor:
     return Actor(Role(row.role), row.party_id, row.id)
 
 
+def list_tokens(connection: Connection, now: datetime) -> list[dict[str, object]]:
+    """Every token, newest first, without its hash: id, role, party, label, when, and
+    whether it still works (`active`, `expired` or `revoked`)."""
+    rows = connection.execute(
+        select(api_tokens).order_by(api_tokens.c.created_at.desc(), api_tokens.c.id)
+    ).mappings()
+    listed: list[dict[str, object]] = []
+    for row in rows:
+        if row["revoked_at"] is not None:
+            status = "revoked"
+        elif row["expires_at"] is not None and row["expires_at"] <= now:
+            status = "expired"
+        else:
+            status = "active"
+        shown = {name: row[name] for name in row if name != "token_hash"}
+        listed.append({**shown, "status": status})
+    return listed
+
+
 def revoke_token(connection: Connection, token_id: str, now: datetime) -> None:
     result = connection.execute(
         update(api_tokens)

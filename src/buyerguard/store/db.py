@@ -55,9 +55,6 @@ def make_engine(
     """An engine configured for safe concurrent writers on either backend."""
     url = normalise_url(url or database_url())
     if url.startswith("sqlite"):
-        path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs
         )
@@ -94,6 +91,12 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(**{READONLY_OPTION: True})
         with connection.begin():
             yield connection
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database (None: PostgreSQL, or SQLite in memory)."""
+    path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    return Path(path) if path and path != ":memory:" else None
 
 
 def is_contention(exc: BaseException) -> bool:

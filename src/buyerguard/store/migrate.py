@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from buyerguard.errors import NotReady
-from buyerguard.store.db import make_engine, normalise_url
+from buyerguard.store.db import make_engine, normalise_url, sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -33,6 +33,9 @@ def upgrade(engine: Engine) -> None:
     renamed back otherwise), and checked in full before the transaction commits.
     """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    file = sqlite_file(engine)
+    if file is not None:  # the one command that may create the database, and its directory
+        file.parent.mkdir(parents=True, exist_ok=True)
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:  # outside any transaction: SQLite ignores this pragma inside one
@@ -78,6 +81,13 @@ def release_heads() -> frozenset[str]:
 def require_migrated(engine: Engine) -> None:
     """Refuse, in one line, a database that is unreachable or not at this release's schema."""
     url = engine.url.render_as_string(hide_password=True)
+    file = sqlite_file(engine)
+    if file is not None and not file.exists():  # connecting would create it (and ./var)
+        raise NotReady(
+            "database_not_migrated",
+            f"no database at {file}: run `buyerguard db upgrade` (or set BUYERGUARD_DATABASE_URL)",
+            "database",
+        )
     try:
         with engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
