@@ -89,11 +89,11 @@ def test_event_feed_pages_in_commit_order(api: Api) -> None:
     api.post("marketplace", "/v1/orders", ORDER)
     api.post("marketplace", "/v1/orders/O-1/payment", {"amount": "5380.00"})
     first = api.get("marketplace", "/v1/events?limit=1").json()
-    assert [item["kind"] for item in first["items"]] == ["escrow_held"]
+    assert [item["kind"] for item in first["items"]] == ["escrow_held"] and first["has_more"]
     rest = api.get("marketplace", f"/v1/events?after={first['next_cursor']}").json()
-    assert [item["cursor"] for item in rest["items"]] == ["2"]
+    assert [item["cursor"] for item in rest["items"]] == ["2"] and not rest["has_more"]
     empty = api.get("marketplace", f"/v1/events?after={rest['next_cursor']}").json()
-    assert empty == {"items": [], "next_cursor": "2"}
+    assert empty == {"items": [], "next_cursor": "2", "has_more": False}
     assert_refused(api.get("marketplace", "/v1/events?after=abc"), 422, "cursor_malformed")
     assert_refused(api.get("buyer", "/v1/events"), 403, "forbidden")
 

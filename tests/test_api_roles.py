@@ -202,6 +202,7 @@ def opened_case(api: Api, tag: str) -> Call:
 
 PROBES: dict[str, Probe] = {
     "GET /healthz": lambda api, tag: Call("GET", "/healthz"),
+    "GET /readyz": lambda api, tag: Call("GET", "/readyz"),
     "POST /v1/merchants": lambda api, tag: Call(
         "POST", "/v1/merchants", {**NEW_MERCHANT, "id": f"M-{tag}"}
     ),
@@ -281,6 +282,11 @@ PROBES: dict[str, Probe] = {
     ),
     "GET /v1/events": lambda api, tag: Call("GET", "/v1/events"),
     "GET /v1/timers": lambda api, tag: Call("GET", "/v1/timers?state=failed"),
+    "GET /v1/ledger/accounts": lambda api, tag: Call(
+        "GET",
+        f"/v1/ledger/accounts?party=merchant:M-yiwu&for={order(api, tag, 'pay')}",
+        listed_id="merchant:M-yiwu:escrow",
+    ),
     "GET /v1/ledger/accounts/{account_id}": lambda api, tag: Call(
         "GET", f"/v1/ledger/accounts/merchant:M-yiwu:payable?for={order(api, tag, 'pay')}"
     ),
@@ -393,7 +399,7 @@ def check_party_caller(api: Api, caller: str, cell: str, call: Call) -> None:
         return
     assert 200 <= answer.status_code < 300, f"{where} -> {answer.status_code} {answer.text}"
     if call.listed_id is not None:
-        listed = {item["id"] for item in answer.json()["items"]}
+        listed = {item.get("id", item.get("account_id")) for item in answer.json()["items"]}
         assert (call.listed_id in listed) == (owns or cell != "own"), f"{where}: {listed}"
 
 

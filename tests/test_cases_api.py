@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock, parse_instant
-from buyerguard.ledger.book import balance
+from buyerguard.ledger.balances import balance
 from buyerguard.money import Fen, format_fen, parse_yuan
 from buyerguard.scheduler import Scheduler
 from buyerguard.services.case_deadlines import DEADLINES

@@ -9,7 +9,7 @@ from typing import Any
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
-from buyerguard.ledger.book import balance
+from buyerguard.ledger.balances import balance
 from buyerguard.scheduler import Scheduler
 from buyerguard.services.context import OPERATOR
 from tests.conftest import Api

@@ -44,7 +44,7 @@ from sqlalchemy import Engine, func, select, text
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
-from buyerguard.ledger.book import balance
+from buyerguard.ledger.balances import balance
 from buyerguard.money import Fen, format_fen, parse_yuan
 from buyerguard.rulebook import rulebooks
 from buyerguard.scheduler import FiredTimer, Scheduler

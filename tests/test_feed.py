@@ -162,7 +162,11 @@ def test_a_held_payment_blocks_no_one_and_hides_what_follows_until_it_ends(
 
 
 def test_cursors_are_opaque_strings_and_malformed_ones_are_refused(api: Api) -> None:
-    assert api.get("marketplace", "/v1/events").json() == {"items": [], "next_cursor": None}
+    assert api.get("marketplace", "/v1/events").json() == {
+        "items": [],
+        "next_cursor": None,
+        "has_more": False,
+    }
     for bad in ("abc", "-1", "1.5", "9" * 30, " 1"):
         answer = api.get("marketplace", f"/v1/events?{urlencode({'after': bad})}")
         assert_refused(answer, 422, "cursor_malformed", "after")

@@ -8,7 +8,8 @@ from sqlalchemy import Engine, text, update
 from buyerguard.clock import SimulatedClock
 from buyerguard.errors import BuyerguardError
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, balance, record
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import Transfer, TransferKind, record
 from buyerguard.ledger.check import check_ledger, trial_balance
 from buyerguard.store.db import read_transaction, transaction
 from buyerguard.store.tables import ledger_accounts

@@ -15,7 +15,7 @@ from buyerguard.domain.orders import OrderState
 from buyerguard.domain.parties import Address, Buyer, Merchant, MerchantService, MerchantTier
 from buyerguard.errors import BuyerguardError
 from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
-from buyerguard.ledger.book import balance, split_account_balances, total_balance
+from buyerguard.ledger.balances import balance, split_account_balances, total_balance
 from buyerguard.money import parse_yuan
 from buyerguard.services import catalog, instructions, orders
 from buyerguard.services.context import OPERATOR, Actor, Role

@@ -15,7 +15,8 @@ import pytest
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import BalanceFloorBreached, Transfer, TransferKind, balance, record
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import BalanceFloorBreached, Transfer, TransferKind, record
 from buyerguard.money import parse_yuan
 from buyerguard.services import orders, settlement
 from buyerguard.services.context import OPERATOR

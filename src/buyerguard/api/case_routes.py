@@ -105,7 +105,7 @@ def list_cases(
             deadline_before=before,
             deadline_kinds=tuple(case_deadlines.DEADLINES),
             after=after,
-            limit=limit,
+            limit=limit + 1,  # one more: whether there is another page
         )
         return page([case_views.case_view(case) for case in found], limit)
 

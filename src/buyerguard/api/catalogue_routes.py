@@ -170,7 +170,7 @@ def merchant_changes(
 ) -> dict[str, Any]:
     """Every version of the merchant, oldest first: who, when (in effect and recorded), what."""
     with runtime(request).reading(caller) as ctx:
-        rows = catalog.merchant_changes(ctx, merchant_id, after, limit)
+        rows = catalog.merchant_changes(ctx, merchant_id, after, limit + 1)
         return page([views.change_view(row) for row in rows], limit, "version")
 
 
@@ -246,7 +246,7 @@ def list_products(
 ) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         merchant_id = caller.party_id if caller.role is Role.MERCHANT else None
-        items = repositories.list_products(ctx.connection, merchant_id, after, limit)
+        items = repositories.list_products(ctx.connection, merchant_id, after, limit + 1)
         return page([views.product_view(*item) for item in items], limit)
 
 
@@ -288,7 +288,7 @@ def product_changes(
 ) -> dict[str, Any]:
     """Every version of the product, oldest first, with the listing rules that accepted it."""
     with runtime(request).reading(caller) as ctx:
-        rows = catalog.product_changes(ctx, product_id, after, limit)
+        rows = catalog.product_changes(ctx, product_id, after, limit + 1)
         return page([views.change_view(row) for row in rows], limit, "version")
 
 

@@ -161,7 +161,7 @@ def _list(
             kind=kind,
             party=party,
             after=after,
-            limit=limit,
+            limit=limit + 1,  # one more: whether there is another page
         )
         return page([money_views.instruction_view(row) for row in rows], limit)
 

@@ -50,9 +50,24 @@ IdCursor = Annotated[
 ]
 
 
+AccountCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=128,
+        pattern=ACCOUNT_ID_PATTERN,
+        description="`next_cursor` of the previous page: an account id",
+    ),
+]
+
+
 def page(items: list[dict[str, Any]], limit: int, cursor_key: str = "id") -> dict[str, Any]:
-    next_cursor = str(items[-1][cursor_key]) if len(items) == limit else None
-    return {"items": items, "next_cursor": next_cursor}
+    """A page of at most `limit` items from a query asked for `limit + 1`: the extra one only
+    says there is more (`has_more`, and `next_cursor` to fetch it; None on the last page)."""
+    has_more = len(items) > limit
+    shown = items[:limit]
+    next_cursor = str(shown[-1][cursor_key]) if has_more else None
+    return {"items": shown, "next_cursor": next_cursor, "has_more": has_more}
 
 
 VersionCursor = Annotated[

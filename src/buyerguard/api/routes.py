@@ -12,6 +12,7 @@ from buyerguard.api import case_routes, catalogue_routes, money_routes, views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.params import (
+    AccountCursor,
     AccountId,
     CallerDep,
     EventCursor,
@@ -23,6 +24,7 @@ from buyerguard.api.params import (
 )
 from buyerguard.api.runtime import runtime
 from buyerguard.api.schemas import (
+    ACCOUNT_ID_PATTERN,
     ID_MAX_LENGTH,
     ID_PATTERN,
     REGION_CODE_MAX_LENGTH,
@@ -37,7 +39,12 @@ from buyerguard.api.schemas import (
 from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant
 from buyerguard.errors import NotFound
 from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
-from buyerguard.ledger.book import account_balance, split_account_balances, total_balance
+from buyerguard.ledger.balances import (
+    account_balance,
+    list_accounts,
+    split_account_balances,
+    total_balance,
+)
 from buyerguard.services import badges, orders, promises, timers
 from buyerguard.services.context import Actor, Role
 from buyerguard.services.feed import advance_feed, decode_cursor, read_feed
@@ -85,7 +92,7 @@ def list_orders(
             merchant_id=caller.party_id if caller.role is Role.MERCHANT else None,
             buyer_id=caller.party_id if caller.role is Role.BUYER else None,
             after=after,
-            limit=limit,
+            limit=limit + 1,  # one more: whether there is another page
         )
         items = [
             views.order_view(repositories.get_order(ctx.connection, order_id))
@@ -249,7 +256,7 @@ def list_timers(
 ) -> dict[str, Any]:
     """Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`)."""
     with runtime(request).reading(caller) as ctx:
-        rows = timers.list_timers(ctx.connection, state=state, after=after, limit=limit)
+        rows = timers.list_timers(ctx.connection, state=state, after=after, limit=limit + 1)
         return page([views.timer_view(row) for row in rows], limit)
 
 
@@ -266,10 +273,39 @@ def events(
     advance_feed(runtime(request).engine)
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read the event feed", Role.MARKETPLACE)
-        rows = read_feed(ctx.connection, after=position, limit=limit)
-        items = [views.decision_view(row) for row in rows]
+        rows = read_feed(ctx.connection, after=position, limit=limit + 1)
+        items = [views.decision_view(row) for row in rows[:limit]]
+        # A feed has no last page: poll again from `next_cursor` (unchanged when empty).
         next_cursor = items[-1]["cursor"] if items else after
-        return {"items": items, "next_cursor": next_cursor}
+        return {"items": items, "next_cursor": next_cursor, "has_more": len(rows) > limit}
+
+
+@router.get("/ledger/accounts", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+def ledger_accounts(
+    request: Request,
+    caller: CallerDep,
+    party: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=96,
+            pattern=ACCOUNT_ID_PATTERN,
+            description="only this party's accounts, e.g. merchant:M1 or platform",
+        ),
+    ] = None,
+    after: AccountCursor = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Accounts by id with their balances, party and purpose; a merchant lists its own."""
+    if caller.role is Role.MERCHANT:
+        party = f"merchant:{caller.party_id}"
+    with runtime(request).reading(caller) as ctx:
+        found = list_accounts(ctx.connection, party=party, after=after, limit=limit + 1)
+    items = [
+        views.balance_view(item.balance) | {"party": item.party, "purpose": item.purpose}
+        for item in found
+    ]
+    return page(items, limit, "account_id")
 
 
 @router.get(

@@ -10,7 +10,7 @@ from buyerguard.clock import format_instant
 from buyerguard.domain.catalog import Product
 from buyerguard.domain.orders import Order
 from buyerguard.domain.parties import Buyer, Merchant
-from buyerguard.ledger.book import Balance
+from buyerguard.ledger.balances import Balance
 from buyerguard.money import format_fen
 from buyerguard.services.feed import encode_cursor
 from buyerguard.store.catalogue import tier_row

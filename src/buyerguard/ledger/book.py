@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
-from buyerguard.ledger.accounts import AccountSpec, split_part_ids
+from buyerguard.ledger.accounts import AccountSpec
 from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
 from buyerguard.store.db import insert_if_absent, is_postgres
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
@@ -331,68 +331,3 @@ def _hold_to_resolve(connection: Connection, transfer: Transfer) -> Fen:
             "amount",
         )
     return amount
-
-
-@dataclass(frozen=True)
-class Balance:
-    account_id: str
-    debits_posted_fen: Fen
-    credits_posted_fen: Fen
-    debits_pending_fen: Fen
-    credits_pending_fen: Fen
-
-    @property
-    def credit_balance_fen(self) -> Fen:
-        """Posted credits minus posted debits (what a payable or escrow holds)."""
-        return self.credits_posted_fen - self.debits_posted_fen
-
-    @property
-    def available_fen(self) -> Fen:
-        """What a credit-normal account can still give: its balance less what is held out
-        of it (an instructed payout, an open hold) — exactly what its floor lets a debit take."""
-        return self.credits_posted_fen - self.debits_posted_fen - self.debits_pending_fen
-
-    @property
-    def debit_balance_fen(self) -> Fen:
-        """Posted debits minus posted credits (what a debt or receivable holds)."""
-        return self.debits_posted_fen - self.credits_posted_fen
-
-
-def account_balance(connection: Connection, account_id: str) -> Balance | None:
-    """The account's balances, or None when nothing has ever touched it."""
-    row = (
-        connection.execute(select(ledger_accounts).where(ledger_accounts.c.id == account_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return Balance(
-        account_id,
-        row["debits_posted_fen"],
-        row["credits_posted_fen"],
-        row["debits_pending_fen"],
-        row["credits_pending_fen"],
-    )
-
-
-def balance(connection: Connection, account_id: str) -> Balance:
-    """The account's balances; an account never touched holds zero."""
-    return account_balance(connection, account_id) or Balance(account_id, 0, 0, 0, 0)
-
-
-def split_account_balances(connection: Connection, base_id: str) -> list[Balance]:
-    """The parts of a split account (`rail:clearing` …) that have been touched, in part order."""
-    found = (account_balance(connection, part_id) for part_id in split_part_ids(base_id))
-    return [part for part in found if part is not None]
-
-
-def total_balance(account_id: str, parts: list[Balance]) -> Balance:
-    """One balance for the whole of a split account: the sum of its parts."""
-    return Balance(
-        account_id,
-        sum(part.debits_posted_fen for part in parts),
-        sum(part.credits_posted_fen for part in parts),
-        sum(part.debits_pending_fen for part in parts),
-        sum(part.credits_pending_fen for part in parts),
-    )

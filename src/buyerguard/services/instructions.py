@@ -22,7 +22,8 @@ from sqlalchemy import Connection, insert, select, update
 from buyerguard.domain.decision import PLATFORM, Decision
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, balance, lock_accounts, record
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, record
 from buyerguard.money import Fen, format_fen
 from buyerguard.services.context import Context, Role
 from buyerguard.services.merchant_money import net_debt

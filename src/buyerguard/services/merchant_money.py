@@ -20,7 +20,8 @@ from sqlalchemy import select
 from buyerguard.domain.decision import Decision, party
 from buyerguard.errors import InvalidInput
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, balance, record
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import Transfer, TransferKind, record
 from buyerguard.money import Fen, Rate, format_fen, parse_rate
 from buyerguard.services.context import Context
 from buyerguard.services.records import record_repeated_decision

@@ -26,7 +26,8 @@ from buyerguard.clock import SHANGHAI, format_instant, local_date, start_of_loca
 from buyerguard.domain.decision import party
 from buyerguard.errors import Forbidden, NotFound
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import balance, lock_accounts
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, apply_rate, format_fen
 from buyerguard.services import instructions
 from buyerguard.services.context import SCHEDULER, Actor, Context, Role

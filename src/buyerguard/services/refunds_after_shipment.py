@@ -19,7 +19,8 @@ from buyerguard.domain.decision import party
 from buyerguard.domain.orders import Order, SubOrder
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import TransferKind, balance, lock_accounts
+from buyerguard.ledger.balances import balance
+from buyerguard.ledger.book import TransferKind, lock_accounts
 from buyerguard.money import Fen, format_fen
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import Taken, merchant_accounts, take_from_merchant
