@@ -38,6 +38,7 @@ from buyerguard.services import (
     badges,
     case_deadlines,
     cases,
+    idempotency,
     orders,
     payouts,
     promises,
@@ -98,6 +99,9 @@ TIMER_KINDS: dict[str, TimerKind] = {
     ),
     payouts.PAYOUT_RUN: TimerKind(
         job=payouts.scheduled_run, keep_scheduled=payouts.ensure_payout_timer
+    ),
+    idempotency.IDEMPOTENCY_EXPIRY: TimerKind(
+        job=idempotency.scheduled_expiry, keep_scheduled=idempotency.ensure_expiry_timer
     ),
     **{
         kind: TimerKind(cases.on_deadline, lock_subject=_lock_case_order)

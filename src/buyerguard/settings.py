@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1, description="where `serve` listens")
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int | None = Field(default=None, ge=1, description="API workers; default: CPUs")
+    idempotency_key_days: int = Field(
+        default=7, ge=1, le=3650, description="keep each Idempotency-Key (and its answer) this long"
+    )
     log_level: LogLevel = "info"
     log_format: LogFormat = Field(
         default="json", description="json: one JSON object per line; console: for people"

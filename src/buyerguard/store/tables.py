@@ -294,6 +294,7 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response_body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
 # The arrival badge 亮标 (policies.md §11): one row per spell a merchant holds it.
