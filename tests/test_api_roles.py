@@ -143,6 +143,15 @@ CASE_STAGES: dict[str, tuple[tuple[str, dict[str, Any] | None], ...]] = {
 RETURN_STAGES = frozenset({"approved", "sent", "arrived"})
 
 
+def webhook_endpoint(api: Api, tag: str) -> str:
+    """A fresh endpoint, registered by the operator (its URL is never called here)."""
+    answer = api.post(
+        "operator", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{tag}"}, key=f"we-{tag}"
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 def case_at(api: Api, tag: str, stage: str) -> str:
     """A fresh case on a fresh signed order of B-shop at M-yiwu, moved to `stage`."""
     order_id = order(api, f"case-{tag}", "pay", "ship", "sign")
@@ -282,6 +291,28 @@ PROBES: dict[str, Probe] = {
     ),
     "GET /v1/events": lambda api, tag: Call("GET", "/v1/events"),
     "GET /v1/timers": lambda api, tag: Call("GET", "/v1/timers?state=failed"),
+    "POST /v1/webhook-endpoints": lambda api, tag: Call(
+        "POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{tag}"}
+    ),
+    "GET /v1/webhook-endpoints": lambda api, tag: Call("GET", "/v1/webhook-endpoints"),
+    "GET /v1/webhook-endpoints/{endpoint_id}": lambda api, tag: Call(
+        "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}"
+    ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret": lambda api, tag: Call(
+        "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/rotate-secret"
+    ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/replay": lambda api, tag: Call(
+        "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/replay", {"after": "0"}
+    ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/enable": lambda api, tag: Call(
+        "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/enable"
+    ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/disable": lambda api, tag: Call(
+        "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/disable"
+    ),
+    "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": lambda api, tag: Call(
+        "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/deliveries"
+    ),
     "GET /v1/ledger/accounts": lambda api, tag: Call(
         "GET",
         f"/v1/ledger/accounts?party=merchant:M-yiwu&for={order(api, tag, 'pay')}",

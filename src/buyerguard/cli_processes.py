@@ -38,9 +38,11 @@ def scheduler_run(
         bool, typer.Option(help="stop when the starting process is gone (used by serve)")
     ] = False,
 ) -> None:
-    """Fire due timers exactly once (catching up on any backlog); SIGTERM stops it cleanly."""
+    """Fire due timers exactly once (catching up on any backlog) and push the event feed to
+    webhook endpoints; SIGTERM stops both cleanly."""
     from buyerguard.api.metrics import count_committed_transfers
     from buyerguard.scheduler import Scheduler
+    from buyerguard.webhook_dispatcher import WebhookDispatcher
 
     configure_logging_from_settings()
     rt = configured_runtime()
@@ -55,22 +57,31 @@ def scheduler_run(
         max_attempts=max_attempts,
         isolate_jobs=True,
     )
+    webhooks = WebhookDispatcher(rt.engine, rt.clock)
     if once:
         fired = scheduler.tick()
         for item in fired:
             console.print(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
         failed = sum(item.failed for item in fired)
         console.print(f"fired {len(fired) - failed} timer(s), {failed} failed")
+        passes = webhooks.pass_once()
+        if passes:
+            delivered = sum(item.delivered for item in passes)
+            console.print(f"webhooks: {delivered} event(s) delivered to {len(passes)} endpoint(s)")
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # graceful: finish the tick, exit
     if exit_with_parent:
         parent = os.getppid()
         threading.Thread(target=_stop_when_orphaned, args=(parent, stop), daemon=True).start()
+    # Webhooks in a thread of their own: a slow receiver never holds up a timer.
+    delivering = threading.Thread(target=webhooks.run, args=(interval, stop), daemon=True)
+    delivering.start()
     try:
         scheduler.run(interval, stop)
     except KeyboardInterrupt:
         stop.set()
+    delivering.join(timeout=60)
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:

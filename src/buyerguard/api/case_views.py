@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from buyerguard.api.views import decision_view, instant
+from buyerguard.api.views import instant
 from buyerguard.domain.cases import Case
 from buyerguard.money import format_fen
 from buyerguard.services.cases import CaseRecord
+from buyerguard.services.feed import event_view
 
 
 def case_view(case: Case) -> dict[str, Any]:
@@ -76,5 +77,5 @@ def case_detail_view(record: CaseRecord) -> dict[str, Any]:
             }
             for row in history
         ],
-        "decisions": [decision_view(row) for row in decisions],
+        "decisions": [event_view(row) for row in decisions],
     }

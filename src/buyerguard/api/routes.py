@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from buyerguard.api import case_routes, catalogue_routes, money_routes, views
+from buyerguard.api import case_routes, catalogue_routes, money_routes, views, webhook_routes
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.params import (
@@ -47,7 +47,7 @@ from buyerguard.ledger.balances import (
 )
 from buyerguard.services import badges, orders, promises, timers
 from buyerguard.services.context import Actor, Role
-from buyerguard.services.feed import advance_feed, decode_cursor, read_feed
+from buyerguard.services.feed import advance_feed, decode_cursor, event_view, read_feed
 from buyerguard.services.records import order_decisions as decisions_of_order
 from buyerguard.store import repositories
 
@@ -55,6 +55,7 @@ router = APIRouter(prefix="/v1", route_class=GuardedRoute)
 router.include_router(catalogue_routes.router)
 router.include_router(money_routes.router)
 router.include_router(case_routes.router)
+router.include_router(webhook_routes.router)
 
 
 # ------------------------------------------------------------------ orders
@@ -107,7 +108,7 @@ def order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> d
     with runtime(request).reading(caller) as ctx:
         orders.load_visible_order(ctx, order_id)
         rows = decisions_of_order(ctx.connection, order_id)
-        return {"items": [views.decision_view(row) for row in rows]}
+        return {"items": [event_view(row) for row in rows]}
 
 
 def _fact(
@@ -274,7 +275,7 @@ def events(
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read the event feed", Role.MARKETPLACE)
         rows = read_feed(ctx.connection, after=position, limit=limit + 1)
-        items = [views.decision_view(row) for row in rows[:limit]]
+        items = [event_view(row) for row in rows[:limit]]
         # A feed has no last page: poll again from `next_cursor` (unchanged when empty).
         next_cursor = items[-1]["cursor"] if items else after
         return {"items": items, "next_cursor": next_cursor, "has_more": len(rows) > limit}

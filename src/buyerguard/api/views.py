@@ -12,7 +12,6 @@ from buyerguard.domain.orders import Order
 from buyerguard.domain.parties import Buyer, Merchant
 from buyerguard.ledger.balances import Balance
 from buyerguard.money import format_fen
-from buyerguard.services.feed import encode_cursor
 from buyerguard.store.catalogue import tier_row
 
 
@@ -151,26 +150,6 @@ def order_view(order: Order) -> dict[str, Any]:
             }
             for sub in order.sub_orders
         ],
-    }
-
-
-def decision_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "cursor": None if row["position"] is None else encode_cursor(row["position"]),
-        "id": row["id"],
-        "kind": row["kind"],
-        "subject_id": row["subject_id"],
-        "sequence": row["sequence"],
-        "order_id": row["order_id"],
-        "amount": format_fen(row["amount_fen"]),
-        "payer": row["payer"],
-        "payee": row["payee"],
-        "rule_ids": row["rule_ids"],
-        "rulebook_id": row["rulebook_id"],
-        "explanation": row["explanation"],
-        "details": row["details"],
-        "occurred_at": instant(row["occurred_at"]),
-        "recorded_at": instant(row["recorded_at"]),
     }
 
 

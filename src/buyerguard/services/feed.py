@@ -39,7 +39,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
+from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
+from buyerguard.money import format_fen
 from buyerguard.store.db import transaction
 from buyerguard.store.tables import decisions
 
@@ -163,6 +165,27 @@ def advance_feed(engine: Engine) -> int:
                 break
             positioned += _position_up_to(connection, watermark.last_ordinal)
         return positioned
+
+
+def event_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A decision as the feed (and its webhooks) show it: yuan strings, ISO instants."""
+    return {
+        "cursor": None if row["position"] is None else encode_cursor(row["position"]),
+        "id": row["id"],
+        "kind": row["kind"],
+        "subject_id": row["subject_id"],
+        "sequence": row["sequence"],
+        "order_id": row["order_id"],
+        "amount": format_fen(row["amount_fen"]),
+        "payer": row["payer"],
+        "payee": row["payee"],
+        "rule_ids": row["rule_ids"],
+        "rulebook_id": row["rulebook_id"],
+        "explanation": row["explanation"],
+        "details": row["details"],
+        "occurred_at": format_instant(row["occurred_at"]),
+        "recorded_at": format_instant(row["recorded_at"]),
+    }
 
 
 def read_feed(connection: Connection, *, after: int, limit: int) -> list[dict[str, Any]]:

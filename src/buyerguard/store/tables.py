@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 
-from buyerguard.store import money_tables
+from buyerguard.store import money_tables, webhook_tables
 from buyerguard.store.columns import ID, UtcDateTime, money
 from buyerguard.store.columns import metadata as metadata
 
@@ -38,6 +38,8 @@ ledger_entries = money_tables.ledger_entries
 ledger_transfers = money_tables.ledger_transfers
 merchant_payout_settings = money_tables.merchant_payout_settings
 payout_runs = money_tables.payout_runs
+webhook_deliveries = webhook_tables.webhook_deliveries
+webhook_endpoints = webhook_tables.webhook_endpoints
 
 
 merchants = Table(
