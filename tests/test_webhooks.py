@@ -115,6 +115,16 @@ def feed_ids(api: Api, after: str = "0") -> list[str]:
     return [item["id"] for item in answer.json()["items"]]
 
 
+def lag(api: Api) -> dict[str, float]:
+    """`buyerguard_webhook_lag_events` per endpoint, as /metrics exposes it."""
+    text = api.client.get("/metrics").text
+    return {
+        line.split('endpoint="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("buyerguard_webhook_lag_events{")
+    }
+
+
 def drain(dispatcher: WebhookDispatcher) -> None:
     while any(item.delivered for item in dispatcher.pass_once()):
         pass
@@ -155,6 +165,8 @@ def test_a_receiver_down_ten_minutes_gets_every_event_after_once_in_order(
             dispatcher.pass_once()
             clock.advance(timedelta(minutes=1))
     assert receiver.received == []
+    behind = lag(api)
+    assert list(behind.values()) == [len(feed_ids(api)) - len(start)] and behind
     receiver.failing = False
     clock.advance(timedelta(hours=1))  # past the longest back-off
     drain(dispatcher)
@@ -162,6 +174,7 @@ def test_a_receiver_down_ten_minutes_gets_every_event_after_once_in_order(
     assert receiver.ids() == expected and len(set(receiver.ids())) == len(expected)
     business(api, "O-up")
     drain(dispatcher)
+    assert set(lag(api).values()) == {0.0}
     assert receiver.ids() == [event_id for event_id in feed_ids(api) if event_id not in start]
 
 

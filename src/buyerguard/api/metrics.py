@@ -3,7 +3,8 @@
 Counted in each process as things happen: request latency by route template
 (bounded labels: never the raw path), and ledger transfers by kind, counted
 when their transaction commits (a rolled-back command counts nothing). Read
-from the database at scrape time: timers due, overdue and dead-lettered.
+from the database at scrape time: timers due, overdue and dead-lettered, and how
+far each webhook endpoint is behind the feed.
 
 `buyerguard serve` runs several worker processes; it points
 `PROMETHEUS_MULTIPROC_DIR` at a fresh directory before they start, and a
@@ -35,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.ledger.book import TRANSFERS_RECORDED
 from buyerguard.store.db import read_transaction
-from buyerguard.store.tables import timers
+from buyerguard.store.tables import decisions, timers, webhook_endpoints
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OVERDUE_AFTER = timedelta(minutes=1)  # the scheduler ticks every second: a minute is late
@@ -97,7 +98,7 @@ def count_committed_transfers(engine: Engine) -> None:
 
 
 class TimerCollector(Collector):
-    """Timers as the database has them at scrape time (one indexed query)."""
+    """Timers and webhook endpoints as the database has them at scrape time."""
 
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
@@ -122,6 +123,23 @@ class TimerCollector(Collector):
         yield GaugeMetricFamily(
             "buyerguard_timers_dead_lettered", "Timers that failed every attempt", dead
         )
+        lag = GaugeMetricFamily(
+            "buyerguard_webhook_lag_events",
+            "Events on the feed not yet delivered to an endpoint (0: caught up)",
+            labels=["endpoint", "state"],
+        )
+        with read_transaction(self.engine) as connection:
+            feed_end = connection.execute(select(func.max(decisions.c.position))).scalar_one()
+            for row in connection.execute(
+                select(
+                    webhook_endpoints.c.id,
+                    webhook_endpoints.c.state,
+                    webhook_endpoints.c.cursor_position,
+                )
+            ):
+                behind = max(0, int(feed_end or 0) - row.cursor_position)
+                lag.add_metric([row.id, row.state], behind)
+        yield lag
 
 
 def exposition(engine: Engine, clock: Clock) -> tuple[bytes, str]:
