@@ -313,6 +313,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": lambda api, tag: Call(
         "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/deliveries"
     ),
+    "GET /v1/audit": lambda api, tag: Call("GET", f"/v1/audit?subject={order(api, tag)}"),
     "GET /v1/ledger/accounts": lambda api, tag: Call(
         "GET",
         f"/v1/ledger/accounts?party=merchant:M-yiwu&for={order(api, tag, 'pay')}",

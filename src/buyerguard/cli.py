@@ -10,7 +10,7 @@ import typer
 
 from buyerguard import __version__
 from buyerguard.cli_cases import cases_app
-from buyerguard.cli_ledger import ledger_app, rulebook_app
+from buyerguard.cli_ledger import audit_app, ledger_app, rulebook_app
 from buyerguard.cli_logistics import badge_app, eta_app, shipments_app
 from buyerguard.cli_money import instructions_app, payouts_app
 from buyerguard.cli_processes import facts_app, scheduler_app, serve, timers_app
@@ -34,6 +34,7 @@ for sub_app, name in (
     (payouts_app, "payouts"),
     (instructions_app, "instructions"),
     (cases_app, "cases"),
+    (audit_app, "audit"),
 ):
     app.add_typer(sub_app, name=name)
 app.command("serve")(serve)

@@ -1,7 +1,9 @@
-"""`buyerguard ledger|rulebook`: the ledger's check and trial balance, the rulebooks."""
+"""`buyerguard ledger|rulebook|audit`: the ledger's check and trial balance, the rulebooks,
+and the audit trail of every command."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +12,11 @@ import typer
 from rich.table import Table
 
 from buyerguard.cli_common import (
+    AsJson,
     configured_runtime,
     console,
+    print_json,
+    print_rows,
     refusals_exit_2,
 )
 from buyerguard.clock import (
@@ -27,6 +32,7 @@ from buyerguard.rulebook import describe_keys, load_rulebook_dir, render_value, 
 
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 rulebook_app = typer.Typer(help="Effective-dated rulebooks.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: who did what, when.", no_args_is_help=True)
 RulebookDir = Annotated[
     Path | None, typer.Option("--rulebooks", help="Rulebook directory (default: ./rulebooks)")
 ]
@@ -160,3 +166,39 @@ def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> Non
         if left[key] != right[key]:
             table.add_row(key, render_value(left[key]), render_value(right[key]))
     console.print(table if table.row_count else f"{first} and {second} set every key alike")
+
+
+@audit_app.command("show")
+@refusals_exit_2
+def audit_show(
+    subject: str,
+    actor: Annotated[str | None, typer.Option(help="only this actor's records")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    as_json: AsJson = False,
+) -> None:
+    """Every audit record about SUBJECT (an order, case, merchant… id), oldest first."""
+    from buyerguard.api.audit_routes import audit_view
+    from buyerguard.services.records import AuditQuery, audit_entries
+    from buyerguard.store.db import read_transaction
+
+    rt = configured_runtime()
+    with read_transaction(rt.engine) as connection:
+        rows = audit_entries(
+            connection, AuditQuery(subject_id=subject, actor=actor), after_id=None, limit=limit
+        )
+    views = [audit_view(row) for row in rows]
+    if as_json:
+        print_json(views)
+        return
+    header = ("recorded", "occurred", "actor", "command", "details")
+    lines = [
+        (
+            str(view["recorded_at"]),
+            str(view["occurred_at"]),
+            str(view["actor"]),
+            str(view["command"]),
+            json.dumps(view["details"], ensure_ascii=False, sort_keys=True),
+        )
+        for view in views
+    ]
+    print_rows(f"audit trail of {subject}: {len(lines)} record(s)", header, lines)

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from buyerguard.api import case_routes, catalogue_routes, money_routes, views, webhook_routes
+from buyerguard.api import (
+    audit_routes,
+    case_routes,
+    catalogue_routes,
+    money_routes,
+    views,
+    webhook_routes,
+)
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.params import (
@@ -56,6 +63,7 @@ router.include_router(catalogue_routes.router)
 router.include_router(money_routes.router)
 router.include_router(case_routes.router)
 router.include_router(webhook_routes.router)
+router.include_router(audit_routes.router)
 
 
 # ------------------------------------------------------------------ orders

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -165,6 +166,35 @@ def audit(
             "details": details,
         },
     )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit records to read: about a subject, by an actor, recorded in [since, until)."""
+
+    subject_id: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_entries(
+    connection: Connection, query: AuditQuery, *, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Audit records in the order they were written, filtered by `query`."""
+    table = audit_log.c
+    statement = select(audit_log).order_by(table.id).limit(limit)
+    if query.subject_id is not None:
+        statement = statement.where(table.subject_id == query.subject_id)
+    if query.actor is not None:
+        statement = statement.where(table.actor == query.actor)
+    if query.since is not None:
+        statement = statement.where(table.recorded_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(table.recorded_at < query.until)
+    if after_id is not None:
+        statement = statement.where(table.id > after_id)
+    return [dict(row) for row in connection.execute(statement).mappings()]
 
 
 def decided_total_fen(connection: Connection, kind: str, subject_id: str) -> int:

@@ -271,6 +271,8 @@ audit_log = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("details", JSON, nullable=False),
+    Index("ix_audit_log_subject", "subject_id", "id"),
+    Index("ix_audit_log_actor", "actor", "id"),
 )
 
 api_tokens = Table(

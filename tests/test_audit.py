@@ -1,0 +1,75 @@
+"""The audit trail: every command's record, read by subject, actor and time (API and CLI)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.cli import app as cli
+from buyerguard.clock import SimulatedClock, format_instant
+from tests.conftest import Api
+from tests.test_api import assert_refused
+
+ORDER = {"buyer_id": "B-shop", "lines": [{"product_id": "P-cups", "quantity": 10}]}
+
+
+def test_audit_by_subject_actor_and_time(api: Api, clock: SimulatedClock) -> None:
+    start = clock.now()
+    for order_id in ("O-a1", "O-a2"):
+        assert api.post("marketplace", "/v1/orders", {"id": order_id, **ORDER}).status_code == 201
+    clock.advance(timedelta(hours=1))
+    paid = api.post("marketplace", "/v1/orders/O-a1/payment", {"amount": "360.00"})
+    assert paid.status_code == 200
+    assert api.post("buyer", "/v1/orders/O-a2/cancellation").status_code == 200
+
+    about = api.get("operator", "/v1/audit?subject=O-a1").json()
+    assert [item["command"] for item in about["items"]] == ["place_order", "pay_order"]
+    assert about["items"][1]["actor"] == "marketplace" and about["items"][1]["token_id"]
+    by_buyer = api.get("operator", "/v1/audit?actor=buyer:B-shop").json()["items"]
+    assert [(item["command"], item["subject_id"]) for item in by_buyer] == [
+        ("cancel_order", "O-a2")
+    ]
+    later = format_instant(start + timedelta(minutes=30)).replace("+", "%2B")
+    after_half_hour = api.get("operator", f"/v1/audit?since={later}").json()["items"]
+    assert {item["command"] for item in after_half_hour} == {"pay_order", "cancel_order"}
+    until = {
+        item["command"] for item in api.get("operator", f"/v1/audit?until={later}").json()["items"]
+    }
+    assert "place_order" in until and not until & {"pay_order", "cancel_order"}
+
+    everything = api.get("operator", "/v1/audit?limit=500").json()["items"]
+    first = api.get("operator", "/v1/audit?limit=1").json()
+    assert first["has_more"] and first["items"] == everything[:1]
+    rest = api.get("operator", f"/v1/audit?after={first['next_cursor']}&limit=500").json()
+    assert not rest["has_more"] and rest["items"] == everything[1:]
+
+
+def test_audit_is_the_operators_and_bad_filters_are_refused(api: Api) -> None:
+    for role in ("marketplace", "merchant", "buyer"):
+        assert_refused(api.get(role, "/v1/audit"), 403, "forbidden")
+    assert_refused(
+        api.get("operator", "/v1/audit?since=yesterday"), 422, "instant_malformed", "since"
+    )
+    assert api.get("operator", "/v1/audit?after=-1").status_code == 422
+
+
+@pytest.fixture
+def cli_env(rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", rt.engine.url.render_as_string(False))
+
+
+def test_audit_show_in_the_cli(api: Api, cli_env: None) -> None:
+    assert api.post("marketplace", "/v1/orders", {"id": "O-cli", **ORDER}).status_code == 201
+    shown = CliRunner().invoke(cli, ["audit", "show", "O-cli", "--json"])
+    assert shown.exit_code == 0, shown.output
+    records = json.loads(shown.stdout)
+    assert [record["command"] for record in records] == ["place_order"]
+    table = CliRunner().invoke(cli, ["audit", "show", "O-cli"])
+    assert table.exit_code == 0 and "place_order" in table.stdout
+    nothing = CliRunner().invoke(cli, ["audit", "show", "O-none", "--json"])
+    assert nothing.exit_code == 0 and json.loads(nothing.stdout) == []
