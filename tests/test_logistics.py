@@ -125,7 +125,7 @@ def test_promise_bad_input(api: Api, rt: Runtime, tmp_path: Path) -> None:
         ("/v1/promises?product_id=P-cups&destination=990305", 422, "region_malformed"),
         (url + "&paid_at=2030-01-01T00:00:00Z", 422, "paid_at_in_future"),
         (url + "&paid_at=yesterday", 422, "instant_malformed"),
-        ("/v1/promises?destination=440305", 422, "missing"),
+        ("/v1/promises?destination=440305", 422, "field_missing"),
     ]
     for path, status, code in cases:
         response = api.get("buyer", path)
@@ -428,9 +428,11 @@ def test_scheduler_rebuilds_the_promise_table_at_each_shanghai_midnight(
     rebuilt = [item for item in scheduler.tick() if item.kind == promises.PROMISES_REBUILD]
     assert len(rebuilt) == 1 and "as of 2024-10-27T16:00:00Z" in rebuilt[0].outcome
     assert api.get("buyer", url).json()["promise_table_as_of"] == "2024-10-27T16:00:00Z"
-    assert scheduler.due_timer_ids(at("2024-10-28T23:59:59+08:00")) == []
+    hourly = "idempotency.expire:"  # the hourly expiry of idempotency keys runs beside them
+    daily = scheduler.due_timer_ids(at("2024-10-28T23:59:59+08:00"))
+    assert [timer for timer in daily if not timer.startswith(hourly)] == []
     due = scheduler.due_timer_ids(at("2024-10-29T00:00:00+08:00"))
-    assert sorted(timer.split(":")[0] for timer in due) == [
+    assert sorted(timer.split(":")[0] for timer in due if not timer.startswith(hourly)) == [
         "arrival.badge_daily",
         "arrival.promises_rebuild",
         "payouts.run",

@@ -663,7 +663,7 @@ def test_a_reserve_share_is_from_0_to_1(api: Api, rt: Runtime) -> None:
     assert_refused(put_reserve(api, "-0.1"), 422, field="reserve_share", code="rate_negative")
     for share in ("1.01", "2"):
         assert_refused(put_reserve(api, share), 422, "reserve_share_out_of_range", "reserve_share")
-    assert_refused(put_reserve(api, 0.1), 422, "string_type", "reserve_share")
+    assert_refused(put_reserve(api, 0.1), 422, "type_invalid", "reserve_share")
     assert_refused(put_reserve(api, "ten percent"), 422, "rate_malformed", "reserve_share")
     merchant = api.client.put(
         "/v1/merchants/M-yiwu/payout-settings",

@@ -14,14 +14,26 @@ class BuyerguardError(Exception):
 
     status_code = 422
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        problems: list[dict[str, str | None]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.problems = problems  # every problem found, when there were several
 
     def as_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "message": self.message, "field": self.field}
+
+    def all_problems(self) -> list[dict[str, str | None]]:
+        """Every problem of the request, the first being this error's own."""
+        return self.problems or [self.as_dict()]
 
 
 class InvalidInput(BuyerguardError):

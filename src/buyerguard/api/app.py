@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
 from buyerguard.api.metrics import RequestMetrics, count_committed_transfers, exposition
+from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
 from buyerguard.api.schemas import validation_refusal
@@ -39,10 +41,19 @@ ERROR_STATUS_CODES = {
 }
 
 
-def _error(status_code: int, code: str, message: str, field: str | None) -> JSONResponse:
-    """The one error shape: a machine-readable code, a message, the field, and the request's
-    id (the `X-Request-Id` header: what to quote when asking about it)."""
-    body = {"code": code, "message": message, "field": field, "request_id": current_request_id()}
+def _error(
+    status_code: int,
+    code: str,
+    message: str,
+    field: str | None,
+    problems: list[dict[str, str | None]] | None = None,
+) -> JSONResponse:
+    """The one error shape: a machine-readable code, a message, the field (the first
+    problem), the request's id (the `X-Request-Id` header: what to quote when asking about
+    it), and `errors`: every problem found, each with its code, message and field."""
+    first: dict[str, str | None] = {"code": code, "message": message, "field": field}
+    body: dict[str, Any] = {**first, "request_id": current_request_id()}
+    body["errors"] = problems if problems is not None else [first]
     return JSONResponse(body, status_code=status_code)
 
 
@@ -121,11 +132,11 @@ def create_app(
     async def on_refused(_request: Request, exc: BuyerguardError) -> JSONResponse:
         log.info("refused", code=exc.code, field=exc.field, status=exc.status_code)
         if exc.status_code == 503:  # busy or not ready: the same request may succeed later
-            response = _error(503, exc.code, exc.message, exc.field)
+            response = _error(503, exc.code, exc.message, exc.field, exc.all_problems())
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         status = exc.status_code if 400 <= exc.status_code < 500 else 422
-        return _error(status, exc.code, exc.message, exc.field)
+        return _error(status, exc.code, exc.message, exc.field, exc.all_problems())
 
     @app.exception_handler(PoolTimeout)
     async def on_pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
@@ -140,7 +151,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         refusal = validation_refusal(exc.errors())
-        return _error(422, refusal.code, refusal.message, refusal.field)
+        return _error(422, refusal.code, refusal.message, refusal.field, refusal.all_problems())
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -152,6 +163,7 @@ def create_app(
         return response
 
     app.include_router(router)
+    app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     count_committed_transfers(rt.engine)
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)

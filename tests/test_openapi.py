@@ -1,0 +1,72 @@
+"""The OpenAPI document tells the truth: bearer tokens, Idempotency-Key on every POST, the
+one error shape for every refusal; and a refusal lists every problem with its JSON path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import Api
+from tests.test_api import assert_refused
+
+
+def operations(api: Api) -> list[tuple[str, str, dict[str, Any]]]:
+    document = api.client.get("/openapi.json").json()
+    return [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_guarded_operation_declares_the_bearer_scheme(api: Api) -> None:
+    document = api.client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, method, operation in operations(api):
+        guarded = "x-roles" in operation
+        assert (operation.get("security") == [{"bearer": []}]) == guarded, (method, path)
+        if guarded:
+            assert {"401", "403", "503"} <= set(operation["responses"]), (method, path)
+
+
+def test_every_post_takes_an_idempotency_key_and_every_refusal_has_the_error_shape(
+    api: Api,
+) -> None:
+    document = api.client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in json.dumps(document)
+    for path, method, operation in operations(api):
+        headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert (method == "post") == ("Idempotency-Key" in headers), (method, path)
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                content = response["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (path, status)
+                assert set(content["example"]) == {
+                    "code",
+                    "message",
+                    "field",
+                    "request_id",
+                    "errors",
+                }
+        if "{" in path:
+            assert "404" in operation["responses"], (method, path)
+
+
+def test_a_refusal_lists_every_problem_with_its_json_path(api: Api) -> None:
+    body = {
+        "id": "O-bad",
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 0}, {"product_id": "", "quantity": 1}],
+        "tip": "1.00",
+    }
+    answer = api.post("marketplace", "/v1/orders", body)
+    assert_refused(answer, 422, "out_of_range", "lines[0].quantity")
+    problems = {(problem["code"], problem["field"]) for problem in answer.json()["errors"]}
+    assert problems == {
+        ("out_of_range", "lines[0].quantity"),
+        ("length_out_of_range", "lines[1].product_id"),
+        ("field_unknown", "tip"),
+    }
+    json_headers = {**api.headers("marketplace"), "content-type": "application/json"}
+    not_json = api.client.post("/v1/orders", content=b"{not json", headers=json_headers)
+    assert_refused(not_json, 422, "json_malformed", "body")
