@@ -171,4 +171,4 @@ def test_cursors_are_opaque_strings_and_malformed_ones_are_refused(api: Api) -> 
         answer = api.get("marketplace", f"/v1/events?{urlencode({'after': bad})}")
         assert_refused(answer, 422, "cursor_malformed", "after")
     too_long = api.get("marketplace", f"/v1/events?after={'1' * 65}")
-    assert_refused(too_long, 422, "string_too_long", "after")
+    assert_refused(too_long, 422, "length_out_of_range", "after")
