@@ -230,3 +230,23 @@ def test_version_and_no_database_created_by_a_command_that_reads_one(
     for command in (["ledger", "check"], ["token", "list"], ["timers", "list"]):
         refused(command, "database_not_migrated")
     assert list(tmp_path.iterdir()) == []  # no ./var, no empty database file
+
+
+def test_data_commands_print_json_for_scripts(env: Path) -> None:
+    runner.invoke(app, ["demo", "load"])
+    for command in (
+        ["timers", "list", "--json"],
+        ["ledger", "check", "--json"],
+        ["ledger", "trial-balance", "--json", "--date", "2024-11-01"],
+        ["rulebook", "show", "--json", "--at", "2024-11-01T00:00:00Z"],
+        ["token", "list", "--json"],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        json.loads(result.stdout)  # one JSON document, nothing else on stdout
+    check = json.loads(runner.invoke(app, ["ledger", "check", "--json"]).stdout)
+    assert check["ok"] is True and check["breaches"] == []
+    rulebook = json.loads(
+        runner.invoke(app, ["rulebook", "show", "--json", "--at", "2024-11-01T00:00:00Z"]).stdout
+    )
+    assert rulebook["id"] == "2024-10-15" and rulebook["keys"]["returns.window_days"] == "7"

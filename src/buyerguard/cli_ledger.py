@@ -44,6 +44,7 @@ def ledger_check(
     full: Annotated[
         bool, typer.Option("--full", help="re-derive everything, not only since the checkpoint")
     ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Re-derive balances from raw postings; exit 1 with a report on any breach.
 
@@ -57,6 +58,27 @@ def ledger_check(
     from buyerguard.progress import progress_bar
 
     rt = configured_runtime()
+    if as_json:  # no progress bar: stdout is one JSON document
+        report = run_ledger_check(rt.engine, rt.clock.now(), full=full)
+        print_json(
+            {
+                "ok": report.ok,
+                "full": report.full,
+                "accounts": report.accounts,
+                "transfers": report.transfers,
+                "entries": report.entries,
+                "entries_rederived": report.new_entries,
+                "posted_debits": format_fen(report.total_debits_posted_fen),
+                "posted_credits": format_fen(report.total_credits_posted_fen),
+                "checkpoint_from": report.checkpoint_from,
+                "checkpoint_written": report.checkpoint_written,
+                "breaches": report.breaches,
+                "breaches_omitted": report.breaches_omitted,
+            }
+        )
+        if not report.ok:
+            raise typer.Exit(1)
+        return
     with progress_bar(console) as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -100,6 +122,7 @@ def ledger_trial_balance(
     day: Annotated[
         str | None, typer.Option("--date", help="Shanghai date (default: today)")
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Posted debits and credits per account at the end of a Shanghai day."""
     from buyerguard.ledger.check import trial_balance
@@ -113,6 +136,22 @@ def ledger_trial_balance(
     rt = configured_runtime()
     with read_transaction(rt.engine) as connection:
         lines = trial_balance(connection, as_of)
+    if as_json:
+        print_json(
+            {
+                "date": as_of.isoformat(),
+                "accounts": [
+                    {
+                        "account_id": line.account_id,
+                        "debits": format_fen(line.debits_fen),
+                        "credits": format_fen(line.credits_fen),
+                        "net": format_fen(line.net_fen),
+                    }
+                    for line in lines
+                ],
+            }
+        )
+        return
     table = Table("account", "debits", "credits", "net (Dr-Cr)", title=f"trial balance {as_of}")
     for line in lines:
         table.add_row(
@@ -134,11 +173,23 @@ def ledger_trial_balance(
 def rulebook_show(
     at: Annotated[str | None, typer.Option(help="instant (default: now)")] = None,
     directory: RulebookDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """The rulebook in force at an instant, every key with its value and meaning."""
     instant = parse_instant(at, field="at") if at else get_clock().now()
     books = load_rulebook_dir(directory) if directory else rulebooks()
     book = books.at(instant)
+    if as_json:
+        flat = book.flat()
+        print_json(
+            {
+                "id": book.id,
+                "title": book.title,
+                "effective_from": format_instant(book.effective_from),
+                "keys": {key: render_value(flat[key]) for key, _doc in describe_keys()},
+            }
+        )
+        return
     console.print(
         f"[bold]{book.id}[/bold] — {book.title}\n"
         f"effective from {format_instant(book.effective_from)} ({book.source})"

@@ -13,7 +13,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from buyerguard.cli_common import configured_runtime, console, refusals_exit_2
+from buyerguard.cli_common import (
+    AsJson,
+    configured_runtime,
+    console,
+    print_json,
+    refusals_exit_2,
+)
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
 from buyerguard.logs import configure_logging_from_settings
@@ -98,14 +104,19 @@ def timers_list(
         str | None, typer.Option(help="pending, fired, cancelled or failed (dead letters)")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: AsJson = False,
 ) -> None:
     """Timers by id, with attempts and the last error of a failing one."""
+    from buyerguard.api.views import timer_view
     from buyerguard.services.context import OPERATOR
     from buyerguard.services.timers import list_timers
 
     rt = configured_runtime()
     with rt.reading(OPERATOR) as ctx:
         rows = list_timers(ctx.connection, state=state, after=None, limit=limit)
+    if as_json:
+        print_json([timer_view(row) for row in rows])
+        return
     lines = [
         (
             row["id"],
