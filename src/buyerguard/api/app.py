@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
-from buyerguard.api.metrics import RequestMetrics, count_committed_transfers, exposition
+from buyerguard.api.metrics import count_committed_transfers, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
@@ -165,6 +165,5 @@ def create_app(
     app.include_router(router)
     app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     count_committed_transfers(rt.engine)
-    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)
     return app

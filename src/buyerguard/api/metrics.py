@@ -15,7 +15,6 @@ Without it (one process, the tests) the process's own registry answers.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -31,7 +30,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, and_, event, func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.ledger.book import TRANSFERS_RECORDED
@@ -51,33 +49,9 @@ LEDGER_TRANSFERS = Counter(
 )
 
 
-class RequestMetrics:
-    """Pure ASGI middleware timing every request under its route's template."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status_code = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            REQUEST_SECONDS.labels(scope["method"], template, str(status_code)).observe(
-                time.perf_counter() - started
-            )
+def observe_request(method: str, route: str, status_code: int, seconds: float) -> None:
+    """Count one answered request under its route's template (never the raw path)."""
+    REQUEST_SECONDS.labels(method, route, str(status_code)).observe(seconds)
 
 
 def count_committed_transfers(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """A request id for every request: taken from `X-Request-Id` when the caller sends a usable
 one (so a marketplace can follow its own id through our logs), made up otherwise; bound
 to every log line written while the request runs, returned as `X-Request-Id`, and put
-in every error body. One access line per request, with its status and duration."""
+in every error body. One access line per request, with its status and duration, and its
+latency counted under its route's template (api/metrics.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from buyerguard.api.metrics import observe_request
 from buyerguard.logs import get_logger
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -59,10 +61,13 @@ class RequestIds:
                 log.exception("request_failed", method=scope["method"], path=scope["path"])
                 raise
             finally:
+                seconds = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                observe_request(scope["method"], route, status_code, seconds)
                 log.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],
                     status=status_code,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    duration_ms=round(seconds * 1000, 1),
                 )
