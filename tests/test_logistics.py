@@ -184,7 +184,7 @@ def test_cli_import_refuses_bad_file_with_exit_2(
     good = runner.invoke(
         app, ["shipments", "import", str(write_csv(tmp_path / "ok.csv", next_day_history(count=3)))]
     )
-    assert good.exit_code == 0 and "imported 3" in good.output
+    assert good.exit_code == 0 and "3 new parcel(s), 0 updated, 0 unchanged" in good.output
 
 
 def assert_files_decode(history: ShipmentHistory) -> None:

@@ -29,8 +29,12 @@ badge_app = typer.Typer(help="The arrival badge 亮标.", no_args_is_help=True)
 def shipments_import(file: Path) -> None:
     """Load Parquet or CSV shipment history; one bad row refuses the whole file."""
     rt = configured_runtime(needs_schema=False)
-    rows = rt.history.import_file(file, now=rt.clock.now())
-    console.print(f"imported {rows} shipment(s) from {file}")
+    with console.status(f"importing {file}"):
+        done = rt.history.import_parcels(file, now=rt.clock.now())
+    console.print(
+        f"imported {file}: {done.new:,} new parcel(s), {done.updated:,} updated, "
+        f"{done.unchanged:,} unchanged"
+    )
 
 
 @eta_app.command("build")

@@ -1,9 +1,12 @@
 """The columnar shipment history every logistics job reads (policies.md §11).
 
-One row per parcel (an order ships as one parcel). The history is append-mostly
-Parquet or a DuckDB table with exactly these columns; the promise model and the
-72-hour sign rate are SQL over it, so the schema is the contract between the
-engine's lifecycle facts, bulk imports and the batch jobs.
+One row per parcel. The history is Parquet or a DuckDB table with these
+columns; the promise model and the 72-hour sign rate are SQL over it, so the
+schema is the contract between the engine's lifecycle facts, bulk imports and
+the batch jobs. A parcel is (order id, parcel number): an order shipped as one
+parcel is its parcel 1. The store keeps every row it was given and hands the
+jobs only the latest row of each parcel (`store.parcel_updates`), so the jobs
+never see a parcel twice and need no parcel column.
 
 Region codes
 ------------
@@ -52,7 +55,12 @@ def _field(name: str, type_: pa.DataType, nullable: bool, doc: str) -> pa.Field:
 
 SHIPMENT_FACTS_SCHEMA: pa.Schema = pa.schema(
     [
-        _field("order_id", pa.string(), False, "Order (= parcel) id; unique per row."),
+        _field(
+            "order_id",
+            pa.string(),
+            False,
+            "Order id; with the store's parcel number, the parcel's id (one row per parcel).",
+        ),
         _field("merchant_id", pa.string(), False, "Selling merchant; keys back-off level 2."),
         _field(
             "product_id",
@@ -162,10 +170,21 @@ def relation_sql(shipments: str) -> str:
     )
 
 
-def parquet_files_sql(paths: Sequence[Path]) -> str:
-    """read_parquet() over exactly these files (a snapshot, unlike a glob)."""
+def parquet_files_sql(
+    paths: Sequence[Path], *, union_by_name: bool = False, file_row_number: bool = False
+) -> str:
+    """read_parquet() over exactly these files (a snapshot, unlike a glob).
+
+    `union_by_name` reads files whose columns differ (missing ones are null);
+    `file_row_number` adds each row's position in its file, from 0.
+    """
     quoted = ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths)
-    return f"read_parquet([{quoted}])"
+    options = "".join(
+        f", {name} = true"
+        for name, wanted in (("union_by_name", union_by_name), ("file_row_number", file_row_number))
+        if wanted
+    )
+    return f"read_parquet([{quoted}]{options})"
 
 
 def check_codebook_relation(con: duckdb.DuckDBPyConnection, keys: str) -> None:

@@ -1,0 +1,274 @@
+"""Reading and validating a shipment history file (Parquet or CSV) before anything is stored.
+
+The whole file is checked in DuckDB: required columns, region codes (the
+rule of `domain/regions.py`), instants with a time zone, no payment in the
+future, no shipping or signing before payment, parcel numbers, no parcel
+twice. Every bad row is listed and nothing is written (`ImportRefused`).
+
+Instants: a CSV gives ISO-8601 strings, each with its offset. A Parquet file
+may also give Arrow timestamps of any unit (s, ms, us, ns) with any zone:
+they are instants, stored in UTC to the microsecond (nanoseconds are
+truncated, never rounded into the next microsecond). A timestamp column
+without a zone is refused whole, naming the column: its values are wall
+clock readings of an unknown place, not instants.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from buyerguard.clock import ensure_utc
+from buyerguard.domain.regions import PROVINCE_PREFIXES
+from buyerguard.errors import InvalidInput
+from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
+
+MAX_REPORTED_ERRORS = 20
+MAX_PARCEL_DIGITS = 9  # parcel numbers 1 .. 999,999,999 fit the int32 column
+_REQUIRED = (
+    "order_id",
+    "merchant_id",
+    "industry",
+    "carrier",
+    "origin_region",
+    "destination_region",
+    "paid_at",
+)
+_OPTIONAL = (
+    "product_id",
+    "official_logistics",
+    "origin_city",
+    "shipped_at",
+    "signed_at",
+    "refunded_before_shipment",
+    "parcel_number",
+)
+_DERIVED = ("origin_province", "destination_province")  # accepted, recomputed from regions
+_INSTANTS = ("paid_at", "shipped_at", "signed_at")
+_OFFSET = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+class ImportRefused(InvalidInput):
+    """An import file with bad rows: every error is listed, nothing is written."""
+
+    def __init__(self, path: Path, errors: list[str], total: int) -> None:
+        more = f" (and {total - len(errors)} more)" if total > len(errors) else ""
+        super().__init__(
+            "import_rows_invalid",
+            f"{path.name}: {total} bad row(s){more}; nothing imported: " + "; ".join(errors),
+            "file",
+        )
+        self.errors = errors
+        self.total = total
+
+
+def _region_sql(column: str) -> str:
+    """SQL truth of 'column is a GB/T 2260 or ISO 3166-2 code' (domain.regions' rule)."""
+    prefixes = ", ".join(f"'{prefix}'" for prefix in sorted(PROVINCE_PREFIXES))
+    return (
+        f"(regexp_full_match({column}, '[0-9]{{6}}') AND left({column}, 2) IN ({prefixes}))"
+        f" OR regexp_full_match({column}, '[A-Z]{{2}}-[A-Z0-9]{{1,3}}')"
+    )
+
+
+def _city_sql(region: str, explicit: str) -> str:
+    return (
+        f"coalesce({explicit}, "
+        f"CASE WHEN {region} LIKE '%-%' THEN NULL ELSE left({region}, 4) || '00' END)"
+    )
+
+
+def _province_sql(region: str) -> str:
+    return f"CASE WHEN {region} LIKE '%-%' THEN {region} ELSE left({region}, 2) || '0000' END"
+
+
+def validated_import(path: Path, now: datetime) -> pa.Table:
+    """The rows of a Parquet or CSV file as PARCEL_FACTS_SCHEMA, or a refusal naming every fault."""
+    if not path.is_file():
+        raise InvalidInput("file_not_found", f"no such file: {path}", "file")
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InvalidInput("file_format", "import a .parquet or .csv file", "file")
+    quoted = str(path).replace("'", "''")
+    reader = (
+        f"read_parquet('{quoted}')"
+        if suffix == ".parquet"
+        else f"read_csv('{quoted}', header = true, all_varchar = true)"
+    )
+    with analytics_connection() as con:
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
+            )
+            types = _arrow_types(path) if suffix == ".parquet" else {}
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise InvalidInput("file_unreadable", f"{path.name}: {exc}", "file") from exc
+        columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
+        missing = [name for name in _REQUIRED if name not in columns]
+        allowed = {"line", *_REQUIRED, *_OPTIONAL, *_DERIVED}
+        unknown = [column for column in columns if column not in allowed]
+        if missing or unknown:
+            raise InvalidInput(
+                "import_columns",
+                f"{path.name}: missing columns {missing}, unknown columns {unknown}",
+                "file",
+            )
+        for name in _OPTIONAL:
+            if name not in columns:
+                con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
+        instants = {
+            name: _instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
+        }
+        return _validated(con, path, instants, "parcel_number" in columns, now)
+
+
+def _arrow_types(path: Path) -> dict[str, pa.DataType]:
+    """The Arrow type of each column of a Parquet file, as the Parquet library maps it."""
+    return {field.name: field.type for field in pq.read_schema(path)}
+
+
+def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
+    """SQL for `column` as a UTC instant (NULL where a string is not one), or a refusal."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            raise InvalidInput(
+                "import_timestamp_without_zone",
+                f"{path.name}: {column} is {kind} without a time zone: write the instants"
+                " with one (UTC, say), or as ISO-8601 strings with an offset; nothing imported",
+                "file",
+            )
+        if kind.unit == "ns":  # floor to the microsecond (a cast would round)
+            ns = f"epoch_ns({column})"
+            return f"make_timestamptz(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
+        return f"CAST({column} AS TIMESTAMPTZ)"
+    if pa.types.is_null(kind):
+        return "NULL::TIMESTAMPTZ"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return (
+            f"CASE WHEN regexp_matches(trim({column}), '{_OFFSET}') "
+            f"THEN TRY_CAST(trim({column}) AS TIMESTAMPTZ) END"
+        )
+    raise InvalidInput(
+        "import_timestamp_type",
+        f"{path.name}: {column} is {kind}, neither a timestamp with a time zone nor"
+        " ISO-8601 strings with an offset; nothing imported",
+        "file",
+    )
+
+
+def _flag_sql(column: str) -> str:
+    return f"coalesce(TRY_CAST({column} AS BOOLEAN), {column} IS NULL AND false)"
+
+
+def _validated(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    instants: dict[str, str],
+    numbered: bool,
+    now: datetime,
+) -> pa.Table:
+    digits = MAX_PARCEL_DIGITS
+    con.execute(
+        f"""
+        CREATE TEMP TABLE typed AS SELECT *,
+            CASE WHEN parcel_number_raw IS NULL THEN 1
+                 WHEN regexp_full_match(parcel_number_raw, '[0-9]{{1,{digits}}}')
+                      AND parcel_number_raw::INTEGER >= 1 THEN parcel_number_raw::INTEGER
+            END AS parcel_number
+        FROM (SELECT
+            line,
+            CAST(order_id AS VARCHAR) AS order_id,
+            CAST(merchant_id AS VARCHAR) AS merchant_id,
+            NULLIF(CAST(product_id AS VARCHAR), '') AS product_id,
+            CAST(industry AS VARCHAR) AS industry,
+            CAST(carrier AS VARCHAR) AS carrier,
+            {_flag_sql("official_logistics")} AS official_logistics,
+            CAST(origin_region AS VARCHAR) AS origin_region,
+            CAST(destination_region AS VARCHAR) AS destination_region,
+            NULLIF(CAST(origin_city AS VARCHAR), '') AS origin_city_given,
+            {instants["paid_at"]} AS paid_at, CAST(paid_at AS VARCHAR) AS paid_at_raw,
+            {instants["shipped_at"]} AS shipped_at, CAST(shipped_at AS VARCHAR) AS shipped_at_raw,
+            {instants["signed_at"]} AS signed_at, CAST(signed_at AS VARCHAR) AS signed_at_raw,
+            {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
+            NULLIF(trim(CAST(parcel_number AS VARCHAR)), '') AS parcel_number_raw
+        FROM raw)
+        """
+    )
+    checks = [
+        ("order_id", "order_id IS NULL OR order_id = ''", "missing"),
+        ("merchant_id", "merchant_id IS NULL OR merchant_id = ''", "missing"),
+        ("industry", "industry IS NULL OR industry = ''", "missing"),
+        ("carrier", "carrier IS NULL OR carrier = ''", "missing"),
+        (
+            "origin_region",
+            f"origin_region IS NULL OR NOT ({_region_sql('origin_region')})",
+            "not a GB/T 2260 or ISO 3166-2 code",
+        ),
+        (
+            "destination_region",
+            f"destination_region IS NULL OR NOT ({_region_sql('destination_region')})",
+            "not a GB/T 2260 or ISO 3166-2 code",
+        ),
+        (
+            "origin_city",
+            "origin_region LIKE '%-%' AND origin_city_given IS NULL",
+            "required for ISO 3166-2 origins",
+        ),
+        ("paid_at", "paid_at IS NULL", "missing, malformed or without UTC offset"),
+        ("paid_at", "paid_at > $now", "in the future"),
+        (
+            "shipped_at",
+            "shipped_at_raw IS NOT NULL AND shipped_at IS NULL",
+            "malformed or without UTC offset",
+        ),
+        (
+            "signed_at",
+            "signed_at_raw IS NOT NULL AND signed_at IS NULL",
+            "malformed or without UTC offset",
+        ),
+        ("signed_at", "signed_at < paid_at", "before paid_at"),
+        ("signed_at", "signed_at > $now", "in the future"),
+        ("shipped_at", "shipped_at < paid_at", "before paid_at"),
+        (
+            "parcel_number",
+            "parcel_number IS NULL",
+            f"not a whole number from 1 to {10**digits - 1}",
+        ),
+    ]
+    union = " UNION ALL ".join(
+        f"SELECT line, '{column}' AS column_name, '{message}' AS problem FROM typed "
+        f"WHERE {condition}"
+        for column, condition, message in checks
+    )
+    # A parcel twice in one file: every row after its first is reported.
+    duplicates = (
+        f"SELECT line, '{'parcel_number' if numbered else 'order_id'}', 'duplicated in the file'"
+        " FROM typed WHERE order_id <> '' AND parcel_number IS NOT NULL"
+        " QUALIFY row_number() OVER (PARTITION BY order_id, parcel_number ORDER BY line) > 1"
+    )
+    query = f"SELECT * FROM ({union} UNION ALL {duplicates}) ORDER BY 1, 2"
+    errors = con.execute(query, {"now": ensure_utc(now)}).fetchall()
+    if errors:
+        shown = [f"row {line}: {column} {problem}" for line, column, problem in errors]
+        raise ImportRefused(path, shown[:MAX_REPORTED_ERRORS], len(shown))
+    return (
+        con.sql(
+            f"""
+            SELECT order_id, merchant_id, product_id, industry, carrier, official_logistics,
+                   origin_region, destination_region,
+                   {_city_sql("origin_region", "origin_city_given")} AS origin_city,
+                   {_province_sql("origin_region")} AS origin_province,
+                   {_province_sql("destination_region")} AS destination_province,
+                   paid_at, shipped_at, signed_at, refunded_before_shipment, parcel_number
+            FROM typed ORDER BY line
+            """
+        )
+        .to_arrow_table()
+        .cast(PARCEL_FACTS_SCHEMA)
+    )
