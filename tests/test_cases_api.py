@@ -831,12 +831,17 @@ def test_a_quick_refund_needs_a_pickup_from_2024_10_15(
     assert credit(rt, "buyer:B-shop:payable") == CUPS_FEN
 
 
-@pytest.mark.parametrize("malicious", [False, True], ids=["honest", "malicious"])
+@pytest.mark.parametrize(
+    ("malicious", "send_back"),
+    [(False, False), (True, False), (False, True)],
+    ids=["honest", "malicious", "honest-sent-back"],
+)
 def test_an_empty_quick_refunded_return_ruled_for_the_merchant(
-    api: Api, rt: Runtime, malicious: bool
+    api: Api, rt: Runtime, malicious: bool, send_back: bool
 ) -> None:
     """The platform bears the quick refund (pays the merchant back) unless the operator finds
-    the buyer malicious; the buyer keeps what was refunded either way."""
+    the buyer malicious, whether or not the goods are sent back (found by the case state
+    machine: sending them back used to skip it); the buyer keeps what was refunded."""
     order(api, "M-6", "pay", "ship", "sign")
     case_id = _pickup_ready(api, "M-6")
     act(api, "marketplace", case_id, "pickup", {"carrier": "SF", "freight": "30.00"})
@@ -844,8 +849,14 @@ def test_an_empty_quick_refunded_return_ruled_for_the_merchant(
     found = act(api, "merchant", case_id, "inspection", {"result": "wrong_or_empty"})
     assert (found["state"], found["goods"]) == ("escalated", "wrong_or_empty")
     assert detail(api, case_id)["deadline"]["kind"] == "case.ruling"
-    ruling = {"result": "merchant", "note": "box was empty", "buyer_malicious": malicious}
+    ruling = {
+        "result": "merchant",
+        "note": "box was empty",
+        "buyer_malicious": malicious,
+        "send_goods_back": send_back,
+    }
     ruled = act(api, "operator", case_id, "ruling", ruling)
+    assert ruled["goods"] == ("sent_back" if send_back else "wrong_or_empty")
     assert (ruled["state"], ruled["outcome"], fen(ruled["refunded"])) == (
         "closed",
         "ruled_for_merchant",

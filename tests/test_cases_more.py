@@ -82,6 +82,48 @@ def test_a_misprinted_custom_order_is_refunded_and_compensated_by_the_platform(
     assert spot.status_code == 422 and spot.json()["field"] == "trigger"
 
 
+def test_every_rulebook_trigger_opens_a_custom_dispute(api: Api) -> None:
+    """The longest trigger (38 characters) was refused by a 32-character field (found by the
+    case state machine)."""
+    triggers = (
+        "not_delivered_or_installed_as_promised",
+        "defective",
+        "size_mismatch",
+        "misprinted",
+        "damaged",
+        "custom_delivery_delay",
+    )
+    for number, trigger in enumerate(triggers):
+        order_id = f"CT-{number}"
+        lines = [{"product_id": "P-cups", "quantity": 50, "tier": "custom"}]
+        order(api, order_id, lines, "pay", "ship", "sign")
+        body = {
+            "type": "custom_dispute",
+            "sub_order_id": f"{order_id}-1",
+            "trigger": trigger,
+            "reason": "as promised it was not",
+        }
+        opened = api.post("buyer", f"/v1/orders/{order_id}/cases", body)
+        assert opened.status_code == 201, (trigger, opened.text)
+
+
+def test_a_returns_action_on_a_refund_only_case_is_not_a_return(api: Api) -> None:
+    """`not_a_return`, not `illegal_case_transition` (the state was checked first; found by
+    the case state machine)."""
+    order(api, "NR-1", [{"product_id": "P-cups", "quantity": 10}], "pay", "ship", "sign")
+    body = {"type": "refund_only_quality", "sub_order_id": "NR-1-1", "reason": "chipped"}
+    case_id = api.post("buyer", "/v1/orders/NR-1/cases", body).json()["id"]
+    for role, action, action_body in (
+        ("buyer", "handover", {"official_logistics": True}),
+        ("marketplace", "pickup", {"carrier": "SF", "freight": "10.00"}),
+        ("merchant", "arrival", None),
+        ("merchant", "inspection", {"result": "ok"}),
+    ):
+        refused = api.post(role, f"/v1/cases/{case_id}/{action}", action_body)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "not_a_return", (action, refused.text)
+
+
 def test_a_custom_dispute_needs_custom_goods(api: Api) -> None:
     order(api, "C-2", [{"product_id": "P-cups", "quantity": 10}], "pay", "ship")
     refused = api.post(

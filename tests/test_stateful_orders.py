@@ -97,12 +97,12 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import func, select
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SHANGHAI, SimulatedClock, format_instant, parse_instant
-from buyerguard.demo import MERCHANTS, PRODUCTS, ensure_demo_catalog
+from buyerguard.demo import MERCHANTS, PRODUCTS
 from buyerguard.domain.catalog import Tier, TierKind
 from buyerguard.ledger import accounts
 from buyerguard.ledger.check import check_ledger
@@ -111,8 +111,7 @@ from buyerguard.scheduler import TIMER_KINDS, Scheduler
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.instructions import list_instructions
 from buyerguard.services.merchant_money import MerchantBalance, merchant_balance
-from buyerguard.services.tokens import create_token
-from buyerguard.store.db import read_transaction, transaction
+from buyerguard.store.db import read_transaction
 from buyerguard.store.tables import (
     audit_log,
     decisions,
@@ -121,11 +120,10 @@ from buyerguard.store.tables import (
     ledger_accounts,
     ledger_transfers,
     merchant_payout_settings,
-    metadata,
     order_transitions,
     payout_runs,
 )
-from tests.conftest import START
+from tests.stateful_support import Harness, often, rarely, wipe_and_seed
 
 SETTINGS = settings(
     max_examples=30,
@@ -687,32 +685,6 @@ class Sent:
         return self.status < 400
 
 
-@dataclass
-class Harness:
-    rt: Runtime
-    clock: SimulatedClock
-    client: TestClient
-    start: datetime = field(default_factory=lambda: parse_instant(START))
-
-
-def wipe_and_seed(rt: Runtime) -> dict[str, str]:
-    """Empty every table, reload the demo marketplace and issue a token per role."""
-    engine: Engine = rt.engine
-    with transaction(engine) as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(delete(table))
-    with rt.writing(OPERATOR) as ctx:
-        ensure_demo_catalog(ctx)
-        return {
-            name: create_token(ctx.connection, role, party, ctx.now()).secret
-            for name, role, party in TOKEN_ROLES
-        }
-
-
 # What a refused command must leave as it was.
 WRITTEN_TABLES = (
     decisions,
@@ -726,17 +698,6 @@ WRITTEN_TABLES = (
 )
 
 
-def often(data: st.DataObject, label: str) -> bool:
-    """True three times in four (shrinks towards False)."""
-    return data.draw(st.integers(0, 3), label=label) > 0
-
-
-def rarely(data: st.DataObject, label: str) -> bool:
-    """True about one time in eight (shrinks towards False; Hypothesis favours the bounds,
-    so not a bound)."""
-    return data.draw(st.integers(0, 7), label=label) == 3
-
-
 # ------------------------------------------------------------------ the machine
 class OrderLifecycleMachine(RuleBasedStateMachine):
     harness: ClassVar[Harness]  # bound by the test function
@@ -747,7 +708,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         self.clock = self.harness.clock
         self.client = self.harness.client
         self.clock.set(self.harness.start)
-        self.tokens = wipe_and_seed(self.rt)
+        self.tokens = wipe_and_seed(self.rt, TOKEN_ROLES)
         self.orders: dict[str, OrderModel] = {}
         self.money = Money()
         self.payout_due: datetime | None = None  # the daily payout run's pending timer

@@ -87,6 +87,9 @@ OccurredAt = Annotated[
 NewId = Annotated[str, Field(min_length=1, max_length=NEW_ID_MAX_LENGTH, pattern=ID_PATTERN)]
 RefId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 Choice = Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)]
+# A custom-goods failure named as the rulebook names it (custom_compensation.triggers, up to
+# the 48 characters the case keeps).
+Trigger = Annotated[str, Field(min_length=1, max_length=48, pattern=CHOICE_PATTERN)]
 # A return class: `mandatory` or a category name of the rulebook (the products column).
 ReturnClassName = Annotated[
     str,
@@ -340,7 +343,7 @@ class CaseIn(FactIn):
         default=None, description="what the buyer asks back (default: all that is left)"
     )
     reason: Annotated[str, text_field(500, min_length=1)]
-    trigger: Choice | None = Field(
+    trigger: Trigger | None = Field(
         default=None,
         description="custom_dispute: the failure, one of custom_compensation.triggers",
         examples=["misprinted"],

@@ -272,6 +272,7 @@ def ruling(
             f"a ruling grants above 0 and at most the {format_fen(case.requested_fen)} asked",
             "amount",
         )
+    found_wrong_or_empty = case.goods is Goods.WRONG_OR_EMPTY  # before a send-back moves them
     goods = Goods.SENT_BACK if body.send_goods_back else case.goods
     step(
         ctx,
@@ -292,7 +293,7 @@ def ruling(
     if for_claimant:
         finish(ctx, case, order, Outcome.RULED_FOR_BUYER, when, amount_fen, rule)
         return
-    if case.goods is Goods.WRONG_OR_EMPTY and not body.buyer_malicious:
+    if found_wrong_or_empty and not body.buyer_malicious:
         case_money.absorb_quick_refund(ctx, case, order, when)
     finish(ctx, case, order, Outcome.RULED_FOR_MERCHANT, when, 0, rule)
 

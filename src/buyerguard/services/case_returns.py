@@ -21,8 +21,12 @@ from buyerguard.services import case_money
 from buyerguard.services.case_actions import CASE_RULE, CaseAction, finish, record, step
 from buyerguard.services.context import Context
 
+RETURN_ACTIONS = frozenset({"handover", "pickup", "arrival", "inspection"})
 
-def _require_return(case: Case) -> None:
+
+def require_return(case: Case) -> None:
+    """A return's own actions on a case where nothing comes back: `not_a_return` (checked
+    before the state, which would only say the action is out of order)."""
     if not case.type.is_return:
         raise Conflict(
             "not_a_return", f"case {case.id} is {case.type.value}: nothing comes back", "action"
@@ -41,7 +45,7 @@ def _goods_at(case: Case, *allowed: Goods) -> None:
 def handover(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    _require_return(case)
+    require_return(case)
     _goods_at(case, Goods.WITH_BUYER)
     if body.official_logistics:
         step(
@@ -79,7 +83,7 @@ def handover(
 def pickup(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    _require_return(case)
+    require_return(case)
     _goods_at(case, Goods.WITH_BUYER, Goods.AWAITING_PICKUP)
     if not body.carrier:
         raise InvalidInput("carrier_missing", "a pickup names its carrier", "carrier")
@@ -130,7 +134,7 @@ def pickup(
 def arrival(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    _require_return(case)
+    require_return(case)
     _goods_at(case, Goods.IN_TRANSIT)
     step(ctx, case, body, when, "arrival", goods=Goods.RECEIVED_BY_MERCHANT)
     record(ctx, case, "case_arrived", 0, when, "the return reached the merchant")
@@ -140,7 +144,7 @@ def arrival(
 def inspection(
     ctx: Context, case: Case, order: Order, role: CaseRole, body: CaseAction, when: datetime
 ) -> None:
-    _require_return(case)
+    require_return(case)
     _goods_at(case, Goods.RECEIVED_BY_MERCHANT)
     if body.result == "ok":
         step(ctx, case, body, when, "inspection", state=CaseState.CLOSED, result="ok")

@@ -365,6 +365,8 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
             f"case {case.id}: its deadline passed at {passed}; the timeout decides",
             "occurred_at",
         )
+    if action in case_returns.RETURN_ACTIONS:
+        case_returns.require_return(case)
     case.require(action, role)
     handler = HANDLERS[action]
     handler(ctx, case, order, role, body, when)

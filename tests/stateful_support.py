@@ -1,0 +1,60 @@
+"""What the stateful machines share (tests/test_stateful_orders.py and
+tests/test_stateful_cases.py): the harness a machine is bound to, a database wiped and
+seeded with the demo marketplace for each example, and the weighted choices they draw."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi.testclient import TestClient
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete, text
+
+from buyerguard.bootstrap import Runtime
+from buyerguard.clock import SimulatedClock, parse_instant
+from buyerguard.demo import ensure_demo_catalog
+from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.tokens import create_token
+from buyerguard.store.db import transaction
+from buyerguard.store.tables import metadata
+from tests.conftest import START
+
+
+@dataclass
+class Harness:
+    rt: Runtime
+    clock: SimulatedClock
+    client: TestClient
+    start: datetime = field(default_factory=lambda: parse_instant(START))
+
+
+def wipe_and_seed(rt: Runtime, callers: Iterable[tuple[str, Role, str | None]]) -> dict[str, str]:
+    """Empty every table, reload the demo marketplace and issue a token per caller
+    (name, role, party)."""
+    engine: Engine = rt.engine
+    with transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(delete(table))
+    with rt.writing(OPERATOR) as ctx:
+        ensure_demo_catalog(ctx)
+        return {
+            name: create_token(ctx.connection, role, party, ctx.now()).secret
+            for name, role, party in callers
+        }
+
+
+def often(data: st.DataObject, label: str) -> bool:
+    """True three times in four (shrinks towards False)."""
+    return data.draw(st.integers(0, 3), label=label) > 0
+
+
+def rarely(data: st.DataObject, label: str) -> bool:
+    """True about one time in eight (shrinks towards False; Hypothesis favours the bounds,
+    so not a bound)."""
+    return data.draw(st.integers(0, 7), label=label) == 3
