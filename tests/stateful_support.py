@@ -7,18 +7,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, select, text
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock, parse_instant
 from buyerguard.demo import ensure_demo_catalog
+from buyerguard.ledger.check import check_ledger
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import transaction
-from buyerguard.store.tables import metadata
+from buyerguard.store.tables import ledger_accounts, metadata
 from tests.conftest import START
 
 
@@ -58,3 +60,40 @@ def rarely(data: st.DataObject, label: str) -> bool:
     """True about one time in eight (shrinks towards False; Hypothesis favours the bounds,
     so not a bound)."""
     return data.draw(st.integers(0, 7), label=label) == 3
+
+
+def instant(value: str | None) -> datetime | None:
+    """An instant the API answered (None stays None)."""
+    return parse_instant(value) if value else None
+
+
+@dataclass
+class Sent:
+    """A POST a machine sent with an Idempotency-Key, and what it answered (its `command`
+    is the machine's own command type)."""
+
+    command: Any
+    key: str
+    status: int
+    payload: dict[str, Any]
+
+    @property
+    def stored(self) -> bool:
+        """Only a request that succeeded is stored under its key (a refusal stores nothing)."""
+        return self.status < 400
+
+
+def checked_ledger_columns(connection: Connection) -> dict[str, list[int]]:
+    """Check the ledger (a breach fails the step), then every account's four balance columns:
+    debits and credits, posted and pending."""
+    report = check_ledger(connection)
+    assert report.ok, report.breaches
+    return {
+        row.id: [
+            row.debits_posted_fen,
+            row.credits_posted_fen,
+            row.debits_pending_fen,
+            row.credits_pending_fen,
+        ]
+        for row in connection.execute(select(ledger_accounts))
+    }

@@ -102,7 +102,6 @@ from buyerguard.clock import SHANGHAI, SimulatedClock, parse_instant
 from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
 from buyerguard.domain.catalog import TierKind
 from buyerguard.ledger import accounts
-from buyerguard.ledger.check import check_ledger
 from buyerguard.money import Rate, apply_rate, format_fen
 from buyerguard.scheduler import TIMER_KINDS, Scheduler
 from buyerguard.services.case_deadlines import DEADLINES
@@ -121,7 +120,15 @@ from buyerguard.store.tables import (
     timers,
 )
 from tests.conftest import DEMO_CALLERS
-from tests.stateful_support import Harness, often, rarely, wipe_and_seed
+from tests.stateful_support import (
+    Harness,
+    Sent,
+    checked_ledger_columns,
+    instant,
+    often,
+    rarely,
+    wipe_and_seed,
+)
 
 SETTINGS = settings(
     max_examples=25,
@@ -303,10 +310,6 @@ def to_fen(amount: str) -> int:
     whole, _, part = amount.lstrip("-").partition(".")
     fen = int(whole) * 100 + int((part + "00")[:2])
     return -fen if negative else fen
-
-
-def instant(value: str | None) -> datetime | None:
-    return parse_instant(value) if value else None
 
 
 class Refused(Exception):
@@ -1318,21 +1321,6 @@ class Command:
         return self.action if self.kind == "act" and self.action else self.kind
 
 
-@dataclass
-class Sent:
-    """A POST sent with an Idempotency-Key, and what it answered."""
-
-    command: Command
-    key: str
-    status: int
-    payload: dict[str, Any]
-
-    @property
-    def stored(self) -> bool:
-        """Only a request that succeeded is stored under its key (a refusal stores nothing)."""
-        return self.status < 400
-
-
 # ------------------------------------------------------------------ the machine
 class CaseMachine(RuleBasedStateMachine):
     harness: ClassVar[Harness]  # bound by the test function
@@ -2011,17 +1999,7 @@ class CaseMachine(RuleBasedStateMachine):
     def ledger_and_money_equal_the_model(self) -> None:
         world = self.world
         with self.rt.reading(OPERATOR) as ctx:
-            report = check_ledger(ctx.connection)
-            assert report.ok, report.breaches
-            found = {
-                row.id: [
-                    row.debits_posted_fen,
-                    row.credits_posted_fen,
-                    row.debits_pending_fen,
-                    row.credits_pending_fen,
-                ]
-                for row in ctx.connection.execute(select(ledger_accounts))
-            }
+            found = checked_ledger_columns(ctx.connection)
             balances = {m: merchant_balance(ctx, m) for m in MERCHANT_TIER}
             instructed = Counter(
                 instruction_of(row) for row in ctx.connection.execute(select(instructions))

@@ -101,11 +101,10 @@ from sqlalchemy import func, select
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
-from buyerguard.clock import SHANGHAI, SimulatedClock, format_instant, parse_instant
+from buyerguard.clock import SHANGHAI, SimulatedClock, format_instant
 from buyerguard.demo import MERCHANTS, PRODUCTS
 from buyerguard.domain.catalog import Tier, TierKind
 from buyerguard.ledger import accounts
-from buyerguard.ledger.check import check_ledger
 from buyerguard.money import Rate, apply_rate, format_fen, parse_yuan
 from buyerguard.scheduler import TIMER_KINDS, Scheduler
 from buyerguard.services.context import OPERATOR, Role
@@ -117,13 +116,20 @@ from buyerguard.store.tables import (
     decisions,
     idempotency_keys,
     instructions,
-    ledger_accounts,
     ledger_transfers,
     merchant_payout_settings,
     order_transitions,
     payout_runs,
 )
-from tests.stateful_support import Harness, often, rarely, wipe_and_seed
+from tests.stateful_support import (
+    Harness,
+    Sent,
+    checked_ledger_columns,
+    instant,
+    often,
+    rarely,
+    wipe_and_seed,
+)
 
 SETTINGS = settings(
     max_examples=30,
@@ -240,10 +246,6 @@ RESERVE_SHARES: dict[str | None, str | None] = {
 
 def _fee(goods_fen: int) -> int:
     return min(FEE_CAP_FEN, apply_rate(goods_fen, FEE_RATE))
-
-
-def instant(value: str | None) -> datetime | None:
-    return parse_instant(value) if value else None
 
 
 def _window_end(signed_at: datetime) -> datetime:
@@ -668,21 +670,6 @@ class Command:
         if self.kind == "retry":
             return f"/v1/instructions/{self.instruction_id}/retry"
         return f"/v1/orders/{self.order_id}/{PATH_SUFFIX[self.kind]}"
-
-
-@dataclass
-class Sent:
-    """A POST sent with an Idempotency-Key, and what it answered."""
-
-    command: Command
-    key: str
-    status: int
-    payload: dict[str, Any]
-
-    @property
-    def stored(self) -> bool:
-        """Only a request that succeeded is stored under its key (a refusal stores nothing)."""
-        return self.status < 400
 
 
 # What a refused command must leave as it was.
@@ -1640,17 +1627,7 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
             ]
         now = self._now()
         with self.rt.reading(OPERATOR) as ctx:
-            report = check_ledger(ctx.connection)
-            assert report.ok, report.breaches
-            found = {
-                row.id: [
-                    row.debits_posted_fen,
-                    row.credits_posted_fen,
-                    row.debits_pending_fen,
-                    row.credits_pending_fen,
-                ]
-                for row in ctx.connection.execute(select(ledger_accounts))
-            }
+            found = checked_ledger_columns(ctx.connection)
             merchants = {m: merchant_balance(ctx, m) for m in MERCHANT_IDS}
             listed = list_instructions(ctx.connection, now=now, limit=500)
             overdue = list_instructions(ctx.connection, now=now, state="overdue", limit=500)
