@@ -22,7 +22,7 @@ from buyerguard.api.metrics import count_committed_transfers, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
-from buyerguard.api.schemas import validation_refusal
+from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Busy, BuyerguardError
 from buyerguard.logs import get_logger

@@ -28,8 +28,8 @@ from buyerguard.api.schemas import (
     PaymentIn,
     RefundIn,
     ShipmentIn,
-    validation_refusal,
 )
+from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.domain.cases import CASE_ACTIONS, Evidence
 from buyerguard.errors import BuyerguardError, Conflict, Forbidden, InvalidInput
