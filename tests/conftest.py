@@ -33,6 +33,8 @@ from buyerguard.store.migrate import upgrade
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import metadata
 
+pytest_plugins = ["tests.live_server"]
+
 POSTGRES_URL_ENV = "BUYERGUARD_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "BUYERGUARD_REQUIRE_POSTGRES"
 START = "2024-10-20T10:00:00+08:00"

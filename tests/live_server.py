@@ -1,0 +1,61 @@
+"""A live `buyerguard serve` on a free port over a fresh SQLite demo, for tests that
+need a real server: the README tour, browsers, the generated client, metrics."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "BUYERGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'tour.sqlite3'}",
+        "BUYERGUARD_DEMO_TOKENS": str(tmp_path / "tokens.json"),
+    }
+    for command in (["db", "upgrade"], ["demo", "load"]):
+        subprocess.run(["buyerguard", *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    port = free_port()
+    log_file = (tmp_path / "server.log").open("w")  # a file, not a pipe nobody drains
+    server = subprocess.Popen(
+        ["buyerguard", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not come up")
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log_file.close()
