@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_live_tour import ROOT, free_port
+from tests.live_server import ROOT, free_port
 
 ORDERS = 300
 LINES = [{"product_id": "P-cups", "quantity": 1}]
