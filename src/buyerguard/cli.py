@@ -13,7 +13,7 @@ from buyerguard.cli_cases import cases_app
 from buyerguard.cli_ledger import audit_app, ledger_app, rulebook_app
 from buyerguard.cli_logistics import badge_app, eta_app, shipments_app
 from buyerguard.cli_money import instructions_app, payouts_app
-from buyerguard.cli_processes import facts_app, scheduler_app, serve, timers_app
+from buyerguard.cli_processes import facts_app, openapi, scheduler_app, serve, timers_app
 from buyerguard.cli_setup import db_app, demo_app, token_app
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ for sub_app, name in (
 ):
     app.add_typer(sub_app, name=name)
 app.command("serve")(serve)
+app.command("openapi")(openapi)
 
 
 def _print_version(wanted: bool) -> None:

@@ -264,3 +264,26 @@ def serve(
             timers.wait(timeout=30)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@refusals_exit_2
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option(help="write the schema here instead of standard output")
+    ] = None,
+) -> None:
+    """Print the API's OpenAPI schema (what /openapi.json serves), for generators and reviews.
+
+    No database is opened: the schema is the code's, whatever the data.
+    """
+    import json
+
+    from buyerguard.api.app import create_app
+    from buyerguard.bootstrap import build_runtime
+
+    schema = json.dumps(create_app(build_runtime()).openapi(), indent=2, ensure_ascii=False)
+    if output is None:
+        print(schema)
+    else:
+        output.write_text(schema + "\n", encoding="utf-8")
+

@@ -96,6 +96,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Operation ids are the route functions' names (`place_order`), which generated
+        # clients turn into their method names; FastAPI's default glues on path and method.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.runtime = rt
     app.mount("/static/swagger", StaticFiles(directory=str(SWAGGER_ASSETS)), name="swagger")

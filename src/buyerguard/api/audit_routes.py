@@ -43,7 +43,7 @@ def audit_query(
 
 
 @router.get("/audit", tags=["audit"], **allow())
-def audit(
+def list_audit(
     request: Request,
     caller: CallerDep,
     subject: Annotated[

@@ -161,7 +161,7 @@ def patch_merchant(
     tags=["parties"],
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
-def merchant_changes(
+def list_merchant_changes(
     merchant_id: MerchantId,
     request: Request,
     caller: CallerDep,
@@ -279,7 +279,7 @@ def patch_product(
     tags=["catalog"],
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
-def product_changes(
+def list_product_changes(
     product_id: ProductId,
     request: Request,
     caller: CallerDep,

@@ -54,7 +54,7 @@ def _merchant(ctx: Context, merchant_id: str) -> None:
 
 # ------------------------------------------------------------------ adjustments
 @router.post("/orders/{order_id}/adjustments", status_code=201, tags=["money out"], **allow())
-def adjust(
+def adjust_order(
     order_id: OrderId, body: AdjustmentIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
     """An operator's refund, clawback or compensation on a paid sub-order, up to what was
@@ -85,7 +85,7 @@ def adjust(
     tags=["money out"],
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
-def merchant_balance(
+def get_merchant_balance(
     merchant_id: MerchantId, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
     """In escrow, payable, reserved, in flight, paid out to date and debt, from the ledger."""
@@ -100,7 +100,7 @@ def merchant_balance(
     tags=["money out"],
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
-def merchant_statement(
+def get_merchant_statement(
     merchant_id: MerchantId, month: Month, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
     """The month's opening balance, releases, fees, refunds, clawbacks, payouts and closing
@@ -112,7 +112,7 @@ def merchant_statement(
 
 
 @router.put("/merchants/{merchant_id}/payout-settings", tags=["money out"], **allow())
-def payout_settings(
+def set_payout_settings(
     merchant_id: MerchantId, body: PayoutSettingsIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
     """Set the share of this merchant's money kept back at payout (null: the rulebook's)."""

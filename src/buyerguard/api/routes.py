@@ -111,7 +111,7 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}/decisions", tags=["orders"], **allow(*ANY_CALLER))
-def order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
+def list_order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Every decision taken on the order, with the rule ids and rulebook behind it."""
     with runtime(request).reading(caller) as ctx:
         orders.load_visible_order(ctx, order_id)
@@ -128,19 +128,23 @@ def _fact(
 
 
 @router.post("/orders/{order_id}/payment", tags=["orders"], **allow(Role.MARKETPLACE))
-def pay(order_id: OrderId, body: PaymentIn, request: Request, caller: CallerDep) -> JSONResponse:
+def pay_order(
+    order_id: OrderId, body: PaymentIn, request: Request, caller: CallerDep
+) -> JSONResponse:
     return _fact(request, caller, "payment", order_id, body)
 
 
 @router.post(
     "/orders/{order_id}/shipment", tags=["orders"], **allow(Role.MARKETPLACE, Role.MERCHANT)
 )
-def ship(order_id: OrderId, body: ShipmentIn, request: Request, caller: CallerDep) -> JSONResponse:
+def ship_order(
+    order_id: OrderId, body: ShipmentIn, request: Request, caller: CallerDep
+) -> JSONResponse:
     return _fact(request, caller, "shipment", order_id, body)
 
 
 @router.post("/orders/{order_id}/signing", tags=["orders"], **allow(Role.MARKETPLACE))
-def sign(
+def sign_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     return _fact(request, caller, "signing", order_id, body or FactIn())
@@ -149,7 +153,7 @@ def sign(
 @router.post(
     "/orders/{order_id}/confirmation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
 )
-def confirm(
+def confirm_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     return _fact(request, caller, "confirmation", order_id, body or FactIn())
@@ -158,7 +162,7 @@ def confirm(
 @router.post(
     "/orders/{order_id}/cancellation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
 )
-def cancel(
+def cancel_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
     return _fact(request, caller, "cancellation", order_id, body or FactIn())
@@ -169,14 +173,14 @@ def cancel(
     tags=["orders"],
     **allow(Role.MARKETPLACE, Role.BUYER),
 )
-def refund(
+def refund_before_shipment(
     order_id: OrderId, request: Request, caller: CallerDep, body: RefundIn | None = None
 ) -> JSONResponse:
     return _fact(request, caller, "refund-before-shipment", order_id, body or RefundIn())
 
 
 @router.post("/facts", tags=["orders"], **allow(Role.MARKETPLACE))
-def facts_batch(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, Any]:
+def post_facts(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Up to 1,000 facts, each as on its own route (same body, same key scope); one result
     per fact: applied, replayed, skipped (an earlier fact of its order was refused) or
     refused. Everything applied has committed when the answer is sent."""
@@ -222,7 +226,9 @@ def get_promise(
 @router.get(
     "/merchants/{merchant_id}/badge", tags=["logistics"], **allow(Role.MARKETPLACE, Role.MERCHANT)
 )
-def merchant_badge(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
+def get_merchant_badge(
+    merchant_id: MerchantId, request: Request, caller: CallerDep
+) -> dict[str, Any]:
     """The arrival badge (亮标): held or not, its ranking effects, and its history."""
     with runtime(request).reading(caller) as ctx:
         ctx.require_party(
@@ -271,7 +277,7 @@ def list_timers(
 
 # ------------------------------------------------------------ events, ledger
 @router.get("/events", tags=["events"], **allow(Role.MARKETPLACE))
-def events(
+def list_events(
     request: Request, caller: CallerDep, after: EventCursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     """Every decision in one total order; pass `next_cursor` back as `after`.
@@ -290,7 +296,7 @@ def events(
 
 
 @router.get("/ledger/accounts", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT))
-def ledger_accounts(
+def list_ledger_accounts(
     request: Request,
     caller: CallerDep,
     party: Annotated[
@@ -320,7 +326,9 @@ def ledger_accounts(
 @router.get(
     "/ledger/accounts/{account_id}", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT)
 )
-def ledger_account(account_id: AccountId, request: Request, caller: CallerDep) -> dict[str, Any]:
+def get_ledger_account(
+    account_id: AccountId, request: Request, caller: CallerDep
+) -> dict[str, Any]:
     """One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the

@@ -96,7 +96,9 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], **allow())
-def register(body: EndpointIn, request: Request, caller: CallerDep) -> JSONResponse:
+def register_webhook_endpoint(
+    body: EndpointIn, request: Request, caller: CallerDep
+) -> JSONResponse:
     """Register an endpoint; events are delivered from now on. The signing secret is in this
     answer only (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
     command = endpoints.NewEndpoint(
@@ -111,7 +113,7 @@ def register(body: EndpointIn, request: Request, caller: CallerDep) -> JSONRespo
 
 
 @router.get("/webhook-endpoints", tags=["webhooks"], **allow())
-def list_endpoints(
+def list_webhook_endpoints(
     request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
@@ -120,14 +122,16 @@ def list_endpoints(
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], **allow())
-def read_endpoint(endpoint_id: EndpointId, request: Request, caller: CallerDep) -> dict[str, Any]:
+def get_webhook_endpoint(
+    endpoint_id: EndpointId, request: Request, caller: CallerDep
+) -> dict[str, Any]:
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read webhook endpoints")
         return endpoint_view(endpoints.endpoint_row(ctx, endpoint_id))
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", tags=["webhooks"], **allow())
-def rotate_secret(
+def rotate_webhook_secret(
     endpoint_id: EndpointId, request: Request, caller: CallerDep, body: RotateIn | None = None
 ) -> JSONResponse:
     """A new secret, shown in this answer only; the previous one keeps signing beside it for
@@ -142,7 +146,7 @@ def rotate_secret(
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/replay", tags=["webhooks"], **allow())
-def replay(
+def replay_webhook_endpoint(
     endpoint_id: EndpointId, body: ReplayIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
     """Deliver again every event after a cursor (in order, each with its own `webhook-id`)."""
@@ -155,7 +159,9 @@ def replay(
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/enable", tags=["webhooks"], **allow())
-def enable(endpoint_id: EndpointId, request: Request, caller: CallerDep) -> JSONResponse:
+def enable_webhook_endpoint(
+    endpoint_id: EndpointId, request: Request, caller: CallerDep
+) -> JSONResponse:
     """Deliver again (a disabled endpoint resumes where it stopped, its failures forgotten)."""
 
     def handle(ctx: Context) -> tuple[int, Any]:
@@ -165,7 +171,7 @@ def enable(endpoint_id: EndpointId, request: Request, caller: CallerDep) -> JSON
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/disable", tags=["webhooks"], **allow())
-def disable(
+def disable_webhook_endpoint(
     endpoint_id: EndpointId, request: Request, caller: CallerDep, body: DisableIn | None = None
 ) -> JSONResponse:
     """Stop delivering (the cursor stays: enabling resumes from it)."""
@@ -179,7 +185,7 @@ def disable(
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries", tags=["webhooks"], **allow())
-def deliveries(
+def list_webhook_deliveries(
     endpoint_id: EndpointId,
     request: Request,
     caller: CallerDep,
