@@ -9,6 +9,17 @@ only. A tick fires everything available up to now, so a scheduler that was
 down catches up. Handlers act as of the timer's due instant, not the moment
 it fired.
 
+One pass (`scheduler run --once` is one) promises: every timer available when
+it started, and every timer one of its firings armed for an instant the pass
+has reached, has fired or failed with its error recorded when it ends. A
+handler arms on the moving clock — an auto-confirmation held by an open case is
+re-armed "now" when the case's timeout closes it — so the pass follows the
+timers its handlers armed (`FiringContext`); timers that merely fall available
+while it runs wait for the next pass, so a pass ends however busy the database.
+It fires in order of availability, also when a firing arms a timer due before
+the rest of its batch, and it fires one timer at most `MAX_FIRINGS_PER_PASS`
+times, so a handler that keeps re-arming its own timer cannot hold it.
+
 A heavy job (the promise rebuild) must not hold a write transaction — every
 row it locked and the event feed behind it would wait. Its claim is a short
 transaction of its own (`pending` -> `running`, leased until `available_at`);
@@ -20,9 +31,11 @@ to run out, and the job is claimed again.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import multiprocessing
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -46,7 +59,7 @@ from buyerguard.services import (
 )
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
-from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer
+from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer, FiringContext
 from buyerguard.store import repositories
 from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
@@ -60,6 +73,9 @@ JOB_LEASE = timedelta(minutes=15)  # a job not finished by then is claimed again
 TIMER_MAX_ATTEMPTS = 8  # failed attempts before a timer is dead-lettered
 TIMER_RETRY_BASE_SECONDS = 30  # back-off after the first failure, doubling after each
 TIMER_RETRY_MAX_SECONDS = 3600
+# A timer held by an open matter and re-armed when a timeout closes it fires twice in one
+# pass; beyond this it waits for the next pass (a handler re-arming its own timer for now).
+MAX_FIRINGS_PER_PASS = 3
 
 
 def _lock_order(connection: Connection, order_id: str) -> None:
@@ -118,6 +134,8 @@ class FiredTimer:
     due_at: datetime
     outcome: str
     failed: bool = False
+    # timers the handler armed, with the instant each falls available (the pass fires them)
+    armed: tuple[tuple[str, datetime], ...] = ()
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -157,9 +175,14 @@ class Scheduler:
         return Context(connection, self.actor, self.clock, self.rulebooks, self.history)
 
     def due_timer_ids(self, now: datetime) -> list[str]:
+        return [identifier for identifier, _ in self._due_timers(now, ())]
+
+    def _due_timers(self, now: datetime, spent: tuple[str, ...]) -> list[tuple[str, datetime]]:
+        """The next batch available by `now`, in order, with the instant each fell
+        available; `spent`: timers that fired their most in this pass."""
         with read_transaction(self.engine) as connection:
             query = (
-                select(timers.c.id)
+                select(timers.c.id, timers.c.available_at)
                 .where(
                     timers.c.status.in_((PENDING, RUNNING)),  # running: its lease ran out
                     timers.c.available_at <= now,
@@ -167,7 +190,9 @@ class Scheduler:
                 .order_by(timers.c.available_at, timers.c.id)
                 .limit(self.batch_size)
             )
-            return [row.id for row in connection.execute(query)]
+            if spent:
+                query = query.where(timers.c.id.not_in(spent))
+            return [(row.id, ensure_utc(row.available_at)) for row in connection.execute(query)]
 
     def fire(self, timer_id: str, now: datetime) -> FiredTimer | None:
         """Claim and run one timer; None when another scheduler got it first.
@@ -221,11 +246,17 @@ class Scheduler:
             )
             if job is None:
                 assert kind.handler is not None, f"timer kind {row.kind} has neither"
-                outcome = kind.handler(self._context(connection), due)
+                ctx = FiringContext(
+                    connection, self.actor, self.clock, self.rulebooks, self.history
+                )
+                outcome = kind.handler(ctx, due)
                 connection.execute(
                     update(timers).where(timers.c.id == timer_id).values(outcome=outcome)
                 )
-                return FiredTimer(row.id, row.kind, row.subject_id, due.due_at, outcome)
+                armed = tuple(ctx.armed.items())
+                return FiredTimer(
+                    row.id, row.kind, row.subject_id, due.due_at, outcome, armed=armed
+                )
         outcome = self._run_job(job, due, now)
         with transaction(self.engine) as connection:
             finished = connection.execute(
@@ -291,7 +322,8 @@ class Scheduler:
         )
 
     def tick(self) -> list[FiredTimer]:
-        """Fire every timer available by now, catching up on any backlog."""
+        """One pass: fire every timer available by now, catching up on any backlog, and
+        every timer a firing arms for an instant the pass has reached (module docstring)."""
         now = ensure_utc(self.clock.now())
         fired: list[FiredTimer] = []
         if self.recurring:
@@ -300,18 +332,55 @@ class Scheduler:
                 for kind in self.kinds.values():
                     if kind.keep_scheduled is not None:
                         kind.keep_scheduled(ctx)
+        armed: dict[str, datetime] = {}  # armed by this pass, falling available after `now`
+        firings: Counter[str] = Counter()
         while True:
-            due = self.due_timer_ids(now)
-            if not due:
+            spent = tuple(sorted(i for i, n in firings.items() if n >= MAX_FIRINGS_PER_PASS))
+            queue = [(at, i, now) for i, at in self._due_timers(now, spent)]
+            full = len(queue) == self.batch_size  # then timers beyond it are due after its last
+            horizon = queue[-1][0] if full else now
+            if not full:
+                queue += self._reached(armed, spent, {i for _, i, _ in queue})
+            if not queue:
                 return fired
+            heapq.heapify(queue)  # in order of availability, with what the firings arm
             progressed = False
-            for timer_id in due:
-                result = self.fire(timer_id, now)
-                if result is not None:
-                    fired.append(result)
-                    progressed = True  # a failure moved the timer past now, too
+            while queue:
+                _, timer_id, as_of = heapq.heappop(queue)
+                if firings[timer_id] >= MAX_FIRINGS_PER_PASS:
+                    continue
+                armed.pop(timer_id, None)
+                firings[timer_id] += 1
+                result = self.fire(timer_id, as_of)
+                if result is None:
+                    continue
+                fired.append(result)
+                progressed = True  # a failure moved the timer past now, too
+                for identifier, available_at in result.armed:
+                    armed.pop(identifier, None)
+                    if available_at <= horizon:  # due before the rest of the batch
+                        heapq.heappush(queue, (available_at, identifier, now))
+                    elif available_at > now:
+                        armed[identifier] = available_at
+                    # else: due after a full batch, the next batch holds it
             if not progressed:
                 return fired
+
+    def _reached(
+        self, armed: dict[str, datetime], spent: tuple[str, ...], batched: set[str]
+    ) -> list[tuple[datetime, str, datetime]]:
+        """The timers this pass armed that the clock has reached since it started, in order
+        of availability, each to be claimed as of that reading of the clock."""
+        if not armed:
+            return []
+        reached = ensure_utc(self.clock.now())
+        return sorted(
+            (
+                (at, identifier, reached)
+                for identifier, at in armed.items()
+                if at <= reached and identifier not in spent and identifier not in batched
+            ),
+        )
 
     def run(self, interval_seconds: float, stop: threading.Event) -> None:
         """Tick until `stop` is set; between ticks, keep the event feed positioned

@@ -5,7 +5,10 @@ its `available_at`: never before it is due, never while facts about its
 subject are still arriving (`orders.fact_settling_seconds` after the last
 one), and, after a failed attempt, only once its back-off has passed. A
 cancelled, fired or dead-lettered timer can be scheduled again for the same
-subject. The scheduler (scheduler.py) claims and fires them.
+subject. The scheduler (scheduler.py) claims and fires them; a handler runs in a
+`FiringContext`, which notes the timers it arms so the same pass fires the ones
+already due (a held auto-confirmation re-armed "now" when a case's timeout
+closes the case).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
 from buyerguard.store.tables import timers
@@ -49,6 +53,25 @@ class DueTimer:
     attempts: int = 0
 
 
+@dataclass
+class FiringContext(Context):
+    """The context a timer's handler runs in (scheduler.py): it notes every timer the
+    handler arms, with the instant that timer falls available, so the pass that fired
+    the handler can fire the ones it has reached instead of leaving them for the next."""
+
+    armed: dict[str, datetime] = field(default_factory=dict)
+
+
+def _note_armed(ctx: Context, identifier: str, available_at: datetime | None) -> None:
+    """Tell a firing pass about a timer armed (or, with None, cancelled) by its handler."""
+    if not isinstance(ctx, FiringContext):
+        return
+    if available_at is None:
+        ctx.armed.pop(identifier, None)
+    else:
+        ctx.armed[identifier] = ensure_utc(available_at)
+
+
 def timer_id(kind: str, subject_id: str) -> str:
     return f"{kind}:{subject_id}"
 
@@ -68,9 +91,10 @@ def schedule_timer(
     `reschedule_timer`.
     """
     identifier = timer_id(kind, subject_id)
+    available_at = max(due_at, not_before) if not_before else due_at
     values = {
         "due_at": due_at,
-        "available_at": max(due_at, not_before) if not_before else due_at,
+        "available_at": available_at,
         "status": PENDING,
         "payload": payload or {},
         "attempts": 0,
@@ -95,6 +119,7 @@ def schedule_timer(
         raise Conflict("timer_exists", f"timer {identifier} is already {existing.status}", "timer")
     else:
         ctx.connection.execute(_TIMER_UPDATE, {"timer_id": identifier, **values})
+    _note_armed(ctx, identifier, available_at)
     return identifier
 
 
@@ -116,12 +141,13 @@ def reschedule_timer(
     )
     if moved.rowcount != 1:
         raise NotFound("timer_not_pending", f"no pending timer {identifier}", "timer")
+    _note_armed(ctx, identifier, available_at)
 
 
 def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
-    ctx.connection.execute(
-        _TIMER_CANCEL, {"timer_id": timer_id(kind, subject_id), "outcome": reason}
-    )
+    identifier = timer_id(kind, subject_id)
+    ctx.connection.execute(_TIMER_CANCEL, {"timer_id": identifier, "outcome": reason})
+    _note_armed(ctx, identifier, None)
 
 
 def _later(column: Any, instant: Any) -> Any:
