@@ -31,6 +31,8 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "BUYERGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'tour.sqlite3'}",
         "BUYERGUARD_DEMO_TOKENS": str(tmp_path / "tokens.json"),
+        # The shipment history too is the test's own, never the checkout's var/data.
+        "BUYERGUARD_DATA_DIR": str(tmp_path / "data"),
     }
     for command in (["db", "upgrade"], ["demo", "load"]):
         subprocess.run(["buyerguard", *command], env=env, cwd=ROOT, check=True, capture_output=True)
@@ -45,7 +47,12 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # Two workers importing the app on a loaded 2-core machine took 13-21 s (seen while
+        # other suites ran): wait a minute, polling, before calling it a failure.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                pytest.fail(f"server exited with {server.returncode} before answering")
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -53,7 +60,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.fail("server did not come up")
+            pytest.fail("server did not come up in 60 s")
         yield base, env
     finally:
         server.terminate()

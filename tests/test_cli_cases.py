@@ -353,6 +353,30 @@ def test_cases_show_names_a_custom_disputes_trigger_and_the_platforms_compensati
     assert "state closed, goods not_returned, outcome agreed, closed " in shown[2]
 
 
+def test_a_case_of_thousands_is_grouped_for_people_and_plain_in_json(served: Api) -> None:
+    """5,000.00 of towels back (and the whole 30.00 of freight, under the cap of an order this
+    size): `cases list` and `cases show` group the thousands, both `--json` shapes keep the
+    API's "5000.00"."""
+    sub = signed_order(served, "S-4", TOWELS)[0]
+    body = {"id": "case-v", "type": "return_no_reason", "sub_order_id": sub, "reason": "too thin"}
+    open_case(served, "S-4", body)
+    act(served, "merchant", "case-v", "accept")
+    act(served, "marketplace", "case-v", "pickup", {"carrier": "SF", "freight": "30.00"})
+    shown = invoke("cases", "show", "case-v")
+    assert (
+        "money: requested 5,000.00, offered -, agreed 5,000.00, refunded 5,000.00 (quick refund"
+        " 5,000.00), compensated 0.00; owed 5,030.00, paid 0.00 (its instructions, below)"
+    ) in shown.splitlines()
+    refund = next(row for row in section(shown, "instructions") if row[1] == "refund")
+    assert refund[3] == "5,000.00"
+    listed = rows_of(invoke("cases", "list", "--order", "S-4"))
+    assert [row[6:8] for row in listed] == [["5,000.00", "5,000.00"]]
+    as_json = json.loads(invoke("cases", "show", "case-v", "--json"))
+    assert (as_json["requested"], as_json["owed"]) == ("5000.00", "5030.00")
+    items = json.loads(invoke("cases", "list", "--order", "S-4", "--json"))["items"]
+    assert [(item["requested"], item["refunded"]) for item in items] == [("5000.00", "5000.00")]
+
+
 @pytest.mark.parametrize("args", [["cases", "list"], ["cases", "show", "case-1"]], ids=" ".join)
 def test_a_database_never_migrated_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]

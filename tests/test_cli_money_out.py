@@ -8,6 +8,7 @@ installed as the process clock, so "now" and "overdue" are the test's to move.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app
 from buyerguard.clock import SimulatedClock, set_clock
-from buyerguard.money import parse_rate, parse_yuan
+from buyerguard.money import format_fen, parse_rate, parse_yuan
 from buyerguard.services import instructions, merchant_money, orders
 from buyerguard.services.context import OPERATOR, Actor, Role
 from buyerguard.store.tables import instructions as instruction_rows
@@ -233,6 +234,32 @@ def test_instructions_list_and_overdue(demo: Runtime, clock: SimulatedClock) -> 
 
     refused(["instructions", "list", "--state", "zombie"], "invalid_choice")
     refused(["instructions", "list", "--kind", "wire"], "invalid_choice")
+
+
+def test_the_ledgers_amounts_are_grouped_for_people_and_plain_in_json(demo: Runtime) -> None:
+    """`ledger check` and `ledger trial-balance` print 5,380.00 for people; `--json` prints
+    the API's "5380.00"."""
+    released(demo, "O-1", ("P-cups", 10), ("P-towels", 2), shipping="20.00")
+    checked = invoke("ledger", "check", "--full")
+    totals = re.search(r"posted debits (\S+) = credits (\S+)\n", checked.stdout)
+    assert totals, checked.stdout
+    report = json.loads(invoke("ledger", "check", "--full", "--json").stdout)
+    assert report["posted_debits"] == report["posted_credits"]
+    assert "," not in report["posted_debits"] and parse_yuan(report["posted_debits"]) >= 100_000
+    assert totals[1] == totals[2] == format_fen(parse_yuan(report["posted_debits"]), thousands=True)
+
+    lines = {row[0]: row[1:] for row in rows_of(invoke("ledger", "trial-balance").stdout)}
+    # Released 5,360.00 + 20.00 shipping, less the fees 2.16 + 18.00.
+    assert lines["merchant:M-yiwu:payable"] == ["20.16", "5,380.00", "-5,359.84"]
+    debits, credits, net = lines["TOTAL"]
+    assert debits == credits and "," in debits and net == ""
+    accounts = json.loads(invoke("ledger", "trial-balance", "--json").stdout)["accounts"]
+    payable = next(line for line in accounts if line["account_id"] == "merchant:M-yiwu:payable")
+    assert (payable["debits"], payable["credits"], payable["net"]) == (
+        "20.16",
+        "5380.00",
+        "-5359.84",
+    )
 
 
 MONEY_OUT_COMMANDS = [

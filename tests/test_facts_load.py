@@ -129,7 +129,7 @@ def test_a_load_killed_midway_then_run_again_applies_every_fact_once(tmp_path: P
     try:
         again = subprocess.run(load, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stdout + again.stderr
-        assert f"{3 * ORDERS} fact(s):" in again.stdout and "0 refused" in again.stdout
+        assert f"{3 * ORDERS:,} fact(s):" in again.stdout and "0 refused" in again.stdout
         bad = tmp_path / "bad.ndjson"
         bad_place = {
             "kind": "order",

@@ -9,16 +9,16 @@ import typer
 from buyerguard.cli_common import (
     AsJson,
     configured_runtime,
-    console,
     print_json,
     print_rows,
     refusals_exit_2,
+    say,
 )
 from buyerguard.clock import (
     format_instant,
 )
 from buyerguard.errors import InvalidInput
-from buyerguard.money import format_fen
+from buyerguard.money import format_fen, parse_yuan
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from sqlalchemy import Connection
@@ -138,16 +138,16 @@ def cases_list(
         )
         for case, timer in found
     ]
-    print_rows(f"{len(rows)} case(s)", CASE_HEADER, rows)
-    console.print(
-        f"{len(rows)} case(s)" + (f"; more left out (raise --limit {limit})" if more else ""),
-        soft_wrap=True,
-    )
+    print_rows(f"{len(rows):,} case(s)", CASE_HEADER, rows)
+    say(f"{len(rows):,} case(s)" + (f"; more left out (raise --limit {limit})" if more else ""))
 
 
-def _say(text: str) -> None:
-    """One plain line: never wrapped, never read as markup (notes are the parties' text)."""
-    console.print(text, soft_wrap=True, markup=False, highlight=False)
+def _grouped(amount: object) -> str:
+    """An amount of the API's case view ("5359.84", or None) as people read it ("5,359.84"):
+    the same figure the API answers, thousands grouped."""
+    if amount is None:
+        return "-"
+    return format_fen(parse_yuan(amount, allow_negative=True), thousands=True)
 
 
 def _deadline_line(timer: dict[str, Any] | None, decisions: list[dict[str, Any]]) -> str:
@@ -195,27 +195,28 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
         print_json(detail)
         return
     trigger = f" ({case.trigger})" if case.trigger else ""  # a custom dispute's failure
-    _say(
+    say(
         f"case {case.id}: {case.type.value}{trigger} on order {case.order_id}, sub-order "
         f"{case.sub_order_id} (buyer {case.buyer_id}, merchant {case.merchant_id})"
     )
-    _say(
+    say(
         f"opened {detail['opened_at']} by {case.opened_by} under rulebook {case.rulebook_id}: "
         f"{case.reason}"
     )
     closed = f", closed {detail['closed_at']}" if case.closed_at else ""
-    _say(
+    say(
         f"state {case.state.value}, goods {case.goods.value}, outcome "
         f"{_or_dash(detail['outcome'])}{closed}"
     )
-    _say(
-        f"money: requested {detail['requested']}, offered {_or_dash(detail['offered'])}, "
-        f"agreed {_or_dash(detail['agreed'])}, refunded {detail['refunded']} (quick refund "
-        f"{detail['quick_refunded']}), compensated {format_fen(case.compensated_fen)}; owed "
-        f"{detail['owed']}, paid {detail['paid']} (its instructions, below)"
+    say(
+        f"money: requested {_grouped(detail['requested'])}, offered "
+        f"{_grouped(detail['offered'])}, agreed {_grouped(detail['agreed'])}, refunded "
+        f"{_grouped(detail['refunded'])} (quick refund {_grouped(detail['quick_refunded'])}), "
+        f"compensated {_grouped(detail['compensated'])}; owed {_grouped(detail['owed'])}, "
+        f"paid {_grouped(detail['paid'])} (its instructions, below)"
     )
-    _say(_deadline_line(timer, decisions))
-    _say(f"instructions ({len(paid)}):")
+    say(_deadline_line(timer, decisions))
+    say(f"instructions ({len(paid):,}):")
     print_rows(
         "",  # the line above names the section
         ("id", "kind", "party", "amount", "state", "instructed"),
@@ -231,7 +232,7 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
             for row in paid
         ],
     )
-    _say(f"history ({len(history)}):")
+    say(f"history ({len(history):,}):")
     print_rows(
         "",  # the line above names the section
         ("when", "action", "actor", "state", "goods", "note", "evidence"),
@@ -248,7 +249,7 @@ def cases_show(case_id: str, as_json: AsJson = False) -> None:
             for row in history
         ],
     )
-    _say(f"decisions ({len(decisions)}):")
+    say(f"decisions ({len(decisions):,}):")
     print_rows(
         "",  # the line above names the section
         ("when", "kind", "amount", "rule ids", "explanation"),

@@ -1,5 +1,10 @@
-"""What every `buyerguard` command shares: the console, the runtime, how a refusal exits,
-and how data is printed (a table on a terminal, tab-separated when piped, or `--json`)."""
+"""What every `buyerguard` command shares: the consoles, the runtime, how a refusal exits,
+and how data is printed (a table on a terminal, tab-separated when piped, or `--json`).
+
+Numbers for people are grouped in thousands: amounts by `money.format_fen(fen,
+thousands=True)` ("5,359.84"), counts by the `,` format ("1,234,567 entries"), in lines,
+tables and the tab-separated rows of a pipe alike; `--json` keeps the API's plain strings
+("5359.84")."""
 
 from __future__ import annotations
 
@@ -16,7 +21,13 @@ from rich.table import Table
 from buyerguard.bootstrap import Runtime, build_runtime
 from buyerguard.errors import BuyerguardError
 
-console = Console()
+# Rich's highlighter is off: it colours the digits of an instant or an amount in pieces
+# (2024-10-20 in three colours); colour is given on purpose, by markup ([green]passed).
+console = Console(highlight=False)
+"""stdout: what a command says."""
+progress_console = Console(stderr=True, highlight=False)
+"""stderr: progress bars and spinners, drawn only when it is a terminal (`progress.py`), so a
+script reading stdout never reads a bar."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -55,7 +66,16 @@ def print_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
-AMOUNT_COLUMNS = frozenset({"amount", "reserve moved", "debt netted"})
+def say(text: str) -> None:
+    """One line for people: never wrapped (a pipe gets it whole) and never read as markup
+    (ids, file names and notes may hold brackets)."""
+    console.print(text, soft_wrap=True, markup=False)
+
+
+# Columns of numbers: right-aligned, so their digits and thousands separators line up.
+NUMBER_COLUMNS = frozenset(
+    {"amount", "reserve moved", "debt netted", "debits", "credits", "net (Dr-Cr)", "attempts"}
+)
 
 
 def print_rows(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
@@ -66,7 +86,7 @@ def print_rows(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ..
         return
     table = Table(title=title)
     for name in header:
-        table.add_column(name, justify="right" if name in AMOUNT_COLUMNS else "left")
+        table.add_column(name, justify="right" if name in NUMBER_COLUMNS else "left")
     for row in rows:
         table.add_row(*row)
     console.print(table)

@@ -17,7 +17,9 @@ from buyerguard.cli_common import (
     console,
     print_json,
     print_rows,
+    progress_console,
     refusals_exit_2,
+    say,
 )
 from buyerguard.clock import (
     format_instant,
@@ -79,7 +81,7 @@ def ledger_check(
         if not report.ok:
             raise typer.Exit(1)
         return
-    with progress_bar(console) as bar:
+    with progress_bar(progress_console) as bar:
         tasks: dict[str, TaskID] = {}
 
         def show(step: str, done: int, total: int) -> None:
@@ -89,29 +91,29 @@ def ledger_check(
 
         report = run_ledger_check(rt.engine, rt.clock.now(), full=full, progress=show)
     if report.full:
-        console.print(f"full pass: {report.new_entries} entries re-derived")
+        say(f"full pass: {report.new_entries:,} entries re-derived")
     else:
-        console.print(
-            f"incremental from checkpoint {report.checkpoint_from}: {report.new_entries} "
+        say(
+            f"incremental from checkpoint {report.checkpoint_from}: {report.new_entries:,} "
             f"entries re-derived after it (run --full to re-derive everything)"
         )
-    console.print(
-        f"{report.accounts} accounts, {report.transfers} transfers, {report.entries} entries; "
-        f"posted debits {format_fen(report.total_debits_posted_fen)} = credits "
-        f"{format_fen(report.total_credits_posted_fen)}"
+    say(
+        f"{report.accounts:,} accounts, {report.transfers:,} transfers, {report.entries:,} "
+        f"entries; posted debits {format_fen(report.total_debits_posted_fen, thousands=True)}"
+        f" = credits {format_fen(report.total_credits_posted_fen, thousands=True)}"
     )
     if report.checkpoint_written is not None:
-        console.print(
+        say(
             f"checkpoint {report.checkpoint_written} written (entries up to id "
             f"{report.horizon_entry_id})"
         )
     elif report.checkpoint_note:
-        console.print(report.checkpoint_note)
+        say(report.checkpoint_note)
     if not report.ok:
         for breach in report.breaches:
-            console.print(f"[red]BREACH[/red] {escape(breach)}")
+            console.print(f"[red]BREACH[/red] {escape(breach)}", soft_wrap=True)
         if report.breaches_omitted:
-            console.print(f"[red]BREACH[/red] … and {report.breaches_omitted} more")
+            console.print(f"[red]BREACH[/red] … and {report.breaches_omitted:,} more")
         raise typer.Exit(1)
     console.print("[green]ledger check passed[/green]")
 
@@ -152,20 +154,22 @@ def ledger_trial_balance(
             }
         )
         return
-    table = Table("account", "debits", "credits", "net (Dr-Cr)", title=f"trial balance {as_of}")
-    for line in lines:
-        table.add_row(
+    rows = [
+        (
             line.account_id,
             format_fen(line.debits_fen, thousands=True),
             format_fen(line.credits_fen, thousands=True),
             format_fen(line.net_fen, thousands=True),
         )
+        for line in lines
+    ]
     debits = sum(line.debits_fen for line in lines)
     credits = sum(line.credits_fen for line in lines)
-    table.add_row(
-        "TOTAL", format_fen(debits, thousands=True), format_fen(credits, thousands=True), ""
+    rows.append(
+        ("TOTAL", format_fen(debits, thousands=True), format_fen(credits, thousands=True), "")
     )
-    console.print(table)
+    header = ("account", "debits", "credits", "net (Dr-Cr)")
+    print_rows(f"trial balance {as_of}", header, rows)
 
 
 @rulebook_app.command("show")
@@ -252,4 +256,4 @@ def audit_show(
         )
         for view in views
     ]
-    print_rows(f"audit trail of {subject}: {len(lines)} record(s)", header, lines)
+    print_rows(f"audit trail of {subject}: {len(lines):,} record(s)", header, lines)

@@ -9,10 +9,11 @@ import typer
 from buyerguard.cli_common import (
     AsJson,
     configured_runtime,
-    console,
     print_json,
     print_rows,
+    progress_console,
     refusals_exit_2,
+    say,
 )
 from buyerguard.clock import (
     format_instant,
@@ -46,7 +47,7 @@ def payouts_run(
     from buyerguard.services.payouts import run_on_demand
 
     rt = configured_runtime()
-    with console.status("running payouts", spinner="dots"):
+    with progress_console.status("running payouts", spinner="dots"):
         summary = run_on_demand(rt, OPERATOR, merchant or None)
     if as_json:
         print_json(payout_run_view(summary))
@@ -63,11 +64,10 @@ def payouts_run(
     ]
     header = ("merchant", "payout", "amount", "reserve moved", "debt netted")
     print_rows(f"payout run {summary['id']}", header, rows)
-    console.print(
+    say(
         f"payout run {summary['id']} as of {format_instant(summary['as_of'])}: "
-        f"{summary['payouts']} payout(s) of {summary['merchants_considered']} merchant(s) "
-        f"considered, total {format_fen(summary['total_fen'], thousands=True)}",
-        soft_wrap=True,
+        f"{summary['payouts']:,} payout(s) of {summary['merchants_considered']:,} merchant(s) "
+        f"considered, total {format_fen(summary['total_fen'], thousands=True)}"
     )
 
 
@@ -147,11 +147,10 @@ def instructions_list(
     if as_json:
         print_json({"items": [instruction_view(row) for row in rows], "more": more})
         return
-    print_rows(f"{len(rows)} instruction(s)", INSTRUCTION_HEADER, _instruction_rows(rows))
-    console.print(
-        f"{len(rows)} instruction(s)"
-        + (f"; more left out (raise --limit {limit})" if more else ""),
-        soft_wrap=True,
+    print_rows(f"{len(rows):,} instruction(s)", INSTRUCTION_HEADER, _instruction_rows(rows))
+    say(
+        f"{len(rows):,} instruction(s)"
+        + (f"; more left out (raise --limit {limit})" if more else "")
     )
 
 
@@ -171,9 +170,8 @@ def instructions_overdue(as_json: AsJson = False) -> None:
         print_json({"overdue": len(rows), "overdue_after_hours": hours, "items": items})
         return
     if rows:
-        print_rows(f"{len(rows)} overdue", INSTRUCTION_HEADER, _instruction_rows(rows))
-    console.print(
-        f"{len(rows)} instruction(s) overdue: instructed and not reported executed or failed "
-        f"within instructions.overdue_after_hours ({hours} h now)",
-        soft_wrap=True,
+        print_rows(f"{len(rows):,} overdue", INSTRUCTION_HEADER, _instruction_rows(rows))
+    say(
+        f"{len(rows):,} instruction(s) overdue: instructed and not reported executed or failed "
+        f"within instructions.overdue_after_hours ({hours} h now)"
     )

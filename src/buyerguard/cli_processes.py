@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from buyerguard.cli_common import (
     AsJson,
     configured_runtime,
-    console,
     print_json,
+    print_rows,
+    progress_console,
     refusals_exit_2,
+    say,
 )
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
@@ -67,13 +68,13 @@ def scheduler_run(
     if once:
         fired = scheduler.tick()
         for item in fired:
-            console.print(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
+            say(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
         failed = sum(item.failed for item in fired)
-        console.print(f"fired {len(fired) - failed} timer(s), {failed} failed")
+        say(f"fired {len(fired) - failed:,} timer(s), {failed:,} failed")
         passes = webhooks.pass_once()
         if passes:
             delivered = sum(item.delivered for item in passes)
-            console.print(f"webhooks: {delivered} event(s) delivered to {len(passes)} endpoint(s)")
+            say(f"webhooks: {delivered:,} event(s) delivered to {len(passes):,} endpoint(s)")
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # graceful: finish the tick, exit
@@ -122,19 +123,13 @@ def timers_list(
             row["id"],
             row["status"],
             format_instant(row["due_at"]),
-            str(row["attempts"]),
+            f"{row['attempts']:,}",
             row["last_error"] or "",
         )
         for row in rows
     ]
-    if not console.is_terminal:  # piped: one greppable line per timer, nothing truncated
-        for line in lines:
-            print("\t".join(line))
-        return
-    table = Table("id", "state", "due", "attempts", "last error", title=f"{len(rows)} timer(s)")
-    for line in lines:
-        table.add_row(*line)
-    console.print(table)
+    header = ("id", "state", "due", "attempts", "last error")
+    print_rows(f"{len(rows):,} timer(s)", header, lines)
 
 
 @timers_app.command("retry")
@@ -147,7 +142,7 @@ def timers_retry(timer_id: str) -> None:
     rt = configured_runtime()
     with rt.writing(OPERATOR) as ctx:
         retry_timer(ctx, timer_id)
-    console.print(f"re-armed {timer_id}")
+    say(f"re-armed {timer_id}")
 
 
 @facts_app.command("load")
@@ -173,26 +168,31 @@ def facts_load(
     if not file.is_file():
         raise InvalidInput("file_missing", f"no file {file}", "file")
     total = count_lines(file)
-    with progress_bar(console) as progress:
+    with progress_bar(progress_console) as progress:
         task = progress.add_task(f"loading {file.name}", total=total)
         summary = load_file(
             file, url, token, batch_size, lambda lines: progress.advance(task, lines)
         )
     counts = summary.counts
-    console.print(
-        f"{summary.lines} fact(s): {counts['applied']} applied, {counts['replayed']} replayed, "
-        f"{counts['skipped']} skipped, {counts['refused']} refused"
+    say(
+        f"{summary.lines:,} fact(s): {counts['applied']:,} applied, "
+        f"{counts['replayed']:,} replayed, {counts['skipped']:,} skipped, "
+        f"{counts['refused']:,} refused"
     )
     for number, code, message in summary.refused[:20]:
-        console.print(f"  line {number}: {code}: {message}", markup=False)
+        say(f"  line {number}: {code}: {message}")
     if len(summary.refused) > 20:
-        console.print(f"  … and {len(summary.refused) - 20} more")
+        say(f"  … and {len(summary.refused) - 20:,} more")
     if summary.refused:
         raise InvalidInput(
             "facts_refused",
-            f"{len(summary.refused)} of {summary.lines} fact(s) refused or skipped (listed above)",
+            f"{len(summary.refused):,} of {summary.lines:,} fact(s) refused or skipped"
+            " (listed above)",
             "file",
         )
+
+
+WORKER_PING_TIMEOUT_SECONDS = 60
 
 
 @refusals_exit_2
@@ -243,8 +243,8 @@ def serve(
     if scheduler:
         command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
         timers = subprocess.Popen([sys.executable, "-m", "buyerguard.cli", *command])
-    console.print(
-        f"serving on http://{host}:{port} with {count} worker(s)"
+    say(
+        f"serving on http://{host}:{port} with {count:,} worker(s)"
         f"{' and a scheduler process' if timers else ''}  (docs: http://{host}:{port}/docs)"
     )
     try:
@@ -257,6 +257,10 @@ def serve(
             http=NoDelayH11Protocol,
             access_log=False,  # each request is logged once, with its id (api/request_ids.py)
             log_config=None,  # uvicorn's lines go through our JSON handler
+            # uvicorn kills a worker that misses a 5 s ping; a loaded 2-core machine took
+            # 13-21 s to start two workers, so each was killed and restarted (tests saw
+            # "Child process died"). A worker really hung is still replaced, later.
+            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
         )
     finally:
         if timers is not None:
@@ -286,4 +290,3 @@ def openapi(
         print(schema)
     else:
         output.write_text(schema + "\n", encoding="utf-8")
-

@@ -17,6 +17,7 @@ from buyerguard.cli_common import (
     print_json,
     print_rows,
     refusals_exit_2,
+    say,
 )
 from buyerguard.clock import format_instant, parse_instant
 
@@ -33,7 +34,7 @@ def db_upgrade() -> None:
 
     rt = configured_runtime(needs_schema=False)
     upgrade(rt.engine)
-    console.print(f"database at head: {rt.engine.url.render_as_string(hide_password=True)}")
+    say(f"database at head: {rt.engine.url.render_as_string(hide_password=True)}")
 
 
 @demo_app.command("load")
@@ -43,7 +44,7 @@ def demo_load() -> None:
     from buyerguard.demo import load_demo
 
     result = load_demo(configured_runtime())
-    console.print(f"demo loaded; created: {', '.join(result.created) or 'nothing (already there)'}")
+    say(f"demo loaded; created: {', '.join(result.created) or 'nothing (already there)'}")
     table = Table("role", "token", title=f"demo tokens (kept in {result.tokens_file})")
     for role, secret in result.tokens.items():
         table.add_row(role, secret)
@@ -139,7 +140,7 @@ def token_list(as_json: AsJson = False) -> None:
         )
         for token in tokens
     ]
-    print_rows(f"{len(rows)} token(s)", header, rows)
+    print_rows(f"{len(rows):,} token(s)", header, rows)
 
 
 @token_app.command("revoke")
@@ -151,4 +152,4 @@ def token_revoke(token_id: str) -> None:
     rt = configured_runtime()
     with rt.engine.begin() as connection:
         revoke_token(connection, token_id, rt.clock.now())
-    console.print(f"revoked {token_id}")
+    say(f"revoked {token_id}")
