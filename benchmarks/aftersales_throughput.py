@@ -530,10 +530,12 @@ def read_back(pg: Postgres, database: str, phase: Phase) -> dict[str, Any]:
             "SELECT kind, count(*) FROM timers WHERE fired_by = %s GROUP BY kind ORDER BY kind",
             (f"system:{PASS_NAME}",),
         ).fetchall()
-        left_due = connection.execute(
-            "SELECT count(*) FROM timers WHERE status IN ('pending', 'running') "
-            "AND available_at <= now()"
-        ).fetchone()
+        # By kind, state, attempts and error, so a timer left due explains itself.
+        left_due_by = connection.execute(
+            "SELECT kind, status, attempts, coalesce(left(last_error, 80), ''), count(*) "
+            "FROM timers WHERE status IN ('pending', 'running') AND available_at <= now() "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        ).fetchall()
         orders = connection.execute(
             "SELECT state, count(*) FROM orders GROUP BY state ORDER BY state"
         ).fetchall()
@@ -569,7 +571,8 @@ def read_back(pg: Postgres, database: str, phase: Phase) -> dict[str, Any]:
         "money_fen": dict(money),
         "debt": [{"purpose": purpose, "transfers": n, "fen": int(fen)} for purpose, n, fen in debt],
         "timers_fired": {kind: n for kind, n in fired},
-        "timers_left_due": left_due[0] if left_due else None,
+        "timers_left_due": sum(row[4] for row in left_due_by),
+        "timers_left_due_by": [list(row) for row in left_due_by],
         "orders_by_state": {state: n for state, n in orders},
     }
 
@@ -703,7 +706,8 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, 
             f"  (b) waited {timers['waited_s']:.0f} s for the last facts to settle, then fired "
             f"{timers['fired']:,} timers in {timers['seconds']:.1f} s "
             f"({timers['timers_per_s']:,.0f}/s), {timers['failed']} failed, "
-            f"{back['timers_left_due']} left due; by kind {back['timers_fired']}",
+            f"{back['timers_left_due']} left due {back['timers_left_due_by'] or ''}; "
+            f"by kind {back['timers_fired']}",
             f"  orders by state {back['orders_by_state']}",
             f"  money (fen) {back['money_fen']}; into merchant debt {back['debt']}",
             "  cores used in the batches: "
