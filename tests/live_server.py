@@ -52,7 +52,9 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                pytest.fail(f"server exited with {server.returncode} before answering")
+                log_file.flush()
+                tail = (tmp_path / "server.log").read_text()[-2000:]
+                pytest.fail(f"server exited with {server.returncode}; its log ends:\n{tail}")
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -60,7 +62,9 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.fail("server did not come up in 60 s")
+            log_file.flush()
+            tail = (tmp_path / "server.log").read_text()[-2000:]
+            pytest.fail(f"server did not come up in 60 s; its log ends:\n{tail}")
         yield base, env
     finally:
         server.terminate()
