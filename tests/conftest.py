@@ -32,6 +32,7 @@ from buyerguard.store.db import make_engine, normalise_url, read_transaction
 from buyerguard.store.migrate import upgrade
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import metadata
+from tests.schema_conformance import checked_client
 
 pytest_plugins = ["tests.live_server"]
 
@@ -207,7 +208,7 @@ def serving_demo(rt: Runtime) -> Iterator[Api]:
             name: create_token(ctx.connection, role, party, ctx.now()).secret
             for name, role, party in DEMO_CALLERS
         }
-    with TestClient(create_app(rt)) as client:
+    with checked_client(create_app(rt)) as client:
         yield Api(client, tokens)
 
 

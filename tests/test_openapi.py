@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from fastapi.responses import JSONResponse
+
+from buyerguard.api.answers import Health, answers
+from buyerguard.api.app import create_app
+from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
+from tests.schema_conformance import SchemaViolation, checked_client
 from tests.test_api import assert_refused
 
 
@@ -70,3 +77,31 @@ def test_a_refusal_lists_every_problem_with_its_json_path(api: Api) -> None:
     json_headers = {**api.headers("marketplace"), "content-type": "application/json"}
     not_json = api.client.post("/v1/orders", content=b"{not json", headers=json_headers)
     assert_refused(not_json, 422, "json_malformed", "body")
+
+
+def test_the_conformance_check_fails_an_answer_the_schema_does_not_describe(rt: Runtime) -> None:
+    """The hook that checks every test's answers (tests/schema_conformance.py) can fail:
+    an undocumented field, a wrong type and an undeclared status are each caught."""
+    app = create_app(rt)
+
+    @app.get("/probe/extra", **answers(Health))
+    def extra() -> dict[str, object]:
+        return {"status": "ok", "version": "1", "surprise": True}
+
+    @app.get("/probe/type", **answers(Health))
+    def wrong_type() -> dict[str, object]:
+        return {"status": "ok", "version": 1}
+
+    @app.get("/probe/status", status_code=202, **answers(Health, 202))
+    def undeclared() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": "1"}, status_code=200)
+
+    with checked_client(app) as client:
+        assert client.get("/healthz").status_code == 200
+        for path, why in (
+            ("/probe/extra", "surprise"),
+            ("/probe/type", "is not of type"),
+            ("/probe/status", "status not declared"),
+        ):
+            with pytest.raises(SchemaViolation, match=why):
+                client.get(path)

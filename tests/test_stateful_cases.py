@@ -83,7 +83,6 @@ from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
 import httpx2
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -120,6 +119,7 @@ from buyerguard.store.tables import (
     timers,
 )
 from tests.conftest import DEMO_CALLERS
+from tests.schema_conformance import checked_client
 from tests.stateful_support import (
     Harness,
     Sent,
@@ -2092,7 +2092,7 @@ def test_random_case_commands_keep_ledger_equal_to_model(
 ) -> None:
     """See the module docstring; runs once per backend of the `engine` fixture."""
     assert set(LASTS) == set(DEADLINES)  # the deadline table of the docs, no more, no less
-    with TestClient(create_app(rt)) as client:
+    with checked_client(create_app(rt)) as client:
 
         class Bound(CaseMachine):
             harness = Harness(rt, clock, client)

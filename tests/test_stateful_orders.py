@@ -86,7 +86,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx2
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -121,6 +120,7 @@ from buyerguard.store.tables import (
     order_transitions,
     payout_runs,
 )
+from tests.schema_conformance import checked_client
 from tests.stateful_support import (
     Harness,
     Sent,
@@ -1706,7 +1706,7 @@ def test_random_order_commands_keep_ledger_equal_to_model(
     rt: Runtime, clock: SimulatedClock
 ) -> None:
     """See the module docstring; runs once per backend of the `engine` fixture."""
-    with TestClient(create_app(rt)) as client:
+    with checked_client(create_app(rt)) as client:
 
         class Bound(OrderLifecycleMachine):
             harness = Harness(rt, clock, client)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
+from buyerguard.api.answers import Health, answers
 from buyerguard.api.metrics import count_committed_transfers, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
@@ -34,7 +35,6 @@ SWAGGER_ASSETS = Path(str(resources.files("fastapi_offline") / "static"))
 RETRY_AFTER_SECONDS = 1
 log = get_logger(__name__)
 ERROR_STATUS_CODES = {
-    400: "bad_request",
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
@@ -113,7 +113,7 @@ def create_app(
             swagger_favicon_url="/static/swagger/favicon.png",
         )
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], **answers(Health))
     async def healthz() -> dict[str, str]:
         """Liveness, answered on the event loop: it never queues behind database work."""
         return {"status": "ok", "version": __version__}
@@ -124,7 +124,7 @@ def create_app(
         content, media_type = exposition(rt.engine, rt.clock)
         return Response(content, media_type=media_type)
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], **answers(Health))
     def readyz() -> dict[str, str]:
         """Readiness: the database answers and its schema is this release's (else 503 with the
         reason: unreachable, not migrated, or at another revision)."""
@@ -158,6 +158,10 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (bytes that are not UTF-8): the
+            # same refusal as any other body that is not JSON.
+            return _error(422, "json_malformed", f"the body is not JSON text: {exc.detail}", None)
         code = ERROR_STATUS_CODES.get(exc.status_code, "http_error")
         response = _error(exc.status_code, code, str(exc.detail), None)
         response.headers.update(exc.headers or {})

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from buyerguard.api.access import GuardedRoute, allow
+from buyerguard.api.answers import answers
+from buyerguard.api.case_answers import AuditPage
 from buyerguard.api.params import CallerDep, Limit, page
 from buyerguard.api.runtime import runtime
 from buyerguard.api.schemas import TEXT_PATTERN
@@ -42,7 +44,7 @@ def audit_query(
     )
 
 
-@router.get("/audit", tags=["audit"], **allow())
+@router.get("/audit", tags=["audit"], **answers(AuditPage), **allow())
 def list_audit(
     request: Request,
     caller: CallerDep,

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from buyerguard.api import case_views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.answers import answers
+from buyerguard.api.case_answers import Case, CaseDetail, CasePage
 from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import CallerDep, IdCursor, Limit, OrderId, id_path, page
 from buyerguard.api.runtime import runtime
@@ -36,6 +38,7 @@ _API_ROLES = {
     "/orders/{order_id}/cases",
     status_code=201,
     tags=["after-sales"],
+    **answers(Case, 201),
     **allow(Role.MARKETPLACE, Role.BUYER, Role.MERCHANT),
 )
 def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerDep) -> JSONResponse:
@@ -47,19 +50,25 @@ def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerD
     return apply_fact(runtime(request), caller, "case", order_id, body, key).response()
 
 
-@router.get("/cases/{case_id}", tags=["after-sales"], **allow(*ANY_CALLER))
+@router.get("/cases/{case_id}", tags=["after-sales"], **answers(CaseDetail), **allow(*ANY_CALLER))
 def get_case(case_id: CaseId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """A case with its running deadline, every transition and every decision."""
     with runtime(request).reading(caller) as ctx:
         return case_views.case_detail_view(case_record(ctx, case_id))
 
 
-@router.get("/cases", tags=["after-sales"], **allow(*ANY_CALLER))
+@router.get("/cases", tags=["after-sales"], **answers(CasePage), **allow(*ANY_CALLER))
 def list_cases(
     request: Request,
     caller: CallerDep,
     order_id: Annotated[
-        str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+        str | None,
+        Query(
+            min_length=1,
+            max_length=ID_MAX_LENGTH,
+            pattern=ID_PATTERN,
+            description="only this order's cases",
+        ),
     ] = None,
     state: Annotated[
         str | None,
@@ -128,6 +137,7 @@ def _action_route(action: str) -> None:
         f"/cases/{{case_id}}/{action}",
         tags=["after-sales"],
         name=f"case_{action}",
+        **answers(Case),
         **allow(*allowed),
     )(act)
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from buyerguard.api import answers as shown
 from buyerguard.api import views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.params import (
@@ -105,8 +106,16 @@ def _product_tiers(body: ProductIn) -> tuple[Tier, ...]:
 
 
 # ---------------------------------------------------------------- merchants
-@router.post("/merchants", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/merchants",
+    status_code=201,
+    tags=["parties"],
+    **shown.answers(shown.Merchant, 201),
+    **allow(Role.MARKETPLACE),
+)
 def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Register a merchant (version 1); its terms then change by PATCH, each change kept."""
+
     def handle(ctx: Context) -> tuple[int, Any]:
         merchant = Merchant(
             id=orders.new_id("mer", body.id),
@@ -122,8 +131,14 @@ def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JS
     return run_command(request, caller, body, handle)
 
 
-@router.get("/merchants/{merchant_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+@router.get(
+    "/merchants/{merchant_id}",
+    tags=["parties"],
+    **shown.answers(shown.Merchant),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
 def get_merchant(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """A merchant at its current version; a merchant reads only itself."""
     with runtime(request).reading(caller) as ctx:
         ctx.require_party(
             Role.MERCHANT,
@@ -133,7 +148,12 @@ def get_merchant(merchant_id: MerchantId, request: Request, caller: CallerDep) -
         return views.merchant_view(*repositories.get_merchant_version(ctx.connection, merchant_id))
 
 
-@router.patch("/merchants/{merchant_id}", tags=["parties"], **allow(Role.MARKETPLACE))
+@router.patch(
+    "/merchants/{merchant_id}",
+    tags=["parties"],
+    **shown.answers(shown.Merchant),
+    **allow(Role.MARKETPLACE),
+)
 def patch_merchant(
     merchant_id: MerchantId, body: MerchantPatch, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -159,6 +179,7 @@ def patch_merchant(
 @router.get(
     "/merchants/{merchant_id}/changes",
     tags=["parties"],
+    **shown.answers(shown.ChangePage),
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def list_merchant_changes(
@@ -175,8 +196,16 @@ def list_merchant_changes(
 
 
 # ------------------------------------------------------------------- buyers
-@router.post("/buyers", status_code=201, tags=["parties"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/buyers",
+    status_code=201,
+    tags=["parties"],
+    **shown.answers(shown.Buyer, 201),
+    **allow(Role.MARKETPLACE),
+)
 def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Register a buyer with its delivery addresses."""
+
     def handle(ctx: Context) -> tuple[int, Any]:
         buyer = Buyer(
             id=orders.new_id("buy", body.id),
@@ -192,8 +221,14 @@ def create_buyer(body: BuyerIn, request: Request, caller: CallerDep) -> JSONResp
     return run_command(request, caller, body, handle)
 
 
-@router.get("/buyers/{buyer_id}", tags=["parties"], **allow(Role.MARKETPLACE, Role.BUYER))
+@router.get(
+    "/buyers/{buyer_id}",
+    tags=["parties"],
+    **shown.answers(shown.Buyer),
+    **allow(Role.MARKETPLACE, Role.BUYER),
+)
 def get_buyer(buyer_id: BuyerId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """A buyer and its addresses; a buyer reads only itself."""
     with runtime(request).reading(caller) as ctx:
         not_found = NotFound("buyer_not_found", "no such buyer", "buyer_id")
         ctx.require_party(Role.BUYER, buyer_id, not_found)
@@ -202,7 +237,11 @@ def get_buyer(buyer_id: BuyerId, request: Request, caller: CallerDep) -> dict[st
 
 # ----------------------------------------------------------------- products
 @router.post(
-    "/products", status_code=201, tags=["catalog"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+    "/products",
+    status_code=201,
+    tags=["catalog"],
+    **shown.answers(shown.Product, 201),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSONResponse:
     """List a product; the §2 listing rules in force at `occurred_at` (default now) decide."""
@@ -233,24 +272,33 @@ def create_product(body: ProductIn, request: Request, caller: CallerDep) -> JSON
     return run_command(request, caller, body, handle)
 
 
-@router.get("/products/{product_id}", tags=["catalog"], **allow(*ANY_CALLER))
+@router.get(
+    "/products/{product_id}", tags=["catalog"], **shown.answers(shown.Product), **allow(*ANY_CALLER)
+)
 def get_product(product_id: ProductId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """A product at its current version, with its tiers."""
     with runtime(request).reading(caller) as ctx:
         product = catalog.get_product(ctx, product_id)
         return views.product_view(*repositories.get_product_version(ctx.connection, product.id))
 
 
-@router.get("/products", tags=["catalog"], **allow(*ANY_CALLER))
+@router.get("/products", tags=["catalog"], **shown.answers(shown.ProductPage), **allow(*ANY_CALLER))
 def list_products(
     request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
+    """Products by id, with their tiers; a merchant lists its own."""
     with runtime(request).reading(caller) as ctx:
         merchant_id = caller.party_id if caller.role is Role.MERCHANT else None
         items = repositories.list_products(ctx.connection, merchant_id, after, limit + 1)
         return page([views.product_view(*item) for item in items], limit)
 
 
-@router.patch("/products/{product_id}", tags=["catalog"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+@router.patch(
+    "/products/{product_id}",
+    tags=["catalog"],
+    **shown.answers(shown.Product),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
 def patch_product(
     product_id: ProductId, body: ProductPatch, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -277,6 +325,7 @@ def patch_product(
 @router.get(
     "/products/{product_id}/changes",
     tags=["catalog"],
+    **shown.answers(shown.ChangePage),
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def list_product_changes(

@@ -9,9 +9,19 @@ from fastapi.responses import JSONResponse
 
 from buyerguard.api import money_views
 from buyerguard.api.access import GuardedRoute, allow
+from buyerguard.api.answers import answers
 from buyerguard.api.facts import apply_fact
+from buyerguard.api.money_answers import (
+    Adjustment,
+    Instruction,
+    InstructionPage,
+    MerchantBalance,
+    PayoutRun,
+    PayoutSettings,
+    Statement,
+)
 from buyerguard.api.params import CallerDep, IdCursor, Limit, MerchantId, OrderId, id_path, page
-from buyerguard.api.runtime import run_command, runtime
+from buyerguard.api.runtime import execute_long_command, run_command, runtime
 from buyerguard.api.schemas import (
     CHOICE_PATTERN,
     ID_MAX_LENGTH,
@@ -41,7 +51,13 @@ StateFilter = Annotated[
     ),
 ]
 MerchantFilter = Annotated[
-    str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+    str | None,
+    Query(
+        min_length=1,
+        max_length=ID_MAX_LENGTH,
+        pattern=ID_PATTERN,
+        description="only this merchant's (a merchant always sees only its own)",
+    ),
 ]
 
 
@@ -53,7 +69,13 @@ def _merchant(ctx: Context, merchant_id: str) -> None:
 
 
 # ------------------------------------------------------------------ adjustments
-@router.post("/orders/{order_id}/adjustments", status_code=201, tags=["money out"], **allow())
+@router.post(
+    "/orders/{order_id}/adjustments",
+    status_code=201,
+    tags=["money out"],
+    **answers(Adjustment, 201),
+    **allow(),
+)
 def adjust_order(
     order_id: OrderId, body: AdjustmentIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -83,6 +105,7 @@ def adjust_order(
 @router.get(
     "/merchants/{merchant_id}/balance",
     tags=["money out"],
+    **answers(MerchantBalance),
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def get_merchant_balance(
@@ -98,6 +121,7 @@ def get_merchant_balance(
 @router.get(
     "/merchants/{merchant_id}/statements/{month}",
     tags=["money out"],
+    **answers(Statement),
     **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def get_merchant_statement(
@@ -111,7 +135,12 @@ def get_merchant_statement(
         return money_views.statement_view(found)
 
 
-@router.put("/merchants/{merchant_id}/payout-settings", tags=["money out"], **allow())
+@router.put(
+    "/merchants/{merchant_id}/payout-settings",
+    tags=["money out"],
+    **answers(PayoutSettings),
+    **allow(),
+)
 def set_payout_settings(
     merchant_id: MerchantId, body: PayoutSettingsIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -132,15 +161,24 @@ def set_payout_settings(
 
 
 # ------------------------------------------------------------------------ payouts
-@router.post("/payouts/runs", status_code=201, tags=["money out"], **allow())
+@router.post(
+    "/payouts/runs", status_code=201, tags=["money out"], **answers(PayoutRun, 201), **allow()
+)
 def run_payouts(
     request: Request, caller: CallerDep, body: PayoutRunIn | None = None
 ) -> JSONResponse:
     """Run payouts now, for every merchant with money payable or the ones named; each
     merchant's payout commits on its own."""
     merchant_ids = body.merchant_ids if body is not None else None
-    summary = payouts.run_on_demand(runtime(request), caller, merchant_ids)
-    return JSONResponse(money_views.payout_run_view(summary), status_code=201)
+    rt = runtime(request)
+
+    def work() -> tuple[int, Any]:
+        summary = payouts.run_on_demand(rt, caller, merchant_ids)
+        return 201, money_views.payout_run_view(summary)
+
+    route = f"{request.method} {request.url.path}"
+    key = request.headers.get("idempotency-key")
+    return execute_long_command(rt, caller, route, key, body, work).response()
 
 
 def _list(
@@ -166,7 +204,12 @@ def _list(
         return page([money_views.instruction_view(row) for row in rows], limit)
 
 
-@router.get("/payouts", tags=["money out"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+@router.get(
+    "/payouts",
+    tags=["money out"],
+    **answers(InstructionPage),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
 def list_payouts(
     request: Request,
     caller: CallerDep,
@@ -190,14 +233,25 @@ def list_payouts(
     )
 
 
-@router.get("/payouts/{payout_id}", tags=["money out"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+@router.get(
+    "/payouts/{payout_id}",
+    tags=["money out"],
+    **answers(Instruction),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
 def get_payout(payout_id: PayoutId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """One payout instruction and its outcome; a merchant reads its own."""
     with runtime(request).reading(caller) as ctx:
         row = instructions.visible_instruction(ctx, payout_id, kind=instructions.PAYOUT)
         return money_views.instruction_view(row)
 
 
-@router.post("/payouts/{payout_id}/execution", tags=["money out"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/payouts/{payout_id}/execution",
+    tags=["money out"],
+    **answers(Instruction),
+    **allow(Role.MARKETPLACE),
+)
 def execute_payout(
     payout_id: PayoutId, body: ExecutionIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -208,7 +262,9 @@ def execute_payout(
 
 
 # ------------------------------------------------------------------- instructions
-@router.get("/instructions", tags=["money out"], **allow(Role.MARKETPLACE))
+@router.get(
+    "/instructions", tags=["money out"], **answers(InstructionPage), **allow(Role.MARKETPLACE)
+)
 def list_instructions(
     request: Request,
     caller: CallerDep,
@@ -222,7 +278,13 @@ def list_instructions(
         ),
     ] = None,
     party: Annotated[
-        str | None, Query(min_length=1, max_length=96, pattern=r"^[A-Za-z0-9_.:-]+$")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=96,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="only those paying this party: merchant:M1, buyer:B1, carrier:SF…",
+        ),
     ] = None,
     after: IdCursor = None,
     limit: Limit = 100,
@@ -232,16 +294,25 @@ def list_instructions(
     return _list(request, caller, kind=kind, state=state, party=party, after=after, limit=limit)
 
 
-@router.get("/instructions/{instruction_id}", tags=["money out"], **allow(Role.MARKETPLACE))
+@router.get(
+    "/instructions/{instruction_id}",
+    tags=["money out"],
+    **answers(Instruction),
+    **allow(Role.MARKETPLACE),
+)
 def get_instruction(
     instruction_id: InstructionId, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
+    """One instruction to pay out (payout, refund, compensation…) and its outcome."""
     with runtime(request).reading(caller) as ctx:
         return money_views.instruction_view(instructions.visible_instruction(ctx, instruction_id))
 
 
 @router.post(
-    "/instructions/{instruction_id}/execution", tags=["money out"], **allow(Role.MARKETPLACE)
+    "/instructions/{instruction_id}/execution",
+    tags=["money out"],
+    **answers(Instruction),
+    **allow(Role.MARKETPLACE),
 )
 def execute_instruction(
     instruction_id: InstructionId, body: ExecutionIn, request: Request, caller: CallerDep
@@ -253,7 +324,13 @@ def execute_instruction(
     return answer.response()
 
 
-@router.post("/instructions/{instruction_id}/retry", tags=["money out"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/instructions/{instruction_id}/retry",
+    status_code=201,
+    tags=["money out"],
+    **answers(Instruction, 201),
+    **allow(Role.MARKETPLACE),
+)
 def retry_instruction(
     instruction_id: InstructionId, request: Request, caller: CallerDep
 ) -> JSONResponse:

@@ -37,13 +37,21 @@ ERROR: dict[str, Any] = {
     "properties": {
         **PROBLEM["properties"],
         "request_id": {"type": ["string", "null"], "description": "the X-Request-Id header"},
-        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Problem"},
+            "description": "every problem found, the first one repeated",
+        },
     },
 }
 REFUSALS = {
     "401": ("no token, or an unknown, expired or revoked one", "token_missing", "authorization"),
     "403": ("the caller's role may not call this route", "forbidden", "authorization"),
-    "404": ("no such resource, or another party's", "order_not_found", "order_id"),
+    "404": (
+        "something the path, the query or the body names does not exist, or is another party's",
+        "order_not_found",
+        "order_id",
+    ),
     "409": (
         "it contradicts the current state, or the key was used with another body",
         "illegal_transition",
@@ -72,9 +80,9 @@ IDEMPOTENCY_KEY = {
 
 def _refusals(method: str, path: str, guarded: bool, has_input: bool) -> list[str]:
     statuses = ["401", "403"] if guarded else []
-    if "{" in path:
+    if guarded:  # what the path or the body names (a buyer, a product, a merchant…) may not exist
         statuses.append("404")
-    if method == "post":
+    if method != "get":
         statuses.append("409")
     if has_input:
         statuses.append("422")

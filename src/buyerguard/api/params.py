@@ -12,7 +12,7 @@ from buyerguard.services.context import Actor
 from buyerguard.services.feed import CURSOR_MAX_LENGTH
 
 CallerDep = Annotated[Actor, Depends(current_actor)]
-Limit = Annotated[int, Query(ge=1, le=500)]
+Limit = Annotated[int, Query(ge=1, le=500, description="most items on this page")]
 EventCursor = Annotated[
     str | None,
     Query(

@@ -17,6 +17,20 @@ from buyerguard.api import (
     webhook_routes,
 )
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.answers import (
+    AccountAnswer,
+    AccountPage,
+    Badge,
+    EventPage,
+    Events,
+    FactsAnswer,
+    Order,
+    OrderPage,
+    OrderWithHistory,
+    Promise,
+    TimerPage,
+    answers,
+)
 from buyerguard.api.facts import apply_batch, apply_fact
 from buyerguard.api.params import (
     AccountCursor,
@@ -67,14 +81,23 @@ router.include_router(audit_routes.router)
 
 
 # ------------------------------------------------------------------ orders
-@router.post("/orders", status_code=201, tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER))
+@router.post(
+    "/orders",
+    status_code=201,
+    tags=["orders"],
+    **answers(Order, 201),
+    **allow(Role.MARKETPLACE, Role.BUYER),
+)
 def place_order(body: OrderIn, request: Request, caller: CallerDep) -> JSONResponse:
     """Place an order; a buyer's own order takes catalogue prices (no `unit_price`)."""
     return _fact(request, caller, "order", None, body)
 
 
-@router.get("/orders/{order_id}", tags=["orders"], **allow(*ANY_CALLER))
+@router.get(
+    "/orders/{order_id}", tags=["orders"], **answers(OrderWithHistory), **allow(*ANY_CALLER)
+)
 def get_order(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """An order, its sub-orders and every step it went through; parties see their own."""
     with runtime(request).reading(caller) as ctx:
         order = orders.load_visible_order(ctx, order_id)
         view = views.order_view(order)
@@ -91,10 +114,11 @@ def get_order(order_id: OrderId, request: Request, caller: CallerDep) -> dict[st
         return view
 
 
-@router.get("/orders", tags=["orders"], **allow(*ANY_CALLER))
+@router.get("/orders", tags=["orders"], **answers(OrderPage), **allow(*ANY_CALLER))
 def list_orders(
     request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
+    """Orders by id; a merchant or buyer lists its own."""
     with runtime(request).reading(caller) as ctx:
         order_ids = repositories.list_orders(
             ctx.connection,
@@ -110,7 +134,9 @@ def list_orders(
         return page(items, limit)
 
 
-@router.get("/orders/{order_id}/decisions", tags=["orders"], **allow(*ANY_CALLER))
+@router.get(
+    "/orders/{order_id}/decisions", tags=["orders"], **answers(Events), **allow(*ANY_CALLER)
+)
 def list_order_decisions(order_id: OrderId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Every decision taken on the order, with the rule ids and rulebook behind it."""
     with runtime(request).reading(caller) as ctx:
@@ -127,59 +153,79 @@ def _fact(
     return apply_fact(runtime(request), caller, kind, order_id, body, key).response()
 
 
-@router.post("/orders/{order_id}/payment", tags=["orders"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/orders/{order_id}/payment", tags=["orders"], **answers(Order), **allow(Role.MARKETPLACE)
+)
 def pay_order(
     order_id: OrderId, body: PaymentIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
+    """The buyer paid the order's total: goods and shipping are held in escrow per sub-order."""
     return _fact(request, caller, "payment", order_id, body)
 
 
 @router.post(
-    "/orders/{order_id}/shipment", tags=["orders"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+    "/orders/{order_id}/shipment",
+    tags=["orders"],
+    **answers(Order),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def ship_order(
     order_id: OrderId, body: ShipmentIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
+    """The merchant shipped: the signing and auto-confirmation clocks depend on it."""
     return _fact(request, caller, "shipment", order_id, body)
 
 
-@router.post("/orders/{order_id}/signing", tags=["orders"], **allow(Role.MARKETPLACE))
+@router.post(
+    "/orders/{order_id}/signing", tags=["orders"], **answers(Order), **allow(Role.MARKETPLACE)
+)
 def sign_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
+    """The buyer signed for the parcel: the auto-confirmation timer starts."""
     return _fact(request, caller, "signing", order_id, body or FactIn())
 
 
 @router.post(
-    "/orders/{order_id}/confirmation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
+    "/orders/{order_id}/confirmation",
+    tags=["orders"],
+    **answers(Order),
+    **allow(Role.MARKETPLACE, Role.BUYER),
 )
 def confirm_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
+    """The buyer confirmed receipt: escrow settles to the merchant, less fees."""
     return _fact(request, caller, "confirmation", order_id, body or FactIn())
 
 
 @router.post(
-    "/orders/{order_id}/cancellation", tags=["orders"], **allow(Role.MARKETPLACE, Role.BUYER)
+    "/orders/{order_id}/cancellation",
+    tags=["orders"],
+    **answers(Order),
+    **allow(Role.MARKETPLACE, Role.BUYER),
 )
 def cancel_order(
     order_id: OrderId, request: Request, caller: CallerDep, body: FactIn | None = None
 ) -> JSONResponse:
+    """Cancel an order not yet paid (a paid order is refunded before shipment instead)."""
     return _fact(request, caller, "cancellation", order_id, body or FactIn())
 
 
 @router.post(
     "/orders/{order_id}/refund-before-shipment",
     tags=["orders"],
+    **answers(Order),
     **allow(Role.MARKETPLACE, Role.BUYER),
 )
 def refund_before_shipment(
     order_id: OrderId, request: Request, caller: CallerDep, body: RefundIn | None = None
 ) -> JSONResponse:
+    """Refund before shipment: whole sub-orders, or parts of them, from escrow."""
     return _fact(request, caller, "refund-before-shipment", order_id, body or RefundIn())
 
 
-@router.post("/facts", tags=["orders"], **allow(Role.MARKETPLACE))
+@router.post("/facts", tags=["orders"], **answers(FactsAnswer), **allow(Role.MARKETPLACE))
 def post_facts(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, Any]:
     """Up to 1,000 facts, each as on its own route (same body, same key scope); one result
     per fact: applied, replayed, skipped (an earlier fact of its order was refused) or
@@ -192,11 +238,19 @@ def post_facts(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, 
 
 
 # ---------------------------------------------------------------- logistics
-@router.get("/promises", tags=["logistics"], **allow(*ANY_CALLER))
+@router.get("/promises", tags=["logistics"], **answers(Promise), **allow(*ANY_CALLER))
 def get_promise(
     request: Request,
     caller: CallerDep,
-    product_id: Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)],
+    product_id: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=ID_MAX_LENGTH,
+            pattern=ID_PATTERN,
+            description="the product bought (its merchant, origin and handling)",
+        ),
+    ],
     destination: Annotated[
         str,
         Query(
@@ -213,7 +267,10 @@ def get_promise(
             description=f"ISO-8601 instant with offset, or a Shanghai date; {INSTANT_RANGE_TEXT}",
         ),
     ] = None,
-    carrier: Annotated[str | None, Query(max_length=64, pattern=TEXT_PATTERN)] = None,
+    carrier: Annotated[
+        str | None,
+        Query(max_length=64, pattern=TEXT_PATTERN, description="the carrier, when known"),
+    ] = None,
 ) -> dict[str, Any]:
     """Arrival promise (预计达) for a product shipped to a destination, paid at an instant."""
     when = parse_instant(paid_at, field="paid_at") if paid_at else None
@@ -224,7 +281,10 @@ def get_promise(
 
 
 @router.get(
-    "/merchants/{merchant_id}/badge", tags=["logistics"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+    "/merchants/{merchant_id}/badge",
+    tags=["logistics"],
+    **answers(Badge),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def get_merchant_badge(
     merchant_id: MerchantId, request: Request, caller: CallerDep
@@ -254,7 +314,7 @@ def get_merchant_badge(
 
 
 # ------------------------------------------------------------------ timers
-@router.get("/timers", tags=["timers"], **allow())
+@router.get("/timers", tags=["timers"], **answers(TimerPage), **allow())
 def list_timers(
     request: Request,
     caller: CallerDep,
@@ -266,7 +326,15 @@ def list_timers(
             description="pending, fired, cancelled or failed (the dead letters)",
         ),
     ] = None,
-    after: Annotated[str | None, Query(min_length=1, max_length=160, pattern=TEXT_PATTERN)] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=160,
+            pattern=TEXT_PATTERN,
+            description="`next_cursor` of the previous page: a timer id",
+        ),
+    ] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`)."""
@@ -276,7 +344,7 @@ def list_timers(
 
 
 # ------------------------------------------------------------ events, ledger
-@router.get("/events", tags=["events"], **allow(Role.MARKETPLACE))
+@router.get("/events", tags=["events"], **answers(EventPage), **allow(Role.MARKETPLACE))
 def list_events(
     request: Request, caller: CallerDep, after: EventCursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
@@ -295,7 +363,12 @@ def list_events(
         return {"items": items, "next_cursor": next_cursor, "has_more": len(rows) > limit}
 
 
-@router.get("/ledger/accounts", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT))
+@router.get(
+    "/ledger/accounts",
+    tags=["ledger"],
+    **answers(AccountPage),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
 def list_ledger_accounts(
     request: Request,
     caller: CallerDep,
@@ -324,7 +397,10 @@ def list_ledger_accounts(
 
 
 @router.get(
-    "/ledger/accounts/{account_id}", tags=["ledger"], **allow(Role.MARKETPLACE, Role.MERCHANT)
+    "/ledger/accounts/{account_id}",
+    tags=["ledger"],
+    **answers(AccountAnswer),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
 )
 def get_ledger_account(
     account_id: AccountId, request: Request, caller: CallerDep

@@ -181,6 +181,54 @@ def execute_command(
     return answer
 
 
+def execute_long_command(
+    rt: Runtime,
+    actor: Actor,
+    route: str,
+    key: str | None,
+    body: BaseModel | None,
+    work: Callable[[], tuple[int, Any]],
+) -> Answer:
+    """A command that commits in several transactions (a payout run, merchant by merchant),
+    so its key cannot be claimed inside one: a stored answer is replayed, else the work
+    runs and its answer is stored under the key. Two concurrent twins may both run; each
+    step of such work is idempotent on its own (a second payout run finds nothing payable),
+    and both then answer with the one stored first."""
+    check_idempotency_key(key)
+    request_hash = _request_hash(body)
+    if key is not None:
+        with read_transaction(rt.engine) as connection:
+            replayed = _replay(connection, actor, route, key, request_hash)
+        if replayed is not None:
+            return replayed
+    status_code, payload = work()
+    if key is None:
+        return Answer(status_code, payload)
+
+    def store(connection: Connection) -> Answer:
+        stored = insert_if_absent(
+            connection,
+            idempotency_keys,
+            {
+                "principal": actor.label,
+                "route": route,
+                "key": key,
+                "request_hash": request_hash,
+                "status_code": status_code,
+                "response_body": json.dumps(payload),
+                "created_at": ensure_utc(rt.clock.now()),
+            },
+            returning=idempotency_keys.c.key,
+        ).first()
+        if stored is not None:
+            return Answer(status_code, payload)
+        twin = _replay(connection, actor, route, key, request_hash)
+        assert twin is not None  # the row that kept ours out
+        return twin
+
+    return retrying(rt.engine, store)
+
+
 def run_command(
     request: Request, actor: Actor, body: BaseModel | None, handler: Handler
 ) -> JSONResponse:

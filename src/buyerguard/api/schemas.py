@@ -128,23 +128,43 @@ class Body(BaseModel):
 
 
 class MerchantIn(Body):
-    id: NewId
-    name: Name
-    tier: Choice = Field("standard", examples=["standard", "powerful_merchant", "super_factory"])
-    industry: Label
-    origin_region: RegionCode = Field(examples=["330782"])
-    services: list[Choice] = Field(default_factory=lambda: ["buyer_protection"], max_length=16)
+    """A merchant as the marketplace knows it."""
+
+    id: NewId = Field(description="the marketplace's id of the merchant", examples=["M-yiwu"])
+    name: Name = Field(description="display name")
+    tier: Choice = Field(
+        default="standard",
+        description="membership tier, which sets fees and duties",
+        examples=["standard", "powerful_merchant", "super_factory"],
+    )
+    industry: Label = Field(description="industry, compared for the arrival badge")
+    origin_region: RegionCode = Field(
+        description="GB/T 2260 code it ships from", examples=["330782"]
+    )
+    services: list[Choice] = Field(
+        default_factory=lambda: ["buyer_protection"],
+        max_length=16,
+        description="service promises it signs up to",
+    )
     occurred_at: OccurredAt = None
 
 
 class MerchantPatch(Body):
     """The fields to change; those left out stay. The id never changes."""
 
-    name: Name | None = None
-    tier: Choice | None = Field(None, examples=["standard", "powerful_merchant", "super_factory"])
-    industry: Label | None = None
-    origin_region: RegionCode | None = None
-    services: list[Choice] | None = Field(None, max_length=16)
+    name: Name | None = Field(default=None, description="display name")
+    tier: Choice | None = Field(
+        default=None,
+        description="membership tier",
+        examples=["standard", "powerful_merchant", "super_factory"],
+    )
+    industry: Label | None = Field(default=None, description="industry")
+    origin_region: RegionCode | None = Field(
+        default=None, description="GB/T 2260 code it ships from"
+    )
+    services: list[Choice] | None = Field(
+        default=None, max_length=16, description="service promises (replaces the list)"
+    )
     occurred_at: OccurredAt = None
 
 
@@ -152,21 +172,33 @@ class AddressIn(Body):
     province_code: RegionCode = Field(examples=["440000"])
     city_code: RegionCode = Field(examples=["440300"])
     district_code: RegionCode = Field(examples=["440305"])
-    detail: Annotated[str, text_field(400)] = ""
+    detail: Annotated[str, text_field(400)] = Field(default="", description="street and number")
 
 
 class BuyerIn(Body):
-    id: NewId
-    name: Name
-    super_buyer_marked: StrictBool = False
-    addresses: list[AddressIn] = Field(min_length=1, max_length=100)
+    """A buyer and where it takes deliveries."""
+
+    id: NewId = Field(description="the marketplace's id of the buyer", examples=["B-shop"])
+    name: Name = Field(description="display name")
+    super_buyer_marked: StrictBool = Field(
+        default=False, description="marked a super buyer by the marketplace (trust-based refunds)"
+    )
+    addresses: list[AddressIn] = Field(
+        min_length=1, max_length=100, description="delivery addresses; orders pick one by index"
+    )
 
 
 class TierIn(Body):
-    kind: Choice = Field(examples=["spot", "custom", "made_to_order"])
+    """A price tier: what kind of goods, at what price, from how many pieces."""
+
+    kind: Choice = Field(
+        description="spot (现货), custom or made_to_order", examples=["spot", "custom"]
+    )
     price: Yuan
-    moq: Moq = 1
-    seven_day_returns: StrictBool = False
+    moq: Moq = Field(default=1, description="minimum order quantity")
+    seven_day_returns: StrictBool = Field(
+        default=False, description="whether this tier offers 7-day no-reason returns"
+    )
 
 
 Tiers = Annotated[list[TierIn], Field(min_length=1, max_length=3)]
@@ -176,21 +208,27 @@ class ProductIn(Body):
     """A product with `tiers`; or, as before, one tier from `unit_price`, `tier`, `moq` and
     `seven_day_returns_opt_in` (not both ways at once)."""
 
-    id: NewId
-    merchant_id: RefId
-    title: Annotated[str, text_field(400, min_length=1)]
-    tiers: Tiers | None = None
-    unit_price: Yuan | None = Field(None, description="one tier only: its price")
-    weight_grams: Count = 0
+    id: NewId = Field(description="the marketplace's id of the product", examples=["P-cups"])
+    merchant_id: RefId = Field(description="who sells it")
+    title: Annotated[str, text_field(400, min_length=1)] = Field(description="display title")
+    tiers: Tiers | None = Field(
+        default=None, description="price tiers (or the one-tier fields below)"
+    )
+    unit_price: Yuan | None = Field(default=None, description="one tier only: its price")
+    weight_grams: Count = Field(default=0, description="shipping weight in grams")
     ship_from_region: RegionCode
     return_class: ReturnClassName = "mandatory"
     shipping_commitment_hours: ShippingHours | None = None
-    tier: Choice | None = Field(None, description="one tier only: its kind (default spot)")
-    moq: Moq | None = Field(None, description="one tier only: its MOQ (default 1)")
-    one_piece_forms: list[Choice] = Field(default_factory=list, max_length=16)
-    entrusted: StrictBool = False
+    tier: Choice | None = Field(default=None, description="one tier only: its kind (default spot)")
+    moq: Moq | None = Field(default=None, description="one tier only: its MOQ (default 1)")
+    one_piece_forms: list[Choice] = Field(
+        default_factory=list, max_length=16, description="one-piece shipping forms offered"
+    )
+    entrusted: StrictBool = Field(
+        default=False, description="sold under entrusted (托管) operation"
+    )
     seven_day_returns_opt_in: StrictBool | None = Field(
-        None, description="one tier only: whether it offers 7-day returns (default false)"
+        default=None, description="one tier only: whether it offers 7-day returns (default false)"
     )
     occurred_at: OccurredAt = None
 
@@ -200,21 +238,33 @@ class ProductPatch(Body):
     `shipping_commitment_hours: null` withdraws the promise. `merchant_id` may only
     repeat the product's own merchant."""
 
-    merchant_id: RefId | None = None
-    title: Annotated[str, text_field(400, min_length=1)] | None = None
-    tiers: Tiers | None = None
-    weight_grams: Count | None = None
-    ship_from_region: RegionCode | None = None
-    return_class: ReturnClassName | None = None
-    shipping_commitment_hours: ShippingHours | None = None
-    one_piece_forms: list[Choice] | None = Field(None, max_length=16)
-    entrusted: StrictBool | None = None
+    merchant_id: RefId | None = Field(
+        default=None, description="the product's own merchant, if sent"
+    )
+    title: Annotated[str, text_field(400, min_length=1)] | None = Field(
+        default=None, description="display title"
+    )
+    tiers: Tiers | None = Field(default=None, description="replaces every tier")
+    weight_grams: Count | None = Field(default=None, description="shipping weight in grams")
+    ship_from_region: RegionCode | None = Field(
+        default=None, description="GB/T 2260 code it ships from"
+    )
+    return_class: ReturnClassName | None = Field(default=None, description="its returns class")
+    shipping_commitment_hours: ShippingHours | None = Field(
+        default=None, description="hours to ship after payment; null withdraws the promise"
+    )
+    one_piece_forms: list[Choice] | None = Field(
+        default=None, max_length=16, description="one-piece shipping forms (replaces the list)"
+    )
+    entrusted: StrictBool | None = Field(default=None, description="entrusted (托管) operation")
     occurred_at: OccurredAt = None
 
 
 class OrderLineIn(Body):
-    product_id: RefId
-    quantity: Annotated[StrictInt, Field(gt=0, le=MAX_INT32)]
+    """One line: a product, how many, and (marketplace only) at what price."""
+
+    product_id: RefId = Field(description="the product", examples=["P-cups"])
+    quantity: Annotated[StrictInt, Field(gt=0, le=MAX_INT32)] = Field(description="pieces")
     unit_price: Yuan | None = Field(
         default=None,
         description="Marketplace and operator only: a buyer's order takes catalogue prices",
@@ -226,26 +276,38 @@ class OrderLineIn(Body):
 
 
 class OrderIn(Body):
-    id: NewId | None = None
-    buyer_id: RefId
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_ORDER_LINES)
-    shipping: Yuan = "0.00"
-    address_index: Count = 0
+    """An order of one merchant's products; each line becomes a sub-order."""
+
+    id: NewId | None = Field(default=None, description="the order id (default: generated)")
+    buyer_id: RefId = Field(description="who buys", examples=["B-shop"])
+    lines: list[OrderLineIn] = Field(
+        min_length=1, max_length=MAX_ORDER_LINES, description="the lines, in order"
+    )
+    shipping: Yuan = Field(default="0.00", description="the shipping charged to the buyer")
+    address_index: Count = Field(default=0, description="which of the buyer's addresses, from 0")
     occurred_at: OccurredAt = None
 
 
 class FactIn(Body):
+    """A fact with nothing to say but when it happened."""
+
     occurred_at: OccurredAt = None
 
 
 class PaymentIn(FactIn):
+    """The buyer paid: the amount must be the order's total."""
+
     amount: Yuan
 
 
 class ShipmentIn(FactIn):
-    carrier: Label
-    tracking_number: Label
-    official_logistics: StrictBool = False
+    """The merchant shipped the order."""
+
+    carrier: Label = Field(description="carrier code", examples=["SF"])
+    tracking_number: Label = Field(description="the carrier's tracking number")
+    official_logistics: StrictBool = Field(
+        default=False, description="shipped through the platform's official logistics"
+    )
 
 
 class RefundIn(FactIn):
@@ -282,7 +344,7 @@ class AdjustmentIn(Body):
     """An operator's adjustment of one paid sub-order."""
 
     kind: Choice = Field(description="refund, clawback or compensation", examples=["refund"])
-    sub_order_id: RefId
+    sub_order_id: RefId = Field(description="the paid sub-order adjusted")
     amount: Yuan
     reason: Annotated[str, text_field(500, min_length=1)] = Field(
         description="why: recorded with the decision", examples=["goods lost in transit"]
@@ -315,12 +377,13 @@ class EvidenceIn(Body):
     """A reference to evidence kept elsewhere: where, its hash, a note."""
 
     uri: Annotated[str, text_field(500, min_length=1)] = Field(
-        examples=["https://files.example.com/claims/photo-1.jpg"]
+        description="where the evidence is kept",
+        examples=["https://files.example.com/claims/photo-1.jpg"],
     )
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, description="SHA-256 of the content, lowercase hex"
     )
-    note: Annotated[str, text_field(500)] | None = None
+    note: Annotated[str, text_field(500)] | None = Field(default=None, description="what it shows")
 
 
 MAX_EVIDENCE = 20
@@ -336,25 +399,33 @@ class CaseIn(FactIn):
         "(the marketplace or an operator)",
         examples=["return_no_reason"],
     )
-    sub_order_id: RefId
+    sub_order_id: RefId = Field(description="the shipped sub-order it is about")
     amount: Yuan | None = Field(
         default=None, description="what the buyer asks back (default: all that is left)"
     )
-    reason: Annotated[str, text_field(500, min_length=1)]
+    reason: Annotated[str, text_field(500, min_length=1)] = Field(
+        description="the buyer's reason, for the merchant and the record"
+    )
     trigger: Trigger | None = Field(
         default=None,
         description="custom_dispute: the failure, one of custom_compensation.triggers",
         examples=["misprinted"],
     )
-    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list, max_length=MAX_EVIDENCE, description="evidence kept elsewhere"
+    )
 
 
 class CaseActionIn(FactIn):
     """An action on a case; each action reads the fields it needs (docs/aftersales.md)."""
 
     amount: Yuan | None = Field(default=None, description="offer; ruling for the buyer")
-    note: Annotated[str, text_field(1000)] | None = None
-    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+    note: Annotated[str, text_field(1000)] | None = Field(
+        default=None, description="for the record"
+    )
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list, max_length=MAX_EVIDENCE, description="evidence kept elsewhere"
+    )
     official_logistics: StrictBool = Field(
         default=False, description="handover: a doorstep pickup by the platform's logistics"
     )
@@ -380,7 +451,10 @@ class FactEnvelope(Body):
     """One fact of a batch: the body its single route takes, and that route's key."""
 
     kind: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z-]+$")] = Field(
-        examples=["order", "payment", "shipment", "signing", "confirmation"]
+        description="the fact: order, payment, shipment, signing, confirmation, "
+        "cancellation, refund-before-shipment, payout-execution, instruction-execution, "
+        "case, case-<action>",
+        examples=["order", "payment", "shipment", "signing", "confirmation"],
     )
     order_id: RefId | None = Field(
         default=None, description="the order (all kinds of order facts but order)"
@@ -391,11 +465,15 @@ class FactEnvelope(Body):
     case_id: RefId | None = Field(default=None, description="the case (case actions)")
     idempotency_key: Annotated[
         str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=TEXT_PATTERN)
-    ]
+    ] = Field(description="the Idempotency-Key its own route would take")
     body: dict[str, Any] | None = Field(
         default=None, description='what the kind\'s own route takes, e.g. {"amount": "36.00"}'
     )
 
 
 class FactsIn(Body):
-    facts: list[FactEnvelope] = Field(min_length=1, max_length=MAX_BATCH_FACTS)
+    """A batch of facts, applied in order."""
+
+    facts: list[FactEnvelope] = Field(
+        min_length=1, max_length=MAX_BATCH_FACTS, description="the facts, in order"
+    )

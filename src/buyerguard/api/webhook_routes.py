@@ -11,6 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, StrictInt
 
 from buyerguard.api.access import GuardedRoute, allow
+from buyerguard.api.answers import answers
+from buyerguard.api.case_answers import (
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointPage,
+    WebhookEndpointWithSecret,
+)
 from buyerguard.api.params import CallerDep, IdCursor, Limit, id_path, page
 from buyerguard.api.runtime import run_command, runtime
 from buyerguard.api.schemas import CHOICE_PATTERN, Body, text_field
@@ -36,7 +43,9 @@ class EndpointIn(Body):
         description="deliver only these event kinds (left out: every kind)",
         examples=[["escrow_held", "case_opened"]],
     )
-    description: Annotated[str, text_field(200)] = ""
+    description: Annotated[str, text_field(200)] = Field(
+        default="", description="a note for operators"
+    )
 
 
 class RotateIn(Body):
@@ -57,7 +66,9 @@ class ReplayIn(Body):
 
 
 class DisableIn(Body):
-    reason: Annotated[str, text_field(200)] = ""
+    reason: Annotated[str, text_field(200)] = Field(
+        default="", description="why, shown on the endpoint"
+    )
 
 
 def endpoint_view(row: dict[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
@@ -95,7 +106,13 @@ def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.post("/webhook-endpoints", status_code=201, tags=["webhooks"], **allow())
+@router.post(
+    "/webhook-endpoints",
+    status_code=201,
+    tags=["webhooks"],
+    **answers(WebhookEndpointWithSecret, 201),
+    **allow(),
+)
 def register_webhook_endpoint(
     body: EndpointIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -112,25 +129,34 @@ def register_webhook_endpoint(
     return run_command(request, caller, body, handle)
 
 
-@router.get("/webhook-endpoints", tags=["webhooks"], **allow())
+@router.get("/webhook-endpoints", tags=["webhooks"], **answers(WebhookEndpointPage), **allow())
 def list_webhook_endpoints(
     request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
+    """The registered endpoints, with state, cursor and failures; never a secret."""
     with runtime(request).reading(caller) as ctx:
         rows = endpoints.list_endpoints(ctx, after, limit + 1)
     return page([endpoint_view(row) for row in rows], limit)
 
 
-@router.get("/webhook-endpoints/{endpoint_id}", tags=["webhooks"], **allow())
+@router.get(
+    "/webhook-endpoints/{endpoint_id}", tags=["webhooks"], **answers(WebhookEndpoint), **allow()
+)
 def get_webhook_endpoint(
     endpoint_id: EndpointId, request: Request, caller: CallerDep
 ) -> dict[str, Any]:
+    """One endpoint: where it stands in the feed, its failures, why it was disabled."""
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read webhook endpoints")
         return endpoint_view(endpoints.endpoint_row(ctx, endpoint_id))
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", tags=["webhooks"], **allow())
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    tags=["webhooks"],
+    **answers(WebhookEndpointWithSecret),
+    **allow(),
+)
 def rotate_webhook_secret(
     endpoint_id: EndpointId, request: Request, caller: CallerDep, body: RotateIn | None = None
 ) -> JSONResponse:
@@ -145,7 +171,12 @@ def rotate_webhook_secret(
     return run_command(request, caller, body, handle)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/replay", tags=["webhooks"], **allow())
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/replay",
+    tags=["webhooks"],
+    **answers(WebhookEndpoint),
+    **allow(),
+)
 def replay_webhook_endpoint(
     endpoint_id: EndpointId, body: ReplayIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -158,7 +189,12 @@ def replay_webhook_endpoint(
     return run_command(request, caller, body, handle)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/enable", tags=["webhooks"], **allow())
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/enable",
+    tags=["webhooks"],
+    **answers(WebhookEndpoint),
+    **allow(),
+)
 def enable_webhook_endpoint(
     endpoint_id: EndpointId, request: Request, caller: CallerDep
 ) -> JSONResponse:
@@ -170,7 +206,12 @@ def enable_webhook_endpoint(
     return run_command(request, caller, None, handle)
 
 
-@router.post("/webhook-endpoints/{endpoint_id}/disable", tags=["webhooks"], **allow())
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/disable",
+    tags=["webhooks"],
+    **answers(WebhookEndpoint),
+    **allow(),
+)
 def disable_webhook_endpoint(
     endpoint_id: EndpointId, request: Request, caller: CallerDep, body: DisableIn | None = None
 ) -> JSONResponse:
@@ -184,7 +225,12 @@ def disable_webhook_endpoint(
     return run_command(request, caller, body, handle)
 
 
-@router.get("/webhook-endpoints/{endpoint_id}/deliveries", tags=["webhooks"], **allow())
+@router.get(
+    "/webhook-endpoints/{endpoint_id}/deliveries",
+    tags=["webhooks"],
+    **answers(WebhookDeliveryPage),
+    **allow(),
+)
 def list_webhook_deliveries(
     endpoint_id: EndpointId,
     request: Request,
