@@ -1,0 +1,215 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.merchant import Merchant
+from ...models.merchant_patch import MerchantPatch
+from ...types import Response
+
+
+def _get_kwargs(
+    merchant_id: str,
+    *,
+    body: MerchantPatch,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "patch",
+        "url": "/v1/merchants/{merchant_id}".format(
+            merchant_id=quote(str(merchant_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Error | Merchant | None:
+    if response.status_code == 200:
+        response_200 = Merchant.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 401:
+        response_401 = Error.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Error.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Error.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 422:
+        response_422 = Error.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Error | Merchant]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    merchant_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: MerchantPatch,
+) -> Response[Error | Merchant]:
+    """Patch Merchant
+
+     Change a merchant; every change is kept (`GET .../changes`) with who and when.
+    `occurred_at` dates it: a payment dated after it sees it, one dated before does not.
+
+    Args:
+        merchant_id (str): merchant id
+        body (MerchantPatch): The fields to change; those left out stay. The id never changes.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Merchant]
+    """
+
+    kwargs = _get_kwargs(
+        merchant_id=merchant_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    merchant_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: MerchantPatch,
+) -> Error | Merchant | None:
+    """Patch Merchant
+
+     Change a merchant; every change is kept (`GET .../changes`) with who and when.
+    `occurred_at` dates it: a payment dated after it sees it, one dated before does not.
+
+    Args:
+        merchant_id (str): merchant id
+        body (MerchantPatch): The fields to change; those left out stay. The id never changes.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Merchant
+    """
+
+    return sync_detailed(
+        merchant_id=merchant_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    merchant_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: MerchantPatch,
+) -> Response[Error | Merchant]:
+    """Patch Merchant
+
+     Change a merchant; every change is kept (`GET .../changes`) with who and when.
+    `occurred_at` dates it: a payment dated after it sees it, one dated before does not.
+
+    Args:
+        merchant_id (str): merchant id
+        body (MerchantPatch): The fields to change; those left out stay. The id never changes.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Merchant]
+    """
+
+    kwargs = _get_kwargs(
+        merchant_id=merchant_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    merchant_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: MerchantPatch,
+) -> Error | Merchant | None:
+    """Patch Merchant
+
+     Change a merchant; every change is kept (`GET .../changes`) with who and when.
+    `occurred_at` dates it: a payment dated after it sees it, one dated before does not.
+
+    Args:
+        merchant_id (str): merchant id
+        body (MerchantPatch): The fields to change; those left out stay. The id never changes.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Merchant
+    """
+
+    return (
+        await asyncio_detailed(
+            merchant_id=merchant_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+T = TypeVar("T", bound="Promise")
+
+
+@_attrs_define
+class Promise:
+    """An arrival promise (预计达) and the evidence behind it.
+
+    Attributes:
+        product_id (str): the product asked about
+        destination (str): GB/T 2260 district it goes to
+        paid_at (None | str): the payment instant the promise assumes
+        promised_date (None | str): Shanghai date it arrives by (YYYY-MM-DD)
+        label (None | str): today, tomorrow or day_after, when shown
+        probability (float | None): share of like parcels signed by then
+        sample_size (int | None): parcels behind the estimate
+        backoff_level (int | None): how far the route was generalised, 0..n
+        backoff_level_name (None | str): that level, named
+        confidence (float): the share a promise is built to hold
+        promise_table_as_of (str): the history instant the table was built at
+        rulebook_id (str): the rulebook in force, e.g. 2024-10-01
+    """
+
+    product_id: str
+    destination: str
+    paid_at: None | str
+    promised_date: None | str
+    label: None | str
+    probability: float | None
+    sample_size: int | None
+    backoff_level: int | None
+    backoff_level_name: None | str
+    confidence: float
+    promise_table_as_of: str
+    rulebook_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        product_id = self.product_id
+
+        destination = self.destination
+
+        paid_at: None | str
+        paid_at = self.paid_at
+
+        promised_date: None | str
+        promised_date = self.promised_date
+
+        label: None | str
+        label = self.label
+
+        probability: float | None
+        probability = self.probability
+
+        sample_size: int | None
+        sample_size = self.sample_size
+
+        backoff_level: int | None
+        backoff_level = self.backoff_level
+
+        backoff_level_name: None | str
+        backoff_level_name = self.backoff_level_name
+
+        confidence = self.confidence
+
+        promise_table_as_of = self.promise_table_as_of
+
+        rulebook_id = self.rulebook_id
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "product_id": product_id,
+                "destination": destination,
+                "paid_at": paid_at,
+                "promised_date": promised_date,
+                "label": label,
+                "probability": probability,
+                "sample_size": sample_size,
+                "backoff_level": backoff_level,
+                "backoff_level_name": backoff_level_name,
+                "confidence": confidence,
+                "promise_table_as_of": promise_table_as_of,
+                "rulebook_id": rulebook_id,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        product_id = d.pop("product_id")
+
+        destination = d.pop("destination")
+
+        def _parse_paid_at(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        paid_at = _parse_paid_at(d.pop("paid_at"))
+
+        def _parse_promised_date(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        promised_date = _parse_promised_date(d.pop("promised_date"))
+
+        def _parse_label(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        label = _parse_label(d.pop("label"))
+
+        def _parse_probability(data: object) -> float | None:
+            if data is None:
+                return data
+            return cast(float | None, data)
+
+        probability = _parse_probability(d.pop("probability"))
+
+        def _parse_sample_size(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        sample_size = _parse_sample_size(d.pop("sample_size"))
+
+        def _parse_backoff_level(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        backoff_level = _parse_backoff_level(d.pop("backoff_level"))
+
+        def _parse_backoff_level_name(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        backoff_level_name = _parse_backoff_level_name(d.pop("backoff_level_name"))
+
+        confidence = d.pop("confidence")
+
+        promise_table_as_of = d.pop("promise_table_as_of")
+
+        rulebook_id = d.pop("rulebook_id")
+
+        promise = cls(
+            product_id=product_id,
+            destination=destination,
+            paid_at=paid_at,
+            promised_date=promised_date,
+            label=label,
+            probability=probability,
+            sample_size=sample_size,
+            backoff_level=backoff_level,
+            backoff_level_name=backoff_level_name,
+            confidence=confidence,
+            promise_table_as_of=promise_table_as_of,
+            rulebook_id=rulebook_id,
+        )
+
+        return promise
