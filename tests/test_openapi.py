@@ -105,3 +105,50 @@ def test_the_conformance_check_fails_an_answer_the_schema_does_not_describe(rt: 
         ):
             with pytest.raises(SchemaViolation, match=why):
                 client.get(path)
+
+
+def test_a_body_that_is_not_utf8_is_refused_like_any_body_that_is_not_json(api: Api) -> None:
+    """Found by schemathesis: bytes that do not decode answered FastAPI's 400 `bad_request`,
+    a status the schema did not declare; now the one refusal of a body that is not JSON."""
+    headers = {**api.headers("marketplace"), "Content-Type": "application/json"}
+    for body in (b"\xff\xfe{", b'{"buyer_id": "B-shop", "lines": [\x80]}', b"{not json"):
+        response = api.client.post("/v1/orders", content=body, headers=headers)
+        assert_refused(response, 422, "json_malformed")
+    assert api.get("marketplace", "/v1/orders").json()["items"] == []
+
+
+def test_a_payout_run_replays_its_first_answer_for_the_same_key(api: Api) -> None:
+    """Found by schemathesis: POST /v1/payouts/runs took no notice of Idempotency-Key (an
+    empty key was accepted, a retry ran again). Now a key replays the first run's answer,
+    another body with it is a 409, and a malformed key is refused before anything runs."""
+    order = {
+        "id": "O-run",
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+    }
+    assert api.post("marketplace", "/v1/orders", order).status_code == 201
+    for step, body in (
+        ("payment", {"amount": "360.00"}),
+        ("shipment", {"carrier": "SF", "tracking_number": "SF1"}),
+    ):
+        assert api.post("marketplace", f"/v1/orders/O-run/{step}", body).status_code == 200
+    for step in ("signing", "confirmation"):
+        assert api.post("marketplace", f"/v1/orders/O-run/{step}").status_code == 200
+    first = api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]}, key="run-1")
+    assert first.status_code == 201 and first.json()["payouts"] == 1
+    again = api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]}, key="run-1")
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert_refused(
+        api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-shenzhen"]}, key="run-1"),
+        409,
+        "idempotency_key_reused",
+    )
+    runs_before = api.get("operator", "/v1/payouts?merchant_id=M-yiwu").json()["items"]
+    for bad in ("", "k" * 201):
+        assert_refused(
+            api.post("operator", "/v1/payouts/runs", None, key=bad),
+            422,
+            "idempotency_key_malformed",
+        )
+    assert api.get("operator", "/v1/payouts?merchant_id=M-yiwu").json()["items"] == runs_before
