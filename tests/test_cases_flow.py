@@ -159,3 +159,25 @@ def test_a_refusal_comes_after_an_offer_and_the_platform_rules(
         },
     )
     assert again.status_code == 422 and again.json()["code"] == "refund_exceeds_remaining"
+
+
+def test_a_sub_order_refunded_whole_has_nothing_left_to_ask(api: Api) -> None:
+    """docs/aftersales.md: nothing left to ask is `409 refund_already_asked` — also when the
+    sub-order was refunded whole (it answered `amount_not_positive` or
+    `refund_exceeds_remaining`, found by the cases state machine)."""
+    sub = signed_order(api, "R-9")
+    case = api.post(
+        "buyer",
+        "/v1/orders/R-9/cases",
+        {"type": "refund_only_quality", "sub_order_id": sub, "reason": "broken"},
+    ).json()
+    accepted = act(api, "merchant", case["id"], "accept")
+    assert accepted["refunded"] == accepted["requested"] != "0.00", accepted
+    for amount in ({}, {"amount": "1.00"}, {"amount": "0.00"}):
+        again = api.post(
+            "buyer",
+            "/v1/orders/R-9/cases",
+            {"type": "return_quality", "sub_order_id": sub, "reason": "still broken", **amount},
+        )
+        assert again.status_code == 409, again.text
+        assert (again.json()["code"], again.json()["field"]) == ("refund_already_asked", "amount")

@@ -942,8 +942,9 @@ class World:
             refuse(409, "case_already_open")
         self.check_eligible(case_type, order, sub)
         left_fen = self.left_to_ask_fen(case_type, sub)
-        if case_type != TRANSIT and left_fen <= 0 < sub.left_fen:
-            refuse(409, "refund_already_asked")
+        compensation_only = case_type == CUSTOM and not to_fen(body.get("amount") or "0")
+        if case_type != TRANSIT and left_fen <= 0 and not compensation_only:
+            refuse(409, "refund_already_asked")  # docs/aftersales.md: nothing left to ask
         amount_fen = left_fen if body.get("amount") is None else to_fen(body["amount"])
         if amount_fen < 0 or (amount_fen == 0 and case_type != CUSTOM):
             refuse(422, "amount_not_positive")

@@ -239,11 +239,14 @@ def _amount_asked(ctx: Context, case_type: CaseType, sub: SubOrder, asked_fen: F
     else:
         asked_elsewhere_fen = repository.open_requests_fen(ctx.connection, sub.id)
         left_fen = sub.settled_goods_fen - asked_elsewhere_fen
-        if left_fen <= 0 < sub.settled_goods_fen and asked_elsewhere_fen:
+        compensation_only = case_type is CaseType.CUSTOM_DISPUTE and not asked_fen
+        if left_fen <= 0 and not compensation_only:
+            # Nothing left to ask: refunded already, or asked by the sub-order's open cases.
             raise Conflict(
                 "refund_already_asked",
-                f"the open cases of sub-order {sub.id} already ask for all that is left of it "
-                f"({format_fen(sub.settled_goods_fen)})",
+                f"nothing is left of sub-order {sub.id} to ask: "
+                f"{format_fen(sub.settled_goods_fen)} not yet refunded, "
+                f"{format_fen(asked_elsewhere_fen)} asked by its open cases",
                 "amount",
             )
     amount_fen = left_fen if asked_fen is None else asked_fen
