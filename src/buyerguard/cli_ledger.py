@@ -212,10 +212,24 @@ def rulebook_show(
 
 @rulebook_app.command("diff")
 @refusals_exit_2
-def rulebook_diff(first: str, second: str, directory: RulebookDir = None) -> None:
-    """Keys whose values differ between two rulebooks (by id)."""
+def rulebook_diff(
+    first: str, second: str, directory: RulebookDir = None, as_json: AsJson = False
+) -> None:
+    """Keys whose values differ between two rulebooks (by id).
+
+    `--json`: `{"from", "to", "keys": {key: {"from", "to"}}}`, values as `rulebook show
+    --json` writes them; `keys` is empty when the two set every key alike.
+    """
     books = load_rulebook_dir(directory) if directory else rulebooks()
     left, right = books.by_id(first).flat(), books.by_id(second).flat()
+    if as_json:
+        changed = {
+            key: {"from": render_value(left[key]), "to": render_value(right[key])}
+            for key in sorted(left)
+            if left[key] != right[key]
+        }
+        print_json({"from": first, "to": second, "keys": changed})
+        return
     table = Table("key", first, second, title=f"{first} → {second}")
     for key in sorted(left):
         if left[key] != right[key]:

@@ -7,8 +7,9 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +26,11 @@ from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
 from buyerguard.logs import configure_logging_from_settings
 from buyerguard.settings import settings
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from buyerguard.facts_load import LoadSummary
+    from buyerguard.scheduler import FiredTimer
+    from buyerguard.webhook_dispatcher import EndpointPass
 
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
@@ -44,13 +50,29 @@ def scheduler_run(
     exit_with_parent: Annotated[
         bool, typer.Option(help="stop when the starting process is gone (used by serve)")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="with --once: print the pass as one JSON document")
+    ] = False,
 ) -> None:
     """Fire due timers exactly once (catching up on any backlog) and push the event feed to
-    webhook endpoints; SIGTERM stops both cleanly."""
+    webhook endpoints; SIGTERM stops both cleanly.
+
+    `--json` needs `--once`: a script gets the one pass as one document (`{"started_at",
+    "timers", "fired", "failed", "by_kind", "webhooks"}`). A scheduler left running is a
+    process, not a report: it logs each timer it fires as a JSON line on stderr
+    (BUYERGUARD_LOG_FORMAT=json, the default), so it takes no --json.
+    """
     from buyerguard.api.metrics import count_committed_transfers
     from buyerguard.scheduler import Scheduler
     from buyerguard.webhook_dispatcher import WebhookDispatcher
 
+    if as_json and not once:
+        raise InvalidInput(
+            "json_needs_once",
+            "--json prints one pass: add --once (a running scheduler logs each timer it "
+            "fires as a JSON line on stderr)",
+            "json",
+        )
     configure_logging_from_settings()
     rt = configured_runtime()
     count_committed_transfers(rt.engine)  # beside `serve`, its counts join the workers'
@@ -66,7 +88,11 @@ def scheduler_run(
     )
     webhooks = WebhookDispatcher(rt.engine, rt.clock)
     if once:
+        started_at = rt.clock.now()
         fired = scheduler.tick()
+        if as_json:
+            print_json(_pass_view(started_at, fired, webhooks.pass_once()))
+            return
         for item in fired:
             say(f"{item.timer_id} due {format_instant(item.due_at)}: {item.outcome}")
         failed = sum(item.failed for item in fired)
@@ -89,6 +115,50 @@ def scheduler_run(
     except KeyboardInterrupt:
         stop.set()
     delivering.join(timeout=60)
+
+
+def _pass_view(
+    started_at: datetime, fired: list[FiredTimer], passes: list[EndpointPass]
+) -> dict[str, Any]:
+    """One `scheduler run --once` pass for scripts: when it started (it fires what is
+    available by then), every timer it fired with its outcome, the counts (`fired`
+    succeeded, `failed` backed off or dead-lettered) overall and by kind, and each webhook
+    endpoint's delivery."""
+    by_kind: dict[str, dict[str, int]] = {}
+    for item in fired:
+        counts = by_kind.setdefault(item.kind, {"fired": 0, "failed": 0})
+        counts["failed" if item.failed else "fired"] += 1
+    failed = sum(item.failed for item in fired)
+    return {
+        "started_at": format_instant(started_at),
+        "timers": [
+            {
+                "id": item.timer_id,
+                "kind": item.kind,
+                "subject_id": item.subject_id,
+                "due_at": format_instant(item.due_at),
+                "outcome": item.outcome,
+                "failed": item.failed,
+                "armed": [
+                    {"id": timer_id, "available_at": format_instant(at)}
+                    for timer_id, at in item.armed
+                ],
+            }
+            for item in fired
+        ],
+        "fired": len(fired) - failed,
+        "failed": failed,
+        "by_kind": dict(sorted(by_kind.items())),
+        "webhooks": [
+            {
+                "endpoint_id": item.endpoint_id,
+                "delivered": item.delivered,
+                "failed": item.failed,
+                "disabled": item.disabled,
+            }
+            for item in passes
+        ],
+    }
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
@@ -134,14 +204,26 @@ def timers_list(
 
 @timers_app.command("retry")
 @refusals_exit_2
-def timers_retry(timer_id: str) -> None:
-    """Re-arm a dead-lettered timer: it runs on the next tick, attempts counted anew."""
+def timers_retry(timer_id: str, as_json: AsJson = False) -> None:
+    """Re-arm a dead-lettered timer: it runs on the next tick, attempts counted anew.
+
+    `--json`: the re-armed timer as `timers list --json` shows it (pending, 0 attempts).
+    """
+    from sqlalchemy import select
+
+    from buyerguard.api.views import timer_view
     from buyerguard.services.context import OPERATOR
     from buyerguard.services.timers import retry_timer
+    from buyerguard.store.tables import timers
 
     rt = configured_runtime()
     with rt.writing(OPERATOR) as ctx:
         retry_timer(ctx, timer_id)
+        query = select(timers).where(timers.c.id == timer_id)
+        rearmed = dict(ctx.connection.execute(query).mappings().one())
+    if as_json:
+        print_json(timer_view(rearmed))
+        return
     say(f"re-armed {timer_id}")
 
 
@@ -154,11 +236,15 @@ def facts_load(
         str | None, typer.Option(envvar="BUYERGUARD_TOKEN", help="a marketplace token")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
+    as_json: AsJson = False,
 ) -> None:
     """Stream an NDJSON file of facts (one `POST /v1/facts` fact a line) through the server.
 
     Every fact carries its idempotency key: a load cut short is finished by
     running the same file again. Exits 2 when any line was refused or skipped.
+    `--json`: `{"file", "lines", "applied", "replayed", "skipped", "refused",
+    "refused_lines"}`, every refused or skipped line (`{"line", "code", "message"}`), printed
+    before that exit.
     """
     from buyerguard.facts_load import count_lines, load_file
     from buyerguard.progress import progress_bar
@@ -174,6 +260,35 @@ def facts_load(
             file, url, token, batch_size, lambda lines: progress.advance(task, lines)
         )
     counts = summary.counts
+    if as_json:
+        print_json(
+            {
+                "file": str(file),
+                "lines": summary.lines,
+                **{outcome: counts[outcome] for outcome in FACT_OUTCOMES},
+                "refused_lines": [
+                    {"line": number, "code": code, "message": message}
+                    for number, code, message in summary.refused
+                ],
+            }
+        )
+    else:
+        _say_loaded(summary)
+    if summary.refused:
+        raise InvalidInput(
+            "facts_refused",
+            f"{len(summary.refused):,} of {summary.lines:,} fact(s) refused or skipped"
+            + (" (listed in refused_lines)" if as_json else " (listed above)"),
+            "file",
+        )
+
+
+FACT_OUTCOMES = ("applied", "replayed", "skipped", "refused")
+
+
+def _say_loaded(summary: LoadSummary) -> None:
+    """The counts of a load and its first 20 refused lines, for people."""
+    counts = summary.counts
     say(
         f"{summary.lines:,} fact(s): {counts['applied']:,} applied, "
         f"{counts['replayed']:,} replayed, {counts['skipped']:,} skipped, "
@@ -183,13 +298,6 @@ def facts_load(
         say(f"  line {number}: {code}: {message}")
     if len(summary.refused) > 20:
         say(f"  … and {len(summary.refused) - 20:,} more")
-    if summary.refused:
-        raise InvalidInput(
-            "facts_refused",
-            f"{len(summary.refused):,} of {summary.lines:,} fact(s) refused or skipped"
-            " (listed above)",
-            "file",
-        )
 
 
 WORKER_PING_TIMEOUT_SECONDS = 60

@@ -37,13 +37,40 @@ def db_upgrade() -> None:
     say(f"database at head: {rt.engine.url.render_as_string(hide_password=True)}")
 
 
+DEMO_KINDS = {"merchant": "merchants", "buyer": "buyers", "product": "products", "token": "tokens"}
+"""What `demo load` may create (as `load_demo` names it) and its key in `--json`'s `created`."""
+
+
 @demo_app.command("load")
 @refusals_exit_2
-def demo_load() -> None:
-    """Load the demo marketplace (idempotent) and print a token per role."""
-    from buyerguard.demo import load_demo
+def demo_load(as_json: AsJson = False) -> None:
+    """Load the demo marketplace (idempotent) and print a token per role.
+
+    `--json`: what this load created (the ids of merchants, buyers and products, the roles
+    whose token was issued; all four lists empty when everything was there), the file the
+    tokens are kept in, and each role's token with its party.
+    """
+    from buyerguard.demo import ROLES, load_demo
 
     result = load_demo(configured_runtime())
+    if as_json:
+        parties = {name: party_id for name, _role, party_id in ROLES}
+        # `created` reads "merchant M-yiwu", "token operator": grouped by kind for scripts.
+        created: dict[str, list[str]] = {kind: [] for kind in DEMO_KINDS.values()}
+        for item in result.created:
+            kind, name = item.split(" ", 1)
+            created[DEMO_KINDS[kind]].append(name)
+        print_json(
+            {
+                "created": created,
+                "tokens_file": str(result.tokens_file),
+                "tokens": [
+                    {"role": role, "party_id": parties.get(role), "secret": secret}
+                    for role, secret in result.tokens.items()
+                ],
+            }
+        )
+        return
     say(f"demo loaded; created: {', '.join(result.created) or 'nothing (already there)'}")
     table = Table("role", "token", title=f"demo tokens (kept in {result.tokens_file})")
     for role, secret in result.tokens.items():
@@ -76,18 +103,41 @@ def token_create(
     party: Annotated[str | None, typer.Option(help="merchant or buyer id")] = None,
     expires: Annotated[str | None, typer.Option(help="expiry instant (ISO-8601)")] = None,
     label: Annotated[str, typer.Option(help="what the token is for")] = "",
+    as_json: AsJson = False,
 ) -> None:
-    """Create a token; the secret is printed once and only its hash is stored."""
+    """Create a token; the secret is printed once and only its hash is stored.
+
+    Plain: the secret alone on stdout (for `$(...)`), its id on stderr. `--json`: the token
+    as `token list --json` shows it, with its secret.
+    """
     from buyerguard.services.context import Role
     from buyerguard.services.tokens import create_token
 
     parsed_role = Role(role.value)
     expires_at = parse_instant(expires, field="expires") if expires else None
     rt = configured_runtime()
+    now = rt.clock.now()
     with rt.engine.begin() as connection:
         issued = create_token(
-            connection, parsed_role, party, rt.clock.now(), expires_at=expires_at, label=label
+            connection, parsed_role, party, now, expires_at=expires_at, label=label
         )
+    if as_json:
+        print_json(
+            {
+                "id": issued.token_id,
+                "role": issued.role.value,
+                "party_id": issued.party_id,
+                "label": label,
+                "created_at": format_instant(now),
+                "expires_at": None
+                if issued.expires_at is None
+                else format_instant(issued.expires_at),
+                "revoked_at": None,
+                "status": "active",
+                "secret": issued.secret,
+            }
+        )
+        return
     print(issued.secret)
     print(f"token id {issued.token_id} (role {issued.role.value})", file=sys.stderr)
 
