@@ -289,6 +289,14 @@ class AccountAnswer(Balance):
 
 
 # ----------------------------------------------------------------- logistics
+class PromiseDisruption(Answer):
+    """A declared disruption that lengthened a promise."""
+
+    id: str = Field(description="the disruption (GET /v1/logistics/disruptions)")
+    carrier: str = Field(description="the carrier it slows")
+    expected_extra_days: int = Field(description="days added to the promise")
+
+
 class Promise(Answer):
     """An arrival promise (预计达) and the evidence behind it."""
 
@@ -304,6 +312,16 @@ class Promise(Answer):
     confidence: float = Field(description="the share a promise is built to hold")
     promise_table_as_of: str = Field(description="the history instant the table was built at")
     rulebook_id: RulebookId
+    holiday_days: int = Field(
+        description="public-holiday weekdays the span crosses, added to the learned days"
+    )
+    holiday_calendar: str = Field(
+        description="chinese_calendar, or fixed_dates_fallback past the package's last year"
+        " (only New Year's Day, Labour Day and National Day are known there)"
+    )
+    disruption: PromiseDisruption | None = Field(
+        description="the declared disruption that pushed the date (no label then); null if none"
+    )
 
 
 class BadgeSpell(Answer):

@@ -12,6 +12,7 @@ from buyerguard.api import (
     audit_routes,
     case_routes,
     catalogue_routes,
+    logistics_routes,
     money_routes,
     views,
     webhook_routes,
@@ -78,6 +79,7 @@ router.include_router(money_routes.router)
 router.include_router(case_routes.router)
 router.include_router(webhook_routes.router)
 router.include_router(audit_routes.router)
+router.include_router(logistics_routes.router)
 
 
 # ------------------------------------------------------------------ orders

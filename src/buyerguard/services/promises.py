@@ -3,22 +3,34 @@
 The promise table is built in batch (`eta build`, and by the scheduler every
 `promise_rebuild_interval_hours` from each Shanghai midnight, so the trailing
 window moves with the calendar) and served from memory; a lookup walks the
-back-off levels of policies.md §11 for the product's route.
+back-off levels of policies.md §11 for the product's route. What the table
+cannot know is added at the lookup (docs/logistics.md): public-holiday days the
+span crosses lengthen it, and a declared disruption (services/disruptions.py)
+pushes it; either withdraws the label.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import chinese_calendar
 import pyarrow as pa
 
 from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.clock import ensure_utc, format_instant, next_local_slot
+from buyerguard.clock import (
+    HOLIDAY_CALENDAR,
+    end_of_local_day,
+    ensure_utc,
+    format_instant,
+    local_date,
+    next_local_slot,
+)
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
 from buyerguard.rulebook import Rulebook
+from buyerguard.services import disruptions
 from buyerguard.services.context import SCHEDULER, Context
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store import repositories
@@ -28,6 +40,50 @@ if TYPE_CHECKING:
     from buyerguard.bootstrap import Runtime
 
 PROMISES_REBUILD = "arrival.promises_rebuild"
+# Past the `chinese_calendar` package's last year (clock.py falls back to plain weekends)
+# only the holidays fixed in the Gregorian calendar are known: New Year's Day, Labour Day
+# (1-5 May) and National Day (1-7 October). The Spring Festival moves with the lunar
+# calendar: declare its slowdown as a disruption until the package learns the year.
+FIXED_DATES_FALLBACK = "fixed_dates_fallback"
+FIXED_HOLIDAYS = frozenset(
+    {(1, 1)} | {(5, day) for day in range(1, 6)} | {(10, day) for day in range(1, 8)}
+)
+
+
+def holiday_day(day: date) -> tuple[bool, str]:
+    """Whether `day` lies in a public-holiday period, and which calendar said so.
+
+    Every day of the period counts, its Saturday and Sunday too: parcels move
+    seven days a week in normal weeks (the history's days are calendar days),
+    but hardly at all through a holiday. Make-up workdays change nothing.
+    """
+    try:
+        is_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:  # past the package's last year (clock.py's fallback)
+        return (day.month, day.day) in FIXED_HOLIDAYS, FIXED_DATES_FALLBACK
+    return bool(is_holiday and name is not None), HOLIDAY_CALENDAR
+
+
+def lengthened_for_holidays(paid_day: date, offset_days: int) -> tuple[date, int, str]:
+    """The promised date `offset_days` normal days after `paid_day`, holiday days not
+    counted (the paid day itself neither, when it is one): (date, holiday days, calendar).
+
+    The promise table's offsets are calendar days learned mostly on normal weeks, so
+    a span that crosses a holiday is lengthened by the holiday days in it; a
+    lengthened span that reaches into more holiday is lengthened again.
+    """
+    holiday, calendar = holiday_day(paid_day)
+    fell_back = calendar == FIXED_DATES_FALLBACK
+    skipped, remaining, day = int(holiday), offset_days + int(holiday), paid_day
+    while remaining:
+        day += timedelta(days=1)
+        holiday, calendar = holiday_day(day)
+        fell_back = fell_back or calendar == FIXED_DATES_FALLBACK
+        if holiday:
+            skipped += 1
+        else:
+            remaining -= 1
+    return day, skipped, FIXED_DATES_FALLBACK if fell_back else HOLIDAY_CALENDAR
 
 
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
@@ -119,12 +175,35 @@ def promise(
         params=params,
     )
     shown = ctx.rulebook_at(when).arrival.enabled
+    promised, label = answer.promised_date, answer.label
+    holiday_days, calendar, disruption = 0, HOLIDAY_CALENDAR, None
+    if promised is not None:
+        paid_day = local_date(when)
+        offset = (promised - paid_day).days
+        promised, holiday_days, calendar = lengthened_for_holidays(paid_day, offset)
+        hit = disruptions.worst_disruption(
+            disruptions.current_disruptions(ctx.connection),
+            carrier or None,
+            (destination, product.ship_from_region),
+            when,
+            end_of_local_day(promised),
+        )
+        if hit is not None:
+            disruption = {
+                "id": hit.id,
+                "carrier": hit.carrier,
+                "expected_extra_days": hit.expected_extra_days,
+            }
+            extra = offset + hit.expected_extra_days
+            promised, holiday_days, calendar = lengthened_for_holidays(paid_day, extra)
+        if holiday_days or disruption is not None:
+            label = None  # labels are for normal days: a span out of the ordinary shows none
     return {
         "product_id": product.id,
         "destination": destination,
         "paid_at": when,
-        "promised_date": answer.promised_date.isoformat() if answer.promised_date else None,
-        "label": answer.label if shown else None,
+        "promised_date": promised.isoformat() if promised else None,
+        "label": label if shown else None,
         "probability": answer.probability,
         "sample_size": answer.sample_size,
         "backoff_level": answer.backoff_level,
@@ -132,4 +211,7 @@ def promise(
         "confidence": built["confidence"],
         "promise_table_as_of": pointer["as_of"],
         "rulebook_id": pointer["rulebook_id"],
+        "holiday_days": holiday_days,
+        "holiday_calendar": calendar,
+        "disruption": disruption,
     }

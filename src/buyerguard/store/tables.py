@@ -375,3 +375,23 @@ case_transitions = Table(
     Column("evidence", JSON, nullable=False),
     Column("details", JSON, nullable=False),
 )
+
+# Logistics disruptions an operator declares (services/disruptions.py): a carrier slowed
+# in some GB/T 2260 regions over [starts_at, until), so promises there wait
+# `expected_extra_days` more. Never deleted: ending one sets `ended_at`, so the count of
+# rows and of ended rows (with the newest id) is the stamp every API worker checks.
+logistics_disruptions = Table(
+    "logistics_disruptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("carrier", String(64), nullable=False),
+    Column("regions", JSON, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Column("expected_extra_days", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("declared_at", UtcDateTime, nullable=False),
+    Column("declared_by", String(96), nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("ended_by", String(96)),
+)

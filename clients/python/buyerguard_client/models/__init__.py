@@ -29,6 +29,9 @@ from .change_page import ChangePage
 from .change_terms import ChangeTerms
 from .deadline import Deadline
 from .disable_in import DisableIn
+from .disruption_answer import DisruptionAnswer
+from .disruption_in import DisruptionIn
+from .disruption_page import DisruptionPage
 from .endpoint_in import EndpointIn
 from .error import Error
 from .event import Event
@@ -74,6 +77,7 @@ from .product_in import ProductIn
 from .product_page import ProductPage
 from .product_patch import ProductPatch
 from .promise import Promise
+from .promise_disruption import PromiseDisruption
 from .refund_in import RefundIn
 from .refund_in_amounts_type_0 import RefundInAmountsType0
 from .replay_in import ReplayIn
@@ -125,6 +129,9 @@ __all__ = (
     "ChangeTerms",
     "Deadline",
     "DisableIn",
+    "DisruptionAnswer",
+    "DisruptionIn",
+    "DisruptionPage",
     "EndpointIn",
     "Error",
     "Event",
@@ -170,6 +177,7 @@ __all__ = (
     "ProductPage",
     "ProductPatch",
     "Promise",
+    "PromiseDisruption",
     "RefundIn",
     "RefundInAmountsType0",
     "ReplayIn",

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
+
+if TYPE_CHECKING:
+    from ..models.promise_disruption import PromiseDisruption
+
 
 T = TypeVar("T", bound="Promise")
 
@@ -25,6 +29,11 @@ class Promise:
         confidence (float): the share a promise is built to hold
         promise_table_as_of (str): the history instant the table was built at
         rulebook_id (str): the rulebook in force, e.g. 2024-10-01
+        holiday_days (int): public-holiday weekdays the span crosses, added to the learned days
+        holiday_calendar (str): chinese_calendar, or fixed_dates_fallback past the package's last year (only New Year's
+            Day, Labour Day and National Day are known there)
+        disruption (None | PromiseDisruption): the declared disruption that pushed the date (no label then); null if
+            none
     """
 
     product_id: str
@@ -39,8 +48,13 @@ class Promise:
     confidence: float
     promise_table_as_of: str
     rulebook_id: str
+    holiday_days: int
+    holiday_calendar: str
+    disruption: None | PromiseDisruption
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.promise_disruption import PromiseDisruption  # noqa: PLC0415
+
         product_id = self.product_id
 
         destination = self.destination
@@ -72,6 +86,16 @@ class Promise:
 
         rulebook_id = self.rulebook_id
 
+        holiday_days = self.holiday_days
+
+        holiday_calendar = self.holiday_calendar
+
+        disruption: dict[str, Any] | None
+        if isinstance(self.disruption, PromiseDisruption):
+            disruption = self.disruption.to_dict()
+        else:
+            disruption = self.disruption
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -88,6 +112,9 @@ class Promise:
                 "confidence": confidence,
                 "promise_table_as_of": promise_table_as_of,
                 "rulebook_id": rulebook_id,
+                "holiday_days": holiday_days,
+                "holiday_calendar": holiday_calendar,
+                "disruption": disruption,
             }
         )
 
@@ -95,6 +122,8 @@ class Promise:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.promise_disruption import PromiseDisruption  # noqa: PLC0415
+
         d = dict(src_dict)
         product_id = d.pop("product_id")
 
@@ -155,6 +184,25 @@ class Promise:
 
         rulebook_id = d.pop("rulebook_id")
 
+        holiday_days = d.pop("holiday_days")
+
+        holiday_calendar = d.pop("holiday_calendar")
+
+        def _parse_disruption(data: object) -> None | PromiseDisruption:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                disruption_type_0 = PromiseDisruption.from_dict(data)
+
+                return disruption_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PromiseDisruption, data)
+
+        disruption = _parse_disruption(d.pop("disruption"))
+
         promise = cls(
             product_id=product_id,
             destination=destination,
@@ -168,6 +216,9 @@ class Promise:
             confidence=confidence,
             promise_table_as_of=promise_table_as_of,
             rulebook_id=rulebook_id,
+            holiday_days=holiday_days,
+            holiday_calendar=holiday_calendar,
+            disruption=disruption,
         )
 
         return promise

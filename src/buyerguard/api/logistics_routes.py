@@ -1,0 +1,147 @@
+"""The /v1/logistics endpoints: disruptions an operator declares, which move delivery
+promises at their next lookup in every API worker (services/disruptions.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ConfigDict, Field, StrictInt
+
+from buyerguard.api.access import GuardedRoute, allow
+from buyerguard.api.answers import answers
+from buyerguard.api.logistics_answers import DisruptionAnswer, DisruptionPage
+from buyerguard.api.params import CallerDep, IdCursor, Limit, id_path, page
+from buyerguard.api.runtime import run_command, runtime
+from buyerguard.api.schemas import (
+    INSTANT_DESCRIPTION,
+    REGION_CODE_MAX_LENGTH,
+    REGION_CODE_PATTERN,
+    TEXT_PATTERN,
+    Body,
+    text_field,
+)
+from buyerguard.api.views import instant
+from buyerguard.clock import parse_instant
+from buyerguard.services import disruptions
+from buyerguard.services.context import Context, Role
+
+router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+DisruptionId = Annotated[str, id_path("disruption id")]
+Region = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=REGION_CODE_MAX_LENGTH,
+        pattern=REGION_CODE_PATTERN,
+        description="GB/T 2260 code: province (440000), city (440300) or district (440305)",
+    ),
+]
+InstantText = Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
+
+
+class DisruptionIn(Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    carrier: Annotated[str, text_field(64, min_length=1)] = Field(
+        description="the carrier, as the shipment history names it", examples=["SF"]
+    )
+    regions: list[Region] = Field(
+        min_length=1,
+        max_length=disruptions.MAX_REGIONS,
+        description="where parcels from or to are slowed",
+        examples=[["440000", "330782"]],
+    )
+    from_: InstantText = Field(
+        alias="from",
+        description=f"when it begins ({INSTANT_DESCRIPTION})",
+        examples=["2024-10-21T00:00:00+08:00"],
+    )
+    until: InstantText = Field(
+        description=f"when it ends, exclusive, after `from` ({INSTANT_DESCRIPTION})",
+        examples=["2024-10-28T00:00:00+08:00"],
+    )
+    expected_extra_days: StrictInt = Field(
+        ge=0, le=disruptions.MAX_EXTRA_DAYS, description="days to add to the promises it covers"
+    )
+    reason: Annotated[str, text_field(500, min_length=1)] = Field(
+        description="why, for operators and merchants", examples=["typhoon: hub closed"]
+    )
+
+
+def disruption_view(row: dict[str, Any]) -> dict[str, Any]:
+    ended_at = row["ended_at"]
+    return {
+        "id": row["id"],
+        "carrier": row["carrier"],
+        "regions": list(row["regions"]),
+        "from": instant(row["starts_at"]),
+        "until": instant(row["until"]),
+        "expected_extra_days": row["expected_extra_days"],
+        "reason": row["reason"],
+        "active_until": instant(row["until"] if ended_at is None else min(row["until"], ended_at)),
+        "declared_at": instant(row["declared_at"]),
+        "declared_by": row["declared_by"],
+        "ended_at": instant(ended_at),
+        "ended_by": row["ended_by"],
+    }
+
+
+@router.post(
+    "/logistics/disruptions",
+    status_code=201,
+    tags=["logistics"],
+    **answers(DisruptionAnswer, 201),
+    **allow(),
+)
+def declare_disruption(body: DisruptionIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Declare a carrier's disruption: promises of that carrier from or to those regions, over
+    that period, are pushed by `expected_extra_days` and show no label, from the next lookup
+    in every API worker. A lookup that names no carrier is pushed by any carrier's."""
+    command = disruptions.NewDisruption(
+        carrier=body.carrier,
+        regions=tuple(body.regions),
+        starts_at=parse_instant(body.from_, field="from", allow_date=False),
+        until=parse_instant(body.until, field="until", allow_date=False),
+        expected_extra_days=body.expected_extra_days,
+        reason=body.reason,
+    )
+
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 201, disruption_view(disruptions.declare(ctx, command))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get(
+    "/logistics/disruptions",
+    tags=["logistics"],
+    **answers(DisruptionPage),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
+def list_disruptions(
+    request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    """Declared disruptions, ended ones too, in the order they were declared."""
+    with runtime(request).reading(caller) as ctx:
+        rows = disruptions.list_disruptions(ctx, after, limit + 1)
+    return page([disruption_view(row) for row in rows], limit)
+
+
+@router.post(
+    "/logistics/disruptions/{disruption_id}/end",
+    tags=["logistics"],
+    **answers(DisruptionAnswer),
+    **allow(),
+)
+def end_disruption(
+    disruption_id: DisruptionId, request: Request, caller: CallerDep
+) -> JSONResponse:
+    """End a disruption now (one not yet begun is withdrawn whole): promises stop waiting
+    for it from the next lookup. Ending one already over is a conflict (409)."""
+
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 200, disruption_view(disruptions.end(ctx, disruption_id))
+
+    return run_command(request, caller, None, handle)
