@@ -11,10 +11,11 @@ from buyerguard.api import case_views
 from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.answers import answers
 from buyerguard.api.case_answers import Case, CaseDetail, CasePage
+from buyerguard.api.case_schemas import CaseActionIn, CaseIn
 from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import CallerDep, IdCursor, Limit, OrderId, id_path, page
 from buyerguard.api.runtime import runtime
-from buyerguard.api.schemas import CHOICE_PATTERN, ID_MAX_LENGTH, ID_PATTERN, CaseActionIn, CaseIn
+from buyerguard.api.schemas import CHOICE_PATTERN, ID_MAX_LENGTH, ID_PATTERN
 from buyerguard.clock import parse_instant
 from buyerguard.domain.cases import ACTIONS, CaseState
 from buyerguard.domain.cases import Role as CaseRole

@@ -17,11 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from buyerguard.api import case_views, money_views, views
+from buyerguard.api.case_schemas import CaseActionIn, CaseIn, EvidenceIn
 from buyerguard.api.runtime import Answer, execute_command
 from buyerguard.api.schemas import (
-    CaseActionIn,
-    CaseIn,
-    EvidenceIn,
     ExecutionIn,
     FactIn,
     OrderIn,
