@@ -3,6 +3,7 @@ need a real server: the README tour, browsers, the generated client, metrics."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -70,3 +71,15 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         server.terminate()
         server.wait(timeout=10)
         log_file.close()
+
+
+def post_json(base: str, path: str, token: str, body: object) -> int:
+    """POST a JSON body to a live server with a bearer token; the status (a refusal raises)."""
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status)

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
+from tests.live_server import post_json
+
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER_ENV = "BUYERGUARD_REQUIRE_BROWSER"
 # One UI step (a render, a click answered by the API) takes about a second, and up to a few on
@@ -48,14 +50,7 @@ def chromium() -> Iterator[Browser]:
 
 
 def _post(base: str, path: str, token: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        base + path,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status in (200, 201)
+    assert post_json(base, path, token, body) in (200, 201)
 
 
 def _balance_from_the_api(base: str, token: str) -> dict[str, Any]:

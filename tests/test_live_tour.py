@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.live_server import free_port
+from tests.live_server import free_port, post_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TOUR = ROOT / "examples" / "tour.sh"
@@ -208,14 +208,7 @@ def test_metrics_add_up_across_workers_and_logs_carry_request_ids(
         ("/v1/orders", order),
         ("/v1/orders/O-metrics/payment", {"amount": "360.00"}),
     ):
-        request = urllib.request.Request(
-            base + path,
-            data=json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status in (200, 201)
+        assert post_json(base, path, token, body) in (200, 201)
     status, text = _get(f"{base}/metrics")
     assert status == 200
     samples = {

@@ -101,6 +101,27 @@ def _replay(
     return Answer(row.status_code, json.loads(row.response_body), replayed=True)
 
 
+def _key_row(
+    rt: Runtime,
+    actor: Actor,
+    route: str,
+    key: str,
+    request_hash: str,
+    status_code: int,
+    payload: Any,
+) -> dict[str, Any]:
+    """An idempotency key's row: claimed (status 0, no answer yet) or with its answer."""
+    return {
+        "principal": actor.label,
+        "route": route,
+        "key": key,
+        "request_hash": request_hash,
+        "status_code": status_code,
+        "response_body": json.dumps(payload),
+        "created_at": ensure_utc(rt.clock.now()),
+    }
+
+
 def check_idempotency_key(key: str | None) -> None:
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInput(
@@ -131,19 +152,9 @@ def execute_command(
             # Claim the key before doing the work: a concurrent request with the same
             # key waits on this row and, once we commit, replays our answer. A key
             # already taken is a replay (or a refusal, with another body).
+            row = _key_row(rt, actor, route, key, request_hash, 0, None)
             claimed = insert_if_absent(
-                connection,
-                idempotency_keys,
-                {
-                    "principal": actor.label,
-                    "route": route,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "status_code": 0,
-                    "response_body": "null",
-                    "created_at": ensure_utc(rt.clock.now()),
-                },
-                returning=idempotency_keys.c.key,
+                connection, idempotency_keys, row, returning=idempotency_keys.c.key
             ).first()
             if claimed is None:
                 replayed = _replay(connection, actor, route, key, request_hash)
@@ -206,19 +217,9 @@ def execute_long_command(
         return Answer(status_code, payload)
 
     def store(connection: Connection) -> Answer:
+        row = _key_row(rt, actor, route, key, request_hash, status_code, payload)
         stored = insert_if_absent(
-            connection,
-            idempotency_keys,
-            {
-                "principal": actor.label,
-                "route": route,
-                "key": key,
-                "request_hash": request_hash,
-                "status_code": status_code,
-                "response_body": json.dumps(payload),
-                "created_at": ensure_utc(rt.clock.now()),
-            },
-            returning=idempotency_keys.c.key,
+            connection, idempotency_keys, row, returning=idempotency_keys.c.key
         ).first()
         if stored is not None:
             return Answer(status_code, payload)
