@@ -78,6 +78,10 @@ IDEMPOTENCY_KEY = {
 }
 
 
+# A batch carries a key per fact, in its body (`facts[i].idempotency_key`), and no header.
+KEYS_IN_BODY = frozenset({"/v1/facts"})
+
+
 def _refusals(method: str, path: str, guarded: bool, has_input: bool) -> list[str]:
     statuses = ["401", "403"] if guarded else []
     if guarded:  # what the path or the body names (a buyer, a product, a merchant…) may not exist
@@ -132,7 +136,7 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
             if guarded:
                 operation["security"] = [{BEARER: []}]
             parameters = operation.setdefault("parameters", [])
-            if method == "post":
+            if method == "post" and path not in KEYS_IN_BODY:
                 parameters.append(IDEMPOTENCY_KEY)
             has_input = bool(parameters) or "requestBody" in operation
             responses = operation.setdefault("responses", {})

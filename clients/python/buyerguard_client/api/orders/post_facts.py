@@ -8,17 +8,14 @@ from ...client import AuthenticatedClient, Client
 from ...models.error import Error
 from ...models.facts_answer import FactsAnswer
 from ...models.facts_in import FactsIn
-from ...types import UNSET, Response, Unset
+from ...types import Response
 
 
 def _get_kwargs(
     *,
     body: FactsIn,
-    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
-    if not isinstance(idempotency_key, Unset):
-        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -88,7 +85,6 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: FactsIn,
-    idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | FactsAnswer]:
     """Post Facts
 
@@ -97,7 +93,6 @@ def sync_detailed(
     refused. Everything applied has committed when the answer is sent.
 
     Args:
-        idempotency_key (str | Unset):
         body (FactsIn): A batch of facts, applied in order.
 
     Raises:
@@ -110,7 +105,6 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
-        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -124,7 +118,6 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: FactsIn,
-    idempotency_key: str | Unset = UNSET,
 ) -> Error | FactsAnswer | None:
     """Post Facts
 
@@ -133,7 +126,6 @@ def sync(
     refused. Everything applied has committed when the answer is sent.
 
     Args:
-        idempotency_key (str | Unset):
         body (FactsIn): A batch of facts, applied in order.
 
     Raises:
@@ -147,7 +139,6 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
-        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -155,7 +146,6 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: FactsIn,
-    idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | FactsAnswer]:
     """Post Facts
 
@@ -164,7 +154,6 @@ async def asyncio_detailed(
     refused. Everything applied has committed when the answer is sent.
 
     Args:
-        idempotency_key (str | Unset):
         body (FactsIn): A batch of facts, applied in order.
 
     Raises:
@@ -177,7 +166,6 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
-        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -189,7 +177,6 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: FactsIn,
-    idempotency_key: str | Unset = UNSET,
 ) -> Error | FactsAnswer | None:
     """Post Facts
 
@@ -198,7 +185,6 @@ async def asyncio(
     refused. Everything applied has committed when the answer is sent.
 
     Args:
-        idempotency_key (str | Unset):
         body (FactsIn): A batch of facts, applied in order.
 
     Raises:
@@ -213,6 +199,5 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
-            idempotency_key=idempotency_key,
         )
     ).parsed
