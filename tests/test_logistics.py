@@ -437,3 +437,33 @@ def test_scheduler_rebuilds_the_promise_table_at_each_shanghai_midnight(
         "arrival.promises_rebuild",
         "payouts.run",
     ]
+
+
+def test_a_flag_that_is_not_true_or_false_is_refused_not_read_as_false(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """docs/logistics.md: a flag is true or false (t/f, 1/0, yes/no), blank is false. A typo
+    ("ture", "2") was read as false silently, so a refunded parcel counted as delivered."""
+    rows = next_day_history(count=4)
+    rows[0]["official_logistics"] = "ture"
+    rows[1]["refunded_before_shipment"] = "2"
+    rows[2]["official_logistics"] = ""
+    rows[3]["refunded_before_shipment"] = "no"
+    columns = [*COLUMNS, "refunded_before_shipment"]
+
+    def flags_file() -> Path:
+        path = tmp_path / "flags.csv"
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    with pytest.raises(BuyerguardError) as refused:
+        rt.history.import_file(flags_file(), now=rt.clock.now())
+    message = refused.value.message
+    assert "2 bad row(s)" in message, message
+    assert "row 1: official_logistics not true or false" in message
+    assert "row 2: refunded_before_shipment not true or false" in message
+    rows[0]["official_logistics"], rows[1]["refunded_before_shipment"] = "yes", "0"
+    assert rt.history.import_file(flags_file(), now=rt.clock.now()) == 4

@@ -163,7 +163,10 @@ def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
 
 
 def _flag_sql(column: str) -> str:
-    return f"coalesce(TRY_CAST({column} AS BOOLEAN), {column} IS NULL AND false)"
+    """true/false (t/f, 1/0, yes/no); blank is false; anything else NULL, refused below
+    (a typo such as "ture" must not read as false)."""
+    text = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+    return f"CASE WHEN {text} IS NULL THEN false ELSE TRY_CAST({text} AS BOOLEAN) END"
 
 
 def _validated(
@@ -220,6 +223,8 @@ def _validated(
             "origin_region LIKE '%-%' AND origin_city_given IS NULL",
             "required for ISO 3166-2 origins",
         ),
+        ("official_logistics", "official_logistics IS NULL", "not true or false"),
+        ("refunded_before_shipment", "refunded_before_shipment IS NULL", "not true or false"),
         ("paid_at", "paid_at IS NULL", "missing, malformed or without UTC offset"),
         ("paid_at", "paid_at > $now", "in the future"),
         (
