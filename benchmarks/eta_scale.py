@@ -70,7 +70,7 @@ from rich.table import Table
 from buyerguard.analytics.eta import build_promise_table
 from buyerguard.analytics.key_codes import KEY_CODE_COLUMNS, KeyCodebook
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.analytics.route_days import promise_table_params
+from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.shipments import SHIPMENT_SCHEMA
 from buyerguard.analytics.sign_rate import (
     SignRateParams,

@@ -66,7 +66,7 @@ from rich.table import Table
 
 from buyerguard.analytics.eta import create_promise_table, lookup_promises_sql
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.analytics.route_days import promise_table_params
+from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.shipments import (
     SHIPMENT_FACTS_SCHEMA,
     create_coded_history,

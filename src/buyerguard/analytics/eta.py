@@ -90,7 +90,8 @@ from buyerguard.analytics.promise_params import (
     PromiseParams,
     chosen_confidences,
 )
-from buyerguard.analytics.route_days import ROUTE_KEYS, collect_routes
+from buyerguard.analytics.route_days import collect_routes
+from buyerguard.analytics.route_selection import ROUTE_KEYS
 from buyerguard.analytics.shipments import IDENTIFIER, region_levels, relation_sql, write_table
 from buyerguard.analytics.survival import promise_offsets
 from buyerguard.clock import local_date

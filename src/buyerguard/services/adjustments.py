@@ -20,7 +20,13 @@ from buyerguard.errors import InvalidInput
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
-from buyerguard.services import instructions, refunds_after_shipment, settlement
+from buyerguard.services import (
+    instructions,
+    lifecycle_postings,
+    refund_steps,
+    refunds_after_shipment,
+    settlement,
+)
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import (
     Taken,
@@ -88,7 +94,7 @@ def adjust(ctx: Context, order_id: str, adjustment: Adjustment) -> dict[str, Any
     }
     taken: Taken | None = None
     if adjustment.kind == REFUND:
-        decision_kind = settlement.REFUND_DUE
+        decision_kind = refund_steps.REFUND_DUE
         instruction_id, taken = _refund(ctx, order, sub, adjustment.amount_fen, details)
     else:
         decision_kind = CLAWBACK_DECISION if adjustment.kind == CLAWBACK else COMPENSATION_DECISION
@@ -141,7 +147,7 @@ def _refund(
     hold; released, taken back from the merchant (and where from)."""
     when = ctx.now()
     rulebook = ctx.rulebook_at(when)
-    rule = settlement.OPERATOR_RULE
+    rule = lifecycle_postings.OPERATOR_RULE
     if order.state is OrderState.PAID:
         refunds, _ = order.refund_before_shipment(None, when, {sub.id: amount_fen})
         why = "by the operator"
@@ -172,7 +178,7 @@ def _decide(
         amount_fen,
         payer,
         payee,
-        (settlement.OPERATOR_RULE,),
+        (lifecycle_postings.OPERATOR_RULE,),
         ctx.rulebook_at(ctx.now()).id,
         explanation,
         details,
@@ -269,7 +275,7 @@ def _compensate(
         party=buyer,
         amount_fen=adjustment.amount_fen,
         occurred_at=ctx.now(),
-        rule_ids=(settlement.OPERATOR_RULE,),
+        rule_ids=(lifecycle_postings.OPERATOR_RULE,),
         explanation=f"pay buyer {order.buyer_id} a compensation of "
         f"{format_fen(adjustment.amount_fen)} on order {order.id}",
         order_id=order.id,

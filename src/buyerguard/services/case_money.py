@@ -1,7 +1,7 @@
 """The money of after-sales cases, on the money paths every refund takes.
 
 A case's refund comes from escrow while the sub-order's money is held and is
-taken back from the merchant once released (settlement.refund_after_shipment),
+taken back from the merchant once released (refunds_after_shipment.refund_after_shipment),
 never beyond what the case asked nor what is left of the sub-order. The
 platform pays the carrier of an official pickup the return-shipping subsidy
 (§3, one cap per order) and, when the merchant proves a quick-refunded return
@@ -25,7 +25,7 @@ from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
-from buyerguard.services import instructions, refunds_after_shipment, settlement
+from buyerguard.services import instructions, refund_steps, refunds_after_shipment
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import merchant_accounts, post_transfer, take_from_merchant
 from buyerguard.services.records import decided_total_fen, record_repeated_decision
@@ -207,7 +207,7 @@ def pickup_accounts(order: Order, case: Case, carrier: str) -> list[accounts.Acc
     the command takes them all at once, in one order, before either moves money."""
     sub = order.sub_order(case.sub_order_id, field="sub_order_id")
     return [
-        *settlement.refund_accounts(order, sub),
+        *refund_steps.refund_accounts(order, sub),
         *merchant_accounts(order.merchant_id),  # a shipping refund after release
         accounts.platform_subsidy_expense(order.id),
         *instructions.party_accounts(party("carrier", carrier)),
@@ -219,7 +219,7 @@ def closing_accounts(order: Order, case: Case) -> list[accounts.AccountSpec]:
     platform, a claim paid to or a cost charged to the merchant): locked at once."""
     sub = order.sub_order(case.sub_order_id, field="sub_order_id")
     return [
-        *settlement.refund_accounts(order, sub),
+        *refund_steps.refund_accounts(order, sub),
         *merchant_accounts(order.merchant_id),
         accounts.platform_subsidy_expense(case.sub_order_id),
         accounts.platform_recoveries(case.sub_order_id),

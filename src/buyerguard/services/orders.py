@@ -28,8 +28,8 @@ from buyerguard.services.records import (
     latest_decision_at,
     record_decision,
 )
+from buyerguard.services.refund_steps import REFUND_DUE
 from buyerguard.services.sale_terms import terms_at_payment
-from buyerguard.services.settlement import REFUND_DUE
 from buyerguard.services.timers import (
     DueTimer,
     cancel_timer,

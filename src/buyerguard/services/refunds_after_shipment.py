@@ -23,27 +23,23 @@ from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import TransferKind, lock_accounts
 from buyerguard.money import Fen, format_fen
 from buyerguard.services.context import Context
+from buyerguard.services.lifecycle_postings import OPERATOR_RULE, lifecycle_decision, nth, post
 from buyerguard.services.merchant_money import Taken, merchant_accounts, take_from_merchant
 from buyerguard.services.records import (
     has_decision,
     record_decision,
     record_repeated_decision,
 )
-from buyerguard.services.settlement import (
+from buyerguard.services.refund_steps import (
     FEE_ADJUSTED,
-    OPERATOR_RULE,
     REFUND_DUE,
-    fee_now,
     instruct_refund,
-    lifecycle_decision,
-    nth,
-    post,
     refund_accounts,
-    refund_sub_orders,
     refunds_so_far,
     shipping_decision,
     shipping_from_escrow,
 )
+from buyerguard.services.settlement import fee_now, refund_sub_orders
 
 
 def refund_after_shipment(

@@ -1,4 +1,4 @@
-"""The money of the order lifecycle: escrow holds, release with the fee, refunds.
+"""The escrow of an order: its payment held, refunds from the hold, release with the fee.
 
 Paying an order moves the buyer's money from the rail clearing account into
 the merchant's escrow and places one hold per sub-order (and one for
@@ -8,10 +8,13 @@ refundable balance and nets any debt of the merchant's from what it just
 earned. A refund before release voids the hold, owes the money to the buyer
 and holds what is left; a refund after release comes back from the merchant
 (services/merchant_money.py) within the sub-order's refundable balance, with
-the fee difference posted back. Either way the buyer is paid by instruction
-(services/instructions.py). Every transfer id names its purpose and subject,
-so a retried command cannot move money twice. Each command locks the
-accounts it will post to first, in one order (`ledger.book.lock_accounts`).
+the fee difference posted back (services/refunds_after_shipment.py). Either
+way the buyer is paid by instruction (services/instructions.py); what both
+refund paths share is in services/refund_steps.py. Every transfer id names its
+purpose and subject, so a retried command cannot move money twice. Each
+command locks the accounts it will post to first, in one order
+(`ledger.book.lock_accounts`); services/lifecycle_postings.py writes the
+decisions and transfers.
 """
 
 from __future__ import annotations
@@ -24,89 +27,23 @@ from buyerguard.domain.fees import FeeFacts, technical_service_fee
 from buyerguard.domain.orders import Order, SubOrder
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import (
-    Transfer,
-    TransferKind,
-    lock_accounts,
-    open_hold_fen,
-    record,
-)
+from buyerguard.ledger.book import TransferKind, lock_accounts, open_hold_fen
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
-from buyerguard.services import instructions
 from buyerguard.services.context import Context
-from buyerguard.services.merchant_money import (
-    merchant_accounts,
-    net_debt,
-)
-from buyerguard.services.records import (
-    has_decision,
-    next_decision_sequence,
-    record_decision,
+from buyerguard.services.lifecycle_postings import lifecycle_decision, nth, post
+from buyerguard.services.merchant_money import net_debt
+from buyerguard.services.records import has_decision, record_decision
+from buyerguard.services.refund_steps import (
+    REFUND_DUE,
+    instruct_refund,
+    refund_accounts,
+    refunds_so_far,
+    shipping_from_escrow,
 )
 
 ESCROW_RULE = "lifecycle.escrow_until_confirmation"
 REFUND_RULE = "refund_only.before_shipment_always_allowed"
-REFUND_DUE = "refund_due"
-# Rule ids of the money-out half: an operator's decision, and the §1 fee base after refunds.
-OPERATOR_RULE = "operator.adjustment"
-FEE_ADJUSTED = "fee_adjusted"  # the fee on net goods after a refund after release (§1)
-
-
-def lifecycle_decision(
-    kind: str,
-    subject_id: str,
-    amount_fen: Fen,
-    payer: str,
-    payee: str,
-    rulebook: Rulebook,
-    rule_id: str,
-    explanation: str,
-    details: Mapping[str, object] | None = None,
-) -> Decision:
-    return Decision(
-        kind,
-        subject_id,
-        amount_fen,
-        payer,
-        payee,
-        (rule_id,),
-        rulebook.id,
-        explanation,
-        dict(details or {}),
-    )
-
-
-def post(
-    ctx: Context,
-    transfer_id: str,
-    kind: TransferKind,
-    debit: accounts.AccountSpec,
-    credit: accounts.AccountSpec,
-    amount_fen: Fen,
-    purpose: str,
-    order: Order,
-    occurred_at: datetime,
-    decision_id: str | None = None,
-    pending_id: str | None = None,
-) -> None:
-    record(
-        ctx.connection,
-        Transfer(
-            id=transfer_id,
-            kind=kind,
-            debit=debit,
-            credit=credit,
-            amount_fen=amount_fen,
-            purpose=purpose,
-            occurred_at=occurred_at,
-            order_id=order.id,
-            decision_id=decision_id,
-            pending_id=pending_id,
-        ),
-        ctx.now(),
-        accounts_locked=True,  # each command locks all its accounts first, in one order
-    )
 
 
 def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: datetime) -> None:
@@ -163,16 +100,6 @@ def hold_payment(ctx: Context, order: Order, rulebook: Rulebook, occurred_at: da
             order,
             occurred_at,
         )
-
-
-def nth(base_id: str, sequence: int) -> str:
-    """The id of the `sequence`-th transfer of one purpose on one subject: `base`, `base:2`…"""
-    return base_id if sequence == 1 else f"{base_id}:{sequence}"
-
-
-def refunds_so_far(ctx: Context, sub_id: str) -> int:
-    """How many refunds a sub-order has had: its open hold is the next one, `hold:{sub}:{n+1}`."""
-    return next_decision_sequence(ctx.connection, REFUND_DUE, sub_id) - 1
 
 
 def refund_sub_orders(
@@ -266,115 +193,6 @@ def refund_sub_orders(
             ctx, order, rulebook, occurred_at, rule_id, why_shipping, details
         )
     return instruct_refund(ctx, order, refunded_fen, occurred_at, rule_id, refunds, details)
-
-
-def shipping_decision(
-    order: Order,
-    rulebook: Rulebook,
-    rule_id: str,
-    why: str,
-    details: Mapping[str, object] | None,
-) -> Decision:
-    return lifecycle_decision(
-        "shipping_refund_due",
-        order.id,
-        order.shipping_fen,
-        PLATFORM,
-        party("buyer", order.buyer_id),
-        rulebook,
-        rule_id,
-        f"refund shipping {format_fen(order.shipping_fen)}: {why}",
-        details,
-    )
-
-
-def shipping_from_escrow(
-    ctx: Context,
-    order: Order,
-    rulebook: Rulebook,
-    occurred_at: datetime,
-    rule_id: str,
-    why: str,
-    details: Mapping[str, object] | None,
-) -> Fen:
-    """Void the shipping hold and owe the shipping back to the buyer (accounts locked)."""
-    decision = shipping_decision(order, rulebook, rule_id, why, details)
-    decision_ref = record_decision(ctx, decision, occurred_at, order.id)
-    escrow = accounts.merchant_escrow(order.merchant_id)
-    payable = accounts.merchant_payable(order.merchant_id)
-    post(
-        ctx,
-        f"void-shipping:{order.id}",
-        TransferKind.VOID_PENDING,
-        escrow,
-        payable,
-        order.shipping_fen,
-        "escrow_void",
-        order,
-        occurred_at,
-        decision_ref,
-        pending_id=f"hold-shipping:{order.id}",
-    )
-    post(
-        ctx,
-        f"refund-shipping:{order.id}",
-        TransferKind.POSTED,
-        escrow,
-        accounts.buyer_payable(order.buyer_id),
-        order.shipping_fen,
-        "refund",
-        order,
-        occurred_at,
-        decision_ref,
-    )
-    return order.shipping_fen
-
-
-def instruct_refund(
-    ctx: Context,
-    order: Order,
-    amount_fen: Fen,
-    occurred_at: datetime,
-    rule_id: str,
-    refunds: list[tuple[SubOrder, Fen]],
-    details: Mapping[str, object] | None,
-) -> str:
-    """One instruction per refunding command: the buyer gets one payment for it."""
-    return instructions.instruct(
-        ctx,
-        kind=instructions.REFUND,
-        party=party("buyer", order.buyer_id),
-        amount_fen=amount_fen,
-        occurred_at=occurred_at,
-        rule_ids=(rule_id,),
-        explanation=f"pay buyer {order.buyer_id} the refund of {format_fen(amount_fen)} "
-        f"on order {order.id}",
-        order_id=order.id,
-        details={
-            "sub_orders": {sub.id: format_fen(amount) for sub, amount in refunds},
-            **(details or {}),
-        },
-    )
-
-
-def refund_accounts(order: Order, sub: SubOrder | None) -> list[accounts.AccountSpec]:
-    """Every account a refund of `sub` posts to (any sub-order of the order before release):
-    a command that moves other money too locks these with its own, all at once."""
-    owed_to_buyer = instructions.party_accounts(party("buyer", order.buyer_id))
-    if not order.released or sub is None:
-        return [
-            accounts.rail_clearing(order.id),
-            accounts.merchant_escrow(order.merchant_id),
-            accounts.merchant_payable(order.merchant_id),
-            *owed_to_buyer,
-        ]
-    return [
-        *merchant_accounts(order.merchant_id),
-        *owed_to_buyer,
-        accounts.sub_order_refundable(sub.id),
-        accounts.refundable_issued(sub.id),
-        accounts.platform_fee_revenue(sub.id),
-    ]
 
 
 def fee_now(ctx: Context, order: Order, sub: SubOrder) -> Decision:

@@ -1,0 +1,157 @@
+"""The two scans of the promise build over the parcels (route_days.py has the overview).
+
+Each reads the shipment history once, turns every parcel into its days in the
+risk set (`_parcels_sql`) and aggregates them to small tables: the first pass
+into the level-1 route hashes worth a second look and the counts levels 2-5
+are taken from, the second into the exact level-1 (route, day) counts. The
+statements over those results are in `route_selection.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from buyerguard.analytics.shipments import relation_sql
+
+_DAY_US = 86_400_000_000
+
+
+def _parcels_sql(rel: str, horizon_days: int, columns: Sequence[str], where: str = "") -> str:
+    """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
+
+    `columns` are `expression AS name` or plain column names. offset_days is
+    the last day the parcel is in the risk set (its sign day, or the day it
+    is censored at) and `entry` the first. Lost parcels, and parcels that
+    leave the risk set before they enter it, are filtered out here.
+    """
+    h = int(horizon_days)
+    names = ", ".join(c.rsplit(" AS ", 1)[-1] for c in columns)
+    return f"""(
+    SELECT {names}, is_event, offset_days, entry
+    FROM (
+        SELECT {names},
+               coalesce(delay <= {h}, false) AS is_event,
+               CASE WHEN delay <= {h} THEN delay
+                    ELSE least(coalesce(delay - 1, $as_of_day - pay_day - 1), {h})
+               END AS offset_days,
+               greatest(0, $entry_day - pay_day) AS entry
+        FROM (
+            SELECT {names}, pay_day,
+                   CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay
+            FROM (
+                SELECT {", ".join(columns)},
+                       (epoch_us(paid_at) + $offset_us) // {_DAY_US} AS pay_day,
+                       (epoch_us(signed_at) + $offset_us) // {_DAY_US} AS sign_day
+                FROM {rel}
+                WHERE paid_at >= $window_start AND paid_at < $as_of
+                  AND NOT coalesce(refunded_before_shipment, false) {where}
+            ) AS days
+        ) AS delays
+        WHERE coalesce(delay, $as_of_day - pay_day) <= $lost_after
+    ) AS spans
+    WHERE offset_days >= entry
+)"""
+
+
+_ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
+
+# Parts of the first pass's output table (one table, so one scan feeds all).
+KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
+
+
+def first_pass_sql(shipments: str, horizon_days: int) -> str:
+    """One scan feeding four aggregates; the rows of all four in one table.
+
+    part 0: level-1 route hashes with ≥ $min_samples parcels (route_hash);
+    part 2: (merchant, origin city and province, destination province, day)
+    counts, from which levels 2-4 are taken; part 5: carrier-day counts
+    (level 5); part 9: parcels per province pair and carrier (level 4's
+    parent). DuckDB streams the scan into the four aggregates at once.
+    """
+    parcels = _parcels_sql(
+        relation_sql(shipments),
+        horizon_days,
+        [
+            "product_code IS NOT NULL AS has_product",
+            f"{_ROUTE_HASH} AS route_hash",
+            "merchant_code",
+            "origin_city_code",
+            "origin_province_code",
+            "destination_province_code",
+            "carrier_code",
+        ],
+    )
+    day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
+    return f"""
+WITH parcels AS {parcels},
+kept_hashes AS (
+    SELECT route_hash FROM parcels
+    WHERE has_product AND entry = 0
+    GROUP BY route_hash
+    HAVING count(*) >= $min_samples
+),
+level2 AS (
+    SELECT merchant_code, origin_city_code, origin_province_code, destination_province_code,
+           {day}
+    FROM parcels
+    GROUP BY merchant_code, origin_city_code, origin_province_code, destination_province_code,
+             offset_days, entry
+),
+carrier_days AS (
+    SELECT carrier_code, {day} FROM parcels GROUP BY carrier_code, offset_days, entry
+),
+pair_carriers AS (
+    SELECT origin_province_code, destination_province_code, carrier_code, count(*) AS parcels
+    FROM parcels GROUP BY origin_province_code, destination_province_code, carrier_code
+)
+SELECT {KEPT_HASH_PART}::TINYINT AS part, route_hash, NULL::INTEGER AS merchant_code,
+       NULL::INTEGER AS origin_city_code, NULL::INTEGER AS origin_province_code,
+       NULL::INTEGER AS destination_province_code, NULL::INTEGER AS carrier_code,
+       NULL::INTEGER AS offset_days, NULL::INTEGER AS entry,
+       NULL::BIGINT AS parcels, NULL::BIGINT AS events
+FROM kept_hashes
+UNION ALL
+SELECT {LEVEL2_PART}, NULL, merchant_code, origin_city_code, origin_province_code,
+       destination_province_code, NULL, offset_days, entry, parcels, events
+FROM level2
+UNION ALL
+SELECT {CARRIER_PART}, NULL, NULL, NULL, NULL, NULL, carrier_code, offset_days, entry, parcels,
+       events
+FROM carrier_days
+UNION ALL
+SELECT {PAIR_CARRIER_PART}, NULL, NULL, NULL, origin_province_code, destination_province_code,
+       carrier_code, NULL, NULL, parcels, NULL
+FROM pair_carriers
+"""
+
+
+def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
+    """Level-1 (route, day) counts of the parcels whose route hash was kept.
+
+    The hash test runs in the scan, before the day arithmetic, so only the
+    parcels of candidate routes pay for it. Each route's parent (level 2) is
+    the smallest merchant, origin city and destination province among its
+    parcels (one of each, in any consistent history).
+    """
+    parcels = _parcels_sql(
+        relation_sql(shipments),
+        horizon_days,
+        [
+            "product_code",
+            "origin_region_code",
+            "destination_region_code",
+            "merchant_code",
+            "origin_city_code",
+            "destination_province_code",
+        ],
+        f"AND product_code IS NOT NULL AND {_ROUTE_HASH} IN"
+        f" (SELECT route_hash FROM {first_pass} WHERE part = {KEPT_HASH_PART})",
+    )
+    return f"""
+SELECT product_code, origin_region_code, destination_region_code, offset_days, entry,
+       count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events,
+       min(merchant_code) AS p_merchant, min(origin_city_code) AS p_origin,
+       min(destination_province_code) AS p_destination
+FROM {parcels} AS p
+GROUP BY product_code, origin_region_code, destination_region_code, offset_days, entry
+"""
