@@ -427,6 +427,7 @@ def test_facts_load_counts_every_outcome_and_lists_every_refused_line(
     assert loaded == {
         "file": str(facts),
         "lines": 6,
+        "sent": 5,  # the malformed line never left
         "applied": 3,
         "replayed": 0,
         "skipped": 1,
@@ -450,6 +451,7 @@ def test_facts_load_counts_every_outcome_and_lists_every_refused_line(
     assert replayed == {
         "file": str(good),
         "lines": 2,
+        "sent": 2,
         "applied": 0,
         "replayed": 2,
         "skipped": 0,

@@ -242,7 +242,7 @@ def facts_load(
 
     Every fact carries its idempotency key: a load cut short is finished by
     running the same file again. Exits 2 when any line was refused or skipped.
-    `--json`: `{"file", "lines", "applied", "replayed", "skipped", "refused",
+    `--json`: `{"file", "lines", "sent", "applied", "replayed", "skipped", "refused",
     "refused_lines"}`, every refused or skipped line (`{"line", "code", "message"}`), printed
     before that exit.
     """
@@ -265,6 +265,7 @@ def facts_load(
             {
                 "file": str(file),
                 "lines": summary.lines,
+                "sent": summary.sent,
                 **{outcome: counts[outcome] for outcome in FACT_OUTCOMES},
                 "refused_lines": [
                     {"line": number, "code": code, "message": message}

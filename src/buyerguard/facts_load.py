@@ -25,6 +25,7 @@ BUSY_RETRIES = 5  # a 503 is retried this often, after its Retry-After
 @dataclass
 class LoadSummary:
     lines: int = 0
+    sent: int = 0  # facts sent to the server (the rest were refused or skipped here)
     counts: dict[str, int] = field(
         default_factory=lambda: {"applied": 0, "replayed": 0, "skipped": 0, "refused": 0}
     )
@@ -95,6 +96,7 @@ def load_file(
         if not batch:
             return
         answer = _post(url, token, {"facts": [fact for _, fact in batch]})
+        summary.sent += len(batch)
         for (number, fact), result in zip(batch, answer["results"], strict=True):
             summary.counts[result["outcome"]] += 1
             if result["outcome"] in ("refused", "skipped"):
