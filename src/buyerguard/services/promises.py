@@ -11,6 +11,7 @@ pushes it; either withdraws the label.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ FIXED_HOLIDAYS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # ~19 µs a call in chinese_calendar, on every lookup's span
 def holiday_day(day: date) -> tuple[bool, str]:
     """Whether `day` lies in a public-holiday period, and which calendar said so.
 
