@@ -152,6 +152,28 @@ def webhook_endpoint(api: Api, tag: str) -> str:
     return str(answer.json()["id"])
 
 
+def disruption_body(api: Api, tag: str) -> dict[str, object]:
+    """A disruption of SF in Guangdong: an order shipped by SF first, so the carrier is known."""
+    order(api, f"dis-{tag}", "pay", "ship")
+    return {
+        "carrier": "SF",
+        "regions": ["440000"],
+        "from": "2024-10-20T00:00:00+08:00",
+        "until": "2024-10-27T00:00:00+08:00",
+        "expected_extra_days": 2,
+        "reason": f"probe {tag}",
+    }
+
+
+def disruption(api: Api, tag: str) -> str:
+    """A fresh disruption, declared by the operator."""
+    answer = api.post(
+        "operator", "/v1/logistics/disruptions", disruption_body(api, tag), key=f"dis-{tag}"
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 def case_at(api: Api, tag: str, stage: str) -> str:
     """A fresh case on a fresh signed order of B-shop at M-yiwu, moved to `stage`."""
     order_id = order(api, f"case-{tag}", "pay", "ship", "sign")
@@ -295,6 +317,13 @@ PROBES: dict[str, Probe] = {
         "POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{tag}"}
     ),
     "GET /v1/webhook-endpoints": lambda api, tag: Call("GET", "/v1/webhook-endpoints"),
+    "POST /v1/logistics/disruptions": lambda api, tag: Call(
+        "POST", "/v1/logistics/disruptions", disruption_body(api, tag)
+    ),
+    "GET /v1/logistics/disruptions": lambda api, tag: Call("GET", "/v1/logistics/disruptions"),
+    "POST /v1/logistics/disruptions/{disruption_id}/end": lambda api, tag: Call(
+        "POST", f"/v1/logistics/disruptions/{disruption(api, tag)}/end"
+    ),
     "GET /v1/webhook-endpoints/{endpoint_id}": lambda api, tag: Call(
         "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}"
     ),
