@@ -16,7 +16,7 @@ For each Shanghai day D of the walk, as the engine would live through it:
    way the API serves it (`current_promises`);
 3. each parcel paid on D is looked up as `services.promises.promise` answers
    `GET /v1/promises`: `analytics.eta.promise_for` on the served table, then the
-   lookup's own calendar and disruption handling (`lengthened_for_holidays`,
+   lookup's own calendar and disruption handling (`add_days_past_holidays`,
    `disruptions.worst_disruption`, no label when either acts). The carrier's
    week-long disruption is declared by an operator when it begins
    (`--undeclared`: never).
@@ -60,10 +60,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from buyerguard.analytics.eta import promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
-from buyerguard.clock import end_of_local_day, local_date, start_of_local_day
+from buyerguard.clock import public_holiday, start_of_local_day
 from buyerguard.rulebook import rulebook_at
 from buyerguard.services import disruptions
-from buyerguard.services.promises import holiday_day, lengthened_for_holidays
+from buyerguard.services.promises import adjusted
 from buyerguard.store.shipment_history import ShipmentHistory
 from drifting_history import (
     RECOVERY_DAYS,
@@ -186,7 +186,7 @@ def _calendar_kind(
             return "slowdown"
         if 0 < (day - end).days <= RECOVERY_DAYS:
             return "recovery"
-    if holiday_day(day)[0]:
+    if public_holiday(day)[0]:
         return "holiday"
     return "normal"
 
@@ -407,8 +407,8 @@ def _lookup(
     paid_at: datetime,
     declared: tuple[disruptions.Disruption, ...],
 ) -> tuple[date | None, str | None, int, bool]:
-    """`services.promises.promise` without the database: (promised date, label, holiday
-    days, pushed by a disruption). Keep in step with that function."""
+    """`services.promises.promise` without the database: the same `promise_for` and the same
+    `adjusted` (holidays, disruptions); (promised date, label, holiday days, pushed)."""
     answer = promise_for(
         index,
         product_id=product,
@@ -419,35 +419,9 @@ def _lookup(
         paid_at=paid_at,
         params=params,
     )
-    promised, label = answer.promised_date, answer.label
-    if promised is None:
-        return None, None, 0, False
-    paid_day = local_date(paid_at)
-    offset = (promised - paid_day).days
-    promised, holiday_days = _lengthened(paid_day, offset)
     active = tuple(d for d in declared if d.starts_at <= paid_at)  # declared by then
-    hit = disruptions.worst_disruption(
-        active, carrier, (dest, origin), paid_at, end_of_local_day(promised)
-    )
-    if hit is not None:
-        promised, holiday_days = _lengthened(paid_day, offset + hit.expected_extra_days)
-    if holiday_days or hit is not None:
-        label = None
-    return promised, label, holiday_days, hit is not None
-
-
-_LENGTHENED: dict[tuple[date, int], tuple[date, int]] = {}
-
-
-def _lengthened(paid_day: date, offset_days: int) -> tuple[date, int]:
-    """`lengthened_for_holidays`, remembered: it asks `chinese_calendar` about every day
-    of the span, about 60-90 µs a day here, which a walk of millions of lookups would
-    spend mostly there (the API pays it on each lookup)."""
-    key = (paid_day, offset_days)
-    if key not in _LENGTHENED:
-        promised, holiday_days, _ = lengthened_for_holidays(paid_day, offset_days)
-        _LENGTHENED[key] = (promised, holiday_days)
-    return _LENGTHENED[key]
+    found = adjusted(answer.promised_date, answer.label, paid_at, (dest, origin), carrier, active)
+    return found.promised, found.label, found.holiday_days, found.disruption is not None
 
 
 def target_misses(result: WalkResult) -> list[str]:

@@ -1,4 +1,5 @@
-"""Public holidays lengthen the promises whose span crosses them (services/promises.py)."""
+"""Public holidays lengthen the promises whose span crosses them (clock.py; services/promises.py
+applies it at each lookup)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import chinese_calendar
 
 from buyerguard.bootstrap import Runtime
-from buyerguard.clock import HOLIDAY_CALENDAR
-from buyerguard.services.promises import FIXED_DATES_FALLBACK, lengthened_for_holidays
+from buyerguard.clock import FIXED_DATES_FALLBACK, HOLIDAY_CALENDAR
+from buyerguard.clock import add_days_past_holidays as lengthened_for_holidays
 from tests.conftest import Api
 from tests.test_disruptions import built
 

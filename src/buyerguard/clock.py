@@ -14,6 +14,7 @@ never crash.
 from __future__ import annotations
 
 import calendar
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +37,13 @@ EARLIEST_LOCAL_DATE = date(1900, 1, 2)
 LATEST_LOCAL_DATE = date(2199, 12, 31)
 HOLIDAY_CALENDAR = "chinese_calendar"
 WEEKEND_FALLBACK = "weekends_fallback"
+# Past the package's last year only the public holidays fixed in the Gregorian calendar are
+# known: New Year's Day, Labour Day (1-5 May) and National Day (1-7 October). The Spring
+# Festival moves with the lunar calendar and is not guessed.
+FIXED_DATES_FALLBACK = "fixed_dates_fallback"
+FIXED_HOLIDAYS = frozenset(
+    {(1, 1)} | {(5, day) for day in range(1, 6)} | {(10, day) for day in range(1, 8)}
+)
 
 
 class Clock(Protocol):
@@ -247,3 +255,38 @@ def add_business_days(start: date, count: int) -> tuple[date, bool]:
         fell_back = fell_back or answer.fell_back
         remaining -= answer.is_business_day
     return day, fell_back
+
+
+@functools.lru_cache(maxsize=4096)  # ~19 µs a call in chinese_calendar; lookups ask per day
+def public_holiday(day: date) -> tuple[bool, str]:
+    """Whether `day` lies in a public-holiday period, and which calendar said so.
+
+    Every day of the period counts, its Saturday and Sunday too (parcels move seven
+    days a week, but hardly at all through a holiday); make-up workdays are not
+    holidays. Past the package's range: the fixed-date holidays only.
+    """
+    try:
+        is_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        return (day.month, day.day) in FIXED_HOLIDAYS, FIXED_DATES_FALLBACK
+    return bool(is_holiday and name is not None), HOLIDAY_CALENDAR
+
+
+def add_days_past_holidays(start: date, count: int) -> tuple[date, int, str]:
+    """The date `count` non-holiday days after `start` (`start` itself counts as holiday
+    time when it is one): (that date, holiday days skipped, the calendar that said so,
+    FIXED_DATES_FALLBACK if any day fell back)."""
+    if count < 0:
+        raise InvalidInput("days_negative", f"count must not be negative: {count}", "count")
+    holiday, calendar_name = public_holiday(start)
+    fell_back = calendar_name == FIXED_DATES_FALLBACK
+    skipped, remaining, day = int(holiday), count + int(holiday), start
+    while remaining:
+        day += timedelta(days=1)
+        holiday, calendar_name = public_holiday(day)
+        fell_back = fell_back or calendar_name == FIXED_DATES_FALLBACK
+        if holiday:
+            skipped += 1
+        else:
+            remaining -= 1
+    return day, skipped, FIXED_DATES_FALLBACK if fell_back else HOLIDAY_CALENDAR

@@ -11,17 +11,18 @@ pushes it; either withdraws the label.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import chinese_calendar
 import pyarrow as pa
 
 from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import (
     HOLIDAY_CALENDAR,
+    add_days_past_holidays,
     end_of_local_day,
     ensure_utc,
     format_instant,
@@ -41,51 +42,45 @@ if TYPE_CHECKING:
     from buyerguard.bootstrap import Runtime
 
 PROMISES_REBUILD = "arrival.promises_rebuild"
-# Past the `chinese_calendar` package's last year (clock.py falls back to plain weekends)
-# only the holidays fixed in the Gregorian calendar are known: New Year's Day, Labour Day
-# (1-5 May) and National Day (1-7 October). The Spring Festival moves with the lunar
-# calendar: declare its slowdown as a disruption until the package learns the year.
-FIXED_DATES_FALLBACK = "fixed_dates_fallback"
-FIXED_HOLIDAYS = frozenset(
-    {(1, 1)} | {(5, day) for day in range(1, 6)} | {(10, day) for day in range(1, 8)}
-)
 
 
-@functools.lru_cache(maxsize=4096)  # ~19 µs a call in chinese_calendar, on every lookup's span
-def holiday_day(day: date) -> tuple[bool, str]:
-    """Whether `day` lies in a public-holiday period, and which calendar said so.
+@dataclass(frozen=True)
+class Adjusted:
+    """A learned promise after what the table cannot know (docs/logistics.md)."""
 
-    Every day of the period counts, its Saturday and Sunday too: parcels move
-    seven days a week in normal weeks (the history's days are calendar days),
-    but hardly at all through a holiday. Make-up workdays change nothing.
-    """
-    try:
-        is_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError:  # past the package's last year (clock.py's fallback)
-        return (day.month, day.day) in FIXED_HOLIDAYS, FIXED_DATES_FALLBACK
-    return bool(is_holiday and name is not None), HOLIDAY_CALENDAR
+    promised: date | None
+    label: str | None
+    holiday_days: int
+    calendar: str
+    disruption: disruptions.Disruption | None
 
 
-def lengthened_for_holidays(paid_day: date, offset_days: int) -> tuple[date, int, str]:
-    """The promised date `offset_days` normal days after `paid_day`, holiday days not
-    counted (the paid day itself neither, when it is one): (date, holiday days, calendar).
-
-    The promise table's offsets are calendar days learned mostly on normal weeks, so
-    a span that crosses a holiday is lengthened by the holiday days in it; a
-    lengthened span that reaches into more holiday is lengthened again.
-    """
-    holiday, calendar = holiday_day(paid_day)
-    fell_back = calendar == FIXED_DATES_FALLBACK
-    skipped, remaining, day = int(holiday), offset_days + int(holiday), paid_day
-    while remaining:
-        day += timedelta(days=1)
-        holiday, calendar = holiday_day(day)
-        fell_back = fell_back or calendar == FIXED_DATES_FALLBACK
-        if holiday:
-            skipped += 1
-        else:
-            remaining -= 1
-    return day, skipped, FIXED_DATES_FALLBACK if fell_back else HOLIDAY_CALENDAR
+def adjusted(
+    promised: date | None,
+    label: str | None,
+    paid_at: datetime,
+    regions: tuple[str, ...],
+    carrier: str | None,
+    declared: Iterable[disruptions.Disruption],
+) -> Adjusted:
+    """Lengthen a learned promise by the public-holiday days its span crosses, push it by the
+    worst declared disruption of its carrier (None: any) in `regions` (destination, origin),
+    and withdraw the label of a span out of the ordinary. Pure: the lookup and the
+    walk-forward benchmark both call it."""
+    if promised is None:
+        return Adjusted(None, label, 0, HOLIDAY_CALENDAR, None)
+    paid_day = local_date(paid_at)
+    offset = (promised - paid_day).days
+    promised, holiday_days, calendar = add_days_past_holidays(paid_day, offset)
+    hit = disruptions.worst_disruption(
+        declared, carrier, regions, paid_at, end_of_local_day(promised)
+    )
+    if hit is not None:
+        extra = offset + hit.expected_extra_days
+        promised, holiday_days, calendar = add_days_past_holidays(paid_day, extra)
+    if holiday_days or hit is not None:
+        label = None  # labels are for normal days
+    return Adjusted(promised, label, holiday_days, calendar, hit)
 
 
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
@@ -177,35 +172,21 @@ def promise(
         params=params,
     )
     shown = ctx.rulebook_at(when).arrival.enabled
-    promised, label = answer.promised_date, answer.label
-    holiday_days, calendar, disruption = 0, HOLIDAY_CALENDAR, None
-    if promised is not None:
-        paid_day = local_date(when)
-        offset = (promised - paid_day).days
-        promised, holiday_days, calendar = lengthened_for_holidays(paid_day, offset)
-        hit = disruptions.worst_disruption(
-            disruptions.current_disruptions(ctx.connection),
-            carrier or None,
-            (destination, product.ship_from_region),
-            when,
-            end_of_local_day(promised),
-        )
-        if hit is not None:
-            disruption = {
-                "id": hit.id,
-                "carrier": hit.carrier,
-                "expected_extra_days": hit.expected_extra_days,
-            }
-            extra = offset + hit.expected_extra_days
-            promised, holiday_days, calendar = lengthened_for_holidays(paid_day, extra)
-        if holiday_days or disruption is not None:
-            label = None  # labels are for normal days: a span out of the ordinary shows none
+    found = adjusted(
+        answer.promised_date,
+        answer.label,
+        when,
+        (destination, product.ship_from_region),
+        carrier or None,
+        disruptions.current_disruptions(ctx.connection),
+    )
+    hit = found.disruption
     return {
         "product_id": product.id,
         "destination": destination,
         "paid_at": when,
-        "promised_date": promised.isoformat() if promised else None,
-        "label": label if shown else None,
+        "promised_date": found.promised.isoformat() if found.promised else None,
+        "label": found.label if shown else None,
         "probability": answer.probability,
         "sample_size": answer.sample_size,
         "backoff_level": answer.backoff_level,
@@ -213,7 +194,9 @@ def promise(
         "confidence": built["confidence"],
         "promise_table_as_of": pointer["as_of"],
         "rulebook_id": pointer["rulebook_id"],
-        "holiday_days": holiday_days,
-        "holiday_calendar": calendar,
-        "disruption": disruption,
+        "holiday_days": found.holiday_days,
+        "holiday_calendar": found.calendar,
+        "disruption": None
+        if hit is None
+        else {"id": hit.id, "carrier": hit.carrier, "expected_extra_days": hit.expected_extra_days},
     }
