@@ -165,6 +165,21 @@ def disruption_body(api: Api, tag: str) -> dict[str, object]:
     }
 
 
+SLOWDOWN_BODY: dict[str, object] = {
+    "name": "Double 11 peak",
+    "first_day": "2024-11-11",
+    "last_day": "2024-11-14",
+    "reason": "parcel volumes triple",
+}
+
+
+def slowdown(api: Api, tag: str) -> str:
+    """A fresh slowdown, declared by the operator."""
+    answer = api.post("operator", "/v1/logistics/slowdowns", SLOWDOWN_BODY, key=f"slow-{tag}")
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 def disruption(api: Api, tag: str) -> str:
     """A fresh disruption, declared by the operator."""
     answer = api.post(
@@ -321,6 +336,13 @@ PROBES: dict[str, Probe] = {
         "POST", "/v1/logistics/disruptions", disruption_body(api, tag)
     ),
     "GET /v1/logistics/disruptions": lambda api, tag: Call("GET", "/v1/logistics/disruptions"),
+    "POST /v1/logistics/slowdowns": lambda api, tag: Call(
+        "POST", "/v1/logistics/slowdowns", SLOWDOWN_BODY
+    ),
+    "GET /v1/logistics/slowdowns": lambda api, tag: Call("GET", "/v1/logistics/slowdowns"),
+    "POST /v1/logistics/slowdowns/{slowdown_id}/withdraw": lambda api, tag: Call(
+        "POST", f"/v1/logistics/slowdowns/{slowdown(api, tag)}/withdraw"
+    ),
     "POST /v1/logistics/disruptions/{disruption_id}/end": lambda api, tag: Call(
         "POST", f"/v1/logistics/disruptions/{disruption(api, tag)}/end"
     ),

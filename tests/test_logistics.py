@@ -76,12 +76,14 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def next_day_history(
-    start: str = "2024-10-01T10:00:00+08:00", count: int = 25
+    start: str = "2024-10-08T10:00:00+08:00", count: int = 25
 ) -> list[dict[str, str]]:
-    """`count` parcels on the P-cups route, one paid a day at 10:00, signed the next morning."""
+    """`count` parcels on the P-cups route, one paid a day at 10:00, signed the next morning:
+    12 normal days from the end of National Day to the usual as-of 2024-10-20 (the model
+    learns on normal days only)."""
     first = at(start)
     return [
-        parcel(f"H{i}", first + timedelta(days=i % 15), timedelta(hours=22)) for i in range(count)
+        parcel(f"H{i}", first + timedelta(days=i % 12), timedelta(hours=22)) for i in range(count)
     ]
 
 

@@ -19,12 +19,23 @@ PROMISES = "/v1/promises?product_id=P-cups&destination=440305&paid_at="
 
 def test_a_span_over_national_day_is_lengthened_by_its_seven_days() -> None:
     # 2024-09-30 + 1 day would be 10-01; 10-01..10-07 is National Day: 10-08.
-    assert lengthened_for_holidays(date(2024, 9, 30), 1) == (date(2024, 10, 8), 7, HOLIDAY_CALENDAR)
+    assert lengthened_for_holidays(date(2024, 9, 30), 1) == (
+        date(2024, 10, 8),
+        7,
+        0,
+        HOLIDAY_CALENDAR,
+    )
     # Paid on a holiday: the paid day does not count either (same day becomes 10-08).
-    assert lengthened_for_holidays(date(2024, 10, 3), 0) == (date(2024, 10, 8), 5, HOLIDAY_CALENDAR)
+    assert lengthened_for_holidays(date(2024, 10, 3), 0) == (
+        date(2024, 10, 8),
+        5,
+        0,
+        HOLIDAY_CALENDAR,
+    )
     # A normal span is left alone, weekends included (they are in the history).
     assert lengthened_for_holidays(date(2024, 10, 18), 2) == (
         date(2024, 10, 20),
+        0,
         0,
         HOLIDAY_CALENDAR,
     )
@@ -32,9 +43,19 @@ def test_a_span_over_national_day_is_lengthened_by_its_seven_days() -> None:
 
 def test_the_spring_festival_with_its_weekend_and_make_up_workday() -> None:
     # 2026: 02-14 (Saturday) is a make-up workday, 02-15..02-23 the Spring Festival.
-    assert lengthened_for_holidays(date(2026, 2, 13), 2) == (date(2026, 2, 24), 9, HOLIDAY_CALENDAR)
+    assert lengthened_for_holidays(date(2026, 2, 13), 2) == (
+        date(2026, 2, 24),
+        9,
+        0,
+        HOLIDAY_CALENDAR,
+    )
     # Paid the day before, promised within it: only the days it spans are added.
-    assert lengthened_for_holidays(date(2026, 2, 13), 1) == (date(2026, 2, 14), 0, HOLIDAY_CALENDAR)
+    assert lengthened_for_holidays(date(2026, 2, 13), 1) == (
+        date(2026, 2, 14),
+        0,
+        0,
+        HOLIDAY_CALENDAR,
+    )
 
 
 def test_past_the_packages_last_year_only_fixed_date_holidays_are_known() -> None:
@@ -43,17 +64,20 @@ def test_past_the_packages_last_year_only_fixed_date_holidays_are_known() -> Non
     assert lengthened_for_holidays(date(beyond, 9, 30), 1) == (
         date(beyond, 10, 8),
         7,
+        0,
         FIXED_DATES_FALLBACK,
     )
     assert lengthened_for_holidays(date(beyond, 5, 1), 0) == (
         date(beyond, 5, 6),
         5,
+        0,
         FIXED_DATES_FALLBACK,
     )
     # The lunar Spring Festival is not guessed: a February span is left as learned, and the
     # answer says which calendar judged it.
     assert lengthened_for_holidays(date(beyond, 2, 1), 3) == (
         date(beyond, 2, 4),
+        0,
         0,
         FIXED_DATES_FALLBACK,
     )

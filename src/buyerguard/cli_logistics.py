@@ -85,6 +85,8 @@ def eta_build(
 
     rt = configured_runtime()
     instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
+    with rt.writing(OPERATOR) as ctx:
+        promises.seed_slowdowns(ctx, instant)
     with (
         steps_bar(progress_console) as bar,
         step(bar, "building the promise table"),

@@ -16,9 +16,10 @@ from __future__ import annotations
 import calendar
 import functools
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -154,6 +155,17 @@ def parse_instant(text: str, *, field: str = "instant", allow_date: bool = True)
     return ensure_utc(parsed, field=field)
 
 
+def parse_local_date(text: str, *, field: str = "date") -> date:
+    """Parse a Shanghai calendar day, YYYY-MM-DD, inside the range buyerguard accepts."""
+    try:
+        day = date.fromisoformat(text.strip()) if isinstance(text, str) else None
+    except ValueError:
+        day = None
+    if day is None or len(text.strip()) != 10:
+        raise InvalidInput("date_malformed", f"{field} is not a YYYY-MM-DD date: {text!r}", field)
+    return require_local_date(day, field=field)
+
+
 def format_instant(instant: datetime) -> str:
     """UTC ISO-8601 with a Z, to the second (or microsecond when present)."""
     return ensure_utc(instant).isoformat().replace("+00:00", "Z")
@@ -272,21 +284,60 @@ def public_holiday(day: date) -> tuple[bool, str]:
     return bool(is_holiday and name is not None), HOLIDAY_CALENDAR
 
 
-def add_days_past_holidays(start: date, count: int) -> tuple[date, int, str]:
-    """The date `count` non-holiday days after `start` (`start` itself counts as holiday
-    time when it is one): (that date, holiday days skipped, the calendar that said so,
-    FIXED_DATES_FALLBACK if any day fell back)."""
+def holiday_period(year: int, name: str) -> tuple[date, date] | None:
+    """The first and last day of the public holiday `name` (as `chinese_calendar` names it,
+    e.g. "Spring Festival") in `year`, or None when the package does not know that year."""
+    days = sorted(
+        day
+        for day, holiday in chinese_calendar.holidays.items()
+        if day.year == year and str(holiday) == name
+    )
+    return (days[0], days[-1]) if days else None
+
+
+class SpanPastPauses(NamedTuple):
+    """Where a span of normal days ends, and what it stepped over to get there."""
+
+    day: date
+    holiday_days: int
+    slowdown_days: int
+    calendar: str
+
+
+def transit_paused(day: date, slowdown_days: Container[date] = frozenset()) -> bool:
+    """Whether parcels' transit time stops on `day`: a public holiday or a declared
+    slowdown's day. Promises count, and the promise model learns on, the other days."""
+    return day in slowdown_days or public_holiday(day)[0]
+
+
+def add_days_past_holidays(
+    start: date, count: int, slowdown_days: Container[date] = frozenset()
+) -> SpanPastPauses:
+    """The date `count` normal days after `start`, stepping over public holidays and the
+    days of declared slowdowns (`start` itself counts as paused time when it is paused).
+    Holiday days are counted before slowdown days when a day is both. The calendar is
+    FIXED_DATES_FALLBACK if any day fell back."""
     if count < 0:
         raise InvalidInput("days_negative", f"count must not be negative: {count}", "count")
-    holiday, calendar_name = public_holiday(start)
-    fell_back = calendar_name == FIXED_DATES_FALLBACK
-    skipped, remaining, day = int(holiday), count + int(holiday), start
-    while remaining:
-        day += timedelta(days=1)
-        holiday, calendar_name = public_holiday(day)
-        fell_back = fell_back or calendar_name == FIXED_DATES_FALLBACK
-        if holiday:
-            skipped += 1
-        else:
-            remaining -= 1
-    return day, skipped, FIXED_DATES_FALLBACK if fell_back else HOLIDAY_CALENDAR
+    day, holidays, slowdowns, fell_back = start, 0, 0, False
+
+    def next_normal(day: date) -> date:
+        """`day` itself when normal, else the first normal day after it, counting the rest."""
+        nonlocal holidays, slowdowns, fell_back
+        while True:
+            holiday, calendar_name = public_holiday(day)
+            fell_back = fell_back or calendar_name == FIXED_DATES_FALLBACK
+            if holiday:
+                holidays += 1
+            elif day in slowdown_days:
+                slowdowns += 1
+            else:
+                return day
+            day += timedelta(days=1)
+
+    day = next_normal(start)
+    for _ in range(count):
+        day = next_normal(day + timedelta(days=1))
+    return SpanPastPauses(
+        day, holidays, slowdowns, FIXED_DATES_FALLBACK if fell_back else HOLIDAY_CALENDAR
+    )

@@ -297,6 +297,15 @@ class ArrivalRules:
         "How often the scheduler rebuilds the promise table from the trailing window, "
         "from each Shanghai midnight (default, ours)."
     )
+    spring_festival_lead_days: int = rule(
+        "Days before the Spring Festival holiday on which couriers already slow: seeded each "
+        "year as a slowdown that promises step over and the model does not learn from "
+        "(default, ours)."
+    )
+    spring_festival_recovery_days: int = rule(
+        "Days after the Spring Festival holiday before couriers are back to normal: part of "
+        "the same seeded slowdown (default, ours)."
+    )
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ rows for 1.2 M routes at 1688 scale), whatever the parcel volume.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +146,7 @@ def build_promise_table(
     params: PromiseParams,
     *,
     confidences: Sequence[Decimal] | None = None,
+    paused: Callable[[date], bool] | None = None,
 ) -> pa.Table:
     """The promise table as of `as_of`: one row per (level, route, confidence).
 
@@ -155,10 +156,13 @@ def build_promise_table(
     `shipments` is the history and `keys` its codebook (`key_codes`), each a
     table or view name or a Parquet path or glob. The SQL stage
     (`route_days`) runs on `con`; the per-route arithmetic (`survival`) on
-    its small output.
+    its small output. `paused` names the days transit time stops on (public
+    holidays, declared slowdowns): the model learns on the other days, and its
+    offsets count normal days, as the lookup's clock.add_days_past_holidays
+    does; None (the benchmarks on foreign data): every day counts.
     """
     chosen = chosen_confidences(params, confidences)
-    kept = collect_routes(con, shipments, keys, as_of, params)
+    kept = collect_routes(con, shipments, keys, as_of, params, paused)
     found = promise_offsets(
         kept.days,
         kept.parent,

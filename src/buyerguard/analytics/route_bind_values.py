@@ -9,7 +9,7 @@ the model's counts; the benchmarks bind the same values to their own SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,14 +50,22 @@ def _day_number(day: date) -> int:
 
 
 def promise_table_params(
-    as_of: datetime, params: PromiseParams, confidences: Sequence[Decimal] | None = None
+    as_of: datetime,
+    params: PromiseParams,
+    confidences: Sequence[Decimal] | None = None,
+    paused: Callable[[date], bool] | None = None,
 ) -> dict[str, Any]:
     """Bind values for the build's SQL: the window, the as-of day and the confidences.
 
     With the observed window the scan reaches back window + horizon + 1 days
     (older parcels can no longer be in the risk set) and $entry_day is the
     first observed local day; with the paid window it is the first pay day
-    that can be in the window, so every kept parcel has entry 0.
+    that can be in the window, so every kept parcel has entry 0. `paused`
+    says which local days transit time stops on (public holidays, declared
+    slowdowns); when any pay day of the scan is followed by one before the
+    as-of day, `paused_days` lists them and `stop_days` gives, per pay day
+    from `first_pay_day`, the first paused day from it on (the as-of day if
+    none), where the scans stop watching its parcels (route_scans.py).
     """
     as_of_utc = ensure_utc(as_of, field="as_of")
     observed = params.history_window_basis == "observed"
@@ -65,7 +73,7 @@ def promise_table_params(
     window_start = as_of_utc - timedelta(days=look_back)
     chosen = chosen_confidences(params, confidences)
     as_of_day = _day_number(local_date(as_of_utc))
-    return {
+    bound: dict[str, Any] = {
         "offset_us": _shanghai_offset_us(window_start, as_of_utc),
         "as_of_day": as_of_day,
         "window_start": window_start,
@@ -74,7 +82,24 @@ def promise_table_params(
         "lost_after": params.lost_after_days,
         "confidences": [float(c) for c in chosen],
         "entry_day": as_of_day - params.window_days if observed else _day_number(date.min),
+        "paused_days": [],
     }
+    if paused is None:
+        return bound
+    first_pay = local_date(window_start)
+    pay_days = [first_pay + timedelta(days=n) for n in range(as_of_day - _day_number(first_pay))]
+    paused_days = [day for day in pay_days if paused(day)]
+    if paused_days:
+        stops, stop = [], as_of_day
+        for day in reversed(pay_days):
+            stop = _day_number(day) if day in paused_days else stop
+            stops.append(stop)
+        bound |= {
+            "paused_days": paused_days,
+            "first_pay_day": _day_number(first_pay),
+            "stop_days": stops[::-1],
+        }
+    return bound
 
 
 def bound_for(sql: str, bound: dict[str, Any]) -> dict[str, Any]:

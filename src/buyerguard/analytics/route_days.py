@@ -60,10 +60,10 @@ parameters (`:name`), `IS NOT DISTINCT FROM` (`<=>`), `greatest`/`least`
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import numpy as np
@@ -144,21 +144,25 @@ def collect_routes(
     keys: str,
     as_of: datetime,
     params: PromiseParams,
+    paused: Callable[[date], bool] | None = None,
 ) -> KeptRoutes:
     """Run the SQL stage: the kept routes, their parents and their day counts.
 
     `shipments` is the history (SHIPMENT_SCHEMA), `keys` its codebook
     (`key_codes`); both a table or view name or a Parquet path or glob.
+    `paused` names the days transit time stops on (route_scans.py learns
+    around them); None: every day counts.
     """
-    bound = promise_table_params(as_of, params)
+    bound = promise_table_params(as_of, params, paused=paused)
+    stops = bool(bound["paused_days"])
     tag = secrets.token_hex(4)
     first, level1, routes = (f"_bg_{name}_{tag}" for name in ("first_pass", "level1", "routes"))
     h = params.max_horizon_days
     check_codebook_relation(con, keys)
     keys_rel = relation_sql(keys)
     steps = [
-        (first, first_pass_sql(shipments, h)),
-        (level1, level1_sql(shipments, h, first)),
+        (first, first_pass_sql(shipments, h, paused=stops)),
+        (level1, level1_sql(shipments, h, first, paused=stops)),
         (routes, kept_routes_sql(first, level1, keys_rel)),
     ]
     with _undone(con, [f"DROP TABLE IF EXISTS {name}" for name, _ in steps]):

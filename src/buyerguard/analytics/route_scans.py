@@ -14,33 +14,49 @@ from collections.abc import Sequence
 from buyerguard.analytics.shipments import relation_sql
 
 _DAY_US = 86_400_000_000
+_PAY_DAY = f"(epoch_us(paid_at) + $offset_us) // {_DAY_US}"
 
 
-def _parcels_sql(rel: str, horizon_days: int, columns: Sequence[str], where: str = "") -> str:
+def _parcels_sql(
+    rel: str, horizon_days: int, columns: Sequence[str], where: str = "", *, paused: bool = False
+) -> str:
     """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
 
     `columns` are `expression AS name` or plain column names. offset_days is
     the last day the parcel is in the risk set (its sign day, or the day it
     is censored at) and `entry` the first. Lost parcels, and parcels that
     leave the risk set before they enter it, are filtered out here.
+
+    With `paused` (the window holds a public holiday or a declared slowdown) the
+    model learns on normal days only: a parcel is watched until the first paused
+    day after its pay day (`$stop_days`, per pay day from `$first_pay_day`), and
+    censored there when not yet signed, and a parcel paid on a paused day is left
+    out (its stop day is its pay day). Promises then step over paused days
+    (clock.add_days_past_holidays), so a span learned on normal days is not
+    lengthened twice. Whether a parcel is lost still counts every calendar day.
     """
+    stop = (
+        f"list_extract($stop_days, ({_PAY_DAY}) - $first_pay_day + 1)" if paused else "$as_of_day"
+    )
     h = int(horizon_days)
     names = ", ".join(c.rsplit(" AS ", 1)[-1] for c in columns)
     return f"""(
     SELECT {names}, is_event, offset_days, entry
     FROM (
         SELECT {names},
-               coalesce(delay <= {h}, false) AS is_event,
-               CASE WHEN delay <= {h} THEN delay
-                    ELSE least(coalesce(delay - 1, $as_of_day - pay_day - 1), {h})
+               coalesce(seen_delay <= {h}, false) AS is_event,
+               CASE WHEN seen_delay <= {h} THEN seen_delay
+                    ELSE least(coalesce(seen_delay - 1, stop_day - pay_day - 1), {h})
                END AS offset_days,
                greatest(0, $entry_day - pay_day) AS entry
         FROM (
-            SELECT {names}, pay_day,
-                   CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay
+            SELECT {names}, pay_day, stop_day,
+                   CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay,
+                   CASE WHEN sign_day < stop_day THEN sign_day - pay_day END AS seen_delay
             FROM (
                 SELECT {", ".join(columns)},
-                       (epoch_us(paid_at) + $offset_us) // {_DAY_US} AS pay_day,
+                       {_PAY_DAY} AS pay_day,
+                       {stop} AS stop_day,
                        (epoch_us(signed_at) + $offset_us) // {_DAY_US} AS sign_day
                 FROM {rel}
                 WHERE paid_at >= $window_start AND paid_at < $as_of
@@ -59,7 +75,7 @@ _ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
 KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
 
 
-def first_pass_sql(shipments: str, horizon_days: int) -> str:
+def first_pass_sql(shipments: str, horizon_days: int, *, paused: bool = False) -> str:
     """One scan feeding four aggregates; the rows of all four in one table.
 
     part 0: level-1 route hashes with ≥ $min_samples parcels (route_hash);
@@ -80,6 +96,7 @@ def first_pass_sql(shipments: str, horizon_days: int) -> str:
             "destination_province_code",
             "carrier_code",
         ],
+        paused=paused,
     )
     day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
     return f"""
@@ -125,7 +142,7 @@ FROM pair_carriers
 """
 
 
-def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
+def level1_sql(shipments: str, horizon_days: int, first_pass: str, *, paused: bool = False) -> str:
     """Level-1 (route, day) counts of the parcels whose route hash was kept.
 
     The hash test runs in the scan, before the day arithmetic, so only the
@@ -146,6 +163,7 @@ def level1_sql(shipments: str, horizon_days: int, first_pass: str) -> str:
         ],
         f"AND product_code IS NOT NULL AND {_ROUTE_HASH} IN"
         f" (SELECT route_hash FROM {first_pass} WHERE part = {KEPT_HASH_PART})",
+        paused=paused,
     )
     return f"""
 SELECT product_code, origin_region_code, destination_region_code, offset_days, entry,

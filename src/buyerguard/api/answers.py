@@ -313,11 +313,17 @@ class Promise(Answer):
     promise_table_as_of: str = Field(description="the history instant the table was built at")
     rulebook_id: RulebookId
     holiday_days: int = Field(
-        description="public-holiday weekdays the span crosses, added to the learned days"
+        description="public-holiday days the span steps over: promises count normal days"
     )
     holiday_calendar: str = Field(
         description="chinese_calendar, or fixed_dates_fallback past the package's last year"
         " (only New Year's Day, Labour Day and National Day are known there)"
+    )
+    slowdown_days: int = Field(
+        description="days of declared logistics slowdowns the span steps over (no label then)"
+    )
+    slowdowns: list[str] = Field(
+        description="the names of those slowdowns (GET /v1/logistics/slowdowns)"
     )
     disruption: PromiseDisruption | None = Field(
         description="the declared disruption that pushed the date (no label then); null if none"

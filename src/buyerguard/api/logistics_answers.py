@@ -1,4 +1,4 @@
-"""What the logistics-disruption routes answer, declared for /openapi.json."""
+"""What the logistics routes (disruptions, slowdowns) answer, declared for /openapi.json."""
 
 from __future__ import annotations
 
@@ -25,3 +25,22 @@ class DisruptionAnswer(Answer):
 
 
 DisruptionPage = page_of(DisruptionAnswer, "DisruptionPage")
+
+
+class SlowdownAnswer(Answer):
+    """A logistics slowdown: whole Shanghai days every carrier slows, stepped over like a
+    public holiday by the promises whose span they touch."""
+
+    id: str = Field(description="the slowdown's id")
+    name: str = Field(description="what it is called (Spring Festival 2027, Double 11 peak)")
+    first_day: str = Field(description="its first Shanghai day (YYYY-MM-DD)")
+    last_day: str = Field(description="its last Shanghai day, inclusive (YYYY-MM-DD)")
+    reason: str = Field(description="why, as declared or seeded")
+    source: str = Field(description="operator (declared) or rulebook (seeded every year)")
+    declared_at: Instant = Field(description="when it was declared or seeded")
+    declared_by: str = Field(description="who declared it (the scheduler for a seed)")
+    withdrawn_at: Instant | None = Field(description="when an operator withdrew it; null if not")
+    withdrawn_by: str | None = Field(description="who withdrew it; null if not")
+
+
+SlowdownPage = page_of(SlowdownAnswer, "SlowdownPage")

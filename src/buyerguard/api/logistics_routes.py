@@ -1,5 +1,6 @@
-"""The /v1/logistics endpoints: disruptions an operator declares, which move delivery
-promises at their next lookup in every API worker (services/disruptions.py)."""
+"""The /v1/logistics endpoints: disruptions and slowdowns an operator declares, which move
+delivery promises at their next lookup in every API worker (services/disruptions.py,
+services/slowdowns.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pydantic import ConfigDict, Field, StrictInt
 
 from buyerguard.api.access import GuardedRoute, allow
 from buyerguard.api.answers import answers
-from buyerguard.api.logistics_answers import DisruptionAnswer, DisruptionPage
+from buyerguard.api.logistics_answers import (
+    DisruptionAnswer,
+    DisruptionPage,
+    SlowdownAnswer,
+    SlowdownPage,
+)
 from buyerguard.api.params import CallerDep, IdCursor, Limit, id_path, page
 from buyerguard.api.runtime import run_command, runtime
 from buyerguard.api.schemas import (
@@ -23,12 +29,13 @@ from buyerguard.api.schemas import (
     text_field,
 )
 from buyerguard.api.views import instant
-from buyerguard.clock import parse_instant
-from buyerguard.services import disruptions
+from buyerguard.clock import parse_instant, parse_local_date
+from buyerguard.services import disruptions, slowdowns
 from buyerguard.services.context import Context, Role
 
 router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
 DisruptionId = Annotated[str, id_path("disruption id")]
+SlowdownId = Annotated[str, id_path("slowdown id")]
 Region = Annotated[
     str,
     Field(
@@ -143,5 +150,99 @@ def end_disruption(
 
     def handle(ctx: Context) -> tuple[int, Any]:
         return 200, disruption_view(disruptions.end(ctx, disruption_id))
+
+    return run_command(request, caller, None, handle)
+
+
+# ------------------------------------------------------------------ slowdowns
+DayText = Annotated[
+    str,
+    Field(min_length=10, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2027-11-11"]),
+]
+
+
+class SlowdownIn(Body):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, text_field(96, min_length=1)] = Field(
+        description="what operators and buyers see it called", examples=["Double 11 peak"]
+    )
+    first_day: DayText = Field(description="its first Shanghai day (YYYY-MM-DD)")
+    last_day: DayText = Field(
+        description=f"its last Shanghai day, inclusive, at most {slowdowns.MAX_SLOWDOWN_DAYS}"
+        " days after first_day (YYYY-MM-DD)"
+    )
+    reason: Annotated[str, text_field(500, min_length=1)] = Field(
+        description="why, for operators and merchants", examples=["parcel volumes triple"]
+    )
+
+
+def slowdown_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "first_day": row["first_day"].isoformat(),
+        "last_day": row["last_day"].isoformat(),
+        "reason": row["reason"],
+        "source": row["source"],
+        "declared_at": instant(row["declared_at"]),
+        "declared_by": row["declared_by"],
+        "withdrawn_at": instant(row["withdrawn_at"]),
+        "withdrawn_by": row["withdrawn_by"],
+    }
+
+
+@router.post(
+    "/logistics/slowdowns",
+    status_code=201,
+    tags=["logistics"],
+    **answers(SlowdownAnswer, 201),
+    **allow(),
+)
+def declare_slowdown(body: SlowdownIn, request: Request, caller: CallerDep) -> JSONResponse:
+    """Declare days on which every carrier slows (a Double 11 peak): promises whose span
+    touches them step over them as over a public holiday and show no label, from the next
+    lookup in every API worker; the next build learns around them. The Spring Festival's
+    slowdown is seeded every year from the rulebook."""
+    command = slowdowns.NewSlowdown(
+        name=body.name,
+        first_day=parse_local_date(body.first_day, field="first_day"),
+        last_day=parse_local_date(body.last_day, field="last_day"),
+        reason=body.reason,
+    )
+
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 201, slowdown_view(slowdowns.declare(ctx, command))
+
+    return run_command(request, caller, body, handle)
+
+
+@router.get(
+    "/logistics/slowdowns",
+    tags=["logistics"],
+    **answers(SlowdownPage),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
+def list_slowdowns(
+    request: Request, caller: CallerDep, after: IdCursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    """Slowdowns, seeded and declared, withdrawn ones too, in id order."""
+    with runtime(request).reading(caller) as ctx:
+        rows = slowdowns.list_slowdowns(ctx, after, limit + 1)
+    return page([slowdown_view(row) for row in rows], limit)
+
+
+@router.post(
+    "/logistics/slowdowns/{slowdown_id}/withdraw",
+    tags=["logistics"],
+    **answers(SlowdownAnswer),
+    **allow(),
+)
+def withdraw_slowdown(slowdown_id: SlowdownId, request: Request, caller: CallerDep) -> JSONResponse:
+    """Withdraw a slowdown whole: its days count as normal again from the next lookup (a
+    withdrawn seed is not seeded again). Withdrawing it twice is a conflict (409)."""
+
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 200, slowdown_view(slowdowns.withdraw(ctx, slowdown_id))
 
     return run_command(request, caller, None, handle)

@@ -1,11 +1,8 @@
 """Logistics disruptions an operator declares: a carrier slowed in some regions for a while.
 
 A declaration moves delivery promises at the next lookup, not at the next
-build: every lookup reads a cheap stamp of the table (how many declarations,
-how many ended, the newest id; rows are never deleted, so any change moves
-it) and reloads the declarations only when the stamp differs from the one its
-process cached. Every API worker therefore sees a declaration on its next
-lookup after the declaring transaction commits.
+build: every API worker sees it on its next lookup after the declaring
+transaction commits (services/declared_cache.py).
 
 Regions are GB/T 2260 codes at any level: `440000` (a province) covers every
 code starting `44`, `440300` (a city) every code starting `4403`, a district
@@ -15,19 +12,18 @@ only itself.
 from __future__ import annotations
 
 import secrets
-import threading
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import validate_gbt2260
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
+from buyerguard.services.declared_cache import StampedCache
 from buyerguard.services.records import audit
 from buyerguard.store.tables import logistics_disruptions, orders
 
@@ -188,21 +184,6 @@ def list_disruptions(ctx: Context, after: str | None, limit: int) -> list[dict[s
 
 
 # ------------------------------------------------------------- the lookup's view
-Stamp = tuple[int, int, str | None]
-_cache_lock = threading.Lock()
-_cache: weakref.WeakKeyDictionary[Engine, tuple[Stamp, tuple[Disruption, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _stamp(connection: Connection) -> Stamp:
-    """What changes with every declaration and every ending: one aggregate over a small table."""
-    row = connection.execute(
-        select(func.count(), func.count(_TABLE.ended_at), func.max(_TABLE.id))
-    ).one()
-    return int(row[0]), int(row[1]), row[2]
-
-
 def _load(connection: Connection) -> tuple[Disruption, ...]:
     rows = connection.execute(select(logistics_disruptions).order_by(_TABLE.id)).mappings()
     return tuple(
@@ -220,22 +201,17 @@ def _load(connection: Connection) -> tuple[Disruption, ...]:
     )
 
 
+_CACHE = StampedCache(logistics_disruptions, _TABLE.ended_at, _load)
+
+
 def current_disruptions(connection: Connection) -> tuple[Disruption, ...]:
-    """Every declaration, cached per process and database until the stamp moves.
+    """Every declaration, cached per process and database until the stamp moves
+    (services/declared_cache.py).
 
     All are kept, ended ones too: a lookup may ask about a past payment. Operators
     declare a handful a year, so the list stays small.
     """
-    stamp = _stamp(connection)
-    engine = connection.engine
-    with _cache_lock:
-        cached = _cache.get(engine)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-    loaded = _load(connection)
-    with _cache_lock:
-        _cache[engine] = (stamp, loaded)
-    return loaded
+    return _CACHE.get(connection)
 
 
 def worst_disruption(

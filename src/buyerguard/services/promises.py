@@ -28,11 +28,12 @@ from buyerguard.clock import (
     format_instant,
     local_date,
     next_local_slot,
+    transit_paused,
 )
 from buyerguard.domain.regions import validate_region
 from buyerguard.errors import InvalidInput
 from buyerguard.rulebook import Rulebook
-from buyerguard.services import disruptions
+from buyerguard.services import disruptions, slowdowns
 from buyerguard.services.context import SCHEDULER, Context
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store import repositories
@@ -51,6 +52,8 @@ class Adjusted:
     promised: date | None
     label: str | None
     holiday_days: int
+    slowdown_days: int
+    slowdowns: list[str]
     calendar: str
     disruption: disruptions.Disruption | None
 
@@ -62,45 +65,81 @@ def adjusted(
     regions: tuple[str, ...],
     carrier: str | None,
     declared: Iterable[disruptions.Disruption],
+    declared_slowdowns: Iterable[slowdowns.Slowdown] = (),
 ) -> Adjusted:
-    """Lengthen a learned promise by the public-holiday days its span crosses, push it by the
-    worst declared disruption of its carrier (None: any) in `regions` (destination, origin),
-    and withdraw the label of a span out of the ordinary. Pure: the lookup and the
-    walk-forward benchmark both call it."""
+    """Count a learned promise's days on normal days only, stepping over public holidays and
+    declared slowdowns (the table was learned on normal days), push it by the worst declared
+    disruption of its carrier (None: any) in `regions` (destination, origin), and withdraw the
+    label of a span out of the ordinary. Pure: the lookup and the walk-forward benchmark both
+    call it."""
     if promised is None:
-        return Adjusted(None, label, 0, HOLIDAY_CALENDAR, None)
+        return Adjusted(None, label, 0, 0, [], HOLIDAY_CALENDAR, None)
+    found = tuple(declared_slowdowns)
+    paused = slowdowns.slowdown_days(found)
     paid_day = local_date(paid_at)
     offset = (promised - paid_day).days
-    promised, holiday_days, calendar = add_days_past_holidays(paid_day, offset)
+    span = add_days_past_holidays(paid_day, offset, paused)
     hit = disruptions.worst_disruption(
-        declared, carrier, regions, paid_at, end_of_local_day(promised)
+        declared, carrier, regions, paid_at, end_of_local_day(span.day)
     )
     if hit is not None:
-        extra = offset + hit.expected_extra_days
-        promised, holiday_days, calendar = add_days_past_holidays(paid_day, extra)
-    if holiday_days or hit is not None:
+        span = add_days_past_holidays(paid_day, offset + hit.expected_extra_days, paused)
+    if span.holiday_days or span.slowdown_days or hit is not None:
         label = None  # labels are for normal days
-    return Adjusted(promised, label, holiday_days, calendar, hit)
+    return Adjusted(
+        span.day,
+        label,
+        span.holiday_days,
+        span.slowdown_days,
+        slowdowns.names_over(found, paid_day, span.day) if span.slowdown_days else [],
+        span.calendar,
+        hit,
+    )
 
 
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
-    """Build and publish the promise table as of an instant (rulebook in force then)."""
-    facts, rulebook = _inputs(ctx, as_of)
-    return _publish(ctx.history, facts, ensure_utc(as_of), rulebook)
+    """Build and publish the promise table as of an instant (rulebook in force then); the
+    caller stores the annual slowdowns first (`seed_slowdowns`)."""
+    return _publish(ctx.history, _inputs(ctx, as_of), ensure_utc(as_of))
 
 
-def _inputs(ctx: Context, as_of: datetime) -> tuple[pa.Table, Rulebook]:
-    """What a build reads from the database: the engine's own shipments, the rulebook."""
+@dataclass(frozen=True)
+class _Inputs:
+    """What a build reads from the database."""
+
+    facts: pa.Table  # the engine's own shipments
+    rulebook: Rulebook
+    slowdown_days: frozenset[date]
+
+    def paused(self, day: date) -> bool:
+        return transit_paused(day, self.slowdown_days)
+
+
+def _inputs(ctx: Context, as_of: datetime) -> _Inputs:
     as_of = ensure_utc(as_of, field="as_of")
     if as_of > ctx.now():
         raise InvalidInput("as_of_in_future", "as_of must not be in the future", "as_of")
-    return ShipmentHistory.engine_facts(ctx.connection), ctx.rulebook_at(as_of)
+    return _Inputs(
+        ShipmentHistory.engine_facts(ctx.connection),
+        ctx.rulebook_at(as_of),
+        slowdowns.slowdown_days(slowdowns.current_slowdowns(ctx.connection)),
+    )
 
 
-def _publish(
-    history: ShipmentHistory, facts: pa.Table, as_of: datetime, rulebook: Rulebook
-) -> dict[str, Any]:
-    built = history.build_promises(facts, as_of, PromiseParams.from_rulebook(rulebook), rulebook.id)
+def seed_slowdowns(ctx: Context, as_of: datetime) -> list[str]:
+    """Store the rulebook's annual slowdowns a build as of `as_of` needs (once each)."""
+    return slowdowns.seed_annual(ctx, slowdowns.seed_years(local_date(as_of)))
+
+
+def _publish(history: ShipmentHistory, inputs: _Inputs, as_of: datetime) -> dict[str, Any]:
+    rulebook = inputs.rulebook
+    built = history.build_promises(
+        inputs.facts,
+        as_of,
+        PromiseParams.from_rulebook(rulebook),
+        rulebook.id,
+        paused=inputs.paused,
+    )
     return {
         "as_of": built.as_of,
         "routes": built.routes,
@@ -124,20 +163,23 @@ def ensure_rebuild_timer(ctx: Context) -> None:
 def scheduled_rebuild(runtime: Runtime, timer: DueTimer) -> str:
     """Timer job: rebuild as of the latest scheduled instant due by now; schedule the next.
 
-    A heavy job (about 40 s at 1688's scale): it reads in one read-only
-    transaction, builds with no transaction open, and writes the next timer in
-    a short one — never holding a write transaction (scheduler.py runs it
+    A heavy job (about 40 s at 1688's scale): it stores the annual slowdowns in
+    a short write transaction, reads in one read-only transaction, builds with
+    no transaction open, and writes the next timer in a short one — never
+    holding a write transaction over the build (scheduler.py runs it
     outside its claim). Only the newest table is served, so a scheduler that
     was down builds once, as of the last instant it missed, instead of once
     per missed day (unlike the badge, whose every day is history).
     """
-    with runtime.reading(SCHEDULER) as ctx:
+    with runtime.writing(SCHEDULER) as ctx:
         as_of = ensure_utc(timer.due_at, field="due_at")
         following = next_rebuild(as_of, ctx)
         while following <= ctx.now():
             as_of, following = following, next_rebuild(following, ctx)
-        facts, rulebook = _inputs(ctx, as_of)
-    built = _publish(runtime.history, facts, as_of, rulebook)
+        seed_slowdowns(ctx, as_of)
+    with runtime.reading(SCHEDULER) as ctx:
+        inputs = _inputs(ctx, as_of)
+    built = _publish(runtime.history, inputs, as_of)
     with runtime.writing(SCHEDULER) as ctx:
         ensure_pending_timer(ctx, PROMISES_REBUILD, following)
     return (
@@ -179,6 +221,7 @@ def promise(
         (destination, product.ship_from_region),
         carrier or None,
         disruptions.current_disruptions(ctx.connection),
+        slowdowns.current_slowdowns(ctx.connection),
     )
     hit = found.disruption
     return {
@@ -196,6 +239,8 @@ def promise(
         "rulebook_id": pointer["rulebook_id"],
         "holiday_days": found.holiday_days,
         "holiday_calendar": found.calendar,
+        "slowdown_days": found.slowdown_days,
+        "slowdowns": found.slowdowns,
         "disruption": None
         if hit is None
         else {"id": hit.id, "carrier": hit.carrier, "expected_extra_days": hit.expected_extra_days},

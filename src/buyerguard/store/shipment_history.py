@@ -20,9 +20,11 @@ SQL store at build time and joined to the history as parcels of their own.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ import pyarrow.parquet as pq
 
 from buyerguard.analytics.eta import PromiseIndex, build_promise_table
 from buyerguard.analytics.promise_params import PromiseParams
+from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import format_instant
 from buyerguard.errors import NotFound
@@ -90,12 +93,19 @@ class ShipmentHistory(ParcelStore):
 
     # ------------------------------------------------------------- promises
     def build_promises(
-        self, engine_facts: pa.Table, as_of: datetime, params: PromiseParams, rulebook_id: str
+        self,
+        engine_facts: pa.Table,
+        as_of: datetime,
+        params: PromiseParams,
+        rulebook_id: str,
+        *,
+        paused: Callable[[date], bool] | None = None,
     ) -> BuiltPromises:
+        """Build, store and publish the promise table (`paused`: eta.build_promise_table)."""
         with self.analytics_session() as con:
             view, keys = self.open_history(con, engine_facts)
             shipments = int(con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
-            table = build_promise_table(con, view, keys, as_of, params)
+            table = build_promise_table(con, view, keys, as_of, params, paused=paused)
         stamp = format_instant(as_of).replace(":", "")
         path = self.promises_dir / f"promises-{stamp}.parquet"
         write_atomically(table, path)
@@ -106,6 +116,13 @@ class ShipmentHistory(ParcelStore):
             "routes": table.num_rows,
             "shipments": shipments,
             "params": params.as_record(),
+            # The days the build learned around (public holidays, declared slowdowns), and a
+            # fresh id, so that a rebuild as of the same instant replaces the served index.
+            "paused_days": [
+                day.isoformat()
+                for day in promise_table_params(as_of, params, paused=paused)["paused_days"]
+            ],
+            "build_id": secrets.token_hex(8),
         }
         write_text_atomically(json.dumps(pointer, indent=2), self.promises_dir / "current.json")
         return BuiltPromises(as_of, path, table.num_rows, shipments)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -394,4 +395,24 @@ logistics_disruptions = Table(
     Column("declared_by", String(96), nullable=False),
     Column("ended_at", UtcDateTime),
     Column("ended_by", String(96)),
+)
+
+# Logistics slowdowns (services/slowdowns.py): whole Shanghai days on which every carrier
+# slows so much that promises do not count them, and the promise model does not learn from
+# them, like public holidays: the Spring Festival's lead and recovery days (seeded from the
+# rulebook, source "rulebook"), a Double 11 peak an operator declares. Never deleted:
+# withdrawing one sets `withdrawn_at`, so the stamp every API worker checks moves.
+logistics_slowdowns = Table(
+    "logistics_slowdowns",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(96), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("declared_at", UtcDateTime, nullable=False),
+    Column("declared_by", String(96), nullable=False),
+    Column("withdrawn_at", UtcDateTime),
+    Column("withdrawn_by", String(96)),
 )

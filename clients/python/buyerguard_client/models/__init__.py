@@ -83,6 +83,9 @@ from .refund_in_amounts_type_0 import RefundInAmountsType0
 from .replay_in import ReplayIn
 from .rotate_in import RotateIn
 from .shipment_in import ShipmentIn
+from .slowdown_answer import SlowdownAnswer
+from .slowdown_in import SlowdownIn
+from .slowdown_page import SlowdownPage
 from .statement import Statement
 from .statement_lines import StatementLines
 from .sub_order import SubOrder
@@ -183,6 +186,9 @@ __all__ = (
     "ReplayIn",
     "RotateIn",
     "ShipmentIn",
+    "SlowdownAnswer",
+    "SlowdownIn",
+    "SlowdownPage",
     "Statement",
     "StatementLines",
     "SubOrder",

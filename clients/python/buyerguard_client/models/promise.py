@@ -29,9 +29,11 @@ class Promise:
         confidence (float): the share a promise is built to hold
         promise_table_as_of (str): the history instant the table was built at
         rulebook_id (str): the rulebook in force, e.g. 2024-10-01
-        holiday_days (int): public-holiday weekdays the span crosses, added to the learned days
+        holiday_days (int): public-holiday days the span steps over: promises count normal days
         holiday_calendar (str): chinese_calendar, or fixed_dates_fallback past the package's last year (only New Year's
             Day, Labour Day and National Day are known there)
+        slowdown_days (int): days of declared logistics slowdowns the span steps over (no label then)
+        slowdowns (list[str]): the names of those slowdowns (GET /v1/logistics/slowdowns)
         disruption (None | PromiseDisruption): the declared disruption that pushed the date (no label then); null if
             none
     """
@@ -50,6 +52,8 @@ class Promise:
     rulebook_id: str
     holiday_days: int
     holiday_calendar: str
+    slowdown_days: int
+    slowdowns: list[str]
     disruption: None | PromiseDisruption
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +94,10 @@ class Promise:
 
         holiday_calendar = self.holiday_calendar
 
+        slowdown_days = self.slowdown_days
+
+        slowdowns = self.slowdowns
+
         disruption: dict[str, Any] | None
         if isinstance(self.disruption, PromiseDisruption):
             disruption = self.disruption.to_dict()
@@ -114,6 +122,8 @@ class Promise:
                 "rulebook_id": rulebook_id,
                 "holiday_days": holiday_days,
                 "holiday_calendar": holiday_calendar,
+                "slowdown_days": slowdown_days,
+                "slowdowns": slowdowns,
                 "disruption": disruption,
             }
         )
@@ -188,6 +198,10 @@ class Promise:
 
         holiday_calendar = d.pop("holiday_calendar")
 
+        slowdown_days = d.pop("slowdown_days")
+
+        slowdowns = cast(list[str], d.pop("slowdowns"))
+
         def _parse_disruption(data: object) -> None | PromiseDisruption:
             if data is None:
                 return data
@@ -218,6 +232,8 @@ class Promise:
             rulebook_id=rulebook_id,
             holiday_days=holiday_days,
             holiday_calendar=holiday_calendar,
+            slowdown_days=slowdown_days,
+            slowdowns=slowdowns,
             disruption=disruption,
         )
 

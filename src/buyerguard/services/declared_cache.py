@@ -1,0 +1,53 @@
+"""Small declared tables (disruptions, slowdowns) cached per process until their stamp moves.
+
+A promise lookup must see a declaration on its next call in every API worker, yet
+reading the whole table per lookup would cost every lookup. These tables are never
+deleted from and a row is only ever closed once (ended, withdrawn), so one cheap
+aggregate — rows, closed rows, the newest id — changes with every declaration and every
+closing; a worker reloads the rows only when it differs from the one it cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Column, Connection, Engine, Table, func, select
+
+Loaded = TypeVar("Loaded")
+Stamp = tuple[int, int, Any]
+
+
+class StampedCache(Generic[Loaded]):
+    """What `load` makes of `table`, cached per database until the table's stamp moves."""
+
+    def __init__(
+        self, table: Table, closed: Column[Any], load: Callable[[Connection], Loaded]
+    ) -> None:
+        self._table = table
+        self._closed = closed
+        self._load = load
+        self._lock = threading.Lock()
+        self._cache: weakref.WeakKeyDictionary[Engine, tuple[Stamp, Loaded]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _stamp(self, connection: Connection) -> Stamp:
+        row = connection.execute(
+            select(func.count(), func.count(self._closed), func.max(self._table.c.id))
+        ).one()
+        return int(row[0]), int(row[1]), row[2]
+
+    def get(self, connection: Connection) -> Loaded:
+        stamp = self._stamp(connection)
+        engine = connection.engine
+        with self._lock:
+            cached = self._cache.get(engine)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        loaded = self._load(connection)
+        with self._lock:
+            self._cache[engine] = (stamp, loaded)
+        return loaded
