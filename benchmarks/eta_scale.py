@@ -48,7 +48,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -78,7 +78,13 @@ from buyerguard.analytics.sign_rate import (
     sign_rate_params,
 )
 from buyerguard.analytics.survival import CDF_TOLERANCE
-from buyerguard.clock import SHANGHAI, local_date, parse_instant, start_of_local_day
+from buyerguard.clock import (
+    SHANGHAI,
+    local_date,
+    parse_instant,
+    start_of_local_day,
+    transit_paused,
+)
 from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
 
@@ -483,10 +489,14 @@ def duckdb_job(
     keys: str,
     as_of: datetime,
     promise: PromiseParams = PROMISE,
+    paused: Callable[[date], bool] | None = transit_paused,
 ) -> tuple[pa.Table, pa.Table, float, float]:
-    """The production build + sign-rate job; (promises, rates, eta s, sign-rate s)."""
+    """The production build + sign-rate job; (promises, rates, eta s, sign-rate s).
+
+    `paused`: the production build learns on normal days (public holidays from the
+    calendar; the data set's window holds National Day); None counts every day."""
     t0 = time.perf_counter()
-    promises = build_promise_table(con, glob, keys, as_of, promise)
+    promises = build_promise_table(con, glob, keys, as_of, promise, paused=paused)
     t1 = time.perf_counter()
     rates = compute_sign_rates(con, glob, keys, as_of, SIGN_RATE)
     t2 = time.perf_counter()
@@ -497,7 +507,8 @@ def child_job(args: argparse.Namespace) -> None:
     """Child process: run the DuckDB job once, write timings as JSON."""
     as_of = parse_instant(args.as_of)
     con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
-    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, args.keys, as_of)
+    paused = None if args.every_day_counts else transit_paused
+    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, args.keys, as_of, paused=paused)
     levels = pc.value_counts(promises.column("level")).to_pylist()
     result = {
         "eta_seconds": eta_s,
@@ -856,7 +867,10 @@ def child_compare(args: argparse.Namespace) -> None:
     directory = Path(args.glob).parent
     con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
     t0 = time.perf_counter()
-    promises, rates, _, _ = duckdb_job(con, args.glob, args.keys, as_of, COMPARE_PROMISE)
+    # The pandas reference counts every day: compare the build that does too.
+    promises, rates, _, _ = duckdb_job(
+        con, args.glob, args.keys, as_of, COMPARE_PROMISE, paused=None
+    )
     t1 = time.perf_counter()
     pd_promises, pd_rates = pandas_job(directory, as_of)
     t2 = time.perf_counter()
@@ -927,6 +941,8 @@ def run_child(
     ]
     if checkout is None:  # a commit from before key codes takes no codebook
         cmd += ["--keys", str(keys_path(Path(glob).parent))]
+        if args.every_day_counts:
+            cmd.append("--every-day-counts")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     sampled = hwm = 0
@@ -993,6 +1009,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the Parquet data")
     parser.add_argument("--seed", type=int, default=1688)
     parser.add_argument("--as-of", default="2024-10-15T00:00:00+08:00")
+    parser.add_argument(
+        "--every-day-counts",
+        action="store_true",
+        help="build without the holiday calendar (the model before it learned on normal days)",
+    )
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-compare", action="store_true")

@@ -38,6 +38,12 @@ walk-forward, docs/benchmarks.md):
   keeps about its own hazard. A route whose parent has too few samples to be
   kept is not shrunk. m = 0 turns shrinkage off. The min_samples cut-off
   still decides which level answers.
+- Normal days (the production build passes `paused`: public holidays and
+  declared slowdowns). A parcel is watched until the first paused day after
+  its pay day and censored there if unsigned; one paid on a paused day is
+  left out. Offsets then count normal days, and the lookup steps over paused
+  days (clock.add_days_past_holidays), so a holiday is neither learned as a
+  slow route nor added twice. docs/logistics.md has the why.
 
 With basis "paid", m = 0 and L ≥ window + horizon the build gives exactly the
 round-1 tables (`PromiseParams.old_model()`; tests/analytics keep those
