@@ -49,7 +49,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -508,7 +508,10 @@ def child_job(args: argparse.Namespace) -> None:
     as_of = parse_instant(args.as_of)
     con = connect(args.memory_limit, Path(args.temp_dir), args.threads)
     paused = None if args.every_day_counts else transit_paused
-    promises, rates, eta_s, rate_s = duckdb_job(con, args.glob, args.keys, as_of, paused=paused)
+    promise = replace(PROMISE, cutoff_min_parcels=0) if args.no_cutoff else PROMISE
+    promises, rates, eta_s, rate_s = duckdb_job(
+        con, args.glob, args.keys, as_of, promise, paused=paused
+    )
     levels = pc.value_counts(promises.column("level")).to_pylist()
     result = {
         "eta_seconds": eta_s,
@@ -943,6 +946,8 @@ def run_child(
         cmd += ["--keys", str(keys_path(Path(glob).parent))]
         if args.every_day_counts:
             cmd.append("--every-day-counts")
+        if args.no_cutoff:
+            cmd.append("--no-cutoff")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     sampled = hwm = 0
@@ -1013,6 +1018,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--every-day-counts",
         action="store_true",
         help="build without the holiday calendar (the model before it learned on normal days)",
+    )
+    parser.add_argument(
+        "--no-cutoff", action="store_true", help="build without the merchants' cut-offs"
     )
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=2)

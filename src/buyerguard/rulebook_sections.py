@@ -297,6 +297,16 @@ class ArrivalRules:
         "How often the scheduler rebuilds the promise table from the trailing window, "
         "from each Shanghai midnight (default, ours)."
     )
+    merchant_cutoff_min_parcels: int = rule(
+        "A merchant's cut-off (parcels paid from that hour start counting the next day) is "
+        "learned when at least this many window parcels lie on each side of it; 0 turns the "
+        "cut-off off (default, ours)."
+    )
+    merchant_cutoff_min_jump_days: Rate = rule(
+        "...and when the mean ship lag of the later pay hours exceeds the earlier ones' by "
+        "at least this many days (default, ours).",
+        kind=RATE,
+    )
     spring_festival_lead_days: int = rule(
         "Days before the Spring Festival holiday on which couriers already slow: seeded each "
         "year as a slowdown that promises step over and the model does not learn from "

@@ -41,6 +41,7 @@ class History:
         carrier: str = "SF",
         industry: str = "apparel",
         refunded_before_shipment: bool = False,
+        shipped_after: timedelta = timedelta(0),
     ) -> None:
         origin_city, origin_province = region_levels(origin_region)
         _, destination_province = region_levels(destination_region)
@@ -59,7 +60,7 @@ class History:
                     "origin_province": origin_province,
                     "destination_province": destination_province,
                     "paid_at": paid_at,
-                    "shipped_at": None if refunded_before_shipment else paid_at,
+                    "shipped_at": None if refunded_before_shipment else paid_at + shipped_after,
                     "signed_at": None if signed_after is None else paid_at + signed_after,
                     "refunded_before_shipment": refunded_before_shipment,
                 }

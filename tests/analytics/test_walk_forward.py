@@ -5,9 +5,12 @@ by its instant (censoring: a signing is never visible before it happens, and
 every one that happened is), the feed's restatements replace parcels instead of
 doubling them, every walked ISO week is reported, and the history is sized so
 that a normal week shows ≥ 300 labels (else its hold says nothing). Issue 17's
-90% targets are checked by `target_misses`, printed here; the model misses them
-today, so the assertion waits behind `ASSERT_TARGETS` (issue 17: a target missed
-is reported, never tuned around).
+two 90% targets — promised date on time, and label hold in every week with ≥ 300
+labels — must hold in every week on both seeds (`ninety_percent_misses`). Its
+other targets (`target_misses`: labels for half the parcels that arrive by day 2,
+recovery within 7 days) are printed; the model misses the label share today, so
+that assertion waits behind `ASSERT_ALL_TARGETS` (issue 17: a target missed is
+reported, never tuned around).
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ from drifting_history import (
 from walk_forward import (
     MIN_LABELS_TESTED,
     WalkResult,
+    ninety_percent_misses,
     quick_config,
     run_walk,
     target_misses,
 )
 
 SEEDS = (1, 2)
-# Switch on once the model meets issue 17's targets on the CI history.
-ASSERT_TARGETS = False
+# Switch on once the model meets all of issue 17's targets on the CI history.
+ASSERT_ALL_TARGETS = False
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +91,8 @@ def test_every_week_is_reported_and_sized(walks: dict[int, WalkResult], seed: in
     print(f"\nseed {seed}: issue 17 targets missed on the CI history ({len(misses)}):")
     for miss in misses:
         print(f"  {miss}")
-    if ASSERT_TARGETS:
+    assert ninety_percent_misses(result) == []
+    if ASSERT_ALL_TARGETS:
         assert not misses
 
 

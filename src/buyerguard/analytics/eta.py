@@ -100,7 +100,7 @@ from buyerguard.analytics.route_days import collect_routes
 from buyerguard.analytics.route_selection import ROUTE_KEYS
 from buyerguard.analytics.shipments import IDENTIFIER, region_levels, relation_sql, write_table
 from buyerguard.analytics.survival import promise_offsets
-from buyerguard.clock import local_date
+from buyerguard.clock import SHANGHAI, ensure_utc, local_date
 from buyerguard.errors import InvalidInput
 
 LEVEL_NAMES: dict[int, str] = {
@@ -118,7 +118,9 @@ class Promise:
 
     `promised_date` is None when no level had enough samples (then
     `backoff_level` is None too) or when the chosen route does not reach the
-    confidence within the horizon.
+    confidence within the horizon. It is `start_date` + the route's offset:
+    the pay day, or the next day when paid at or after the merchant's
+    observed cut-off (`cutoff_hour`).
     """
 
     promised_date: date | None
@@ -126,6 +128,8 @@ class Promise:
     probability: float | None
     sample_size: int
     backoff_level: int | None
+    start_date: date | None = None  # the day the promise counts from (pay day, or next)
+    cutoff_hour: int | None = None  # the merchant's observed cut-off, if it has one
 
 
 PROMISE_TABLE_SCHEMA: pa.Schema = pa.schema(
@@ -140,8 +144,12 @@ PROMISE_TABLE_SCHEMA: pa.Schema = pa.schema(
         pa.field("promise_offset_days", pa.int32()),
         pa.field("probability", pa.float64()),
         pa.field("sample_size", pa.int64(), nullable=False),
+        pa.field("cutoff_hour", pa.int8()),
     ]
 )
+# Level 0 rows are not routes: each is a merchant's observed cut-off (merchant_cutoffs.py),
+# `cutoff_hour` set and `sample_size` the parcels it was read from, once per confidence.
+CUTOFF_LEVEL = 0
 
 
 def build_promise_table(
@@ -187,7 +195,25 @@ def build_promise_table(
             .append_column("probability", pa.array(probability, mask=np.isnan(probability)))
             .append_column("sample_size", kept.routes.column("sample_size"))
         )
-    table = pa.concat_tables(parts).cast(PROMISE_TABLE_SCHEMA)
+    cutoffs = kept.cutoffs
+    for confidence in chosen:
+        size = cutoffs.num_rows
+        parts.append(
+            pa.table(
+                {
+                    "level": pa.repeat(pa.scalar(CUTOFF_LEVEL, pa.int8()), size),
+                    "confidence": pa.repeat(pa.scalar(float(confidence)), size),
+                    "merchant_id": cutoffs.column("merchant_id"),
+                    "sample_size": cutoffs.column("cutoff_parcels"),
+                    "cutoff_hour": cutoffs.column("cutoff_hour"),
+                }
+            )
+        )
+    table = (
+        pa.concat_tables(parts, promote_options="default")
+        .select(PROMISE_TABLE_SCHEMA.names)
+        .cast(PROMISE_TABLE_SCHEMA)
+    )
     order = [(name, "ascending", "at_end") for name in PROMISE_TABLE_SCHEMA.names]
     return table.take(pc.sort_indices(table, sort_keys=order))
 
@@ -215,6 +241,7 @@ def lookup_promises_sql(promises: str, parcels: str, params: PromiseParams) -> s
     `parcels` must have the route columns of the shipment schema plus
     paid_at; one output row per parcel and confidence in the table, with
     backoff_level, promise_offset_days, probability, sample_size,
+    start_shift_days (1 when paid at or after the merchant's cut-off),
     promised_date and label (the same rules as `promise_for`).
     """
     table = relation_sql(promises)
@@ -235,6 +262,10 @@ def lookup_promises_sql(promises: str, parcels: str, params: PromiseParams) -> s
         f" AND l{lv}.sample_size >= {n} AND {cond}"
         for lv, cond in joins.items()
     )
+    join_sql += (
+        f"\nLEFT JOIN {table} l0 ON l0.level = {CUTOFF_LEVEL} AND l0.confidence = p.confidence"
+        " AND l0.merchant_id = p.merchant_id"
+    )
 
     def pick(column: str) -> str:
         whens = " ".join(f"WHEN l{lv}.level IS NOT NULL THEN l{lv}.{column}" for lv in joins)
@@ -253,13 +284,16 @@ chosen AS (
            {pick("level")}::TINYINT AS backoff_level,
            {pick("promise_offset_days")} AS promise_offset_days,
            {pick("probability")} AS probability,
-           coalesce({pick("sample_size")}, 0) AS sample_size
+           coalesce({pick("sample_size")}, 0) AS sample_size,
+           coalesce((hour(timezone('Asia/Shanghai', p.paid_at)) >= l0.cutoff_hour)::INTEGER, 0)
+               AS start_shift_days
     FROM p
     {join_sql}
 )
 SELECT *,
-       CAST(timezone('Asia/Shanghai', paid_at) AS DATE) + promise_offset_days AS promised_date,
-       CASE promise_offset_days {labels} END AS label
+       CAST(timezone('Asia/Shanghai', paid_at) AS DATE) + start_shift_days + promise_offset_days
+           AS promised_date,
+       CASE start_shift_days + promise_offset_days {labels} END AS label
 FROM chosen
 """
 
@@ -277,8 +311,15 @@ _RouteKey = tuple[int, str | None, str | None, str | None, str | None, str | Non
 class PromiseIndex:
     """An in-memory promise table for single lookups (the API's hot path)."""
 
-    def __init__(self, rows: dict[_RouteKey, _RouteRow]) -> None:
+    def __init__(
+        self, rows: dict[_RouteKey, _RouteRow], cutoffs: dict[str, int] | None = None
+    ) -> None:
         self._rows = rows
+        self._cutoffs = cutoffs or {}
+
+    def cutoff_hour(self, merchant_id: str) -> int | None:
+        """The merchant's observed cut-off hour (Shanghai), or None."""
+        return self._cutoffs.get(merchant_id)
 
     @classmethod
     def from_table(cls, table: pa.Table, confidence: Decimal | None = None) -> PromiseIndex:
@@ -295,8 +336,12 @@ class PromiseIndex:
         else:
             wanted = float(confidence)
         rows: dict[_RouteKey, _RouteRow] = {}
+        cutoffs: dict[str, int] = {}
         for rec in table.to_pylist():
             if rec["confidence"] != wanted:
+                continue
+            if rec["level"] == CUTOFF_LEVEL:
+                cutoffs[rec["merchant_id"]] = int(rec["cutoff_hour"])
                 continue
             key: _RouteKey = (
                 int(rec["level"]),
@@ -309,7 +354,7 @@ class PromiseIndex:
             rows[key] = _RouteRow(
                 rec["promise_offset_days"], rec["probability"], rec["sample_size"]
             )
-        return cls(rows)
+        return cls(rows, cutoffs)
 
     def get(self, key: _RouteKey) -> _RouteRow | None:
         return self._rows.get(key)
@@ -358,14 +403,18 @@ def promise_for(
         (4, None, None, o_province, d_province, None),
         (5, None, None, None, None, carrier),
     ]
+    paid_day = local_date(paid_at)
+    cutoff = index.cutoff_hour(merchant_id)
+    late = cutoff is not None and ensure_utc(paid_at).astimezone(SHANGHAI).hour >= cutoff
+    start = paid_day + timedelta(days=int(late))
     for key in keys:
         row = index.get(key)
         if row is None or row.sample_size < params.min_samples:
             continue
         if row.promise_offset_days is None:
-            return Promise(None, None, None, row.sample_size, key[0])
-        offset = row.promise_offset_days
+            return Promise(None, None, None, row.sample_size, key[0], start, cutoff)
+        promised = start + timedelta(days=row.promise_offset_days)
+        offset = (promised - paid_day).days
         label = LABELS[offset] if offset <= params.max_label_offset_days else None
-        promised = local_date(paid_at) + timedelta(days=offset)
-        return Promise(promised, label, row.probability, row.sample_size, key[0])
-    return Promise(None, None, None, 0, None)
+        return Promise(promised, label, row.probability, row.sample_size, key[0], start, cutoff)
+    return Promise(None, None, None, 0, None, start, cutoff)

@@ -35,12 +35,17 @@ class PromiseParams:
     lost_after_days: int
     history_window_basis: str
     hazard_prior_strength: Decimal
+    # The merchant's observed cut-off (merchant_cutoffs.py); 0 parcels: off. Defaults: a
+    # table built before the cut-off existed reads back without one.
+    cutoff_min_parcels: int = 0
+    cutoff_min_jump_days: Decimal = Decimal("0.5")
 
     def as_record(self) -> dict[str, object]:
         """JSON-ready, for the published table's pointer (which model built it)."""
         record = {field.name: getattr(self, field.name) for field in fields(self)}
         record["confidence"] = str(self.confidence)
         record["hazard_prior_strength"] = str(self.hazard_prior_strength)
+        record["cutoff_min_jump_days"] = str(self.cutoff_min_jump_days)
         return record
 
     @classmethod
@@ -48,6 +53,8 @@ class PromiseParams:
         values = dict(record)
         values["confidence"] = Decimal(values["confidence"])
         values["hazard_prior_strength"] = Decimal(values["hazard_prior_strength"])
+        if "cutoff_min_jump_days" in values:
+            values["cutoff_min_jump_days"] = Decimal(values["cutoff_min_jump_days"])
         return cls(**values)
 
     @classmethod
@@ -62,10 +69,13 @@ class PromiseParams:
             lost_after_days=rules.lost_after_days,
             history_window_basis=rules.history_window_basis,
             hazard_prior_strength=rules.hazard_prior_strength,
+            cutoff_min_parcels=rules.merchant_cutoff_min_parcels,
+            cutoff_min_jump_days=rules.merchant_cutoff_min_jump_days,
         )
 
     def old_model(self) -> PromiseParams:
-        """The same knobs with the round-1 model: paid window, no shrinkage, nothing lost.
+        """The same knobs with the round-1 model: paid window, no shrinkage, nothing lost,
+        no cut-off.
 
         Its tables equal those of the build before the lost rule, the observed
         window and shrinkage existed (kept as a regression check).
@@ -75,6 +85,7 @@ class PromiseParams:
             lost_after_days=max(self.lost_after_days, self.window_days + self.max_horizon_days),
             history_window_basis="paid",
             hazard_prior_strength=Decimal(0),
+            cutoff_min_parcels=0,
         )
 
     def __post_init__(self) -> None:
@@ -106,6 +117,19 @@ class PromiseParams:
                 f"history_window_basis must be one of {', '.join(WINDOW_BASES)}:"
                 f" {self.history_window_basis!r}",
                 "history_window_basis",
+            )
+        if isinstance(self.cutoff_min_parcels, bool) or self.cutoff_min_parcels < 0:
+            raise InvalidInput(
+                "cutoff_min_parcels_invalid",
+                "cutoff_min_parcels must be ≥ 0 (0: no cut-off)",
+                "cutoff_min_parcels",
+            )
+        jump = self.cutoff_min_jump_days
+        if not isinstance(jump, Decimal) or not jump.is_finite() or jump <= 0:
+            raise InvalidInput(
+                "cutoff_min_jump_days_invalid",
+                "cutoff_min_jump_days must be a finite decimal > 0",
+                "cutoff_min_jump_days",
             )
         strength = self.hazard_prior_strength
         if not isinstance(strength, Decimal) or not strength.is_finite() or strength < 0:

@@ -66,6 +66,8 @@ def promise_table_params(
     as-of day, `paused_days` lists them and `stop_days` gives, per pay day
     from `first_pay_day`, the first paused day from it on (the as-of day if
     none), where the scans stop watching its parcels (route_scans.py).
+    The merchants' cut-offs are read from the parcels paid in the window's
+    last `window_days` (`cutoff_from`).
     """
     as_of_utc = ensure_utc(as_of, field="as_of")
     observed = params.history_window_basis == "observed"
@@ -83,11 +85,18 @@ def promise_table_params(
         "confidences": [float(c) for c in chosen],
         "entry_day": as_of_day - params.window_days if observed else _day_number(date.min),
         "paused_days": [],
+        "cutoff_from": as_of_utc - timedelta(days=params.window_days),
+        "cutoff_min_parcels": params.cutoff_min_parcels,
+        "cutoff_min_jump": float(params.cutoff_min_jump_days),
     }
     if paused is None:
         return bound
     first_pay = local_date(window_start)
-    pay_days = [first_pay + timedelta(days=n) for n in range(as_of_day - _day_number(first_pay))]
+    # Every start day a scanned parcel can have, up to the as-of day itself (one paid the
+    # day before after its merchant's cut-off starts then, and is not yet in the risk set).
+    pay_days = [
+        first_pay + timedelta(days=n) for n in range(as_of_day - _day_number(first_pay) + 1)
+    ]
     paused_days = [day for day in pay_days if paused(day)]
     if paused_days:
         stops, stop = [], as_of_day

@@ -22,7 +22,10 @@ kept routes are decoded, by joining the codebook.
 
 Two scans (`route_scans.py`) and a small script over their results
 (`route_selection.py`), bound to the window's day numbers
-(`route_bind_values.py`); `collect_routes` runs them:
+(`route_bind_values.py`); `collect_routes` runs them, after a first small
+aggregate of the window's shipments into each merchant's observed cut-off
+(`merchant_cutoffs.py`), which both scans join to start a late payment's
+clock the next day:
 
 1. `first_pass_sql`: one scan streamed into four aggregates at once. The
    (product, origin, destination) routes of level 1 are nearly one per
@@ -70,6 +73,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from buyerguard.analytics.merchant_cutoffs import NO_CUTOFFS, cutoffs_sql, decoded_cutoffs_sql
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import bound_for, promise_table_params
 from buyerguard.analytics.route_scans import first_pass_sql, level1_sql
@@ -90,12 +94,14 @@ class KeptRoutes:
 
     `routes` has one row per route, in route-number order (levels coarsest
     first, consecutive): level, the ROUTE_KEYS and sample_size. `parent[r]`
-    is the route number of r's parent route, or −1.
+    is the route number of r's parent route, or −1. `cutoffs`: the merchants
+    with an observed cut-off, by merchant.
     """
 
     routes: pa.Table
     parent: I64
     days: RouteDays
+    cutoffs: pa.Table  # merchant_id, cutoff_hour, cutoff_parcels (merchant_cutoffs.py)
 
     @property
     def level(self) -> I64:
@@ -156,13 +162,16 @@ def collect_routes(
     bound = promise_table_params(as_of, params, paused=paused)
     stops = bool(bound["paused_days"])
     tag = secrets.token_hex(4)
-    first, level1, routes = (f"_bg_{name}_{tag}" for name in ("first_pass", "level1", "routes"))
+    names = ("cutoffs", "first_pass", "level1", "routes")
+    cut, first, level1, routes = (f"_bg_{name}_{tag}" for name in names)
     h = params.max_horizon_days
     check_codebook_relation(con, keys)
     keys_rel = relation_sql(keys)
-    steps = [
-        (first, first_pass_sql(shipments, h, paused=stops)),
-        (level1, level1_sql(shipments, h, first, paused=stops)),
+    cutoffs = cut if params.cutoff_min_parcels > 0 else None
+    steps = [] if cutoffs is None else [(cut, cutoffs_sql(shipments, stops))]
+    steps += [
+        (first, first_pass_sql(shipments, h, paused=stops, cutoffs=cutoffs)),
+        (level1, level1_sql(shipments, h, first, paused=stops, cutoffs=cutoffs)),
         (routes, kept_routes_sql(first, level1, keys_rel)),
     ]
     with _undone(con, [f"DROP TABLE IF EXISTS {name}" for name, _ in steps]):
@@ -171,6 +180,11 @@ def collect_routes(
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
         kept = con.sql(decoded_routes_sql(routes, keys_rel)).to_arrow_table()
         arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
+        found_cutoffs = (
+            NO_CUTOFFS
+            if cutoffs is None
+            else con.sql(decoded_cutoffs_sql(cut, keys_rel)).to_arrow_table()
+        )
     for key in ROUTE_KEYS:
         unknown = pc.sum(pc.and_(pc.is_valid(kept[f"{key}_code"]), pc.is_null(kept[key])))
         if unknown.as_py():
@@ -194,4 +208,5 @@ def collect_routes(
         kept.select(["level", *ROUTE_KEYS, "sample_size"]),
         np.asarray(kept.column("parent_id").to_numpy(), dtype=np.int64),
         days,
+        found_cutoffs.cast(NO_CUTOFFS.schema),
     )

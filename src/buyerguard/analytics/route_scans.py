@@ -11,59 +11,79 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from buyerguard.analytics.merchant_cutoffs import DAY_US, PAY_DAY, PAY_HOUR, stop_day_sql
 from buyerguard.analytics.shipments import relation_sql
-
-_DAY_US = 86_400_000_000
-_PAY_DAY = f"(epoch_us(paid_at) + $offset_us) // {_DAY_US}"
 
 
 def _parcels_sql(
-    rel: str, horizon_days: int, columns: Sequence[str], where: str = "", *, paused: bool = False
+    rel: str,
+    horizon_days: int,
+    columns: Sequence[str],
+    where: str = "",
+    *,
+    paused: bool = False,
+    cutoffs: str | None = None,
 ) -> str:
     """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
 
     `columns` are `expression AS name` or plain column names. offset_days is
     the last day the parcel is in the risk set (its sign day, or the day it
-    is censored at) and `entry` the first. Lost parcels, and parcels that
-    leave the risk set before they enter it, are filtered out here.
+    is censored at) and `entry` the first, both counted from the parcel's start
+    day. Lost parcels, and parcels that leave the risk set before they enter
+    it, are filtered out here.
+
+    The start day is the pay day, or with `cutoffs` (the table of
+    merchant_cutoffs.py) the next day for a parcel paid at or after its
+    merchant's cut-off; a parcel signed on its pay day before its start day is
+    an event on day 0.
 
     With `paused` (the window holds a public holiday or a declared slowdown) the
     model learns on normal days only: a parcel is watched until the first paused
-    day after its pay day (`$stop_days`, per pay day from `$first_pay_day`), and
-    censored there when not yet signed, and a parcel paid on a paused day is left
-    out (its stop day is its pay day). Promises then step over paused days
-    (clock.add_days_past_holidays), so a span learned on normal days is not
-    lengthened twice. Whether a parcel is lost still counts every calendar day.
+    day from its start day on (`$stop_days`, per day from `$first_pay_day`), and
+    censored there when not yet signed, and a parcel that starts on a paused day
+    is left out (its stop day is its start day). Promises then step over paused
+    days (clock.add_days_past_holidays), so a span learned on normal days is not
+    lengthened twice. Whether a parcel is lost still counts every calendar day
+    from its pay day.
     """
-    stop = (
-        f"list_extract($stop_days, ({_PAY_DAY}) - $first_pay_day + 1)" if paused else "$as_of_day"
-    )
     h = int(horizon_days)
     names = ", ".join(c.rsplit(" AS ", 1)[-1] for c in columns)
+    if cutoffs is None:
+        start, join = PAY_DAY, ""
+    else:
+        start = f"{PAY_DAY} + coalesce(({PAY_HOUR} >= cutoffs.cutoff_hour)::INTEGER, 0)"
+        join = f"LEFT JOIN {cutoffs} AS cutoffs USING (merchant_code)"
     return f"""(
     SELECT {names}, is_event, offset_days, entry
     FROM (
         SELECT {names},
                coalesce(seen_delay <= {h}, false) AS is_event,
                CASE WHEN seen_delay <= {h} THEN seen_delay
-                    ELSE least(coalesce(seen_delay - 1, stop_day - pay_day - 1), {h})
+                    ELSE least(coalesce(seen_delay - 1, stop_day - start_day - 1), {h})
                END AS offset_days,
-               greatest(0, $entry_day - pay_day) AS entry
+               greatest(0, $entry_day - start_day) AS entry
         FROM (
-            SELECT {names}, pay_day, stop_day,
-                   CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay,
-                   CASE WHEN sign_day < stop_day THEN sign_day - pay_day END AS seen_delay
+            SELECT {names}, pay_day, start_day, stop_day, delay,
+                   CASE WHEN sign_day IS NULL OR sign_day >= stop_day THEN NULL
+                        WHEN sign_day < pay_day THEN sign_day - pay_day
+                        ELSE greatest(sign_day - start_day, 0)
+                   END AS seen_delay
             FROM (
-                SELECT {", ".join(columns)},
-                       {_PAY_DAY} AS pay_day,
-                       {stop} AS stop_day,
-                       (epoch_us(signed_at) + $offset_us) // {_DAY_US} AS sign_day
-                FROM {rel}
-                WHERE paid_at >= $window_start AND paid_at < $as_of
-                  AND NOT coalesce(refunded_before_shipment, false) {where}
-            ) AS days
+                SELECT {names}, pay_day, start_day, sign_day,
+                       {stop_day_sql("start_day", paused)} AS stop_day,
+                       CASE WHEN sign_day < $as_of_day THEN sign_day - pay_day END AS delay
+                FROM (
+                    SELECT {", ".join(columns)},
+                           {PAY_DAY} AS pay_day,
+                           {start} AS start_day,
+                           (epoch_us(signed_at) + $offset_us) // {DAY_US} AS sign_day
+                    FROM {rel} {join}
+                    WHERE paid_at >= $window_start AND paid_at < $as_of
+                      AND NOT coalesce(refunded_before_shipment, false) {where}
+                ) AS days
+            ) AS stops
+            WHERE coalesce(delay, $as_of_day - pay_day) <= $lost_after
         ) AS delays
-        WHERE coalesce(delay, $as_of_day - pay_day) <= $lost_after
     ) AS spans
     WHERE offset_days >= entry
 )"""
@@ -75,7 +95,9 @@ _ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
 KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
 
 
-def first_pass_sql(shipments: str, horizon_days: int, *, paused: bool = False) -> str:
+def first_pass_sql(
+    shipments: str, horizon_days: int, *, paused: bool = False, cutoffs: str | None = None
+) -> str:
     """One scan feeding four aggregates; the rows of all four in one table.
 
     part 0: level-1 route hashes with ≥ $min_samples parcels (route_hash);
@@ -97,6 +119,7 @@ def first_pass_sql(shipments: str, horizon_days: int, *, paused: bool = False) -
             "carrier_code",
         ],
         paused=paused,
+        cutoffs=cutoffs,
     )
     day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
     return f"""
@@ -142,7 +165,14 @@ FROM pair_carriers
 """
 
 
-def level1_sql(shipments: str, horizon_days: int, first_pass: str, *, paused: bool = False) -> str:
+def level1_sql(
+    shipments: str,
+    horizon_days: int,
+    first_pass: str,
+    *,
+    paused: bool = False,
+    cutoffs: str | None = None,
+) -> str:
     """Level-1 (route, day) counts of the parcels whose route hash was kept.
 
     The hash test runs in the scan, before the day arithmetic, so only the
@@ -164,6 +194,7 @@ def level1_sql(shipments: str, horizon_days: int, first_pass: str, *, paused: bo
         f"AND product_code IS NOT NULL AND {_ROUTE_HASH} IN"
         f" (SELECT route_hash FROM {first_pass} WHERE part = {KEPT_HASH_PART})",
         paused=paused,
+        cutoffs=cutoffs,
     )
     return f"""
 SELECT product_code, origin_region_code, destination_region_code, offset_days, entry,

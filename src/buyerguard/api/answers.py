@@ -312,6 +312,14 @@ class Promise(Answer):
     confidence: float = Field(description="the share a promise is built to hold")
     promise_table_as_of: str = Field(description="the history instant the table was built at")
     rulebook_id: RulebookId
+    counts_from: str | None = Field(
+        description="the Shanghai day the learned days count from (YYYY-MM-DD): the pay day,"
+        " or the next day when paid at or after the merchant's cut-off"
+    )
+    merchant_cutoff_hour: int | None = Field(
+        description="the merchant's cut-off observed in its shipments (Shanghai hour, 0-23);"
+        " null if none was seen"
+    )
     holiday_days: int = Field(
         description="public-holiday days the span steps over: promises count normal days"
     )

@@ -66,24 +66,27 @@ def adjusted(
     carrier: str | None,
     declared: Iterable[disruptions.Disruption],
     declared_slowdowns: Iterable[slowdowns.Slowdown] = (),
+    start: date | None = None,
 ) -> Adjusted:
     """Count a learned promise's days on normal days only, stepping over public holidays and
     declared slowdowns (the table was learned on normal days), push it by the worst declared
     disruption of its carrier (None: any) in `regions` (destination, origin), and withdraw the
-    label of a span out of the ordinary. Pure: the lookup and the walk-forward benchmark both
-    call it."""
+    label of a span out of the ordinary. `start`: the day the learned offset counts from
+    (`Promise.start_date`; default the pay day). Pure: the lookup and the walk-forward
+    benchmark both call it."""
     if promised is None:
         return Adjusted(None, label, 0, 0, [], HOLIDAY_CALENDAR, None)
     found = tuple(declared_slowdowns)
     paused = slowdowns.slowdown_days(found)
     paid_day = local_date(paid_at)
-    offset = (promised - paid_day).days
-    span = add_days_past_holidays(paid_day, offset, paused)
+    start = start or paid_day
+    offset = (promised - start).days
+    span = add_days_past_holidays(start, offset, paused)
     hit = disruptions.worst_disruption(
         declared, carrier, regions, paid_at, end_of_local_day(span.day)
     )
     if hit is not None:
-        span = add_days_past_holidays(paid_day, offset + hit.expected_extra_days, paused)
+        span = add_days_past_holidays(start, offset + hit.expected_extra_days, paused)
     if span.holiday_days or span.slowdown_days or hit is not None:
         label = None  # labels are for normal days
     return Adjusted(
@@ -222,6 +225,7 @@ def promise(
         carrier or None,
         disruptions.current_disruptions(ctx.connection),
         slowdowns.current_slowdowns(ctx.connection),
+        answer.start_date,
     )
     hit = found.disruption
     return {
@@ -237,6 +241,8 @@ def promise(
         "confidence": built["confidence"],
         "promise_table_as_of": pointer["as_of"],
         "rulebook_id": pointer["rulebook_id"],
+        "counts_from": answer.start_date.isoformat() if answer.start_date else None,
+        "merchant_cutoff_hour": answer.cutoff_hour,
         "holiday_days": found.holiday_days,
         "holiday_calendar": found.calendar,
         "slowdown_days": found.slowdown_days,

@@ -29,6 +29,10 @@ class Promise:
         confidence (float): the share a promise is built to hold
         promise_table_as_of (str): the history instant the table was built at
         rulebook_id (str): the rulebook in force, e.g. 2024-10-01
+        counts_from (None | str): the Shanghai day the learned days count from (YYYY-MM-DD): the pay day, or the next
+            day when paid at or after the merchant's cut-off
+        merchant_cutoff_hour (int | None): the merchant's cut-off observed in its shipments (Shanghai hour, 0-23); null
+            if none was seen
         holiday_days (int): public-holiday days the span steps over: promises count normal days
         holiday_calendar (str): chinese_calendar, or fixed_dates_fallback past the package's last year (only New Year's
             Day, Labour Day and National Day are known there)
@@ -50,6 +54,8 @@ class Promise:
     confidence: float
     promise_table_as_of: str
     rulebook_id: str
+    counts_from: None | str
+    merchant_cutoff_hour: int | None
     holiday_days: int
     holiday_calendar: str
     slowdown_days: int
@@ -90,6 +96,12 @@ class Promise:
 
         rulebook_id = self.rulebook_id
 
+        counts_from: None | str
+        counts_from = self.counts_from
+
+        merchant_cutoff_hour: int | None
+        merchant_cutoff_hour = self.merchant_cutoff_hour
+
         holiday_days = self.holiday_days
 
         holiday_calendar = self.holiday_calendar
@@ -120,6 +132,8 @@ class Promise:
                 "confidence": confidence,
                 "promise_table_as_of": promise_table_as_of,
                 "rulebook_id": rulebook_id,
+                "counts_from": counts_from,
+                "merchant_cutoff_hour": merchant_cutoff_hour,
                 "holiday_days": holiday_days,
                 "holiday_calendar": holiday_calendar,
                 "slowdown_days": slowdown_days,
@@ -194,6 +208,20 @@ class Promise:
 
         rulebook_id = d.pop("rulebook_id")
 
+        def _parse_counts_from(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        counts_from = _parse_counts_from(d.pop("counts_from"))
+
+        def _parse_merchant_cutoff_hour(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        merchant_cutoff_hour = _parse_merchant_cutoff_hour(d.pop("merchant_cutoff_hour"))
+
         holiday_days = d.pop("holiday_days")
 
         holiday_calendar = d.pop("holiday_calendar")
@@ -230,6 +258,8 @@ class Promise:
             confidence=confidence,
             promise_table_as_of=promise_table_as_of,
             rulebook_id=rulebook_id,
+            counts_from=counts_from,
+            merchant_cutoff_hour=merchant_cutoff_hour,
             holiday_days=holiday_days,
             holiday_calendar=holiday_calendar,
             slowdown_days=slowdown_days,
