@@ -131,6 +131,7 @@ class WeekRow:
     promised_days_total: int = 0
     labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABEL_OFFSETS, 0))
     held: int = 0
+    held_by_label: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABEL_OFFSETS, 0))
     arrived_by_2: int = 0
     labelled_among_arrived_by_2: int = 0
     lengthened_for_holiday: int = 0
@@ -150,6 +151,10 @@ class WeekRow:
             "labels_shown": shown,
             "label_share": shown / self.parcels if self.parcels else None,
             "hold": self.held / shown if shown else None,
+            "hold_by_label": {
+                label: self.held_by_label[label] / count if count else None
+                for label, count in self.labels.items()
+            },
             "on_time_rate": self.on_time / self.covered if self.covered else None,
             "covered_share": self.covered / self.parcels if self.parcels else None,
             "mean_promised_days": (
@@ -372,6 +377,7 @@ def run_walk(config: WalkConfig, data_dir: Path | None = None, show: bool = True
                 if label is not None:
                     row.labels[label] += 1
                     row.held += kept
+                    row.held_by_label[label] += kept
                     row.labelled_among_arrived_by_2 += arrived_by_2
                     day_labels += 1
             stage_seconds["lookup"] += time.perf_counter() - tock

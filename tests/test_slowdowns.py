@@ -10,8 +10,10 @@ from typing import Any
 import chinese_calendar
 from sqlalchemy import func, select
 
+from buyerguard.analytics.promise_params import PromiseParams
+from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.bootstrap import Runtime
-from buyerguard.clock import HOLIDAY_CALENDAR, add_days_past_holidays
+from buyerguard.clock import HOLIDAY_CALENDAR, add_days_past_holidays, transit_paused
 from buyerguard.rulebook import rulebooks
 from buyerguard.services import promises, slowdowns
 from buyerguard.services.context import OPERATOR
@@ -167,3 +169,21 @@ def test_bad_slowdowns_are_refused_and_write_nothing(api: Api, rt: Runtime) -> N
     assert api.post("merchant", f"{SLOWDOWNS}/slow-x/withdraw").status_code == 403
     assert api.get("buyer", SLOWDOWNS).status_code == 403
     assert stored(rt) == 0
+
+
+def test_the_window_holds_thirty_normal_days_whatever_the_pauses() -> None:
+    """After the 2026 Spring Festival slowdown (02-08 .. 03-02, 23 days) a build as of 03-03
+    looks back to 01-09 for its 30 normal days, so it sees whole weeks, every weekday."""
+    params = PromiseParams.from_rulebook(rulebooks().at(at("2026-03-03T00:00:00+08:00")))
+    [(_, seeded)] = slowdowns.annual_slowdowns(2026, rulebooks().at)
+    days = slowdowns.slowdown_days(
+        [slowdowns.Slowdown("s", seeded.name, seeded.first_day, seeded.last_day, False)]
+    )
+    bound = promise_table_params(
+        at("2026-03-03T00:00:00+08:00"), params, paused=lambda day: transit_paused(day, days)
+    )
+    first_day = date(1970, 1, 1) + timedelta(days=bound["entry_day"])
+    assert first_day == date(2026, 1, 9)
+    # The scan's paused pay days: New Year's Day 2026 (01-01 .. 01-03) and the slowdown.
+    assert len(bound["paused_days"]) == 3 + 23
+    assert date(2025, 12, 31) not in bound["paused_days"]

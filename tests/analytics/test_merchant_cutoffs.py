@@ -76,9 +76,10 @@ def test_the_cut_off_is_the_first_hour_whose_parcels_ship_a_day_later(
 ) -> None:
     cutoff_history(history).load(con)
     table = build_promise_table(con, "shipments", "shipments_keys", AS_OF, PARAMS)
-    # M1: 30 parcels at 10:00, 30 at 18:00, one of them (paid 03-30) not shipped by the
-    # as-of instant; M2 has one pay hour, M3 no jump in ship lag.
-    assert cutoffs(table) == {"M1": (18, 59)}
+    # M1: a parcel at 10:00 and one at 18:00 each day; the lags of the 28 days paid at
+    # least 3 days before the as-of day are read (03-29 .. 03-30: too recent). M2 has one
+    # pay hour, M3 no jump in ship lag.
+    assert cutoffs(table) == {"M1": (18, 56)}
     # Too few parcels on a side, or too small a jump: no cut-off.
     fewer = replace(PARAMS, cutoff_min_parcels=31)
     assert cutoffs(build_promise_table(con, "shipments", "shipments_keys", AS_OF, fewer)) == {}

@@ -14,11 +14,11 @@ day − pay day). Every boundary between two observed hours is a candidate; the
 cut-off is the first hour of the later group at the boundary where the mean lag
 jumps most, if it jumps by at least `cutoff_min_jump_days` with at least
 `cutoff_min_parcels` parcels on each side (else the merchant has none: every
-parcel starts on its pay day). Ties: the earlier hour. Parcels not shipped by
-the as-of instant are not seen (a late payment of yesterday not yet shipped
-hides a little of the jump; the window is a month), and with paused days only
-parcels shipped before the first paused day after their pay day count (a
-holiday's lag is not the merchant's).
+parcel starts on its pay day). Ties: the earlier hour. A lag is read up to
+LAG_CAP_DAYS: only parcels paid at least that long before the as-of day and
+before the next paused day count (so a payment too recent to have shipped, or
+one whose shipping ran into a holiday, does not make the late hours look fast),
+and a longer lag, or none seen by then, counts as the cap.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from buyerguard.analytics.shipments import relation_sql
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
+# A ship lag is read up to this many days: a parcel counts only when that many days of its
+# shipping could be seen (before the as-of day and the next paused day), and a longer or
+# unseen lag counts as this many, so the recent days do not hide their slow shipments.
+LAG_CAP_DAYS = 3
 PAY_DAY = f"(epoch_us(paid_at) + $offset_us) // {DAY_US}"
 PAY_HOUR = f"((epoch_us(paid_at) + $offset_us) // {HOUR_US}) % 24"
 
@@ -53,16 +57,18 @@ def cutoffs_sql(shipments: str, paused: bool) -> str:
     """(merchant_code, cutoff_hour, cutoff_parcels) for every merchant with a cut-off."""
     rel = relation_sql(shipments)
     ship_day = f"(epoch_us(shipped_at) + $offset_us) // {DAY_US}"
-    before_pause = f"AND {ship_day} < {stop_day_sql(PAY_DAY, paused)}" if paused else ""
+    stop = stop_day_sql(PAY_DAY, paused)
     return f"""
 WITH hours AS (
     SELECT merchant_code, {PAY_HOUR} AS pay_hour, count(*) AS n,
-           sum({ship_day} - {PAY_DAY}) AS lag_days
+           sum(CASE WHEN shipped_at < $as_of AND {ship_day} < {stop}
+                    THEN least({ship_day} - {PAY_DAY}, {LAG_CAP_DAYS})
+                    ELSE {LAG_CAP_DAYS} END) AS lag_days
     FROM {rel}
     WHERE paid_at >= $cutoff_from AND paid_at < $as_of
-      AND shipped_at >= paid_at AND shipped_at < $as_of
+      AND {PAY_DAY} + {LAG_CAP_DAYS} <= {stop}
+      AND (shipped_at IS NULL OR shipped_at >= paid_at)
       AND merchant_code IS NOT NULL AND NOT coalesce(refunded_before_shipment, false)
-      {before_pause}
     GROUP BY merchant_code, pay_hour
 ),
 running AS (

@@ -49,6 +49,19 @@ def _day_number(day: date) -> int:
     return (day - date(1970, 1, 1)).days
 
 
+def _calendar_window_days(
+    as_of_day: date, window_days: int, paused: Callable[[date], bool] | None
+) -> int:
+    """How many calendar days before `as_of_day` hold `window_days` normal days."""
+    if paused is None:
+        return window_days
+    span, normal = 0, 0
+    while normal < window_days:
+        span += 1
+        normal += not paused(as_of_day - timedelta(days=span))
+    return span
+
+
 def promise_table_params(
     as_of: datetime,
     params: PromiseParams,
@@ -66,12 +79,16 @@ def promise_table_params(
     as-of day, `paused_days` lists them and `stop_days` gives, per pay day
     from `first_pay_day`, the first paused day from it on (the as-of day if
     none), where the scans stop watching its parcels (route_scans.py).
-    The merchants' cut-offs are read from the parcels paid in the window's
-    last `window_days` (`cutoff_from`).
+    With `paused` the window is `window_days` *normal* days: it reaches back
+    over paused days as far as it must to hold that many (so after the Spring
+    Festival the model still sees whole weeks of normal days, every weekday of
+    them, not the few since the holiday). The merchants' cut-offs are read
+    from the parcels paid in the same window (`cutoff_from`).
     """
     as_of_utc = ensure_utc(as_of, field="as_of")
     observed = params.history_window_basis == "observed"
-    look_back = params.window_days + (params.max_horizon_days + 1 if observed else 0)
+    window_days = _calendar_window_days(local_date(as_of_utc), params.window_days, paused)
+    look_back = window_days + (params.max_horizon_days + 1 if observed else 0)
     window_start = as_of_utc - timedelta(days=look_back)
     chosen = chosen_confidences(params, confidences)
     as_of_day = _day_number(local_date(as_of_utc))
@@ -83,9 +100,9 @@ def promise_table_params(
         "min_samples": params.min_samples,
         "lost_after": params.lost_after_days,
         "confidences": [float(c) for c in chosen],
-        "entry_day": as_of_day - params.window_days if observed else _day_number(date.min),
+        "entry_day": as_of_day - window_days if observed else _day_number(date.min),
         "paused_days": [],
-        "cutoff_from": as_of_utc - timedelta(days=params.window_days),
+        "cutoff_from": as_of_utc - timedelta(days=window_days),
         "cutoff_min_parcels": params.cutoff_min_parcels,
         "cutoff_min_jump": float(params.cutoff_min_jump_days),
     }
