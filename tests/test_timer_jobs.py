@@ -80,6 +80,12 @@ def test_the_rebuild_runs_with_no_write_transaction_open(
     assert rebuild_timer_state(rt.engine) == ("fired", 0)
     body = api.get("buyer", "/v1/promises?product_id=P-cups&destination=440305").json()
     assert body["promise_table_as_of"] == "2024-10-20T16:00:00Z"
+    # The rebuild stored the rulebook's Spring Festival slowdowns first (2023 .. 2025).
+    seeded = api.get("operator", "/v1/logistics/slowdowns").json()["items"]
+    assert [item["id"] for item in seeded] == [
+        f"slow-spring-festival-{year}" for year in (2023, 2024, 2025)
+    ]
+    assert {item["declared_by"] for item in seeded} == {"system:scheduler"}
 
 
 def test_a_job_left_running_by_a_dead_scheduler_runs_again_after_its_lease(
