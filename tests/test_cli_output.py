@@ -130,15 +130,16 @@ def test_import_and_build_draw_bars_on_a_terminal_and_leave_stdout_their_one_lin
 
     stdout, terminal = on_terminal(["eta", "build", "--as-of", AS_OF], env)
     assert stdout == (
-        "promise table as of 2024-10-20T16:00:00Z: 5 route(s) from 1,200 shipment(s), "
-        "rulebook 2024-10-15\n"
+        "promise table as of 2024-10-20T16:00:00Z: 5 route(s), 1 merchant cut-off(s) from"
+        " 1,200 shipment(s), rulebook 2024-10-15\n"
     )
     assert "building the promise table" in terminal
 
     # Both streams on the terminal: the line arrives whole, not one colour per digit group.
     _, terminal = on_terminal(["eta", "build", "--as-of", AS_OF], env, stdout_too=True)
-    assert "promise table as of 2024-10-20T16:00:00Z: 5 route(s) from 1,200 shipment(s)" in (
-        terminal
+    assert (
+        "promise table as of 2024-10-20T16:00:00Z: 5 route(s), 1 merchant cut-off(s) from"
+        " 1,200 shipment(s)" in terminal
     )
 
 

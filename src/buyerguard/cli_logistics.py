@@ -76,7 +76,8 @@ def eta_build(
 ) -> None:
     """Build the promise table from the trailing window and publish it to the API.
 
-    `--json`: `{"as_of", "rulebook_id", "routes", "routes_by_level", "shipments", "table"}`,
+    `--json`: `{"as_of", "rulebook_id", "routes", "merchant_cutoffs", "routes_by_level",
+    "shipments", "table"}`, `merchant_cutoffs` the merchants whose cut-off was observed,
     `routes_by_level` one `{"level", "name", "routes"}` per back-off level (1 finest, 5 the
     carrier), every level listed even when it kept no route.
     """
@@ -99,6 +100,7 @@ def eta_build(
                 "as_of": format_instant(built["as_of"]),
                 "rulebook_id": built["rulebook_id"],
                 "routes": built["routes"],
+                "merchant_cutoffs": built["merchant_cutoffs"],
                 "routes_by_level": _routes_by_level(Path(built["table"])),
                 "shipments": built["shipments"],
                 "table": built["table"],
@@ -106,7 +108,8 @@ def eta_build(
         )
         return
     say(
-        f"promise table as of {format_instant(built['as_of'])}: {built['routes']:,} route(s) "
+        f"promise table as of {format_instant(built['as_of'])}: {built['routes']:,} route(s), "
+        f"{built['merchant_cutoffs']:,} merchant cut-off(s) "
         f"from {built['shipments']:,} shipment(s), rulebook {built['rulebook_id']}"
     )
 

@@ -146,6 +146,7 @@ def _publish(history: ShipmentHistory, inputs: _Inputs, as_of: datetime) -> dict
     return {
         "as_of": built.as_of,
         "routes": built.routes,
+        "merchant_cutoffs": built.merchant_cutoffs,
         "shipments": built.shipments,
         "table": str(built.path),
         "rulebook_id": rulebook.id,
@@ -186,7 +187,8 @@ def scheduled_rebuild(runtime: Runtime, timer: DueTimer) -> str:
     with runtime.writing(SCHEDULER) as ctx:
         ensure_pending_timer(ctx, PROMISES_REBUILD, following)
     return (
-        f"promise table as of {format_instant(as_of)}: {built['routes']} rows"
+        f"promise table as of {format_instant(as_of)}: {built['routes']} routes,"
+        f" {built['merchant_cutoffs']} merchant cut-offs"
         f" from {built['shipments']} shipments"
     )
 

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from buyerguard.analytics.eta import PromiseIndex, build_promise_table
+from buyerguard.analytics.eta import CUTOFF_LEVEL, PromiseIndex, build_promise_table
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
@@ -64,8 +65,9 @@ __all__ = [
 class BuiltPromises:
     as_of: datetime
     path: Path
-    routes: int
+    routes: int  # route rows (levels 1-5)
     shipments: int
+    merchant_cutoffs: int  # level-0 rows: merchants with an observed cut-off
 
 
 class ShipmentHistory(ParcelStore):
@@ -109,11 +111,13 @@ class ShipmentHistory(ParcelStore):
         stamp = format_instant(as_of).replace(":", "")
         path = self.promises_dir / f"promises-{stamp}.parquet"
         write_atomically(table, path)
+        cutoffs = int(pc.sum(pc.equal(table.column("level"), CUTOFF_LEVEL)).as_py() or 0)
         pointer = {
             "table": path.name,
             "as_of": format_instant(as_of),
             "rulebook_id": rulebook_id,
-            "routes": table.num_rows,
+            "routes": table.num_rows - cutoffs,
+            "merchant_cutoffs": cutoffs,
             "shipments": shipments,
             "params": params.as_record(),
             # The days the build learned around (public holidays, declared slowdowns), and a
@@ -125,7 +129,7 @@ class ShipmentHistory(ParcelStore):
             "build_id": secrets.token_hex(8),
         }
         write_text_atomically(json.dumps(pointer, indent=2), self.promises_dir / "current.json")
-        return BuiltPromises(as_of, path, table.num_rows, shipments)
+        return BuiltPromises(as_of, path, table.num_rows - cutoffs, shipments, cutoffs)
 
     def current_promises(self) -> tuple[PromiseIndex, dict[str, Any]]:
         """The served promise table, reloaded when a new build replaces it."""
