@@ -23,8 +23,6 @@ and a longer lag, or none seen by then, counts as the cap.
 
 from __future__ import annotations
 
-import duckdb
-import numpy as np
 import pyarrow as pa
 
 from buyerguard.analytics.shipments import relation_sql
@@ -105,21 +103,3 @@ FROM {cutoffs} AS c
 JOIN {keys} AS k ON k.dimension = 'merchant' AND k.code = c.merchant_code
 ORDER BY k.value
 """
-
-
-NEVER_LATE = 24  # an hour no payment reaches: the merchants without a cut-off
-
-
-def cutoff_hours_by_code(con: duckdb.DuckDBPyConnection, cutoffs: str) -> list[int]:
-    """The cut-off hour of every merchant code (index), NEVER_LATE for none.
-
-    Codes are dense from 0 (key_codes.py), so the scans look a parcel's cut-off up
-    by position (`list_extract`, 1-based) instead of joining every parcel to the
-    cut-off table: at 1688 scale that join cost both scans several seconds. A code
-    past the list's end has no cut-off (the lookup answers NULL).
-    """
-    found = con.sql(f"SELECT merchant_code, cutoff_hour FROM {cutoffs}").fetchnumpy()
-    codes = np.asarray(found["merchant_code"], dtype=np.int64)
-    hours = np.full(int(codes.max()) + 1 if codes.size else 1, NEVER_LATE, dtype=np.int64)
-    hours[codes] = np.asarray(found["cutoff_hour"], dtype=np.int64)
-    return [int(hour) for hour in hours]

@@ -24,8 +24,8 @@ Two scans (`route_scans.py`) and a small script over their results
 (`route_selection.py`), bound to the window's day numbers
 (`route_bind_values.py`); `collect_routes` runs them, after a first small
 aggregate of the window's shipments into each merchant's observed cut-off
-(`merchant_cutoffs.py`), which both scans look up by merchant code to start
-a late payment's clock the next day:
+(`merchant_cutoffs.py`), which both scans join to start a late payment's
+clock the next day:
 
 1. `first_pass_sql`: one scan streamed into four aggregates at once. The
    (product, origin, destination) routes of level 1 are nearly one per
@@ -73,12 +73,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buyerguard.analytics.merchant_cutoffs import (
-    NO_CUTOFFS,
-    cutoff_hours_by_code,
-    cutoffs_sql,
-    decoded_cutoffs_sql,
-)
+from buyerguard.analytics.merchant_cutoffs import NO_CUTOFFS, cutoffs_sql, decoded_cutoffs_sql
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import bound_for, promise_table_params
 from buyerguard.analytics.route_scans import first_pass_sql, level1_sql
@@ -172,8 +167,8 @@ def collect_routes(
     h = params.max_horizon_days
     check_codebook_relation(con, keys)
     keys_rel = relation_sql(keys)
-    cutoffs = params.cutoff_min_parcels > 0
-    steps = [(cut, cutoffs_sql(shipments, stops))] if cutoffs else []
+    cutoffs = cut if params.cutoff_min_parcels > 0 else None
+    steps = [] if cutoffs is None else [(cut, cutoffs_sql(shipments, stops))]
     steps += [
         (first, first_pass_sql(shipments, h, paused=stops, cutoffs=cutoffs)),
         (level1, level1_sql(shipments, h, first, paused=stops, cutoffs=cutoffs)),
@@ -183,12 +178,12 @@ def collect_routes(
         with _unordered(con):
             for name, sql in steps:
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
-                if name == cut:  # what the scans read each parcel's cut-off from
-                    bound["cutoff_hours"] = cutoff_hours_by_code(con, cut)
         kept = con.sql(decoded_routes_sql(routes, keys_rel)).to_arrow_table()
         arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
         found_cutoffs = (
-            con.sql(decoded_cutoffs_sql(cut, keys_rel)).to_arrow_table() if cutoffs else NO_CUTOFFS
+            NO_CUTOFFS
+            if cutoffs is None
+            else con.sql(decoded_cutoffs_sql(cut, keys_rel)).to_arrow_table()
         )
     for key in ROUTE_KEYS:
         unknown = pc.sum(pc.and_(pc.is_valid(kept[f"{key}_code"]), pc.is_null(kept[key])))

@@ -22,7 +22,7 @@ def _parcels_sql(
     where: str = "",
     *,
     paused: bool = False,
-    cutoffs: bool = False,
+    cutoffs: str | None = None,
 ) -> str:
     """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
 
@@ -32,10 +32,10 @@ def _parcels_sql(
     day. Lost parcels, and parcels that leave the risk set before they enter
     it, are filtered out here.
 
-    The start day is the pay day, or with `cutoffs` the next day for a parcel
-    paid at or after its merchant's cut-off (`$cutoff_hours`, indexed by
-    merchant code: merchant_cutoffs.cutoff_hours_by_code); a parcel signed on
-    its pay day before its start day is an event on day 0.
+    The start day is the pay day, or with `cutoffs` (the table of
+    merchant_cutoffs.py) the next day for a parcel paid at or after its
+    merchant's cut-off; a parcel signed on its pay day before its start day is
+    an event on day 0.
 
     With `paused` (the window holds a public holiday or a declared slowdown) the
     model learns on normal days only: a parcel is watched until the first paused
@@ -48,10 +48,11 @@ def _parcels_sql(
     """
     h = int(horizon_days)
     names = ", ".join(c.rsplit(" AS ", 1)[-1] for c in columns)
-    start = PAY_DAY
-    if cutoffs:
-        cutoff = "list_extract($cutoff_hours, merchant_code + 1)"
-        start += f" + coalesce(({PAY_HOUR} >= {cutoff})::INTEGER, 0)"
+    if cutoffs is None:
+        start, join = PAY_DAY, ""
+    else:
+        start = f"{PAY_DAY} + coalesce(({PAY_HOUR} >= cutoffs.cutoff_hour)::INTEGER, 0)"
+        join = f"LEFT JOIN {cutoffs} AS cutoffs USING (merchant_code)"
     return f"""(
     SELECT {names}, is_event, offset_days, entry
     FROM (
@@ -76,7 +77,7 @@ def _parcels_sql(
                            {PAY_DAY} AS pay_day,
                            {start} AS start_day,
                            (epoch_us(signed_at) + $offset_us) // {DAY_US} AS sign_day
-                    FROM {rel}
+                    FROM {rel} {join}
                     WHERE paid_at >= $window_start AND paid_at < $as_of
                       AND NOT coalesce(refunded_before_shipment, false) {where}
                 ) AS days
@@ -95,7 +96,7 @@ KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
 
 
 def first_pass_sql(
-    shipments: str, horizon_days: int, *, paused: bool = False, cutoffs: bool = False
+    shipments: str, horizon_days: int, *, paused: bool = False, cutoffs: str | None = None
 ) -> str:
     """One scan feeding four aggregates; the rows of all four in one table.
 
@@ -170,7 +171,7 @@ def level1_sql(
     first_pass: str,
     *,
     paused: bool = False,
-    cutoffs: bool = False,
+    cutoffs: str | None = None,
 ) -> str:
     """Level-1 (route, day) counts of the parcels whose route hash was kept.
 
