@@ -64,7 +64,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from buyerguard.analytics.eta import create_promise_table, lookup_promises_sql
+from buyerguard.analytics.eta import create_promise_table
+from buyerguard.analytics.promise_lookup import lookup_promises_sql
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.shipments import (

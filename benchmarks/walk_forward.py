@@ -53,11 +53,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from buyerguard.analytics.eta import promise_for
+from buyerguard.analytics.promise_lookup import promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.clock import SHANGHAI, public_holiday, start_of_local_day, transit_paused
@@ -77,12 +76,7 @@ from drifting_history import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TARGET_SHARE = 0.90  # issue 17: label hold and promised date on time, every week
 MIN_LABELS_TESTED = 300  # a week's hold counts only with this many labels shown
-HALF = 0.5  # labels for at least half the parcels that arrive by paid day + 2
-RECOVERY_TOLERANCE = 0.10  # mean promised days back within 10% of the pre-holiday level
-RECOVERY_WITHIN_DAYS = 7
-PRE_HOLIDAY_GAP_DAYS = 7  # the pre-holiday level ends this long before the slowdown
 LABEL_OFFSETS = {"today": 0, "tomorrow": 1, "day_after": 2}
 QUICK_START, QUICK_DAYS, QUICK_PARCELS_PER_DAY, QUICK_MERCHANTS = date(2026, 1, 19), 35, 2500, 300
 
@@ -183,7 +177,7 @@ class WalkResult:
         return document
 
 
-def _calendar_kind(
+def calendar_kind(
     day: date, festival: tuple[date, date] | None, disruption: Disruption | None
 ) -> str:
     if disruption is not None and 0 <= (day - disruption.starts_on).days < disruption.days:
@@ -202,7 +196,7 @@ def _calendar_kind(
 
 
 def _week_kind(days: list[date], festival: tuple[date, date] | None, dis: Disruption | None) -> str:
-    kinds = {_calendar_kind(day, festival, dis) for day in days}
+    kinds = {calendar_kind(day, festival, dis) for day in days}
     for kind in ("holiday", "slowdown", "disruption", "recovery"):
         if kind in kinds:
             return kind
@@ -472,138 +466,6 @@ def _lookup(
     return found.promised, found.label, paused_days, found.disruption is not None
 
 
-def ninety_percent_misses(result: WalkResult) -> list[str]:
-    """Every week that misses one of issue 17's two 90% targets, one line each: promised
-    date on time ≥ 90%, and with ≥ 300 labels shown, their hold ≥ 90% (a week with fewer
-    labels cannot be tested: a miss too, unless every day of it is paused, when labels
-    are withdrawn by design)."""
-    misses: list[str] = []
-    seed = result.config.seed
-    for week in result.weeks:
-        name = f"seed {seed} {week['week']} ({week['kind']})"
-        on_time = week["on_time_rate"]
-        if on_time is None or on_time < TARGET_SHARE:
-            misses.append(f"{name}: promised date on time {_pct(on_time)} < 90%")
-        if week["labels_shown"] < MIN_LABELS_TESTED:
-            if not week["all_days_paused"]:
-                misses.append(f"{name}: {week['labels_shown']} labels shown < {MIN_LABELS_TESTED}")
-        elif week["hold"] < TARGET_SHARE:
-            misses.append(f"{name}: label hold {_pct(week['hold'])} < 90%")
-    return misses
-
-
-def target_misses(result: WalkResult) -> list[str]:
-    """Every way this walk misses issue 17's targets, one line each (empty: all met): the
-    90% targets (`ninety_percent_misses`), normal weeks labelling at least half the
-    parcels that arrive by paid day + 2, and mean promised days back within 10% of the
-    pre-holiday level within 7 days of the slowdown's end.
-    """
-    misses = ninety_percent_misses(result)
-    seed = result.config.seed
-    for week in result.weeks:
-        name = f"seed {seed} {week['week']} ({week['kind']})"
-        share = week["labelled_share_of_arrived_by_2"]
-        if week["kind"] == "normal" and (share is None or share < HALF):
-            misses.append(f"{name}: labels for {_pct(share)} of parcels arriving by day 2 < 50%")
-    recovery = recovery_days(result)
-    if recovery is not None and (recovery[1] is None or recovery[1] > RECOVERY_WITHIN_DAYS):
-        misses.append(
-            f"seed {seed}: mean promised days not back within 10% of the pre-holiday"
-            f" {recovery[0]:.2f} within {RECOVERY_WITHIN_DAYS} days of the slowdown's end"
-            f" ({'never in the walk' if recovery[1] is None else f'{recovery[1]} days'})"
-        )
-    return misses
-
-
-def recovery_days(result: WalkResult) -> tuple[float, int | None] | None:
-    """(pre-holiday mean promised days, days after the slowdown's end until a day's mean is
-    back within 10% of it), or None when the walk does not see both sides of the holiday.
-
-    The slowdown's end is the generator's: its couriers recover for RECOVERY_DAYS after
-    the last official holiday day (add them for the days after the holiday's end)."""
-    if result.festival is None:
-        return None
-    begin, end = result.festival
-    lead_start = begin - timedelta(days=SLOWDOWN_LEAD_DAYS)
-    # The pre-holiday level: the normal days (not the disruption's) of the three weeks that
-    # end a week before the slowdown, whose promises do not yet reach into it.
-    level_end = lead_start - timedelta(days=PRE_HOLIDAY_GAP_DAYS)
-    before = [
-        c.mean_promised_days
-        for c in result.days
-        if c.mean_promised_days is not None
-        and level_end - timedelta(days=21) <= date.fromisoformat(c.day) < level_end
-        and _calendar_kind(date.fromisoformat(c.day), result.festival, result.disruption)
-        == "normal"
-    ]
-    end += timedelta(days=RECOVERY_DAYS)
-    after = [c for c in result.days if date.fromisoformat(c.day) > end]
-    if not before or not after:
-        return None
-    level = sum(before) / len(before)
-    for c in after:
-        if c.mean_promised_days is not None and c.mean_promised_days <= level * (
-            1 + RECOVERY_TOLERANCE
-        ):
-            return level, (date.fromisoformat(c.day) - end).days
-    return level, None
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
-
-
-def print_weeks(result: WalkResult) -> None:
-    cfg = result.config
-    dis = result.disruption
-    table = Table(
-        title=(
-            f"seed {cfg.seed}: {cfg.parcels_per_day:,} parcels/day, {cfg.merchants:,} merchants,"
-            f" walk {cfg.start} + {cfg.days} d; disruption {dis.carrier if dis else '-'}"
-            f" {','.join(dis.provinces) if dis else ''} from {dis.starts_on if dis else '-'}"
-            f" ({'declared' if cfg.declare_disruption else 'undeclared'})"
-        )
-    )
-    for col in (
-        "week",
-        "kind",
-        "parcels",
-        "labels (share)",
-        "today/tomorrow/day after",
-        "hold",
-        "on time",
-        "mean promised d",
-        "labelled of arrived ≤ d+2",
-        "lengthened / pushed",
-        "≥300",
-        "meets 90%",
-    ):
-        table.add_column(col, justify="right")
-    for w in result.weeks:
-        meets = (
-            w["on_time_rate"] is not None
-            and w["on_time_rate"] >= TARGET_SHARE
-            and w["tested"]
-            and w["hold"] >= TARGET_SHARE
-        )
-        mean_days = w["mean_promised_days"]
-        table.add_row(
-            w["week"],
-            w["kind"],
-            f"{w['parcels']:,}",
-            f"{w['labels_shown']:,} ({_pct(w['label_share'])})",
-            "/".join(f"{w['labels'][k]:,}" for k in LABEL_OFFSETS),
-            _pct(w["hold"]),
-            _pct(w["on_time_rate"]),
-            "–" if mean_days is None else f"{mean_days:.2f}",
-            _pct(w["labelled_share_of_arrived_by_2"]),
-            f"{w['lengthened_for_holiday']:,} / {w['pushed_by_disruption']:,}",
-            "yes" if w["tested"] else "no",
-            "yes" if meets else "[red]no[/red]",
-        )
-    console.print(table)
-
-
 def quick_config(seed: int) -> WalkConfig:
     """CI size: five weeks — a normal one, the disruption's, the last before the Spring
     Festival slowdown, its onset, the holiday."""
@@ -617,6 +479,8 @@ def quick_config(seed: int) -> WalkConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from walk_report import print_weeks, recovery_days, target_misses  # it imports this module
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, action="append", help="repeat for several seeds")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 5))

@@ -14,13 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from buyerguard.analytics.eta import (
-    PromiseIndex,
-    build_promise_table,
-    create_promise_table,
-    lookup_promises_sql,
-    promise_for,
-)
+from buyerguard.analytics.eta import build_promise_table, create_promise_table
+from buyerguard.analytics.promise_lookup import PromiseIndex, lookup_promises_sql, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.shipments import region_levels
 from buyerguard.clock import SHANGHAI, parse_instant

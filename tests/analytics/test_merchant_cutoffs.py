@@ -10,11 +10,10 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from buyerguard.analytics.eta import (
-    CUTOFF_LEVEL,
+from buyerguard.analytics.eta import CUTOFF_LEVEL, build_promise_table
+from buyerguard.analytics.promise_lookup import (
     Promise,
     PromiseIndex,
-    build_promise_table,
     lookup_promises_sql,
     promise_for,
 )

@@ -7,11 +7,10 @@ engine when the history outgrows it.
 
 from __future__ import annotations
 
-from buyerguard.analytics.eta import (
+from buyerguard.analytics.eta import build_promise_table, create_promise_table
+from buyerguard.analytics.promise_lookup import (
     Promise,
     PromiseIndex,
-    build_promise_table,
-    create_promise_table,
     lookup_promises_sql,
     promise_for,
 )

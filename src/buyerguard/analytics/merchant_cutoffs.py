@@ -5,7 +5,7 @@ merchant's daily cut-off: paid at 15:00 before a 16:00 cut-off, a parcel leaves
 today; paid at 17:00, tomorrow. Pooled in one route the two groups blur, and the
 route's promise is set by the late ones. So a promise counts from the parcel's
 *start day*: its pay day, or the next day when it was paid at or after its
-merchant's observed cut-off (route_scans.py learns on that clock, eta.promise_for
+merchant's observed cut-off (route_scans.py learns on that clock, promise_lookup.promise_for
 answers on it).
 
 The cut-off is read from the window's shipments (`cutoffs_sql`): per merchant

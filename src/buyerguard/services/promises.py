@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from buyerguard.analytics.eta import LEVEL_NAMES, promise_for
+from buyerguard.analytics.eta import LEVEL_NAMES
+from buyerguard.analytics.promise_lookup import promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import (
     HOLIDAY_CALENDAR,

@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from buyerguard.analytics.eta import CUTOFF_LEVEL, PromiseIndex, build_promise_table
+from buyerguard.analytics.eta import CUTOFF_LEVEL, build_promise_table
+from buyerguard.analytics.promise_lookup import PromiseIndex
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
