@@ -2,7 +2,7 @@
 
 A declaration moves delivery promises at the next lookup, not at the next
 build: every API worker sees it on its next lookup after the declaring
-transaction commits (services/declared_cache.py).
+transaction commits (services/declared_tables.py).
 
 Regions are GB/T 2260 codes at any level: `440000` (a province) covers every
 code starting `44`, `440300` (a city) every code starting `4403`, a district
@@ -23,7 +23,7 @@ from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import validate_gbt2260
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
-from buyerguard.services.declared_cache import StampedCache
+from buyerguard.services.declared_tables import StampedCache, locked_row, page_by_id
 from buyerguard.services.records import audit
 from buyerguard.store.tables import logistics_disruptions, orders
 
@@ -155,13 +155,10 @@ def declare(ctx: Context, command: NewDisruption) -> dict[str, Any]:
 def end(ctx: Context, disruption_id: str) -> dict[str, Any]:
     """End a declaration now (one not yet begun is thereby withdrawn whole)."""
     ctx.require_role("end logistics disruptions")
-    query = select(logistics_disruptions).where(_TABLE.id == disruption_id)
-    if ctx.connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    found = ctx.connection.execute(query).mappings().first()
+    found = locked_row(ctx.connection, logistics_disruptions, disruption_id)
     if found is None:
         raise NotFound("disruption_not_found", f"no disruption {disruption_id}", "disruption_id")
-    row = dict(found)
+    row = found
     now = ctx.now()
     if row["ended_at"] is not None or row["until"] <= now:
         raise Conflict(
@@ -177,10 +174,7 @@ def end(ctx: Context, disruption_id: str) -> dict[str, Any]:
 
 def list_disruptions(ctx: Context, after: str | None, limit: int) -> list[dict[str, Any]]:
     """Declarations by id (ids sort by declaration time), `limit` of them after `after`."""
-    query = select(logistics_disruptions).order_by(_TABLE.id).limit(limit)
-    if after is not None:
-        query = query.where(_TABLE.id > after)
-    return [dict(row) for row in ctx.connection.execute(query).mappings()]
+    return page_by_id(ctx.connection, logistics_disruptions, after, limit)
 
 
 # ------------------------------------------------------------- the lookup's view
@@ -206,7 +200,7 @@ _CACHE = StampedCache(logistics_disruptions, _TABLE.ended_at, _load)
 
 def current_disruptions(connection: Connection) -> tuple[Disruption, ...]:
     """Every declaration, cached per process and database until the stamp moves
-    (services/declared_cache.py).
+    (services/declared_tables.py).
 
     All are kept, ended ones too: a lookup may ask about a past payment. Operators
     declare a handful a year, so the list stays small.

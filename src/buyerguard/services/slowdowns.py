@@ -8,7 +8,7 @@ official holiday and recover days after it — is seeded every year from the
 rulebook (`[arrival] spring_festival_lead_days`, `spring_festival_recovery_days`)
 and the holiday's dates in `chinese_calendar`; an operator declares the others (a
 Double 11 peak) and may withdraw any. Like a disruption, a declaration acts from
-the next lookup in every API worker (services/declared_cache.py).
+the next lookup in every API worker (services/declared_tables.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from buyerguard.clock import (
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.declared_cache import StampedCache
+from buyerguard.services.declared_tables import StampedCache, locked_row, page_by_id
 from buyerguard.services.records import audit
 from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import logistics_slowdowns
@@ -131,13 +131,10 @@ def declare(ctx: Context, command: NewSlowdown) -> dict[str, Any]:
 def withdraw(ctx: Context, slowdown_id: str) -> dict[str, Any]:
     """Withdraw a slowdown whole: its days count as normal again, from the next lookup."""
     ctx.require_role("withdraw logistics slowdowns")
-    query = select(logistics_slowdowns).where(_TABLE.id == slowdown_id)
-    if ctx.connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    found = ctx.connection.execute(query).mappings().first()
+    found = locked_row(ctx.connection, logistics_slowdowns, slowdown_id)
     if found is None:
         raise NotFound("slowdown_not_found", f"no slowdown {slowdown_id}", "slowdown_id")
-    row = dict(found)
+    row = found
     if row["withdrawn_at"] is not None:
         raise Conflict(
             "slowdown_already_withdrawn", f"slowdown {slowdown_id} was withdrawn", "slowdown_id"
@@ -153,10 +150,7 @@ def withdraw(ctx: Context, slowdown_id: str) -> dict[str, Any]:
 
 def list_slowdowns(ctx: Context, after: str | None, limit: int) -> list[dict[str, Any]]:
     """Slowdowns by id, withdrawn ones too, `limit` of them after `after`."""
-    query = select(logistics_slowdowns).order_by(_TABLE.id).limit(limit)
-    if after is not None:
-        query = query.where(_TABLE.id > after)
-    return [dict(row) for row in ctx.connection.execute(query).mappings()]
+    return page_by_id(ctx.connection, logistics_slowdowns, after, limit)
 
 
 # ------------------------------------------------------------------ annual seeds

@@ -1,4 +1,5 @@
-"""Small declared tables (disruptions, slowdowns) cached per process until their stamp moves.
+"""Small tables of operators' declarations (disruptions, slowdowns): paged, locked by id,
+and cached per process until their stamp moves.
 
 A promise lookup must see a declaration on its next call in every API worker, yet
 reading the whole table per lookup would cost every lookup. These tables are never
@@ -51,3 +52,23 @@ class StampedCache(Generic[Loaded]):
         with self._lock:
             self._cache[engine] = (stamp, loaded)
         return loaded
+
+
+def page_by_id(
+    connection: Connection, table: Table, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Rows by id (declaration ids sort by declaration time), `limit` of them after `after`."""
+    query = select(table).order_by(table.c.id).limit(limit)
+    if after is not None:
+        query = query.where(table.c.id > after)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def locked_row(connection: Connection, table: Table, row_id: str) -> dict[str, Any] | None:
+    """The row `row_id`, locked for this transaction on PostgreSQL (SQLite's writer holds the
+    whole database), or None."""
+    query = select(table).where(table.c.id == row_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = connection.execute(query).mappings().first()
+    return None if found is None else dict(found)
