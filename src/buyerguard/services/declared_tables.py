@@ -15,7 +15,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, func, select
+from sqlalchemy import Column, Connection, Engine, Table, func, select, update
+
+from buyerguard.services.context import Context
+from buyerguard.services.records import audit
 
 Loaded = TypeVar("Loaded")
 Stamp = tuple[int, int, Any]
@@ -72,3 +75,15 @@ def locked_row(connection: Connection, table: Table, row_id: str) -> dict[str, A
         query = query.with_for_update()
     found = connection.execute(query).mappings().first()
     return None if found is None else dict(found)
+
+
+def close_row(
+    ctx: Context, table: Table, row: dict[str, Any], closing: str, command: str
+) -> dict[str, Any]:
+    """Close a declaration now — `{closing}_at`, `{closing}_by` (ended, withdrawn) — audit
+    it as `command`, and return the row as it now stands."""
+    now = ctx.now()
+    values = {f"{closing}_at": now, f"{closing}_by": ctx.actor.label}
+    ctx.connection.execute(update(table).where(table.c.id == row["id"]).values(values))
+    audit(ctx, command, row["id"], now)
+    return row | values

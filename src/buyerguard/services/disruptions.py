@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import validate_gbt2260
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
-from buyerguard.services.declared_tables import StampedCache, locked_row, page_by_id
+from buyerguard.services.declared_tables import StampedCache, close_row, locked_row, page_by_id
 from buyerguard.services.records import audit
 from buyerguard.store.tables import logistics_disruptions, orders
 
@@ -158,18 +158,11 @@ def end(ctx: Context, disruption_id: str) -> dict[str, Any]:
     found = locked_row(ctx.connection, logistics_disruptions, disruption_id)
     if found is None:
         raise NotFound("disruption_not_found", f"no disruption {disruption_id}", "disruption_id")
-    row = found
-    now = ctx.now()
-    if row["ended_at"] is not None or row["until"] <= now:
+    if found["ended_at"] is not None or found["until"] <= ctx.now():
         raise Conflict(
             "disruption_already_ended", f"disruption {disruption_id} has ended", "disruption_id"
         )
-    values = {"ended_at": now, "ended_by": ctx.actor.label}
-    ctx.connection.execute(
-        update(logistics_disruptions).where(_TABLE.id == disruption_id).values(values)
-    )
-    audit(ctx, "end_disruption", disruption_id, now)
-    return row | values
+    return close_row(ctx, logistics_disruptions, found, "ended", "end_disruption")
 
 
 def list_disruptions(ctx: Context, after: str | None, limit: int) -> list[dict[str, Any]]:

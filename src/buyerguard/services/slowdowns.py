@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from buyerguard.clock import (
     holiday_period,
@@ -29,7 +29,7 @@ from buyerguard.clock import (
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.declared_tables import StampedCache, locked_row, page_by_id
+from buyerguard.services.declared_tables import StampedCache, close_row, locked_row, page_by_id
 from buyerguard.services.records import audit
 from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import logistics_slowdowns
@@ -134,18 +134,11 @@ def withdraw(ctx: Context, slowdown_id: str) -> dict[str, Any]:
     found = locked_row(ctx.connection, logistics_slowdowns, slowdown_id)
     if found is None:
         raise NotFound("slowdown_not_found", f"no slowdown {slowdown_id}", "slowdown_id")
-    row = found
-    if row["withdrawn_at"] is not None:
+    if found["withdrawn_at"] is not None:
         raise Conflict(
             "slowdown_already_withdrawn", f"slowdown {slowdown_id} was withdrawn", "slowdown_id"
         )
-    now = ctx.now()
-    values = {"withdrawn_at": now, "withdrawn_by": ctx.actor.label}
-    ctx.connection.execute(
-        update(logistics_slowdowns).where(_TABLE.id == slowdown_id).values(values)
-    )
-    audit(ctx, "withdraw_slowdown", slowdown_id, now)
-    return row | values
+    return close_row(ctx, logistics_slowdowns, found, "withdrawn", "withdraw_slowdown")
 
 
 def list_slowdowns(ctx: Context, after: str | None, limit: int) -> list[dict[str, Any]]:
