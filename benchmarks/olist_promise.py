@@ -67,7 +67,7 @@ from rich.table import Table
 from buyerguard.analytics.eta import create_promise_table
 from buyerguard.analytics.promise_lookup import lookup_promises_sql
 from buyerguard.analytics.promise_params import PromiseParams
-from buyerguard.analytics.route_bind_values import promise_table_params
+from buyerguard.analytics.route_bind_values import bound_for, promise_table_params
 from buyerguard.analytics.shipments import (
     SHIPMENT_FACTS_SCHEMA,
     create_coded_history,
@@ -204,7 +204,7 @@ def replay(
             window_days INTEGER, confidence DOUBLE, order_id VARCHAR,
             backoff_level TINYINT, promise_offset_days INTEGER, promised_date DATE,
             label VARCHAR, probability DOUBLE, filled_offset_days INTEGER,
-            filled_date DATE)
+            filled_date DATE)  -- filled: from the pay day, the cut-off's day included
         """
     )
     with progress() as bar:
@@ -246,11 +246,12 @@ def replay(
                     INSERT INTO replay_results
                     SELECT {window}, s.confidence, s.order_id, s.backoff_level,
                            s.promise_offset_days, s.promised_date, s.label, s.probability,
-                           coalesce(s.promise_offset_days, f.promise_offset_days,
-                                    {params.max_horizon_days}) AS filled_offset_days,
+                           s.start_shift_days + coalesce(s.promise_offset_days,
+                               f.promise_offset_days, {params.max_horizon_days})
+                               AS filled_offset_days,
                            CAST(timezone('Asia/Shanghai', s.paid_at) AS DATE)
-                           + coalesce(s.promise_offset_days, f.promise_offset_days,
-                                      {params.max_horizon_days}) AS filled_date
+                           + s.start_shift_days + coalesce(s.promise_offset_days,
+                               f.promise_offset_days, {params.max_horizon_days}) AS filled_date
                     FROM ({strict}) s LEFT JOIN ({filled}) f
                       ON f.order_id = s.order_id AND f.confidence = s.confidence
                     """
@@ -258,15 +259,17 @@ def replay(
             bar.advance(task)
 
 
-def olist_curve(con: duckdb.DuckDBPyConnection) -> list[CurvePoint]:
+def olist_curve(con: duckdb.DuckDBPyConnection, year: int | None = None) -> list[CurvePoint]:
+    """The trade-off curve over every evaluated order, or those purchased in `year`."""
     rows = con.sql(
-        """
+        f"""
         SELECT r.window_days, r.confidence, count(*) AS orders,
                count(r.promised_date) AS covered,
                avg((e.delivered_date <= r.filled_date)::INT) AS on_time,
                avg(r.filled_offset_days) AS mean_days,
                list(r.backoff_level) AS levels
         FROM replay_results r JOIN evaluation e USING (order_id)
+        {"" if year is None else f"WHERE year(e.purchase_date) = {int(year)}"}
         GROUP BY ALL ORDER BY ALL
         """
     ).fetchall()
@@ -393,7 +396,36 @@ def run_olist(
             f" (interpolated) = {at_text} vs Olist {olist_days:.2f} d;"
             f" cheapest point at or above it: {best_text}"
         )
+    print_by_year(con, windows_days)
     con.close()
+
+
+def print_by_year(con: duckdb.DuckDBPyConnection, windows_days: tuple[int, ...]) -> None:
+    """Each purchase year on its own beside the whole span (issue 17: choices are made on
+    2017 orders; 2018 is where they are tested): Olist's own promise, and ours at Olist's
+    on-time rate of the same orders, per window."""
+    table = Table(title="By purchase year: mean promised days at Olist's own on-time rate")
+    for col in ("orders", "Olist on time", "Olist mean d", *(f"ours, {w} d" for w in windows_days)):
+        table.add_column(col, justify="right")
+    for year in (2017, 2018, None):
+        orders, on_time, mean_days = one(
+            con,
+            "SELECT count(*), avg((delivered_date <= olist_estimate_date)::INT),"
+            " avg(olist_estimate_date - purchase_date) FROM evaluation"
+            + ("" if year is None else f" WHERE year(purchase_date) = {year}"),
+        )
+        points = olist_curve(con, year)
+        ours = []
+        for window in windows_days:
+            at = interpolate_at([p for p in points if p.window_days == window], on_time)
+            ours.append("n/a" if at is None else f"{at:.2f}")
+        table.add_row(
+            f"{'whole span' if year is None else year}: {orders:,}",
+            f"{on_time:.2%}",
+            f"{mean_days:.2f}",
+            *ours,
+        )
+    console.print(table)
 
 
 def describe_production(params: PromiseParams) -> str:
@@ -598,7 +630,12 @@ def create_variant_table(
     if variant.exposure:
         bound["window_days"] = params.window_days
     sql = variant_table_sql(shipments, params.max_horizon_days, variant)
-    con.execute(f"CREATE OR REPLACE TABLE {table_name} AS {sql}", bound)
+    # No merchant cut-off in the prototype: the column the lookup reads, empty.
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table_name} AS"
+        f" SELECT *, NULL::TINYINT AS cutoff_hour FROM ({sql})",
+        bound_for(sql, bound),
+    )
 
 
 # --------------------------------------------------------------------------- China
@@ -828,8 +865,8 @@ def check_variant(data_dir: Path) -> int:
     models = (
         ("round-1", base.old_model(), Variant()),
         (
-            "default",
-            base,
+            "default without the cut-off (the prototype has none)",
+            replace(base, cutoff_min_parcels=0),
             Variant(
                 base.lost_after_days,
                 base.history_window_basis == "observed",
