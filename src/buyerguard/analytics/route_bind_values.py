@@ -118,7 +118,7 @@ def promise_table_params(
     if paused_days:
         stops, stop = [], as_of_day
         for day in reversed(pay_days):
-            stop = _day_number(day) if day in paused_days else stop
+            stop = _day_number(day) if paused(day) else stop
             stops.append(stop)
         bound |= {
             "paused_days": paused_days,

@@ -13,6 +13,7 @@ the next lookup in every API worker (services/declared_tables.py).
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -67,6 +68,13 @@ class Slowdown:
 
 def slowdown_days(found: Iterable[Slowdown]) -> frozenset[date]:
     """Every day a slowdown in force pauses (withdrawn ones pause nothing)."""
+    return _days_of(tuple(found))
+
+
+@functools.lru_cache(maxsize=16)
+def _days_of(found: tuple[Slowdown, ...]) -> frozenset[date]:
+    """Computed once per set of slowdowns: every lookup asks, the set changes a few times a
+    year (the per-worker cache hands back the same tuple until the table's stamp moves)."""
     return frozenset(day for item in found if not item.withdrawn for day in item.days())
 
 
