@@ -264,11 +264,13 @@ def test_a_build_reads_the_files_and_codes_of_the_moment_it_opened_the_history(
     )
     with rt.history.analytics_session() as con:
         view, keys = rt.history.open_history(con, facts)
-        # An import lands meanwhile; its new merchant takes the code the engine's fact
-        # got for this session. The open view neither sees it nor mixes the two up.
+        # An import lands meanwhile. The engine's merchant kept its code in the codebook
+        # (every build codes it alike), so the import's new merchant takes the next one; the
+        # open view neither sees the import nor mixes the two up.
         later = [parcel("L1", at("2024-10-05T10:00:00+08:00"), None, merchant="M-later")]
         rt.history.import_file(write_csv(tmp_path / "b.csv", later), now=rt.clock.now())
-        assert rt.history.codebook().dictionary("merchant").to_pylist() == ["M-yiwu", "M-later"]
+        book = rt.history.codebook().dictionary("merchant").to_pylist()
+        assert book == ["M-yiwu", "M-engine", "M-later"]
         merchants = con.sql(
             f"SELECT k.value, count(*) FROM {view} s JOIN {keys} k"
             " ON k.dimension = 'merchant' AND k.code = s.merchant_code GROUP BY 1 ORDER BY 1"

@@ -93,8 +93,9 @@ from buyerguard.analytics.promise_params import (
     PromiseParams,
     chosen_confidences,
 )
-from buyerguard.analytics.route_days import collect_routes
+from buyerguard.analytics.route_days import KeptRoutes, collect_routes, fold_routes
 from buyerguard.analytics.route_selection import ROUTE_KEYS
+from buyerguard.analytics.route_sums import RouteSums
 from buyerguard.analytics.shipments import IDENTIFIER, write_table
 from buyerguard.analytics.survival import promise_offsets
 from buyerguard.errors import InvalidInput
@@ -151,8 +152,52 @@ def build_promise_table(
     offsets count normal days, as the lookup's clock.add_days_past_holidays
     does; None (the benchmarks on foreign data): every day counts.
     """
-    chosen = chosen_confidences(params, confidences)
     kept = collect_routes(con, shipments, keys, as_of, params, paused)
+    return promise_table(kept, params, confidences)
+
+
+def build_with_sums(
+    con: duckdb.DuckDBPyConnection,
+    shipments: str,
+    keys: str,
+    as_of: datetime,
+    params: PromiseParams,
+    *,
+    paused: Callable[[date], bool] | None = None,
+) -> tuple[pa.Table, RouteSums]:
+    """`build_promise_table`, and the sums it was selected from (for `fold_promise_table`)."""
+    kept = collect_routes(con, shipments, keys, as_of, params, paused, keep_sums=True)
+    assert kept.sums is not None
+    return promise_table(kept, params), kept.sums
+
+
+def fold_promise_table(
+    con: duckdb.DuckDBPyConnection,
+    sums: RouteSums,
+    changes: str,
+    keys: str,
+    as_of: datetime,
+    params: PromiseParams,
+    *,
+    paused: Callable[[date], bool] | None = None,
+) -> tuple[pa.Table, RouteSums] | str:
+    """The table `build_with_sums` gives after the rows in `changes` (route_sums.py) changed.
+
+    Reads only the changed rows; answers why not when it cannot (the caller
+    then builds in full).
+    """
+    kept = fold_routes(con, sums, changes, keys, as_of, params, paused)
+    if isinstance(kept, str):
+        return kept
+    assert kept.sums is not None
+    return promise_table(kept, params), kept.sums
+
+
+def promise_table(
+    kept: KeptRoutes, params: PromiseParams, confidences: Sequence[Decimal] | None = None
+) -> pa.Table:
+    """The promise table of the kept routes: survival's promises, and the cut-offs as level 0."""
+    chosen = chosen_confidences(params, confidences)
     found = promise_offsets(
         kept.days,
         kept.parent,

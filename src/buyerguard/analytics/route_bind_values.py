@@ -83,7 +83,7 @@ def promise_table_params(
     over paused days as far as it must to hold that many (so after the Spring
     Festival the model still sees whole weeks of normal days, every weekday of
     them, not the few since the holiday). The merchants' cut-offs are read
-    from the parcels paid in the same window (`cutoff_from`).
+    from the parcels paid in the same window's days (`cutoff_from_day`).
     """
     as_of_utc = ensure_utc(as_of, field="as_of")
     observed = params.history_window_basis == "observed"
@@ -102,7 +102,7 @@ def promise_table_params(
         "confidences": [float(c) for c in chosen],
         "entry_day": as_of_day - window_days if observed else _day_number(date.min),
         "paused_days": [],
-        "cutoff_from": as_of_utc - timedelta(days=window_days),
+        "cutoff_from_day": as_of_day - window_days,
         "cutoff_min_parcels": params.cutoff_min_parcels,
         "cutoff_min_jump": float(params.cutoff_min_jump_days),
     }

@@ -62,26 +62,41 @@ parameters (`:name`), `IS NOT DISTINCT FROM` (`<=>`), `greatest`/`least`
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from buyerguard.analytics.merchant_cutoffs import NO_CUTOFFS, cutoffs_sql, decoded_cutoffs_sql
+from buyerguard.analytics.merchant_cutoffs import (
+    NO_CUTOFFS,
+    cutoff_hours_sql,
+    cutoffs_from_hours_sql,
+    decoded_cutoffs_sql,
+)
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import bound_for, promise_table_params
-from buyerguard.analytics.route_scans import first_pass_sql, level1_sql
+from buyerguard.analytics.route_scans import first_pass_sql, level1_rollup_sql, level1_sql
 from buyerguard.analytics.route_selection import (
     ROUTE_KEYS,
     decoded_routes_sql,
     kept_days_sql,
     kept_routes_sql,
+)
+from buyerguard.analytics.route_sums import (
+    RouteSums,
+    fold_sums,
+    route_sums,
+    sum_key,
+    unregister_sums,
+)
+from buyerguard.analytics.route_sums import (
+    TableNames as _TableNames,
 )
 from buyerguard.analytics.shipments import check_codebook_relation, relation_sql
 from buyerguard.analytics.survival import I64, RouteDays
@@ -102,6 +117,7 @@ class KeptRoutes:
     parent: I64
     days: RouteDays
     cutoffs: pa.Table  # merchant_id, cutoff_hour, cutoff_parcels (merchant_cutoffs.py)
+    sums: RouteSums | None = None  # what they were selected from, when asked for
 
     @property
     def level(self) -> I64:
@@ -151,40 +167,103 @@ def collect_routes(
     as_of: datetime,
     params: PromiseParams,
     paused: Callable[[date], bool] | None = None,
+    *,
+    keep_sums: bool = False,
 ) -> KeptRoutes:
     """Run the SQL stage: the kept routes, their parents and their day counts.
 
     `shipments` is the history (SHIPMENT_SCHEMA), `keys` its codebook
     (`key_codes`); both a table or view name or a Parquet path or glob.
     `paused` names the days transit time stops on (route_scans.py learns
-    around them); None: every day counts.
+    around them); None: every day counts. With `keep_sums` the result carries
+    the sums it was selected from (`RouteSums`), for `fold_routes` to update.
     """
     bound = promise_table_params(as_of, params, paused=paused)
     stops = bool(bound["paused_days"])
-    tag = secrets.token_hex(4)
-    names = ("cutoffs", "first_pass", "level1", "routes")
-    cut, first, level1, routes = (f"_bg_{name}_{tag}" for name in names)
+    names = _TableNames()
     h = params.max_horizon_days
-    check_codebook_relation(con, keys)
-    keys_rel = relation_sql(keys)
-    cutoffs = cut if params.cutoff_min_parcels > 0 else None
-    steps = [] if cutoffs is None else [(cut, cutoffs_sql(shipments, stops))]
+    cutoffs = names.cutoffs if params.cutoff_min_parcels > 0 else None
+    steps = []
+    if cutoffs is not None:
+        steps += [
+            (names.hours, cutoff_hours_sql(shipments, stops)),
+            (names.cutoffs, cutoffs_from_hours_sql(names.hours)),
+        ]
     steps += [
-        (first, first_pass_sql(shipments, h, paused=stops, cutoffs=cutoffs)),
-        (level1, level1_sql(shipments, h, first, paused=stops, cutoffs=cutoffs)),
-        (routes, kept_routes_sql(first, level1, keys_rel)),
+        (names.first, first_pass_sql(shipments, h, paused=stops, cutoffs=cutoffs)),
+        (names.level1, level1_sql(shipments, h, names.first, paused=stops, cutoffs=cutoffs)),
     ]
-    with _undone(con, [f"DROP TABLE IF EXISTS {name}" for name, _ in steps]):
+    with _undone(con, names.drops()):
         with _unordered(con):
             for name, sql in steps:
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
-        kept = con.sql(decoded_routes_sql(routes, keys_rel)).to_arrow_table()
-        arrays = con.sql(kept_days_sql(first, level1, routes)).fetchnumpy()
-        found_cutoffs = (
-            NO_CUTOFFS
-            if cutoffs is None
-            else con.sql(decoded_cutoffs_sql(cut, keys_rel)).to_arrow_table()
-        )
+        kept = _selected(con, names, keys, bound, with_cutoffs=cutoffs is not None)
+        if not keep_sums:
+            return kept
+        sums = route_sums(con, names, sum_key(bound, params), with_cutoffs=cutoffs is not None)
+    return replace(kept, sums=sums)
+
+
+def fold_routes(
+    con: duckdb.DuckDBPyConnection,
+    sums: RouteSums,
+    changes: str,
+    keys: str,
+    as_of: datetime,
+    params: PromiseParams,
+    paused: Callable[[date], bool] | None = None,
+) -> KeptRoutes | str:
+    """`collect_routes` of a history from the sums of an earlier one and the rows changed since.
+
+    `changes` holds the rows that left the history (`sign` −1) and the rows
+    that came in (+1), SHIPMENT_SCHEMA with the codes of `sums`' codebook.
+    Returns the same result as `collect_routes(..., keep_sums=True)` over the
+    history now, or, when the sums cannot give it, why (route_sums.py): the
+    caller then runs `collect_routes`.
+    """
+    bound = promise_table_params(as_of, params, paused=paused)
+    key = sum_key(bound, params)
+    if key != sums.key:
+        return "window_moved"
+    names = _TableNames()
+    with_cutoffs = params.cutoff_min_parcels > 0
+    try:
+        with _undone(con, names.drops()):
+            why = fold_sums(con, sums, changes, names, bound, params)
+            if why is not None:
+                return why
+            kept = _selected(con, names, keys, bound, with_cutoffs=with_cutoffs)
+            folded = route_sums(con, names, key, with_cutoffs=with_cutoffs)
+    finally:
+        unregister_sums(con, names)
+    return replace(kept, sums=folded)
+
+
+def _selected(
+    con: duckdb.DuckDBPyConnection,
+    names: _TableNames,
+    keys: str,
+    bound: dict[str, Any],
+    *,
+    with_cutoffs: bool,
+) -> KeptRoutes:
+    """The kept routes, decoded, with their day rows, from the sums' tables in `names`."""
+    check_codebook_relation(con, keys)
+    keys_rel = relation_sql(keys)
+    steps = [
+        (names.level1_days, level1_rollup_sql(names.level1)),
+        (names.routes, kept_routes_sql(names.first, names.level1_days, keys_rel)),
+    ]
+    with _unordered(con):
+        for name, sql in steps:
+            con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
+    kept = con.sql(decoded_routes_sql(names.routes, keys_rel)).to_arrow_table()
+    arrays = con.sql(kept_days_sql(names.first, names.level1_days, names.routes)).fetchnumpy()
+    found_cutoffs = (
+        con.sql(decoded_cutoffs_sql(names.cutoffs, keys_rel)).to_arrow_table()
+        if with_cutoffs
+        else NO_CUTOFFS
+    )
     for key in ROUTE_KEYS:
         unknown = pc.sum(pc.and_(pc.is_valid(kept[f"{key}_code"]), pc.is_null(kept[key])))
         if unknown.as_py():

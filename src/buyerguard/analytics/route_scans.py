@@ -1,7 +1,7 @@
 """The two scans of the promise build over the parcels (route_days.py has the overview).
 
 Each reads the shipment history once, turns every parcel into its days in the
-risk set (`_parcels_sql`) and aggregates them to small tables: the first pass
+risk set (`parcels_sql`) and aggregates them to small tables: the first pass
 into the level-1 route hashes worth a second look and the counts levels 2-5
 are taken from, the second into the exact level-1 (route, day) counts. The
 statements over those results are in `route_selection.py`.
@@ -15,7 +15,7 @@ from buyerguard.analytics.merchant_cutoffs import DAY_US, PAY_DAY, PAY_HOUR, sto
 from buyerguard.analytics.shipments import relation_sql
 
 
-def _parcels_sql(
+def parcels_sql(
     rel: str,
     horizon_days: int,
     columns: Sequence[str],
@@ -89,46 +89,65 @@ def _parcels_sql(
 )"""
 
 
-_ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
+ROUTE_HASH = "hash(product_code, origin_region_code, destination_region_code)"
+LEVEL1_KEYS = ("product_code", "origin_region_code", "destination_region_code")
+LEVEL1_PARENT_KEYS = ("merchant_code", "origin_city_code", "destination_province_code")
 
 # Parts of the first pass's output table (one table, so one scan feeds all).
 KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
 
 
+def _counts(weight: str | None) -> tuple[str, str]:
+    """How a group counts its parcels and its events: one each, or by a signed `weight`."""
+    if weight is None:
+        return "count(*)", "count(*) FILTER (WHERE is_event)"
+    return f"sum({weight})", f"coalesce(sum({weight}) FILTER (WHERE is_event), 0)"
+
+
 def first_pass_sql(
-    shipments: str, horizon_days: int, *, paused: bool = False, cutoffs: str | None = None
+    shipments: str,
+    horizon_days: int,
+    *,
+    paused: bool = False,
+    cutoffs: str | None = None,
+    weight: str | None = None,
 ) -> str:
     """One scan feeding four aggregates; the rows of all four in one table.
 
     part 0: level-1 route hashes with ≥ $min_samples parcels (route_hash);
+    with a `weight` column (changed parcels, −1 for a row removed and +1 for
+    one added: route_sums.py), every hash whose count moved, by how much;
     part 2: (merchant, origin city and province, destination province, day)
     counts, from which levels 2-4 are taken; part 5: carrier-day counts
     (level 5); part 9: parcels per province pair and carrier (level 4's
     parent). DuckDB streams the scan into the four aggregates at once.
     """
-    parcels = _parcels_sql(
+    parcels = parcels_sql(
         relation_sql(shipments),
         horizon_days,
         [
             "product_code IS NOT NULL AS has_product",
-            f"{_ROUTE_HASH} AS route_hash",
+            f"{ROUTE_HASH} AS route_hash",
             "merchant_code",
             "origin_city_code",
             "origin_province_code",
             "destination_province_code",
             "carrier_code",
+            *([] if weight is None else [weight]),
         ],
         paused=paused,
         cutoffs=cutoffs,
     )
-    day = "offset_days, entry, count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events"
+    count, events = _counts(weight)
+    day = f"offset_days, entry, {count} AS parcels, {events} AS events"
+    kept = "count(*) >= $min_samples" if weight is None else f"{count} <> 0"
     return f"""
 WITH parcels AS {parcels},
 kept_hashes AS (
-    SELECT route_hash FROM parcels
+    SELECT route_hash, {count} AS parcels FROM parcels
     WHERE has_product AND entry = 0
     GROUP BY route_hash
-    HAVING count(*) >= $min_samples
+    HAVING {kept}
 ),
 level2 AS (
     SELECT merchant_code, origin_city_code, origin_province_code, destination_province_code,
@@ -141,14 +160,14 @@ carrier_days AS (
     SELECT carrier_code, {day} FROM parcels GROUP BY carrier_code, offset_days, entry
 ),
 pair_carriers AS (
-    SELECT origin_province_code, destination_province_code, carrier_code, count(*) AS parcels
+    SELECT origin_province_code, destination_province_code, carrier_code, {count} AS parcels
     FROM parcels GROUP BY origin_province_code, destination_province_code, carrier_code
 )
 SELECT {KEPT_HASH_PART}::TINYINT AS part, route_hash, NULL::INTEGER AS merchant_code,
        NULL::INTEGER AS origin_city_code, NULL::INTEGER AS origin_province_code,
        NULL::INTEGER AS destination_province_code, NULL::INTEGER AS carrier_code,
        NULL::INTEGER AS offset_days, NULL::INTEGER AS entry,
-       NULL::BIGINT AS parcels, NULL::BIGINT AS events
+       parcels::BIGINT AS parcels, NULL::BIGINT AS events
 FROM kept_hashes
 UNION ALL
 SELECT {LEVEL2_PART}, NULL, merchant_code, origin_city_code, origin_province_code,
@@ -172,35 +191,52 @@ def level1_sql(
     *,
     paused: bool = False,
     cutoffs: str | None = None,
+    weight: str | None = None,
 ) -> str:
-    """Level-1 (route, day) counts of the parcels whose route hash was kept.
+    """Level-1 counts of the parcels whose route hash was kept, per route, day and parent.
 
     The hash test runs in the scan, before the day arithmetic, so only the
-    parcels of candidate routes pay for it. Each route's parent (level 2) is
-    the smallest merchant, origin city and destination province among its
-    parcels (one of each, in any consistent history).
+    parcels of candidate routes pay for it. Rows are per (route, day, entry)
+    and the parcels' (merchant, origin city, destination province): one of
+    each per route in any consistent history, and kept apart so that the
+    table stays a sum over parcels (route_delta.py adds and removes changed
+    parcels); `level1_rollup_sql` gives the rows the selection reads.
     """
-    parcels = _parcels_sql(
+    parcels = parcels_sql(
         relation_sql(shipments),
         horizon_days,
-        [
-            "product_code",
-            "origin_region_code",
-            "destination_region_code",
-            "merchant_code",
-            "origin_city_code",
-            "destination_province_code",
-        ],
-        f"AND product_code IS NOT NULL AND {_ROUTE_HASH} IN"
+        [*LEVEL1_KEYS, *LEVEL1_PARENT_KEYS, *([] if weight is None else [weight])],
+        f"AND product_code IS NOT NULL AND {ROUTE_HASH} IN"
         f" (SELECT route_hash FROM {first_pass} WHERE part = {KEPT_HASH_PART})",
         paused=paused,
         cutoffs=cutoffs,
     )
+    keys = ", ".join((*LEVEL1_KEYS, "offset_days", "entry", *LEVEL1_PARENT_KEYS))
+    count, events = _counts(weight)
     return f"""
-SELECT product_code, origin_region_code, destination_region_code, offset_days, entry,
-       count(*) AS parcels, count(*) FILTER (WHERE is_event) AS events,
-       min(merchant_code) AS p_merchant, min(origin_city_code) AS p_origin,
-       min(destination_province_code) AS p_destination
+SELECT {keys}, {count}::BIGINT AS parcels, {events}::BIGINT AS events
 FROM {parcels} AS p
-GROUP BY product_code, origin_region_code, destination_region_code, offset_days, entry
+GROUP BY {keys}
+"""
+
+
+def level1_rollup_sql(level1: str) -> str:
+    """Level-1 (route, day) counts with each route's parent, from `level1_sql`'s rows.
+
+    The parent (level 2) is the smallest merchant, origin city and
+    destination province among the route's parcels.
+    """
+    keys = ", ".join((*LEVEL1_KEYS, "offset_days", "entry"))
+    return f"""
+SELECT {keys}, sum(parcels)::BIGINT AS parcels, sum(events)::BIGINT AS events,
+       any_value(p_merchant) AS p_merchant, any_value(p_origin) AS p_origin,
+       any_value(p_destination) AS p_destination
+FROM (
+    SELECT *, min(merchant_code) OVER route AS p_merchant,
+           min(origin_city_code) OVER route AS p_origin,
+           min(destination_province_code) OVER route AS p_destination
+    FROM {level1}
+    WINDOW route AS (PARTITION BY {", ".join(LEVEL1_KEYS)})
+) AS parented
+GROUP BY {keys}
 """

@@ -36,6 +36,7 @@ from buyerguard.analytics.shipments import parquet_files_sql
 from buyerguard.store.parcel_files import (
     STORED_SCHEMA,
     analytics_connection,
+    first_import_seq,
     has_pointers,
     replaced_rows_sql,
     stored_table,
@@ -90,7 +91,8 @@ def compact(
                 "import_seq",
                 pa.repeat(pa.scalar(next_seq, pa.int64()), kept.num_rows),
             )
-            write_atomically(stored_table(table), path)
+            first = first_import_seq(footers[path], seq)
+            write_atomically(stored_table(table, first), path)
             seqs[path] = next_seq
             next_seq += 1
     return seqs

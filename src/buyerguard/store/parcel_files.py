@@ -44,6 +44,9 @@ from buyerguard.settings import ENV_PREFIX, settings
 DATA_DIR_ENV = f"{ENV_PREFIX}DATA_DIR"
 KEYS_FILE = "keys.parquet"
 REPLACEMENTS_KEY = "buyerguard.replaced_rows"
+# The import_seq a file had when it was imported, kept when compaction renumbers it: the
+# hourly promise update tells rows new since its last build from rows only rewritten.
+FIRST_SEQ_KEY = "buyerguard.first_import_seq"
 
 
 def _field(name: str, type_: pa.DataType, nullable: bool, doc: str) -> pa.Field:
@@ -228,15 +231,26 @@ def replaced_rows_sql(files: list[Path]) -> str:
     )
 
 
-def stored_table(table: pa.Table) -> pa.Table:
+def stored_table(table: pa.Table, first_seq: int | None = None) -> pa.Table:
     """`table` as STORED_SCHEMA, its footer noting how many rows its rows replace.
 
     Readers look for replaced rows only in files whose footer says they
-    replace any (`has_pointers`), without reading their data.
+    replace any (`has_pointers`), without reading their data. `first_seq`:
+    the file's import number when it was imported (FIRST_SEQ_KEY), for a file
+    compaction rewrites.
     """
     table = table.cast(STORED_SCHEMA)
     count = pc.sum(pc.list_value_length(table.column("replaces"))).as_py() or 0
-    return table.replace_schema_metadata({REPLACEMENTS_KEY: str(count)})
+    metadata = {REPLACEMENTS_KEY: str(count)}
+    if first_seq is not None:
+        metadata[FIRST_SEQ_KEY] = str(first_seq)
+    return table.replace_schema_metadata(metadata)
+
+
+def first_import_seq(metadata: pq.FileMetaData, seq: int) -> int:
+    """The import number a stored file (now numbered `seq`) had when it was imported."""
+    noted = (metadata.metadata or {}).get(FIRST_SEQ_KEY.encode())
+    return seq if noted is None else int(noted)
 
 
 def has_pointers(metadata: pq.FileMetaData) -> bool:

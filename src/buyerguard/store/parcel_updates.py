@@ -46,7 +46,7 @@ How, at 1688 scale (120 M parcels read three times per build):
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -59,6 +59,12 @@ from buyerguard.analytics.key_codes import KeyCodebook
 from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA, SHIPMENT_SCHEMA, parquet_files_sql
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
+from buyerguard.store.history_changes import (
+    CHANGE_LOG_SCHEMA,
+    HistoryMark,
+    changed_rows_sql,
+    write_change_log,
+)
 from buyerguard.store.parcel_compaction import COMPACT_AT, compact
 from buyerguard.store.parcel_files import (
     PARCEL_FACTS_SCHEMA,
@@ -66,6 +72,7 @@ from buyerguard.store.parcel_files import (
     STORED_SCHEMA,
     HistoryFiles,
     analytics_connection,
+    first_import_seq,
     has_columns,
     has_pointers,
     replaced_rows_sql,
@@ -76,6 +83,7 @@ from buyerguard.store.parcel_files import (
 HISTORY_VIEW = "shipments"
 KEYS_VIEW = "shipment_keys"
 REPLACED = "replaced_parcels"
+CHANGES_VIEW = "changed_parcels"
 VIEW_COLUMNS: tuple[str, ...] = (*SHIPMENT_SCHEMA.names, PARCEL_NUMBER.name)
 _KEY = ("order_id", "parcel_number")
 _COMPARED = tuple(name for name in SHIPMENT_FACTS_SCHEMA.names if name != "order_id")
@@ -132,12 +140,17 @@ class ParcelStore(HistoryFiles):
             snapshot = self._snapshot()
             with analytics_connection() as con:
                 annotated = _against_stored(con, rows, *_listed(snapshot.seqs))
-            status = annotated.column("status")
-            counts = {name: int(pc.sum(pc.equal(status, name)).as_py() or 0) for name in _STATUS}
-            outcome = ParcelImport(counts["new"], counts["updated"], counts["unchanged"])
-            if outcome.stored == 0:
-                return outcome
-            kept = annotated.filter(pc.not_equal(status, "unchanged"))
+                status = annotated.column("status")
+                counts = {
+                    name: int(pc.sum(pc.equal(status, name)).as_py() or 0) for name in _STATUS
+                }
+                outcome = ParcelImport(counts["new"], counts["updated"], counts["unchanged"])
+                if outcome.stored == 0:
+                    return outcome
+                kept = annotated.filter(pc.not_equal(status, "unchanged"))
+                if counts["updated"]:  # logged before the file that replaces them lands
+                    replaced = _before_images(con, kept, snapshot)
+                    write_change_log(self.root, _next_seq(snapshot.seqs), replaced)
             stamp = format_instant(now).replace(":", "")
             target = self.imported_dir / f"{stamp}-{secrets.token_hex(4)}.parquet"
             coded, _ = self.coded(kept, snapshot.book)
@@ -167,20 +180,21 @@ class ParcelStore(HistoryFiles):
         """Views over the live parcels (imports and the engine's facts) and their codebook.
 
         Returns (history, keys). Files of earlier releases are upgraded
-        first. The engine's facts are coded in memory with the stored
-        codebook; values it lacks get codes for this session only. The
-        history view reads the files stored when it was opened, one row per
-        parcel: its latest, the engine's for the engine's orders.
+        first. The engine's facts are coded with the stored codebook, which
+        keeps any value new to it (so a value's code is the same in every
+        build). The history view reads the files stored when it was opened, one
+        row per parcel: its latest, the engine's for the engine's orders.
         """
-        with self.writing_history():
-            snapshot = self._snapshot()
-        facts = engine_facts.select(SHIPMENT_FACTS_SCHEMA.names).cast(SHIPMENT_FACTS_SCHEMA)
-        coded, book = snapshot.book.encode(facts)
-        engine = coded.cast(SHIPMENT_SCHEMA).append_column(
-            PARCEL_NUMBER, pa.repeat(pa.scalar(1, PARCEL_NUMBER.type), coded.num_rows)
-        )
+        view, keys, _ = self.open_history_marked(con, engine_facts)
+        return view, keys
+
+    def open_history_marked(
+        self, con: duckdb.DuckDBPyConnection, engine_facts: pa.Table
+    ) -> tuple[str, str, HistoryMark]:
+        """`open_history`, and the mark a later `open_changes` reads the changes since."""
+        snapshot, engine = self._coded_snapshot(engine_facts)
         con.register("engine_facts", engine)
-        con.register(KEYS_VIEW, book.to_table())
+        con.register(KEYS_VIEW, snapshot.book.to_table())
         columns = ", ".join(VIEW_COLUMNS)
         parts = [f"SELECT {columns} FROM engine_facts"]
         touched = _collect_replaced(con, snapshot, engine_has_rows=engine.num_rows > 0)
@@ -195,7 +209,52 @@ class ParcelStore(HistoryFiles):
                 " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
             )
         con.execute(f"CREATE OR REPLACE TEMP VIEW {HISTORY_VIEW} AS {' UNION ALL '.join(parts)}")
-        return HISTORY_VIEW, KEYS_VIEW
+        return HISTORY_VIEW, KEYS_VIEW, _mark(snapshot, engine)
+
+    def open_changes(
+        self, con: duckdb.DuckDBPyConnection, engine_facts: pa.Table, mark: HistoryMark
+    ) -> tuple[str, str, HistoryMark] | str:
+        """A view of the rows changed since `mark` (history_changes.py), the codebook, the new mark.
+
+        Or why it cannot be told (`history_upgraded`: files of an earlier
+        release were upgraded, which logs no change; `engine_orders_gone`).
+        """
+        snapshot, engine = self._coded_snapshot(engine_facts)
+        if snapshot.upgraded:
+            return "history_upgraded"
+        con.register("engine_facts", engine)
+        con.register("old_engine", mark.engine)
+        gone = con.execute(
+            "SELECT count(*) FROM (SELECT order_id FROM old_engine"
+            " EXCEPT SELECT order_id FROM engine_facts)"
+        ).fetchall()[0][0]
+        if gone:
+            return "engine_orders_gone"
+        arrived = con.execute(
+            "SELECT count(*) FROM (SELECT order_id FROM engine_facts"
+            " EXCEPT SELECT order_id FROM old_engine)"
+        ).fetchall()[0][0]
+        files = {path: seq for path, seq in snapshot.seqs.items() if seq is not None}
+        sql = changed_rows_sql(
+            self.root, files, snapshot.footers, mark, engine_orders_new=bool(arrived)
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGES_VIEW} AS {sql}")
+        con.register(KEYS_VIEW, snapshot.book.to_table())
+        return CHANGES_VIEW, KEYS_VIEW, _mark(snapshot, engine)
+
+    def _coded_snapshot(self, engine_facts: pa.Table) -> tuple[_Snapshot, pa.Table]:
+        """The snapshot, and the engine's facts coded with its codebook (saved if it grows)."""
+        facts = engine_facts.select(SHIPMENT_FACTS_SCHEMA.names).cast(SHIPMENT_FACTS_SCHEMA)
+        with self.writing_history():
+            snapshot = self._snapshot()
+            coded, book = snapshot.book.encode(facts)
+            if book is not snapshot.book:
+                self.save_codebook(book)
+                snapshot = replace(snapshot, book=book)
+        engine = coded.cast(SHIPMENT_SCHEMA).append_column(
+            PARCEL_NUMBER, pa.repeat(pa.scalar(1, PARCEL_NUMBER.type), coded.num_rows)
+        )
+        return snapshot, engine
 
     def _snapshot(self) -> _Snapshot:
         """The codebook and the stored files, earlier releases' upgraded first (lock held)."""
@@ -304,6 +363,44 @@ def _against_stored(
         ORDER BY a.line
         """
     ).to_arrow_table()
+
+
+def _before_images(
+    con: duckdb.DuckDBPyConnection, annotated: pa.Table, snapshot: _Snapshot
+) -> pa.Table:
+    """The live stored rows that the updated parcels of `annotated` replace (CHANGE_LOG_SCHEMA).
+
+    Reads the `live` table `_against_stored` left on `con` (each stored
+    parcel's live row), and only the files that hold those rows.
+    """
+    updated = annotated.filter(pc.equal(annotated.column("status"), "updated")).select(list(_KEY))
+    con.register("updated_parcels", updated)
+    key = ", ".join(_KEY)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE replaced_live AS SELECT import_seq, file_row FROM live"
+        f" WHERE ({key}) IN (SELECT {key} FROM updated_parcels)"
+    )
+    con.unregister("updated_parcels")
+    found = con.execute("SELECT DISTINCT import_seq FROM replaced_live").fetchall()
+    seqs = {int(seq) for (seq,) in found}
+    holding = {path: seq for path, seq in snapshot.seqs.items() if seq in seqs}
+    cases = " ".join(
+        f"WHEN {seq} THEN {first_import_seq(snapshot.footers[path], seq)}"
+        for path, seq in holding.items()
+    )
+    names = ", ".join(f"t.{name}" for name in (*SHIPMENT_SCHEMA.names, "parcel_number"))
+    table = con.sql(
+        f"SELECT {names}, (CASE t.import_seq {cases} END)::BIGINT AS first_seq"
+        f" FROM {parquet_files_sql(list(holding), file_row_number=True)} AS t"
+        " SEMI JOIN replaced_live AS r"
+        " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
+    ).to_arrow_table()
+    return table.cast(CHANGE_LOG_SCHEMA)
+
+
+def _mark(snapshot: _Snapshot, engine: pa.Table) -> HistoryMark:
+    seqs = [seq for seq in snapshot.seqs.values() if seq is not None]
+    return HistoryMark(max(seqs, default=-1), engine)
 
 
 def _stored(coded: pa.Table, annotated: pa.Table, seq: int) -> pa.Table:

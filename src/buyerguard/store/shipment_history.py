@@ -19,10 +19,12 @@ SQL store at build time and joined to the history as parcels of their own.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from buyerguard.analytics.eta import CUTOFF_LEVEL, build_promise_table
+from buyerguard.analytics.eta import CUTOFF_LEVEL, build_with_sums, fold_promise_table
 from buyerguard.analytics.promise_lookup import PromiseIndex
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
@@ -40,6 +42,7 @@ from buyerguard.analytics.sign_rate import SignRateParams, compute_sign_rates
 from buyerguard.clock import format_instant
 from buyerguard.errors import NotFound
 from buyerguard.store.engine_shipments import engine_facts
+from buyerguard.store.history_changes import trim_change_logs
 from buyerguard.store.parcel_files import (
     DATA_DIR_ENV,
     KEYS_FILE,
@@ -48,6 +51,7 @@ from buyerguard.store.parcel_files import (
     write_text_atomically,
 )
 from buyerguard.store.parcel_updates import ParcelImport, ParcelStore
+from buyerguard.store.promise_sums import StoredSums, drop_other_sums, load_sums, save_sums
 from buyerguard.store.shipment_import import MAX_REPORTED_ERRORS, ImportRefused, validated_import
 
 __all__ = [
@@ -69,6 +73,9 @@ class BuiltPromises:
     routes: int  # route rows (levels 1-5)
     shipments: int
     merchant_cutoffs: int  # level-0 rows: merchants with an observed cut-off
+    built: str = "full"  # or "folded": the changed parcels folded into the last build's sums
+    full_because: str | None = None  # why an update built in full (route_sums.py)
+    changed_rows: int | None = None  # rows folded in (left and came in), when folded
 
 
 class ShipmentHistory(ParcelStore):
@@ -104,14 +111,98 @@ class ShipmentHistory(ParcelStore):
         *,
         paused: Callable[[date], bool] | None = None,
     ) -> BuiltPromises:
-        """Build, store and publish the promise table (`paused`: eta.build_promise_table)."""
+        """Build, store and publish the promise table (`paused`: eta.build_promise_table).
+
+        Reads the whole window, and leaves its sums for `update_promises`.
+        """
+        with self._promise_lock():
+            return self._build_in_full(engine_facts, as_of, params, rulebook_id, paused, None)
+
+    def update_promises(
+        self,
+        engine_facts: pa.Table,
+        as_of: datetime,
+        params: PromiseParams,
+        rulebook_id: str,
+        *,
+        paused: Callable[[date], bool] | None = None,
+    ) -> BuiltPromises:
+        """`build_promises` by folding the parcels changed since the served table into its sums.
+
+        Gives the table a full build would (analytics/route_sums.py), reading
+        only the changed rows; builds in full when it cannot, and says why
+        (`BuiltPromises.reason`): no sums yet, another as-of day or rulebook
+        numbers or paused days, a merchant's cut-off moved, a new level-1 route.
+        """
+        with self._promise_lock():
+            pointer = self._pointer()
+            stored = None if pointer is None else load_sums(self.promises_dir, pointer)
+            if stored is None:
+                return self._build_in_full(
+                    engine_facts, as_of, params, rulebook_id, paused, "no_sums"
+                )
+            with self.analytics_session() as con:
+                opened = self.open_changes(con, engine_facts, stored.mark)
+                if isinstance(opened, str):
+                    why = opened
+                else:
+                    changes, keys, mark = opened
+                    moved = con.execute(
+                        f"SELECT count(*), coalesce(sum(sign), 0) FROM {changes}"
+                    ).fetchall()[0]
+                    folded = fold_promise_table(
+                        con, stored.sums, changes, keys, as_of, params, paused=paused
+                    )
+                    why = folded if isinstance(folded, str) else ""
+            if why:
+                return self._build_in_full(engine_facts, as_of, params, rulebook_id, paused, why)
+            assert not isinstance(folded, str)
+            table, sums = folded
+            shipments = stored.shipments + int(moved[1])
+            return self._publish(
+                table,
+                StoredSums(sums, mark, shipments),
+                as_of,
+                params,
+                rulebook_id,
+                paused,
+                changed_rows=int(moved[0]),
+            )
+
+    def _build_in_full(
+        self,
+        engine_facts: pa.Table,
+        as_of: datetime,
+        params: PromiseParams,
+        rulebook_id: str,
+        paused: Callable[[date], bool] | None,
+        why: str | None,
+    ) -> BuiltPromises:
         with self.analytics_session() as con:
-            view, keys = self.open_history(con, engine_facts)
+            view, keys, mark = self.open_history_marked(con, engine_facts)
             shipments = int(con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
-            table = build_promise_table(con, view, keys, as_of, params, paused=paused)
+            table, sums = build_with_sums(con, view, keys, as_of, params, paused=paused)
+        return self._publish(
+            table, StoredSums(sums, mark, shipments), as_of, params, rulebook_id, paused, why=why
+        )
+
+    def _publish(
+        self,
+        table: pa.Table,
+        stored: StoredSums,
+        as_of: datetime,
+        params: PromiseParams,
+        rulebook_id: str,
+        paused: Callable[[date], bool] | None,
+        *,
+        why: str | None = None,
+        changed_rows: int | None = None,
+    ) -> BuiltPromises:
+        """Store the table and its sums, repoint the API at them, drop what they supersede."""
         stamp = format_instant(as_of).replace(":", "")
         path = self.promises_dir / f"promises-{stamp}.parquet"
         write_atomically(table, path)
+        sums_name = save_sums(self.promises_dir, stored)
         cutoffs = int(pc.sum(pc.equal(table.column("level"), CUTOFF_LEVEL)).as_py() or 0)
         pointer = {
             "table": path.name,
@@ -119,7 +210,7 @@ class ShipmentHistory(ParcelStore):
             "rulebook_id": rulebook_id,
             "routes": table.num_rows - cutoffs,
             "merchant_cutoffs": cutoffs,
-            "shipments": shipments,
+            "shipments": stored.shipments,
             "params": params.as_record(),
             # The days the build learned around (public holidays, declared slowdowns), and a
             # fresh id, so that a rebuild as of the same instant replaces the served index.
@@ -128,9 +219,36 @@ class ShipmentHistory(ParcelStore):
                 for day in promise_table_params(as_of, params, paused=paused)["paused_days"]
             ],
             "build_id": secrets.token_hex(8),
+            "built": "full" if changed_rows is None else "folded",
+            "full_because": why,
+            "changed_rows": changed_rows,
+            "sums": sums_name,
         }
         write_text_atomically(json.dumps(pointer, indent=2), self.promises_dir / "current.json")
-        return BuiltPromises(as_of, path, table.num_rows - cutoffs, shipments, cutoffs)
+        drop_other_sums(self.promises_dir, sums_name)
+        trim_change_logs(self.root, stored.mark.import_seq)
+        return BuiltPromises(
+            as_of,
+            path,
+            table.num_rows - cutoffs,
+            stored.shipments,
+            cutoffs,
+            built=pointer["built"],
+            full_because=why,
+            changed_rows=changed_rows,
+        )
+
+    def _pointer(self) -> dict[str, Any] | None:
+        path = self.promises_dir / "current.json"
+        if not path.exists():
+            return None
+        return dict(json.loads(path.read_text()))
+
+    @contextmanager
+    def _promise_lock(self) -> Iterator[None]:
+        """One promise build at a time, across processes (each replaces the last one's sums)."""
+        with self._locked(".promises", fcntl.LOCK_EX):
+            yield
 
     def current_promises(self) -> tuple[PromiseIndex, dict[str, Any]]:
         """The served promise table, reloaded when a new build replaces it."""
