@@ -278,6 +278,33 @@ def test_a_build_reads_the_files_and_codes_of_the_moment_it_opened_the_history(
     assert merchants == [("M-engine", 1), ("M-yiwu", 3)]
 
 
+def test_the_hourly_update_folds_the_days_late_facts_into_the_served_table(
+    api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """After the midnight rebuild, an import of yesterday's late sign-fors reaches the served
+    table at the next hour, folded in (the same table a rebuild gives, tests/analytics)."""
+    clock.set(at("2024-10-20T23:30:00+08:00"))
+    signed = next_day_history()
+    late = [{**row, "signed_at": ""} for row in signed[-5:]]  # the last five, in transit
+    rt.history.import_file(write_csv(tmp_path / "h.csv", signed[:-5] + late), now=clock.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, history=rt.history, recurring=True)
+    scheduler.tick()
+    clock.set(at("2024-10-21T00:00:30+08:00"))
+    scheduler.tick()
+    url = "/v1/promises?product_id=P-cups&destination=440305"
+    assert api.get("buyer", url).json()["sample_size"] == 25
+    table_before = api.get("buyer", url).json()["promise_table_as_of"]
+
+    clock.set(at("2024-10-21T00:40:00+08:00"))  # the carrier's feed restates the five
+    rt.history.import_file(write_csv(tmp_path / "late.csv", signed[-5:]), now=clock.now())
+    clock.set(at("2024-10-21T01:00:30+08:00"))
+    updated = [item for item in scheduler.tick() if item.kind == promises.PROMISES_UPDATE]
+    assert [item.due_at for item in updated] == [at("2024-10-21T01:00:00+08:00")]
+    assert "folded 10 changed row(s) in" in updated[0].outcome  # five out, five in
+    body = api.get("buyer", url).json()
+    assert body["promise_table_as_of"] == "2024-10-20T17:00:00Z" != table_before
+
+
 def merchant_rates(history: ShipmentHistory) -> list[tuple[str, int, int]]:
     empty = pa.Table.from_pylist([], schema=SHIPMENT_FACTS_SCHEMA)
     rates = history.sign_rates(empty, at("2024-10-20T00:00:00+08:00"), SignRateParams(30, 72, 1))
@@ -432,9 +459,13 @@ def test_scheduler_rebuilds_the_promise_table_at_each_shanghai_midnight(
     rebuilt = [item for item in scheduler.tick() if item.kind == promises.PROMISES_REBUILD]
     assert len(rebuilt) == 1 and "as of 2024-10-27T16:00:00Z" in rebuilt[0].outcome
     assert api.get("buyer", url).json()["promise_table_as_of"] == "2024-10-27T16:00:00Z"
-    hourly = "idempotency.expire:"  # the hourly expiry of idempotency keys runs beside them
+    # The hourly jobs run beside them: the expiry of idempotency keys, the promise update.
+    hourly = ("idempotency.expire:", "arrival.promises_update:")
     daily = scheduler.due_timer_ids(at("2024-10-28T23:59:59+08:00"))
     assert [timer for timer in daily if not timer.startswith(hourly)] == []
+    assert [timer for timer in daily if timer.startswith(hourly[1])] == [
+        "arrival.promises_update:2024-10-28T01:00:00+00:00"
+    ]
     due = scheduler.due_timer_ids(at("2024-10-29T00:00:00+08:00"))
     assert sorted(timer.split(":")[0] for timer in due if not timer.startswith(hourly)) == [
         "arrival.badge_daily",

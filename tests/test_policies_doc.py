@@ -46,7 +46,13 @@ NO_CODE = "—"
 # Named like keys, but rule ids and timer kinds that carry no number (each must be defined
 # in the code as a string literal).
 NOT_KEYS = frozenset(
-    {"cases.after_shipment", "arrival.badge_daily", "arrival.promises_rebuild", "payouts.run"}
+    {
+        "cases.after_shipment",
+        "arrival.badge_daily",
+        "arrival.promises_rebuild",
+        "arrival.promises_update",
+        "payouts.run",
+    }
 )
 
 

@@ -77,10 +77,31 @@ def eta_build(
     """Build the promise table from the trailing window and publish it to the API.
 
     `--json`: `{"as_of", "rulebook_id", "routes", "merchant_cutoffs", "routes_by_level",
-    "shipments", "table"}`, `merchant_cutoffs` the merchants whose cut-off was observed,
-    `routes_by_level` one `{"level", "name", "routes"}` per back-off level (1 finest, 5 the
-    carrier), every level listed even when it kept no route.
+    "shipments", "table", "built", "full_because", "changed_rows"}`, `merchant_cutoffs` the
+    merchants whose cut-off was observed, `routes_by_level` one `{"level", "name", "routes"}`
+    per back-off level (1 finest, 5 the carrier), every level listed even when it kept no
+    route; `built` is `full` here (`eta update` may fold).
     """
+    _build_and_say(as_of, as_json, full=True)
+
+
+@eta_app.command("update")
+@refusals_exit_2
+def eta_update(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="instant (default: now)")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Fold the parcels changed since the served table into it (the scheduler does it hourly).
+
+    Publishes the table `eta build` would, reading only the changed rows; builds in full when
+    it must and says why (`no_sums`, `window_moved`: another as-of day, rulebook numbers or
+    paused days; `cutoffs_moved`; `new_level1_routes`; docs/logistics.md). `--json` as
+    `eta build`, with `built` `folded` or `full`, `full_because` and `changed_rows`.
+    """
+    _build_and_say(as_of, as_json, full=False)
+
+
+def _build_and_say(as_of: str | None, as_json: bool, *, full: bool) -> None:
     from buyerguard.services import promises
     from buyerguard.services.context import OPERATOR
 
@@ -88,12 +109,13 @@ def eta_build(
     instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
     with rt.writing(OPERATOR) as ctx:
         promises.seed_slowdowns(ctx, instant)
+    publish = promises.build if full else promises.update
     with (
         steps_bar(progress_console) as bar,
-        step(bar, "building the promise table"),
+        step(bar, "building the promise table" if full else "updating the promise table"),
         rt.reading(OPERATOR) as ctx,
     ):
-        built = promises.build(ctx, instant)
+        built = publish(ctx, instant)
     if as_json:
         print_json(
             {
@@ -104,13 +126,21 @@ def eta_build(
                 "routes_by_level": _routes_by_level(Path(built["table"])),
                 "shipments": built["shipments"],
                 "table": built["table"],
+                "built": built["built"],
+                "full_because": built["full_because"],
+                "changed_rows": built["changed_rows"],
             }
         )
         return
+    how = (
+        f"; folded {built['changed_rows']:,} changed row(s) in"
+        if built["built"] == "folded"
+        else (f"; built in full: {built['full_because']}" if built["full_because"] else "")
+    )
     say(
         f"promise table as of {format_instant(built['as_of'])}: {built['routes']:,} route(s), "
         f"{built['merchant_cutoffs']:,} merchant cut-off(s) "
-        f"from {built['shipments']:,} shipment(s), rulebook {built['rulebook_id']}"
+        f"from {built['shipments']:,} shipment(s), rulebook {built['rulebook_id']}{how}"
     )
 
 

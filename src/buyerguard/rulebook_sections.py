@@ -297,6 +297,11 @@ class ArrivalRules:
         "How often the scheduler rebuilds the promise table from the trailing window, "
         "from each Shanghai midnight (default, ours)."
     )
+    promise_update_interval_hours: int = rule(
+        "How often the scheduler folds the parcels changed since the served promise table "
+        "into it (the same table a rebuild would give), from each Shanghai midnight "
+        "(default, ours)."
+    )
     merchant_cutoff_min_parcels: int = rule(
         "A merchant's cut-off (parcels paid from that hour start counting the next day) is "
         "learned when at least this many window parcels lie on each side of it; 0 turns the "

@@ -113,6 +113,9 @@ TIMER_KINDS: dict[str, TimerKind] = {
     promises.PROMISES_REBUILD: TimerKind(
         job=promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
     ),
+    promises.PROMISES_UPDATE: TimerKind(
+        job=promises.scheduled_update, keep_scheduled=promises.ensure_update_timer
+    ),
     payouts.PAYOUT_RUN: TimerKind(
         job=payouts.scheduled_run, keep_scheduled=payouts.ensure_payout_timer
     ),

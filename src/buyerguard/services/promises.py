@@ -11,7 +11,7 @@ pushes it; either withdraws the label.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,8 +42,12 @@ from buyerguard.store.shipment_history import ShipmentHistory
 
 if TYPE_CHECKING:
     from buyerguard.bootstrap import Runtime
+    from buyerguard.store.shipment_history import BuiltPromises
+
+    _Builder = Callable[..., BuiltPromises]
 
 PROMISES_REBUILD = "arrival.promises_rebuild"
+PROMISES_UPDATE = "arrival.promises_update"
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,13 @@ def adjusted(
 def build(ctx: Context, as_of: datetime) -> dict[str, Any]:
     """Build and publish the promise table as of an instant (rulebook in force then); the
     caller stores the annual slowdowns first (`seed_slowdowns`)."""
-    return _publish(ctx.history, _inputs(ctx, as_of), ensure_utc(as_of))
+    return _publish(ctx.history.build_promises, _inputs(ctx, as_of), ensure_utc(as_of))
+
+
+def update(ctx: Context, as_of: datetime) -> dict[str, Any]:
+    """`build`, folding the parcels changed since the served table into its sums when it can
+    (ShipmentHistory.update_promises): the same table, read from the changes only."""
+    return _publish(ctx.history.update_promises, _inputs(ctx, as_of), ensure_utc(as_of))
 
 
 @dataclass(frozen=True)
@@ -135,9 +145,9 @@ def seed_slowdowns(ctx: Context, as_of: datetime) -> list[str]:
     return slowdowns.seed_annual(ctx, slowdowns.seed_years(local_date(as_of)))
 
 
-def _publish(history: ShipmentHistory, inputs: _Inputs, as_of: datetime) -> dict[str, Any]:
+def _publish(builder: _Builder, inputs: _Inputs, as_of: datetime) -> dict[str, Any]:
     rulebook = inputs.rulebook
-    built = history.build_promises(
+    built = builder(
         inputs.facts,
         as_of,
         PromiseParams.from_rulebook(rulebook),
@@ -151,12 +161,21 @@ def _publish(history: ShipmentHistory, inputs: _Inputs, as_of: datetime) -> dict
         "shipments": built.shipments,
         "table": str(built.path),
         "rulebook_id": rulebook.id,
+        "built": built.built,
+        "full_because": built.full_because,
+        "changed_rows": built.changed_rows,
     }
 
 
 def next_rebuild(after: datetime, ctx: Context) -> datetime:
-    """The next scheduled rebuild instant after `after` (rulebook in force then)."""
+    """The next scheduled full rebuild instant after `after` (rulebook in force then)."""
     hours = ctx.rulebook_at(after).arrival.promise_rebuild_interval_hours
+    return next_local_slot(after, timedelta(hours=hours))
+
+
+def next_update(after: datetime, ctx: Context) -> datetime:
+    """The next scheduled update instant after `after` (rulebook in force then)."""
+    hours = ctx.rulebook_at(after).arrival.promise_update_interval_hours
     return next_local_slot(after, timedelta(hours=hours))
 
 
@@ -165,8 +184,14 @@ def ensure_rebuild_timer(ctx: Context) -> None:
     ensure_pending_timer(ctx, PROMISES_REBUILD, next_rebuild(ctx.now(), ctx))
 
 
+def ensure_update_timer(ctx: Context) -> None:
+    """Make sure one scheduled update is pending (idempotent, race-safe)."""
+    ensure_pending_timer(ctx, PROMISES_UPDATE, next_update(ctx.now(), ctx))
+
+
 def scheduled_rebuild(runtime: Runtime, timer: DueTimer) -> str:
-    """Timer job: rebuild as of the latest scheduled instant due by now; schedule the next.
+    """Timer job: rebuild in full as of the latest scheduled instant due by now; schedule the
+    next. The nightly reference the hourly updates must agree with (`scheduled_update`).
 
     A heavy job (about 40 s at 1688's scale): it stores the annual slowdowns in
     a short write transaction, reads in one read-only transaction, builds with
@@ -176,21 +201,44 @@ def scheduled_rebuild(runtime: Runtime, timer: DueTimer) -> str:
     was down builds once, as of the last instant it missed, instead of once
     per missed day (unlike the badge, whose every day is history).
     """
+    return _scheduled(runtime, timer, PROMISES_REBUILD, next_rebuild, full=True)
+
+
+def scheduled_update(runtime: Runtime, timer: DueTimer) -> str:
+    """Timer job: every hour, fold the parcels changed since the served table into it, so that
+    the day's late facts reach the promises within the hour (as `scheduled_rebuild` runs)."""
+    return _scheduled(runtime, timer, PROMISES_UPDATE, next_update, full=False)
+
+
+def _scheduled(
+    runtime: Runtime,
+    timer: DueTimer,
+    kind: str,
+    following_of: Callable[[datetime, Context], datetime],
+    *,
+    full: bool,
+) -> str:
     with runtime.writing(SCHEDULER) as ctx:
         as_of = ensure_utc(timer.due_at, field="due_at")
-        following = next_rebuild(as_of, ctx)
+        following = following_of(as_of, ctx)
         while following <= ctx.now():
-            as_of, following = following, next_rebuild(following, ctx)
+            as_of, following = following, following_of(following, ctx)
         seed_slowdowns(ctx, as_of)
     with runtime.reading(SCHEDULER) as ctx:
         inputs = _inputs(ctx, as_of)
-    built = _publish(runtime.history, inputs, as_of)
+    history = runtime.history
+    built = _publish(history.build_promises if full else history.update_promises, inputs, as_of)
     with runtime.writing(SCHEDULER) as ctx:
-        ensure_pending_timer(ctx, PROMISES_REBUILD, following)
+        ensure_pending_timer(ctx, kind, following)
+    how = (
+        f"folded {built['changed_rows']} changed row(s) in"
+        if built["built"] == "folded"
+        else f"built in full ({built['full_because'] or 'the nightly reference'})"
+    )
     return (
         f"promise table as of {format_instant(as_of)}: {built['routes']} routes,"
         f" {built['merchant_cutoffs']} merchant cut-offs"
-        f" from {built['shipments']} shipments"
+        f" from {built['shipments']} shipments; {how}"
     )
 
 
