@@ -298,3 +298,22 @@ def test_a_cutoff_that_appears_moves_the_merchants_every_parcel(tmp_path: Path) 
     table = published(history, built)
     assert table.filter(pc.equal(table["level"], 0)).column("cutoff_hour").to_pylist() == [18]
     assert table.equals(full_table(history, NO_ENGINE, AS_OF + timedelta(hours=1), None))
+
+
+def test_a_parcel_paid_on_the_as_of_day_counts_for_nothing(tmp_path: Path) -> None:
+    """The build sees whole days: a parcel paid on the as-of day after its merchant's cut-off
+    and signed before the build ran once counted as a day-0 sign-for when a paused day was in
+    the window (its start day, tomorrow, lay past the stop-day list). Found by
+    benchmarks/eta_update.py as a route gaining parcels within the hour."""
+    history = ShipmentHistory(tmp_path / "data")
+    early = [_route(n, 24 * (5 + n % 3) + 14, 30, ship_hours=1) for n in range(6)]  # 10:00
+    late = [_route(10 + n, 24 * (5 + n % 3) + 6, 40, ship_hours=20) for n in range(6)]  # 18:00
+    history.store_parcels(facts(early + late), AS_OF)
+    morning = history.build_promises(NO_ENGINE, AS_OF, PARAMS, "rb", paused=paused_on)
+    # Paid today at 18:00 (after the cut-off), signed at 20:00: seen by a build at 21:00.
+    today = _route(30, -18, 2, ship_hours=1)
+    history.store_parcels(facts([today]), AS_OF + timedelta(hours=21))
+    evening = history.build_promises(
+        NO_ENGINE, AS_OF + timedelta(hours=21), PARAMS, "rb", paused=paused_on
+    )
+    assert published(history, evening).equals(published(history, morning))

@@ -29,8 +29,9 @@ def parcels_sql(
     `columns` are `expression AS name` or plain column names. offset_days is
     the last day the parcel is in the risk set (its sign day, or the day it
     is censored at) and `entry` the first, both counted from the parcel's start
-    day. Lost parcels, and parcels that leave the risk set before they enter
-    it, are filtered out here.
+    day. Lost parcels, parcels that leave the risk set before they enter it,
+    and parcels paid on the as-of day (the build sees whole days, and nothing of
+    that day is known yet) are filtered out here.
 
     The start day is the pay day, or with `cutoffs` (the table of
     merchant_cutoffs.py) the next day for a parcel paid at or after its
@@ -79,6 +80,7 @@ def parcels_sql(
                            (epoch_us(signed_at) + $offset_us) // {DAY_US} AS sign_day
                     FROM {rel} {join}
                     WHERE paid_at >= $window_start AND paid_at < $as_of
+                      AND {PAY_DAY} < $as_of_day
                       AND NOT coalesce(refunded_before_shipment, false) {where}
                 ) AS days
             ) AS stops
