@@ -83,6 +83,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -164,9 +165,11 @@ def build_with_sums(
     params: PromiseParams,
     *,
     paused: Callable[[date], bool] | None = None,
+    sums_dir: Path,
 ) -> tuple[pa.Table, RouteSums]:
-    """`build_promise_table`, and the sums it was selected from (for `fold_promise_table`)."""
-    kept = collect_routes(con, shipments, keys, as_of, params, paused, keep_sums=True)
+    """`build_promise_table`, and the sums it was selected from, written to `sums_dir` (a new
+    directory) for `fold_promise_table`."""
+    kept = collect_routes(con, shipments, keys, as_of, params, paused, sums_dir=sums_dir)
     assert kept.sums is not None
     return promise_table(kept, params), kept.sums
 
@@ -180,13 +183,15 @@ def fold_promise_table(
     params: PromiseParams,
     *,
     paused: Callable[[date], bool] | None = None,
+    sums_dir: Path,
 ) -> tuple[pa.Table, RouteSums] | str:
-    """The table `build_with_sums` gives after the rows in `changes` (route_sums.py) changed.
+    """The table `build_with_sums` gives after the rows in `changes` (route_sums.py) changed,
+    and its sums, written to `sums_dir` (a new directory).
 
     Reads only the changed rows; answers why not when it cannot (the caller
     then builds in full).
     """
-    kept = fold_routes(con, sums, changes, keys, as_of, params, paused)
+    kept = fold_routes(con, sums, changes, keys, as_of, params, paused, sums_dir)
     if isinstance(kept, str):
         return kept
     assert kept.sums is not None

@@ -84,6 +84,8 @@ class KeyCodebook:
 
     def extended(self, table: pa.Table) -> KeyCodebook:
         """This codebook plus every key value of `table` it does not know yet (or itself)."""
+        if table.num_rows == 0:  # hashing a million known values to learn nothing is dear
+            return self
         grown: dict[str, pa.StringArray] = dict(self.values)
         changed = False
         for dimension in DIMENSIONS:
@@ -118,9 +120,13 @@ class KeyCodebook:
         for name, (code_name, dimension) in KEY_CODE_COLUMNS.items():
             if name not in table.column_names:
                 continue
-            codes = pc.index_in(
-                table.column(name).cast(pa.string()), value_set=book.dictionary(dimension)
-            ).cast(CODE_TYPE)
+            codes = (
+                pc.index_in(
+                    table.column(name).cast(pa.string()), value_set=book.dictionary(dimension)
+                ).cast(CODE_TYPE)
+                if table.num_rows
+                else pa.chunked_array([], CODE_TYPE)
+            )
             if code_name in table.column_names:
                 table = table.set_column(table.schema.get_field_index(code_name), code_name, codes)
             else:

@@ -66,6 +66,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -93,7 +94,6 @@ from buyerguard.analytics.route_sums import (
     fold_sums,
     route_sums,
     sum_key,
-    unregister_sums,
 )
 from buyerguard.analytics.route_sums import (
     TableNames as _TableNames,
@@ -168,15 +168,16 @@ def collect_routes(
     params: PromiseParams,
     paused: Callable[[date], bool] | None = None,
     *,
-    keep_sums: bool = False,
+    sums_dir: Path | None = None,
 ) -> KeptRoutes:
     """Run the SQL stage: the kept routes, their parents and their day counts.
 
     `shipments` is the history (SHIPMENT_SCHEMA), `keys` its codebook
     (`key_codes`); both a table or view name or a Parquet path or glob.
     `paused` names the days transit time stops on (route_scans.py learns
-    around them); None: every day counts. With `keep_sums` the result carries
-    the sums it was selected from (`RouteSums`), for `fold_routes` to update.
+    around them); None: every day counts. With `sums_dir` (a directory not yet
+    there) the sums it was selected from are written there and the result
+    carries them (`RouteSums`), for `fold_routes` to update.
     """
     bound = promise_table_params(as_of, params, paused=paused)
     stops = bool(bound["paused_days"])
@@ -198,9 +199,10 @@ def collect_routes(
             for name, sql in steps:
                 con.execute(f"CREATE TEMP TABLE {name} AS {sql}", bound_for(sql, bound))
         kept = _selected(con, names, keys, bound, with_cutoffs=cutoffs is not None)
-        if not keep_sums:
+        if sums_dir is None:
             return kept
-        sums = route_sums(con, names, sum_key(bound, params), with_cutoffs=cutoffs is not None)
+        key = sum_key(bound, params)
+        sums = route_sums(con, names, key, sums_dir, with_cutoffs=cutoffs is not None)
     return replace(kept, sums=sums)
 
 
@@ -211,14 +213,15 @@ def fold_routes(
     keys: str,
     as_of: datetime,
     params: PromiseParams,
-    paused: Callable[[date], bool] | None = None,
+    paused: Callable[[date], bool] | None,
+    sums_dir: Path,
 ) -> KeptRoutes | str:
     """`collect_routes` of a history from the sums of an earlier one and the rows changed since.
 
     `changes` holds the rows that left the history (`sign` −1) and the rows
     that came in (+1), SHIPMENT_SCHEMA with the codes of `sums`' codebook.
-    Returns the same result as `collect_routes(..., keep_sums=True)` over the
-    history now, or, when the sums cannot give it, why (route_sums.py): the
+    Returns the same result as `collect_routes(..., sums_dir=sums_dir)` over
+    the history now, or, when the sums cannot give it, why (route_sums.py): the
     caller then runs `collect_routes`.
     """
     bound = promise_table_params(as_of, params, paused=paused)
@@ -227,15 +230,12 @@ def fold_routes(
         return "window_moved"
     names = _TableNames()
     with_cutoffs = params.cutoff_min_parcels > 0
-    try:
-        with _undone(con, names.drops()):
-            why = fold_sums(con, sums, changes, names, bound, params)
-            if why is not None:
-                return why
-            kept = _selected(con, names, keys, bound, with_cutoffs=with_cutoffs)
-            folded = route_sums(con, names, key, with_cutoffs=with_cutoffs)
-    finally:
-        unregister_sums(con, names)
+    with _undone(con, names.drops()):
+        why = fold_sums(con, sums, changes, names, bound, params)
+        if why is not None:
+            return why
+        kept = _selected(con, names, keys, bound, with_cutoffs=with_cutoffs)
+        folded = route_sums(con, names, key, sums_dir, with_cutoffs=with_cutoffs)
     return replace(kept, sums=folded)
 
 

@@ -228,17 +228,17 @@ def level1_rollup_sql(level1: str) -> str:
     The parent (level 2) is the smallest merchant, origin city and
     destination province among the route's parcels.
     """
-    keys = ", ".join((*LEVEL1_KEYS, "offset_days", "entry"))
+    route = ", ".join(LEVEL1_KEYS)
     return f"""
-SELECT {keys}, sum(parcels)::BIGINT AS parcels, sum(events)::BIGINT AS events,
-       any_value(p_merchant) AS p_merchant, any_value(p_origin) AS p_origin,
-       any_value(p_destination) AS p_destination
-FROM (
-    SELECT *, min(merchant_code) OVER route AS p_merchant,
-           min(origin_city_code) OVER route AS p_origin,
-           min(destination_province_code) OVER route AS p_destination
-    FROM {level1}
-    WINDOW route AS (PARTITION BY {", ".join(LEVEL1_KEYS)})
-) AS parented
-GROUP BY {keys}
+WITH parents AS (
+    SELECT {route}, min(merchant_code) AS p_merchant, min(origin_city_code) AS p_origin,
+           min(destination_province_code) AS p_destination
+    FROM {level1} GROUP BY {route}
+),
+days AS (
+    SELECT {route}, offset_days, entry, sum(parcels)::BIGINT AS parcels,
+           sum(events)::BIGINT AS events
+    FROM {level1} GROUP BY {route}, offset_days, entry
+)
+SELECT * FROM days JOIN parents USING ({route})
 """

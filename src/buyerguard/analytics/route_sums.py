@@ -34,10 +34,10 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from buyerguard.analytics.merchant_cutoffs import cutoff_hours_sql, cutoffs_from_hours_sql
 from buyerguard.analytics.promise_params import PromiseParams
@@ -85,20 +85,22 @@ class TableNames:
 class RouteSums:
     """The sums a promise table was selected from, and what they were summed under.
 
-    `key` is `sum_key` of the build; the tables are coded (`key_codes`):
-    `hours` (merchant_code, pay_hour, n, lag_days), `cutoffs`
-    (merchant_code, cutoff_hour, cutoff_parcels), `first` (route_scans'
-    first pass: the kept hashes, level-2 and carrier day counts, pair
-    carriers) and `level1` (the kept hashes' routes per day and parent).
+    `key` is `sum_key` of the build; `directory` holds one Parquet file per
+    table of TABLES, coded (`key_codes`), written and read by DuckDB itself:
+    `hours` (merchant_code, pay_hour, n, lag_days), `cutoffs` (merchant_code,
+    cutoff_hour, cutoff_parcels), `first` (route_scans' first pass: the kept
+    hashes, level-2 and carrier day counts, pair carriers) and `level1` (the
+    kept hashes' routes per day and parent).
     """
 
     key: dict[str, Any]
-    hours: pa.Table
-    cutoffs: pa.Table
-    first: pa.Table
-    level1: pa.Table
+    directory: Path
 
     TABLES = ("hours", "cutoffs", "first", "level1")
+
+    def relation(self, table: str) -> str:
+        path = str(self.directory / f"{table}.parquet").replace("'", "''")
+        return f"read_parquet('{path}')"
 
 
 def sum_key(bound: dict[str, Any], params: PromiseParams) -> dict[str, Any]:
@@ -116,37 +118,27 @@ def sum_key(bound: dict[str, Any], params: PromiseParams) -> dict[str, Any]:
 
 
 def route_sums(
-    con: duckdb.DuckDBPyConnection, names: TableNames, key: dict[str, Any], *, with_cutoffs: bool
+    con: duckdb.DuckDBPyConnection,
+    names: TableNames,
+    key: dict[str, Any],
+    directory: Path,
+    *,
+    with_cutoffs: bool,
 ) -> RouteSums:
-    """The sums of a build or fold, read out of its temporary tables."""
-
-    def table(name: str, order: str) -> pa.Table:
-        return con.sql(f"SELECT * FROM {name} ORDER BY {order}").to_arrow_table()
-
-    empty_hours = "SELECT NULL::INTEGER AS merchant_code, NULL::TINYINT AS pay_hour,"
-    empty_hours += " NULL::BIGINT AS n, NULL::BIGINT AS lag_days LIMIT 0"
-    hours = table(names.hours, "ALL") if with_cutoffs else con.sql(empty_hours).to_arrow_table()
-    cutoffs = (
-        table(names.cutoffs, "ALL")
-        if with_cutoffs
-        else con.sql(
-            "SELECT NULL::INTEGER AS merchant_code, NULL::TINYINT AS cutoff_hour,"
-            " NULL::BIGINT AS cutoff_parcels LIMIT 0"
-        ).to_arrow_table()
-    )
-    return RouteSums(
-        key,
-        hours,
-        cutoffs,
-        table(names.first, "ALL"),
-        table(names.level1, "ALL"),
-    )
-
-
-def unregister_sums(con: duckdb.DuckDBPyConnection, names: TableNames) -> None:
-    """Let go of the old sums `fold_sums` registered."""
-    for name in RouteSums.TABLES:
-        con.unregister(f"_bg_old_{name}_{names.tag}")
+    """Write the sums of a build or fold (its temporary tables) to `directory`, a new one."""
+    directory.mkdir(parents=True)
+    empty = {
+        "hours": "SELECT NULL::INTEGER AS merchant_code, NULL::TINYINT AS pay_hour,"
+        " NULL::BIGINT AS n, NULL::BIGINT AS lag_days LIMIT 0",
+        "cutoffs": "SELECT NULL::INTEGER AS merchant_code, NULL::TINYINT AS cutoff_hour,"
+        " NULL::BIGINT AS cutoff_parcels LIMIT 0",
+    }
+    for table in RouteSums.TABLES:
+        source = empty[table] if table in empty and not with_cutoffs else getattr(names, table)
+        target = str(directory / f"{table}.parquet").replace("'", "''")
+        query = source if source.startswith("SELECT") else f"SELECT * FROM {source}"
+        con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+    return RouteSums(key, directory)
 
 
 def fold_sums(
@@ -158,9 +150,7 @@ def fold_sums(
     params: PromiseParams,
 ) -> str | None:
     """Fill `names`' tables with `sums` plus the changed rows; None, or why it cannot."""
-    old = {name: f"_bg_old_{name}_{names.tag}" for name in RouteSums.TABLES}
-    for name, view in old.items():
-        con.register(view, getattr(sums, name))
+    old = {name: sums.relation(name) for name in RouteSums.TABLES}
     stops = bool(bound["paused_days"])
     h = params.max_horizon_days
     with_cutoffs = params.cutoff_min_parcels > 0
@@ -188,16 +178,19 @@ def fold_sums(
         ).fetchall()[0][0]
         if gained:
             return "new_level1_routes"
+        columns = ", ".join((*_FIRST_KEYS, "parcels", "events"))
         create(
             names.first,
-            f"SELECT * FROM {old['first']} WHERE part = {KEPT_HASH_PART} UNION ALL "
+            f"SELECT {columns} FROM {old['first']} WHERE part = {KEPT_HASH_PART}"
+            f" UNION ALL SELECT {columns} FROM ("
             + _folded(
                 f"(SELECT * FROM {old['first']} WHERE part <> {KEPT_HASH_PART})",
                 f"SELECT * FROM {names.first}_moved WHERE part <> {KEPT_HASH_PART}",
                 _FIRST_KEYS,
                 "parcels",
                 also="events",
-            ),
+            )
+            + ")",
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {names.first}_moved")
@@ -213,18 +206,33 @@ def fold_sums(
 
 
 def _folded(old: str, moved: str, keys: tuple[str, ...], count: str, *, also: str = "") -> str:
-    """`old` plus `moved`, summed per `keys`, without the groups whose `count` comes to 0."""
+    """`old` plus `moved`, summed per `keys`, without the groups whose `count` comes to 0.
+
+    Only the groups `moved` touches are summed again: the others are `old`'s
+    rows as they are (an anti-join on the keys, null matching null), so a
+    fold costs a pass over the sums, not a regrouping of them.
+    """
     sums = [count, *([also] if also else [])]
     other = {"n": "lag_days"}.get(count)
     if other:
         sums.append(other)
     columns = ", ".join(keys)
+    picked = f"{columns}, {', '.join(sums)}"
     totals = ", ".join(f"sum({name})::BIGINT AS {name}" for name in sums)
-    return (
-        f"SELECT {columns}, {totals} FROM (SELECT {columns}, {', '.join(sums)} FROM {old}"
-        f" UNION ALL SELECT {columns}, {', '.join(sums)} FROM ({moved}))"
-        f" GROUP BY ALL HAVING sum({count}) <> 0"
-    )
+    match = " AND ".join(f"o.{key} IS NOT DISTINCT FROM m.{key}" for key in keys)
+    return f"""
+WITH moved AS MATERIALIZED (SELECT {picked} FROM ({moved})),
+touched AS (
+    SELECT {columns}, {totals} FROM (
+        SELECT {", ".join(f"o.{name}" for name in (*keys, *sums))} FROM {old} AS o
+        SEMI JOIN moved AS m ON {match}
+        UNION ALL SELECT {picked} FROM moved
+    ) GROUP BY ALL HAVING sum({count}) <> 0
+)
+SELECT {", ".join(f"o.{name}" for name in (*keys, *sums))} FROM {old} AS o
+ANTI JOIN moved AS m ON {match}
+UNION ALL SELECT {picked} FROM touched
+"""
 
 
 def _negative(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> bool:

@@ -131,6 +131,9 @@ class HistoryFiles:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or default_data_dir()
+        # The codebook as last read, by its file's identity: a million products take a
+        # third of a second to read, and every build and hourly update reads it.
+        self._codebook_read: tuple[tuple[int, int, int], KeyCodebook] | None = None
 
     @property
     def imported_dir(self) -> Path:
@@ -195,7 +198,7 @@ class HistoryFiles:
         """
         coded = {path: meta for path, meta in footers.items() if has_columns(meta, SHIPMENT_SCHEMA)}
         if self.keys_path.exists():
-            book = KeyCodebook.from_table(pq.read_table(self.keys_path))
+            book = self._read_codebook()
         elif coded:
             book = _recovered_codebook(list(coded))
             self.save_codebook(book)
@@ -204,6 +207,16 @@ class HistoryFiles:
         for path, metadata in coded.items():
             _check_covered(path, metadata, book)
         return book
+
+    def _read_codebook(self) -> KeyCodebook:
+        stat = self.keys_path.stat()
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._codebook_read is None or self._codebook_read[0] != identity:
+            self._codebook_read = (
+                identity,
+                KeyCodebook.from_table(pq.read_table(self.keys_path)),
+            )
+        return self._codebook_read[1]
 
     def save_codebook(self, book: KeyCodebook) -> None:
         """Replace the stored codebook atomically (lock held)."""

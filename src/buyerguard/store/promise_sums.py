@@ -2,9 +2,9 @@
 
 Beside each published table, under the data directory:
 
+    promises/sums-<build id>/<table>.parquet the sums (analytics/route_sums.py writes them)
+    promises/sums-<build id>/engine.parquet  the engine's rows the build read
     promises/sums-<build id>/sums.json       the sums' key, the history mark, the row count
-    promises/sums-<build id>/<table>.parquet the sums (analytics/route_sums.py) and the
-                                             engine's rows the build read
 
 The pointer (`promises/current.json`) names the directory of the table it
 serves; the others are deleted when a build publishes (builds run one at a
@@ -38,12 +38,14 @@ class StoredSums:
     shipments: int
 
 
-def save_sums(promises_dir: Path, stored: StoredSums) -> str:
-    """Write the sums to a new directory; returns its name (for the pointer)."""
-    name = f"{SUMS_PREFIX}{secrets.token_hex(8)}"
-    target = promises_dir / name
-    for table in RouteSums.TABLES:
-        write_atomically(getattr(stored.sums, table), target / f"{table}.parquet")
+def new_sums_dir(promises_dir: Path) -> Path:
+    """A directory name for a build's sums, not yet there (the build writes its tables)."""
+    return promises_dir / f"{SUMS_PREFIX}{secrets.token_hex(8)}"
+
+
+def save_sums(stored: StoredSums) -> str:
+    """Add the mark and the count beside the sums' tables; returns the directory's name."""
+    target = stored.sums.directory
     write_atomically(stored.mark.engine, target / "engine.parquet")
     record = {
         "key": stored.sums.key,
@@ -51,7 +53,7 @@ def save_sums(promises_dir: Path, stored: StoredSums) -> str:
         "shipments": stored.shipments,
     }
     write_text_atomically(json.dumps(record, indent=1), target / "sums.json")
-    return name
+    return target.name
 
 
 def load_sums(promises_dir: Path, pointer: dict[str, Any]) -> StoredSums | None:
@@ -62,12 +64,13 @@ def load_sums(promises_dir: Path, pointer: dict[str, Any]) -> StoredSums | None:
     source = promises_dir / name
     try:
         record = json.loads((source / "sums.json").read_text())
-        tables = {table: pq.read_table(source / f"{table}.parquet") for table in RouteSums.TABLES}
         engine = pq.read_table(source / "engine.parquet")
     except FileNotFoundError:
         return None
+    if not all((source / f"{table}.parquet").exists() for table in RouteSums.TABLES):
+        return None
     return StoredSums(
-        RouteSums(record["key"], **tables),
+        RouteSums(record["key"], source),
         HistoryMark(int(record["import_seq"]), engine),
         int(record["shipments"]),
     )

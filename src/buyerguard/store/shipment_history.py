@@ -51,7 +51,13 @@ from buyerguard.store.parcel_files import (
     write_text_atomically,
 )
 from buyerguard.store.parcel_updates import ParcelImport, ParcelStore
-from buyerguard.store.promise_sums import StoredSums, drop_other_sums, load_sums, save_sums
+from buyerguard.store.promise_sums import (
+    StoredSums,
+    drop_other_sums,
+    load_sums,
+    new_sums_dir,
+    save_sums,
+)
 from buyerguard.store.shipment_import import MAX_REPORTED_ERRORS, ImportRefused, validated_import
 
 __all__ = [
@@ -151,7 +157,14 @@ class ShipmentHistory(ParcelStore):
                         f"SELECT count(*), coalesce(sum(sign), 0) FROM {changes}"
                     ).fetchall()[0]
                     folded = fold_promise_table(
-                        con, stored.sums, changes, keys, as_of, params, paused=paused
+                        con,
+                        stored.sums,
+                        changes,
+                        keys,
+                        as_of,
+                        params,
+                        paused=paused,
+                        sums_dir=new_sums_dir(self.promises_dir),
                     )
                     why = folded if isinstance(folded, str) else ""
             if why:
@@ -181,7 +194,15 @@ class ShipmentHistory(ParcelStore):
         with self.analytics_session() as con:
             view, keys, mark = self.open_history_marked(con, engine_facts)
             shipments = int(con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0])
-            table, sums = build_with_sums(con, view, keys, as_of, params, paused=paused)
+            table, sums = build_with_sums(
+                con,
+                view,
+                keys,
+                as_of,
+                params,
+                paused=paused,
+                sums_dir=new_sums_dir(self.promises_dir),
+            )
         return self._publish(
             table, StoredSums(sums, mark, shipments), as_of, params, rulebook_id, paused, why=why
         )
@@ -202,7 +223,7 @@ class ShipmentHistory(ParcelStore):
         stamp = format_instant(as_of).replace(":", "")
         path = self.promises_dir / f"promises-{stamp}.parquet"
         write_atomically(table, path)
-        sums_name = save_sums(self.promises_dir, stored)
+        sums_name = save_sums(stored)
         cutoffs = int(pc.sum(pc.equal(table.column("level"), CUTOFF_LEVEL)).as_py() or 0)
         pointer = {
             "table": path.name,
