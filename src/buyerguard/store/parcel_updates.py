@@ -60,24 +60,27 @@ from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA, SHIPMENT_SCHEM
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
 from buyerguard.store.history_changes import (
-    CHANGE_LOG_SCHEMA,
     HistoryMark,
     changed_rows_sql,
     write_change_log,
 )
 from buyerguard.store.parcel_compaction import COMPACT_AT, compact
 from buyerguard.store.parcel_files import (
-    PARCEL_FACTS_SCHEMA,
     PARCEL_NUMBER,
     STORED_SCHEMA,
     HistoryFiles,
     analytics_connection,
-    first_import_seq,
     has_columns,
     has_pointers,
     replaced_rows_sql,
-    stored_table,
     write_atomically,
+)
+from buyerguard.store.parcel_matching import (
+    STATUS,
+    against_stored,
+    before_images,
+    replaced_seqs,
+    stored_rows,
 )
 
 HISTORY_VIEW = "shipments"
@@ -85,8 +88,6 @@ KEYS_VIEW = "shipment_keys"
 REPLACED = "replaced_parcels"
 CHANGES_VIEW = "changed_parcels"
 VIEW_COLUMNS: tuple[str, ...] = (*SHIPMENT_SCHEMA.names, PARCEL_NUMBER.name)
-_KEY = ("order_id", "parcel_number")
-_COMPARED = tuple(name for name in SHIPMENT_FACTS_SCHEMA.names if name != "order_id")
 
 
 @dataclass(frozen=True)
@@ -139,27 +140,25 @@ class ParcelStore(HistoryFiles):
         with self.writing_history():
             snapshot = self._snapshot()
             with analytics_connection() as con:
-                annotated = _against_stored(con, rows, *_listed(snapshot.seqs))
+                annotated = against_stored(con, rows, *_listed(snapshot.seqs))
                 status = annotated.column("status")
-                counts = {
-                    name: int(pc.sum(pc.equal(status, name)).as_py() or 0) for name in _STATUS
-                }
+                counts = {name: int(pc.sum(pc.equal(status, name)).as_py() or 0) for name in STATUS}
                 outcome = ParcelImport(counts["new"], counts["updated"], counts["unchanged"])
                 if outcome.stored == 0:
                     return outcome
                 kept = annotated.filter(pc.not_equal(status, "unchanged"))
                 if counts["updated"]:  # logged before the file that replaces them lands
-                    replaced = _before_images(con, kept, snapshot)
+                    replaced = before_images(con, kept, snapshot.seqs, snapshot.footers)
                     write_change_log(self.root, _next_seq(snapshot.seqs), replaced)
             stamp = format_instant(now).replace(":", "")
             target = self.imported_dir / f"{stamp}-{secrets.token_hex(4)}.parquet"
             coded, _ = self.coded(kept, snapshot.book)
-            write_atomically(_stored(coded, kept, _next_seq(snapshot.seqs)), target)
+            write_atomically(stored_rows(coded, kept, _next_seq(snapshot.seqs)), target)
             seqs = {**snapshot.seqs, target: _next_seq(snapshot.seqs)}
             footers = {**snapshot.footers, target: pq.read_metadata(target)}
             with self.rewriting_files(wait=False) as free:
                 if free:  # else a later import compacts, once no job reads the files
-                    compact(seqs, footers, _replaced_seqs(kept))
+                    compact(seqs, footers, replaced_seqs(kept))
         return outcome
 
     def compact_imports(self, *, at_share: float = COMPACT_AT) -> int:
@@ -274,7 +273,7 @@ class ParcelStore(HistoryFiles):
             facts = table.select(SHIPMENT_FACTS_SCHEMA.names)
             ones = pa.repeat(pa.scalar(1, PARCEL_NUMBER.type), facts.num_rows)
             with analytics_connection() as con:
-                annotated = _against_stored(
+                annotated = against_stored(
                     con, facts.append_column(PARCEL_NUMBER, ones), *_listed(seqs)
                 )
             if has_columns(footers[path], SHIPMENT_SCHEMA):  # coded already (and checked)
@@ -282,10 +281,10 @@ class ParcelStore(HistoryFiles):
             else:
                 coded, book = self.coded(annotated, book)
             seq = _next_seq(seqs)
-            write_atomically(_stored(coded, annotated, seq), path)
+            write_atomically(stored_rows(coded, annotated, seq), path)
             seqs[path] = seq if facts.num_rows else None
             footers[path] = pq.read_metadata(path)
-            touched |= _replaced_seqs(annotated)
+            touched |= replaced_seqs(annotated)
         if touched:  # e.g. an extract and its refresh, both stored by the old release
             with self.rewriting_files(wait=False) as free:
                 after = compact(seqs, footers, touched) if free else seqs
@@ -298,124 +297,9 @@ class ParcelStore(HistoryFiles):
         return _Snapshot(book, seqs, footers, len(legacy))
 
 
-_STATUS = ("new", "updated", "unchanged")
-
-
-def _against_stored(
-    con: duckdb.DuckDBPyConnection, rows: pa.Table, files: list[Path], seqs: list[int | None]
-) -> pa.Table:
-    """`rows` (PARCEL_FACTS_SCHEMA, in their order) against the stored rows of their parcels.
-
-    Adds `replaces` (every stored row of the parcel; null for a parcel not
-    stored yet) and `status`: new, updated, or unchanged (every fact as in
-    the live row, the stored row with the largest import_seq).
-    """
-    if not files:
-        nothing = pa.nulls(rows.num_rows, STORED_SCHEMA.field("replaces").type)
-        new = pa.repeat(pa.scalar("new"), rows.num_rows).cast(pa.string())
-        return rows.append_column("replaces", nothing).append_column("status", new)
-    con.register("incoming", rows.cast(PARCEL_FACTS_SCHEMA))
-    key = ", ".join(_KEY)
-    # The stored rows of these parcels, reading only the ids; then the facts of
-    # the live ones, reading only the files that hold one (recent ones, in a feed).
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE present AS
-        SELECT {key}, import_seq, file_row_number AS file_row
-        FROM {parquet_files_sql(files, file_row_number=True)}
-        WHERE ({key}) IN (SELECT {key} FROM incoming)
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE live AS SELECT * FROM present
-        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY import_seq DESC) = 1
-        """
-    )
-    found = {int(seq) for (seq,) in con.execute("SELECT DISTINCT import_seq FROM live").fetchall()}
-    holding = [path for path, seq in zip(files, seqs, strict=True) if seq in found]
-    if holding:
-        facts = f"{key}, {', '.join(_COMPARED)}, import_seq, file_row_number AS file_row"
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE live_facts AS
-            SELECT {facts} FROM {parquet_files_sql(holding, file_row_number=True)}
-            WHERE (import_seq, file_row_number) IN (SELECT import_seq, file_row FROM live)
-            """
-        )
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE live_facts AS SELECT * FROM incoming LIMIT 0")
-    same = " AND ".join(f"a.{name} IS NOT DISTINCT FROM l.{name}" for name in _COMPARED)
-    names = ", ".join(f"a.{name}" for name in PARCEL_FACTS_SCHEMA.names)
-    return con.sql(
-        f"""
-        WITH named AS (
-            SELECT {key}, list({{'import_seq': import_seq, 'row': file_row}}
-                               ORDER BY import_seq, file_row) AS replaces
-            FROM present GROUP BY {key}
-        )
-        SELECT {names}, n.replaces,
-               CASE WHEN n.replaces IS NULL THEN 'new'
-                    WHEN {same} THEN 'unchanged' ELSE 'updated' END AS status
-        FROM (SELECT row_number() OVER () AS line, * FROM incoming) AS a
-        LEFT JOIN live_facts AS l ON l.order_id = a.order_id AND l.parcel_number = a.parcel_number
-        LEFT JOIN named AS n ON n.order_id = a.order_id AND n.parcel_number = a.parcel_number
-        ORDER BY a.line
-        """
-    ).to_arrow_table()
-
-
-def _before_images(
-    con: duckdb.DuckDBPyConnection, annotated: pa.Table, snapshot: _Snapshot
-) -> pa.Table:
-    """The live stored rows that the updated parcels of `annotated` replace (CHANGE_LOG_SCHEMA).
-
-    Reads the `live` table `_against_stored` left on `con` (each stored
-    parcel's live row), and only the files that hold those rows.
-    """
-    updated = annotated.filter(pc.equal(annotated.column("status"), "updated")).select(list(_KEY))
-    con.register("updated_parcels", updated)
-    key = ", ".join(_KEY)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE replaced_live AS SELECT import_seq, file_row FROM live"
-        f" WHERE ({key}) IN (SELECT {key} FROM updated_parcels)"
-    )
-    con.unregister("updated_parcels")
-    found = con.execute("SELECT DISTINCT import_seq FROM replaced_live").fetchall()
-    seqs = {int(seq) for (seq,) in found}
-    holding = {path: seq for path, seq in snapshot.seqs.items() if seq in seqs}
-    cases = " ".join(
-        f"WHEN {seq} THEN {first_import_seq(snapshot.footers[path], seq)}"
-        for path, seq in holding.items()
-    )
-    names = ", ".join(f"t.{name}" for name in (*SHIPMENT_SCHEMA.names, "parcel_number"))
-    table = con.sql(
-        f"SELECT {names}, (CASE t.import_seq {cases} END)::BIGINT AS first_seq"
-        f" FROM {parquet_files_sql(list(holding), file_row_number=True)} AS t"
-        " SEMI JOIN replaced_live AS r"
-        " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
-    ).to_arrow_table()
-    return table.cast(CHANGE_LOG_SCHEMA)
-
-
 def _mark(snapshot: _Snapshot, engine: pa.Table) -> HistoryMark:
     seqs = [seq for seq in snapshot.seqs.values() if seq is not None]
     return HistoryMark(max(seqs, default=-1), engine)
-
-
-def _stored(coded: pa.Table, annotated: pa.Table, seq: int) -> pa.Table:
-    """Coded facts with the parcel columns: the table a stored file holds."""
-    columns = {name: coded.column(name) for name in SHIPMENT_SCHEMA.names}
-    columns["parcel_number"] = annotated.column("parcel_number")
-    columns["import_seq"] = pa.repeat(pa.scalar(seq, pa.int64()), coded.num_rows)
-    columns["replaces"] = annotated.column("replaces")
-    return stored_table(pa.table(columns))
-
-
-def _replaced_seqs(annotated: pa.Table) -> set[int]:
-    """The import numbers of the files whose rows `annotated` replaces."""
-    seqs = pc.struct_field(pc.list_flatten(annotated.column("replaces")), "import_seq")
-    return {int(seq) for seq in pc.unique(seqs).to_pylist() if seq is not None}
 
 
 def _listed(seqs: dict[Path, int | None]) -> tuple[list[Path], list[int | None]]:
