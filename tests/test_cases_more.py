@@ -273,3 +273,26 @@ def test_the_shipping_goes_back_when_a_case_refunds_the_whole_order(api: Api, rt
     assert credit(rt, "buyer:B-shop:payable") == 38000
     decisions = api.get("marketplace", "/v1/orders/S-1/decisions").json()["items"]
     assert [d["amount"] for d in decisions if d["kind"] == "shipping_refund_due"] == ["20.00"]
+
+
+def test_a_sub_orders_custom_goods_are_compensated_once(api: Api, rt: Runtime) -> None:
+    """§5 compensates a failure of the goods, not each case about it: once the first dispute
+    had refunded the sub-order, a buyer who opened more (each asking for nothing, as nothing
+    was left) was paid 5% of the sub-order by the platform for every one the merchant
+    accepted (noticed last session)."""
+    lines = [{"product_id": "P-cups", "quantity": 100, "tier": "custom"}]
+    order(api, "C-9", lines, "pay", "ship", "sign")
+    body = {
+        "type": "custom_dispute",
+        "sub_order_id": "C-9-1",
+        "trigger": "defective",
+        "reason": "cracked glaze",
+    }
+    paid = []
+    for _ in range(3):
+        opened = api.post("buyer", "/v1/orders/C-9/cases", body)
+        assert opened.status_code == 201, opened.text
+        closed = act(api, "merchant", opened.json()["id"], "accept")
+        paid.append((closed["refunded"], closed["compensated"]))
+    assert paid == [("4800.00", "240.00"), ("0.00", "0.00"), ("0.00", "0.00")]
+    assert credit(rt, "buyer:B-shop:payable") == 480000 + 24000

@@ -153,7 +153,7 @@ SUPER_BUYER_MIN_NET_FEN = 50_000_000  # free_return_shipping.super_buyer_min_net
 # §4 quick refund from 2024-10-15 (the rulebook in force at the pickup).
 QUICK_REFUND_FROM = datetime(2024, 10, 15, tzinfo=SHANGHAI)
 # §5 custom compensation: 5% of the sub-order's goods, at most 3,000.00.
-CUSTOM_RATE, CUSTOM_CAP_FEN = Rate(Decimal("0.05")), 300000
+CUSTOM_RATE, CUSTOM_CAP_FEN = Rate(Decimal("0.05")), 300000  # once per sub-order
 TRIGGERS = (
     "not_delivered_or_installed_as_promised",
     "defective",
@@ -462,6 +462,7 @@ class OrderModel:
     subsidy_fen: int = 0  # §3, one cap per order
     platform_costs_fen: int = 0  # subsidies, absorbed quick refunds, compensation
     charged_fen: int = 0  # of those, charged to the merchant by false shipments
+    compensated_subs: set[str] = field(default_factory=set)  # §5: once per sub-order
 
     @property
     def released(self) -> bool:
@@ -825,9 +826,14 @@ class World:
         return subsidy_fen
 
     def compensate_custom(self, case: CaseModel, order: OrderModel) -> None:
-        """§5: the platform pays the buyer 5% of the sub-order's goods, capped."""
+        """§5: the platform pays the buyer 5% of the sub-order's goods, capped, once per
+        sub-order (custom_compensation.per_sub_order)."""
         sub = order.sub(case.sub_id)
         assert sub is not None
+        if sub.id in order.compensated_subs:
+            self.notes.append("custom compensation: the sub-order had its one")
+            return
+        order.compensated_subs.add(sub.id)
         uncapped_fen = apply_rate(sub.goods_fen, CUSTOM_RATE)
         fen = min(uncapped_fen, CUSTOM_CAP_FEN)
         self.notes.append(f"custom compensation{' capped' if fen < uncapped_fen else ''}")

@@ -143,6 +143,10 @@ class CustomCompensationRules:
     enabled: bool = rule("Whether the platform compensates custom-goods failures.")
     rate: Rate = rule("Share of the sub-order amount paid to the buyer.", kind=RATE)
     cap_fen: Fen = rule("Cap per compensation.")
+    per_sub_order: int = rule(
+        "How many compensations one sub-order's goods may earn, whatever the cases about "
+        "them: a failure is compensated, not each dispute over it (default, ours)."
+    )
     triggers: list[str] = rule("Failures that trigger compensation.")
 
 

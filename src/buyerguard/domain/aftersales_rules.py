@@ -246,12 +246,15 @@ def custom_compensation(
     sub_order_goods_fen: Fen,
     trigger: str,
     rulebook: Rulebook,
+    earned_before: int = 0,
 ) -> Decision:
     """What the platform pays the buyer, as its own cost, for a failed custom or
     made-to-order sub-order (订货/定制, §5): `rate` of the sub-order's goods, half-up,
     at most `cap_yuan` per compensation, on top of any refund. `trigger` must be one
     of `custom_compensation.triggers` (`invalid_choice`, field `trigger`); nothing
-    while the programme is not in force."""
+    while the programme is not in force, nor once the sub-order has earned
+    `per_sub_order` compensations (`earned_before`): otherwise a buyer could open
+    dispute after dispute over the same goods and be paid for each."""
     sub_order_goods_fen = _amount(sub_order_goods_fen, "sub_order_goods")
     rules = rulebook.custom_compensation
     check_trigger(rulebook, trigger)
@@ -276,6 +279,14 @@ def custom_compensation(
             0,
             ("custom_compensation.enabled",),
             f"custom-goods compensation is not in force under rulebook {rulebook.id}",
+        )
+    if earned_before >= rules.per_sub_order:
+        details.update(uncapped_fen=0, cap_fen=rules.cap_fen, earned_before=earned_before)
+        return decide(
+            0,
+            ("custom_compensation.enabled", "custom_compensation.per_sub_order"),
+            f"sub-order {sub_order_id} has been compensated {earned_before} time(s) already,"
+            f" the most rulebook {rulebook.id} allows: nothing more",
         )
     uncapped_fen = apply_rate(sub_order_goods_fen, rules.rate)
     amount_fen = min(uncapped_fen, rules.cap_fen)

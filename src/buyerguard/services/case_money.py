@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from buyerguard.clock import months_before
 from buyerguard.domain import aftersales_rules
-from buyerguard.domain.cases import Case
+from buyerguard.domain.cases import Case, CaseType
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.orders import Order, OrderState
 from buyerguard.errors import Conflict
@@ -29,6 +29,7 @@ from buyerguard.services import instructions, refund_steps, refunds_after_shipme
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import merchant_accounts, post_transfer, take_from_merchant
 from buyerguard.services.records import decided_total_fen, record_repeated_decision
+from buyerguard.store import case_repository
 from buyerguard.store.catalogue import get_merchant
 from buyerguard.store.tables import buyers, decisions, orders, sub_orders
 
@@ -237,6 +238,9 @@ def compensate_custom(ctx: Context, case: Case, order: Order, when: datetime) ->
         sub_order_goods_fen=sub.goods_fen,
         trigger=case.trigger,
         rulebook=ctx.rulebooks.by_id(case.rulebook_id),
+        earned_before=case_repository.compensated_cases(
+            ctx.connection, sub.id, CaseType.CUSTOM_DISPUTE
+        ),
     )
     decision = replace(decision, details={**decision.details, "case_id": case.id})
     decision_ref = record_repeated_decision(ctx, decision, when, order.id)

@@ -133,6 +133,18 @@ def open_cases_of_order(connection: Connection, order_id: str) -> list[tuple[str
     return [(row.id, row.type) for row in rows]
 
 
+def compensated_cases(connection: Connection, sub_order_id: str, case_type: CaseType) -> int:
+    """How many cases of this type on the sub-order paid a compensation (custom goods, §5)."""
+    count = connection.execute(
+        select(func.count()).where(
+            cases.c.sub_order_id == sub_order_id,
+            cases.c.type == case_type.value,
+            cases.c.compensated_fen > 0,
+        )
+    ).scalar_one()
+    return int(count)
+
+
 def open_requests_fen(connection: Connection, sub_order_id: str) -> int:
     """What the open refund-asking cases of a sub-order ask, less what they refunded."""
     total = connection.execute(
