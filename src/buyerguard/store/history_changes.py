@@ -114,30 +114,29 @@ def changed_rows_sql(
             f" WHERE first_seq <= {int(mark.import_seq)}"
             " AND NOT (parcel_number = 1 AND order_id IN (SELECT order_id FROM old_engine))"
         )
-    if new:
-        pointers = [path for path in new if has_pointers(footers[path])]
-        rows = f"{parquet_files_sql(new, file_row_number=True)} AS t"
-        if pointers:
-            rows += (
-                f" ANTI JOIN ({replaced_rows_sql(pointers)}) AS r"
-                " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
-            )
+    live_columns = ", ".join(f"t.{name}" for name in SHIPMENT_SCHEMA.names)
+    if new:  # pointers into them are only in files imported after them: new ones
         parts.append(
-            f"SELECT {', '.join(f't.{name}' for name in SHIPMENT_SCHEMA.names)}, 1 AS sign"
-            f" FROM {rows} WHERE NOT (t.parcel_number = 1"
+            f"SELECT {live_columns}, 1 AS sign FROM {_live_rows(new, new, footers)}"
+            " WHERE NOT (t.parcel_number = 1"
             " AND t.order_id IN (SELECT order_id FROM engine_facts))"
         )
     if engine_orders_new and old:
-        pointers = [path for path in files if has_pointers(footers[path])]
-        rows = f"{parquet_files_sql(old, file_row_number=True)} AS t"
-        if pointers:
-            rows += (
-                f" ANTI JOIN ({replaced_rows_sql(pointers)}) AS r"
-                " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
-            )
         parts.append(
-            f"SELECT {', '.join(f't.{name}' for name in SHIPMENT_SCHEMA.names)}, -1 AS sign"
-            f" FROM {rows} WHERE t.parcel_number = 1 AND t.order_id IN"
+            f"SELECT {live_columns}, -1 AS sign FROM {_live_rows(old, list(files), footers)}"
+            " WHERE t.parcel_number = 1 AND t.order_id IN"
             " (SELECT order_id FROM engine_facts EXCEPT SELECT order_id FROM old_engine)"
         )
     return " UNION ALL ".join(parts)
+
+
+def _live_rows(read: list[Path], pointing: list[Path], footers: dict[Path, pq.FileMetaData]) -> str:
+    """The rows (as `t`) of `read` that no row of `pointing` replaces."""
+    pointers = [path for path in pointing if has_pointers(footers[path])]
+    rows = f"{parquet_files_sql(read, file_row_number=True)} AS t"
+    if pointers:
+        rows += (
+            f" ANTI JOIN ({replaced_rows_sql(pointers)}) AS r"
+            " ON r.import_seq = t.import_seq AND r.file_row = t.file_row_number"
+        )
+    return rows
