@@ -133,6 +133,13 @@ class WeekRow:
     # (labels are for normal days), so the week cannot test the hold target.
     all_days_paused: bool = False
     pushed_by_disruption: int = 0
+    # The disrupted carrier's parcels from or to its provinces, any week: what an early
+    # signal (issue 17 item 3) must protect, a small share of a week's parcels.
+    slice_parcels: int = 0
+    slice_labels: int = 0
+    slice_held: int = 0
+    slice_covered: int = 0
+    slice_on_time: int = 0
 
     @property
     def labels_shown(self) -> int:
@@ -158,6 +165,10 @@ class WeekRow:
                 self.labelled_among_arrived_by_2 / self.arrived_by_2 if self.arrived_by_2 else None
             ),
             "tested": shown >= MIN_LABELS_TESTED,
+            "slice_hold": self.slice_held / self.slice_labels if self.slice_labels else None,
+            "slice_on_time_rate": (
+                self.slice_on_time / self.slice_covered if self.slice_covered else None
+            ),
         }
 
 
@@ -357,6 +368,12 @@ def run_walk(config: WalkConfig, data_dir: Path | None = None, show: bool = True
                 promised, label, holiday_days, pushed = cache[key]
                 label = label if label_shown else None
                 row.parcels += 1
+                in_slice = (
+                    dis is not None
+                    and carrier == dis.carrier
+                    and (origin[:2] in dis.provinces or dest[:2] in dis.provinces)
+                )
+                row.slice_parcels += in_slice
                 arrived_by_2 = signed_day is not None and (signed_day - day).days <= 2
                 row.arrived_by_2 += arrived_by_2
                 if promised is None:
@@ -368,7 +385,11 @@ def run_walk(config: WalkConfig, data_dir: Path | None = None, show: bool = True
                 day_promised.append((promised - day).days)
                 row.lengthened_for_holiday += holiday_days > 0
                 row.pushed_by_disruption += pushed
+                row.slice_covered += in_slice
+                row.slice_on_time += in_slice and kept
                 if label is not None:
+                    row.slice_labels += in_slice
+                    row.slice_held += in_slice and kept
                     row.labels[label] += 1
                     row.held += kept
                     row.held_by_label[label] += kept

@@ -135,6 +135,7 @@ def print_weeks(result: WalkResult) -> None:
         "mean promised d",
         "labelled of arrived ≤ d+2",
         "stepped over a pause / pushed",
+        "disrupted slice: parcels, labels held, on time",
         "≥300",
         "meets 90%",
     ):
@@ -154,6 +155,8 @@ def print_weeks(result: WalkResult) -> None:
             "–" if mean_days is None else f"{mean_days:.2f}",
             _pct(w["labelled_share_of_arrived_by_2"]),
             f"{w['lengthened_for_holiday']:,} / {w['pushed_by_disruption']:,}",
+            f"{w['slice_parcels']:,}, {w['slice_held']:,}/{w['slice_labels']:,}"
+            f" ({_pct(w['slice_hold'])}), {_pct(w['slice_on_time_rate'])}",
             "yes" if w["tested"] else "no",
             meets,
         )

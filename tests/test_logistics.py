@@ -101,6 +101,7 @@ def test_import_then_build_then_promise(api: Api, rt: Runtime, tmp_path: Path) -
     body = answer.json()
     assert body["promised_date"] == "2024-10-21"
     assert body["label"] == "tomorrow"
+    assert body["running_late"] is None  # every parcel of the history signed the next day
     assert body["backoff_level"] == 1 and body["sample_size"] == 25
     assert body["probability"] == pytest.approx(1.0)
     # Paid one minute before Shanghai midnight: the same route promises the next local day.

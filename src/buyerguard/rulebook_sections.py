@@ -316,6 +316,26 @@ class ArrivalRules:
         "at least this many days (default, ours).",
         kind=RATE,
     )
+    running_late_age_days: int = rule(
+        "The early signal: a carrier's parcels from or to a province that started this many "
+        "days ago are compared, for how many have signed, with ... (default, ours)."
+    )
+    running_late_baseline_weeks: int = rule(
+        "...the cohorts that started on the same weekday in this many weeks before, at the "
+        "same age (a Sunday's parcels against earlier Sundays': weekends ship less) "
+        "(default, ours)."
+    )
+    running_late_min_expected: int = rule(
+        "The early signal judges a carrier and province only when, at the earlier cohorts' "
+        "rate, at least this many of its recent parcels would have signed by now; 0 turns it "
+        "off (default, ours)."
+    )
+    running_late_max_signed_ratio: Rate = rule(
+        "A carrier from or to a province runs late, and its labels there are withdrawn, when "
+        "its recent parcels signed at most this share of what that rate expects "
+        "(default, ours).",
+        kind=RATE,
+    )
     spring_festival_lead_days: int = rule(
         "Days before the Spring Festival holiday on which couriers already slow: seeded each "
         "year as a slowdown that promises step over and the model does not learn from "

@@ -45,6 +45,10 @@ PARAMS = PromiseParams(
     hazard_prior_strength=Decimal("2"),
     cutoff_min_parcels=2,
     cutoff_min_jump_days=Decimal("0.5"),
+    late_age_days=2,
+    late_baseline_weeks=1,
+    late_min_expected=1,
+    late_max_signed_ratio=Decimal("0.6"),
 )
 HOLIDAY = date(2024, 10, 16)
 MERCHANTS = ("M-a", "M-b")

@@ -128,6 +128,10 @@ PROMISE_TABLE_SCHEMA: pa.Schema = pa.schema(
 # Level 0 rows are not routes: each is a merchant's observed cut-off (merchant_cutoffs.py),
 # `cutoff_hour` set and `sample_size` the parcels it was read from, once per confidence.
 CUTOFF_LEVEL = 0
+# Nor are level 6 rows: each is a carrier running late from or to a province (the early
+# signal, route_selection.running_late_sql): `carrier`, and `origin` or `destination` the
+# province, `sample_size` the recent parcels, `probability` the share of them signed.
+RUNNING_LATE_LEVEL = 6
 
 
 def build_promise_table(
@@ -232,6 +236,22 @@ def promise_table(
                     "merchant_id": cutoffs.column("merchant_id"),
                     "sample_size": cutoffs.column("cutoff_parcels"),
                     "cutoff_hour": cutoffs.column("cutoff_hour"),
+                }
+            )
+        )
+    late = kept.running_late
+    for confidence in chosen:
+        size = late.num_rows
+        parts.append(
+            pa.table(
+                {
+                    "level": pa.repeat(pa.scalar(RUNNING_LATE_LEVEL, pa.int8()), size),
+                    "confidence": pa.repeat(pa.scalar(float(confidence)), size),
+                    "carrier": late.column("carrier"),
+                    "origin": late.column("origin"),
+                    "destination": late.column("destination"),
+                    "sample_size": late.column("recent_parcels"),
+                    "probability": late.column("signed_share"),
                 }
             )
         )

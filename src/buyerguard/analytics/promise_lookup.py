@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from buyerguard.analytics.eta import CUTOFF_LEVEL
+from buyerguard.analytics.eta import CUTOFF_LEVEL, RUNNING_LATE_LEVEL
 from buyerguard.analytics.promise_params import LABELS, Label, PromiseParams
 from buyerguard.analytics.shipments import region_levels, relation_sql
 from buyerguard.clock import SHANGHAI, ensure_utc, local_date
@@ -40,6 +40,19 @@ class Promise:
     backoff_level: int | None
     start_date: date | None = None  # the day the promise counts from (pay day, or next)
     cutoff_hour: int | None = None  # the merchant's observed cut-off, if it has one
+    # The early signal: the carrier running late from or to the parcel's provinces (the label
+    # is withdrawn); None when none is.
+    running_late: RunningLate | None = None
+
+
+@dataclass(frozen=True)
+class RunningLate:
+    """A carrier whose recent parcels from or to a province signed far fewer than its earlier
+    ones had at the same age (the table's level-6 rows)."""
+
+    carrier: str
+    signed_share: float
+    recent_parcels: int
 
 
 def lookup_promises_sql(promises: str, parcels: str, params: PromiseParams) -> str:
@@ -119,14 +132,32 @@ class PromiseIndex:
     """An in-memory promise table for single lookups (the API's hot path)."""
 
     def __init__(
-        self, rows: dict[_RouteKey, _RouteRow], cutoffs: dict[str, int] | None = None
+        self,
+        rows: dict[_RouteKey, _RouteRow],
+        cutoffs: dict[str, int] | None = None,
+        late: dict[tuple[str, str], list[RunningLate]] | None = None,
     ) -> None:
         self._rows = rows
         self._cutoffs = cutoffs or {}
+        self._late = late or {}
 
     def cutoff_hour(self, merchant_id: str) -> int | None:
         """The merchant's observed cut-off hour (Shanghai), or None."""
         return self._cutoffs.get(merchant_id)
+
+    def running_late(
+        self, carrier: str | None, origin_province: str | None, destination_province: str | None
+    ) -> RunningLate | None:
+        """The carrier running late from the origin province or to the destination province;
+        with no carrier named, the latest of any carrier there (the parcel may go with it:
+        the safe side)."""
+        found = [
+            late
+            for key in (("origin", origin_province), ("destination", destination_province))
+            for late in self._late.get((key[0], key[1] or ""), [])
+            if not carrier or late.carrier == carrier
+        ]
+        return min(found, key=lambda late: late.signed_share, default=None)
 
     @classmethod
     def from_table(cls, table: pa.Table, confidence: Decimal | None = None) -> PromiseIndex:
@@ -144,11 +175,22 @@ class PromiseIndex:
             wanted = float(confidence)
         rows: dict[_RouteKey, _RouteRow] = {}
         cutoffs: dict[str, int] = {}
+        late: dict[tuple[str, str], list[RunningLate]] = {}
         for rec in table.to_pylist():
             if rec["confidence"] != wanted:
                 continue
             if rec["level"] == CUTOFF_LEVEL:
                 cutoffs[rec["merchant_id"]] = int(rec["cutoff_hour"])
+                continue
+            if rec["level"] == RUNNING_LATE_LEVEL:
+                where = (
+                    ("origin", rec["origin"])
+                    if rec["origin"]
+                    else ("destination", rec["destination"])
+                )
+                late.setdefault(where, []).append(
+                    RunningLate(rec["carrier"], rec["probability"], rec["sample_size"])
+                )
                 continue
             key: _RouteKey = (
                 int(rec["level"]),
@@ -161,7 +203,7 @@ class PromiseIndex:
             rows[key] = _RouteRow(
                 rec["promise_offset_days"], rec["probability"], rec["sample_size"]
             )
-        return cls(rows, cutoffs)
+        return cls(rows, cutoffs, late)
 
     def get(self, key: _RouteKey) -> _RouteRow | None:
         return self._rows.get(key)
@@ -214,14 +256,18 @@ def promise_for(
     cutoff = index.cutoff_hour(merchant_id)
     late = cutoff is not None and ensure_utc(paid_at).astimezone(SHANGHAI).hour >= cutoff
     start = paid_day + timedelta(days=int(late))
+    running_late = index.running_late(carrier, o_province, d_province)
     for key in keys:
         row = index.get(key)
         if row is None or row.sample_size < params.min_samples:
             continue
         if row.promise_offset_days is None:
-            return Promise(None, None, None, row.sample_size, key[0], start, cutoff)
+            return Promise(None, None, None, row.sample_size, key[0], start, cutoff, running_late)
         promised = start + timedelta(days=row.promise_offset_days)
         offset = (promised - paid_day).days
-        label = LABELS[offset] if offset <= params.max_label_offset_days else None
-        return Promise(promised, label, row.probability, row.sample_size, key[0], start, cutoff)
-    return Promise(None, None, None, 0, None, start, cutoff)
+        shown = offset <= params.max_label_offset_days and running_late is None
+        label = LABELS[offset] if shown else None
+        return Promise(
+            promised, label, row.probability, row.sample_size, key[0], start, cutoff, running_late
+        )
+    return Promise(None, None, None, 0, None, start, cutoff, running_late)

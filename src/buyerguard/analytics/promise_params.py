@@ -39,6 +39,15 @@ class PromiseParams:
     # table built before the cut-off existed reads back without one.
     cutoff_min_parcels: int = 0
     cutoff_min_jump_days: Decimal = Decimal("0.5")
+    # The early signal (route_scans.py, part LATE_PART): a carrier from or to a province
+    # whose parcels started `late_age_days` ago signed at most `late_max_signed_ratio` of
+    # what the cohorts started on the same weekday in the `late_baseline_weeks` before signed by
+    # that age (at least
+    # `late_min_expected` expected) runs late; 0 expected: off.
+    late_age_days: int = 2
+    late_baseline_weeks: int = 3
+    late_min_expected: int = 0
+    late_max_signed_ratio: Decimal = Decimal("0.5")
 
     def as_record(self) -> dict[str, object]:
         """JSON-ready, for the published table's pointer (which model built it)."""
@@ -46,6 +55,7 @@ class PromiseParams:
         record["confidence"] = str(self.confidence)
         record["hazard_prior_strength"] = str(self.hazard_prior_strength)
         record["cutoff_min_jump_days"] = str(self.cutoff_min_jump_days)
+        record["late_max_signed_ratio"] = str(self.late_max_signed_ratio)
         return record
 
     @classmethod
@@ -53,8 +63,9 @@ class PromiseParams:
         values = dict(record)
         values["confidence"] = Decimal(values["confidence"])
         values["hazard_prior_strength"] = Decimal(values["hazard_prior_strength"])
-        if "cutoff_min_jump_days" in values:
-            values["cutoff_min_jump_days"] = Decimal(values["cutoff_min_jump_days"])
+        for name in ("cutoff_min_jump_days", "late_max_signed_ratio"):
+            if name in values:
+                values[name] = Decimal(values[name])
         return cls(**values)
 
     @classmethod
@@ -71,6 +82,10 @@ class PromiseParams:
             hazard_prior_strength=rules.hazard_prior_strength,
             cutoff_min_parcels=rules.merchant_cutoff_min_parcels,
             cutoff_min_jump_days=rules.merchant_cutoff_min_jump_days,
+            late_age_days=rules.running_late_age_days,
+            late_baseline_weeks=rules.running_late_baseline_weeks,
+            late_min_expected=rules.running_late_min_expected,
+            late_max_signed_ratio=rules.running_late_max_signed_ratio,
         )
 
     def old_model(self) -> PromiseParams:
@@ -86,6 +101,7 @@ class PromiseParams:
             history_window_basis="paid",
             hazard_prior_strength=Decimal(0),
             cutoff_min_parcels=0,
+            late_min_expected=0,
         )
 
     def __post_init__(self) -> None:

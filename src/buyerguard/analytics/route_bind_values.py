@@ -105,6 +105,10 @@ def promise_table_params(
         "cutoff_from_day": as_of_day - window_days,
         "cutoff_min_parcels": params.cutoff_min_parcels,
         "cutoff_min_jump": float(params.cutoff_min_jump_days),
+        "late_age": params.late_age_days,
+        "late_baseline_weeks": params.late_baseline_weeks,
+        "late_min_expected": params.late_min_expected,
+        "late_max_signed_ratio": float(params.late_max_signed_ratio),
     }
     if paused is None:
         return bound

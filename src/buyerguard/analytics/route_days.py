@@ -88,6 +88,7 @@ from buyerguard.analytics.route_selection import (
     decoded_routes_sql,
     kept_days_sql,
     kept_routes_sql,
+    running_late_sql,
 )
 from buyerguard.analytics.route_sums import (
     RouteSums,
@@ -117,6 +118,7 @@ class KeptRoutes:
     parent: I64
     days: RouteDays
     cutoffs: pa.Table  # merchant_id, cutoff_hour, cutoff_parcels (merchant_cutoffs.py)
+    running_late: pa.Table  # route_selection.running_late_sql: the early signal's groups
     sums: RouteSums | None = None  # what they were selected from, when asked for
 
     @property
@@ -264,6 +266,8 @@ def _selected(
         if with_cutoffs
         else NO_CUTOFFS
     )
+    late_sql = running_late_sql(names.first, keys_rel)
+    running_late = con.sql(late_sql, params=bound_for(late_sql, bound)).to_arrow_table()
     for key in ROUTE_KEYS:
         unknown = pc.sum(pc.and_(pc.is_valid(kept[f"{key}_code"]), pc.is_null(kept[key])))
         if unknown.as_py():
@@ -288,4 +292,5 @@ def _selected(
         np.asarray(kept.column("parent_id").to_numpy(), dtype=np.int64),
         days,
         found_cutoffs.cast(NO_CUTOFFS.schema),
+        running_late,
     )

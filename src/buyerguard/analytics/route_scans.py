@@ -24,12 +24,14 @@ def parcels_sql(
     paused: bool = False,
     cutoffs: str | None = None,
 ) -> str:
-    """Kept parcels as (columns..., is_event, offset_days, entry), one scan of `rel`.
+    """Kept parcels as (columns..., is_event, offset_days, entry, age), one scan of `rel`.
 
     `columns` are `expression AS name` or plain column names. offset_days is
     the last day the parcel is in the risk set (its sign day, or the day it
     is censored at) and `entry` the first, both counted from the parcel's start
-    day. Lost parcels, parcels that leave the risk set before they enter it,
+    day. `age` is how many whole days of the parcel have been seen since its start day,
+    when no paused day lies between (else null: the early signal leaves it out). Lost
+    parcels, parcels that leave the risk set before they enter it,
     and parcels paid on the as-of day (the build sees whole days, and nothing of
     that day is known yet) are filtered out here.
 
@@ -55,10 +57,11 @@ def parcels_sql(
         start = f"{PAY_DAY} + coalesce(({PAY_HOUR} >= cutoffs.cutoff_hour)::INTEGER, 0)"
         join = f"LEFT JOIN {cutoffs} AS cutoffs USING (merchant_code)"
     return f"""(
-    SELECT {names}, is_event, offset_days, entry
+    SELECT {names}, is_event, offset_days, entry, age
     FROM (
         SELECT {names},
                coalesce(seen_delay <= {h}, false) AS is_event,
+               CASE WHEN stop_day = $as_of_day THEN $as_of_day - start_day END AS age,
                CASE WHEN seen_delay <= {h} THEN seen_delay
                     ELSE least(coalesce(seen_delay - 1, stop_day - start_day - 1), {h})
                END AS offset_days,
@@ -96,7 +99,7 @@ LEVEL1_KEYS = ("product_code", "origin_region_code", "destination_region_code")
 LEVEL1_PARENT_KEYS = ("merchant_code", "origin_city_code", "destination_province_code")
 
 # Parts of the first pass's output table (one table, so one scan feeds all).
-KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, PAIR_CARRIER_PART = 0, 2, 5, 9
+KEPT_HASH_PART, LEVEL2_PART, CARRIER_PART, LATE_PART, PAIR_CARRIER_PART = 0, 2, 5, 7, 9
 
 
 def _counts(weight: str | None) -> tuple[str, str]:
@@ -121,8 +124,14 @@ def first_pass_sql(
     one added: route_sums.py), every hash whose count moved, by how much;
     part 2: (merchant, origin city and province, destination province, day)
     counts, from which levels 2-4 are taken; part 5: carrier-day counts
-    (level 5); part 9: parcels per province pair and carrier (level 4's
-    parent). DuckDB streams the scan into the four aggregates at once.
+    (level 5); part 7: the early signal's cohorts per carrier and origin
+    province, and per carrier and destination province (the other province
+    null) — parcels started $late_age days ago (`entry` 1) and those started
+    on the same weekday in the $late_baseline_weeks weeks before (`entry` 0),
+    with how many of them were not signed within $late_age days (`events`);
+    part 9: parcels per province pair
+    and carrier (level 4's parent). DuckDB streams the scan into the aggregates
+    at once.
     """
     parcels = parcels_sql(
         relation_sql(shipments),
@@ -142,6 +151,12 @@ def first_pass_sql(
     )
     count, events = _counts(weight)
     day = f"offset_days, entry, {count} AS parcels, {events} AS events"
+    late = "NOT (is_event AND offset_days < $late_age)"
+    unsigned = (
+        f"count(*) FILTER (WHERE {late})"
+        if weight is None
+        else f"coalesce(sum({weight}) FILTER (WHERE {late}), 0)"
+    )
     kept = "count(*) >= $min_samples" if weight is None else f"{count} <> 0"
     return f"""
 WITH parcels AS {parcels},
@@ -164,6 +179,15 @@ carrier_days AS (
 pair_carriers AS (
     SELECT origin_province_code, destination_province_code, carrier_code, {count} AS parcels
     FROM parcels GROUP BY origin_province_code, destination_province_code, carrier_code
+),
+late AS (
+    SELECT origin_province_code, destination_province_code, carrier_code,
+           (age = $late_age)::INTEGER AS recent, {count} AS parcels, {unsigned} AS unsigned
+    FROM parcels
+    WHERE age >= $late_age AND (age - $late_age) % 7 = 0
+      AND age <= $late_age + 7 * $late_baseline_weeks
+    GROUP BY GROUPING SETS ((origin_province_code, carrier_code, recent),
+                            (destination_province_code, carrier_code, recent))
 )
 SELECT {KEPT_HASH_PART}::TINYINT AS part, route_hash, NULL::INTEGER AS merchant_code,
        NULL::INTEGER AS origin_city_code, NULL::INTEGER AS origin_province_code,
@@ -183,6 +207,10 @@ UNION ALL
 SELECT {PAIR_CARRIER_PART}, NULL, NULL, NULL, origin_province_code, destination_province_code,
        carrier_code, NULL, NULL, parcels, NULL
 FROM pair_carriers
+UNION ALL
+SELECT {LATE_PART}, NULL, NULL, NULL, origin_province_code, destination_province_code,
+       carrier_code, NULL, recent, parcels, unsigned
+FROM late
 """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from buyerguard.analytics.route_scans import (
     CARRIER_PART,
+    LATE_PART,
     LEVEL2_PART,
     PAIR_CARRIER_PART,
 )
@@ -177,3 +178,44 @@ def kept_days_sql(first_pass: str, level1: str, routes: str) -> str:
             f"FROM {rows} AS d JOIN {routes} AS r ON r.level = {level} AND {match}{group}"
         )
     return "\nUNION ALL\n".join(selects) + "\nORDER BY route_id"
+
+
+def running_late_sql(first_pass: str, keys: str) -> str:
+    """The carriers running late from or to a province, decoded.
+
+    From the first pass's early-signal cohorts (part LATE_PART), per carrier
+    and origin province and per carrier and destination province: at the
+    earlier cohorts' rate, its recent parcels would have signed `expected` by
+    now; a group is judged when that is ≥ $late_min_expected, and runs late
+    when they signed at most $late_max_signed_ratio of it. Signed shares, not
+    unsigned ones, are compared, so that a far province (few signed within
+    days even on a good day) and a near one are judged alike. Columns:
+    carrier, origin, destination (one province code, the other null),
+    recent_parcels, signed_share, expected_share.
+    """
+    return f"""
+WITH cohorts AS (
+    SELECT origin_province_code, destination_province_code, carrier_code,
+           sum(parcels) FILTER (WHERE entry = 1) AS recent_parcels,
+           sum(parcels - events) FILTER (WHERE entry = 1) AS recent_signed,
+           sum(parcels) FILTER (WHERE entry = 0) AS baseline_parcels,
+           sum(parcels - events) FILTER (WHERE entry = 0) AS baseline_signed
+    FROM {first_pass} WHERE part = {LATE_PART}
+    GROUP BY origin_province_code, destination_province_code, carrier_code
+),
+late AS (
+    SELECT *, recent_signed / recent_parcels AS signed_share,
+           baseline_signed / baseline_parcels AS expected_share
+    FROM cohorts
+    WHERE $late_min_expected > 0 AND recent_parcels > 0 AND baseline_parcels > 0
+      AND recent_parcels * baseline_signed / baseline_parcels >= $late_min_expected
+)
+SELECT kc.value AS carrier, ko.value AS origin, kd.value AS destination,
+       l.recent_parcels::BIGINT AS recent_parcels, l.signed_share, l.expected_share
+FROM late AS l
+LEFT JOIN {keys} AS kc ON kc.dimension = 'carrier' AND kc.code = l.carrier_code
+LEFT JOIN {keys} AS ko ON ko.dimension = 'region' AND ko.code = l.origin_province_code
+LEFT JOIN {keys} AS kd ON kd.dimension = 'region' AND kd.code = l.destination_province_code
+WHERE l.signed_share <= $late_max_signed_ratio * l.expected_share
+ORDER BY carrier, origin, destination
+"""

@@ -297,6 +297,15 @@ class PromiseDisruption(Answer):
     expected_extra_days: int = Field(description="days added to the promise")
 
 
+class PromiseRunningLate(Answer):
+    """The early signal: a carrier whose recent parcels from or to one of the provinces
+    signed far fewer than its earlier ones had at that age (no label then)."""
+
+    carrier: str = Field(description="the carrier running late")
+    signed_share: float = Field(description="share of its recent parcels signed so far")
+    recent_parcels: int = Field(description="parcels in that recent cohort")
+
+
 class Promise(Answer):
     """An arrival promise (预计达) and the evidence behind it."""
 
@@ -335,6 +344,10 @@ class Promise(Answer):
     )
     disruption: PromiseDisruption | None = Field(
         description="the declared disruption that pushed the date (no label then); null if none"
+    )
+    running_late: PromiseRunningLate | None = Field(
+        description="the carrier the early signal found running late from the product's or to"
+        " the buyer's province (any carrier when none is named; no label then); null if none"
     )
 
 

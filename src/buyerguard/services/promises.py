@@ -301,4 +301,11 @@ def promise(
         "disruption": None
         if hit is None
         else {"id": hit.id, "carrier": hit.carrier, "expected_extra_days": hit.expected_extra_days},
+        "running_late": None
+        if answer.running_late is None
+        else {
+            "carrier": answer.running_late.carrier,
+            "signed_share": answer.running_late.signed_share,
+            "recent_parcels": answer.running_late.recent_parcels,
+        },
     }

@@ -78,6 +78,7 @@ from .product_page import ProductPage
 from .product_patch import ProductPatch
 from .promise import Promise
 from .promise_disruption import PromiseDisruption
+from .promise_running_late import PromiseRunningLate
 from .refund_in import RefundIn
 from .refund_in_amounts_type_0 import RefundInAmountsType0
 from .replay_in import ReplayIn
@@ -181,6 +182,7 @@ __all__ = (
     "ProductPatch",
     "Promise",
     "PromiseDisruption",
+    "PromiseRunningLate",
     "RefundIn",
     "RefundInAmountsType0",
     "ReplayIn",

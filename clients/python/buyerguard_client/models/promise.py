@@ -7,6 +7,7 @@ from attrs import define as _attrs_define
 
 if TYPE_CHECKING:
     from ..models.promise_disruption import PromiseDisruption
+    from ..models.promise_running_late import PromiseRunningLate
 
 
 T = TypeVar("T", bound="Promise")
@@ -40,6 +41,8 @@ class Promise:
         slowdowns (list[str]): the names of those slowdowns (GET /v1/logistics/slowdowns)
         disruption (None | PromiseDisruption): the declared disruption that pushed the date (no label then); null if
             none
+        running_late (None | PromiseRunningLate): the carrier the early signal found running late from the product's or
+            to the buyer's province (any carrier when none is named; no label then); null if none
     """
 
     product_id: str
@@ -61,9 +64,11 @@ class Promise:
     slowdown_days: int
     slowdowns: list[str]
     disruption: None | PromiseDisruption
+    running_late: None | PromiseRunningLate
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.promise_disruption import PromiseDisruption  # noqa: PLC0415
+        from ..models.promise_running_late import PromiseRunningLate  # noqa: PLC0415
 
         product_id = self.product_id
 
@@ -116,6 +121,12 @@ class Promise:
         else:
             disruption = self.disruption
 
+        running_late: dict[str, Any] | None
+        if isinstance(self.running_late, PromiseRunningLate):
+            running_late = self.running_late.to_dict()
+        else:
+            running_late = self.running_late
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -139,6 +150,7 @@ class Promise:
                 "slowdown_days": slowdown_days,
                 "slowdowns": slowdowns,
                 "disruption": disruption,
+                "running_late": running_late,
             }
         )
 
@@ -147,6 +159,7 @@ class Promise:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.promise_disruption import PromiseDisruption  # noqa: PLC0415
+        from ..models.promise_running_late import PromiseRunningLate  # noqa: PLC0415
 
         d = dict(src_dict)
         product_id = d.pop("product_id")
@@ -245,6 +258,21 @@ class Promise:
 
         disruption = _parse_disruption(d.pop("disruption"))
 
+        def _parse_running_late(data: object) -> None | PromiseRunningLate:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                running_late_type_0 = PromiseRunningLate.from_dict(data)
+
+                return running_late_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PromiseRunningLate, data)
+
+        running_late = _parse_running_late(d.pop("running_late"))
+
         promise = cls(
             product_id=product_id,
             destination=destination,
@@ -265,6 +293,7 @@ class Promise:
             slowdown_days=slowdown_days,
             slowdowns=slowdowns,
             disruption=disruption,
+            running_late=running_late,
         )
 
         return promise
