@@ -3,7 +3,7 @@
 Usage (from the repository root):
     .venv/bin/python benchmarks/walk_forward.py [--seed 1 --seed 2] [--start 2026-01-05]
         [--days 84] [--parcels-per-day 20000] [--merchants 3000] [--quick] [--undeclared]
-        [--json var/walk_forward.json]
+        [--no-early-signal] [--json var/walk_forward.json]
 
 For each Shanghai day D of the walk, as the engine would live through it:
 1. the parcels as known at 00:00 D are imported through `ShipmentHistory.import_parcels`
@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ class WalkConfig:
     warmup_days: int = 35  # history before the walk: the 30-day window and some
     declare_disruption: bool = True
     seed_slowdowns: bool = True  # the rulebook's Spring Festival slowdown, as a build seeds it
+    early_signal: bool = True  # the rulebook's early signal (off: running_late_min_expected 0)
     disruption_start: date | None = None  # default: drifting_history.default_disruption
 
 
@@ -308,12 +309,11 @@ def run_walk(config: WalkConfig, data_dir: Path | None = None, show: bool = True
             stage_seconds["look-ahead check"] += tick - tock
             # 2. The build, as `eta build --as-of` does it; served as the API serves it.
             rulebook = rulebook_at(as_of)
+            built_params = PromiseParams.from_rulebook(rulebook)
+            if not config.early_signal:
+                built_params = replace(built_params, late_min_expected=0)
             built = history.build_promises(
-                no_engine_facts,
-                as_of,
-                PromiseParams.from_rulebook(rulebook),
-                rulebook.id,
-                paused=paused,
+                no_engine_facts, as_of, built_params, rulebook.id, paused=paused
             )
             index, pointer = history.current_promises()
             params = PromiseParams.from_record(pointer["params"])
@@ -513,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-slowdowns", action="store_true", help="no seeded Spring Festival slowdown"
     )
+    parser.add_argument(
+        "--no-early-signal", action="store_true", help="no labels withdrawn by the early signal"
+    )
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "var" / "walk_forward.json")
     args = parser.parse_args(argv)
     results = []
@@ -525,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
             config = WalkConfig(**{**asdict(config), "declare_disruption": False})
         if args.no_slowdowns:
             config = WalkConfig(**{**asdict(config), "seed_slowdowns": False})
+        if args.no_early_signal:
+            config = WalkConfig(**{**asdict(config), "early_signal": False})
         result = run_walk(config)
         results.append(result)
         print_weeks(result)
