@@ -18,7 +18,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drifting_history import RECOVERY_DAYS, SLOWDOWN_LEAD_DAYS
-from walk_forward import LABEL_OFFSETS, MIN_LABELS_TESTED, WalkResult, calendar_kind, console
+from walk_forward import console
+from walk_records import LABEL_OFFSETS, MIN_LABELS_TESTED, WalkResult, calendar_kind
 
 TARGET_SHARE = 0.90  # issue 17: label hold and promised date on time, every week
 HALF = 0.5  # labels for at least half the parcels that arrive by paid day + 2

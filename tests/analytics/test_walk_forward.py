@@ -31,7 +31,8 @@ from drifting_history import (
     default_disruption,
     generate,
 )
-from walk_forward import MIN_LABELS_TESTED, WalkResult, quick_config, run_walk
+from walk_forward import quick_config, run_walk
+from walk_records import MIN_LABELS_TESTED, WalkResult
 from walk_report import ninety_percent_misses, target_misses
 
 SEEDS = (1, 2)
