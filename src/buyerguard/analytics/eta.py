@@ -225,34 +225,30 @@ def promise_table(
             .append_column("probability", pa.array(probability, mask=np.isnan(probability)))
             .append_column("sample_size", kept.routes.column("sample_size"))
         )
-    cutoffs = kept.cutoffs
+    cutoffs, late = kept.cutoffs, kept.running_late
     for confidence in chosen:
-        size = cutoffs.num_rows
         parts.append(
-            pa.table(
+            _side_rows(
+                CUTOFF_LEVEL,
+                confidence,
                 {
-                    "level": pa.repeat(pa.scalar(CUTOFF_LEVEL, pa.int8()), size),
-                    "confidence": pa.repeat(pa.scalar(float(confidence)), size),
                     "merchant_id": cutoffs.column("merchant_id"),
                     "sample_size": cutoffs.column("cutoff_parcels"),
                     "cutoff_hour": cutoffs.column("cutoff_hour"),
-                }
+                },
             )
         )
-    late = kept.running_late
-    for confidence in chosen:
-        size = late.num_rows
         parts.append(
-            pa.table(
+            _side_rows(
+                RUNNING_LATE_LEVEL,
+                confidence,
                 {
-                    "level": pa.repeat(pa.scalar(RUNNING_LATE_LEVEL, pa.int8()), size),
-                    "confidence": pa.repeat(pa.scalar(float(confidence)), size),
                     "carrier": late.column("carrier"),
                     "origin": late.column("origin"),
                     "destination": late.column("destination"),
                     "sample_size": late.column("recent_parcels"),
                     "probability": late.column("signed_share"),
-                }
+                },
             )
         )
     table = (
@@ -279,3 +275,15 @@ def create_promise_table(
         raise InvalidInput("table_name_invalid", f"bad table name {table_name!r}", "table_name")
     table = build_promise_table(con, shipments, keys, as_of, params, confidences=confidences)
     write_table(con, table_name, table)
+
+
+def _side_rows(level: int, confidence: Decimal, columns: dict[str, pa.ChunkedArray]) -> pa.Table:
+    """Rows that are not routes (the cut-offs, the carriers running late), for one confidence."""
+    size = len(next(iter(columns.values())))
+    return pa.table(
+        {
+            "level": pa.repeat(pa.scalar(level, pa.int8()), size),
+            "confidence": pa.repeat(pa.scalar(float(confidence)), size),
+            **columns,
+        }
+    )
