@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from buyerguard.analytics.eta import RUNNING_LATE_LEVEL, build_promise_table
 from buyerguard.analytics.promise_lookup import Promise, PromiseIndex, promise_for
 from buyerguard.analytics.promise_params import PromiseParams
+from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.clock import parse_instant
 from buyerguard.rulebook import rulebook_at
+from buyerguard.store.shipment_history import ShipmentHistory
 from tests.analytics.conftest import History
 from tests.analytics.test_analytics_eta import AS_OF, DAY, sh
 
@@ -111,3 +115,19 @@ def test_the_same_weekday_is_the_baseline(
     h.load(con)
     as_of = sh(2024, 3, 26)  # the recent cohort: 03-24
     assert late_rows(build_promise_table(con, "shipments", "shipments_keys", as_of, PARAMS)) == []
+
+
+def test_a_carrier_running_late_is_no_route_of_the_published_table(
+    tmp_path: Path, history: Callable[[], History]
+) -> None:
+    """The build's `routes` counts levels 1-5 only: a cut-off or a carrier running late is
+    not a route."""
+    h = shenzhen_to_shanghai(history, last_days_signed=False)
+    store = ShipmentHistory(tmp_path / "data")
+    facts = h.table()
+    ones = pa.repeat(pa.scalar(1, pa.int32()), facts.num_rows)
+    store.store_parcels(facts.append_column("parcel_number", ones), AS_OF)
+    built = store.build_promises(SHIPMENT_FACTS_SCHEMA.empty_table(), AS_OF, PARAMS, "rb")
+    levels = pq.read_table(built.path).column("level").to_pylist()
+    assert levels.count(RUNNING_LATE_LEVEL) == 2
+    assert built.routes == sum(1 for level in levels if 1 <= level <= 5)

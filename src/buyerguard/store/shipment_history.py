@@ -34,7 +34,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from buyerguard.analytics.eta import CUTOFF_LEVEL, build_with_sums, fold_promise_table
+from buyerguard.analytics.eta import (
+    CUTOFF_LEVEL,
+    LEVEL_NAMES,
+    build_with_sums,
+    fold_promise_table,
+)
 from buyerguard.analytics.promise_lookup import PromiseIndex
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
@@ -224,12 +229,15 @@ class ShipmentHistory(ParcelStore):
         path = self.promises_dir / f"promises-{stamp}.parquet"
         write_atomically(table, path)
         sums_name = save_sums(stored)
-        cutoffs = int(pc.sum(pc.equal(table.column("level"), CUTOFF_LEVEL)).as_py() or 0)
+        built = "full" if changed_rows is None else "folded"
+        levels = table.column("level")
+        cutoffs = int(pc.sum(pc.equal(levels, CUTOFF_LEVEL)).as_py() or 0)
+        routes = int(pc.sum(pc.is_in(levels, pa.array(list(LEVEL_NAMES), pa.int8()))).as_py() or 0)
         pointer = {
             "table": path.name,
             "as_of": format_instant(as_of),
             "rulebook_id": rulebook_id,
-            "routes": table.num_rows - cutoffs,
+            "routes": routes,
             "merchant_cutoffs": cutoffs,
             "shipments": stored.shipments,
             "params": params.as_record(),
@@ -240,7 +248,7 @@ class ShipmentHistory(ParcelStore):
                 for day in promise_table_params(as_of, params, paused=paused)["paused_days"]
             ],
             "build_id": secrets.token_hex(8),
-            "built": "full" if changed_rows is None else "folded",
+            "built": built,
             "full_because": why,
             "changed_rows": changed_rows,
             "sums": sums_name,
@@ -251,10 +259,10 @@ class ShipmentHistory(ParcelStore):
         return BuiltPromises(
             as_of,
             path,
-            table.num_rows - cutoffs,
+            routes,
             stored.shipments,
             cutoffs,
-            built=pointer["built"],
+            built=built,
             full_because=why,
             changed_rows=changed_rows,
         )
