@@ -75,10 +75,11 @@ by patching `event`.
 from __future__ import annotations
 
 import copy
+import heapq
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
@@ -1221,22 +1222,25 @@ class World:
 
     # -------------------------------------------------------------- ticks
     def tick(self) -> list[tuple[str, str, str]]:
-        """What the scheduler fires by now: in batches ordered by (available, id), each timer
-        acting as of its due instant; a timer armed by a firing runs in a later batch."""
+        """What the scheduler fires by now, in order of (available, id), each timer acting
+        as of its due instant; a timer a firing arms or moves takes its place in that order
+        when the clock has reached it (a handover armed by a review's timeout, due before
+        an auto-confirmation of the same pass, fires first)."""
         fired: list[tuple[str, str, str]] = []
-        while True:
-            batch = sorted(
-                (t for t in self.timers.values() if t.available_at <= self.now),
-                key=lambda t: (t.available_at, t.id),
-            )
-            if not batch:
-                return fired
-            for queued in batch:  # what an earlier firing cancelled is skipped
-                timer = self.timers.get(queued.id)
-                if timer is None or timer.available_at > self.now:
-                    continue
-                del self.timers[timer.id]
-                fired.append((timer.kind, timer.subject, self.fire(timer)))
+        queue = [(t.available_at, t.id) for t in self.timers.values() if t.available_at <= self.now]
+        heapq.heapify(queue)
+        while queue:
+            _, timer_id = heapq.heappop(queue)
+            timer = self.timers.get(timer_id)  # what an earlier firing cancelled is skipped
+            if timer is None or timer.available_at > self.now:
+                continue
+            before = {t.id: t.available_at for t in self.timers.values()}
+            del self.timers[timer.id]
+            fired.append((timer.kind, timer.subject, self.fire(timer)))
+            for armed in self.timers.values():
+                if before.get(armed.id) != armed.available_at and armed.available_at <= self.now:
+                    heapq.heappush(queue, (armed.available_at, armed.id))
+        return fired
 
     def fire(self, timer: Timer) -> str:
         if timer.kind == AUTO_CONFIRM:
@@ -2105,3 +2109,25 @@ def test_random_case_commands_keep_ledger_equal_to_model(
             harness = Harness(rt, clock, client)
 
         run_state_machine_as_test(Bound, settings=SETTINGS)
+
+
+def test_the_model_fires_what_a_firing_arms_in_order_of_availability() -> None:
+    """The model's tick orders timers as the scheduler does (tests/test_scheduler_pass.py,
+    "review timed out"): a deadline a timeout arms, due before another timer of the same
+    pass, fires before it. The model once left every armed timer to a later batch, so an
+    auto-confirmation due on day 10 was "held" by a case whose handover deadline (armed by
+    the review's timeout on day 1, due on day 8) had already closed it."""
+
+    class Arming(World):
+        def fire(self, timer: Timer) -> str:
+            if timer.kind == "review":
+                self.schedule(
+                    "handover", timer.subject, timer.due_at + timedelta(days=7), by_party=False
+                )
+            return timer.kind
+
+    start = datetime(2024, 10, 20, 2, tzinfo=UTC)
+    world = Arming(now=start + timedelta(days=11))
+    world.schedule("review", "C1", start + timedelta(days=1), by_party=False)
+    world.schedule("auto_confirm", "O1", start + timedelta(days=10), by_party=False)
+    assert [outcome for _, _, outcome in world.tick()] == ["review", "handover", "auto_confirm"]
