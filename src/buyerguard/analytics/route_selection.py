@@ -28,22 +28,13 @@ def kept_routes_sql(first_pass: str, level1: str, keys: str) -> str:
     each level's routes ordered by key code, so a build numbers them the same
     way every time. A route is kept when its parcels paid inside the window
     (entry 0) reach $min_samples. `keys` (the codebook) breaks a tie for a
-    province pair's most used carrier by the carrier's name. Levels 2-4 are
-    summed from the level-2 rows' totals per (merchant, origin city and
-    province, destination province), counted once: the day rows are about ten
-    times as many (10 M at 1688 scale), and a pass over them per level cost
-    the hourly update half a second.
+    province pair's most used carrier by the carrier's name.
     """
+    level2 = f"(SELECT * FROM {first_pass} WHERE part = {LEVEL2_PART})"
     sample = "sum(parcels) FILTER (WHERE entry = 0)"
     codes = ", ".join(f"r.{code}::INTEGER AS {code}" for code in _ROUTE_CODES)
     return f"""
-WITH level2 AS MATERIALIZED (
-    SELECT merchant_code, origin_city_code, origin_province_code, destination_province_code,
-           {sample} AS parcels, 0 AS entry
-    FROM {first_pass} WHERE part = {LEVEL2_PART}
-    GROUP BY merchant_code, origin_city_code, origin_province_code, destination_province_code
-),
-routes AS (
+WITH routes AS (
     SELECT 5 AS level, NULL AS product_code, NULL AS merchant_code, NULL AS origin_code,
            NULL AS destination_code, carrier_code, {sample} AS sample_size,
            NULL AS p_merchant, NULL AS p_origin, NULL AS p_destination, NULL AS p_carrier
@@ -52,7 +43,7 @@ routes AS (
     UNION ALL
     SELECT 4, NULL, NULL, l.origin_province_code, l.destination_province_code, NULL, {sample},
            NULL, NULL, NULL, any_value(c.carrier_code)
-    FROM level2 AS l
+    FROM {level2} AS l
     LEFT JOIN (
         SELECT f.origin_province_code, f.destination_province_code, f.carrier_code
         FROM {first_pass} AS f
@@ -69,16 +60,16 @@ routes AS (
     UNION ALL
     SELECT 3, NULL, NULL, l.origin_city_code, l.destination_province_code, NULL, {sample},
            NULL, any_value(c.origin_province_code), l.destination_province_code, NULL
-    FROM level2 AS l
+    FROM {level2} AS l
     JOIN (
         SELECT origin_city_code, min(origin_province_code) AS origin_province_code
-        FROM level2 GROUP BY origin_city_code
+        FROM {level2} GROUP BY origin_city_code
     ) AS c ON c.origin_city_code IS NOT DISTINCT FROM l.origin_city_code
     GROUP BY l.origin_city_code, l.destination_province_code
     UNION ALL
     SELECT 2, NULL, merchant_code, origin_city_code, destination_province_code, NULL, {sample},
            NULL, origin_city_code, destination_province_code, NULL
-    FROM level2
+    FROM {level2}
     WHERE merchant_code IS NOT NULL
     GROUP BY merchant_code, origin_city_code, destination_province_code
     UNION ALL

@@ -160,14 +160,13 @@ def fold_sums(
 
     cutoffs = None
     if with_cutoffs:
-        moved_hours = f"{names.hours}_moved"
-        create(moved_hours, cutoff_hours_sql(changes, stops, weight=SIGN))
-        try:
-            why = _fold_cutoffs(con, old, moved_hours, names, bound)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {moved_hours}")
-        if why is not None:
-            return why
+        moved = cutoff_hours_sql(changes, stops, weight=SIGN)
+        create(names.hours, _folded(old["hours"], moved, ("merchant_code", "pay_hour"), "n"))
+        if _negative(con, names.hours, ("n", "lag_days")):
+            return "sums_inconsistent"
+        create(names.cutoffs, cutoffs_from_hours_sql(names.hours))
+        if _differ(con, names.cutoffs, old["cutoffs"], ("merchant_code", "cutoff_hour")):
+            return "cutoffs_moved"
         cutoffs = names.cutoffs
     moved_first = first_pass_sql(changes, h, paused=stops, cutoffs=cutoffs, weight=SIGN)
     create(f"{names.first}_moved", moved_first)
@@ -203,44 +202,6 @@ def fold_sums(
     for table in (names.first, names.level1):
         if _negative(con, table, ("parcels", "events")) or _more_events(con, table):
             return "sums_inconsistent"
-    return None
-
-
-def _fold_cutoffs(
-    con: duckdb.DuckDBPyConnection,
-    old: dict[str, str],
-    moved_hours: str,
-    names: TableNames,
-    bound: dict[str, Any],
-) -> str | None:
-    """Fold the moved pay-hour sums into `names.hours` and the cut-offs into `names.cutoffs`.
-
-    A merchant's cut-off is read from its own hours only, so only the
-    merchants the changes touch are read again (an hour of 1688 touches a
-    few of its merchants; reading all of them cost the update a quarter of a
-    second); the others keep their rows.
-    """
-    keys = ("merchant_code", "pay_hour")
-    folded = _folded(old["hours"], f"SELECT * FROM {moved_hours}", keys, "n")
-    con.execute(f"CREATE TEMP TABLE {names.hours} AS {folded}")
-    if _negative(con, names.hours, ("n", "lag_days")):
-        return "sums_inconsistent"
-    touched = f"(SELECT DISTINCT merchant_code FROM {moved_hours})"
-    match = "t.merchant_code IS NOT DISTINCT FROM h.merchant_code"
-    hours = f"(SELECT h.* FROM {names.hours} AS h SEMI JOIN {touched} AS t ON {match})"
-    again = cutoffs_from_hours_sql(hours)
-    con.execute(f"CREATE TEMP TABLE {names.cutoffs}_again AS {again}", bound_for(again, bound))
-    try:
-        before = f"(SELECT h.* FROM {old['cutoffs']} AS h SEMI JOIN {touched} AS t ON {match})"
-        if _differ(con, f"{names.cutoffs}_again", before, ("merchant_code", "cutoff_hour")):
-            return "cutoffs_moved"
-        con.execute(
-            f"CREATE TEMP TABLE {names.cutoffs} AS"
-            f" SELECT h.* FROM {old['cutoffs']} AS h ANTI JOIN {touched} AS t ON {match}"
-            f" UNION ALL SELECT * FROM {names.cutoffs}_again"
-        )
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {names.cutoffs}_again")
     return None
 
 
