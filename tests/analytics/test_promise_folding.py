@@ -31,6 +31,7 @@ from buyerguard.analytics.shipments import SHIPMENT_FACTS_SCHEMA
 from buyerguard.clock import SHANGHAI
 from buyerguard.domain.regions import city_of, province_of
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA
+from buyerguard.store.promise_sums import KEPT_SUPERSEDED_TABLES
 from buyerguard.store.shipment_history import BuiltPromises, ShipmentHistory
 
 AS_OF = datetime(2024, 10, 20, tzinfo=SHANGHAI)
@@ -321,3 +322,18 @@ def test_a_parcel_paid_on_the_as_of_day_counts_for_nothing(tmp_path: Path) -> No
         NO_ENGINE, AS_OF + timedelta(hours=21), PARAMS, "rb", paused=paused_on
     )
     assert published(history, evening).equals(published(history, morning))
+
+
+def test_superseded_tables_are_deleted_but_the_last_few(tmp_path: Path) -> None:
+    """A day of hourly updates and a nightly rebuild publish 25 tables: each publication
+    deletes the ones it supersedes but the latest few (an API worker that read the pointer
+    just before may still open its table), so the directory stops growing."""
+    history = ShipmentHistory(tmp_path / "data")
+    history.store_parcels(facts([_route(n, 24 * (2 + n % 5) + 10, 30) for n in range(12)]), AS_OF)
+    built = [
+        history.update_promises(NO_ENGINE, AS_OF + timedelta(hours=hour), PARAMS, "rb")
+        for hour in range(6)
+    ]
+    tables = {path.name for path in history.promises_dir.glob("promises-*.parquet")}
+    assert tables == {b.path.name for b in built[-1 - KEPT_SUPERSEDED_TABLES :]}
+    assert history.current_promises()[1]["table"] == built[-1].path.name

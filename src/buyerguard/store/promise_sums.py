@@ -1,4 +1,5 @@
-"""Where a promise build leaves its sums, for the next build to fold changes into.
+"""Where a promise build leaves its sums, for the next build to fold changes into, and which
+superseded tables a publication deletes.
 
 Beside each published table, under the data directory:
 
@@ -6,9 +7,12 @@ Beside each published table, under the data directory:
     promises/sums-<build id>/engine.parquet  the engine's rows the build read
     promises/sums-<build id>/sums.json       the sums' key, the history mark, the row count
 
-The pointer (`promises/current.json`) names the directory of the table it
-serves; the others are deleted when a build publishes (builds run one at a
-time: ShipmentHistory holds the promise lock).
+The pointer (`promises/current.json`) names the table it serves
+(`promises/promises-<as of>.parquet`) and the directory of its sums. When a
+build publishes, the other sums directories are deleted, and so are the
+superseded tables but the latest `KEPT_SUPERSEDED_TABLES` (builds run one at a
+time: ShipmentHistory holds the promise lock); an hourly update would
+otherwise leave 24 tables a day behind.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from buyerguard.store.history_changes import HistoryMark
 from buyerguard.store.parcel_files import write_atomically, write_text_atomically
 
 SUMS_PREFIX = "sums-"
+TABLE_PREFIX = "promises-"
+# Superseded promise tables kept beside the served one: an API worker that read the pointer
+# just before a publication may still be opening its table.
+KEPT_SUPERSEDED_TABLES = 2
 
 
 @dataclass(frozen=True)
@@ -81,3 +89,12 @@ def drop_other_sums(promises_dir: Path, keep: str) -> None:
     for path in promises_dir.glob(f"{SUMS_PREFIX}*"):
         if path.name != keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def drop_superseded_tables(promises_dir: Path, served: str) -> None:
+    """Delete the promise tables older than the served one's `KEPT_SUPERSEDED_TABLES`
+    predecessors (by modification time: publication order)."""
+    others = [path for path in promises_dir.glob(f"{TABLE_PREFIX}*.parquet") if path.name != served]
+    others.sort(key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    for path in others[KEPT_SUPERSEDED_TABLES:]:
+        path.unlink(missing_ok=True)

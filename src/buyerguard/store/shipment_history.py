@@ -57,8 +57,10 @@ from buyerguard.store.parcel_files import (
 )
 from buyerguard.store.parcel_updates import ParcelImport, ParcelStore
 from buyerguard.store.promise_sums import (
+    TABLE_PREFIX,
     StoredSums,
     drop_other_sums,
+    drop_superseded_tables,
     load_sums,
     new_sums_dir,
     save_sums,
@@ -226,7 +228,7 @@ class ShipmentHistory(ParcelStore):
     ) -> BuiltPromises:
         """Store the table and its sums, repoint the API at them, drop what they supersede."""
         stamp = format_instant(as_of).replace(":", "")
-        path = self.promises_dir / f"promises-{stamp}.parquet"
+        path = self.promises_dir / f"{TABLE_PREFIX}{stamp}.parquet"
         write_atomically(table, path)
         sums_name = save_sums(stored)
         built = "full" if changed_rows is None else "folded"
@@ -255,6 +257,7 @@ class ShipmentHistory(ParcelStore):
         }
         write_text_atomically(json.dumps(pointer, indent=2), self.promises_dir / "current.json")
         drop_other_sums(self.promises_dir, sums_name)
+        drop_superseded_tables(self.promises_dir, path.name)
         trim_change_logs(self.root, stored.mark.import_seq)
         return BuiltPromises(
             as_of,
