@@ -63,7 +63,6 @@ import itertools
 import json
 import os
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -492,19 +491,18 @@ def scheduler_pass(env: dict[str, str], settle_until: float) -> dict[str, Any]:
     waited = max(0.0, settle_until - time.monotonic())
     time.sleep(waited)
     started = time.perf_counter()
-    done = run_cli(env, "scheduler", "run", "--once", "--name", PASS_NAME)
+    # --json: the counts as numbers (the text summary groups thousands: "fired 3,500 ...").
+    done = run_cli(env, "scheduler", "run", "--once", "--json", "--name", PASS_NAME)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"buyerguard scheduler run --once: {done.stderr[-2000:]}")
-    summary = re.search(r"fired (\d+) timer\(s\), (\d+) failed", done.stdout)
-    if summary is None:
-        raise SystemExit(f"no summary from the scheduler:\n{done.stdout[-2000:]}")
+    summary = json.loads(done.stdout)
     return {
         "waited_s": waited,
         "seconds": seconds,
-        "fired": int(summary[1]),
-        "failed": int(summary[2]),
-        "timers_per_s": int(summary[1]) / seconds if seconds else 0.0,
+        "fired": int(summary["fired"]),
+        "failed": int(summary["failed"]),
+        "timers_per_s": int(summary["fired"]) / seconds if seconds else 0.0,
     }
 
 
