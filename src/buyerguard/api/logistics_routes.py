@@ -1,26 +1,28 @@
-"""The /v1/logistics endpoints: disruptions and slowdowns an operator declares, which move
-delivery promises at their next lookup in every API worker (services/disruptions.py,
-services/slowdowns.py)."""
+"""The logistics endpoints under /v1: the delivery promise (预计达) and the arrival badge
+(亮标), and the disruptions and slowdowns an operator declares, which move promises at their
+next lookup in every API worker (services/disruptions.py, services/slowdowns.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, StrictInt
 
-from buyerguard.api.access import GuardedRoute, allow
-from buyerguard.api.answers import answers
+from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.answers import Badge, Promise, answers
 from buyerguard.api.logistics_answers import (
     DisruptionAnswer,
     DisruptionPage,
     SlowdownAnswer,
     SlowdownPage,
 )
-from buyerguard.api.params import CallerDep, IdCursor, Limit, id_path, page
+from buyerguard.api.params import CallerDep, IdCursor, Limit, MerchantId, id_path, page
 from buyerguard.api.runtime import run_command, runtime
 from buyerguard.api.schemas import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
     INSTANT_DESCRIPTION,
     REGION_CODE_MAX_LENGTH,
     REGION_CODE_PATTERN,
@@ -29,8 +31,9 @@ from buyerguard.api.schemas import (
     text_field,
 )
 from buyerguard.api.views import instant
-from buyerguard.clock import parse_instant, parse_local_date
-from buyerguard.services import disruptions, slowdowns
+from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant, parse_local_date
+from buyerguard.errors import NotFound
+from buyerguard.services import badges, disruptions, promises, slowdowns
 from buyerguard.services.context import Context, Role
 
 router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
@@ -246,3 +249,79 @@ def withdraw_slowdown(slowdown_id: SlowdownId, request: Request, caller: CallerD
         return 200, slowdown_view(slowdowns.withdraw(ctx, slowdown_id))
 
     return run_command(request, caller, None, handle)
+
+
+# ------------------------------------------------------- promises and badges
+@router.get("/promises", tags=["logistics"], **answers(Promise), **allow(*ANY_CALLER))
+def get_promise(
+    request: Request,
+    caller: CallerDep,
+    product_id: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=ID_MAX_LENGTH,
+            pattern=ID_PATTERN,
+            description="the product bought (its merchant, origin and handling)",
+        ),
+    ],
+    destination: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=REGION_CODE_MAX_LENGTH,
+            pattern=r"^[0-9]+$",
+            description="GB/T 2260 district code",
+        ),
+    ],
+    paid_at: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description=f"ISO-8601 instant with offset, or a Shanghai date; {INSTANT_RANGE_TEXT}",
+        ),
+    ] = None,
+    carrier: Annotated[
+        str | None,
+        Query(max_length=64, pattern=TEXT_PATTERN, description="the carrier, when known"),
+    ] = None,
+) -> dict[str, Any]:
+    """Arrival promise (预计达) for a product shipped to a destination, paid at an instant."""
+    when = parse_instant(paid_at, field="paid_at") if paid_at else None
+    with runtime(request).reading(caller) as ctx:
+        answer = promises.promise(ctx, product_id, destination, when, carrier)
+        answer["paid_at"] = instant(answer["paid_at"])
+        return answer
+
+
+@router.get(
+    "/merchants/{merchant_id}/badge",
+    tags=["logistics"],
+    **answers(Badge),
+    **allow(Role.MARKETPLACE, Role.MERCHANT),
+)
+def get_merchant_badge(
+    merchant_id: MerchantId, request: Request, caller: CallerDep
+) -> dict[str, Any]:
+    """The arrival badge (亮标): held or not, its ranking effects, and its history."""
+    with runtime(request).reading(caller) as ctx:
+        ctx.require_party(
+            Role.MERCHANT,
+            merchant_id,
+            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
+        )
+        status = badges.badge_status(ctx, merchant_id)
+        status["history"] = [
+            {
+                "since": instant(spell["since"]),
+                "until": instant(spell["until"]),
+                "orders": spell["orders"],
+                "signed_within": spell["signed_within"],
+                "industry": spell["industry"],
+                "industry_orders": spell["industry_orders"],
+                "industry_signed_within": spell["industry_signed_within"],
+                "rulebook_id": spell["rulebook_id"],
+            }
+            for spell in status["history"]
+        ]
+        return status

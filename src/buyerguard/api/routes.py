@@ -21,14 +21,12 @@ from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
 from buyerguard.api.answers import (
     AccountAnswer,
     AccountPage,
-    Badge,
     EventPage,
     Events,
     FactsAnswer,
     Order,
     OrderPage,
     OrderWithHistory,
-    Promise,
     TimerPage,
     answers,
 )
@@ -40,16 +38,12 @@ from buyerguard.api.params import (
     EventCursor,
     IdCursor,
     Limit,
-    MerchantId,
     OrderId,
     page,
 )
 from buyerguard.api.runtime import runtime
 from buyerguard.api.schemas import (
     ACCOUNT_ID_PATTERN,
-    ID_MAX_LENGTH,
-    ID_PATTERN,
-    REGION_CODE_MAX_LENGTH,
     TEXT_PATTERN,
     FactIn,
     FactsIn,
@@ -58,7 +52,6 @@ from buyerguard.api.schemas import (
     RefundIn,
     ShipmentIn,
 )
-from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant
 from buyerguard.errors import NotFound
 from buyerguard.ledger.accounts import SPLIT_ACCOUNTS
 from buyerguard.ledger.balances import (
@@ -67,7 +60,7 @@ from buyerguard.ledger.balances import (
     split_account_balances,
     total_balance,
 )
-from buyerguard.services import badges, orders, promises, timers
+from buyerguard.services import orders, timers
 from buyerguard.services.context import Actor, Role
 from buyerguard.services.feed import advance_feed, decode_cursor, event_view, read_feed
 from buyerguard.services.records import order_decisions as decisions_of_order
@@ -237,82 +230,6 @@ def post_facts(body: FactsIn, request: Request, caller: CallerDep) -> dict[str, 
     for result in results:
         counts[result.outcome] += 1
     return {"results": [result.view() for result in results], **counts}
-
-
-# ---------------------------------------------------------------- logistics
-@router.get("/promises", tags=["logistics"], **answers(Promise), **allow(*ANY_CALLER))
-def get_promise(
-    request: Request,
-    caller: CallerDep,
-    product_id: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=ID_MAX_LENGTH,
-            pattern=ID_PATTERN,
-            description="the product bought (its merchant, origin and handling)",
-        ),
-    ],
-    destination: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=REGION_CODE_MAX_LENGTH,
-            pattern=r"^[0-9]+$",
-            description="GB/T 2260 district code",
-        ),
-    ],
-    paid_at: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            description=f"ISO-8601 instant with offset, or a Shanghai date; {INSTANT_RANGE_TEXT}",
-        ),
-    ] = None,
-    carrier: Annotated[
-        str | None,
-        Query(max_length=64, pattern=TEXT_PATTERN, description="the carrier, when known"),
-    ] = None,
-) -> dict[str, Any]:
-    """Arrival promise (预计达) for a product shipped to a destination, paid at an instant."""
-    when = parse_instant(paid_at, field="paid_at") if paid_at else None
-    with runtime(request).reading(caller) as ctx:
-        answer = promises.promise(ctx, product_id, destination, when, carrier)
-        answer["paid_at"] = views.instant(answer["paid_at"])
-        return answer
-
-
-@router.get(
-    "/merchants/{merchant_id}/badge",
-    tags=["logistics"],
-    **answers(Badge),
-    **allow(Role.MARKETPLACE, Role.MERCHANT),
-)
-def get_merchant_badge(
-    merchant_id: MerchantId, request: Request, caller: CallerDep
-) -> dict[str, Any]:
-    """The arrival badge (亮标): held or not, its ranking effects, and its history."""
-    with runtime(request).reading(caller) as ctx:
-        ctx.require_party(
-            Role.MERCHANT,
-            merchant_id,
-            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
-        )
-        status = badges.badge_status(ctx, merchant_id)
-        status["history"] = [
-            {
-                "since": views.instant(spell["since"]),
-                "until": views.instant(spell["until"]),
-                "orders": spell["orders"],
-                "signed_within": spell["signed_within"],
-                "industry": spell["industry"],
-                "industry_orders": spell["industry_orders"],
-                "industry_signed_within": spell["industry_signed_within"],
-                "rulebook_id": spell["rulebook_id"],
-            }
-            for spell in status["history"]
-        ]
-        return status
 
 
 # ------------------------------------------------------------------ timers
