@@ -18,8 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
 from buyerguard.api.runtime import current_actor
-from buyerguard.errors import Forbidden
-from buyerguard.services.context import Role
+from buyerguard.errors import Forbidden, NotFound
+from buyerguard.services.context import Context, Role
 
 ROLES_KEY = "x-roles"
 ANY_CALLER = (Role.MARKETPLACE, Role.MERCHANT, Role.BUYER)
@@ -56,3 +56,13 @@ class GuardedRoute(APIRoute):
             return await handler(request)
 
         return guarded
+
+
+def require_own_merchant(ctx: Context, merchant_id: str) -> None:
+    """A merchant reads only itself: any other merchant is, to it, a merchant that does not
+    exist (404, so that ids cannot be probed)."""
+    ctx.require_party(
+        Role.MERCHANT,
+        merchant_id,
+        NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id"),
+    )

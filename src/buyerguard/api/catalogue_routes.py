@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from buyerguard.api import answers as shown
 from buyerguard.api import views
-from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow, require_own_merchant
 from buyerguard.api.params import (
     BuyerId,
     CallerDep,
@@ -140,11 +140,7 @@ def create_merchant(body: MerchantIn, request: Request, caller: CallerDep) -> JS
 def get_merchant(merchant_id: MerchantId, request: Request, caller: CallerDep) -> dict[str, Any]:
     """A merchant at its current version; a merchant reads only itself."""
     with runtime(request).reading(caller) as ctx:
-        ctx.require_party(
-            Role.MERCHANT,
-            merchant_id,
-            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
-        )
+        require_own_merchant(ctx, merchant_id)
         return views.merchant_view(*repositories.get_merchant_version(ctx.connection, merchant_id))
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, StrictInt
 
-from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow
+from buyerguard.api.access import ANY_CALLER, GuardedRoute, allow, require_own_merchant
 from buyerguard.api.answers import Badge, Promise, answers
 from buyerguard.api.logistics_answers import (
     DisruptionAnswer,
@@ -32,7 +32,6 @@ from buyerguard.api.schemas import (
 )
 from buyerguard.api.views import instant
 from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant, parse_local_date
-from buyerguard.errors import NotFound
 from buyerguard.services import badges, disruptions, promises, slowdowns
 from buyerguard.services.context import Context, Role
 
@@ -305,11 +304,7 @@ def get_merchant_badge(
 ) -> dict[str, Any]:
     """The arrival badge (亮标): held or not, its ranking effects, and its history."""
     with runtime(request).reading(caller) as ctx:
-        ctx.require_party(
-            Role.MERCHANT,
-            merchant_id,
-            NotFound("merchant_not_found", "no such merchant", "merchant_id"),
-        )
+        require_own_merchant(ctx, merchant_id)
         status = badges.badge_status(ctx, merchant_id)
         status["history"] = [
             {

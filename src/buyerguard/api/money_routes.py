@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from buyerguard.api import money_views
-from buyerguard.api.access import GuardedRoute, allow
+from buyerguard.api.access import GuardedRoute, allow, require_own_merchant
 from buyerguard.api.answers import answers
 from buyerguard.api.facts import apply_fact
 from buyerguard.api.money_answers import (
@@ -31,7 +31,7 @@ from buyerguard.api.schemas import (
     PayoutRunIn,
     PayoutSettingsIn,
 )
-from buyerguard.errors import InvalidInput, NotFound
+from buyerguard.errors import InvalidInput
 from buyerguard.money import parse_yuan
 from buyerguard.services import adjustments, instructions, merchant_money, payouts, statements
 from buyerguard.services.context import Actor, Context, Role
@@ -63,8 +63,7 @@ MerchantFilter = Annotated[
 
 def _merchant(ctx: Context, merchant_id: str) -> None:
     """The merchant exists and the caller may see it (a merchant: itself only)."""
-    not_found = NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id")
-    ctx.require_party(Role.MERCHANT, merchant_id, not_found)
+    require_own_merchant(ctx, merchant_id)
     get_merchant(ctx.connection, merchant_id)
 
 
