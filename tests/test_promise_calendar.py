@@ -3,16 +3,31 @@ applies it at each lookup)."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import chinese_calendar
+import pytest
+from typer.testing import CliRunner
 
 from buyerguard.bootstrap import Runtime
-from buyerguard.clock import FIXED_DATES_FALLBACK, HOLIDAY_CALENDAR
+from buyerguard.cli import app
+from buyerguard.clock import (
+    FIXED_DATES_FALLBACK,
+    HOLIDAY_CALENDAR,
+    SHANGHAI,
+    SimulatedClock,
+    holiday_calendar_last_day,
+)
 from buyerguard.clock import add_days_past_holidays as lengthened_for_holidays
+from buyerguard.services import promises
+from buyerguard.services.promises import calendar_warning
 from tests.conftest import Api
+from tests.test_cli_json import cli
 from tests.test_disruptions import built
+
+__all__ = ["cli"]
 
 PROMISES = "/v1/promises?product_id=P-cups&destination=440305&paid_at="
 
@@ -101,3 +116,38 @@ def test_a_promise_over_a_holiday_is_later_and_shows_no_label(
         7,
     )
     assert spanning["disruption"] is None
+
+
+def test_a_build_warns_when_promises_may_reach_past_the_calendars_last_day() -> None:
+    """Promises reach max_horizon_days past a payment: from that far before the package's
+    last day on, every build says what the operator must do about the next year."""
+    last_day = holiday_calendar_last_day()
+    assert last_day == date(max(chinese_calendar.holidays).year, 12, 31)
+    horizon_days = 60
+    in_time = datetime.combine(last_day - timedelta(days=horizon_days), time(23, 59), SHANGHAI)
+    assert calendar_warning(in_time, horizon_days) is None
+    warned = calendar_warning(in_time + timedelta(minutes=1), horizon_days)
+    assert warned is not None
+    assert last_day.isoformat() in warned
+    assert f"Spring Festival of {last_day.year + 1}" in warned
+    assert "POST /v1/logistics/slowdowns" in warned
+    assert calendar_warning(datetime(2024, 10, 20, tzinfo=SHANGHAI), horizon_days) is None
+
+
+def test_eta_build_prints_the_calendar_warning_on_stderr_and_in_json(
+    cli: tuple[Runtime, SimulatedClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As of 2024-10-20 the 60-day horizon stays inside a calendar said to end on 2024-11-30
+    only past it: a build then warns, in its --json and on stderr."""
+    monkeypatch.setattr(promises, "holiday_calendar_last_day", lambda: date(2024, 11, 30))
+    runner = CliRunner()
+    args = ["eta", "build", "--as-of", "2024-10-20T00:00:00+08:00"]
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "warning: the holiday calendar ends 2024-11-30" in text.stderr
+    answer = runner.invoke(app, [*args, "--json"])
+    assert answer.exit_code == 0, answer.output
+    assert "Spring Festival of 2025" in json.loads(answer.stdout)["calendar_warning"]
+    monkeypatch.setattr(promises, "holiday_calendar_last_day", lambda: date(2024, 12, 31))
+    quiet = runner.invoke(app, [*args, "--json"])
+    assert json.loads(quiet.stdout)["calendar_warning"] is None

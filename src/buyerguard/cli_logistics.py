@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,7 +78,9 @@ def eta_build(
     """Build the promise table from the trailing window and publish it to the API.
 
     `--json`: `{"as_of", "rulebook_id", "routes", "merchant_cutoffs", "routes_by_level",
-    "shipments", "table", "built", "full_because", "changed_rows"}`, `merchant_cutoffs` the
+    "shipments", "table", "built", "full_because", "changed_rows", "calendar_warning"}`,
+    `calendar_warning` what to do when promises may reach past the holiday calendar's last
+    day (also printed on stderr without --json), else null; `merchant_cutoffs` the
     merchants whose cut-off was observed, `routes_by_level` one `{"level", "name", "routes"}`
     per back-off level (1 finest, 5 the carrier), every level listed even when it kept no
     route; `built` is `full` here (`eta update` may fold).
@@ -129,6 +132,7 @@ def _build_and_say(as_of: str | None, as_json: bool, *, full: bool) -> None:
                 "built": built["built"],
                 "full_because": built["full_because"],
                 "changed_rows": built["changed_rows"],
+                "calendar_warning": built["calendar_warning"],
             }
         )
         return
@@ -142,6 +146,8 @@ def _build_and_say(as_of: str | None, as_json: bool, *, full: bool) -> None:
         f"{built['merchant_cutoffs']:,} merchant cut-off(s) "
         f"from {built['shipments']:,} shipment(s), rulebook {built['rulebook_id']}{how}"
     )
+    if built["calendar_warning"]:
+        print(f"warning: {built['calendar_warning']}", file=sys.stderr)
 
 
 @badge_app.command("evaluate")

@@ -284,6 +284,13 @@ def public_holiday(day: date) -> tuple[bool, str]:
     return bool(is_holiday and name is not None), HOLIDAY_CALENDAR
 
 
+@functools.cache
+def holiday_calendar_last_day() -> date:
+    """The last day the holiday package knows (31 December of its last year): past it,
+    `public_holiday` knows the fixed-date holidays only."""
+    return date(max(day.year for day in chinese_calendar.holidays), 12, 31)
+
+
 def holiday_period(year: int, name: str) -> tuple[date, date] | None:
     """The first and last day of the public holiday `name` (as `chinese_calendar` names it,
     e.g. "Spring Festival") in `year`, or None when the package does not know that year."""

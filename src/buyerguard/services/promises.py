@@ -27,6 +27,7 @@ from buyerguard.clock import (
     end_of_local_day,
     ensure_utc,
     format_instant,
+    holiday_calendar_last_day,
     local_date,
     next_local_slot,
     transit_paused,
@@ -145,15 +146,26 @@ def seed_slowdowns(ctx: Context, as_of: datetime) -> list[str]:
     return slowdowns.seed_annual(ctx, slowdowns.seed_years(local_date(as_of)))
 
 
+def calendar_warning(as_of: datetime, horizon_days: int) -> str | None:
+    """What an operator must do when promises made now may reach past the holiday package's
+    last day (clock.holiday_calendar_last_day), or None. Past it only the fixed-date
+    holidays are known and the next Spring Festival cannot be seeded as a slowdown."""
+    last_day = holiday_calendar_last_day()
+    if local_date(as_of) + timedelta(days=horizon_days) <= last_day:
+        return None
+    year = last_day.year + 1
+    return (
+        f"the holiday calendar ends {last_day.isoformat()}: promises past it step over"
+        " 1 January, 1-5 May and 1-7 October only, and the Spring Festival of"
+        f" {year} cannot be seeded as a slowdown: declare it (POST /v1/logistics/slowdowns)"
+        f" until chinese-calendar knows {year}"
+    )
+
+
 def _publish(builder: _Builder, inputs: _Inputs, as_of: datetime) -> dict[str, Any]:
     rulebook = inputs.rulebook
-    built = builder(
-        inputs.facts,
-        as_of,
-        PromiseParams.from_rulebook(rulebook),
-        rulebook.id,
-        paused=inputs.paused,
-    )
+    params = PromiseParams.from_rulebook(rulebook)
+    built = builder(inputs.facts, as_of, params, rulebook.id, paused=inputs.paused)
     return {
         "as_of": built.as_of,
         "routes": built.routes,
@@ -164,6 +176,7 @@ def _publish(builder: _Builder, inputs: _Inputs, as_of: datetime) -> dict[str, A
         "built": built.built,
         "full_because": built.full_because,
         "changed_rows": built.changed_rows,
+        "calendar_warning": calendar_warning(as_of, params.max_horizon_days),
     }
 
 
@@ -235,10 +248,11 @@ def _scheduled(
         if built["built"] == "folded"
         else f"built in full ({built['full_because'] or 'the nightly reference'})"
     )
+    warning = f"; warning: {built['calendar_warning']}" if built["calendar_warning"] else ""
     return (
         f"promise table as of {format_instant(as_of)}: {built['routes']} routes,"
         f" {built['merchant_cutoffs']} merchant cut-offs"
-        f" from {built['shipments']} shipments; {how}"
+        f" from {built['shipments']} shipments; {how}{warning}"
     )
 
 
