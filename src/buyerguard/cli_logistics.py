@@ -35,7 +35,16 @@ badge_app = typer.Typer(help="The arrival badge 亮标.", no_args_is_help=True)
 
 @shipments_app.command("import")
 @refusals_exit_2
-def shipments_import(file: Path, as_json: AsJson = False) -> None:
+def shipments_import(
+    file: Path,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="a CSV's encoding: utf-8, or gb18030 for a GBK export (Excel on a Chinese Windows)"
+        ),
+    ] = "utf-8",
+    as_json: AsJson = False,
+) -> None:
     """Load Parquet or CSV shipment history; one bad row refuses the whole file.
 
     On a terminal, stderr shows the two steps (validating the whole file, then
@@ -49,7 +58,7 @@ def shipments_import(file: Path, as_json: AsJson = False) -> None:
     # What `ShipmentHistory.import_parcels` does, one step at a time for the bar.
     with steps_bar(progress_console) as bar:
         with step(bar, f"validating {file.name}"):
-            rows = validated_import(file, now)
+            rows = validated_import(file, now, encoding=encoding)
         with step(bar, f"storing {rows.num_rows:,} row(s)"):
             done = rt.history.store_parcels(rows, now)
     if as_json:

@@ -11,10 +11,17 @@ they are instants, stored in UTC to the microsecond (nanoseconds are
 truncated, never rounded into the next microsecond). A timestamp column
 without a zone is refused whole, naming the column: its values are wall
 clock readings of an unknown place, not instants.
+
+Encodings: a CSV is read as UTF-8 (a byte-order mark is fine). Excel on a
+Chinese Windows saves CSV as GBK, so `encoding="gb18030"` (a superset of GBK
+and GB2312) transcodes such a file to UTF-8 first; a file that is not in the
+encoding named is refused in one line that says which encoding to try.
 """
 
 from __future__ import annotations
 
+import codecs
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +35,8 @@ from buyerguard.errors import InvalidInput
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
 
 MAX_REPORTED_ERRORS = 20
+CSV_ENCODINGS = ("utf-8", "gb18030")  # gb18030 reads GBK and GB2312 files too
+_TRANSCODE_CHUNK_BYTES = 1 << 20
 MAX_PARCEL_DIGITS = 9  # parcel numbers 1 .. 999,999,999 fit the int32 column
 _REQUIRED = (
     "order_id",
@@ -86,14 +95,61 @@ def _province_sql(region: str) -> str:
     return f"CASE WHEN {region} LIKE '%-%' THEN {region} ELSE left({region}, 2) || '0000' END"
 
 
-def validated_import(path: Path, now: datetime) -> pa.Table:
-    """The rows of a Parquet or CSV file as PARCEL_FACTS_SCHEMA, or a refusal naming every fault."""
+def validated_import(path: Path, now: datetime, *, encoding: str = "utf-8") -> pa.Table:
+    """The rows of a Parquet or CSV file as PARCEL_FACTS_SCHEMA, or a refusal naming every fault.
+
+    `encoding` (CSV_ENCODINGS) is the CSV's; a Parquet file's strings are UTF-8.
+    """
     if not path.is_file():
         raise InvalidInput("file_not_found", f"no such file: {path}", "file")
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise InvalidInput("file_format", "import a .parquet or .csv file", "file")
-    quoted = str(path).replace("'", "''")
+    if encoding not in CSV_ENCODINGS:
+        raise InvalidInput(
+            "encoding_unknown", f"encoding must be one of {', '.join(CSV_ENCODINGS)}", "encoding"
+        )
+    if suffix == ".parquet" and encoding != "utf-8":
+        raise InvalidInput("encoding_not_csv", "an encoding applies to CSV files only", "encoding")
+    if encoding == "utf-8":
+        return _validated_file(path, path, now)
+    with tempfile.TemporaryDirectory(prefix="buyerguard-import-") as directory:
+        utf8 = Path(directory) / path.name
+        _transcode(path, encoding, utf8)
+        return _validated_file(path, utf8, now)
+
+
+def _transcode(path: Path, encoding: str, target: Path) -> None:
+    """Copy `path` from `encoding` to UTF-8 in chunks, or refuse at the first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+        if source.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            raise InvalidInput(
+                "file_encoding",
+                f"{path.name}: starts with a UTF-8 byte-order mark: import it as utf-8",
+                "file",
+            )
+        source.seek(0)
+        while True:
+            chunk = source.read(_TRANSCODE_CHUNK_BYTES)
+            try:
+                out.write(decoder.decode(chunk, final=not chunk))
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(
+                    "file_encoding",
+                    f"{path.name}: not {encoding.upper()} (byte {offset + exc.start:,})",
+                    "file",
+                ) from exc
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
+    """`validated_import` of `source` (UTF-8 if a CSV), named `path` in every message."""
+    suffix = path.suffix.lower()
+    quoted = str(source).replace("'", "''")
     reader = (
         f"read_parquet('{quoted}')"
         if suffix == ".parquet"
@@ -104,9 +160,9 @@ def validated_import(path: Path, now: datetime) -> pa.Table:
             con.execute(
                 f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
             )
-            types = _arrow_types(path) if suffix == ".parquet" else {}
+            types = _arrow_types(source) if suffix == ".parquet" else {}
         except (duckdb.Error, pa.ArrowException) as exc:
-            raise InvalidInput("file_unreadable", f"{path.name}: {exc}", "file") from exc
+            raise _unreadable(path, exc) from exc
         columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
         missing = [name for name in _REQUIRED if name not in columns]
         allowed = {"line", *_REQUIRED, *_OPTIONAL, *_DERIVED}
@@ -124,6 +180,20 @@ def validated_import(path: Path, now: datetime) -> pa.Table:
             name: _instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
         }
         return _validated(con, path, instants, "parcel_number" in columns, now)
+
+
+def _unreadable(path: Path, exc: Exception) -> InvalidInput:
+    """One line for a file the reader refused (DuckDB's own message runs to thirty)."""
+    text = str(exc)
+    if "Invalid unicode" in text:
+        return InvalidInput(
+            "file_not_utf8",
+            f"{path.name}: not UTF-8; a GBK or GB18030 export (Excel on a Chinese Windows):"
+            " import it with encoding gb18030, or save it as UTF-8",
+            "file",
+        )
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return InvalidInput("file_unreadable", f"{path.name}: {first}", "file")
 
 
 def _arrow_types(path: Path) -> dict[str, pa.DataType]:
