@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from buyerguard.facts_load import count_lines, read_facts
 from tests.live_server import ROOT, free_port
 
 ORDERS = 300
@@ -273,3 +274,20 @@ def test_keep_alive_requests_to_several_workers_do_not_stall(tmp_path: Path) -> 
         server.terminate()
         server.wait(timeout=10)
     assert statistics.median(durations_ms[1:]) < 20, durations_ms
+
+
+def test_a_line_that_is_not_utf8_is_refused_on_its_own(tmp_path: Path) -> None:
+    """A GBK line (an export from a Chinese Windows tool) once stopped the load with a
+    traceback before anything was sent; it is refused like any malformed line now, and the
+    lines around it, a UTF-8 byte-order mark on the first included, are read."""
+    fact = {"kind": "cancellation", "order_id": "O-1", "idempotency_key": "k-1"}
+    good = json.dumps(fact, ensure_ascii=False)
+    gbk = json.dumps({**fact, "reason": "买家取消"}, ensure_ascii=False).encode("gbk")
+    path = tmp_path / "facts.ndjson"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + good.encode() + b"\n" + gbk + b"\n\n" + good.encode() + b"\n"
+    )
+    assert count_lines(path) == 3
+    read = list(read_facts(path))
+    assert [(number, value) for number, value, _ in read] == [(1, fact), (2, None), (4, fact)]
+    assert read[1][2].startswith("not UTF-8 at byte ")

@@ -33,10 +33,19 @@ class LoadSummary:
 
 
 def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, the fact or None, why not) for every non-blank line."""
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+    """(line number, the fact or None, why not) for every non-blank line.
+
+    Read as bytes and decoded line by line: a line that is not UTF-8 (JSON text is) is
+    refused on its own, like any other malformed line, instead of stopping the load.
+    """
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not UTF-8 at byte {exc.start + 1}: JSON text must be UTF-8"
                 continue
             try:
                 value = json.loads(line)
@@ -130,5 +139,5 @@ def load_file(
 
 
 def count_lines(path: Path) -> int:
-    with path.open(encoding="utf-8") as lines:
+    with path.open("rb") as lines:
         return sum(1 for line in lines if line.strip())
