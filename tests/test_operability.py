@@ -136,7 +136,14 @@ def test_settings_are_read_in_one_place(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("BUYERGUARD_PORT", "eighty"), ("BUYERGUARD_PORT", "70000"), ("BUYERGUARD_LOG_LEVEL", "loud")],
+    [
+        ("BUYERGUARD_PORT", "eighty"),
+        ("BUYERGUARD_PORT", "70000"),
+        ("BUYERGUARD_LOG_LEVEL", "loud"),
+        # These two once ended in a traceback and exit 1 from deep in the first command.
+        ("BUYERGUARD_DATABASE_URL", "var/buyerguard.sqlite3"),
+        ("BUYERGUARD_DATABASE_URL", "mysql://shop:s3cret@db.example/orders"),
+    ],
 )
 def test_a_malformed_setting_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
@@ -148,4 +155,5 @@ def test_a_malformed_setting_is_one_line_and_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: setting_invalid"), result.stderr
     assert variable in lines[0]
+    assert "s3cret" not in result.stderr  # a password never reaches the terminal or a log
     assert not (tmp_path / "cli.sqlite3").exists()  # nothing was written

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from buyerguard.errors import InvalidInput
 
@@ -20,6 +22,7 @@ ENV_PREFIX = "BUYERGUARD_"
 DEFAULT_SQLITE_PATH = Path("var") / "buyerguard.sqlite3"
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["json", "console"]
+DATABASE_BACKENDS = ("sqlite", "postgresql")
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,24 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object per line; console: for people"
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_run_on(cls, url: str | None) -> str | None:
+        """A URL SQLAlchemy parses, of SQLite or PostgreSQL: anything else would fail later
+        with a traceback from deep in the first command."""
+        if not url:  # unset, or set empty: the embedded SQLite file
+            return None
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (sqlite:///path/to/file.sqlite3 or"
+                " postgresql://user@host:5432/name)"
+            ) from None
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(f"{backend} is not supported: use {' or '.join(DATABASE_BACKENDS)}")
+        return url
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
@@ -65,7 +86,21 @@ def settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else ENV_PREFIX
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = ENV_PREFIX + field.upper()
+        got = first.get("input")
+        if field == "database_url":  # it may hold a password: say its shape, not its value
+            got = _without_password(str(got))
         raise InvalidInput(
-            "setting_invalid", f"{name}: {first['msg']} (got {first.get('input')!r})", name
+            "setting_invalid", f"{name}: {first['msg']} (got {got!r})", name
         ) from None
+
+
+def _without_password(url: str) -> str:
+    """`url` with whatever lies between `://` and the last `@` before the host hidden."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not separator or not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
