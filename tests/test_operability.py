@@ -143,6 +143,8 @@ def test_settings_are_read_in_one_place(monkeypatch: pytest.MonkeyPatch, tmp_pat
         # These two once ended in a traceback and exit 1 from deep in the first command.
         ("BUYERGUARD_DATABASE_URL", "var/buyerguard.sqlite3"),
         ("BUYERGUARD_DATABASE_URL", "mysql://shop:s3cret@db.example/orders"),
+        ("BUYERGUARD_DATA_DIR", __file__),  # a file where the shipment history would go
+        ("BUYERGUARD_DEMO_TOKENS", str(Path(__file__).parent)),
     ],
 )
 def test_a_malformed_setting_is_one_line_and_exit_2(

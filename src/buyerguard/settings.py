@@ -71,6 +71,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{backend} is not supported: use {' or '.join(DATABASE_BACKENDS)}")
         return url
 
+    @field_validator("data_dir")
+    @classmethod
+    def _a_directory(cls, path: Path) -> Path:
+        """Created on first use; a file in its place would fail deep in the first import."""
+        if path.exists() and not path.is_dir():
+            raise ValueError("is a file, not a directory")
+        return path
+
+    @field_validator("demo_tokens")
+    @classmethod
+    def _a_file(cls, path: Path) -> Path:
+        if path.is_dir():
+            raise ValueError("is a directory: name the file the tokens go to")
+        return path
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{DEFAULT_SQLITE_PATH.resolve()}"
