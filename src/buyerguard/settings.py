@@ -112,10 +112,9 @@ def settings() -> Settings:
 
 
 def _without_password(url: str) -> str:
-    """`url` with whatever lies between `://` and the last `@` before the host hidden."""
-    scheme, separator, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not separator or not at:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    """`url` as SQLAlchemy shows it with its password hidden (as every log line of ours
+    does); a string that does not parse is shown only when it holds no credentials."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not shown: it may hold a password)" if "@" in url else url

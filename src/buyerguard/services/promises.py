@@ -22,6 +22,7 @@ from buyerguard.analytics.eta import LEVEL_NAMES
 from buyerguard.analytics.promise_lookup import promise_for
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.clock import (
+    FIXED_DATES_FALLBACK,
     HOLIDAY_CALENDAR,
     add_days_past_holidays,
     end_of_local_day,
@@ -155,8 +156,8 @@ def calendar_warning(as_of: datetime, horizon_days: int) -> str | None:
         return None
     year = last_day.year + 1
     return (
-        f"the holiday calendar ends {last_day.isoformat()}: promises past it step over"
-        " 1 January, 1-5 May and 1-7 October only, and the Spring Festival of"
+        f"the holiday calendar ends {last_day.isoformat()}: promises past it step over the"
+        f" fixed-date holidays only ({FIXED_DATES_FALLBACK}), and the Spring Festival of"
         f" {year} cannot be seeded as a slowdown: declare it (POST /v1/logistics/slowdowns)"
         f" until chinese-calendar knows {year}"
     )
