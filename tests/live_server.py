@@ -83,3 +83,29 @@ def post_json(base: str, path: str, token: str, body: object) -> int:
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         return int(response.status)
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process descended from `pid`, with its command line (Linux /proc)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            commands[int(entry.name)] = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in found:
+                found[child] = commands.get(child, "")
+                frontier.append(child)
+    return found

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from buyerguard.facts_load import count_lines, read_facts
-from tests.live_server import ROOT, free_port
+from tests.live_server import ROOT, descendants, free_port
 
 ORDERS = 300
 LINES = [{"product_id": "P-cups", "quantity": 1}]
@@ -203,7 +203,7 @@ def test_serve_runs_workers_and_one_scheduler_and_stops_both_on_sigterm(tmp_path
                     break
             except OSError:
                 time.sleep(0.05)
-        children = _children(server.pid)
+        children = descendants(server.pid)
         assert any("scheduler" in command for command in children.values()), children
         # The scheduler process keeps the recurring jobs scheduled.
         deadline = time.monotonic() + 20
@@ -223,32 +223,6 @@ def test_serve_runs_workers_and_one_scheduler_and_stops_both_on_sigterm(tmp_path
         time.sleep(0.1)
     left = {pid: command for pid, command in children.items() if Path(f"/proc/{pid}").exists()}
     assert not left, f"children outlived serve: {left}"
-
-
-def _children(pid: int) -> dict[int, str]:
-    """Every process descended from `pid`, with its command line (Linux /proc)."""
-    parents: dict[int, int] = {}
-    commands: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            commands[int(entry.name)] = (
-                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            )
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, str] = {}
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in found:
-                found[child] = commands.get(child, "")
-                frontier.append(child)
-    return found
 
 
 def test_keep_alive_requests_to_several_workers_do_not_stall(tmp_path: Path) -> None:

@@ -340,7 +340,7 @@ def serve(
 
     import uvicorn
 
-    from buyerguard.api.serve import NoDelayH11Protocol
+    from buyerguard.api.serve import NoDelayH11Protocol, SocketPerWorker, worker_sockets
 
     configured = settings()
     host = host or configured.host
@@ -356,21 +356,25 @@ def serve(
         f"serving on http://{host}:{port} with {count:,} worker(s)"
         f"{' and a scheduler process' if timers else ''}  (docs: http://{host}:{port}/docs)"
     )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": count,
+        "http": NoDelayH11Protocol,
+        "access_log": False,  # each request is logged once, with its id (api/request_ids.py)
+        "log_config": None,  # uvicorn's lines go through our JSON handler
+        # uvicorn kills a worker that misses a 5 s ping; a loaded 2-core machine took
+        # 13-21 s to start two workers, so each was killed and restarted (tests saw
+        # "Child process died"). A worker really hung is still replaced, later.
+        "timeout_worker_healthcheck": WORKER_PING_TIMEOUT_SECONDS,
+    }
     try:
-        uvicorn.run(
-            "buyerguard.api.serve:app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=count,
-            http=NoDelayH11Protocol,
-            access_log=False,  # each request is logged once, with its id (api/request_ids.py)
-            log_config=None,  # uvicorn's lines go through our JSON handler
-            # uvicorn kills a worker that misses a 5 s ping; a loaded 2-core machine took
-            # 13-21 s to start two workers, so each was killed and restarted (tests saw
-            # "Child process died"). A worker really hung is still replaced, later.
-            timeout_worker_healthcheck=WORKER_PING_TIMEOUT_SECONDS,
-        )
+        if count == 1:
+            uvicorn.run("buyerguard.api.serve:app", **options)
+        else:
+            config = uvicorn.Config("buyerguard.api.serve:app", **options)
+            SocketPerWorker(config, worker_sockets(host, port, count)).run()
     finally:
         if timers is not None:
             timers.terminate()

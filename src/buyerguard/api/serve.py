@@ -1,4 +1,5 @@
-"""What `buyerguard serve` hands uvicorn: an app factory and the HTTP protocol to run it with."""
+"""What `buyerguard serve` hands uvicorn: an app factory, the HTTP protocol to run it with, and
+a supervisor that gives each worker a listening socket of its own."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import asyncio
 import socket
 
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import build_runtime
-from buyerguard.logs import configure_logging_from_settings
+from buyerguard.logs import configure_logging_from_settings, get_logger
+
+log = get_logger(__name__)
 
 
 def app() -> FastAPI:
@@ -34,3 +39,92 @@ class NoDelayH11Protocol(H11Protocol):
         if connected is not None and connected.family in (socket.AF_INET, socket.AF_INET6):
             connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)  # type: ignore[arg-type]
+
+
+def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per worker, all on one port with SO_REUSEPORT.
+
+    uvicorn's supervisor shares one socket among its workers, and asyncio
+    accepts every waiting connection when its worker wakes: a burst of
+    keep-alive clients all went to the worker that woke first, and the other
+    sat idle (benchmarks/ingest_throughput.py: one worker at a full core, the
+    other at none). With a socket of its own per worker the kernel spreads
+    new connections over them by a hash of each connection's addresses.
+    Port 0 takes one free port for all of them.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = int(sock.getsockname()[1])
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class SocketPerWorker(Multiprocess):
+    """uvicorn's supervisor (health pings, restarts, SIGTERM), each worker on its own socket.
+
+    Worker i always serves socket i: one that dies or hangs is replaced on the
+    same socket, so the connections the kernel queued there are served by its
+    successor. Changing the number of workers with SIGTTIN/SIGTTOU is not
+    offered (it would need a socket bound at run time).
+    """
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.worker_sockets = sockets
+        self.processes_num = len(sockets)
+
+    def _started(self, slot: int) -> Process:
+        process = Process(self.config, [self.worker_sockets[slot]])
+        process.start()
+        return process
+
+    def init_processes(self) -> None:
+        self.processes = [self._started(slot) for slot in range(self.processes_num)]
+
+    def keep_subprocess_alive(self) -> None:
+        for slot, process in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # The app or its settings are broken: every restart would fail alike.
+                log.error("worker failed to start; stopping", pid=process.pid)
+                self.should_exit.set()
+                return
+            log.warning("worker died; starting another on its socket", pid=process.pid)
+            self.processes[slot] = self._started(slot)
+
+    def restart_all(self) -> None:
+        """SIGHUP: each worker replaced in turn, the new one serving before the old one stops."""
+        for slot, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._started(slot)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                log.error("replacement worker not ready; restart stopped", pid=new.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[slot] = new
+
+    def handle_ttin(self) -> None:
+        log.warning("SIGTTIN ignored: the number of workers is fixed while serving")
+
+    def handle_ttou(self) -> None:
+        log.warning("SIGTTOU ignored: the number of workers is fixed while serving")
