@@ -12,6 +12,8 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,19 +89,28 @@ def _workers(server_pid: int) -> list[int]:
     return [pid for pid, command in descendants(server_pid).items() if "spawn" in command]
 
 
-def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path) -> None:
-    env = migrated_env(tmp_path, tmp_path / "spread.sqlite3")
+@contextmanager
+def _two_workers(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """`serve --workers 2` on a fresh SQLite file: (its pid, its port), once both listen.
+
+    Each worker listens on its own socket once its app has started; uvicorn's one
+    shared socket never shows two listeners, and the old code failed here.
+    """
+    env = migrated_env(tmp_path, tmp_path / "serve.sqlite3")
     port = free_port()
     server = start_server(env, port)
     try:
-        # Each worker listens on its own socket once its app has started; uvicorn's one
-        # shared socket never shows two listeners, and the test fails here.
         _wait_for_listeners(port, 2)
-        workers = _workers(server.pid)
-        served = _burst(port, server.pid)
+        yield server.pid, port
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path) -> None:
+    with _two_workers(tmp_path) as (server_pid, port):
+        workers = _workers(server_pid)
+        served = _burst(port, server_pid)
     assert len(workers) == 2, workers
     assert set(served) == set(workers), served
     assert min(served.values()) >= AT_LEAST_PER_WORKER, served
@@ -107,18 +118,11 @@ def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path
 
 def test_a_worker_that_dies_is_replaced_on_its_own_socket(tmp_path: Path) -> None:
     """The connections the kernel sends to a dead worker's socket wait for its successor."""
-    env = migrated_env(tmp_path, tmp_path / "restart.sqlite3")
-    port = free_port()
-    server = start_server(env, port)
-    try:
-        _wait_for_listeners(port, 2)
-        first, second = _workers(server.pid)
+    with _two_workers(tmp_path) as (server_pid, port):
+        first, second = _workers(server_pid)
         os.kill(first, signal.SIGKILL)
-        served = _burst(port, server.pid)  # sent at once: some wait for the replacement
-        workers = _workers(server.pid)
+        served = _burst(port, server_pid)  # sent at once: some wait for the replacement
+        workers = _workers(server_pid)
         _wait_for_listeners(port, 2)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert second in workers and first not in workers and len(workers) == 2, workers
     assert set(served) == set(workers), served
