@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import descendants, free_port
+from tests.live_server import ROOT, descendants, free_port
 from tests.test_facts_load import migrated_env, start_server
 
 CLIENTS = 32
@@ -126,3 +127,24 @@ def test_a_worker_that_dies_is_replaced_on_its_own_socket(tmp_path: Path) -> Non
         _wait_for_listeners(port, 2)
     assert second in workers and first not in workers and len(workers) == 2, workers
     assert set(served) == set(workers), served
+
+
+def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
+    """SO_REUSEPORT would let a second `serve` share the port (perhaps over another
+    database) and take half the connections; it is refused in one line instead."""
+    with _two_workers(tmp_path) as (_, port):
+        env = migrated_env(tmp_path, tmp_path / "second.sqlite3")
+        second = subprocess.run(
+            ["buyerguard", "serve", "--port", str(port), "--workers", "2", "--no-scheduler"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        still = len([state for _, state, _ in _tcp_sockets(port) if state == LISTEN])
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.strip().splitlines() == [
+        f"error: port_unavailable [port]: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert still == 2  # the first server's two workers, nobody else

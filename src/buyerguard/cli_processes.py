@@ -348,6 +348,10 @@ def serve(
     configure_logging_from_settings()
     configured_runtime().engine.dispose()  # refuses an unreachable or unmigrated database up front
     count = workers or configured.effective_workers
+    # Several workers listen on sockets bound here, before anything starts, so a port in
+    # use is refused in one line; one worker is served by uvicorn in this process.
+    sockets = worker_sockets(host, port, count) if count > 1 else []
+    port = int(sockets[0].getsockname()[1]) if sockets else port  # port 0: the one taken
     timers = None
     if scheduler:
         command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
@@ -374,7 +378,7 @@ def serve(
             uvicorn.run("buyerguard.api.serve:app", **options)
         else:
             config = uvicorn.Config("buyerguard.api.serve:app", **options)
-            SocketPerWorker(config, worker_sockets(host, port, count)).run()
+            SocketPerWorker(config, sockets).run()
     finally:
         if timers is not None:
             timers.terminate()

@@ -13,6 +13,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import build_runtime
+from buyerguard.errors import InvalidInput
 from buyerguard.logs import configure_logging_from_settings, get_logger
 
 log = get_logger(__name__)
@@ -55,18 +56,26 @@ def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets: list[socket.socket] = []
     try:
+        # SO_REUSEPORT would let us share a port another server listens on (a second
+        # `serve` on the same port, perhaps on another database): a plain bind first
+        # refuses a port in use.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = int(probe.getsockname()[1])
         for _ in range(count):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
-            port = int(sock.getsockname()[1])
             sock.set_inheritable(True)
-    except OSError:
+    except OSError as exc:
         for sock in sockets:
             sock.close()
-        raise
+        raise InvalidInput(
+            "port_unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}", "port"
+        ) from exc
     return sockets
 
 
