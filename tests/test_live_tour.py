@@ -234,3 +234,8 @@ def test_metrics_add_up_across_workers_and_logs_carry_request_ids(
     access = [line for line in lines if line.get("event") == "request"]
     assert {f"probe-{number}" for number in range(20)} <= {line["request_id"] for line in access}
     assert all(line["request_id"] for line in access)
+    # One access line per request, ours: uvicorn's own was logged beside it (every request
+    # twice) while `serve` said access_log=False.
+    assert not [line for line in lines if line.get("logger") == "uvicorn.access"]
+    probe_lines = [line for line in lines if line.get("request_id") == "probe-0"]
+    assert [line["event"] for line in probe_lines] == ["refused", "request"], probe_lines

@@ -82,9 +82,14 @@ def configure_logging(
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-connection chatter
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []  # through the root handler, as JSON
         logging.getLogger(name).propagate = True
+    # Each request is logged once, by api/request_ids.py (with its id and duration); uvicorn
+    # writes its access line only when this logger has a handler, the root's included.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
     _through_standard_logging()
 
 
