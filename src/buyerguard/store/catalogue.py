@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from buyerguard.domain.catalog import OnePieceForm, Product, Tier, TierKind
 from buyerguard.domain.parties import Merchant, MerchantService, MerchantTier
@@ -300,15 +300,36 @@ def _product(row: Any, tiers: list[dict[str, Any]]) -> Product:
     return product_from_terms(row.id, {**row._asdict(), "tiers": tiers})
 
 
+# A product and its tiers in one round trip, built once: every order line reads one.
+_PRODUCT_WITH_TIERS = (
+    select(products, *(column.label(f"tier_{column.name}") for column in product_tiers.c))
+    .outerjoin(product_tiers, product_tiers.c.product_id == products.c.id)
+    .where(products.c.id == bindparam("product_id"))
+    .order_by(product_tiers.c.position)
+)
+
+
 def get_product_version(
     connection: Connection, product_id: str, *, for_update: bool = False
 ) -> tuple[Product, int]:
     """The product as listed now, and its version; `for_update` locks its row (PostgreSQL)."""
-    query = _locked(select(products).where(products.c.id == product_id), connection, for_update)
-    row = connection.execute(query).first()
-    if row is None:
+    if for_update:
+        query = _locked(select(products).where(products.c.id == product_id), connection, True)
+        row = connection.execute(query).first()
+        if row is None:
+            raise NotFound("product_not_found", f"no product {product_id}", "product_id")
+        return _product(row, _tiers_of(connection, [product_id])[product_id]), row.version
+    rows = connection.execute(_PRODUCT_WITH_TIERS, {"product_id": product_id}).mappings().all()
+    if not rows:
         raise NotFound("product_not_found", f"no product {product_id}", "product_id")
-    return _product(row, _tiers_of(connection, [product_id])[product_id]), row.version
+    first = rows[0]
+    tiers = [
+        {column.name: row[f"tier_{column.name}"] for column in product_tiers.c}
+        for row in rows
+        if row["tier_kind"] is not None
+    ]
+    terms = {column.name: first[column.name] for column in products.c}
+    return product_from_terms(product_id, {**terms, "tiers": tiers}), first["version"]
 
 
 def get_product(connection: Connection, product_id: str) -> Product:
