@@ -64,19 +64,34 @@ def add_buyer(connection: Connection, buyer: Buyer, now: datetime) -> None:
         )
 
 
+# A buyer and its addresses in one round trip, built once: every order placed reads one.
+_BUYER_WITH_ADDRESSES = (
+    select(
+        buyers.c.id,
+        buyers.c.name,
+        buyers.c.super_buyer_marked,
+        buyer_addresses.c.position,
+        buyer_addresses.c.province_code,
+        buyer_addresses.c.city_code,
+        buyer_addresses.c.district_code,
+        buyer_addresses.c.detail,
+    )
+    .outerjoin(buyer_addresses, buyer_addresses.c.buyer_id == buyers.c.id)
+    .where(buyers.c.id == bindparam("buyer_id"))
+    .order_by(buyer_addresses.c.position)
+)
+
+
 def get_buyer(connection: Connection, buyer_id: str) -> Buyer:
-    row = connection.execute(select(buyers).where(buyers.c.id == buyer_id)).first()
-    if row is None:
+    rows = connection.execute(_BUYER_WITH_ADDRESSES, {"buyer_id": buyer_id}).all()
+    if not rows:
         raise NotFound("buyer_not_found", f"no buyer {buyer_id}", "buyer_id")
     addresses = tuple(
         Address(a.province_code, a.city_code, a.district_code, a.detail)
-        for a in connection.execute(
-            select(buyer_addresses)
-            .where(buyer_addresses.c.buyer_id == buyer_id)
-            .order_by(buyer_addresses.c.position)
-        )
+        for a in rows
+        if a.position is not None
     )
-    return Buyer(row.id, row.name, row.super_buyer_marked, addresses)
+    return Buyer(rows[0].id, rows[0].name, rows[0].super_buyer_marked, addresses)
 
 
 # ------------------------------------------------------------------- orders
