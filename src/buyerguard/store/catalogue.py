@@ -300,26 +300,24 @@ def _product(row: Any, tiers: list[dict[str, Any]]) -> Product:
     return product_from_terms(row.id, {**row._asdict(), "tiers": tiers})
 
 
-# A product and its tiers in one round trip, built once: every order line reads one.
+# A product and its tiers in one round trip, built once: every order line reads one. A
+# catalogue update locks the product's row (PostgreSQL; never the tiers' side of the join).
 _PRODUCT_WITH_TIERS = (
     select(products, *(column.label(f"tier_{column.name}") for column in product_tiers.c))
     .outerjoin(product_tiers, product_tiers.c.product_id == products.c.id)
     .where(products.c.id == bindparam("product_id"))
     .order_by(product_tiers.c.position)
 )
+_PRODUCT_WITH_TIERS_LOCKED = _PRODUCT_WITH_TIERS.with_for_update(of=products)
 
 
 def get_product_version(
     connection: Connection, product_id: str, *, for_update: bool = False
 ) -> tuple[Product, int]:
     """The product as listed now, and its version; `for_update` locks its row (PostgreSQL)."""
-    if for_update:
-        query = _locked(select(products).where(products.c.id == product_id), connection, True)
-        row = connection.execute(query).first()
-        if row is None:
-            raise NotFound("product_not_found", f"no product {product_id}", "product_id")
-        return _product(row, _tiers_of(connection, [product_id])[product_id]), row.version
-    rows = connection.execute(_PRODUCT_WITH_TIERS, {"product_id": product_id}).mappings().all()
+    locked = for_update and is_postgres(connection)
+    query = _PRODUCT_WITH_TIERS_LOCKED if locked else _PRODUCT_WITH_TIERS
+    rows = connection.execute(query, {"product_id": product_id}).mappings().all()
     if not rows:
         raise NotFound("product_not_found", f"no product {product_id}", "product_id")
     first = rows[0]
