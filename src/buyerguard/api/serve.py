@@ -90,11 +90,10 @@ class SocketPerWorker(Multiprocess):
 
     def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
         super().__init__(config, sockets)
-        self.worker_sockets = sockets
-        self.processes_num = len(sockets)
+        self.processes_num = len(sockets)  # one worker per socket, whatever config.workers says
 
     def _started(self, slot: int) -> Process:
-        process = Process(self.config, [self.worker_sockets[slot]])
+        process = Process(self.config, [self.sockets[slot]])
         process.start()
         return process
 
