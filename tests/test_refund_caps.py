@@ -16,7 +16,8 @@ from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
-from buyerguard.ledger.book import BalanceFloorBreached, Transfer, TransferKind, record
+from buyerguard.ledger.book import Transfer, TransferKind, record
+from buyerguard.ledger.legs import BalanceFloorBreached
 from buyerguard.money import parse_yuan
 from buyerguard.services import orders, settlement
 from buyerguard.services.context import OPERATOR

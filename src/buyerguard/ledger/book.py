@@ -8,42 +8,30 @@ each at most once (a unique `pending_id`). Balances are kept per account as
 posted and pending debits and credits; the floor of a flagged account is
 enforced by a conditional UPDATE, so concurrent writers cannot overdraw it.
 Each transfer also writes its raw legs to `ledger_entries`, from which
-`ledger check` re-derives every balance.
+`ledger check` re-derives every balance (the statements: `ledger/legs.py`).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    Update,
-    bindparam,
-    false,
-    insert,
-    not_,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, false, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec
-from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
+from buyerguard.ledger.legs import post_transfer
+from buyerguard.money import Fen, format_fen, require_fen
 from buyerguard.store.db import insert_if_absent, is_postgres
-from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
+from buyerguard.store.tables import ledger_accounts, ledger_transfers
 
 _NEW_ACCOUNT = postgresql_insert(ledger_accounts)
 _CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
     index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
 )
-_ENTRIES_INSERT = insert(ledger_entries)
 _TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
 
 
@@ -69,15 +57,6 @@ class Transfer:
     order_id: str | None = None
     decision_id: str | None = None
     pending_id: str | None = None
-
-
-class BalanceFloorBreached(Conflict):
-    def __init__(self, account_id: str, amount_fen: Fen) -> None:
-        super().__init__(
-            "balance_floor",
-            f"moving {format_fen(amount_fen)} would breach the floor of account {account_id}",
-            "amount",
-        )
 
 
 def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetime) -> None:
@@ -139,93 +118,6 @@ def _same(existing: dict[str, object], transfer: Transfer) -> bool:
     )
 
 
-@functools.cache
-def _account_update(side: str, phases: tuple[tuple[str, bool], ...], floored: bool) -> Update:
-    """The conditional UPDATE of one side of an account, built once per shape: the
-    phases it changes, whether each adds (then checked against the largest amount),
-    and whether the whole adds (then checked against the floor, `added_fen`).
-    Amounts are parameters (`add_<phase>`)."""
-    table = ledger_accounts.c
-    columns = {phase: getattr(table, f"{side}s_{phase}_fen") for phase, _adds in phases}
-    amounts = {phase: bindparam(f"add_{phase}", type_=BigInteger) for phase, _adds in phases}
-    added = bindparam("added_fen", type_=BigInteger)
-    statement = update(ledger_accounts).where(table.id == bindparam("account_id"))
-    if floored:
-        if side == "debit":
-            floor = or_(
-                not_(table.debits_must_not_exceed_credits),
-                table.debits_posted_fen + table.debits_pending_fen
-                <= table.credits_posted_fen - added,
-            )
-        else:
-            floor = or_(
-                not_(table.credits_must_not_exceed_debits),
-                table.credits_posted_fen + table.credits_pending_fen
-                <= table.debits_posted_fen - added,
-            )
-        statement = statement.where(floor)
-    for phase, adds in phases:
-        if adds:
-            # Written so that the comparison itself cannot overflow BIGINT on PostgreSQL
-            # (nor turn into a float on SQLite): `column + amount <= MAX` would.
-            statement = statement.where(columns[phase] <= MAX_FEN - amounts[phase])
-    return statement.values({columns[phase]: columns[phase] + amounts[phase] for phase in columns})
-
-
-def _apply(connection: Connection, account_id: str, *, side: str, phases: dict[str, Fen]) -> None:
-    """Add each phase's amount to the account's `side` columns in one conditional UPDATE,
-    refusing to cross the account's floor as it stands after all of them."""
-    added_fen = sum(phases.values())
-    shape = tuple((phase, amount_fen > 0) for phase, amount_fen in phases.items())
-    statement = _account_update(side, shape, added_fen > 0)
-    parameters: dict[str, object] = {
-        "account_id": account_id,
-        **{f"add_{phase}": amount_fen for phase, amount_fen in phases.items()},
-    }
-    if added_fen > 0:
-        parameters["added_fen"] = added_fen
-    result = connection.execute(statement, parameters)
-    if result.rowcount != 1:
-        table = ledger_accounts.c
-        for phase, amount_fen in phases.items():
-            column = getattr(table, f"{side}s_{phase}_fen")
-            current = connection.execute(
-                select(column).where(table.id == account_id)
-            ).scalar_one_or_none()
-            if amount_fen > 0 and current is not None and current > MAX_FEN - amount_fen:
-                raise InvalidInput(
-                    "amount_too_large",
-                    f"moving {format_fen(amount_fen)} would take account {account_id} beyond "
-                    f"the largest amount the ledger holds ({format_fen(MAX_FEN)})",
-                    "amount",
-                )
-        raise BalanceFloorBreached(account_id, max(phases.values()))
-
-
-def _legs(
-    connection: Connection, transfer: Transfer, phases: dict[str, Fen], now: datetime
-) -> None:
-    """Both legs of a transfer, every phase at once: one UPDATE per account, one INSERT."""
-    sides = (("debit", transfer.debit), ("credit", transfer.credit))
-    for side, account in sides:
-        _apply(connection, account.id, side=side, phases=phases)
-    connection.execute(
-        _ENTRIES_INSERT,
-        [
-            {
-                "transfer_id": transfer.id,
-                "account_id": account.id,
-                "phase": phase,
-                "direction": side,
-                "amount_fen": amount_fen,
-                "recorded_at": now,
-            }
-            for phase, amount_fen in phases.items()
-            for side, account in sides
-        ],
-    )
-
-
 def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
     row = connection.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).mappings().first()
     return dict(row) if row else None
@@ -250,38 +142,34 @@ def record(
     held_fen = None
     if transfer.kind in (TransferKind.POST_PENDING, TransferKind.VOID_PENDING):
         held_fen = _hold_to_resolve(connection, transfer)
-    inserted = insert_if_absent(  # skipped: the id is taken, or the hold already resolved
-        connection,
-        ledger_transfers,
-        {
-            "id": transfer.id,
-            "kind": transfer.kind.value,
-            "debit_account_id": transfer.debit.id,
-            "credit_account_id": transfer.credit.id,
-            "amount_fen": transfer.amount_fen,
-            "pending_id": transfer.pending_id,
-            "purpose": transfer.purpose,
-            "order_id": transfer.order_id,
-            "decision_id": transfer.decision_id,
-            "occurred_at": ensure_utc(transfer.occurred_at),
-            "recorded_at": now,
-        },
-        returning=ledger_transfers.c.id,
-    ).first()
-    if inserted is None:
-        return _not_inserted(connection, transfer)
-    recorded = connection.info.setdefault(TRANSFERS_RECORDED, {})  # counted at commit (metrics)
-    recorded[transfer.kind.value] = recorded.get(transfer.kind.value, 0) + 1
+    row = {
+        "id": transfer.id,
+        "kind": transfer.kind.value,
+        "debit_account_id": transfer.debit.id,
+        "credit_account_id": transfer.credit.id,
+        "amount_fen": transfer.amount_fen,
+        "pending_id": transfer.pending_id,
+        "purpose": transfer.purpose,
+        "order_id": transfer.order_id,
+        "decision_id": transfer.decision_id,
+        "occurred_at": ensure_utc(transfer.occurred_at),
+        "recorded_at": now,
+    }
     if transfer.kind is TransferKind.POSTED:
-        _legs(connection, transfer, {"posted": transfer.amount_fen}, now)
+        phases = {"posted": transfer.amount_fen}
     elif transfer.kind is TransferKind.PENDING:
-        _legs(connection, transfer, {"pending": transfer.amount_fen}, now)
+        phases = {"pending": transfer.amount_fen}
     else:
         assert held_fen is not None
         released = (
             {"posted": transfer.amount_fen} if transfer.kind is TransferKind.POST_PENDING else {}
         )
-        _legs(connection, transfer, {"pending": -held_fen, **released}, now)
+        phases = {"pending": -held_fen, **released}
+    # skipped when the id is taken, or the hold already resolved
+    if not post_transfer(connection, row, phases, now):
+        return _not_inserted(connection, transfer)
+    recorded = connection.info.setdefault(TRANSFERS_RECORDED, {})  # counted at commit (metrics)
+    recorded[transfer.kind.value] = recorded.get(transfer.kind.value, 0) + 1
     return True
 
 
