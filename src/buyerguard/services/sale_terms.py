@@ -43,16 +43,15 @@ def terms_at_payment(
     ctx: Context, order: Order, when: datetime, rulebook: Rulebook
 ) -> TermsAtPayment:
     """The merchant's services and each sub-order's snapshot as of the payment instant."""
-    merchant = catalogue.version_as_of(
-        catalogue.versions(ctx.connection, MERCHANT, order.merchant_id), when
+    histories = catalogue.histories(
+        ctx.connection,
+        [(MERCHANT, order.merchant_id), *((PRODUCT, sub.product_id) for sub in order.sub_orders)],
     )
+    merchant = catalogue.version_as_of(histories[(MERCHANT, order.merchant_id)], when)
     services = tuple(sorted(str(service) for service in merchant.terms["services"]))
-    histories: dict[str, list[Version]] = {}
     snapshots: dict[str, dict[str, object]] = {}
     for sub in order.sub_orders:
-        if sub.product_id not in histories:
-            histories[sub.product_id] = catalogue.versions(ctx.connection, PRODUCT, sub.product_id)
-        history = histories[sub.product_id]
+        history = histories[(PRODUCT, sub.product_id)]
         version = catalogue.version_as_of(history, when)
         snapshots[sub.id] = sale_terms(
             product=product_from_terms(sub.product_id, version.terms),

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
+from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import timers
 
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
@@ -32,7 +33,6 @@ TIMER_STATES = (PENDING, RUNNING, FIRED, CANCELLED, FAILED)
 
 # Built once: commands run these on every fact (parameters, not inlined values).
 _TIMER_STATUS = select(timers.c.status).where(timers.c.id == bindparam("timer_id"))
-_TIMER_INSERT = insert(timers)
 _TIMER_UPDATE = update(timers).where(timers.c.id == bindparam("timer_id"))
 _TIMER_CANCEL = (
     update(timers)
@@ -103,21 +103,14 @@ def schedule_timer(
         "fired_by": None,
         "outcome": None,
     }
-    existing = ctx.connection.execute(_TIMER_STATUS, {"timer_id": identifier}).first()
-    if existing is None:
-        ctx.connection.execute(
-            _TIMER_INSERT,
-            {
-                "id": identifier,
-                "kind": kind,
-                "subject_id": subject_id,
-                "created_at": ctx.now(),
-                **values,
-            },
-        )
-    elif existing.status in (PENDING, RUNNING):
-        raise Conflict("timer_exists", f"timer {identifier} is already {existing.status}", "timer")
-    else:
+    row = {"id": identifier, "kind": kind, "subject_id": subject_id, "created_at": ctx.now()}
+    # Most timers are new: insert first (one round trip), look at the one in the way after.
+    if insert_if_absent(ctx.connection, timers, {**row, **values}, timers.c.id).first() is None:
+        existing = ctx.connection.execute(_TIMER_STATUS, {"timer_id": identifier}).one()
+        if existing.status in (PENDING, RUNNING):
+            raise Conflict(
+                "timer_exists", f"timer {identifier} is already {existing.status}", "timer"
+            )
         ctx.connection.execute(_TIMER_UPDATE, {"timer_id": identifier, **values})
     _note_armed(ctx, identifier, available_at)
     return identifier

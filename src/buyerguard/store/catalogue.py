@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
 from buyerguard.domain.catalog import OnePieceForm, Product, Tier, TierKind
 from buyerguard.domain.parties import Merchant, MerchantService, MerchantTier
@@ -148,16 +148,39 @@ def latest_change_at(connection: Connection, entity: str, entity_id: str) -> dat
     return latest
 
 
+_HISTORIES = (
+    select(
+        catalogue_changes.c.entity,
+        catalogue_changes.c.entity_id,
+        catalogue_changes.c.version,
+        catalogue_changes.c.occurred_at,
+        catalogue_changes.c.terms,
+    )
+    .where(
+        tuple_(catalogue_changes.c.entity, catalogue_changes.c.entity_id).in_(
+            bindparam("entities", expanding=True)
+        )
+    )
+    .order_by(catalogue_changes.c.version)
+)
+
+
+def histories(
+    connection: Connection, entities: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[Version]]:
+    """Every version of each (entity, id), oldest first, in one round trip (a payment reads
+    its merchant's and each product's); an entity without history maps to []."""
+    found: dict[tuple[str, str], list[Version]] = {key: [] for key in entities}
+    for row in connection.execute(_HISTORIES, {"entities": list(found)}):
+        found[(row.entity, row.entity_id)].append(
+            Version(row.version, row.occurred_at, dict(row.terms))
+        )
+    return found
+
+
 def versions(connection: Connection, entity: str, entity_id: str) -> list[Version]:
     """Every version, oldest first."""
-    rows = connection.execute(
-        select(
-            catalogue_changes.c.version, catalogue_changes.c.occurred_at, catalogue_changes.c.terms
-        )
-        .where(catalogue_changes.c.entity == entity, catalogue_changes.c.entity_id == entity_id)
-        .order_by(catalogue_changes.c.version)
-    )
-    return [Version(row.version, row.occurred_at, dict(row.terms)) for row in rows]
+    return histories(connection, [(entity, entity_id)])[(entity, entity_id)]
 
 
 def version_as_of(history: list[Version], instant: datetime) -> Version:

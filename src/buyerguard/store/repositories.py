@@ -21,13 +21,16 @@ from buyerguard.store.db import is_postgres
 from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
 
 # Built once: the order commands run these on every fact (parameters, not inlined values).
-_ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("order_id"))
-_ORDER_FOR_UPDATE = _ORDER_BY_ID.with_for_update()
-_SUBS_OF_ORDER = (
-    select(sub_orders)
-    .where(sub_orders.c.order_id == bindparam("order_id"))
+# An order and its sub-orders in one round trip, built once: every fact about an order
+# reads one. A command that changes the order locks the order's row (PostgreSQL), never
+# the sub-orders' side of the join.
+_ORDER_WITH_SUBS = (
+    select(orders, *(column.label(f"sub_{column.name}") for column in sub_orders.c))
+    .outerjoin(sub_orders, sub_orders.c.order_id == orders.c.id)
+    .where(orders.c.id == bindparam("order_id"))
     .order_by(sub_orders.c.line_no)
 )
+_ORDER_WITH_SUBS_LOCKED = _ORDER_WITH_SUBS.with_for_update(of=orders)
 _ORDER_UPDATE = (
     update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
 )
@@ -158,27 +161,30 @@ def add_order(connection: Connection, order: Order) -> None:
 
 def get_order(connection: Connection, order_id: str, *, for_update: bool = False) -> Order:
     """Load an order; `for_update` locks its row (PostgreSQL) for the transaction."""
-    query = _ORDER_FOR_UPDATE if for_update and is_postgres(connection) else _ORDER_BY_ID
-    row = connection.execute(query, {"order_id": order_id}).first()
-    if row is None:
+    locked = for_update and is_postgres(connection)
+    query = _ORDER_WITH_SUBS_LOCKED if locked else _ORDER_WITH_SUBS
+    rows = connection.execute(query, {"order_id": order_id}).all()
+    if not rows:
         raise NotFound("order_not_found", f"no order {order_id}", "order_id")
+    row = rows[0]
     subs = [
         SubOrder(
-            id=sub.id,
-            order_id=sub.order_id,
-            line_no=sub.line_no,
-            product_id=sub.product_id,
-            quantity=sub.quantity,
-            unit_price_fen=sub.unit_price_fen,
-            goods_fen=sub.goods_fen,
-            entrusted=sub.entrusted,
-            refunded_fen=sub.refunded_fen,
-            refunded_before_shipment=sub.refunded_before_shipment,
-            fee_fen=sub.fee_fen,
-            tier=sub.tier,
-            terms_at_payment=sub.terms_at_payment,
+            id=sub.sub_id,
+            order_id=sub.sub_order_id,
+            line_no=sub.sub_line_no,
+            product_id=sub.sub_product_id,
+            quantity=sub.sub_quantity,
+            unit_price_fen=sub.sub_unit_price_fen,
+            goods_fen=sub.sub_goods_fen,
+            entrusted=sub.sub_entrusted,
+            refunded_fen=sub.sub_refunded_fen,
+            refunded_before_shipment=sub.sub_refunded_before_shipment,
+            fee_fen=sub.sub_fee_fen,
+            tier=sub.sub_tier,
+            terms_at_payment=sub.sub_terms_at_payment,
         )
-        for sub in connection.execute(_SUBS_OF_ORDER, {"order_id": order_id})
+        for sub in rows
+        if sub.sub_id is not None
     ]
     return Order(
         id=row.id,
