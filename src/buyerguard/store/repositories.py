@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, union_all, update
 
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.domain.parties import Address, Buyer
@@ -35,6 +37,7 @@ _ORDER_UPDATE = (
     update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
 )
 _SUB_UPDATE = update(sub_orders).where(sub_orders.c.id == bindparam("sub_order_id"))
+_LOADED_SUBS = "buyerguard.loaded_sub_orders"  # connection.info: (transaction, {id: values})
 _TRANSITION_INSERT = insert(order_transitions)
 
 
@@ -138,6 +141,24 @@ def _sub_values(sub: SubOrder) -> dict[str, Any]:
     }
 
 
+def _sub_values_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "sub_order_id"}
+
+
+def _loaded(connection: Connection) -> dict[str, dict[str, Any]]:
+    """The sub-orders as this transaction loaded (or last saved) them, so that a save
+    writes only those that changed (copies: a command may change a value in place).
+    Kept per transaction: another transaction on the same pooled connection starts with
+    none (every sub-order it saves is written)."""
+    current = connection.get_transaction()
+    kept = connection.info.get(_LOADED_SUBS)
+    if kept is None or kept[0] is not current:
+        kept = (current, {})
+        connection.info[_LOADED_SUBS] = kept
+    loaded: dict[str, dict[str, Any]] = kept[1]
+    return loaded
+
+
 def _new_sub_values(sub: SubOrder) -> dict[str, Any]:
     return {"id": sub.id, "order_id": sub.order_id, "line_no": sub.line_no, **_sub_values(sub)}
 
@@ -186,6 +207,7 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
         for sub in rows
         if sub.sub_id is not None
     ]
+    _loaded(connection).update((sub.id, copy.deepcopy(_sub_values(sub))) for sub in subs)
     return Order(
         id=row.id,
         buyer_id=row.buyer_id,
@@ -211,29 +233,63 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _order_update_with_transitions(count: int) -> Update:
+    """PostgreSQL: the order's UPDATE with its `count` new transitions inserted in the same
+    statement (parameters `transition<i>_<column>`; never a column name of `orders`, which
+    an UPDATE would also SET)."""
+    columns = [column for column in order_transitions.c if column.name != "id"]
+    rows = union_all(
+        *(
+            select(
+                *(
+                    bindparam(f"transition{index}_{column.name}", type_=column.type)
+                    for column in columns
+                )
+            )
+            for index in range(count)
+        )
+    )
+    # INSERT … SELECT rather than a multi-row VALUES, which SQLAlchemy compiles anew each time
+    new = insert(order_transitions).from_select([column.name for column in columns], rows)
+    return _ORDER_UPDATE.add_cte(new.cte("transitions"))
+
+
 def save_order(connection: Connection, order: Order, actor: str, now: datetime) -> None:
     """Persist state, sub-orders and the transitions made since loading."""
-    connection.execute(_ORDER_UPDATE, {"order_id": order.id, **_order_values(order)})
-    connection.execute(
-        _SUB_UPDATE,
-        [{"sub_order_id": sub.id, **_sub_values(sub)} for sub in order.sub_orders],
-    )
-    if order.transitions:
-        connection.execute(
-            _TRANSITION_INSERT,
-            [
-                {
-                    "order_id": order.id,
-                    "command": transition.command,
-                    "from_state": transition.from_state.value,
-                    "to_state": transition.to_state.value,
-                    "occurred_at": transition.occurred_at,
-                    "recorded_at": now,
-                    "actor": actor,
-                }
-                for transition in order.transitions
-            ],
-        )
+    transitions = [
+        {
+            "order_id": order.id,
+            "command": transition.command,
+            "from_state": transition.from_state.value,
+            "to_state": transition.to_state.value,
+            "occurred_at": transition.occurred_at,
+            "recorded_at": now,
+            "actor": actor,
+        }
+        for transition in order.transitions
+    ]
+    values = {"order_id": order.id, **_order_values(order)}
+    if transitions and is_postgres(connection):  # one round trip for the order and its moves
+        numbered = {
+            f"transition{index}_{name}": value
+            for index, row in enumerate(transitions)
+            for name, value in row.items()
+        }
+        connection.execute(_order_update_with_transitions(len(transitions)), values | numbered)
+    else:
+        connection.execute(_ORDER_UPDATE, values)
+        if transitions:
+            connection.execute(_TRANSITION_INSERT, transitions)
+    loaded = _loaded(connection)
+    changed = [
+        {"sub_order_id": sub.id, **sub_values}
+        for sub in order.sub_orders
+        if loaded.get(sub.id) != (sub_values := _sub_values(sub))
+    ]
+    if changed:  # most facts (shipment, signing) change no sub-order: no statement
+        connection.execute(_SUB_UPDATE, changed)
+        loaded.update((row["sub_order_id"], copy.deepcopy(_sub_values_of(row))) for row in changed)
     order.transitions.clear()
 
 
