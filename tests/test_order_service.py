@@ -275,3 +275,25 @@ def test_a_save_writes_what_changed_in_place_and_across_transactions(demo: Runti
             order.sub_orders[0].terms_at_payment = {"note": "next transaction"}
             order.sub_orders[1].fee_fen = 9
             repositories.save_order(ctx.connection, order, "test", ctx.now())
+
+
+def test_an_order_id_taken_or_a_product_missing_refuses_the_order_and_writes_nothing(
+    demo: Runtime,
+) -> None:
+    """Placement reads every line's product in one statement and inserts the order and its
+    sub-orders in one (PostgreSQL): a missing product on any line, or an id already taken,
+    still refuses the whole order."""
+    from buyerguard.store.tables import sub_orders
+
+    place(demo, "O1", ("P-cups", 10))
+    with pytest.raises(BuyerguardError) as taken:
+        place(demo, "O1", ("P-towels", 2), ("P-cups", 3))
+    assert taken.value.code == "order_exists"
+    with pytest.raises(BuyerguardError) as missing:
+        place(demo, "O2", ("P-cups", 10), ("P-none", 1))
+    assert (missing.value.code, missing.value.field) == ("product_not_found", "product_id")
+    with demo.reading(OPERATOR) as ctx:
+        lines = ctx.connection.execute(
+            select(sub_orders.c.id, sub_orders.c.product_id).order_by(sub_orders.c.id)
+        ).all()
+    assert [tuple(line) for line in lines] == [("O1-1", "P-cups")]

@@ -125,9 +125,12 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
     subs: list[SubOrder] = []
     merchant_ids = set()
     goods_total_fen = 0
+    listed = repositories.get_products(ctx.connection, [line.product_id for line in command.lines])
     for line_no, line in enumerate(command.lines, start=1):
         field = f"lines[{line_no - 1}]"
-        product = repositories.get_product(ctx.connection, line.product_id)
+        product = listed.get(line.product_id)
+        if product is None:
+            raise NotFound("product_not_found", f"no product {line.product_id}", "product_id")
         merchant_ids.add(product.merchant_id)
         tier = tier_for_line(product, line.tier, f"{field}.tier")
         if line.quantity < tier.moq:

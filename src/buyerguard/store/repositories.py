@@ -7,7 +7,18 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, insert, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.domain.parties import Address, Buyer
@@ -18,8 +29,9 @@ from buyerguard.store.catalogue import get_merchant as get_merchant
 from buyerguard.store.catalogue import get_merchant_version as get_merchant_version
 from buyerguard.store.catalogue import get_product as get_product
 from buyerguard.store.catalogue import get_product_version as get_product_version
+from buyerguard.store.catalogue import get_products as get_products
 from buyerguard.store.catalogue import list_products as list_products
-from buyerguard.store.db import is_postgres
+from buyerguard.store.db import insert_if_absent, is_postgres
 from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
 
 # Built once: the order commands run these on every fact (parameters, not inlined values).
@@ -39,6 +51,7 @@ _ORDER_UPDATE = (
 _SUB_UPDATE = update(sub_orders).where(sub_orders.c.id == bindparam("sub_order_id"))
 _LOADED_SUBS = "buyerguard.loaded_sub_orders"  # connection.info: (transaction, {id: values})
 _TRANSITION_INSERT = insert(order_transitions)
+_SUB_INSERT = insert(sub_orders)
 
 
 def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
@@ -163,21 +176,61 @@ def _new_sub_values(sub: SubOrder) -> dict[str, Any]:
     return {"id": sub.id, "order_id": sub.order_id, "line_no": sub.line_no, **_sub_values(sub)}
 
 
-def add_order(connection: Connection, order: Order) -> None:
-    _require_new(connection, orders, "order", order.id)
-    connection.execute(
-        insert(orders).values(
-            id=order.id,
-            buyer_id=order.buyer_id,
-            merchant_id=order.merchant_id,
-            destination_region=order.destination_region,
-            shipping_fen=order.shipping_fen,
-            placed_at=order.placed_at,
-            version=1,
-            **_order_values(order),
+@functools.lru_cache(maxsize=16)
+def _order_insert(line_count: int) -> Select[Any]:
+    """PostgreSQL: the order (skipped if its id is taken) and, only if it went in, its
+    `line_count` sub-orders, in one statement; answers how many orders it inserted.
+    Parameters `order_<column>` and `line<i>_<column>`."""
+    order_columns = list(orders.c)
+    line_columns = list(sub_orders.c)
+    new_order = (
+        postgresql_insert(orders)
+        .values({c.name: bindparam(f"order_{c.name}", type_=c.type) for c in order_columns})
+        .on_conflict_do_nothing()
+        .returning(orders.c.id)
+        .cte("new_order")
+    )
+    lines = union_all(
+        *(
+            select(
+                *(bindparam(f"line{i}_{c.name}", type_=c.type) for c in line_columns)
+            ).select_from(new_order)
+            for i in range(line_count)
         )
     )
-    connection.execute(insert(sub_orders), [_new_sub_values(sub) for sub in order.sub_orders])
+    write_lines = (
+        insert(sub_orders).from_select([c.name for c in line_columns], lines).cte("new_lines")
+    )
+    return select(select(func.count()).select_from(new_order).scalar_subquery()).add_cte(
+        write_lines
+    )
+
+
+def add_order(connection: Connection, order: Order) -> None:
+    """Insert a new order and its sub-orders; `order_exists` if its id is taken (the
+    insert skips it: no look first, no race between the look and the insert)."""
+    row = {
+        "id": order.id,
+        "buyer_id": order.buyer_id,
+        "merchant_id": order.merchant_id,
+        "destination_region": order.destination_region,
+        "shipping_fen": order.shipping_fen,
+        "placed_at": order.placed_at,
+        "version": 1,
+        **_order_values(order),
+    }
+    lines = [_new_sub_values(sub) for sub in order.sub_orders]
+    if is_postgres(connection):
+        parameters = {f"order_{name}": value for name, value in row.items()}
+        for index, line in enumerate(lines):
+            parameters.update((f"line{index}_{name}", value) for name, value in line.items())
+        inserted = connection.execute(_order_insert(len(lines)), parameters).scalar_one()
+    else:
+        inserted = len(insert_if_absent(connection, orders, row, orders.c.id).all())
+        if inserted:
+            connection.execute(_SUB_INSERT, lines)
+    if not inserted:
+        raise Conflict("order_exists", f"order {order.id} already exists", "id")
 
 
 def get_order(connection: Connection, order_id: str, *, for_update: bool = False) -> Order:
