@@ -49,6 +49,25 @@ def test_audit_by_subject_actor_and_time(api: Api, clock: SimulatedClock) -> Non
     assert not rest["has_more"] and rest["items"] == everything[1:]
 
 
+def test_a_command_writes_its_audit_with_its_answer_once(api: Api) -> None:
+    """A command's audit rows are written with its stored answer (one statement on
+    PostgreSQL): keyed or not, once per command; a replay or a refusal writes none."""
+    assert (
+        api.post("marketplace", "/v1/orders", {"id": "O-k1", **ORDER}, key="k-1").status_code == 201
+    )
+    again = api.post("marketplace", "/v1/orders", {"id": "O-k1", **ORDER}, key="k-1")
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
+    assert api.post("marketplace", "/v1/orders/O-k1/payment", {"amount": "1.00"}).status_code == 422
+    assert (
+        api.post("marketplace", "/v1/orders/O-k1/payment", {"amount": "360.00"}).status_code == 200
+    )
+    items = api.get("operator", "/v1/audit?subject=O-k1").json()["items"]
+    assert [item["command"] for item in items] == ["place_order", "pay_order"]
+    assert items[0]["details"] == {"total_fen": 36000}
+    answer = api.post("marketplace", "/v1/orders", {"id": "O-k1", **ORDER}, key="k-1").json()
+    assert answer["id"] == "O-k1"
+
+
 def test_audit_is_the_operators_and_bad_filters_are_refused(api: Api) -> None:
     for role in ("marketplace", "merchant", "buyer"):
         assert_refused(api.get(role, "/v1/audit"), 403, "forbidden")

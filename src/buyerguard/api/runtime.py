@@ -7,6 +7,7 @@ response under the key, and commits, so a refused request stores nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.bootstrap import Runtime
@@ -24,9 +25,10 @@ from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
 from buyerguard.logs import get_logger
 from buyerguard.services.context import Actor, Context
+from buyerguard.services.records import write_audit_rows
 from buyerguard.services.tokens import authenticate
-from buyerguard.store.db import insert_if_absent, read_transaction, retrying
-from buyerguard.store.tables import idempotency_keys
+from buyerguard.store.db import insert_if_absent, is_postgres, read_transaction, retrying
+from buyerguard.store.tables import audit_log, idempotency_keys
 
 log = get_logger(__name__)
 MAX_KEY_LENGTH = 200
@@ -36,6 +38,39 @@ _ANSWER_UPDATE = update(idempotency_keys).where(  # built once: every keyed comm
     idempotency_keys.c.route == bindparam("key_route"),
     idempotency_keys.c.key == bindparam("key_value"),
 )
+
+
+@functools.lru_cache(maxsize=8)
+def _answer_with_audit(count: int) -> Update:
+    """PostgreSQL: the answer stored under its key and the command's `count` audit rows
+    inserted in the same statement (parameters `audit<i>_<column>`)."""
+    columns = [column for column in audit_log.c if column.name != "id"]
+    rows = union_all(
+        *(
+            select(*(bindparam(f"audit{i}_{c.name}", type_=c.type) for c in columns))
+            for i in range(count)
+        )
+    )
+    new = insert(audit_log).from_select([column.name for column in columns], rows)
+    return _ANSWER_UPDATE.add_cte(new.cte("new_audit"))
+
+
+def _store_answer(
+    connection: Connection, audit_rows: list[dict[str, Any]], answer: dict[str, Any] | None
+) -> None:
+    """Write the command's audit rows and, for a keyed command, its answer: one round trip
+    on PostgreSQL."""
+    if answer is not None and audit_rows and is_postgres(connection):
+        numbered = {
+            f"audit{index}_{name}": value
+            for index, row in enumerate(audit_rows)
+            for name, value in row.items()
+        }
+        connection.execute(_answer_with_audit(len(audit_rows)), answer | numbered)
+        return
+    write_audit_rows(connection, audit_rows)
+    if answer is not None:
+        connection.execute(_ANSWER_UPDATE, answer)
 
 
 def runtime(request: Request) -> Runtime:
@@ -160,20 +195,18 @@ def execute_command(
                 replayed = _replay(connection, actor, route, key, request_hash)
                 if replayed is not None:
                     return replayed
-        status_code, payload = handler(
-            Context(connection, actor, rt.clock, rt.rulebooks, rt.history)
-        )
+        ctx = Context(connection, actor, rt.clock, rt.rulebooks, rt.history, audit_rows=[])
+        status_code, payload = handler(ctx)
+        answer = None
         if key is not None:
-            connection.execute(
-                _ANSWER_UPDATE,
-                {
-                    "key_principal": actor.label,
-                    "key_route": route,
-                    "key_value": key,
-                    "status_code": status_code,
-                    "response_body": json.dumps(payload),
-                },
-            )
+            answer = {
+                "key_principal": actor.label,
+                "key_route": route,
+                "key_value": key,
+                "status_code": status_code,
+                "response_body": json.dumps(payload),
+            }
+        _store_answer(connection, ctx.audit_rows or [], answer)
         return Answer(status_code, payload)
 
     try:

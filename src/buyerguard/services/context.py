@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -46,6 +47,9 @@ class Context:
     clock: Clock
     rulebooks: RulebookSet
     history: ShipmentHistory = field(default_factory=ShipmentHistory)
+    # A list: audit records wait here and the command writes them with its answer (one
+    # round trip, api/runtime.py); None: each is written at once.
+    audit_rows: list[dict[str, Any]] | None = None
 
     def now(self) -> datetime:
         return ensure_utc(self.clock.now())

@@ -154,18 +154,27 @@ def case_decisions(connection: Connection, order_id: str, case_id: str) -> list[
 def audit(
     ctx: Context, command: str, subject_id: str, occurred_at: datetime, **details: Any
 ) -> None:
-    ctx.connection.execute(
-        _AUDIT_INSERT,
-        {
-            "actor": ctx.actor.label,
-            "token_id": ctx.actor.token_id,
-            "command": command,
-            "subject_id": subject_id,
-            "occurred_at": occurred_at,
-            "recorded_at": ctx.now(),
-            "details": details,
-        },
-    )
+    """Record who did what to which subject: at once, or with the command's answer when the
+    command collects its audit rows (`Context.audit_rows`)."""
+    row = {
+        "actor": ctx.actor.label,
+        "token_id": ctx.actor.token_id,
+        "command": command,
+        "subject_id": subject_id,
+        "occurred_at": occurred_at,
+        "recorded_at": ctx.now(),
+        "details": details,
+    }
+    if ctx.audit_rows is not None:
+        ctx.audit_rows.append(row)
+    else:
+        ctx.connection.execute(_AUDIT_INSERT, row)
+
+
+def write_audit_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write audit rows a command collected (`Context.audit_rows`)."""
+    if rows:
+        connection.execute(_AUDIT_INSERT, rows)
 
 
 @dataclass(frozen=True)
