@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 
 from buyerguard.api import case_views, money_views, views
 from buyerguard.api.case_schemas import CaseActionIn, CaseIn, EvidenceIn
@@ -224,14 +225,16 @@ def apply_fact(
     subject_id: str | None,
     body: BaseModel,
     key: str | None,
+    held_connection: Connection | None = None,
 ) -> Answer:
-    """Apply one fact as its own command (its own transaction and idempotency key)."""
+    """Apply one fact as its own command (its own transaction and idempotency key), on
+    `held_connection` when the caller holds one for many facts."""
     fact = FACT_KINDS[kind]
 
     def handle(ctx: Context) -> tuple[int, Any]:
         return fact.status_code, fact.apply(ctx, subject_id, body)
 
-    return execute_command(rt, actor, fact.route(subject_id), key, body, handle)
+    return execute_command(rt, actor, fact.route(subject_id), key, body, handle, held_connection)
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,15 @@ def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactRes
     written for it), and never holds up other orders. Everything answered
     `applied` has committed before the batch answers.
     """
+    # One connection for the whole batch: each fact is still its own transaction, but
+    # none checks a connection out of the pool (and pings it) for itself.
+    with rt.engine.connect() as connection:
+        return _apply_each(rt, actor, envelopes, connection)
+
+
+def _apply_each(
+    rt: Runtime, actor: Actor, envelopes: list[Any], connection: Connection
+) -> list[FactResult]:
     refused_orders: set[str] = set()
     results: list[FactResult] = []
     for index, envelope in enumerate(envelopes):
@@ -303,7 +315,7 @@ def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactRes
             except ValidationError as exc:
                 raise validation_refusal(exc.errors(), prefix="body") from None
             key = envelope.idempotency_key
-            answer = apply_fact(rt, actor, envelope.kind, subject_id, body, key)
+            answer = apply_fact(rt, actor, envelope.kind, subject_id, body, key, connection)
         except BuyerguardError as exc:
             if order is not None:
                 refused_orders.add(order)

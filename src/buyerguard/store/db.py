@@ -108,17 +108,24 @@ def is_contention(exc: BaseException) -> bool:
     return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
-def retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
+def retrying(
+    engine: Engine, work: Callable[[Connection], T], connection: Connection | None = None
+) -> T:
     """Run `work` in one transaction, again (bounded, with jitter) when contention aborts it.
 
     Every try starts from a clean rollback, so a retried command does its whole
     work again, idempotency claim included. When contention outlasts the tries
-    the caller gets `Busy` (503, retry later) and nothing was written.
+    the caller gets `Busy` (503, retry later) and nothing was written. With
+    `connection` (one the caller holds for many commands, as a batch does), each
+    try is a transaction on it instead of on a connection checked out for it.
     """
     for attempt in range(COMMAND_ATTEMPTS):
         try:
-            with transaction(engine) as connection:
-                return work(connection)
+            if connection is not None:
+                with connection.begin():
+                    return work(connection)
+            with transaction(engine) as checked_out:
+                return work(checked_out)
         except DBAPIError as exc:
             if not is_contention(exc):
                 raise
