@@ -349,3 +349,41 @@ def test_zero_unit_price_and_empty_refund_list_are_refused(api: Api, rt: Runtime
     empty = api.post("marketplace", "/v1/orders/O-1/refund-before-shipment", {"sub_order_ids": []})
     assert_refused(empty, 422, "sub_order_ids_empty", "sub_order_ids")
     assert row_counts(rt) == before
+
+
+@pytest.mark.parametrize("cache_seconds", [0.0, 0.5])
+def test_a_revoked_token_stops_working_within_the_token_cache(
+    rt: Runtime, clock: SimulatedClock, cache_seconds: float
+) -> None:
+    """A worker keeps an accepted token `token_cache_seconds` of real time: revoked after
+    use, it still works until then (never with 0) and is refused after; expiry is checked on
+    every request, cached or not."""
+    import time
+
+    from buyerguard.api.app import create_app
+    from tests.schema_conformance import checked_client
+
+    with rt.writing(OPERATOR) as ctx:
+        kept = create_token(ctx.connection, Role.OPERATOR, None, ctx.now())
+        short = create_token(
+            ctx.connection,
+            Role.OPERATOR,
+            None,
+            ctx.now(),
+            expires_at=ctx.now() + timedelta(hours=1),
+        )
+    with checked_client(create_app(rt, token_cache_seconds=cache_seconds)) as client:
+
+        def status(secret: str) -> int:
+            answer = client.get("/v1/orders", headers={"Authorization": f"Bearer {secret}"})
+            return answer.status_code
+
+        assert status(kept.secret) == 200 and status(short.secret) == 200
+        with rt.writing(OPERATOR) as ctx:
+            revoke_token(ctx.connection, kept.token_id, ctx.now())
+        assert status(kept.secret) == (200 if cache_seconds else 401)
+        time.sleep(cache_seconds)
+        assert status(kept.secret) == 401
+        clock.advance(timedelta(hours=1))
+        expired = client.get("/v1/orders", headers={"Authorization": f"Bearer {short.secret}"})
+        assert_refused(expired, 401, "token_expired")

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     idempotency_key_days: int = Field(
         default=7, ge=1, le=3650, description="keep each Idempotency-Key (and its answer) this long"
     )
+    token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description="an accepted API token is looked up again after this many seconds, so a"
+        " revoked token stops working within it; 0: on every request",
+    )
     log_level: LogLevel = "info"
     log_format: LogFormat = Field(
         default="json", description="json: one JSON object per line; console: for people"

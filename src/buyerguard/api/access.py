@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
-from buyerguard.api.runtime import current_actor
+from buyerguard.api.runtime import cached_actor, current_actor
 from buyerguard.errors import Forbidden, NotFound
 from buyerguard.services.context import Context, Role
 
@@ -46,7 +46,10 @@ class GuardedRoute(APIRoute):
         path = self.path
 
         async def guarded(request: Request) -> Response:
-            actor = await run_in_threadpool(current_actor, request)
+            # A token seen in the last seconds needs no database and no thread.
+            actor = cached_actor(request)
+            if actor is None:
+                actor = await run_in_threadpool(current_actor, request)
             if actor.role not in allowed:
                 raise Forbidden(
                     "forbidden",

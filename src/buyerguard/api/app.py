@@ -23,11 +23,13 @@ from buyerguard.api.metrics import count_committed_transfers, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
+from buyerguard.api.token_cache import TokenCache
 from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Busy, BuyerguardError
 from buyerguard.logs import get_logger
 from buyerguard.scheduler import Scheduler
+from buyerguard.settings import settings
 from buyerguard.store.migrate import require_migrated
 
 # Swagger UI 5 (renders OpenAPI 3.1), shipped inside the fastapi-offline wheel: no CDN.
@@ -68,9 +70,14 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 def create_app(
-    rt: Runtime, *, run_scheduler: bool = False, scheduler_interval_seconds: float = 1.0
+    rt: Runtime,
+    *,
+    run_scheduler: bool = False,
+    scheduler_interval_seconds: float = 1.0,
+    token_cache_seconds: float | None = None,
 ) -> FastAPI:
-    """Build the app; with `run_scheduler` a background thread fires due timers."""
+    """Build the app; with `run_scheduler` a background thread fires due timers.
+    `token_cache_seconds`: how long an accepted token is kept (default: the setting)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +108,9 @@ def create_app(
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.runtime = rt
+    app.state.token_cache = TokenCache(
+        settings().token_cache_seconds if token_cache_seconds is None else token_cache_seconds
+    )
     app.mount("/static/swagger", StaticFiles(directory=str(SWAGGER_ASSETS)), name="swagger")
 
     @app.get("/docs", include_in_schema=False)

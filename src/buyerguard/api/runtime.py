@@ -20,13 +20,14 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Update, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
+from buyerguard.api.token_cache import TokenCache
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
 from buyerguard.logs import get_logger
 from buyerguard.services.context import Actor, Context
 from buyerguard.services.records import write_audit_rows
-from buyerguard.services.tokens import authenticate
+from buyerguard.services.tokens import authenticate_hash, token_hash
 from buyerguard.store.db import insert_if_absent, is_postgres, read_transaction, retrying
 from buyerguard.store.tables import audit_log, idempotency_keys
 
@@ -79,18 +80,39 @@ def runtime(request: Request) -> Runtime:
     return value
 
 
-def current_actor(request: Request) -> Actor:
-    """The caller, from `Authorization: Bearer <token>` (looked up once per request)."""
-    known = getattr(request.state, "actor", None)
-    if isinstance(known, Actor):
-        return known
+def _bearer_hash(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("token_missing", "send Authorization: Bearer <token>", "authorization")
+    return token_hash(secret.strip())
+
+
+def cached_actor(request: Request) -> Actor | None:
+    """The caller, if this request or a recent one with its token found it (no database);
+    None: `current_actor` must look the token up."""
+    known = getattr(request.state, "actor", None)
+    if isinstance(known, Actor):
+        return known
+    cache = request.app.state.token_cache
+    assert isinstance(cache, TokenCache)
+    actor = cache.get(_bearer_hash(request), ensure_utc(runtime(request).clock.now()))
+    if actor is not None:
+        request.state.actor = actor
+    return actor
+
+
+def current_actor(request: Request) -> Actor:
+    """The caller, from `Authorization: Bearer <token>`: looked up once per request, and
+    kept for the token cache's few seconds (api/token_cache.py)."""
+    known = cached_actor(request)
+    if known is not None:
+        return known
+    hashed = _bearer_hash(request)
     rt = runtime(request)
     with read_transaction(rt.engine) as connection:
-        actor = authenticate(connection, secret.strip(), ensure_utc(rt.clock.now()))
+        actor, expires_at = authenticate_hash(connection, hashed, ensure_utc(rt.clock.now()))
+    request.app.state.token_cache.put(hashed, actor, expires_at)
     request.state.actor = actor
     return actor
 
@@ -173,11 +195,13 @@ def execute_command(
     key: str | None,
     body: BaseModel | None,
     handler: Handler,
+    held_connection: Connection | None = None,
 ) -> Answer:
     """One command in one transaction: replay or refuse a repeated key, run, store the answer.
 
     `route` (method and path) scopes the key, so a fact sent alone or in a batch
-    replays the same answer. A refusal raises and stores nothing.
+    replays the same answer. A refusal raises and stores nothing. `held_connection`:
+    run on this one (a batch holds one for all its facts) instead of checking one out.
     """
     check_idempotency_key(key)
     request_hash = _request_hash(body)
@@ -210,7 +234,7 @@ def execute_command(
         return Answer(status_code, payload)
 
     try:
-        answer = retrying(rt.engine, attempt)
+        answer = retrying(rt.engine, attempt, held_connection)
     except IntegrityError as exc:
         # A concurrent request with the same key (or id) committed first.
         if key is not None:

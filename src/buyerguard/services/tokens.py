@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from buyerguard.errors import InvalidInput, NotFound, Unauthorized
 from buyerguard.services.context import Actor, Role
@@ -66,17 +66,34 @@ def create_token(
     return IssuedToken(token_id, secret, role, party_id, expires_at)
 
 
-def authenticate(connection: Connection, secret: str, now: datetime) -> Actor:
-    row = connection.execute(
-        select(api_tokens).where(api_tokens.c.token_hash == _hash(secret))
-    ).first()
+_TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
+
+
+def token_hash(secret: str) -> str:
+    """What the store keeps of a token (and what a cache of looked-up tokens is keyed by)."""
+    return _hash(secret)
+
+
+def refuse_expired(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise Unauthorized("token_expired", "this token has expired", "authorization")
+
+
+def authenticate_hash(
+    connection: Connection, hashed: str, now: datetime
+) -> tuple[Actor, datetime | None]:
+    """The caller a token's hash stands for, and when the token expires (None: never)."""
+    row = connection.execute(_TOKEN_BY_HASH, {"token_hash": hashed}).first()
     if row is None:
         raise Unauthorized("token_unknown", "unknown bearer token", "authorization")
     if row.revoked_at is not None:
         raise Unauthorized("token_revoked", "this token was revoked", "authorization")
-    if row.expires_at is not None and row.expires_at <= now:
-        raise Unauthorized("token_expired", "this token has expired", "authorization")
-    return Actor(Role(row.role), row.party_id, row.id)
+    refuse_expired(row.expires_at, now)
+    return Actor(Role(row.role), row.party_id, row.id), row.expires_at
+
+
+def authenticate(connection: Connection, secret: str, now: datetime) -> Actor:
+    return authenticate_hash(connection, _hash(secret), now)[0]
 
 
 def list_tokens(connection: Connection, now: datetime) -> list[dict[str, object]]:
