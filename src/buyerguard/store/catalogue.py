@@ -331,7 +331,12 @@ _PRODUCT_WITH_TIERS = (
     .where(products.c.id == bindparam("product_id"))
     .order_by(product_tiers.c.position)
 )
-_PRODUCT_WITH_TIERS_LOCKED = _PRODUCT_WITH_TIERS.with_for_update(of=products)
+# A catalogue update locks the product's row first, then reads it with its tiers in a
+# statement of its own: one statement that waited for the lock would return the latest
+# product row but the tiers as of its start (a concurrent update replaces them).
+_LOCK_PRODUCT = (
+    select(products.c.id).where(products.c.id == bindparam("product_id")).with_for_update()
+)
 _PRODUCTS_WITH_TIERS = (  # an order's lines: every product in one round trip
     select(products, *(column.label(f"tier_{column.name}") for column in product_tiers.c))
     .outerjoin(product_tiers, product_tiers.c.product_id == products.c.id)
@@ -365,9 +370,9 @@ def get_product_version(
     connection: Connection, product_id: str, *, for_update: bool = False
 ) -> tuple[Product, int]:
     """The product as listed now, and its version; `for_update` locks its row (PostgreSQL)."""
-    locked = for_update and is_postgres(connection)
-    query = _PRODUCT_WITH_TIERS_LOCKED if locked else _PRODUCT_WITH_TIERS
-    rows = connection.execute(query, {"product_id": product_id}).mappings().all()
+    if for_update and is_postgres(connection):
+        connection.execute(_LOCK_PRODUCT, {"product_id": product_id})
+    rows = connection.execute(_PRODUCT_WITH_TIERS, {"product_id": product_id}).mappings().all()
     if not rows:
         raise NotFound("product_not_found", f"no product {product_id}", "product_id")
     return _products_of(list(rows))[product_id]

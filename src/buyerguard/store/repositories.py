@@ -36,15 +36,19 @@ from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, 
 
 # Built once: the order commands run these on every fact (parameters, not inlined values).
 # An order and its sub-orders in one round trip, built once: every fact about an order
-# reads one. A command that changes the order locks the order's row (PostgreSQL), never
-# the sub-orders' side of the join.
+# reads one. A command that changes the order locks the order's row and its sub-orders'
+# rows (PostgreSQL; lock order 2 in docs/architecture.md) in the same statement: a
+# statement that waited for a lock returns the latest version of each row it locked and
+# the version of its start for any other row, so locking only the order's row would
+# return sub-orders as they were before the transaction it waited for. Sub-orders are
+# only inserted with their order and never deleted, so every one is among the rows locked.
 _ORDER_WITH_SUBS = (
     select(orders, *(column.label(f"sub_{column.name}") for column in sub_orders.c))
-    .outerjoin(sub_orders, sub_orders.c.order_id == orders.c.id)
+    .join(sub_orders, sub_orders.c.order_id == orders.c.id)
     .where(orders.c.id == bindparam("order_id"))
     .order_by(sub_orders.c.line_no)
 )
-_ORDER_WITH_SUBS_LOCKED = _ORDER_WITH_SUBS.with_for_update(of=orders)
+_ORDER_WITH_SUBS_LOCKED = _ORDER_WITH_SUBS.with_for_update()
 _ORDER_UPDATE = (
     update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
 )
@@ -258,7 +262,6 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
             terms_at_payment=sub.sub_terms_at_payment,
         )
         for sub in rows
-        if sub.sub_id is not None
     ]
     _loaded(connection).update((sub.id, copy.deepcopy(_sub_values(sub))) for sub in subs)
     return Order(
