@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, Update, bindparam, insert, select, union_all, update
+from sqlalchemy import Connection, Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.api.token_cache import TokenCache
@@ -28,7 +28,14 @@ from buyerguard.logs import get_logger
 from buyerguard.services.context import Actor, Context
 from buyerguard.services.records import write_audit_rows
 from buyerguard.services.tokens import authenticate_hash, token_hash
-from buyerguard.store.db import insert_if_absent, is_postgres, read_transaction, retrying
+from buyerguard.store.db import (
+    insert_if_absent,
+    is_postgres,
+    numbered_parameters,
+    numbered_rows_insert,
+    read_transaction,
+    retrying,
+)
 from buyerguard.store.tables import audit_log, idempotency_keys
 
 log = get_logger(__name__)
@@ -46,13 +53,7 @@ def _answer_with_audit(count: int) -> Update:
     """PostgreSQL: the answer stored under its key and the command's `count` audit rows
     inserted in the same statement (parameters `audit<i>_<column>`)."""
     columns = [column for column in audit_log.c if column.name != "id"]
-    rows = union_all(
-        *(
-            select(*(bindparam(f"audit{i}_{c.name}", type_=c.type) for c in columns))
-            for i in range(count)
-        )
-    )
-    new = insert(audit_log).from_select([column.name for column in columns], rows)
+    new = numbered_rows_insert(audit_log, columns, count, "audit")
     return _ANSWER_UPDATE.add_cte(new.cte("new_audit"))
 
 
@@ -62,11 +63,7 @@ def _store_answer(
     """Write the command's audit rows and, for a keyed command, its answer: one round trip
     on PostgreSQL."""
     if answer is not None and audit_rows and is_postgres(connection):
-        numbered = {
-            f"audit{index}_{name}": value
-            for index, row in enumerate(audit_rows)
-            for name, value in row.items()
-        }
+        numbered = numbered_parameters(audit_rows, "audit")
         connection.execute(_answer_with_audit(len(audit_rows)), answer | numbered)
         return
     write_audit_rows(connection, audit_rows)

@@ -17,7 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, CursorResult, Engine, Insert, Table, create_engine, event
+from sqlalchemy import (
+    Column,
+    Connection,
+    CursorResult,
+    Engine,
+    FromClause,
+    Insert,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -173,3 +187,30 @@ def insert_if_absent(
     """
     statement = ignoring_insert(connection.dialect.name, table, returning)
     return connection.execute(statement, values)
+
+
+def numbered_rows_insert(
+    table: Table,
+    columns: list[Column[Any]],
+    count: int,
+    prefix: str,
+    gate: FromClause | None = None,
+) -> Insert:
+    """An INSERT of `count` rows given as parameters `<prefix><i>_<column>`, for a statement
+    that writes them with others in one round trip (a data-modifying `WITH` on PostgreSQL).
+    INSERT … SELECT, not a multi-row VALUES, which SQLAlchemy compiles anew on every call.
+    With `gate`, each row is selected from it: no row is written if the gate has none."""
+    rows = []
+    for index in range(count):
+        row = select(*(bindparam(f"{prefix}{index}_{c.name}", type_=c.type) for c in columns))
+        rows.append(row.select_from(gate) if gate is not None else row)
+    return insert(table).from_select([column.name for column in columns], union_all(*rows))
+
+
+def numbered_parameters(rows: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """The parameters of `numbered_rows_insert` for these rows."""
+    return {
+        f"{prefix}{index}_{name}": value
+        for index, row in enumerate(rows)
+        for name, value in row.items()
+    }

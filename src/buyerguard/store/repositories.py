@@ -15,7 +15,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -31,7 +30,12 @@ from buyerguard.store.catalogue import get_product as get_product
 from buyerguard.store.catalogue import get_product_version as get_product_version
 from buyerguard.store.catalogue import get_products as get_products
 from buyerguard.store.catalogue import list_products as list_products
-from buyerguard.store.db import insert_if_absent, is_postgres
+from buyerguard.store.db import (
+    insert_if_absent,
+    is_postgres,
+    numbered_parameters,
+    numbered_rows_insert,
+)
 from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
 
 # Built once: the order commands run these on every fact (parameters, not inlined values).
@@ -185,26 +189,15 @@ def _order_insert(line_count: int) -> Select[Any]:
     """PostgreSQL: the order (skipped if its id is taken) and, only if it went in, its
     `line_count` sub-orders, in one statement; answers how many orders it inserted.
     Parameters `order_<column>` and `line<i>_<column>`."""
-    order_columns = list(orders.c)
-    line_columns = list(sub_orders.c)
     new_order = (
         postgresql_insert(orders)
-        .values({c.name: bindparam(f"order_{c.name}", type_=c.type) for c in order_columns})
+        .values({c.name: bindparam(f"order_{c.name}", type_=c.type) for c in orders.c})
         .on_conflict_do_nothing()
         .returning(orders.c.id)
         .cte("new_order")
     )
-    lines = union_all(
-        *(
-            select(
-                *(bindparam(f"line{i}_{c.name}", type_=c.type) for c in line_columns)
-            ).select_from(new_order)
-            for i in range(line_count)
-        )
-    )
-    write_lines = (
-        insert(sub_orders).from_select([c.name for c in line_columns], lines).cte("new_lines")
-    )
+    lines = numbered_rows_insert(sub_orders, list(sub_orders.c), line_count, "line", new_order)
+    write_lines = lines.cte("new_lines")
     return select(select(func.count()).select_from(new_order).scalar_subquery()).add_cte(
         write_lines
     )
@@ -226,8 +219,7 @@ def add_order(connection: Connection, order: Order) -> None:
     lines = [_new_sub_values(sub) for sub in order.sub_orders]
     if is_postgres(connection):
         parameters = {f"order_{name}": value for name, value in row.items()}
-        for index, line in enumerate(lines):
-            parameters.update((f"line{index}_{name}", value) for name, value in line.items())
+        parameters.update(numbered_parameters(lines, "line"))
         inserted = connection.execute(_order_insert(len(lines)), parameters).scalar_one()
     else:
         inserted = len(insert_if_absent(connection, orders, row, orders.c.id).all())
@@ -295,19 +287,7 @@ def _order_update_with_transitions(count: int) -> Update:
     statement (parameters `transition<i>_<column>`; never a column name of `orders`, which
     an UPDATE would also SET)."""
     columns = [column for column in order_transitions.c if column.name != "id"]
-    rows = union_all(
-        *(
-            select(
-                *(
-                    bindparam(f"transition{index}_{column.name}", type_=column.type)
-                    for column in columns
-                )
-            )
-            for index in range(count)
-        )
-    )
-    # INSERT … SELECT rather than a multi-row VALUES, which SQLAlchemy compiles anew each time
-    new = insert(order_transitions).from_select([column.name for column in columns], rows)
+    new = numbered_rows_insert(order_transitions, columns, count, "transition")
     return _ORDER_UPDATE.add_cte(new.cte("transitions"))
 
 
@@ -327,11 +307,7 @@ def save_order(connection: Connection, order: Order, actor: str, now: datetime) 
     ]
     values = {"order_id": order.id, **_order_values(order)}
     if transitions and is_postgres(connection):  # one round trip for the order and its moves
-        numbered = {
-            f"transition{index}_{name}": value
-            for index, row in enumerate(transitions)
-            for name, value in row.items()
-        }
+        numbered = numbered_parameters(transitions, "transition")
         connection.execute(_order_update_with_transitions(len(transitions)), values | numbered)
     else:
         connection.execute(_ORDER_UPDATE, values)
