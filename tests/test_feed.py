@@ -56,7 +56,10 @@ class CommitGate:
 
     def _on_statement(self, connection: Connection, *args: Any) -> None:
         parameters = args[2] if isinstance(args[2], dict) else {}
-        if "ledger_transfers" in args[1] and parameters.get("id") == self.transfer_id:
+        # The transfer's id: `id` in a plain insert (SQLite), `transfer_id` in PostgreSQL's
+        # one statement per transfer (ledger/legs.py)
+        posted = {parameters.get("id"), parameters.get("transfer_id")}
+        if "INSERT INTO ledger_transfers" in args[1] and self.transfer_id in posted:
             self.marked.add(id(connection))
 
     def _on_commit(self, connection: Connection) -> None:
