@@ -230,7 +230,8 @@ def add_order(connection: Connection, order: Order) -> None:
 
 
 def get_order(connection: Connection, order_id: str, *, for_update: bool = False) -> Order:
-    """Load an order; `for_update` locks its row (PostgreSQL) for the transaction."""
+    """Load an order; `for_update` locks its row and its sub-orders' (PostgreSQL) for the
+    transaction."""
     locked = for_update and is_postgres(connection)
     query = _ORDER_WITH_SUBS_LOCKED if locked else _ORDER_WITH_SUBS
     rows = connection.execute(query, {"order_id": order_id}).all()
