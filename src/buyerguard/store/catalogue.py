@@ -325,19 +325,13 @@ def _product(row: Any, tiers: list[dict[str, Any]]) -> Product:
 
 # A product and its tiers in one round trip, built once: every order line reads one. A
 # catalogue update locks the product's row (PostgreSQL; never the tiers' side of the join).
-_PRODUCT_WITH_TIERS = (
-    select(products, *(column.label(f"tier_{column.name}") for column in product_tiers.c))
-    .outerjoin(product_tiers, product_tiers.c.product_id == products.c.id)
-    .where(products.c.id == bindparam("product_id"))
-    .order_by(product_tiers.c.position)
-)
 # A catalogue update locks the product's row first, then reads it with its tiers in a
 # statement of its own: one statement that waited for the lock would return the latest
 # product row but the tiers as of its start (a concurrent update replaces them).
 _LOCK_PRODUCT = (
     select(products.c.id).where(products.c.id == bindparam("product_id")).with_for_update()
 )
-_PRODUCTS_WITH_TIERS = (  # an order's lines: every product in one round trip
+_PRODUCTS_WITH_TIERS = (  # products with their tiers, any number in one round trip
     select(products, *(column.label(f"tier_{column.name}") for column in product_tiers.c))
     .outerjoin(product_tiers, product_tiers.c.product_id == products.c.id)
     .where(products.c.id.in_(bindparam("product_ids", expanding=True)))
@@ -372,7 +366,7 @@ def get_product_version(
     """The product as listed now, and its version; `for_update` locks its row (PostgreSQL)."""
     if for_update and is_postgres(connection):
         connection.execute(_LOCK_PRODUCT, {"product_id": product_id})
-    rows = connection.execute(_PRODUCT_WITH_TIERS, {"product_id": product_id}).mappings().all()
+    rows = connection.execute(_PRODUCTS_WITH_TIERS, {"product_ids": [product_id]}).mappings().all()
     if not rows:
         raise NotFound("product_not_found", f"no product {product_id}", "product_id")
     return _products_of(list(rows))[product_id]
