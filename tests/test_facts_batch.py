@@ -96,3 +96,41 @@ def test_a_batch_is_bounded_and_for_the_marketplace(api: Api, rt: Runtime) -> No
     )
     assert_refused(api.post("buyer", "/v1/facts", {"facts": [placed("O-X")]}), 403, "forbidden")
     assert row_counts(rt) == before
+
+
+def fact_metrics(api: Api) -> dict[str, float]:
+    """The fact counters as /metrics exposes them, by sample name and labels."""
+    samples = {}
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith(("buyerguard_facts_total", "buyerguard_fact_statements_total")):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_each_fact_is_counted_by_outcome_with_the_statements_it_sent(api: Api) -> None:
+    before = fact_metrics(api)
+    batch = [
+        placed("O-M"),  # applied
+        placed("O-M"),  # replayed
+        fact("payment", "pay-O-none", "O-none", amount="360.00"),  # refused: no such order
+    ]
+    results = api.post("marketplace", "/v1/facts", {"facts": batch}).json()["results"]
+    assert [r["outcome"] for r in results] == ["applied", "replayed", "refused"]
+    alone = api.post("marketplace", "/v1/orders/O-M/payment", {"amount": "360.00"}, key="pay")
+    assert alone.status_code == 200
+    after = fact_metrics(api)
+
+    def added(sample: str) -> float:
+        return after.get(sample, 0.0) - before.get(sample, 0.0)
+
+    for kind, outcome in [
+        ("order", "applied"),
+        ("order", "replayed"),
+        ("payment", "refused"),
+        ("payment", "applied"),
+    ]:
+        assert added(f'buyerguard_facts_total{{kind="{kind}",outcome="{outcome}"}}') == 1
+    # Each sent at least its key's claim and one statement of its own; a payment far more.
+    assert added('buyerguard_fact_statements_total{kind="order"}') >= 4
+    assert added('buyerguard_fact_statements_total{kind="payment"}') >= 6

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from buyerguard import __version__
 from buyerguard.api.answers import Health, answers
-from buyerguard.api.metrics import count_committed_transfers, exposition
+from buyerguard.api.metrics import count_committed_transfers, count_statements, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
 from buyerguard.api.routes import router
@@ -182,5 +182,6 @@ def create_app(
     app.include_router(router)
     app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     count_committed_transfers(rt.engine)
+    count_statements(rt.engine)
     app.add_middleware(RequestIds)
     return app

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from buyerguard.api import case_views, money_views, views
 from buyerguard.api.case_schemas import CaseActionIn, CaseIn, EvidenceIn
+from buyerguard.api.metrics import observed_fact
 from buyerguard.api.runtime import Answer, execute_command
 from buyerguard.api.schemas import (
     ExecutionIn,
@@ -234,7 +235,12 @@ def apply_fact(
     def handle(ctx: Context) -> tuple[int, Any]:
         return fact.status_code, fact.apply(ctx, subject_id, body)
 
-    return execute_command(rt, actor, fact.route(subject_id), key, body, handle, held_connection)
+    with observed_fact(kind) as answered:
+        answer = execute_command(
+            rt, actor, fact.route(subject_id), key, body, handle, held_connection
+        )
+        answered.outcome = "replayed" if answer.replayed else "applied"
+    return answer
 
 
 @dataclass(frozen=True)

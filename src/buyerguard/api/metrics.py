@@ -1,8 +1,10 @@
 """Prometheus metrics at `/metrics` (prometheus-client).
 
 Counted in each process as things happen: request latency by route template
-(bounded labels: never the raw path), and ledger transfers by kind, counted
-when their transaction commits (a rolled-back command counts nothing). Read
+(bounded labels: never the raw path), ledger transfers by kind, counted
+when their transaction commits (a rolled-back command counts nothing), and facts
+by kind and outcome with the statements they sent to the database (their round
+trips: what a fact costs the API worker and the database most). Read
 from the database at scrape time: timers due, overdue and dead-lettered, and how
 far each webhook endpoint is behind the feed.
 
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -48,6 +53,15 @@ LEDGER_TRANSFERS = Counter(
     "buyerguard_ledger_transfers", "Ledger transfers committed, by kind", ["kind"]
 )
 
+FACTS = Counter("buyerguard_facts", "Facts answered, by kind and outcome", ["kind", "outcome"])
+FACT_STATEMENTS = Counter(
+    "buyerguard_fact_statements",
+    "Statements sent to the database while applying facts (retries included), by kind",
+    ["kind"],
+)
+# The statements of the fact being applied in this thread (None: no fact is).
+_STATEMENTS_SENT: ContextVar[list[int] | None] = ContextVar("statements_sent", default=None)
+
 
 def observe_request(method: str, route: str, status_code: int, seconds: float) -> None:
     """Count one answered request under its route's template (never the raw path)."""
@@ -69,6 +83,40 @@ def count_committed_transfers(engine: Engine) -> None:
     if not event.contains(engine, "commit", on_commit):
         event.listen(engine, "commit", on_commit)
         event.listen(engine, "rollback", on_rollback)
+
+
+def count_statements(engine: Engine) -> None:
+    """Count each statement sent on `engine` to the fact being applied, if any."""
+
+    def on_execute(*_: Any) -> None:
+        sent = _STATEMENTS_SENT.get()
+        if sent is not None:
+            sent[0] += 1
+
+    if not event.contains(engine, "before_cursor_execute", on_execute):
+        event.listen(engine, "before_cursor_execute", on_execute)
+
+
+@dataclass
+class FactOutcome:
+    """How a fact was answered: `refused` unless the caller says otherwise."""
+
+    outcome: str = "refused"
+
+
+@contextmanager
+def observed_fact(kind: str) -> Iterator[FactOutcome]:
+    """Count one fact of `kind` under the outcome the caller sets, and the statements it
+    sent (a refusal's too: it cost them)."""
+    sent = [0]
+    token = _STATEMENTS_SENT.set(sent)
+    answered = FactOutcome()
+    try:
+        yield answered
+    finally:
+        _STATEMENTS_SENT.reset(token)
+        FACTS.labels(kind, answered.outcome).inc()
+        FACT_STATEMENTS.labels(kind).inc(sent[0])
 
 
 class TimerCollector(Collector):
@@ -124,7 +172,7 @@ def exposition(engine: Engine, clock: Clock) -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
-        for collector in (REQUEST_SECONDS, LEDGER_TRANSFERS):
+        for collector in (REQUEST_SECONDS, LEDGER_TRANSFERS, FACTS, FACT_STATEMENTS):
             registry.register(collector)
     registry.register(TimerCollector(engine, clock))
     return generate_latest(registry), CONTENT_TYPE_LATEST
