@@ -81,7 +81,7 @@ from rich.table import Table
 
 from buyerguard.progress import progress_bar
 from buyerguard.rulebook import rulebook_at
-from ingest.api import client, create_parties, send
+from ingest.api import client, create_parties, fact_statements, send, since, statements_line
 from ingest.batches import BATCH_LIMIT, IngestResult, post_facts
 from ingest.common import Errors, console, median, yuan
 from ingest.prepare import init_pgbench, postgres_settings, postgres_url, template_database
@@ -596,9 +596,11 @@ def run_round(
     try:
         sampler.part = "batches"
         pids, before = server.pids(), cpu_by_process()
+        counted = fact_statements(server.url)
         phase, seconds = asyncio.run(
             run_batches(server.url, tokens, world, args, round_no, progress)
         )
+        figures["statements"] = since(fact_statements(server.url), counted)
         settle_until = time.monotonic() + settling_seconds() + 1
         cores = cpu_cores(before, cpu_by_process(), pids, seconds)
         console.print(f"round {round_no} (a) done in {seconds:.0f} s", style="dim")
@@ -645,7 +647,8 @@ def run_round(
     )
     console.print(
         f"round {round_no}: pgbench {figures['pgbench_tps']:,.0f} tps; "
-        f"{case_rate:,.1f} case facts/s; ledger check exit {check.returncode}"
+        f"{case_rate:,.1f} case facts/s; ledger check exit {check.returncode}\n"
+        f"  {statements_line(figures['statements'])}"
     )
     return figures
 

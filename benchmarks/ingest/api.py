@@ -1,5 +1,6 @@
 """HTTP clients of the API shared by every part: the client, one counted request, a
-bounded pool of jobs, the setup of merchants, buyers and products, and the /healthz floor."""
+bounded pool of jobs, the setup of merchants, buyers and products, the /healthz floor, and the
+server's own count of statements per fact (/metrics)."""
 
 from __future__ import annotations
 
@@ -160,3 +161,46 @@ async def http_floor(url: str, token: str, requests: int = 200) -> dict[str, flo
             (await http.get("/healthz")).raise_for_status()
             samples.append((time.perf_counter() - started) * 1000)
     return {"p50_ms": percentile(samples, 0.50), "p99_ms": percentile(samples, 0.99)}
+
+
+def fact_statements(url: str) -> dict[str, dict[str, float]]:
+    """Per fact kind, the facts the server answered so far (every worker's, multiprocess
+    metrics) and the statements they sent to the database: its round trips per fact."""
+    totals: dict[str, dict[str, float]] = {}
+    for line in httpx2.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(("buyerguard_facts_total{", "buyerguard_fact_statements_total{")):
+            sample, value = line.rsplit(" ", 1)
+            kind = sample.split('kind="', 1)[1].split('"', 1)[0]
+            field = "statements" if sample.startswith("buyerguard_fact_statements") else "facts"
+            entry = totals.setdefault(kind, {"facts": 0.0, "statements": 0.0})
+            entry[field] += float(value)
+    for entry in totals.values():
+        entry["per_fact"] = entry["statements"] / entry["facts"] if entry["facts"] else 0.0
+    return dict(sorted(totals.items()))
+
+
+def since(
+    later: dict[str, dict[str, float]], earlier: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """What `fact_statements` counted between two reads."""
+    between: dict[str, dict[str, float]] = {}
+    for kind, entry in later.items():
+        before = earlier.get(kind, {"facts": 0.0, "statements": 0.0})
+        facts = entry["facts"] - before["facts"]
+        statements = entry["statements"] - before["statements"]
+        if facts:
+            between[kind] = {
+                "facts": facts,
+                "statements": statements,
+                "per_fact": statements / facts,
+            }
+    return between
+
+
+def statements_line(by_kind: dict[str, dict[str, float]]) -> str:
+    """`kind n.n` per kind and the mean over all of them, for a round's summary."""
+    facts = sum(e["facts"] for e in by_kind.values())
+    statements = sum(e["statements"] for e in by_kind.values())
+    kinds = ", ".join(f"{kind} {e['per_fact']:.1f}" for kind, e in by_kind.items())
+    mean = statements / facts if facts else 0.0
+    return f"statements per fact {mean:.1f} ({kinds})"

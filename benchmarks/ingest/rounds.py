@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from ingest.api import http_floor
+from ingest.api import fact_statements, http_floor, since, statements_line
 from ingest.batches import ingest
 from ingest.common import console, percentile
 from ingest.open_loop import open_loop
@@ -64,9 +64,11 @@ def run_round(
 
     try:
         figures["healthz_keepalive"] = asyncio.run(http_floor(server.url, token))
+        counted = fact_statements(server.url)
         ingested, lag = measured(
             "a+d", lambda: asyncio.run(ingest(server.url, token, world, args, round_no, progress))
         )
+        figures["statements_a"] = since(fact_statements(server.url), counted)
         steps = measured(
             "b",
             lambda: asyncio.run(
@@ -147,6 +149,7 @@ def run_round(
     }
     console.print(
         f"round {round_no}: pgbench {figures['pgbench_tps']:,.0f} tps; (a) "
-        f"{ingested.facts_per_s:,.0f} facts/s; ledger check exit {check.returncode}"
+        f"{ingested.facts_per_s:,.0f} facts/s; ledger check exit {check.returncode}\n"
+        f"  (a) {statements_line(figures['statements_a'])}"
     )
     return figures
