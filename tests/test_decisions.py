@@ -3,6 +3,7 @@ and a decision that may repeat on its subject takes the next sequence."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -90,3 +91,31 @@ def test_a_decision_that_repeats_takes_the_next_sequence(rt: Runtime) -> None:
         ("refund_due:O1-1", 1, 1000),
         ("refund_due:O1-1:2", 2, 500),
     ]
+
+
+def test_two_writers_of_a_repeating_decision_on_one_subject_take_two_sequences(
+    rt: Runtime,
+) -> None:
+    """The second computes the first's sequence too (it cannot see the uncommitted row),
+    waits for it on the id, and then takes the next one instead of being refused."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the second cannot start before the first ends")
+    taken: dict[str, Any] = {}
+
+    def second() -> None:
+        try:
+            with rt.writing(OPERATOR) as ctx:
+                later = refund(500, explanation="refund 500 fen")
+                taken["id"] = record_repeated_decision(ctx, later, ctx.now(), "O1")
+        except Exception as exc:  # reported below, not lost in the thread
+            taken["error"] = exc
+
+    writer = threading.Thread(target=second)
+    with rt.writing(OPERATOR) as ctx:
+        taken["first"] = record_repeated_decision(ctx, refund(1000), ctx.now(), "O1")
+        writer.start()
+        writer.join(timeout=1.0)
+        assert writer.is_alive()  # waiting for this transaction's row
+    writer.join(timeout=30)
+    assert "error" not in taken, taken.get("error")
+    assert (taken["first"], taken["id"]) == ("refund_due:O1-1", "refund_due:O1-1:2")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, func, insert, select
+from sqlalchemy import Connection, Insert, String, bindparam, case, cast, func, insert, select
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
@@ -23,12 +23,24 @@ _LATEST_SEQUENCE = select(func.max(decisions.c.sequence)).where(
 
 
 @functools.cache
-def _decision_insert(dialect_name: str) -> Insert:
+def _decision_insert(dialect_name: str, repeated: bool = False) -> Insert:
     """Where a new decision goes, built into its (cached) insert: PostgreSQL takes an
     ordinal and leaves the position to the sequencer; SQLite (one writer, so write order
     is commit order) takes the next position at once, computed in the insert so that a
-    skipped insert takes none."""
+    skipped insert takes none. `repeated`: the insert also takes the next sequence of its
+    kind on its subject, and the id that goes with it, in the same statement (no look
+    first); the id's base comes as `decision_base`."""
     statement = ignoring_insert(dialect_name, decisions, decisions.c.id)
+    if repeated:
+        sequence = _LATEST_SEQUENCE.scalar_subquery()
+        following_sequence = func.coalesce(sequence, 0) + 1
+        statement = statement.values(
+            sequence=following_sequence,
+            id=case(
+                (sequence.is_(None), bindparam("decision_base")),
+                else_=bindparam("decision_base") + ":" + cast(following_sequence, String),
+            ),
+        )
     if dialect_name == "postgresql":
         return statement.values(ordinal=decision_ordinal.next_value(), position=None)
     following = select(func.coalesce(func.max(decisions.c.position), 0) + 1).scalar_subquery()
@@ -113,7 +125,24 @@ def next_decision_sequence(connection: Connection, kind: str, subject_id: str) -
 def record_repeated_decision(
     ctx: Context, decision: Decision, occurred_at: datetime, order_id: str | None = None
 ) -> str:
-    """Record a decision that may repeat on its subject (a badge awarded again): the next one."""
+    """Record a decision that may repeat on its subject (a badge awarded again): the next one.
+
+    One statement takes the next sequence and writes; only if a concurrent writer took
+    that sequence first (its insert then skipped) is the sequence read and written again.
+    """
+    written = ctx.connection.execute(
+        _decision_insert(ctx.connection.dialect.name, repeated=True),
+        {
+            "decision_base": decision_id(decision),
+            "decision_kind": decision.kind,
+            "decision_subject": decision.subject_id,
+            "occurred_at": occurred_at,
+            "recorded_at": ctx.now(),
+            **_content(decision, order_id),
+        },
+    ).scalar()
+    if written is not None:
+        return str(written)
     sequence = next_decision_sequence(ctx.connection, decision.kind, decision.subject_id)
     return record_decision(ctx, decision, occurred_at, order_id, sequence)
 
