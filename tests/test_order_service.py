@@ -277,6 +277,40 @@ def test_a_save_writes_what_changed_in_place_and_across_transactions(demo: Runti
             repositories.save_order(ctx.connection, order, "test", ctx.now())
 
 
+def test_a_save_writes_the_order_row_only_when_it_changed(demo: Runtime) -> None:
+    """A command that changes nothing of the order itself (many case actions) writes no
+    order row; a change, and another in the same transaction, are each written."""
+    from buyerguard.store import repositories
+    from buyerguard.store.tables import orders as orders_table
+
+    place(demo, "O1", ("P-cups", 10))
+
+    def stored() -> tuple[int, str | None, str | None]:
+        with demo.reading(OPERATOR) as ctx:
+            row = ctx.connection.execute(
+                select(
+                    orders_table.c.version,
+                    orders_table.c.carrier,
+                    orders_table.c.tracking_number,
+                ).where(orders_table.c.id == "O1")
+            ).one()
+        return row.version, row.carrier, row.tracking_number
+
+    version, _, _ = stored()
+    with demo.writing(MARKETPLACE) as ctx:
+        order = repositories.get_order(ctx.connection, "O1", for_update=True)
+        repositories.save_order(ctx.connection, order, "test", ctx.now())
+    assert stored() == (version, None, None)
+    with demo.writing(MARKETPLACE) as ctx:
+        order = repositories.get_order(ctx.connection, "O1", for_update=True)
+        order.carrier = "SF"
+        repositories.save_order(ctx.connection, order, "test", ctx.now())
+        order.tracking_number = "T1"
+        repositories.save_order(ctx.connection, order, "test", ctx.now())
+        repositories.save_order(ctx.connection, order, "test", ctx.now())  # nothing new
+    assert stored() == (version + 2, "SF", "T1")
+
+
 def test_an_order_id_taken_or_a_product_missing_refuses_the_order_and_writes_nothing(
     demo: Runtime,
 ) -> None:

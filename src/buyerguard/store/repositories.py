@@ -166,17 +166,17 @@ def _sub_values_of(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name != "sub_order_id"}
 
 
-def _loaded(connection: Connection) -> dict[str, dict[str, Any]]:
-    """The sub-orders as this transaction loaded (or last saved) them, so that a save
-    writes only those that changed (copies: a command may change a value in place).
-    Kept per transaction: another transaction on the same pooled connection starts with
-    none (every sub-order it saves is written)."""
+def _loaded(connection: Connection) -> dict[tuple[str, str], dict[str, Any]]:
+    """The orders and sub-orders as this transaction loaded (or last saved) them, by
+    ("order" or "sub", id), so that a save writes only what changed (copies: a command
+    may change a value in place). Kept per transaction: another transaction on the same
+    pooled connection starts with none (everything it saves is written)."""
     current = connection.get_transaction()
     kept = connection.info.get(_LOADED_SUBS)
     if kept is None or kept[0] is not current:
         kept = (current, {})
         connection.info[_LOADED_SUBS] = kept
-    loaded: dict[str, dict[str, Any]] = kept[1]
+    loaded: dict[tuple[str, str], dict[str, Any]] = kept[1]
     return loaded
 
 
@@ -256,8 +256,8 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
         )
         for sub in rows
     ]
-    _loaded(connection).update((sub.id, copy.deepcopy(_sub_values(sub))) for sub in subs)
-    return Order(
+    _loaded(connection).update((("sub", sub.id), copy.deepcopy(_sub_values(sub))) for sub in subs)
+    order = Order(
         id=row.id,
         buyer_id=row.buyer_id,
         merchant_id=row.merchant_id,
@@ -280,6 +280,8 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
         cancelled_at=row.cancelled_at,
         refunded_at=row.refunded_at,
     )
+    _loaded(connection)[("order", order.id)] = copy.deepcopy(_order_values(order))
+    return order
 
 
 @functools.lru_cache(maxsize=8)
@@ -306,23 +308,27 @@ def save_order(connection: Connection, order: Order, actor: str, now: datetime) 
         }
         for transition in order.transitions
     ]
-    values = {"order_id": order.id, **_order_values(order)}
+    loaded = _loaded(connection)
+    order_values = _order_values(order)
+    values = {"order_id": order.id, **order_values}
     if transitions and is_postgres(connection):  # one round trip for the order and its moves
         numbered = numbered_parameters(transitions, "transition")
         connection.execute(_order_update_with_transitions(len(transitions)), values | numbered)
-    else:
-        connection.execute(_ORDER_UPDATE, values)
+    elif transitions or loaded.get(("order", order.id)) != order_values:
+        connection.execute(_ORDER_UPDATE, values)  # a case action often changes no order
         if transitions:
             connection.execute(_TRANSITION_INSERT, transitions)
-    loaded = _loaded(connection)
+    loaded[("order", order.id)] = copy.deepcopy(order_values)
     changed = [
         {"sub_order_id": sub.id, **sub_values}
         for sub in order.sub_orders
-        if loaded.get(sub.id) != (sub_values := _sub_values(sub))
+        if loaded.get(("sub", sub.id)) != (sub_values := _sub_values(sub))
     ]
     if changed:  # most facts (shipment, signing) change no sub-order: no statement
         connection.execute(_SUB_UPDATE, changed)
-        loaded.update((row["sub_order_id"], copy.deepcopy(_sub_values_of(row))) for row in changed)
+        loaded.update(
+            (("sub", row["sub_order_id"]), copy.deepcopy(_sub_values_of(row))) for row in changed
+        )
     order.transitions.clear()
 
 
