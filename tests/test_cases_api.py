@@ -941,6 +941,9 @@ def test_a_case_on_someone_elses_order_does_not_exist_for_the_caller(api: Api, r
         404,
         "case_not_found",
     )
+    refused_cleanly(
+        rt, lambda: api.post("merchant", "/v1/cases/C-none/accept"), 404, "case_not_found"
+    )
     assert_refused(api.get("other_buyer", f"/v1/cases/{case['id']}"), 404, "case_not_found")
     assert api.get("other_buyer", "/v1/cases").json()["items"] == []
     assert api.get("other_merchant", "/v1/cases").json()["items"] == []

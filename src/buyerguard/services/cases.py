@@ -298,10 +298,9 @@ def lock_case(connection: Connection, case_id: str) -> tuple[Case, Order]:
     """Take a case's row locks in the documented order: its order, the case, then the
     timers of both (a case command cancels and arms them after it has moved money, so it
     holds them from the start). Returns the case and its order, as locked."""
-    order_id = repository.order_of_case(connection, case_id)
-    order = repositories.get_order(connection, order_id, for_update=True)
+    order = repository.lock_order_of_case(connection, case_id)
     case = repository.get_case(connection, case_id, for_update=True)
-    lock_timers_of(connection, (order_id, case_id))
+    lock_timers_of(connection, (order.id, case_id))
     return case, order
 
 

@@ -9,14 +9,21 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
+from buyerguard.domain.orders import Order
 from buyerguard.errors import Conflict, NotFound
 from buyerguard.store.db import is_postgres
-from buyerguard.store.tables import case_transitions, cases, timers
+from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
+from buyerguard.store.tables import case_transitions, cases, orders, timers
 
 # Built once: every case command runs these (parameters, not inlined values).
 _CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
 _ORDER_OF_CASE = select(cases.c.order_id).where(cases.c.id == bindparam("case_id"))
+# The order of a case and its sub-orders, locked (lock order 2) in one statement: the
+# case's row is only read here, to find its order, and is locked next (services/cases).
+_ORDER_OF_CASE_LOCKED = order_with_subs_where(
+    orders.c.id == _ORDER_OF_CASE.scalar_subquery()
+).with_for_update()
 _LAST_STEP = (
     select(case_transitions.c.action, case_transitions.c.occurred_at)
     .where(case_transitions.c.case_id == bindparam("case_id"))
@@ -103,6 +110,17 @@ def get_case(connection: Connection, case_id: str, *, for_update: bool = False) 
     if row is None:
         raise case_not_found(case_id)
     return _from_row(row)
+
+
+def lock_order_of_case(connection: Connection, case_id: str) -> Order:
+    """The case's order with its sub-orders, locked (PostgreSQL) as `get_order` locks them;
+    one round trip, the case's id being enough."""
+    if not is_postgres(connection):
+        return get_order(connection, order_of_case(connection, case_id))
+    rows = connection.execute(_ORDER_OF_CASE_LOCKED, {"case_id": case_id}).all()
+    if not rows:
+        raise case_not_found(case_id)
+    return order_from_rows(connection, rows)
 
 
 def order_of_case(connection: Connection, case_id: str) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Row,
     Select,
     Update,
     bindparam,
@@ -46,12 +49,12 @@ from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, 
 # the version of its start for any other row, so locking only the order's row would
 # return sub-orders as they were before the transaction it waited for. Sub-orders are
 # only inserted with their order and never deleted, so every one is among the rows locked.
-_ORDER_WITH_SUBS = (
+_ORDERS_WITH_SUBS = (
     select(orders, *(column.label(f"sub_{column.name}") for column in sub_orders.c))
     .join(sub_orders, sub_orders.c.order_id == orders.c.id)
-    .where(orders.c.id == bindparam("order_id"))
     .order_by(sub_orders.c.line_no)
 )
+_ORDER_WITH_SUBS = _ORDERS_WITH_SUBS.where(orders.c.id == bindparam("order_id"))
 _ORDER_WITH_SUBS_LOCKED = _ORDER_WITH_SUBS.with_for_update()
 _ORDER_UPDATE = (
     update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
@@ -237,6 +240,18 @@ def get_order(connection: Connection, order_id: str, *, for_update: bool = False
     rows = connection.execute(query, {"order_id": order_id}).all()
     if not rows:
         raise NotFound("order_not_found", f"no order {order_id}", "order_id")
+    return order_from_rows(connection, rows)
+
+
+def order_with_subs_where(condition: ColumnElement[bool]) -> Select[Any]:
+    """The order-and-sub-orders read of `get_order` for the order `condition` picks (a
+    statement of another store, e.g. the order of a case, in one round trip)."""
+    return _ORDERS_WITH_SUBS.where(condition)
+
+
+def order_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> Order:
+    """An order from the rows of `order_with_subs_where` (one per sub-order), noted as
+    loaded by this transaction (a save then writes only what changes)."""
     row = rows[0]
     subs = [
         SubOrder(
