@@ -27,6 +27,7 @@ from buyerguard.scheduler import TIMER_KINDS, Scheduler
 from buyerguard.services import orders, payouts
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
+from buyerguard.store import repositories
 from buyerguard.store.tables import decisions, instructions, ledger_accounts, timers
 from tests.conftest import Api
 from tests.test_api import ORDER, assert_refused, row_counts
@@ -935,6 +936,11 @@ def test_instructions_without_outcome_become_overdue(
 
 
 # ------------------------------------------------------------------- open matters
+def locked(ctx: Context, order_id: str) -> Order:
+    """The order as a command holds it: loaded with its lock."""
+    return repositories.get_order(ctx.connection, order_id, for_update=True)
+
+
 def test_open_matters_hold_the_timers_until_resumed(
     api: Api, rt: Runtime, clock: SimulatedClock
 ) -> None:
@@ -972,16 +978,16 @@ def test_open_matters_hold_the_timers_until_resumed(
         kinds = [d["kind"] for d in ok(api.get("operator", "/v1/orders/O-1/decisions"))["items"]]
         assert "escrow_released" not in kinds and "receipt_auto_confirmed" not in kinds
         with rt.writing(OPERATOR) as ctx:
-            assert orders.resume_after_matters(ctx, "O-1") is None  # still open
+            assert orders.resume_after_matters(ctx, locked(ctx, "O-1")) is None  # still open
         clock.advance(timedelta(days=1))
         assert scheduler.tick() == []
     finally:
         OPEN_MATTER_CHECKS.remove(case_open)
 
     with rt.writing(OPERATOR) as ctx:
-        assert orders.resume_after_matters(ctx, "O-1") == orders.AUTO_CONFIRM
-        assert orders.resume_after_matters(ctx, "O-2") == orders.COMPLETE
-        assert orders.resume_after_matters(ctx, "O-2") is None  # armed already
+        assert orders.resume_after_matters(ctx, locked(ctx, "O-1")) == orders.AUTO_CONFIRM
+        assert orders.resume_after_matters(ctx, locked(ctx, "O-2")) == orders.COMPLETE
+        assert orders.resume_after_matters(ctx, locked(ctx, "O-2")) is None  # armed already
     fired_now = [(item.subject_id, item.kind, item.outcome) for item in scheduler.tick()]
     assert ("O-1", orders.AUTO_CONFIRM, "confirmed") in fired_now
     assert ("O-2", orders.COMPLETE, "completed") in fired_now

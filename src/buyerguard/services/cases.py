@@ -378,7 +378,7 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     repository.save_case(ctx.connection, case, ctx.now())
     repositories.save_order(ctx.connection, order, ctx.actor.label, ctx.now())
     if not case.state.is_open:
-        resume_after_matters(ctx, order.id)
+        resume_after_matters(ctx, order)
     audit(ctx, f"case_{action}", order.id, when, case_id=case.id, state=case.state.value)
     return case
 
@@ -428,5 +428,5 @@ def on_deadline(ctx: Context, timer: DueTimer) -> str:
     repository.save_case(ctx.connection, case, ctx.now())
     repositories.save_order(ctx.connection, order, actor, ctx.now())
     if not case.state.is_open:
-        resume_after_matters(ctx, order.id)
+        resume_after_matters(ctx, order)
     return f"{kind}: case {case.state.value}"

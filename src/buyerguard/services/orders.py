@@ -361,10 +361,10 @@ def _step_due(ctx: Context, order: Order) -> tuple[str, datetime] | None:
     return None
 
 
-def resume_after_matters(ctx: Context, order_id: str) -> str | None:
+def resume_after_matters(ctx: Context, order: Order) -> str | None:
     """Arm again the automatic step a held timer did not take, once nothing is open on the
-    order; due when it was, or now if that has passed. Returns the timer's kind, if armed."""
-    order = repositories.get_order(ctx.connection, order_id, for_update=True)
+    order (locked and saved by the caller); due when it was, or now if that has passed.
+    Returns the timer's kind, if armed."""
     step = _step_due(ctx, order)
     if step is None or open_matters(ctx, order):
         return None
