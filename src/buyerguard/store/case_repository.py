@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.domain.orders import Order
 from buyerguard.errors import Conflict, NotFound
-from buyerguard.store.db import is_postgres
+from buyerguard.store.db import is_postgres, numbered_parameters, numbered_rows_insert
 from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
 from buyerguard.store.tables import case_transitions, cases, orders, timers
 
@@ -193,30 +194,44 @@ def add_case(connection: Connection, case: Case) -> None:
     connection.execute(insert(cases).values(id=case.id, version=1, **_values(case)))
 
 
+@functools.lru_cache(maxsize=8)
+def _case_update_with_transitions(count: int) -> Update:
+    """PostgreSQL: the case's UPDATE with its `count` new transitions inserted in the same
+    statement (parameters `transition<i>_<column>`; never a column name of `cases`, which
+    an UPDATE would also SET)."""
+    columns = [column for column in case_transitions.c if column.name != "id"]
+    new = numbered_rows_insert(case_transitions, columns, count, "transition")
+    return _CASE_UPDATE.add_cte(new.cte("transitions"))
+
+
 def save_case(connection: Connection, case: Case, recorded_at: datetime) -> None:
-    """Persist the case and the transitions made since it was loaded."""
-    connection.execute(_CASE_UPDATE, {"case_id": case.id, **_values(case)})
-    if case.transitions:
-        connection.execute(
-            _TRANSITION_INSERT,
-            [
-                {
-                    "case_id": case.id,
-                    "action": transition.action,
-                    "actor": transition.actor,
-                    "from_state": transition.from_state.value,
-                    "to_state": transition.to_state.value,
-                    "goods_from": transition.goods_from.value,
-                    "goods_to": transition.goods_to.value,
-                    "occurred_at": transition.occurred_at,
-                    "recorded_at": recorded_at,
-                    "note": transition.note,
-                    "evidence": [asdict(item) for item in transition.evidence],
-                    "details": transition.details,
-                }
-                for transition in case.transitions
-            ],
-        )
+    """Persist the case and the transitions made since it was loaded (one round trip on
+    PostgreSQL)."""
+    transitions = [
+        {
+            "case_id": case.id,
+            "action": transition.action,
+            "actor": transition.actor,
+            "from_state": transition.from_state.value,
+            "to_state": transition.to_state.value,
+            "goods_from": transition.goods_from.value,
+            "goods_to": transition.goods_to.value,
+            "occurred_at": transition.occurred_at,
+            "recorded_at": recorded_at,
+            "note": transition.note,
+            "evidence": [asdict(item) for item in transition.evidence],
+            "details": transition.details,
+        }
+        for transition in case.transitions
+    ]
+    values = {"case_id": case.id, **_values(case)}
+    if transitions and is_postgres(connection):
+        numbered = numbered_parameters(transitions, "transition")
+        connection.execute(_case_update_with_transitions(len(transitions)), values | numbered)
+    else:
+        connection.execute(_CASE_UPDATE, values)
+        if transitions:
+            connection.execute(_TRANSITION_INSERT, transitions)
     case.transitions.clear()
 
 
