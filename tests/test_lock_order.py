@@ -58,15 +58,18 @@ ONLY_WITH = {
 # An order's lines and its after-sales cases are locked only while the order is (a case's
 # command or deadline locks the order first): they rank with it, wherever they come after it.
 ORDER_CHILDREN = {"sub_orders": "orders", "cases": "orders"}
-# Inserts that may wait on a row: another transaction inserting the same key.
+# Inserts that may wait on a row: another transaction inserting the same key (a new case:
+# another open case of its type on its sub-order, `uq_cases_open_per_type`).
 CLAIMING_INSERTS = {
+    "cases",
     "idempotency_keys",
     "ledger_accounts",
     "merchant_payout_settings",
     "payout_runs",
 }
 _UPDATE = re.compile(r"\bupdate\s+(\w+)\s+set\b", re.IGNORECASE)  # also `WITH … UPDATE`
-_INSERT = re.compile(r"^\s*insert\s+into\s+(\w+)", re.IGNORECASE)
+# The statement's own INSERT, after any `WITH … (…)` (a new case comes with its transitions)
+_INSERT = re.compile(r"^\s*(?:with\b.*\)\s*)?insert\s+into\s+(\w+)", re.IGNORECASE | re.DOTALL)
 _LOCKING_SELECT = re.compile(r"\bfrom\s+(\w+)\b.*\bfor\s+update\b", re.IGNORECASE | re.DOTALL)
 
 

@@ -198,7 +198,6 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
     if case_type is CaseType.CUSTOM_DISPUTE:  # an unknown trigger is refused before anything
         check_trigger(ctx.rulebook_at(when), command.trigger or "")
     case.move("open", ctx.actor.label, when, note=command.reason, evidence=command.evidence)
-    repository.add_case(ctx.connection, case)
     rule_ids = (CASE_RULE, *(eligibility.rule_ids if eligibility else ()))
     if eligibility is not None:
         record_decision(ctx, _subject(eligibility, case), when, order.id)
@@ -226,7 +225,7 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
     else:
         first = deadlines.MERCHANT_REVIEW if case_type.is_return else deadlines.MERCHANT_ANSWER
         deadlines.set_deadline(ctx, case, first, when)
-    repository.save_case(ctx.connection, case, ctx.now())
+    repository.save_case(ctx.connection, case, ctx.now(), new=True)  # inserted at the end
     audit(ctx, "open_case", order.id, when, case_id=case.id, type=case_type.value)
     return case
 

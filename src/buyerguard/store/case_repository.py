@@ -7,11 +7,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Insert, Update, bindparam, func, insert, select, update
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.domain.orders import Order
-from buyerguard.errors import Conflict, NotFound
+from buyerguard.errors import NotFound
 from buyerguard.store.db import is_postgres, numbered_parameters, numbered_rows_insert
 from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
 from buyerguard.store.tables import case_transitions, cases, orders, timers
@@ -35,6 +35,7 @@ _CASE_UPDATE = (
     update(cases).where(cases.c.id == bindparam("case_id")).values(version=cases.c.version + 1)
 )
 _TRANSITION_INSERT = insert(case_transitions)
+_CASE_INSERT = insert(cases).values(version=1)
 
 _COLUMNS = (
     "type",
@@ -182,18 +183,6 @@ def last_step(connection: Connection, case_id: str) -> tuple[str, datetime]:
     return str(row.action), row.occurred_at
 
 
-def add_case(connection: Connection, case: Case) -> None:
-    existing = open_case_of_type(connection, case.sub_order_id, case.type)
-    if existing is not None:
-        raise Conflict(
-            "case_already_open",
-            f"sub-order {case.sub_order_id} already has an open {case.type.value} case "
-            f"({existing})",
-            "type",
-        )
-    connection.execute(insert(cases).values(id=case.id, version=1, **_values(case)))
-
-
 @functools.lru_cache(maxsize=8)
 def _case_update_with_transitions(count: int) -> Update:
     """PostgreSQL: the case's UPDATE with its `count` new transitions inserted in the same
@@ -204,9 +193,22 @@ def _case_update_with_transitions(count: int) -> Update:
     return _CASE_UPDATE.add_cte(new.cte("transitions"))
 
 
-def save_case(connection: Connection, case: Case, recorded_at: datetime) -> None:
+@functools.lru_cache(maxsize=8)
+def _case_insert_with_transitions(count: int) -> Insert:
+    """PostgreSQL: a new case's INSERT with its first `count` transitions in the same
+    statement (their foreign key to the case is checked at the statement's end)."""
+    columns = [column for column in case_transitions.c if column.name != "id"]
+    new = numbered_rows_insert(case_transitions, columns, count, "transition")
+    return _CASE_INSERT.add_cte(new.cte("transitions"))
+
+
+def save_case(
+    connection: Connection, case: Case, recorded_at: datetime, *, new: bool = False
+) -> None:
     """Persist the case and the transitions made since it was loaded (one round trip on
-    PostgreSQL)."""
+    PostgreSQL). `new`: a case just opened, inserted at the end of its command; the
+    caller refused a second open case of its type on the sub-order under the order's
+    lock, and `uq_cases_open_per_type` keeps that true whatever happens."""
     transitions = [
         {
             "case_id": case.id,
@@ -224,6 +226,17 @@ def save_case(connection: Connection, case: Case, recorded_at: datetime) -> None
         }
         for transition in case.transitions
     ]
+    if new:
+        values = {"id": case.id, **_values(case)}
+        if transitions and is_postgres(connection):
+            numbered = numbered_parameters(transitions, "transition")
+            connection.execute(_case_insert_with_transitions(len(transitions)), values | numbered)
+        else:
+            connection.execute(_CASE_INSERT, values)
+            if transitions:
+                connection.execute(_TRANSITION_INSERT, transitions)
+        case.transitions.clear()
+        return
     values = {"case_id": case.id, **_values(case)}
     if transitions and is_postgres(connection):
         numbered = numbered_parameters(transitions, "transition")
