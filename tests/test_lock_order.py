@@ -71,13 +71,22 @@ _UPDATE = re.compile(r"\bupdate\s+(\w+)\s+set\b", re.IGNORECASE)  # also `WITH �
 # The statement's own INSERT, after any `WITH … (…)` (a new case comes with its transitions)
 _INSERT = re.compile(r"^\s*(?:with\b.*\)\s*)?insert\s+into\s+(\w+)", re.IGNORECASE | re.DOTALL)
 _LOCKING_SELECT = re.compile(r"\bfrom\s+(\w+)\b.*\bfor\s+update\b", re.IGNORECASE | re.DOTALL)
+_PARENTHESISED = re.compile(r"\([^()]*\)")
+
+
+def outer_statement(statement: str) -> str:
+    """The statement without anything in parentheses: a subquery's FROM is not what a
+    `SELECT … FOR UPDATE` locks (a case is read with its latest transition)."""
+    while (shorter := _PARENTHESISED.sub(" ", statement)) != statement:
+        statement = shorter
+    return statement
 
 
 def locked_table(statement: str) -> str | None:
     if (
         (match := _UPDATE.search(statement))
         or ((match := _INSERT.match(statement)) and match.group(1) in CLAIMING_INSERTS)
-        or (match := _LOCKING_SELECT.search(statement))
+        or (match := _LOCKING_SELECT.search(outer_statement(statement)))
     ):
         table = match.group(1)
     else:

@@ -181,6 +181,9 @@ class Case:
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     transitions: list[CaseTransition] = field(default_factory=list)
+    # The latest transition, recorded or new: an action dated before it is out of order.
+    last_action: str | None = None
+    last_moved_at: datetime | None = None
 
     # ------------------------------------------------------------------ checks
     def require(self, action: str, role: Role) -> None:
@@ -225,6 +228,7 @@ class Case:
         )
         self.state, self.goods = transition.to_state, transition.goods_to
         self.transitions.append(transition)
+        self.last_action, self.last_moved_at = action, occurred_at
         return transition
 
     def close(self, outcome: Outcome, closed_at: datetime) -> None:

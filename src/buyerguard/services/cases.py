@@ -346,7 +346,8 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     when = ctx.occurred_at(body.occurred_at)
     settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
     settle_subject(ctx, case.id, settling)  # its deadline waits for facts still arriving
-    last_action, last_step_at = repository.last_step(ctx.connection, case.id)
+    last_action, last_step_at = case.last_action, case.last_moved_at
+    assert last_step_at is not None  # a stored case has moved at least once: its opening
     if when < last_step_at:
         raise InvalidInput(
             "occurred_before_previous_step",

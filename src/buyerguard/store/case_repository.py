@@ -7,7 +7,18 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Insert,
+    ScalarSelect,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.domain.orders import Order
@@ -16,8 +27,25 @@ from buyerguard.store.db import is_postgres, numbered_parameters, numbered_rows_
 from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
 from buyerguard.store.tables import case_transitions, cases, orders, timers
 
-# Built once: every case command runs these (parameters, not inlined values).
-_CASE_BY_ID = select(cases).where(cases.c.id == bindparam("case_id"))
+
+def _latest_transition(column: Column[Any]) -> ScalarSelect[Any]:
+    return (
+        select(column)
+        .where(case_transitions.c.case_id == cases.c.id)
+        .order_by(case_transitions.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# Built once: every case command runs these (parameters, not inlined values). A case with
+# its latest transition (every case has its opening one), in one round trip; locked, the
+# case never waits (its order's lock is taken first), so the transition is the latest.
+_CASE_BY_ID = select(
+    cases,
+    _latest_transition(case_transitions.c.action).label("last_action"),
+    _latest_transition(case_transitions.c.occurred_at).label("last_moved_at"),
+).where(cases.c.id == bindparam("case_id"))
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
 _ORDER_OF_CASE = select(cases.c.order_id).where(cases.c.id == bindparam("case_id"))
 # The order of a case and its sub-orders, locked (lock order 2) in one statement: the
@@ -25,12 +53,6 @@ _ORDER_OF_CASE = select(cases.c.order_id).where(cases.c.id == bindparam("case_id
 _ORDER_OF_CASE_LOCKED = order_with_subs_where(
     orders.c.id == _ORDER_OF_CASE.scalar_subquery()
 ).with_for_update()
-_LAST_STEP = (
-    select(case_transitions.c.action, case_transitions.c.occurred_at)
-    .where(case_transitions.c.case_id == bindparam("case_id"))
-    .order_by(case_transitions.c.id.desc())
-    .limit(1)
-)
 _CASE_UPDATE = (
     update(cases).where(cases.c.id == bindparam("case_id")).values(version=cases.c.version + 1)
 )
@@ -102,6 +124,8 @@ def _from_row(row: Any) -> Case:
         complained=row.complained,
         outcome=None if row.outcome is None else Outcome(row.outcome),
         closed_at=row.closed_at,
+        last_action=getattr(row, "last_action", None),  # read by `get_case` only
+        last_moved_at=getattr(row, "last_moved_at", None),
     )
 
 
@@ -175,12 +199,6 @@ def open_requests_fen(connection: Connection, sub_order_id: str) -> int:
         )
     ).scalar_one()
     return int(total)
-
-
-def last_step(connection: Connection, case_id: str) -> tuple[str, datetime]:
-    """The case's latest transition: its action and when it happened."""
-    row = connection.execute(_LAST_STEP, {"case_id": case_id}).one()
-    return str(row.action), row.occurred_at
 
 
 @functools.lru_cache(maxsize=8)
