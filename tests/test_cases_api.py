@@ -790,6 +790,40 @@ def test_two_pickups_on_one_order_share_one_subsidy_cap(api: Api, rt: Runtime) -
     assert credit(rt, "carrier:SF:payable") == 2_500
 
 
+def test_an_action_dated_before_the_cases_last_step_is_refused_and_writes_nothing(
+    api: Api, rt: Runtime
+) -> None:
+    """Every case carries its latest transition; an action dated before it is out of order."""
+    dated = {
+        "place": "2024-10-10T09:00:00+08:00",
+        "pay": "2024-10-10T09:05:00+08:00",
+        "ship": "2024-10-11T09:00:00+08:00",
+        "sign": "2024-10-12T09:00:00+08:00",
+    }
+    order(api, "M-6", "pay", "ship", "sign", dated=dated)
+    opened_at = "2024-10-12T12:00:00+08:00"
+    case_id = open_case(api, "M-6", "return_no_reason", occurred_at=opened_at)["id"]
+    early = {"occurred_at": "2024-10-12T11:59:59+08:00"}  # before the opening
+    refused_cleanly(
+        rt,
+        lambda: api.post("merchant", f"/v1/cases/{case_id}/accept", early),
+        422,
+        "occurred_before_previous_step",
+        "occurred_at",
+    )
+    act(api, "merchant", case_id, "accept", {"occurred_at": "2024-10-13T10:00:00+08:00"})
+    before_accept = {"official_logistics": True, "occurred_at": "2024-10-13T09:00:00+08:00"}
+    refused_cleanly(
+        rt,
+        lambda: api.post("buyer", f"/v1/cases/{case_id}/handover", before_accept),
+        422,
+        "occurred_before_previous_step",
+        "occurred_at",
+    )
+    on_time = {**before_accept, "occurred_at": "2024-10-13T10:00:00+08:00"}  # the same instant
+    assert act(api, "buyer", case_id, "handover", on_time)["goods"] == "awaiting_pickup"
+
+
 @pytest.mark.parametrize(
     ("picked_up_at", "quick"),
     [("2024-10-14T23:59:59+08:00", False), ("2024-10-15T00:00:00+08:00", True)],
