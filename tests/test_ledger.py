@@ -214,3 +214,37 @@ def test_two_writers_creating_one_account_both_go_on(engine: Engine) -> None:
     assert errors == []
     with read_transaction(engine) as connection:
         assert balance(connection, PAYABLE.id).credit_balance_fen == 300
+
+
+def test_accounts_locked_once_per_transaction(engine: Engine) -> None:
+    """A command asking again for accounts it holds sends nothing; a new one is locked (and
+    created); the next transaction, and a savepoint, lock again."""
+    from sqlalchemy import event
+
+    from buyerguard.ledger.book import lock_accounts
+
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "ledger_accounts" in statement:
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with transaction(engine) as connection:
+            lock_accounts(connection, [CLEARING, PAYABLE], WHEN)
+            lock_accounts(connection, [PAYABLE, CLEARING], WHEN)
+            assert len(sent) == 1
+            lock_accounts(connection, [PAYABLE, ESCROW], WHEN)  # escrow is new to it
+            assert len(sent) == 2
+            with connection.begin_nested():
+                lock_accounts(connection, [PAYABLE], WHEN)
+            assert len(sent) == 3
+        with transaction(engine) as connection:
+            lock_accounts(connection, [CLEARING], WHEN)
+        assert len(sent) == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    with read_transaction(engine) as connection:
+        for spec in (CLEARING, PAYABLE, ESCROW):
+            assert balance(connection, spec.id).debits_posted_fen == 0

@@ -25,9 +25,10 @@ from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec
 from buyerguard.ledger.legs import post_transfer
 from buyerguard.money import Fen, format_fen, require_fen
-from buyerguard.store.db import insert_if_absent, is_postgres
+from buyerguard.store.db import insert_if_absent, is_postgres, per_transaction
 from buyerguard.store.tables import ledger_accounts, ledger_transfers
 
+_HELD_ACCOUNTS = "buyerguard.held_accounts"  # per_transaction: {account id: spec}
 _NEW_ACCOUNT = postgresql_insert(ledger_accounts)
 _CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
     index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
@@ -69,8 +70,14 @@ def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetim
     both go on. On PostgreSQL the same statement locks the accounts that exist
     (`ON CONFLICT … DO UPDATE … WHERE false` locks the conflicting row and
     writes nothing): one round trip. SQLite has one writer and needs no row locks.
+    Accounts this transaction locked already are not locked again (a case that refunds
+    and compensates asks twice); when it holds them all, no statement is sent.
     """
-    ordered = sorted({spec.id: spec for spec in specs}.values(), key=lambda spec: spec.id)
+    held = per_transaction(connection, _HELD_ACCOUNTS)
+    wanted = {spec.id: spec for spec in specs if spec.id not in held}
+    if not wanted:
+        return
+    ordered = sorted(wanted.values(), key=lambda spec: spec.id)
     rows = [
         {
             "id": spec.id,
@@ -90,6 +97,7 @@ def lock_accounts(connection: Connection, specs: list[AccountSpec], now: datetim
         connection.execute(_CREATE_AND_LOCK_ACCOUNTS, rows)
     else:
         insert_if_absent(connection, ledger_accounts, rows)
+    held.update(wanted)
 
 
 def open_hold_fen(connection: Connection, hold_id: str) -> Fen:

@@ -154,6 +154,20 @@ def retrying(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def per_transaction(connection: Connection, key: str) -> dict[Any, Any]:
+    """A dict kept on `connection` for its current transaction only: another transaction
+    on the same pooled connection starts with an empty one (what one transaction loaded or
+    locked says nothing about the next), and so does a savepoint (rolled back, it undoes
+    its locks and rows)."""
+    current = connection.get_nested_transaction() or connection.get_transaction()
+    kept = connection.info.get(key)
+    if kept is None or kept[0] is not current:
+        kept = (current, {})
+        connection.info[key] = kept
+    memo: dict[Any, Any] = kept[1]
+    return memo
+
+
 def is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 

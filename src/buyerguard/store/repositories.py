@@ -38,6 +38,7 @@ from buyerguard.store.db import (
     is_postgres,
     numbered_parameters,
     numbered_rows_insert,
+    per_transaction,
 )
 from buyerguard.store.tables import buyer_addresses, buyers, order_transitions, orders, sub_orders
 
@@ -60,7 +61,7 @@ _ORDER_UPDATE = (
     update(orders).where(orders.c.id == bindparam("order_id")).values(version=orders.c.version + 1)
 )
 _SUB_UPDATE = update(sub_orders).where(sub_orders.c.id == bindparam("sub_order_id"))
-_LOADED_SUBS = "buyerguard.loaded_sub_orders"  # connection.info: (transaction, {id: values})
+_LOADED_SUBS = "buyerguard.loaded_orders"  # per_transaction: {(what, id): values}
 _TRANSITION_INSERT = insert(order_transitions)
 _SUB_INSERT = insert(sub_orders)
 
@@ -174,13 +175,7 @@ def _loaded(connection: Connection) -> dict[tuple[str, str], dict[str, Any]]:
     ("order" or "sub", id), so that a save writes only what changed (copies: a command
     may change a value in place). Kept per transaction: another transaction on the same
     pooled connection starts with none (everything it saves is written)."""
-    current = connection.get_transaction()
-    kept = connection.info.get(_LOADED_SUBS)
-    if kept is None or kept[0] is not current:
-        kept = (current, {})
-        connection.info[_LOADED_SUBS] = kept
-    loaded: dict[tuple[str, str], dict[str, Any]] = kept[1]
-    return loaded
+    return per_transaction(connection, _LOADED_SUBS)
 
 
 def _new_sub_values(sub: SubOrder) -> dict[str, Any]:
