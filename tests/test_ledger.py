@@ -248,3 +248,21 @@ def test_accounts_locked_once_per_transaction(engine: Engine) -> None:
     with read_transaction(engine) as connection:
         for spec in (CLEARING, PAYABLE, ESCROW):
             assert balance(connection, spec.id).debits_posted_fen == 0
+
+
+def test_an_open_hold_is_what_it_holds_until_posted_or_voided(engine: Engine) -> None:
+    """`open_hold_fen`, the cap on a refund before release: the hold's amount while no
+    transfer resolved it; 0 once one did, for an absent id and for a posted transfer."""
+    from buyerguard.ledger.book import open_hold_fen
+
+    def open_fen(hold_id: str) -> int:
+        with read_transaction(engine) as connection:
+            return open_hold_fen(connection, hold_id)
+
+    move(engine, "pay:1", CLEARING, ESCROW, 10_000)
+    move(engine, "hold:1", ESCROW, PAYABLE, 6_000, TransferKind.PENDING)
+    move(engine, "hold:2", ESCROW, PAYABLE, 4_000, TransferKind.PENDING)
+    assert [open_fen(i) for i in ("hold:1", "hold:2", "pay:1", "hold:none")] == [6_000, 4_000, 0, 0]
+    move(engine, "release:1", ESCROW, PAYABLE, 5_000, TransferKind.POST_PENDING, "hold:1")
+    move(engine, "void:2", ESCROW, PAYABLE, 4_000, TransferKind.VOID_PENDING, "hold:2")
+    assert [open_fen("hold:1"), open_fen("hold:2")] == [0, 0]

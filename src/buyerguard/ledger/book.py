@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, false, select
+from sqlalchemy import Connection, bindparam, exists, false, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.clock import ensure_utc
@@ -34,6 +34,13 @@ _CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
     index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
 )
 _TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
+_RESOLUTION = ledger_transfers.alias("resolution")
+# A hold and whether a transfer resolved it, in one round trip (`open_hold_fen`).
+_HOLD_AND_RESOLUTION = select(
+    ledger_transfers.c.kind,
+    ledger_transfers.c.amount_fen,
+    exists().where(_RESOLUTION.c.pending_id == ledger_transfers.c.id).label("resolved"),
+).where(ledger_transfers.c.id == bindparam("hold_id"))
 
 
 TRANSFERS_RECORDED = "buyerguard.transfers_recorded"  # per connection: kind -> count, until commit
@@ -105,15 +112,11 @@ def open_hold_fen(connection: Connection, hold_id: str) -> Fen:
 
     The cap on a refund before release: the ledger's hold, not a column of the order.
     """
-    hold = _existing(connection, hold_id)
-    if hold is None or hold["kind"] != TransferKind.PENDING.value:
+    hold = connection.execute(_HOLD_AND_RESOLUTION, {"hold_id": hold_id}).first()
+    if hold is None or hold.kind != TransferKind.PENDING.value or hold.resolved:
         return 0
-    resolved = connection.execute(
-        select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == hold_id)
-    ).first()
-    amount = hold["amount_fen"]
-    assert isinstance(amount, int)
-    return 0 if resolved is not None else amount
+    amount: Fen = hold.amount_fen
+    return amount
 
 
 def _same(existing: dict[str, object], transfer: Transfer) -> bool:
