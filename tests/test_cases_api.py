@@ -790,17 +790,20 @@ def test_two_pickups_on_one_order_share_one_subsidy_cap(api: Api, rt: Runtime) -
     assert credit(rt, "carrier:SF:payable") == 2_500
 
 
+# An order placed, paid, shipped and signed on fixed Shanghai days, before 2024-10-15.
+SIGNED_2024_10_12 = {
+    "place": "2024-10-10T09:00:00+08:00",
+    "pay": "2024-10-10T09:05:00+08:00",
+    "ship": "2024-10-11T09:00:00+08:00",
+    "sign": "2024-10-12T09:00:00+08:00",
+}
+
+
 def test_an_action_dated_before_the_cases_last_step_is_refused_and_writes_nothing(
     api: Api, rt: Runtime
 ) -> None:
     """Every case carries its latest transition; an action dated before it is out of order."""
-    dated = {
-        "place": "2024-10-10T09:00:00+08:00",
-        "pay": "2024-10-10T09:05:00+08:00",
-        "ship": "2024-10-11T09:00:00+08:00",
-        "sign": "2024-10-12T09:00:00+08:00",
-    }
-    order(api, "M-6", "pay", "ship", "sign", dated=dated)
+    order(api, "M-6", "pay", "ship", "sign", dated=SIGNED_2024_10_12)
     opened_at = "2024-10-12T12:00:00+08:00"
     case_id = open_case(api, "M-6", "return_no_reason", occurred_at=opened_at)["id"]
     early = {"occurred_at": "2024-10-12T11:59:59+08:00"}  # before the opening
@@ -832,13 +835,7 @@ def test_a_quick_refund_needs_a_pickup_from_2024_10_15(
     api: Api, rt: Runtime, picked_up_at: str, quick: bool
 ) -> None:
     """Before the day the refund waits for the inspection; from it, the pickup refunds."""
-    dated = {
-        "place": "2024-10-10T09:00:00+08:00",
-        "pay": "2024-10-10T09:05:00+08:00",
-        "ship": "2024-10-11T09:00:00+08:00",
-        "sign": "2024-10-12T09:00:00+08:00",
-    }
-    order(api, "M-5", "pay", "ship", "sign", dated=dated)
+    order(api, "M-5", "pay", "ship", "sign", dated=SIGNED_2024_10_12)
     case_id = open_case(api, "M-5", "return_no_reason", occurred_at="2024-10-12T12:00:00+08:00")[
         "id"
     ]

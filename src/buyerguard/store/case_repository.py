@@ -23,7 +23,7 @@ from sqlalchemy import (
 from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.domain.orders import Order
 from buyerguard.errors import NotFound
-from buyerguard.store.db import is_postgres, numbered_parameters, numbered_rows_insert
+from buyerguard.store.db import carrying_rows, is_postgres, numbered_parameters
 from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
 from buyerguard.store.tables import case_transitions, cases, orders, timers
 
@@ -201,23 +201,13 @@ def open_requests_fen(connection: Connection, sub_order_id: str) -> int:
     return int(total)
 
 
-@functools.lru_cache(maxsize=8)
-def _case_update_with_transitions(count: int) -> Update:
-    """PostgreSQL: the case's UPDATE with its `count` new transitions inserted in the same
-    statement (parameters `transition<i>_<column>`; never a column name of `cases`, which
-    an UPDATE would also SET)."""
-    columns = [column for column in case_transitions.c if column.name != "id"]
-    new = numbered_rows_insert(case_transitions, columns, count, "transition")
-    return _CASE_UPDATE.add_cte(new.cte("transitions"))
-
-
-@functools.lru_cache(maxsize=8)
-def _case_insert_with_transitions(count: int) -> Insert:
-    """PostgreSQL: a new case's INSERT with its first `count` transitions in the same
-    statement (their foreign key to the case is checked at the statement's end)."""
-    columns = [column for column in case_transitions.c if column.name != "id"]
-    new = numbered_rows_insert(case_transitions, columns, count, "transition")
-    return _CASE_INSERT.add_cte(new.cte("transitions"))
+@functools.lru_cache(maxsize=16)
+def _case_write_with_transitions(new: bool, count: int) -> Insert | Update:
+    """PostgreSQL: a case's INSERT (`new`) or UPDATE with its `count` new transitions, in
+    one statement (their foreign key to a new case is checked at the statement's end)."""
+    if new:
+        return carrying_rows(_CASE_INSERT, case_transitions, count, "transition")
+    return carrying_rows(_CASE_UPDATE, case_transitions, count, "transition")
 
 
 def save_case(
@@ -244,23 +234,12 @@ def save_case(
         }
         for transition in case.transitions
     ]
-    if new:
-        values = {"id": case.id, **_values(case)}
-        if transitions and is_postgres(connection):
-            numbered = numbered_parameters(transitions, "transition")
-            connection.execute(_case_insert_with_transitions(len(transitions)), values | numbered)
-        else:
-            connection.execute(_CASE_INSERT, values)
-            if transitions:
-                connection.execute(_TRANSITION_INSERT, transitions)
-        case.transitions.clear()
-        return
-    values = {"case_id": case.id, **_values(case)}
+    values = {"id" if new else "case_id": case.id, **_values(case)}
     if transitions and is_postgres(connection):
         numbered = numbered_parameters(transitions, "transition")
-        connection.execute(_case_update_with_transitions(len(transitions)), values | numbered)
+        connection.execute(_case_write_with_transitions(new, len(transitions)), values | numbered)
     else:
-        connection.execute(_CASE_UPDATE, values)
+        connection.execute(_CASE_INSERT if new else _CASE_UPDATE, values)
         if transitions:
             connection.execute(_TRANSITION_INSERT, transitions)
     case.transitions.clear()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     FromClause,
     Insert,
     Table,
+    Update,
     bindparam,
     create_engine,
     event,
@@ -219,6 +220,19 @@ def numbered_rows_insert(
         row = select(*(bindparam(f"{prefix}{index}_{c.name}", type_=c.type) for c in columns))
         rows.append(row.select_from(gate) if gate is not None else row)
     return insert(table).from_select([column.name for column in columns], union_all(*rows))
+
+
+Write = TypeVar("Write", Insert, Update)
+
+
+def carrying_rows(statement: Write, table: Table, count: int, prefix: str) -> Write:
+    """`statement` (PostgreSQL) with `count` new rows of `table` inserted in the same round
+    trip, as a data-modifying `WITH`; `table` numbers its own ids. Parameters
+    `<prefix><i>_<column>` (`numbered_parameters`): never a column name of the statement's
+    own table, which an UPDATE would also SET. An order's or a case's transitions."""
+    columns = [column for column in table.c if column.name != "id"]
+    new = numbered_rows_insert(table, columns, count, prefix)
+    return statement.add_cte(new.cte(f"{prefix}_rows"))
 
 
 def numbered_parameters(rows: list[dict[str, Any]], prefix: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from buyerguard.store.catalogue import get_product_version as get_product_versio
 from buyerguard.store.catalogue import get_products as get_products
 from buyerguard.store.catalogue import list_products as list_products
 from buyerguard.store.db import (
+    carrying_rows,
     insert_if_absent,
     is_postgres,
     numbered_parameters,
@@ -296,12 +297,8 @@ def order_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> Order:
 
 @functools.lru_cache(maxsize=8)
 def _order_update_with_transitions(count: int) -> Update:
-    """PostgreSQL: the order's UPDATE with its `count` new transitions inserted in the same
-    statement (parameters `transition<i>_<column>`; never a column name of `orders`, which
-    an UPDATE would also SET)."""
-    columns = [column for column in order_transitions.c if column.name != "id"]
-    new = numbered_rows_insert(order_transitions, columns, count, "transition")
-    return _ORDER_UPDATE.add_cte(new.cte("transitions"))
+    """PostgreSQL: the order's UPDATE with its `count` new transitions, in one statement."""
+    return carrying_rows(_ORDER_UPDATE, order_transitions, count, "transition")
 
 
 def save_order(connection: Connection, order: Order, actor: str, now: datetime) -> None:
