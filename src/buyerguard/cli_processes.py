@@ -340,7 +340,7 @@ def serve(
 
     import uvicorn
 
-    from buyerguard.api.serve import NoDelayHttpProtocol, SocketPerWorker, worker_sockets
+    from buyerguard.api.serve import NoDelayH11Protocol, SocketPerWorker, worker_sockets
 
     configured = settings()
     host = host or configured.host
@@ -365,8 +365,11 @@ def serve(
         "host": host,
         "port": port,
         "workers": count,
-        "http": NoDelayHttpProtocol,
-        "loop": "uvloop",  # libuv's event loop: less CPU per request than asyncio's own
+        "http": NoDelayH11Protocol,
+        # asyncio's own loop, even where uvloop happens to be installed: httptools on uvloop
+        # saved 0.05 ms of CPU a request but the feed's lag p99 rose in 5 runs of 5
+        # (docs/benchmarks.md, "Ingest throughput").
+        "loop": "asyncio",
         "access_log": False,  # each request is logged once, with its id (api/request_ids.py)
         "log_config": None,  # uvicorn's lines go through our JSON handler
         # uvicorn kills a worker that misses a 5 s ping; a loaded 2-core machine took

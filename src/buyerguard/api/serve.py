@@ -8,7 +8,7 @@ import socket
 
 from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE, Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from buyerguard.api.app import create_app
@@ -26,22 +26,20 @@ def app() -> FastAPI:
     return create_app(build_runtime(), run_scheduler=False)
 
 
-class NoDelayHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools HTTP/1.1 protocol with TCP_NODELAY on every connection.
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with TCP_NODELAY on every connection.
 
-    httptools (C) parses a request in a fraction of the CPU of h11 (pure Python),
-    which a 2-core machine shared with PostgreSQL feels in every request's latency.
     With more than one worker, uvicorn's supervisor binds the listening socket
     without naming TCP (`proto` 0), so asyncio does not set TCP_NODELAY on the
     sockets it accepts, and every response on a keep-alive connection waited
     about 40 ms for the client's delayed ACK (uvicorn issue #3149).
     """
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         connected = transport.get_extra_info("socket")
         if connected is not None and connected.family in (socket.AF_INET, socket.AF_INET6):
             connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[arg-type]
 
 
 def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
