@@ -145,6 +145,25 @@ def test_a_database_never_migrated_is_one_line_and_exit_2(
     refused(args, "database_not_migrated")
 
 
+def test_a_refused_serve_leaves_no_metrics_directory_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` points the metrics of its workers at a fresh directory; refused before they
+    start, it leaves neither the directory nor the variable (which made this process's own
+    /metrics read that directory instead of its counters: a later test saw no facts)."""
+    import os
+    import tempfile
+
+    made = tmp_path / "tmp"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    refused(["serve", "--port", "1"], "database_not_migrated")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert list(made.iterdir()) == []
+
+
 def test_an_unreachable_database_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUYERGUARD_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
     refused(["ledger", "check"], "database_unreachable")

@@ -328,7 +328,6 @@ def serve(
     down gracefully.
     """
     import shutil
-    import subprocess
     import tempfile
 
     # Before anything imports prometheus_client: the workers count into files here, and a
@@ -337,6 +336,17 @@ def serve(
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="buyerguard-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _serve(host, port, workers, scheduler)
+    finally:
+        if metrics_dir is not None:  # also after a refusal: nothing left behind in-process
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(host: str | None, port: int | None, workers: int | None, scheduler: bool) -> None:
+    """`serve` once its metrics directory is set: check the database, bind, run."""
+    import subprocess
 
     import uvicorn
 
@@ -387,8 +397,6 @@ def serve(
         if timers is not None:
             timers.terminate()
             timers.wait(timeout=30)
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @refusals_exit_2
