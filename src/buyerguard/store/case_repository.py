@@ -24,7 +24,7 @@ from buyerguard.domain.cases import Case, CaseState, CaseType, Goods, Outcome
 from buyerguard.domain.orders import Order
 from buyerguard.errors import NotFound
 from buyerguard.store.db import carrying_rows, is_postgres, numbered_parameters
-from buyerguard.store.repositories import get_order, order_from_rows, order_with_subs_where
+from buyerguard.store.repositories import order_from_rows, order_with_subs_where
 from buyerguard.store.tables import case_transitions, cases, orders, timers
 
 
@@ -47,12 +47,14 @@ _CASE_BY_ID = select(
     _latest_transition(case_transitions.c.occurred_at).label("last_moved_at"),
 ).where(cases.c.id == bindparam("case_id"))
 _CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
-_ORDER_OF_CASE = select(cases.c.order_id).where(cases.c.id == bindparam("case_id"))
-# The order of a case and its sub-orders, locked (lock order 2) in one statement: the
-# case's row is only read here, to find its order, and is locked next (services/cases).
-_ORDER_OF_CASE_LOCKED = order_with_subs_where(
-    orders.c.id == _ORDER_OF_CASE.scalar_subquery()
-).with_for_update()
+# The order of a case and its sub-orders in one statement, locked on PostgreSQL (lock order
+# 2): the case's row is only read here, to find its order, and is locked next
+# (services/cases). SQLite, with one writer, reads the same without a lock.
+_ORDER_OF_CASE = order_with_subs_where(
+    orders.c.id
+    == select(cases.c.order_id).where(cases.c.id == bindparam("case_id")).scalar_subquery()
+)
+_ORDER_OF_CASE_LOCKED = _ORDER_OF_CASE.with_for_update()
 _CASE_UPDATE = (
     update(cases).where(cases.c.id == bindparam("case_id")).values(version=cases.c.version + 1)
 )
@@ -141,19 +143,11 @@ def get_case(connection: Connection, case_id: str, *, for_update: bool = False) 
 def lock_order_of_case(connection: Connection, case_id: str) -> Order:
     """The case's order with its sub-orders, locked (PostgreSQL) as `get_order` locks them;
     one round trip, the case's id being enough."""
-    if not is_postgres(connection):
-        return get_order(connection, order_of_case(connection, case_id))
-    rows = connection.execute(_ORDER_OF_CASE_LOCKED, {"case_id": case_id}).all()
+    query = _ORDER_OF_CASE_LOCKED if is_postgres(connection) else _ORDER_OF_CASE
+    rows = connection.execute(query, {"case_id": case_id}).all()
     if not rows:
         raise case_not_found(case_id)
     return order_from_rows(connection, rows)
-
-
-def order_of_case(connection: Connection, case_id: str) -> str:
-    order_id = connection.execute(_ORDER_OF_CASE, {"case_id": case_id}).scalar_one_or_none()
-    if order_id is None:
-        raise case_not_found(case_id)
-    return str(order_id)
 
 
 def open_case_of_type(connection: Connection, sub_order_id: str, case_type: CaseType) -> str | None:
