@@ -1,6 +1,6 @@
 """The `buyerguard` command: its groups, each in a module of its own (`cli_setup`,
-`cli_ledger`, `cli_logistics`, `cli_money`, `cli_cases`, `cli_processes`). A refused
-input exits 2 with one line on stderr."""
+`cli_ledger`, `cli_logistics`, `cli_money`, `cli_cases`, `cli_processes`, `cli_timers`,
+`cli_facts`). A refused input exits 2 with one line on stderr."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import typer
 
 from buyerguard import __version__
 from buyerguard.cli_cases import cases_app
+from buyerguard.cli_facts import facts_app
 from buyerguard.cli_ledger import audit_app, ledger_app, rulebook_app
 from buyerguard.cli_logistics import badge_app, eta_app, shipments_app
 from buyerguard.cli_money import instructions_app, payouts_app
-from buyerguard.cli_processes import facts_app, openapi, scheduler_app, serve, timers_app
+from buyerguard.cli_processes import openapi, scheduler_app, serve
 from buyerguard.cli_setup import db_app, demo_app, token_app
+from buyerguard.cli_timers import timers_app
 
 app = typer.Typer(
     help="buyerguard: buyer-protection engine for B2B marketplaces.", no_args_is_help=True

@@ -1,5 +1,5 @@
-"""Commands that run the engine and feed it: the API server, the scheduler and its timers,
-facts in bulk. A refused input exits 2 with one line on stderr, as everywhere."""
+"""Commands that run the engine: the API server, the scheduler, the OpenAPI document.
+A refused input exits 2 with one line on stderr, as everywhere."""
 
 from __future__ import annotations
 
@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from buyerguard.cli_common import (
-    AsJson,
     configured_runtime,
     print_json,
-    print_rows,
-    progress_console,
     refusals_exit_2,
     say,
 )
@@ -28,13 +25,10 @@ from buyerguard.logs import configure_logging_from_settings
 from buyerguard.settings import settings
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
-    from buyerguard.facts_load import LoadSummary
     from buyerguard.scheduler import FiredTimer
     from buyerguard.webhook_dispatcher import EndpointPass
 
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
-timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
-facts_app = typer.Typer(help="Facts in bulk, through a running server.", no_args_is_help=True)
 
 
 @scheduler_app.command("run")
@@ -166,139 +160,6 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         if os.getppid() != parent_pid:
             stop.set()
-
-
-@timers_app.command("list")
-@refusals_exit_2
-def timers_list(
-    state: Annotated[
-        str | None, typer.Option(help="pending, fired, cancelled or failed (dead letters)")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-    as_json: AsJson = False,
-) -> None:
-    """Timers by id, with attempts and the last error of a failing one."""
-    from buyerguard.api.views import timer_view
-    from buyerguard.services.context import OPERATOR
-    from buyerguard.services.timers import list_timers
-
-    rt = configured_runtime()
-    with rt.reading(OPERATOR) as ctx:
-        rows = list_timers(ctx.connection, state=state, after=None, limit=limit)
-    if as_json:
-        print_json([timer_view(row) for row in rows])
-        return
-    lines = [
-        (
-            row["id"],
-            row["status"],
-            format_instant(row["due_at"]),
-            f"{row['attempts']:,}",
-            row["last_error"] or "",
-        )
-        for row in rows
-    ]
-    header = ("id", "state", "due", "attempts", "last error")
-    print_rows(f"{len(rows):,} timer(s)", header, lines)
-
-
-@timers_app.command("retry")
-@refusals_exit_2
-def timers_retry(timer_id: str, as_json: AsJson = False) -> None:
-    """Re-arm a dead-lettered timer: it runs on the next tick, attempts counted anew.
-
-    `--json`: the re-armed timer as `timers list --json` shows it (pending, 0 attempts).
-    """
-    from sqlalchemy import select
-
-    from buyerguard.api.views import timer_view
-    from buyerguard.services.context import OPERATOR
-    from buyerguard.services.timers import retry_timer
-    from buyerguard.store.tables import timers
-
-    rt = configured_runtime()
-    with rt.writing(OPERATOR) as ctx:
-        retry_timer(ctx, timer_id)
-        query = select(timers).where(timers.c.id == timer_id)
-        rearmed = dict(ctx.connection.execute(query).mappings().one())
-    if as_json:
-        print_json(timer_view(rearmed))
-        return
-    say(f"re-armed {timer_id}")
-
-
-@facts_app.command("load")
-@refusals_exit_2
-def facts_load(
-    file: Path,
-    url: Annotated[str, typer.Option(help="the server")] = "http://127.0.0.1:8000",
-    token: Annotated[
-        str | None, typer.Option(envvar="BUYERGUARD_TOKEN", help="a marketplace token")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
-    as_json: AsJson = False,
-) -> None:
-    """Stream an NDJSON file of facts (one `POST /v1/facts` fact a line) through the server.
-
-    Every fact carries its idempotency key: a load cut short is finished by
-    running the same file again. Exits 2 when any line was refused or skipped.
-    `--json`: `{"file", "lines", "sent", "applied", "replayed", "skipped", "refused",
-    "refused_lines"}`, every refused or skipped line (`{"line", "code", "message"}`), printed
-    before that exit.
-    """
-    from buyerguard.facts_load import count_lines, load_file
-    from buyerguard.progress import progress_bar
-
-    if not token:
-        raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
-    if not file.is_file():
-        raise InvalidInput("file_missing", f"no file {file}", "file")
-    total = count_lines(file)
-    with progress_bar(progress_console) as progress:
-        task = progress.add_task(f"loading {file.name}", total=total)
-        summary = load_file(
-            file, url, token, batch_size, lambda lines: progress.advance(task, lines)
-        )
-    counts = summary.counts
-    if as_json:
-        print_json(
-            {
-                "file": str(file),
-                "lines": summary.lines,
-                "sent": summary.sent,
-                **{outcome: counts[outcome] for outcome in FACT_OUTCOMES},
-                "refused_lines": [
-                    {"line": number, "code": code, "message": message}
-                    for number, code, message in summary.refused
-                ],
-            }
-        )
-    else:
-        _say_loaded(summary)
-    if summary.refused:
-        raise InvalidInput(
-            "facts_refused",
-            f"{len(summary.refused):,} of {summary.lines:,} fact(s) refused or skipped"
-            + (" (listed in refused_lines)" if as_json else " (listed above)"),
-            "file",
-        )
-
-
-FACT_OUTCOMES = ("applied", "replayed", "skipped", "refused")
-
-
-def _say_loaded(summary: LoadSummary) -> None:
-    """The counts of a load and its first 20 refused lines, for people."""
-    counts = summary.counts
-    say(
-        f"{summary.lines:,} fact(s): {counts['applied']:,} applied, "
-        f"{counts['replayed']:,} replayed, {counts['skipped']:,} skipped, "
-        f"{counts['refused']:,} refused"
-    )
-    for number, code, message in summary.refused[:20]:
-        say(f"  line {number}: {code}: {message}")
-    if len(summary.refused) > 20:
-        say(f"  … and {len(summary.refused) - 20:,} more")
 
 
 WORKER_PING_TIMEOUT_SECONDS = 60
