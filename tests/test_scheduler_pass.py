@@ -25,7 +25,7 @@ from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
 from buyerguard.domain.orders import OrderState
 from buyerguard.scheduler import MAX_FIRINGS_PER_PASS, TIMER_KINDS, Scheduler, TimerKind
-from buyerguard.services import cases, orders
+from buyerguard.services import case_opening, orders
 from buyerguard.services.context import OPERATOR, Actor, Context, Role
 from buyerguard.services.timers import DueTimer, schedule_timer
 from buyerguard.store import repositories
@@ -93,14 +93,14 @@ def shipped(rt: Runtime, order_id: str, *, sign: bool = True) -> str:
 
 def open_case(rt: Runtime, order_id: str, case_type: str, amount_fen: int | None = None) -> str:
     with rt.writing(BUYER) as ctx:
-        command = cases.OpenCase(
+        command = case_opening.OpenCase(
             type=case_type,
             sub_order_id=f"{order_id}-1",
             reason="cracked" if "quality" in case_type else "changed my mind",
             amount_fen=amount_fen,
             case_id=f"case-{order_id}",
         )
-        return cases.open_case(ctx, order_id, command).id
+        return case_opening.open_case(ctx, order_id, command).id
 
 
 def order_state(rt: Runtime, order_id: str) -> OrderState:

@@ -34,7 +34,7 @@ from buyerguard.bootstrap import Runtime
 from buyerguard.domain.cases import CASE_ACTIONS, Evidence
 from buyerguard.errors import BuyerguardError, Conflict, Forbidden, InvalidInput
 from buyerguard.money import parse_yuan
-from buyerguard.services import case_actions, cases, instructions, orders
+from buyerguard.services import case_actions, case_opening, cases, instructions, orders
 from buyerguard.services.context import Actor, Context, Role
 
 Apply = Callable[[Context, Any, Any], Any]  # (context, subject id or None, validated body)
@@ -111,7 +111,7 @@ def _evidence(items: list[EvidenceIn]) -> tuple[Evidence, ...]:
 
 
 def _open_case(ctx: Context, order_id: str, body: CaseIn) -> Any:
-    command = cases.OpenCase(
+    command = case_opening.OpenCase(
         type=body.type,
         sub_order_id=body.sub_order_id,
         reason=body.reason,
@@ -121,7 +121,7 @@ def _open_case(ctx: Context, order_id: str, body: CaseIn) -> Any:
         occurred_at=body.occurred_at,
         case_id=body.id,
     )
-    return case_views.case_view(cases.open_case(ctx, order_id, command))
+    return case_views.case_view(case_opening.open_case(ctx, order_id, command))
 
 
 def _case_action(action: str) -> Apply:
