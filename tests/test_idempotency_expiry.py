@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
-from buyerguard.scheduler import TIMER_KINDS, Scheduler
+from buyerguard.scheduler import Scheduler
 from buyerguard.services.context import OPERATOR
 from buyerguard.services.idempotency import (
     EXPIRY_BATCH_ROWS,
@@ -18,6 +18,7 @@ from buyerguard.services.idempotency import (
     expire_keys,
 )
 from buyerguard.store.tables import idempotency_keys
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.conftest import Api
 
 ORDER = {"id": "O-key", "buyer_id": "B-shop", "lines": [{"product_id": "P-cups", "quantity": 10}]}

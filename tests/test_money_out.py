@@ -23,12 +23,13 @@ from buyerguard.clock import SimulatedClock, ensure_utc, format_instant, parse_i
 from buyerguard.domain.orders import Order
 from buyerguard.ledger.check import check_ledger
 from buyerguard.money import format_fen, parse_yuan
-from buyerguard.scheduler import TIMER_KINDS, Scheduler
+from buyerguard.scheduler import Scheduler
 from buyerguard.services import orders, payouts
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
 from buyerguard.store import repositories
 from buyerguard.store.tables import decisions, instructions, ledger_accounts, timers
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.conftest import Api
 from tests.test_api import ORDER, assert_refused, row_counts
 

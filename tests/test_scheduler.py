@@ -12,13 +12,14 @@ from sqlalchemy import select
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
 from buyerguard.domain.orders import ConfirmedBy, OrderState
-from buyerguard.scheduler import TIMER_KINDS, FiredTimer, Scheduler, retry_delay
+from buyerguard.scheduler import FiredTimer, Scheduler, retry_delay
 from buyerguard.services import orders
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.records import order_decisions
 from buyerguard.services.timers import DueTimer
 from buyerguard.store import repositories
 from buyerguard.store.tables import decisions, timers
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.test_order_service import MARKETPLACE, demo, place
 
 __all__ = ["demo"]

@@ -24,13 +24,14 @@ from sqlalchemy import select
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
 from buyerguard.domain.orders import OrderState
-from buyerguard.scheduler import MAX_FIRINGS_PER_PASS, TIMER_KINDS, Scheduler, TimerKind
+from buyerguard.scheduler import MAX_FIRINGS_PER_PASS, Scheduler
 from buyerguard.services import case_opening, orders
 from buyerguard.services.context import OPERATOR, Actor, Context, Role
 from buyerguard.services.timers import DueTimer, schedule_timer
 from buyerguard.store import repositories
 from buyerguard.store.case_repository import get_case
 from buyerguard.store.tables import timers
+from buyerguard.timer_kinds import TIMER_KINDS, TimerKind
 from tests.test_order_service import MARKETPLACE, demo, place
 
 __all__ = ["demo"]

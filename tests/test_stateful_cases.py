@@ -103,7 +103,7 @@ from buyerguard.demo import BUYERS, MERCHANTS, PRODUCTS
 from buyerguard.domain.catalog import TierKind
 from buyerguard.ledger import accounts
 from buyerguard.money import Rate, apply_rate, format_fen
-from buyerguard.scheduler import TIMER_KINDS, Scheduler
+from buyerguard.scheduler import Scheduler
 from buyerguard.services.case_deadlines import DEADLINES
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.merchant_money import merchant_balance
@@ -119,6 +119,7 @@ from buyerguard.store.tables import (
     sub_orders,
     timers,
 )
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.conftest import DEMO_CALLERS
 from tests.schema_conformance import checked_client
 from tests.stateful_support import (

@@ -105,7 +105,7 @@ from buyerguard.demo import MERCHANTS, PRODUCTS
 from buyerguard.domain.catalog import Tier, TierKind
 from buyerguard.ledger import accounts
 from buyerguard.money import Rate, apply_rate, format_fen, parse_yuan
-from buyerguard.scheduler import TIMER_KINDS, Scheduler
+from buyerguard.scheduler import Scheduler
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.instructions import list_instructions
 from buyerguard.services.merchant_money import MerchantBalance, merchant_balance
@@ -120,6 +120,7 @@ from buyerguard.store.tables import (
     order_transitions,
     payout_runs,
 )
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.schema_conformance import checked_client
 from tests.stateful_support import (
     Harness,

@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select, text, update
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
-from buyerguard.scheduler import JOB_LEASE, TIMER_KINDS, Scheduler, retry_delay
+from buyerguard.scheduler import JOB_LEASE, Scheduler, retry_delay
 from buyerguard.services import promises
 from buyerguard.services.timers import DueTimer
 from buyerguard.store.db import make_engine, read_transaction
 from buyerguard.store.tables import timers
+from buyerguard.timer_kinds import TIMER_KINDS
 from tests.conftest import Api, at
 from tests.test_logistics import next_day_history, write_csv
 

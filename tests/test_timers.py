@@ -18,7 +18,7 @@ from sqlalchemy import select
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock, format_instant
 from buyerguard.errors import Conflict
-from buyerguard.scheduler import TIMER_KINDS, Scheduler, TimerKind, retry_delay
+from buyerguard.scheduler import Scheduler, retry_delay
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.timers import (
     DueTimer,
@@ -30,6 +30,7 @@ from buyerguard.services.timers import (
     settle_subject,
 )
 from buyerguard.store.tables import timers
+from buyerguard.timer_kinds import TIMER_KINDS, TimerKind
 from tests.conftest import Api
 
 FLAKY = "test.flaky"

@@ -36,7 +36,6 @@ import logging
 import multiprocessing
 import threading
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,28 +46,16 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import Clock, SimulatedClock, ensure_utc
 from buyerguard.rulebook import RulebookSet
-from buyerguard.services import (
-    badges,
-    case_deadlines,
-    cases,
-    idempotency,
-    orders,
-    payouts,
-    promises,
-    shipping_promises,
-)
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
 from buyerguard.services.timers import FAILED, FIRED, PENDING, RUNNING, DueTimer, FiringContext
-from buyerguard.store import repositories
 from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import timers
+from buyerguard.timer_kinds import TIMER_KINDS, TimerJob, TimerKind
 
 log = logging.getLogger(__name__)
 
-TimerHandler = Callable[[Context, DueTimer], str]
-TimerJob = Callable[[Runtime, DueTimer], str]
 JOB_LEASE = timedelta(minutes=15)  # a job not finished by then is claimed again
 TIMER_MAX_ATTEMPTS = 8  # failed attempts before a timer is dead-lettered
 TIMER_RETRY_BASE_SECONDS = 30  # back-off after the first failure, doubling after each
@@ -76,57 +63,6 @@ TIMER_RETRY_MAX_SECONDS = 3600
 # A timer held by an open matter and re-armed when a timeout closes it fires twice in one
 # pass; beyond this it waits for the next pass (a handler re-arming its own timer for now).
 MAX_FIRINGS_PER_PASS = 3
-
-
-def _lock_order(connection: Connection, order_id: str) -> None:
-    repositories.get_order(connection, order_id, for_update=True)
-
-
-def _lock_case_order(connection: Connection, case_id: str) -> None:
-    """A case's deadline takes the case's locks like every command on it: order, case,
-    timers (`services/cases.lock_case`)."""
-    cases.lock_case(connection, case_id)
-
-
-@dataclass(frozen=True)
-class TimerKind:
-    """How one kind of timer runs: a `handler` inside the claim transaction, or a heavy
-    `job` outside it; the subject lock it takes first; for a recurring job, how to keep
-    one pending."""
-
-    handler: TimerHandler | None = None
-    lock_subject: Callable[[Connection, str], None] | None = None
-    keep_scheduled: Callable[[Context], None] | None = None
-    job: TimerJob | None = None
-
-
-# The one registry of timer kinds: later work registers its own here. Timers about
-# an order lock the order before their own row, like every command does (order row,
-# timer rows, event feed, ledger accounts: docs/architecture.md, "Lock order").
-TIMER_KINDS: dict[str, TimerKind] = {
-    orders.AUTO_CONFIRM: TimerKind(orders.auto_confirm, lock_subject=_lock_order),
-    orders.COMPLETE: TimerKind(orders.complete_order, lock_subject=_lock_order),
-    shipping_promises.SHIPPING_DEADLINE: TimerKind(
-        shipping_promises.on_deadline, lock_subject=_lock_order
-    ),
-    badges.BADGE_DAILY: TimerKind(badges.daily_badges, keep_scheduled=badges.ensure_daily_timer),
-    promises.PROMISES_REBUILD: TimerKind(
-        job=promises.scheduled_rebuild, keep_scheduled=promises.ensure_rebuild_timer
-    ),
-    promises.PROMISES_UPDATE: TimerKind(
-        job=promises.scheduled_update, keep_scheduled=promises.ensure_update_timer
-    ),
-    payouts.PAYOUT_RUN: TimerKind(
-        job=payouts.scheduled_run, keep_scheduled=payouts.ensure_payout_timer
-    ),
-    idempotency.IDEMPOTENCY_EXPIRY: TimerKind(
-        job=idempotency.scheduled_expiry, keep_scheduled=idempotency.ensure_expiry_timer
-    ),
-    **{
-        kind: TimerKind(cases.on_deadline, lock_subject=_lock_case_order)
-        for kind in case_deadlines.DEADLINES
-    },
-}
 
 
 @dataclass(frozen=True)
