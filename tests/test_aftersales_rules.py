@@ -18,15 +18,17 @@ from buyerguard.clock import SHANGHAI, local_date
 from buyerguard.domain.aftersales_rules import (
     custom_compensation,
     is_super_buyer,
-    late_shipment,
-    late_shipment_compensation,
     quick_refund,
     return_shipping_subsidy,
-    shipping_deadline,
     transit_accident_compensation,
 )
 from buyerguard.domain.catalog import Product, Tier, TierKind
 from buyerguard.domain.eligibility import no_reason_return, quality_claim
+from buyerguard.domain.late_shipment import (
+    late_shipment,
+    late_shipment_compensation,
+    shipping_deadline,
+)
 from buyerguard.domain.sale_terms import sale_terms
 from buyerguard.errors import InvalidInput
 from buyerguard.money import format_fen, parse_yuan

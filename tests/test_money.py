@@ -14,6 +14,7 @@ from buyerguard.money import (
     Rate,
     apply_rate,
     format_fen,
+    format_percent,
     parse_rate,
     parse_yuan,
     require_fen,
@@ -363,3 +364,23 @@ def test_exact_halves_round_up(odd: int) -> None:
 @pytest.mark.parametrize("text", ["１８.００", "١٨.٠٠", "१८"])
 def test_parse_yuan_refuses_non_ascii_digits(text: str) -> None:
     assert refused(parse_yuan, text).code == "amount_malformed"
+
+
+@given(st.integers(min_value=-MAX_FEN, max_value=MAX_FEN))
+def test_require_fen_refuses_negatives_only_when_asked(fen: int) -> None:
+    assert require_fen(fen, field="goods") == fen
+    if fen >= 0:
+        assert require_fen(fen, field="goods", allow_negative=False) == fen
+        return
+    with pytest.raises(InvalidInput) as info:
+        require_fen(fen, field="goods", allow_negative=False)
+    assert (info.value.code, info.value.field) == ("amount_negative", "goods")
+    assert format_fen(fen) in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown"),
+    [("0.05", "5%"), ("0.006", "0.6%"), ("1", "100%"), ("0", "0%"), ("0.125", "12.5%")],
+)
+def test_format_percent(rate: str, shown: str) -> None:
+    assert format_percent(parse_rate(rate)) == shown

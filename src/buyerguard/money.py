@@ -81,13 +81,25 @@ def format_fen(amount_fen: Fen, *, thousands: bool = False) -> str:
     return f"{sign}{whole_text}.{cents:02d}"
 
 
-def require_fen(amount_fen: object, *, field: str = "amount_fen") -> Fen:
-    """Assert that a value is an integer fen amount (bool and float refused)."""
+def require_fen(
+    amount_fen: object, *, field: str = "amount_fen", allow_negative: bool = True
+) -> Fen:
+    """Assert that a value is an integer fen amount (bool and float refused), and with
+    `allow_negative` False that it is not below 0."""
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise InvalidInput(
             "amount_not_integer_fen", f"{field} must be integer fen, got {amount_fen!r}", field
         )
+    if amount_fen < 0 and not allow_negative:
+        raise InvalidInput(
+            "amount_negative", f"{field} must not be negative: {format_fen(amount_fen)}", field
+        )
     return amount_fen
+
+
+def format_percent(rate: Decimal) -> str:
+    """A rate as people read it in an explanation: "0.05" → "5%", "0.006" → "0.6%"."""
+    return f"{(rate * 100).normalize():f}%"
 
 
 def parse_rate(text: object, *, field: str = "rate") -> Rate:

@@ -1,4 +1,5 @@
-"""Who pays what after a sale: the money rules of after-sales (policies.md §3–§7, §10b).
+"""Who pays what after a sale: the money rules of after-sales (policies.md §3–§7; §10b,
+a late spot shipment, is domain/late_shipment.py).
 
 Each rule is pure: facts in, an explained `Decision` out — the amount in fen,
 who pays whom, the rulebook keys that set it and the rulebook's id. Every
@@ -12,49 +13,28 @@ refund, the case's facts for compensation).
 - Custom-goods compensation (§5): the platform pays the buyer a share of the
   sub-order's goods, capped.
 - Transit accident (§7): the platform pays the merchant the goods' value, capped.
-- Late spot shipment (§10b): the merchant pays the buyer a share, clamped.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from buyerguard.clock import ensure_utc, format_instant
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.parties import MerchantTier, parse_enum
 from buyerguard.errors import InvalidInput
-from buyerguard.money import Fen, Rate, apply_rate, format_fen, require_fen
+from buyerguard.money import Fen, apply_rate, format_fen, format_percent, require_fen
 from buyerguard.rulebook import Rulebook
 
 RETURN_SHIPPING_SUBSIDY = "return_shipping_subsidy"
 QUICK_REFUND = "quick_refund"
 CUSTOM_COMPENSATION = "custom_compensation"
 TRANSIT_ACCIDENT_COMPENSATION = "transit_accident_compensation"
-LATE_SHIPMENT_COMPENSATION = "late_shipment_compensation"
 
 # which cap of §3 applied, in details["cap_rule"]
 SUPER_BUYER = "super_buyer"
 LARGE_ORDER_TIER = "large_order_tier"
 DEFAULT = "default"
-
-
-def _yuan(amount_fen: Fen) -> str:
-    return format_fen(amount_fen, thousands=True)
-
-
-def _percent(rate: Rate | Decimal) -> str:
-    return f"{(rate * 100).normalize():f}%"
-
-
-def _amount(value: object, field: str) -> Fen:
-    """An integer fen amount that must not be negative (`field` names it for the caller)."""
-    amount = require_fen(value, field=field)
-    if amount < 0:
-        raise InvalidInput(
-            "amount_negative", f"{field} must not be negative: {format_fen(amount)}", field
-        )
-    return amount
 
 
 # ------------------------------------------------------------------ §3 free return shipping
@@ -90,10 +70,12 @@ def return_shipping_subsidy(
     Nothing without official logistics (when required) or when the programme is
     not in force. A negative freight is refused (`amount_negative`, field `freight`).
     """
-    freight_fen = _amount(freight_fen, "freight")
-    sub_order_goods_fen = _amount(sub_order_goods_fen, "sub_order_goods")
-    already_subsidised_on_order_fen = _amount(
-        already_subsidised_on_order_fen, "already_subsidised_on_order"
+    freight_fen = require_fen(freight_fen, field="freight", allow_negative=False)
+    sub_order_goods_fen = require_fen(
+        sub_order_goods_fen, field="sub_order_goods", allow_negative=False
+    )
+    already_subsidised_on_order_fen = require_fen(
+        already_subsidised_on_order_fen, field="already_subsidised_on_order", allow_negative=False
     )
     tier = parse_enum(MerchantTier, merchant_tier, "merchant_tier")
     rules = rulebook.free_return_shipping
@@ -145,7 +127,8 @@ def return_shipping_subsidy(
         rule_ids += ("free_return_shipping.super_buyer_cap_yuan",)
     elif large_order and tier.value in rules.large_order_tiers:
         cap_rule, cap_fen = LARGE_ORDER_TIER, rules.large_order_tier_cap_fen
-        why = f"large order ({_yuan(sub_order_goods_fen)} of goods) at a {tier.value}"
+        goods = format_fen(sub_order_goods_fen, thousands=True)
+        why = f"large order ({goods} of goods) at a {tier.value}"
         rule_ids += (
             "free_return_shipping.large_order_min_goods_yuan",
             "free_return_shipping.large_order_tiers",
@@ -161,13 +144,17 @@ def return_shipping_subsidy(
     remaining_fen = max(cap_fen - already_subsidised_on_order_fen, 0)
     amount_fen = min(freight_fen, remaining_fen)
     details.update(cap_rule=cap_rule, cap_fen=cap_fen, remaining_cap_fen=remaining_fen)
-    explanation = f"{why}: cap {_yuan(cap_fen)} per order"
+    explanation = f"{why}: cap {format_fen(cap_fen, thousands=True)} per order"
     if already_subsidised_on_order_fen:
         explanation += (
-            f", {_yuan(already_subsidised_on_order_fen)} already subsidised on the order, "
-            f"{_yuan(remaining_fen)} left"
+            f", {format_fen(already_subsidised_on_order_fen, thousands=True)} already subsidised"
+            " on the order, "
+            f"{format_fen(remaining_fen, thousands=True)} left"
         )
-    explanation += f"; freight {_yuan(freight_fen)} → platform pays {_yuan(amount_fen)}"
+    explanation += (
+        f"; freight {format_fen(freight_fen, thousands=True)}"
+        f" → platform pays {format_fen(amount_fen, thousands=True)}"
+    )
     return decide(amount_fen, rule_ids, explanation)
 
 
@@ -255,7 +242,9 @@ def custom_compensation(
     while the programme is not in force, nor once the sub-order has earned
     `per_sub_order` compensations (`earned_before`): otherwise a buyer could open
     dispute after dispute over the same goods and be paid for each."""
-    sub_order_goods_fen = _amount(sub_order_goods_fen, "sub_order_goods")
+    sub_order_goods_fen = require_fen(
+        sub_order_goods_fen, field="sub_order_goods", allow_negative=False
+    )
     rules = rulebook.custom_compensation
     check_trigger(rulebook, trigger)
     details: dict[str, object] = {"trigger": trigger, "sub_order_goods_fen": sub_order_goods_fen}
@@ -292,10 +281,12 @@ def custom_compensation(
     amount_fen = min(uncapped_fen, rules.cap_fen)
     details.update(uncapped_fen=uncapped_fen, cap_fen=rules.cap_fen)
     explanation = (
-        f"{trigger}: {_percent(rules.rate)} of {_yuan(sub_order_goods_fen)} = {_yuan(uncapped_fen)}"
+        f"{trigger}: {format_percent(rules.rate)} of"
+        f" {format_fen(sub_order_goods_fen, thousands=True)}"
+        f" = {format_fen(uncapped_fen, thousands=True)}"
     )
     if amount_fen < uncapped_fen:
-        explanation += f", capped at {_yuan(rules.cap_fen)}"
+        explanation += f", capped at {format_fen(rules.cap_fen, thousands=True)}"
     return decide(
         amount_fen,
         (
@@ -314,12 +305,14 @@ def transit_accident_compensation(
 ) -> Decision:
     """Goods lost or damaged in transport: the platform pays the merchant their value,
     at most `merchant_relief.transit_accident_cap_yuan` (§7)."""
-    goods_value_fen = _amount(goods_value_fen, "goods_value")
+    goods_value_fen = require_fen(goods_value_fen, field="goods_value", allow_negative=False)
     cap_fen = rulebook.merchant_relief.transit_accident_cap_fen
     amount_fen = min(goods_value_fen, cap_fen)
-    explanation = f"goods worth {_yuan(goods_value_fen)} lost or damaged in transit"
+    explanation = (
+        f"goods worth {format_fen(goods_value_fen, thousands=True)} lost or damaged in transit"
+    )
     if amount_fen < goods_value_fen:
-        explanation += f", capped at {_yuan(cap_fen)}"
+        explanation += f", capped at {format_fen(cap_fen, thousands=True)}"
     return Decision(
         kind=TRANSIT_ACCIDENT_COMPENSATION,
         subject_id=sub_order_id,
@@ -328,93 +321,9 @@ def transit_accident_compensation(
         payee=party("merchant", merchant_id),
         rule_ids=("merchant_relief.transit_accident_cap_yuan",),
         rulebook_id=rulebook.id,
-        explanation=f"{explanation}: the platform pays the merchant {_yuan(amount_fen)}",
-        details={"goods_value_fen": goods_value_fen, "cap_fen": cap_fen},
-    )
-
-
-# ------------------------------------------------------------------ §10b late spot shipment
-def shipping_deadline(*, paid_at: datetime, commitment_hours: int) -> datetime:
-    """The instant a spot sub-order must have shipped by: payment + its promise (24/48/72 h)."""
-    if isinstance(commitment_hours, bool) or not isinstance(commitment_hours, int):
-        raise InvalidInput(
-            "commitment_hours_invalid", "commitment_hours must be whole hours", "commitment_hours"
-        )
-    if commitment_hours <= 0:
-        raise InvalidInput(
-            "commitment_hours_invalid",
-            f"commitment_hours must be positive: {commitment_hours}",
-            "commitment_hours",
-        )
-    return ensure_utc(paid_at, field="paid_at") + timedelta(hours=commitment_hours)
-
-
-def late_shipment(
-    *,
-    paid_at: datetime,
-    shipped_at: datetime | None,
-    commitment_hours: int | None,
-    now: datetime,
-) -> bool:
-    """Did a spot sub-order break its shipping promise (§10b)?
-
-    The deadline is `paid_at + commitment_hours`; shipping at the deadline is on
-    time. Shipped: late when shipped after the deadline (`now` is not consulted).
-    Not shipped: late once `now` reaches the deadline, so a timer due at the
-    deadline finds it late. No commitment (custom or made-to-order goods, or a
-    spot product that promised nothing) is never late under this rule.
-    """
-    now = ensure_utc(now, field="now")
-    if commitment_hours is None:
-        return False
-    deadline = shipping_deadline(paid_at=paid_at, commitment_hours=commitment_hours)
-    if shipped_at is not None:
-        return ensure_utc(shipped_at, field="shipped_at") > deadline
-    return now >= deadline
-
-
-def late_shipment_compensation(
-    *,
-    sub_order_id: str,
-    buyer_id: str,
-    merchant_id: str,
-    sub_order_goods_fen: Fen,
-    rulebook: Rulebook,
-) -> Decision:
-    """What the merchant pays the buyer for a late spot shipment (§10b):
-    `late_compensation_rate` of the sub-order's goods, half-up, raised to
-    `late_compensation_min_yuan` and capped at `late_compensation_max_yuan`."""
-    sub_order_goods_fen = _amount(sub_order_goods_fen, "sub_order_goods")
-    rules = rulebook.shipping_commitment
-    share_fen = apply_rate(sub_order_goods_fen, rules.late_compensation_rate)
-    amount_fen = min(
-        max(share_fen, rules.late_compensation_min_fen), rules.late_compensation_max_fen
-    )
-    explanation = (
-        f"spot goods shipped late: {_percent(rules.late_compensation_rate)} of "
-        f"{_yuan(sub_order_goods_fen)} = {_yuan(share_fen)}"
-    )
-    if amount_fen > share_fen:
-        explanation += f", raised to the floor of {_yuan(rules.late_compensation_min_fen)}"
-    elif amount_fen < share_fen:
-        explanation += f", capped at {_yuan(rules.late_compensation_max_fen)}"
-    return Decision(
-        kind=LATE_SHIPMENT_COMPENSATION,
-        subject_id=sub_order_id,
-        amount_fen=amount_fen,
-        payer=party("merchant", merchant_id),
-        payee=party("buyer", buyer_id),
-        rule_ids=(
-            "shipping_commitment.late_compensation_rate",
-            "shipping_commitment.late_compensation_min_yuan",
-            "shipping_commitment.late_compensation_max_yuan",
+        explanation=(
+            f"{explanation}: the platform pays the merchant"
+            f" {format_fen(amount_fen, thousands=True)}"
         ),
-        rulebook_id=rulebook.id,
-        explanation=f"{explanation}: the merchant pays the buyer {_yuan(amount_fen)}",
-        details={
-            "sub_order_goods_fen": sub_order_goods_fen,
-            "share_fen": share_fen,
-            "min_fen": rules.late_compensation_min_fen,
-            "max_fen": rules.late_compensation_max_fen,
-        },
+        details={"goods_value_fen": goods_value_fen, "cap_fen": cap_fen},
     )

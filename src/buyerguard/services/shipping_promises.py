@@ -14,12 +14,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from buyerguard.clock import local_date
-from buyerguard.domain.aftersales_rules import (
+from buyerguard.domain.decision import party
+from buyerguard.domain.late_shipment import (
     late_shipment,
     late_shipment_compensation,
     shipping_deadline,
 )
-from buyerguard.domain.decision import party
 from buyerguard.domain.orders import Order, OrderState, SubOrder
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
