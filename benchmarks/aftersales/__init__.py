@@ -1,0 +1,1 @@
+"""The after-sales throughput benchmark's parts; benchmarks/aftersales_throughput.py runs them."""
