@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import random
 import time
 from collections import Counter
@@ -37,12 +36,10 @@ from ingest.batches import BATCH_LIMIT, IngestResult, post_facts
 from ingest.common import Errors, console, yuan
 from ingest.processes import (
     Postgres,
-    Sampler,
-    Server,
     cpu_by_process,
     cpu_cores,
-    pgbench_round,
     run_cli,
+    start_round,
 )
 from ingest.world import World
 
@@ -283,14 +280,9 @@ def run_round(
     tmp: Path,
     progress: Progress,
 ) -> dict[str, Any]:
-    figures: dict[str, Any] = {"round": round_no}
-    figures["pgbench_tps"], figures["pgbench"] = pgbench_round(args, round_no, progress)
-    database = f"{template}_r{round_no}"
-    pg.create(database, template)
-    env = {**os.environ, "BUYERGUARD_DATABASE_URL": pg.dsn(database)}
-    server = Server(env, args.workers, tmp / f"serve-r{round_no}.log", scheduler=False)
-    sampler = Sampler(pg, database)
-    sampler.start()
+    started = start_round(args, pg, template, round_no, tmp, progress, scheduler=False)
+    figures, database, env = started.figures, started.database, started.env
+    server, sampler = started.server, started.sampler
     try:
         sampler.part = "batches"
         pids, before = server.pids(), cpu_by_process()

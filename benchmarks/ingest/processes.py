@@ -262,3 +262,38 @@ def pgbench_round(
     if match is None:
         raise SystemExit(f"no tps in pgbench output:\n{out[0]}")
     return float(match.group(1)), out[0].strip().splitlines()[-3:]
+
+
+@dataclass
+class RoundStart:
+    """A round under way: pgbench's figures, the round's database, its environment (for the
+    CLI), the server on it and the sampler of its backends (started)."""
+
+    figures: dict[str, Any]
+    database: str
+    env: dict[str, str]
+    server: Server
+    sampler: Sampler
+
+
+def start_round(
+    args: argparse.Namespace,
+    pg: Postgres,
+    template: str,
+    round_no: int,
+    tmp: Path,
+    progress: Progress,
+    *,
+    scheduler: bool = True,
+) -> RoundStart:
+    """How every round starts: pgbench alone on the machine, then a fresh copy of the
+    template served by `buyerguard serve`, its backends sampled."""
+    figures: dict[str, Any] = {"round": round_no}
+    figures["pgbench_tps"], figures["pgbench"] = pgbench_round(args, round_no, progress)
+    database = f"{template}_r{round_no}"
+    pg.create(database, template)
+    env = {**os.environ, "BUYERGUARD_DATABASE_URL": pg.dsn(database)}
+    server = Server(env, args.workers, tmp / f"serve-r{round_no}.log", scheduler=scheduler)
+    sampler = Sampler(pg, database)
+    sampler.start()
+    return RoundStart(figures, database, env, server, sampler)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +18,10 @@ from ingest.common import console, percentile
 from ingest.open_loop import open_loop
 from ingest.processes import (
     Postgres,
-    Sampler,
-    Server,
     cpu_by_process,
     cpu_cores,
-    pgbench_round,
     run_cli,
+    start_round,
 )
 from ingest.single_commands import single_commands
 from ingest.world import World
@@ -40,15 +37,9 @@ def run_round(
     tmp: Path,
     progress: Progress,
 ) -> dict[str, Any]:
-    figures: dict[str, Any] = {"round": round_no}
-    figures["pgbench_tps"], figures["pgbench"] = pgbench_round(args, round_no, progress)
-
-    database = f"{template}_r{round_no}"
-    pg.create(database, template)
-    env = {**os.environ, "BUYERGUARD_DATABASE_URL": pg.dsn(database)}
-    server = Server(env, args.workers, tmp / f"serve-r{round_no}.log")
-    sampler = Sampler(pg, database)
-    sampler.start()
+    started = start_round(args, pg, template, round_no, tmp, progress)
+    figures, database, env = started.figures, started.database, started.env
+    server, sampler = started.server, started.sampler
     cpu: dict[str, dict[str, float]] = {}
 
     def measured(part: str, run: Callable[[], Any]) -> Any:
