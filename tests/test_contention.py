@@ -11,15 +11,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from buyerguard.bootstrap import Runtime
+from buyerguard.api.runtime import execute_command
+from buyerguard.bootstrap import Runtime, command_slots
 from buyerguard.clock import SimulatedClock
 from buyerguard.rulebook import rulebooks
+from buyerguard.services.context import OPERATOR, Context
 from buyerguard.store.db import make_engine
 from buyerguard.store.shipment_history import ShipmentHistory
 from tests.conftest import Api, assert_ledger_checks, reset_postgres, serving_demo
@@ -270,3 +273,39 @@ def test_eight_threads_paying_confirming_refunding_cancelling_all_succeed(
             thread.join(timeout=120)
     assert len(statuses) == threads_count * rounds
     assert [status for status in statuses if status[0] != 200] == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize(("limit", "concurrent"), [(1, False), (2, True)])
+def test_commands_beyond_the_limit_wait_before_their_transaction(
+    limit: int, concurrent: bool, backend: str, postgres_rt: Runtime
+) -> None:
+    """With `commands_per_worker` 1 a second command does not start while the first is in
+    its transaction; with 2 it does (PostgreSQL: SQLite's one writer would queue it anyway)."""
+    rt = replace(postgres_rt, command_slots=command_slots(limit))
+    first_started, release, second_started = (threading.Event() for _ in range(3))
+
+    def first(ctx: Context) -> tuple[int, Any]:
+        ctx.connection.execute(text("SELECT 1"))  # its transaction is open
+        first_started.set()
+        assert release.wait(10)
+        return 200, {}
+
+    def second(_ctx: Context) -> tuple[int, Any]:
+        second_started.set()
+        return 200, {}
+
+    threads = [
+        threading.Thread(target=execute_command, args=(rt, OPERATOR, "POST /t", None, None, run))
+        for run in (first, second)
+    ]
+    threads[0].start()
+    assert first_started.wait(10)
+    threads[1].start()
+    try:
+        assert second_started.wait(1.0) is concurrent
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert second_started.is_set() and not any(thread.is_alive() for thread in threads)

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     idempotency_key_days: int = Field(
         default=7, ge=1, le=3650, description="keep each Idempotency-Key (and its answer) this long"
     )
+    commands_per_worker: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="commands an API worker runs at once; the others wait before their"
+        " transaction opens, so none holds row locks while it waits for the worker; 0: no limit",
+    )
     token_cache_seconds: float = Field(
         default=2.0,
         ge=0,

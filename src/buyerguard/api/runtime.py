@@ -231,7 +231,8 @@ def execute_command(
         return Answer(status_code, payload)
 
     try:
-        answer = retrying(rt.engine, attempt, held_connection)
+        with rt.command_slots:  # a place before the transaction opens (bootstrap.py)
+            answer = retrying(rt.engine, attempt, held_connection)
     except IntegrityError as exc:
         # A concurrent request with the same key (or id) committed first.
         if key is not None:
