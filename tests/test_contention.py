@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from buyerguard.api.runtime import execute_command
-from buyerguard.bootstrap import Runtime, command_slots
+from buyerguard.bootstrap import CommandSlots, Runtime
 from buyerguard.clock import SimulatedClock
+from buyerguard.errors import Busy
 from buyerguard.rulebook import rulebooks
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.store.db import make_engine
@@ -282,7 +283,7 @@ def test_commands_beyond_the_limit_wait_before_their_transaction(
 ) -> None:
     """With `commands_per_worker` 1 a second command does not start while the first is in
     its transaction; with 2 it does (PostgreSQL: SQLite's one writer would queue it anyway)."""
-    rt = replace(postgres_rt, command_slots=command_slots(limit))
+    rt = replace(postgres_rt, command_slots=CommandSlots(limit))
     first_started, release, second_started = (threading.Event() for _ in range(3))
 
     def first(ctx: Context) -> tuple[int, Any]:
@@ -309,3 +310,36 @@ def test_commands_beyond_the_limit_wait_before_their_transaction(
         for thread in threads:
             thread.join(10)
     assert second_started.is_set() and not any(thread.is_alive() for thread in threads)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_command_that_finds_no_place_in_time_is_busy_and_writes_nothing(
+    backend: str, postgres_rt: Runtime
+) -> None:
+    rt = replace(postgres_rt, command_slots=CommandSlots(1, wait_seconds=0.2))
+    started, release = threading.Event(), threading.Event()
+
+    def held(ctx: Context) -> tuple[int, Any]:
+        ctx.connection.execute(text("SELECT 1"))
+        started.set()
+        assert release.wait(10)
+        return 200, {}
+
+    def never(_ctx: Context) -> tuple[int, Any]:
+        raise AssertionError("ran without a place")
+
+    holder = threading.Thread(
+        target=execute_command, args=(rt, OPERATOR, "POST /t", None, None, held)
+    )
+    holder.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(Busy) as refused:
+            execute_command(rt, OPERATOR, "POST /t", "k-1", None, never)
+        assert (refused.value.code, refused.value.status_code) == ("worker_busy", 503)
+    finally:
+        release.set()
+        holder.join(10)
+    with rt.reading(OPERATOR) as ctx:
+        keys = ctx.connection.execute(text("SELECT count(*) FROM idempotency_keys"))
+        assert keys.scalar_one() == 0

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
 from buyerguard.clock import Clock, get_clock
+from buyerguard.errors import Busy
 from buyerguard.rulebook import RulebookSet, rulebooks
 from buyerguard.services.context import Actor, Context
 from buyerguard.settings import settings
 from buyerguard.store.db import make_engine, read_transaction, transaction
 from buyerguard.store.shipment_history import ShipmentHistory
 
+# How long a command waits for a place before it is answered 503 (SQLAlchemy's pool waits
+# as long for a connection).
+COMMAND_WAIT_SECONDS = 30.0
 
-def command_slots(limit: int) -> AbstractContextManager[Any]:
+
+class CommandSlots:
     """What a command enters before its transaction opens: at most `limit` of this
     process's commands run at once (0: no limit).
 
@@ -28,9 +32,25 @@ def command_slots(limit: int) -> AbstractContextManager[Any]:
     such as a busy merchant's accounts — while it waits for its turn to compute, and
     the other workers' commands wait on those locks. Queued before their transaction
     opens, they hold no lock while they wait (docs/benchmarks.md, "Commands a worker
-    runs at once").
+    runs at once"). A command that finds no place within `wait_seconds` is `Busy`
+    (503, send it again), as when every pooled connection stays busy.
     """
-    return threading.BoundedSemaphore(limit) if limit else nullcontext()
+
+    def __init__(self, limit: int, wait_seconds: float = COMMAND_WAIT_SECONDS) -> None:
+        self._places = threading.BoundedSemaphore(limit) if limit else None
+        self.wait_seconds = wait_seconds
+
+    def __enter__(self) -> None:
+        if self._places is not None and not self._places.acquire(timeout=self.wait_seconds):
+            raise Busy(
+                "worker_busy",
+                "this worker's commands stayed busy; nothing was written: send it again",
+                None,
+            )
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._places is not None:
+            self._places.release()
 
 
 @dataclass
@@ -42,7 +62,7 @@ class Runtime:
     clock: Clock
     rulebooks: RulebookSet
     history: ShipmentHistory = field(default_factory=ShipmentHistory)
-    command_slots: AbstractContextManager[Any] = field(default_factory=nullcontext)
+    command_slots: CommandSlots = field(default_factory=lambda: CommandSlots(0))
 
     @contextmanager
     def reading(self, actor: Actor) -> Iterator[Context]:
@@ -68,5 +88,5 @@ def build_runtime(
         clock=clock or get_clock(),
         rulebooks=rulebooks(rulebook_dir),
         history=ShipmentHistory(data_dir),
-        command_slots=command_slots(settings().commands_per_worker),
+        command_slots=CommandSlots(settings().commands_per_worker),
     )
