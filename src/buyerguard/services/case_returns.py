@@ -15,7 +15,7 @@ from buyerguard.domain.cases import Role as CaseRole
 from buyerguard.domain.orders import Order
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.book import lock_accounts
-from buyerguard.money import format_fen
+from buyerguard.money import format_fen, require_fen
 from buyerguard.services import case_deadlines as deadlines
 from buyerguard.services import case_money
 from buyerguard.services.case_actions import CASE_RULE, CaseAction, finish, record, step
@@ -87,9 +87,11 @@ def pickup(
     _goods_at(case, Goods.WITH_BUYER, Goods.AWAITING_PICKUP)
     if not body.carrier:
         raise InvalidInput("carrier_missing", "a pickup names its carrier", "carrier")
-    freight_fen = body.freight_fen if body.freight_fen is not None else 0
-    if freight_fen < 0:
-        raise InvalidInput("amount_negative", "freight must not be negative", "freight")
+    freight_fen = require_fen(
+        body.freight_fen if body.freight_fen is not None else 0,
+        field="freight",
+        allow_negative=False,
+    )
     lock_accounts(ctx.connection, case_money.pickup_accounts(order, case, body.carrier), ctx.now())
     case.official_pickup = True
     step(

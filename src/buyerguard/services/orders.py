@@ -18,7 +18,7 @@ from buyerguard.domain.decision import Decision, party
 from buyerguard.domain.fees import enrolment_at_payment
 from buyerguard.domain.orders import ConfirmedBy, Order, OrderState, SubOrder
 from buyerguard.errors import Conflict, InvalidInput, NotFound
-from buyerguard.money import MAX_FEN, Fen, format_fen
+from buyerguard.money import MAX_FEN, Fen, format_fen, require_fen
 from buyerguard.services import settlement, shipping_promises
 from buyerguard.services.context import Context, Role
 from buyerguard.services.open_matters import held_outcome, open_matters
@@ -112,8 +112,7 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
     occurred_at = ctx.occurred_at(command.occurred_at)
     if not command.lines:
         raise InvalidInput("lines_missing", "an order needs at least one line", "lines")
-    if command.shipping_fen < 0:
-        raise InvalidInput("amount_negative", "shipping must not be negative", "shipping")
+    require_fen(command.shipping_fen, field="shipping", allow_negative=False)
     buyer = repositories.get_buyer(ctx.connection, command.buyer_id)
     if not 0 <= command.address_index < len(buyer.addresses):
         raise InvalidInput(
