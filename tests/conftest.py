@@ -10,6 +10,7 @@ test the ledger is checked: a test that leaves it unbalanced fails.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from buyerguard.api.app import create_app
@@ -27,8 +28,10 @@ from buyerguard.clock import SimulatedClock, parse_instant
 from buyerguard.ledger.check import check_ledger
 from buyerguard.rulebook import rulebooks
 from buyerguard.services.context import OPERATOR, Role
+from buyerguard.services.records import DECISIONS
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import make_engine, normalise_url, read_transaction
+from buyerguard.store.deferred_writes import has_deferred
 from buyerguard.store.migrate import upgrade
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import metadata
@@ -105,6 +108,20 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+_READS_DECISIONS = re.compile(r"\bdecisions\b")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _no_read_past_pending_decisions(  # type: ignore[no-untyped-def]
+    connection, _cursor, statement, _parameters, _context, _executemany
+) -> None:
+    """Every test checks that no statement touches `decisions` while this transaction holds
+    decisions it has recorded but not yet written (store/deferred_writes.py): it would miss
+    them. A reader calls `records.write_pending_decisions` first."""
+    if has_deferred(connection, DECISIONS) and _READS_DECISIONS.search(statement):
+        raise AssertionError(f"reads decisions past pending ones: {statement[:200]}")
 
 
 def reset_postgres(engine: Engine) -> None:

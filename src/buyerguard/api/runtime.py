@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, Update, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, false, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.api.token_cache import TokenCache
@@ -26,7 +26,12 @@ from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, Unauthorized
 from buyerguard.logs import get_logger
 from buyerguard.services.context import Actor, Context
-from buyerguard.services.records import write_audit_rows
+from buyerguard.services.records import (
+    check_decisions_written,
+    decisions_insert,
+    take_pending_decisions,
+    write_audit_rows,
+)
 from buyerguard.services.tokens import authenticate_hash, token_hash
 from buyerguard.store.db import (
     insert_if_absent,
@@ -41,30 +46,54 @@ from buyerguard.store.tables import audit_log, idempotency_keys
 log = get_logger(__name__)
 MAX_KEY_LENGTH = 200
 Handler = Callable[[Context], tuple[int, Any]]
-_ANSWER_UPDATE = update(idempotency_keys).where(  # built once: every keyed command runs it
-    idempotency_keys.c.principal == bindparam("key_principal"),
-    idempotency_keys.c.route == bindparam("key_route"),
-    idempotency_keys.c.key == bindparam("key_value"),
+_ANSWER_UPDATE = (  # built once: every keyed command runs it
+    update(idempotency_keys)
+    .where(
+        idempotency_keys.c.principal == bindparam("key_principal"),
+        idempotency_keys.c.route == bindparam("key_route"),
+        idempotency_keys.c.key == bindparam("key_value"),
+    )
+    .values(  # named apart from the columns: the update may run inside another statement
+        status_code=bindparam("answer_status_code"),
+        response_body=bindparam("answer_response_body"),
+    )
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _answer_with_audit(count: int) -> Update:
-    """PostgreSQL: the answer stored under its key and the command's `count` audit rows
-    inserted in the same statement (parameters `audit<i>_<column>`)."""
+@functools.lru_cache(maxsize=64)
+def _answer_with_rows(audit_count: int, decision_count: int) -> Select[Any]:
+    """PostgreSQL: the answer stored under its key, the command's `audit_count` audit rows
+    (parameters `audit<i>_<column>`) and its `decision_count` decisions not yet written
+    (`decision<i>_<column>`) in one statement; answers the ids of the decisions inserted."""
     columns = [column for column in audit_log.c if column.name != "id"]
-    new = numbered_rows_insert(audit_log, columns, count, "audit")
-    return _ANSWER_UPDATE.add_cte(new.cte("new_audit"))
+    statement = select(null().label("id")).where(false())
+    if decision_count:
+        new_decisions = decisions_insert(decision_count).cte("new_decisions")
+        statement = select(new_decisions.c.id)
+    statement = statement.add_cte(
+        _ANSWER_UPDATE.returning(idempotency_keys.c.key).cte("stored_answer")
+    )
+    if audit_count:
+        new_audit = numbered_rows_insert(audit_log, columns, audit_count, "audit")
+        statement = statement.add_cte(new_audit.cte("new_audit"))
+    return statement
 
 
 def _store_answer(
     connection: Connection, audit_rows: list[dict[str, Any]], answer: dict[str, Any] | None
 ) -> None:
-    """Write the command's audit rows and, for a keyed command, its answer: one round trip
-    on PostgreSQL."""
-    if answer is not None and audit_rows and is_postgres(connection):
-        numbered = numbered_parameters(audit_rows, "audit")
-        connection.execute(_answer_with_audit(len(audit_rows)), answer | numbered)
+    """Write the command's audit rows and, for a keyed command, its answer — on PostgreSQL
+    with the decisions it has not written yet, in one round trip."""
+    if answer is not None and is_postgres(connection):
+        decision_rows = take_pending_decisions(connection)
+        parameters = (
+            answer
+            | numbered_parameters(audit_rows, "audit")
+            | numbered_parameters(decision_rows, "decision")
+        )
+        statement = _answer_with_rows(len(audit_rows), len(decision_rows))
+        written = set(connection.execute(statement, parameters).scalars())
+        check_decisions_written(connection, decision_rows, written)
         return
     write_audit_rows(connection, audit_rows)
     if answer is not None:
@@ -224,8 +253,8 @@ def execute_command(
                 "key_principal": actor.label,
                 "key_route": route,
                 "key_value": key,
-                "status_code": status_code,
-                "response_body": json.dumps(payload),
+                "answer_status_code": status_code,
+                "answer_response_body": json.dumps(payload),
             }
         _store_answer(connection, ctx.audit_rows or [], answer)
         return Answer(status_code, payload)

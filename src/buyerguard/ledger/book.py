@@ -34,6 +34,10 @@ _CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
     index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
 )
 _TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
+_TRANSFERS_BY_IDS = select(ledger_transfers).where(
+    ledger_transfers.c.id.in_(bindparam("transfer_ids", expanding=True))
+)
+_TRANSFERS_READ = "buyerguard.transfers_read"  # per_transaction: {transfer id: row}
 _RESOLUTION = ledger_transfers.alias("resolution")
 # A hold and whether a transfer resolved it, in one round trip (`open_hold_fen`).
 _HOLD_AND_RESOLUTION = select(
@@ -130,8 +134,28 @@ def _same(existing: dict[str, object], transfer: Transfer) -> bool:
 
 
 def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
-    row = connection.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).mappings().first()
-    return dict(row) if row else None
+    """The transfer `transfer_id`, if it exists; read once per transaction (a transfer is
+    never changed once written, so what this transaction read still holds)."""
+    known = per_transaction(connection, _TRANSFERS_READ)
+    if transfer_id in known:
+        row: dict[str, object] = known[transfer_id]
+        return row
+    found = connection.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).mappings().first()
+    if found is None:
+        return None  # not remembered: this or another transaction may write it yet
+    row = known[transfer_id] = dict(found)
+    return row
+
+
+def read_transfers(connection: Connection, transfer_ids: list[str]) -> None:
+    """Read the transfers a command is about to post or void against (its holds) in one
+    round trip, instead of one look-up per posting."""
+    known = per_transaction(connection, _TRANSFERS_READ)
+    wanted = [transfer_id for transfer_id in transfer_ids if transfer_id not in known]
+    if not wanted:
+        return
+    rows = connection.execute(_TRANSFERS_BY_IDS, {"transfer_ids": wanted}).mappings()
+    known.update((row["id"], dict(row)) for row in rows)
 
 
 def record(

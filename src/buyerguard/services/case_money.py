@@ -28,7 +28,11 @@ from buyerguard.money import Fen, format_fen
 from buyerguard.services import instructions, refund_steps, refunds_after_shipment
 from buyerguard.services.context import Context
 from buyerguard.services.merchant_money import merchant_accounts, post_transfer, take_from_merchant
-from buyerguard.services.records import decided_total_fen, record_repeated_decision
+from buyerguard.services.records import (
+    decided_total_fen,
+    record_repeated_decision,
+    write_pending_decisions,
+)
 from buyerguard.store import case_repository
 from buyerguard.store.catalogue import get_merchant
 from buyerguard.store.tables import buyers, decisions, orders, sub_orders
@@ -316,6 +320,7 @@ PLATFORM_COSTS = (SUBSIDY, ABSORBED, aftersales_rules.CUSTOM_COMPENSATION)
 def charge_false_shipment(ctx: Context, case: Case, order: Order, when: datetime) -> Fen:
     """§6: a false shipment is the merchant's full responsibility — every platform cost of
     the order (subsidies, absorbed quick refunds, compensation) is taken from it."""
+    write_pending_decisions(ctx.connection)
     cost_fen = ctx.connection.execute(
         select(func.coalesce(func.sum(decisions.c.amount_fen), 0)).where(
             decisions.c.order_id == order.id, decisions.c.kind.in_(PLATFORM_COSTS)

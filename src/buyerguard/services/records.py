@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, String, bindparam, case, cast, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Insert,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from buyerguard.domain.decision import Decision
 from buyerguard.errors import Conflict
 from buyerguard.services.context import Context
-from buyerguard.store.db import ignoring_insert
+from buyerguard.store.db import ignoring_insert, is_postgres, numbered_parameters
+from buyerguard.store.deferred_writes import deferred_rows, take_deferred, write_deferred
 from buyerguard.store.tables import audit_log, decision_ordinal, decisions
 
+DECISIONS = "decisions"  # the kind of deferred rows (store/deferred_writes.py)
 _AUDIT_INSERT = insert(audit_log)
 _LATEST_SEQUENCE = select(func.max(decisions.c.sequence)).where(
     decisions.c.kind == bindparam("decision_kind"),
@@ -81,28 +96,30 @@ def record_decision(
     The same decision again is a replay (nothing written); another decision
     under an id already taken is refused with `decision_conflict` — never
     silently dropped, so no transfer can post under a decision that was lost.
+    Written with the transaction's other decisions, in one statement, before any
+    read of decisions and at the latest before the commit (store/deferred_writes.py):
+    a conflict then refuses the whole command as before.
     """
     identifier = decision_id(decision, sequence)
     content = _content(decision, order_id)
-    written = ctx.connection.execute(
-        _decision_insert(ctx.connection.dialect.name),
-        {
-            "id": identifier,
-            "sequence": sequence,
-            "occurred_at": occurred_at,
-            "recorded_at": ctx.now(),
-            **content,
-        },
-    ).first()
-    if written is not None:
+    pending = deferred_rows(ctx.connection, DECISIONS, _write_decisions)
+    earlier = pending.get(identifier)
+    if earlier is not None:  # recorded twice by this transaction: the first one stands
+        _refuse_other_content(identifier, {name: earlier[name] for name in content}, content)
         return identifier
-    existing = (
-        ctx.connection.execute(
-            select(*(decisions.c[name] for name in content)).where(decisions.c.id == identifier)
-        )
-        .mappings()
-        .one()
-    )
+    pending[identifier] = {
+        "id": identifier,
+        "sequence": sequence,
+        "occurred_at": occurred_at,
+        "recorded_at": ctx.now(),
+        **content,
+    }
+    return identifier
+
+
+def _refuse_other_content(
+    identifier: str, existing: Mapping[str, Any], content: dict[str, Any]
+) -> None:
     if dict(existing) != content:
         differing = sorted(name for name in content if existing[name] != content[name])
         raise Conflict(
@@ -111,11 +128,93 @@ def record_decision(
             f"{', '.join(differing)}; nothing was written",
             "decision",
         )
-    return identifier
+
+
+_NOT_CONTENT = ("id", "sequence", "occurred_at", "recorded_at")
+
+
+@functools.cache
+def decisions_insert(count: int) -> Insert:
+    """PostgreSQL: `count` decisions in one statement, each taking its ordinal in the order
+    given; a row whose id is taken is skipped; answers the ids it inserted."""
+    columns = [c for c in decisions.c if c.name not in ("ordinal", "position")]
+    rows = union_all(
+        *(
+            select(
+                *(bindparam(f"decision{index}_{c.name}", type_=c.type) for c in columns),
+                decision_ordinal.next_value(),
+            )
+            for index in range(count)
+        )
+    )
+    names = [c.name for c in columns] + ["ordinal"]
+    return (
+        postgresql_insert(decisions)
+        .from_select(names, rows)
+        .on_conflict_do_nothing()
+        .returning(decisions.c.id)
+    )
+
+
+def _write_decisions(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write a transaction's recorded decisions (`check_decisions_written` then checks the
+    ones the insert skipped)."""
+    if is_postgres(connection):
+        numbered = numbered_parameters(rows, "decision")
+        written = set(connection.execute(decisions_insert(len(rows)), numbered).scalars())
+    else:  # one writer, no round trip to save; each takes the next position as it goes in
+        statement = _decision_insert(connection.dialect.name)
+        written = {row["id"] for row in rows if connection.execute(statement, row).first()}
+    check_decisions_written(connection, rows, written)
+
+
+def check_decisions_written(
+    connection: Connection, rows: list[dict[str, Any]], written: set[str]
+) -> None:
+    """Of `rows`, those not in `written` were skipped: an id already taken with the same
+    content is a replay, with other content a `decision_conflict`."""
+    skipped = {row["id"]: row for row in rows if row["id"] not in written}
+    if not skipped:
+        return
+    compared = [name for name in rows[0] if name not in _NOT_CONTENT]
+    existing = {
+        found["id"]: found
+        for found in connection.execute(
+            select(decisions.c.id, *(decisions.c[name] for name in compared)).where(
+                decisions.c.id.in_(list(skipped))
+            )
+        ).mappings()
+    }
+    for identifier, row in skipped.items():
+        found = existing.get(identifier)
+        if found is None:  # skipped for its (kind, subject, sequence), taken under another id
+            raise Conflict(
+                "decision_conflict",
+                f"decision {identifier}: its kind, subject and sequence are taken; "
+                "nothing was written",
+                "decision",
+            )
+        _refuse_other_content(
+            identifier,
+            {name: found[name] for name in compared},
+            {name: row[name] for name in compared},
+        )
+
+
+def take_pending_decisions(connection: Connection) -> list[dict[str, Any]]:
+    """The decisions this transaction recorded and has not written, for the caller to write
+    in its own statement (`decisions_insert`, then `check_decisions_written`)."""
+    return take_deferred(connection, DECISIONS)
+
+
+def write_pending_decisions(connection: Connection) -> None:
+    """Write the decisions this transaction recorded, before something reads decisions."""
+    write_deferred(connection, DECISIONS)
 
 
 def next_decision_sequence(connection: Connection, kind: str, subject_id: str) -> int:
     """The sequence the next decision of `kind` on `subject_id` takes (1 for the first)."""
+    write_pending_decisions(connection)
     latest = connection.execute(
         _LATEST_SEQUENCE, {"decision_kind": kind, "decision_subject": subject_id}
     ).scalar_one()
@@ -130,6 +229,7 @@ def record_repeated_decision(
     One statement takes the next sequence and writes; only if a concurrent writer took
     that sequence first (its insert then skipped) is the sequence read and written again.
     """
+    write_pending_decisions(ctx.connection)
     written = ctx.connection.execute(
         _decision_insert(ctx.connection.dialect.name, repeated=True),
         {
@@ -149,6 +249,7 @@ def record_repeated_decision(
 
 def latest_decision_at(connection: Connection, order_id: str, kind: str) -> datetime | None:
     """When the latest decision of `kind` on the order happened (None: there is none)."""
+    write_pending_decisions(connection)
     latest: datetime | None = connection.execute(
         select(func.max(decisions.c.occurred_at)).where(  # typed as the column: aware UTC
             decisions.c.order_id == order_id, decisions.c.kind == kind
@@ -158,6 +259,7 @@ def latest_decision_at(connection: Connection, order_id: str, kind: str) -> date
 
 
 def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:
+    write_pending_decisions(connection)
     found = connection.execute(
         select(decisions.c.id).where(decisions.c.kind == kind, decisions.c.subject_id == subject_id)
     ).first()
@@ -166,12 +268,14 @@ def has_decision(connection: Connection, kind: str, subject_id: str) -> bool:
 
 def order_decisions(connection: Connection, order_id: str) -> list[dict[str, Any]]:
     """Every decision on one order, in the order they were written (positioned or not yet)."""
+    write_pending_decisions(connection)
     query = select(decisions).where(decisions.c.order_id == order_id).order_by(decisions.c.ordinal)
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
 def case_decisions(connection: Connection, order_id: str, case_id: str) -> list[dict[str, Any]]:
     """Every decision about one case of an order (its transitions, deadlines, eligibility)."""
+    write_pending_decisions(connection)
     query = (
         select(decisions)
         .where(decisions.c.order_id == order_id, decisions.c.subject_id == case_id)
@@ -237,6 +341,7 @@ def audit_entries(
 
 def decided_total_fen(connection: Connection, kind: str, subject_id: str) -> int:
     """The sum of every decision of `kind` on `subject_id` so far (0: none)."""
+    write_pending_decisions(connection)
     total = connection.execute(
         select(func.coalesce(func.sum(decisions.c.amount_fen), 0)).where(
             decisions.c.kind == kind, decisions.c.subject_id == subject_id

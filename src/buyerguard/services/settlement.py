@@ -27,7 +27,7 @@ from buyerguard.domain.fees import FeeFacts, technical_service_fee
 from buyerguard.domain.orders import Order, SubOrder
 from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import TransferKind, lock_accounts, open_hold_fen
+from buyerguard.ledger.book import TransferKind, lock_accounts, open_hold_fen, read_transfers
 from buyerguard.money import Fen, format_fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
@@ -233,6 +233,21 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
         + [accounts.refundable_issued(sub.id) for sub in released_subs],
         ctx.now(),
     )
+    # the open hold of each: the first, or the one left by the last refund of a part
+    open_holds = {
+        sub.id: nth(f"hold:{sub.id}", (refunds_so_far(ctx, sub.id) if sub.refunded_fen else 0) + 1)
+        for sub in released_subs
+    }
+    # Shipping a case refunded with the whole order (returns.shipping_refunded_with_whole_order)
+    # has no hold left to release. Asked before any decision is recorded: they are then
+    # written together (services/records.py).
+    release_shipping = order.shipping_fen > 0 and not has_decision(
+        ctx.connection, "shipping_refund_due", order.id
+    )
+    shipping_hold = f"hold-shipping:{order.id}"
+    read_transfers(
+        ctx.connection, [*open_holds.values(), *([shipping_hold] if release_shipping else [])]
+    )
     for sub in order.sub_orders:
         fee = fees[sub.id]
         sub.fee_fen = fee.amount_fen
@@ -261,10 +276,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             order,
             occurred_at,
             release_ref,
-            # the open hold: the first, or the one left by the last refund of a part
-            pending_id=nth(
-                f"hold:{sub.id}", (refunds_so_far(ctx, sub.id) if sub.refunded_fen else 0) + 1
-            ),
+            pending_id=open_holds[sub.id],
         )
         post(
             ctx,
@@ -291,9 +303,7 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
                 occurred_at,
                 fee_ref,
             )
-    # Shipping a case refunded with the whole order (returns.shipping_refunded_with_whole_order)
-    # has no hold left to release.
-    if order.shipping_fen > 0 and not has_decision(ctx.connection, "shipping_refund_due", order.id):
+    if release_shipping:
         released = lifecycle_decision(
             "shipping_released",
             order.id,
@@ -316,6 +326,6 @@ def release_on_confirmation(ctx: Context, order: Order, occurred_at: datetime) -
             order,
             occurred_at,
             release_ref,
-            pending_id=f"hold-shipping:{order.id}",
+            pending_id=shipping_hold,
         )
     net_debt(ctx, order.merchant_id, occurred_at, f"release:{order.id}")

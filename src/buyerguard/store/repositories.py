@@ -151,20 +151,23 @@ def _order_values(order: Order) -> dict[str, Any]:
     return values
 
 
+_SUB_VALUE_COLUMNS = (  # what a save may change in a sub-order: its fields of these names
+    "product_id",
+    "quantity",
+    "unit_price_fen",
+    "goods_fen",
+    "refunded_fen",
+    "entrusted",
+    "refunded_before_shipment",
+    "fee_fen",
+    "tier",
+    "terms_at_payment",
+)
+
+
 def _sub_values(sub: SubOrder) -> dict[str, Any]:
     """What a save may change in a sub-order (`_new_sub_values` adds what identifies it)."""
-    return {
-        "product_id": sub.product_id,
-        "quantity": sub.quantity,
-        "unit_price_fen": sub.unit_price_fen,
-        "goods_fen": sub.goods_fen,
-        "refunded_fen": sub.refunded_fen,
-        "entrusted": sub.entrusted,
-        "refunded_before_shipment": sub.refunded_before_shipment,
-        "fee_fen": sub.fee_fen,
-        "tier": sub.tier,
-        "terms_at_payment": sub.terms_at_payment,
-    }
+    return {name: getattr(sub, name) for name in _SUB_VALUE_COLUMNS}
 
 
 def _sub_values_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -295,10 +298,26 @@ def order_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> Order:
     return order
 
 
-@functools.lru_cache(maxsize=8)
-def _order_update_with_transitions(count: int) -> Update:
-    """PostgreSQL: the order's UPDATE with its `count` new transitions, in one statement."""
-    return carrying_rows(_ORDER_UPDATE, order_transitions, count, "transition")
+@functools.lru_cache(maxsize=32)
+def _order_update_with_transitions(count: int, changed_subs: int = 0) -> Update:
+    """PostgreSQL: the order's UPDATE with its `count` new transitions and its
+    `changed_subs` changed sub-orders (parameters `sub<i>_<column>`), in one statement."""
+    statement = carrying_rows(_ORDER_UPDATE, order_transitions, count, "transition")
+    for index in range(changed_subs):
+        sub_update = (
+            update(sub_orders)
+            .where(sub_orders.c.id == bindparam(f"sub{index}_sub_order_id"))
+            .values(
+                {
+                    name: bindparam(f"sub{index}_{name}", type_=sub_orders.c[name].type)
+                    for name in _SUB_VALUE_COLUMNS
+                }
+                # kept as it is: else the statement's `order_id` parameter would also SET it
+                | {"order_id": sub_orders.c.order_id}
+            )
+        )
+        statement = statement.add_cte(sub_update.cte(f"sub{index}_update"))
+    return statement
 
 
 def save_order(connection: Connection, order: Order, actor: str, now: datetime) -> None:
@@ -318,21 +337,25 @@ def save_order(connection: Connection, order: Order, actor: str, now: datetime) 
     loaded = _loaded(connection)
     order_values = _order_values(order)
     values = {"order_id": order.id, **order_values}
-    if transitions and is_postgres(connection):  # one round trip for the order and its moves
-        numbered = numbered_parameters(transitions, "transition")
-        connection.execute(_order_update_with_transitions(len(transitions)), values | numbered)
-    elif transitions or loaded.get(("order", order.id)) != order_values:
-        connection.execute(_ORDER_UPDATE, values)  # a case action often changes no order
-        if transitions:
-            connection.execute(_TRANSITION_INSERT, transitions)
-    loaded[("order", order.id)] = copy.deepcopy(order_values)
     changed = [
         {"sub_order_id": sub.id, **sub_values}
         for sub in order.sub_orders
         if loaded.get(("sub", sub.id)) != (sub_values := _sub_values(sub))
     ]
-    if changed:  # most facts (shipment, signing) change no sub-order: no statement
-        connection.execute(_SUB_UPDATE, changed)
+    if transitions and is_postgres(connection):  # one round trip: the order, moves, sub-orders
+        numbered = numbered_parameters(transitions, "transition")
+        numbered |= numbered_parameters(changed, "sub")
+        statement = _order_update_with_transitions(len(transitions), len(changed))
+        connection.execute(statement, values | numbered)
+    else:
+        if transitions or loaded.get(("order", order.id)) != order_values:
+            connection.execute(_ORDER_UPDATE, values)  # a case action often changes no order
+            if transitions:
+                connection.execute(_TRANSITION_INSERT, transitions)
+        if changed:  # most facts (shipment, signing) change no sub-order: no statement
+            connection.execute(_SUB_UPDATE, changed)
+    loaded[("order", order.id)] = copy.deepcopy(order_values)
+    if changed:
         loaded.update(
             (("sub", row["sub_order_id"]), copy.deepcopy(_sub_values_of(row))) for row in changed
         )

@@ -1,0 +1,94 @@
+"""Rows a transaction writes at its end, in one statement per kind, instead of one each.
+
+A command records several rows of one kind as it goes (a case's pickup records six
+decisions), each of which used to be its own round trip. `deferred_rows` gives the
+current transaction's pending rows of a kind, keyed by id; whoever reads that kind
+within the transaction first calls `write_deferred` (records.py does, for decisions),
+and every transaction writes what is pending just before it commits — an engine
+event, so no commit anywhere can leave a recorded row behind. A refusal raised by that
+last write rolls the transaction back like any other. A savepoint starts with nothing
+pending (what came before is written first) and, rolled back, drops what it recorded;
+a rolled-back transaction drops everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+Writer = Callable[[Connection, list[dict[str, Any]]], None]
+_PENDING = "buyerguard.deferred_writes"  # connection.info: _Pending
+
+
+@dataclass
+class _Pending:
+    """What one transaction recorded and has not written: by kind, its writer and rows."""
+
+    transaction: object
+    kinds: dict[str, tuple[Writer, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+
+
+def _current(connection: Connection) -> _Pending | None:
+    kept = connection.info.get(_PENDING)
+    if isinstance(kept, _Pending) and kept.transaction is connection.get_transaction():
+        return kept
+    return None
+
+
+def deferred_rows(connection: Connection, kind: str, writer: Writer) -> dict[str, dict[str, Any]]:
+    """The rows of `kind` this transaction has recorded and not written yet, by id (add to
+    it); `writer(connection, rows)` writes them, in the order they were added."""
+    pending = _current(connection)
+    if pending is None:
+        pending = connection.info[_PENDING] = _Pending(connection.get_transaction())
+    entry = pending.kinds.get(kind)
+    if entry is None:
+        entry = pending.kinds[kind] = (writer, {})
+    return entry[1]
+
+
+def has_deferred(connection: Connection, kind: str) -> bool:
+    pending = _current(connection)
+    return pending is not None and bool(pending.kinds.get(kind, (None, {}))[1])
+
+
+def take_deferred(connection: Connection, kind: str) -> list[dict[str, Any]]:
+    """The pending rows of `kind`, now the caller's to write (in a statement of its own
+    making: a command's last statement carries its decisions)."""
+    pending = _current(connection)
+    entry = pending.kinds.pop(kind, None) if pending is not None else None
+    return list(entry[1].values()) if entry is not None else []
+
+
+def write_deferred(connection: Connection, kind: str | None = None) -> None:
+    """Write the pending rows of `kind` (None: of every kind) now."""
+    pending = _current(connection)
+    if pending is None:
+        return
+    for name in list(pending.kinds) if kind is None else [kind]:
+        entry = pending.kinds.pop(name, None)
+        if entry is not None and entry[1]:
+            writer, rows = entry
+            writer(connection, list(rows.values()))
+
+
+def _drop_deferred(connection: Connection, *_args: Any) -> None:
+    connection.info.pop(_PENDING, None)
+
+
+def _write_before_commit(connection: Connection) -> None:
+    write_deferred(connection)
+
+
+def _write_before_savepoint(connection: Connection, _name: str) -> None:
+    write_deferred(connection)
+
+
+# On every engine of the process: a row recorded on any connection is written or dropped.
+event.listen(Engine, "commit", _write_before_commit)
+event.listen(Engine, "savepoint", _write_before_savepoint)
+event.listen(Engine, "rollback", _drop_deferred)
+event.listen(Engine, "rollback_savepoint", _drop_deferred)
