@@ -31,7 +31,7 @@ from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.records import DECISIONS
 from buyerguard.services.tokens import create_token
 from buyerguard.store.db import make_engine, normalise_url, read_transaction
-from buyerguard.store.deferred_writes import has_deferred
+from buyerguard.store.deferred_writes import has_any_deferred, has_deferred
 from buyerguard.store.migrate import upgrade
 from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.tables import metadata
@@ -122,6 +122,18 @@ def _no_read_past_pending_decisions(  # type: ignore[no-untyped-def]
     them. A reader calls `records.write_pending_decisions` first."""
     if has_deferred(connection, DECISIONS) and _READS_DECISIONS.search(statement):
         raise AssertionError(f"reads decisions past pending ones: {statement[:200]}")
+
+
+LAST_RESORT_ALLOWED = "buyerguard.test_last_resort_allowed"  # connection.info flag
+
+
+@event.listens_for(Engine, "commit", insert=True)
+def _nothing_left_for_the_last_resort(connection) -> None:  # type: ignore[no-untyped-def]
+    """Every unit of work writes its deferred rows inside its transaction
+    (store/db.transaction, retrying); the commit event's last resort is for paths that
+    forget, and every test fails if one does (a test of the last resort itself opts out)."""
+    if has_any_deferred(connection) and not connection.info.get(LAST_RESORT_ALLOWED):
+        raise AssertionError("a commit found deferred rows its unit of work did not write")
 
 
 def reset_postgres(engine: Engine) -> None:

@@ -8,18 +8,22 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Connection, Engine, event, select
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import Conflict
-from buyerguard.services.context import OPERATOR
+from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.records import (
+    audit,
     has_decision,
     order_decisions,
     record_decision,
     record_repeated_decision,
 )
-from buyerguard.store.tables import decisions
+from buyerguard.services.timers import ensure_pending_timer
+from buyerguard.store.db import retrying
+from buyerguard.store.tables import audit_log, decisions, timers
+from tests.conftest import LAST_RESORT_ALLOWED
 from tests.test_decisions import refund
 
 
@@ -127,3 +131,75 @@ def test_a_read_past_pending_decisions_is_caught_by_every_test(rt: Runtime) -> N
     with pytest.raises(AssertionError, match="past pending"), rt.writing(OPERATOR) as ctx:
         record_decision(ctx, refund(1000), ctx.now(), "O1")
         ctx.connection.execute(select(decisions.c.id)).all()
+
+
+def clash(rt: Runtime) -> None:
+    """O1-1's decision, stored: recording it again with another amount is a conflict."""
+    with rt.writing(OPERATOR) as ctx:
+        record_decision(ctx, refund(1000), ctx.now(), "O1")
+
+
+def audited(rt: Runtime) -> list[str]:
+    with rt.reading(OPERATOR) as ctx:
+        return list(ctx.connection.execute(select(audit_log.c.subject_id)).scalars())
+
+
+def test_a_conflict_in_the_last_write_leaves_a_held_connection_clean_for_the_next_command(
+    rt: Runtime,
+) -> None:
+    """A batch runs its facts on one connection: a fact refused by its decisions' write must
+    leave nothing behind for the next fact's commit to carry."""
+    clash(rt)
+
+    def refused(connection: Connection) -> None:
+        ctx = Context(connection, OPERATOR, rt.clock, rt.rulebooks)
+        audit(ctx, "refused", "A-1", ctx.now())
+        record_decision(ctx, refund(999), ctx.now(), "O1")
+
+    def accepted(connection: Connection) -> None:
+        ctx = Context(connection, OPERATOR, rt.clock, rt.rulebooks)
+        audit(ctx, "accepted", "A-2", ctx.now())
+        record_decision(ctx, refund(500, subject_id="O2-1"), ctx.now(), "O2")
+
+    with rt.engine.connect() as held:
+        with pytest.raises(Conflict):
+            retrying(rt.engine, refused, held)
+        retrying(rt.engine, accepted, held)
+    assert audited(rt) == ["A-2"]
+    assert stored(rt) == [("O1-1", 1000), ("O2-1", 500)]
+
+
+def test_a_conflict_of_decisions_recorded_before_a_savepoint_is_not_the_savepoints_to_swallow(
+    rt: Runtime,
+) -> None:
+    """`ensure_pending_timer` ignores a conflict of its own timer; not one of the command's
+    decisions, written as its savepoint starts."""
+    clash(rt)
+    with pytest.raises(Conflict) as refused, rt.writing(OPERATOR) as ctx:
+        record_decision(ctx, refund(999), ctx.now(), "O1")
+        ensure_pending_timer(ctx, "promise.rebuild", ctx.now())
+    assert refused.value.code == "decision_conflict"
+    with rt.reading(OPERATOR) as ctx:
+        assert ctx.connection.execute(select(timers.c.id)).all() == []
+
+
+def test_the_commits_last_resort_writes_what_a_unit_of_work_left_and_rolls_back_if_refused(
+    rt: Runtime,
+) -> None:
+    """A commit outside `transaction()`/`retrying()` still writes recorded decisions; refused,
+    it leaves no transaction open on the connection for the next one to commit."""
+    clash(rt)
+    with rt.engine.connect() as held:
+        held.info[LAST_RESORT_ALLOWED] = True
+        with held.begin():
+            ctx = Context(held, OPERATOR, rt.clock, rt.rulebooks)
+            record_decision(ctx, refund(300, subject_id="O3-1"), ctx.now(), "O3")
+        with pytest.raises(Conflict), held.begin():
+            ctx = Context(held, OPERATOR, rt.clock, rt.rulebooks)
+            audit(ctx, "refused", "A-1", ctx.now())
+            record_decision(ctx, refund(999), ctx.now(), "O1")
+        with held.begin():
+            ctx = Context(held, OPERATOR, rt.clock, rt.rulebooks)
+            audit(ctx, "accepted", "A-2", ctx.now())
+    assert audited(rt) == ["A-2"]
+    assert stored(rt) == [("O1-1", 1000), ("O3-1", 300)]

@@ -24,6 +24,7 @@ from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
 from buyerguard.store.db import insert_if_absent
+from buyerguard.store.deferred_writes import write_deferred
 from buyerguard.store.tables import timers
 
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
@@ -190,6 +191,8 @@ def ensure_pending_timer(ctx: Context, kind: str, due_at: datetime) -> None:
     ).first()
     if pending is not None:
         return
+    # What the command recorded goes first, outside the try: its refusal is not this one's.
+    write_deferred(ctx.connection)
     try:
         with ctx.connection.begin_nested():
             schedule_timer(ctx, kind, due_at.isoformat(), due_at)

@@ -40,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from buyerguard.errors import Busy
 from buyerguard.settings import settings
+from buyerguard.store.deferred_writes import write_deferred
 
 READONLY_OPTION = "buyerguard_readonly"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the lock before failing
@@ -94,9 +95,11 @@ def make_engine(
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One unit of work: commits on success, rolls back on any exception."""
+    """One unit of work: commits on success, rolls back on any exception. What it recorded
+    to write at its end (store/deferred_writes.py) is written before the commit."""
     with engine.begin() as connection:
         yield connection
+        write_deferred(connection)
 
 
 @contextmanager
@@ -138,7 +141,9 @@ def retrying(
         try:
             if connection is not None:
                 with connection.begin():
-                    return work(connection)
+                    result = work(connection)
+                    write_deferred(connection)
+                    return result
             with transaction(engine) as checked_out:
                 return work(checked_out)
         except DBAPIError as exc:

@@ -1,14 +1,16 @@
 """Rows a transaction writes at its end, in one statement per kind, instead of one each.
 
-A command records several rows of one kind as it goes (a case's pickup records six
-decisions), each of which used to be its own round trip. `deferred_rows` gives the
-current transaction's pending rows of a kind, keyed by id; whoever reads that kind
-within the transaction first calls `write_deferred` (records.py does, for decisions),
-and every transaction writes what is pending just before it commits — an engine
-event, so no commit anywhere can leave a recorded row behind. A refusal raised by that
-last write rolls the transaction back like any other. A savepoint starts with nothing
-pending (what came before is written first) and, rolled back, drops what it recorded;
-a rolled-back transaction drops everything.
+A command records several rows of one kind as it goes (a confirmation records a fee and a
+release per line), each of which used to be its own round trip. `deferred_rows` gives the
+current transaction's pending rows of a kind, keyed by id; whoever reads that kind within
+the transaction first calls `write_deferred` (records.py does, for decisions), a keyed
+command's last statement may take them (`take_deferred`: api/runtime.py), and the unit of
+work writes what is left before it commits (`store/db.transaction` and `retrying`, inside
+the transaction, so that a refusal or a deadlock in that write rolls back like any other).
+An engine event writes anything still pending at a commit that skipped that step — a last
+resort that rolls the database transaction back itself if the write fails, since an error
+raised from a commit event leaves it open — and before a savepoint starts; a rolled-back
+transaction or savepoint drops what it recorded.
 """
 
 from __future__ import annotations
@@ -75,12 +77,27 @@ def write_deferred(connection: Connection, kind: str | None = None) -> None:
             writer(connection, list(rows.values()))
 
 
+def has_any_deferred(connection: Connection) -> bool:
+    pending = _current(connection)
+    return pending is not None and any(rows for _writer, rows in pending.kinds.values())
+
+
 def _drop_deferred(connection: Connection, *_args: Any) -> None:
     connection.info.pop(_PENDING, None)
 
 
 def _write_before_commit(connection: Connection) -> None:
-    write_deferred(connection)
+    """The last resort (see the module's docstring): nothing recorded is lost at a commit."""
+    if not has_any_deferred(connection):
+        return
+    try:
+        write_deferred(connection)
+    except BaseException:
+        # The commit fails: leave no transaction open, and tell the rollback listeners
+        # (this module's, the transfer metrics') that it was rolled back.
+        connection.connection.rollback()
+        connection.dispatch.rollback(connection)
+        raise
 
 
 def _write_before_savepoint(connection: Connection, _name: str) -> None:
