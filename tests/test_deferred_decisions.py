@@ -203,3 +203,21 @@ def test_the_commits_last_resort_writes_what_a_unit_of_work_left_and_rolls_back_
             audit(ctx, "accepted", "A-2", ctx.now())
     assert audited(rt) == ["A-2"]
     assert stored(rt) == [("O1-1", 1000), ("O3-1", 300)]
+
+
+def test_decisions_recorded_outside_a_transaction_are_refused_not_lost(rt: Runtime) -> None:
+    with rt.engine.connect() as connection:
+        ctx = Context(connection, OPERATOR, rt.clock, rt.rulebooks)
+        with pytest.raises(RuntimeError, match="inside a transaction"):
+            record_decision(ctx, refund(1000), ctx.now(), "O1")
+
+
+def test_a_lost_connection_rolls_back_with_its_own_error(rt: Runtime) -> None:
+    """Dropping what a lost connection recorded must not raise in place of what lost it."""
+    with rt.engine.connect() as connection:
+        transaction = connection.begin()
+        ctx = Context(connection, OPERATOR, rt.clock, rt.rulebooks)
+        record_decision(ctx, refund(1000), ctx.now(), "O1")
+        connection.invalidate()
+        transaction.rollback()
+    assert stored(rt) == []

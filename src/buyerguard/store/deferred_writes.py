@@ -45,7 +45,10 @@ def deferred_rows(connection: Connection, kind: str, writer: Writer) -> dict[str
     it); `writer(connection, rows)` writes them, in the order they were added."""
     pending = _current(connection)
     if pending is None:
-        pending = connection.info[_PENDING] = _Pending(connection.get_transaction())
+        transaction = connection.get_transaction()
+        if transaction is None:  # nothing would ever write them
+            raise RuntimeError(f"{kind} are recorded inside a transaction: begin() first")
+        pending = connection.info[_PENDING] = _Pending(transaction)
     entry = pending.kinds.get(kind)
     if entry is None:
         entry = pending.kinds[kind] = (writer, {})
@@ -83,6 +86,8 @@ def has_any_deferred(connection: Connection) -> bool:
 
 
 def _drop_deferred(connection: Connection, *_args: Any) -> None:
+    if connection.invalidated:  # a lost connection: its info goes with it (and reading
+        return  # it now would raise in place of the error that lost it)
     connection.info.pop(_PENDING, None)
 
 
@@ -94,9 +99,11 @@ def _write_before_commit(connection: Connection) -> None:
         write_deferred(connection)
     except BaseException:
         # The commit fails: leave no transaction open, and tell the rollback listeners
-        # (this module's, the transfer metrics') that it was rolled back.
-        connection.connection.rollback()
-        connection.dispatch.rollback(connection)
+        # (this module's, the transfer metrics') that it was rolled back — unless the
+        # connection itself was lost, which ends its transaction anyway.
+        if not connection.invalidated:
+            connection.connection.rollback()
+            connection.dispatch.rollback(connection)
         raise
 
 
