@@ -33,7 +33,6 @@ _NEW_ACCOUNT = postgresql_insert(ledger_accounts)
 _CREATE_AND_LOCK_ACCOUNTS = _NEW_ACCOUNT.on_conflict_do_update(
     index_elements=[ledger_accounts.c.id], set_={"id": _NEW_ACCOUNT.excluded.id}, where=false()
 )
-_TRANSFER_BY_ID = select(ledger_transfers).where(ledger_transfers.c.id == bindparam("transfer_id"))
 _TRANSFERS_BY_IDS = select(ledger_transfers).where(
     ledger_transfers.c.id.in_(bindparam("transfer_ids", expanding=True))
 )
@@ -134,22 +133,17 @@ def _same(existing: dict[str, object], transfer: Transfer) -> bool:
 
 
 def _existing(connection: Connection, transfer_id: str) -> dict[str, object] | None:
-    """The transfer `transfer_id`, if it exists; read once per transaction (a transfer is
-    never changed once written, so what this transaction read still holds)."""
-    known = per_transaction(connection, _TRANSFERS_READ)
-    if transfer_id in known:
-        row: dict[str, object] = known[transfer_id]
-        return row
-    found = connection.execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).mappings().first()
-    if found is None:
-        return None  # not remembered: this or another transaction may write it yet
-    row = known[transfer_id] = dict(found)
+    """The transfer `transfer_id`, if it exists (`read_transfers`)."""
+    read_transfers(connection, [transfer_id])
+    row: dict[str, object] | None = per_transaction(connection, _TRANSFERS_READ).get(transfer_id)
     return row
 
 
 def read_transfers(connection: Connection, transfer_ids: list[str]) -> None:
-    """Read the transfers a command is about to post or void against (its holds) in one
-    round trip, instead of one look-up per posting."""
+    """Read these transfers, in one round trip, unless this transaction has read them: a
+    transfer is never changed once written, so what it read still holds (a command reads
+    the holds it will post or void against at once). One not found is not remembered: this
+    or another transaction may write it yet."""
     known = per_transaction(connection, _TRANSFERS_READ)
     wanted = [transfer_id for transfer_id in transfer_ids if transfer_id not in known]
     if not wanted:
