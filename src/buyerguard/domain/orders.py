@@ -10,6 +10,7 @@ out-of-order fact is never silently ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -89,8 +90,9 @@ class SubOrder:
     refunded_before_shipment: bool = False
     fee_fen: Fen | None = None
     tier: str = "spot"  # the tier the line bought (domain/catalog.TierKind)
-    # What it was sold under, from its payment on (domain/sale_terms.py); never rewritten.
-    terms_at_payment: dict[str, object] | None = None
+    # What it was sold under, from its payment on (domain/sale_terms.py); never rewritten
+    # nor changed in place (read-only: the store's loaded copy shares it).
+    terms_at_payment: Mapping[str, object] | None = None
 
     @property
     def settled_goods_fen(self) -> Fen:

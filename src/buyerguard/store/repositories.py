@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Sequence
 from datetime import datetime
@@ -176,9 +175,12 @@ def _sub_values_of(row: dict[str, Any]) -> dict[str, Any]:
 
 def _loaded(connection: Connection) -> dict[tuple[str, str], dict[str, Any]]:
     """The orders and sub-orders as this transaction loaded (or last saved) them, by
-    ("order" or "sub", id), so that a save writes only what changed (copies: a command
-    may change a value in place). Kept per transaction: another transaction on the same
-    pooled connection starts with none (everything it saves is written)."""
+    ("order" or "sub", id), so that a save writes only what changed. The values are
+    built afresh from the fields, so a command changing a field leaves them as loaded;
+    they share only a sub-order's `terms_at_payment`, which is never changed in place (a
+    read-only Mapping), so no deep copy is needed. Kept per transaction: another
+    transaction on the same pooled connection starts with none (everything it saves is
+    written)."""
     return per_transaction(connection, _LOADED_SUBS)
 
 
@@ -270,7 +272,7 @@ def order_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> Order:
         )
         for sub in rows
     ]
-    _loaded(connection).update((("sub", sub.id), copy.deepcopy(_sub_values(sub))) for sub in subs)
+    _loaded(connection).update((("sub", sub.id), _sub_values(sub)) for sub in subs)
     order = Order(
         id=row.id,
         buyer_id=row.buyer_id,
@@ -294,7 +296,7 @@ def order_from_rows(connection: Connection, rows: Sequence[Row[Any]]) -> Order:
         cancelled_at=row.cancelled_at,
         refunded_at=row.refunded_at,
     )
-    _loaded(connection)[("order", order.id)] = copy.deepcopy(_order_values(order))
+    _loaded(connection)[("order", order.id)] = _order_values(order)
     return order
 
 
@@ -354,11 +356,9 @@ def save_order(connection: Connection, order: Order, actor: str, now: datetime) 
                 connection.execute(_TRANSITION_INSERT, transitions)
         if changed:  # most facts (shipment, signing) change no sub-order: no statement
             connection.execute(_SUB_UPDATE, changed)
-    loaded[("order", order.id)] = copy.deepcopy(order_values)
+    loaded[("order", order.id)] = order_values
     if changed:
-        loaded.update(
-            (("sub", row["sub_order_id"]), copy.deepcopy(_sub_values_of(row))) for row in changed
-        )
+        loaded.update((("sub", row["sub_order_id"]), _sub_values_of(row)) for row in changed)
     order.transitions.clear()
 
 
