@@ -29,7 +29,13 @@ from buyerguard.rulebook import Rulebook, describe_keys, render_value, rulebooks
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "policies.md"
 SOURCE = ROOT / "src" / "buyerguard"
-RULEBOOK_MODULES = {"rulebook.py", "rulebook_sections.py"}  # declare every key; apply none
+# declare every key; apply none
+RULEBOOK_MODULES = {
+    "rulebook.py",
+    "rulebook_sections.py",
+    "rulebook_arrival.py",
+    "rulebook_keys.py",
+}
 
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 KEY_LIKE = re.compile(r"^([a-z_]+)\.([a-z_]+)$")

@@ -30,10 +30,10 @@ from typing import Any
 from buyerguard.clock import ensure_utc, format_instant
 from buyerguard.errors import BuyerguardError, InvalidInput, RulebookError
 from buyerguard.money import parse_rate, parse_yuan
+from buyerguard.rulebook_arrival import ArrivalRules
+from buyerguard.rulebook_keys import RATE
 from buyerguard.rulebook_sections import (
-    RATE,
     SECTIONS,
-    ArrivalRules,
     CaseRules,
     CreditRules,
     CustomCompensationRules,

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -25,12 +24,17 @@ from sqlalchemy import (
     text,
 )
 
-from buyerguard.store import money_tables, webhook_tables
+from buyerguard.store import case_tables, logistics_tables, money_tables, webhook_tables
 from buyerguard.store.columns import ID, UtcDateTime, money
 from buyerguard.store.columns import metadata as metadata
 
-# The ledger and money-out tables live in money_tables.py; named here too, so that
-# `tables` names every table.
+# The ledger and money-out tables live in money_tables.py, the after-sales cases in
+# case_tables.py, the logistics calendar in logistics_tables.py, the webhooks in
+# webhook_tables.py; named here too, so that `tables` names every table.
+case_transitions = case_tables.case_transitions
+cases = case_tables.cases
+logistics_disruptions = logistics_tables.logistics_disruptions
+logistics_slowdowns = logistics_tables.logistics_slowdowns
 instructions = money_tables.instructions
 ledger_accounts = money_tables.ledger_accounts
 ledger_checkpoint_balances = money_tables.ledger_checkpoint_balances
@@ -316,103 +320,4 @@ merchant_badges = Table(
     Column("industry_orders", BigInteger, nullable=False),
     Column("industry_signed_within", BigInteger, nullable=False),
     Column("rulebook_id", String(64), nullable=False),
-)
-
-# After-sales cases (domain/cases.py). One open case per type per sub-order: the
-# partial unique index over rows not yet closed. Money is not here: it is in the
-# ledger and the decisions each transition records.
-cases = Table(
-    "cases",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("type", String(32), nullable=False),
-    Column("order_id", ID, ForeignKey("orders.id"), nullable=False, index=True),
-    Column("sub_order_id", ID, nullable=False),
-    Column("buyer_id", ID, nullable=False, index=True),
-    Column("merchant_id", ID, nullable=False, index=True),
-    Column("opened_by", String(96), nullable=False),
-    Column("opened_at", UtcDateTime, nullable=False),
-    money("requested_fen"),
-    Column("reason", Text, nullable=False),
-    Column("rulebook_id", String(64), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("goods", String(24), nullable=False),
-    Column("offered_fen", BigInteger),
-    Column("agreed_fen", BigInteger),
-    Column("negotiated", Boolean, nullable=False),
-    Column("official_pickup", Boolean, nullable=False),
-    money("quick_refunded_fen"),
-    money("refunded_fen"),
-    money("compensated_fen"),
-    Column("trigger", String(48)),
-    Column("complained", Boolean, nullable=False),
-    Column("outcome", String(24)),
-    Column("closed_at", UtcDateTime),
-    Column("version", Integer, nullable=False),
-    Index(
-        "uq_cases_open_per_type",
-        "sub_order_id",
-        "type",
-        unique=True,
-        postgresql_where=text("closed_at IS NULL"),
-        sqlite_where=text("closed_at IS NULL"),
-    ),
-)
-
-case_transitions = Table(
-    "case_transitions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
-    Column("action", String(24), nullable=False),
-    Column("actor", String(96), nullable=False),
-    Column("from_state", String(16), nullable=False),
-    Column("to_state", String(16), nullable=False),
-    Column("goods_from", String(24), nullable=False),
-    Column("goods_to", String(24), nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    Column("note", Text),
-    Column("evidence", JSON, nullable=False),
-    Column("details", JSON, nullable=False),
-)
-
-# Logistics disruptions an operator declares (services/disruptions.py): a carrier slowed
-# in some GB/T 2260 regions over [starts_at, until), so promises there wait
-# `expected_extra_days` more. Never deleted: ending one sets `ended_at`, so the count of
-# rows and of ended rows (with the newest id) is the stamp every API worker checks.
-logistics_disruptions = Table(
-    "logistics_disruptions",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("carrier", String(64), nullable=False),
-    Column("regions", JSON, nullable=False),
-    Column("starts_at", UtcDateTime, nullable=False),
-    Column("until", UtcDateTime, nullable=False),
-    Column("expected_extra_days", Integer, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("declared_at", UtcDateTime, nullable=False),
-    Column("declared_by", String(96), nullable=False),
-    Column("ended_at", UtcDateTime),
-    Column("ended_by", String(96)),
-)
-
-# Logistics slowdowns (services/slowdowns.py): whole Shanghai days on which every carrier
-# slows so much that promises do not count them, and the promise model does not learn from
-# them, like public holidays: the Spring Festival's lead and recovery days (seeded from the
-# rulebook, source "rulebook"), a Double 11 peak an operator declares. Never deleted:
-# withdrawing one sets `withdrawn_at`, so the stamp every API worker checks moves.
-logistics_slowdowns = Table(
-    "logistics_slowdowns",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("name", String(96), nullable=False),
-    Column("first_day", Date, nullable=False),
-    Column("last_day", Date, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("source", String(16), nullable=False),
-    Column("declared_at", UtcDateTime, nullable=False),
-    Column("declared_by", String(96), nullable=False),
-    Column("withdrawn_at", UtcDateTime),
-    Column("withdrawn_by", String(96)),
 )

@@ -1,0 +1,17 @@
+"""How a rulebook section declares a key: a dataclass field carrying its documentation.
+
+`rulebook show` prints each key's documentation; `kind` tells how the TOML value is read
+(RATE: a decimal rate such as "0.6%").
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+RATE = "rate"
+
+
+def rule(doc: str, *, kind: str = "") -> Any:
+    """Declare a rulebook key with the documentation `rulebook show` prints."""
+    return field(metadata={"doc": doc, "kind": kind})
