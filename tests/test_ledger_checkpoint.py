@@ -25,7 +25,7 @@ from buyerguard.store.tables import (
     ledger_entries,
     ledger_transfers,
 )
-from tests.test_ledger import CLEARING, ESCROW, FEES, WHEN, move
+from tests.test_ledger import CLEARING, ESCROW, FEES, PAYABLE, WHEN, move
 
 NOW = WHEN
 
@@ -385,3 +385,27 @@ def test_the_command_checks_from_the_checkpoint_and_full_on_request(
         "UPDATE ledger_accounts SET credits_posted_fen = 20000 WHERE id = 'merchant:M1:escrow'",
     )
     engine.dispose()
+
+
+def test_a_ledger_whose_total_passes_a_bigint_still_checks_and_checkpoints(engine: Engine) -> None:
+    """Every amount may be as large as a BIGINT holds, and each account's posted sums are
+    kept within it, but the sum over every account is not bounded: two transfers near the
+    largest amount pass it. The full check must still pass and write its checkpoint (found
+    by a tester: `ledger check --full` crashed with bigint out of range), and the stored
+    totals read back exactly."""
+    largest_fen = 2**63 - 1
+    amount_fen = largest_fen - 5
+    assert move(engine, "T-big-1", CLEARING, ESCROW, amount_fen)
+    assert move(engine, "T-big-2", ESCROW, PAYABLE, amount_fen)
+    report = checkpoint_now(engine)
+    assert report.total_debits_posted_fen == report.total_credits_posted_fen == 2 * amount_fen
+    with read_transaction(engine) as connection:
+        stored = connection.execute(
+            select(
+                ledger_checkpoints.c.total_debits_posted_fen,
+                ledger_checkpoints.c.total_credits_posted_fen,
+            ).where(ledger_checkpoints.c.id == report.checkpoint_written)
+        ).one()
+    assert [int(value) for value in stored] == [2 * amount_fen] * 2
+    again = run_ledger_check(engine, NOW)
+    assert again.ok and not again.full

@@ -224,8 +224,8 @@ def write_checkpoint(engine: Engine, report: CheckReport, balances: Balances, no
                 entries=report.entries,
                 transfers=report.transfers,
                 accounts=report.accounts,
-                total_debits_posted_fen=report.total_debits_posted_fen,
-                total_credits_posted_fen=report.total_credits_posted_fen,
+                total_debits_posted_fen=str(report.total_debits_posted_fen),
+                total_credits_posted_fen=str(report.total_credits_posted_fen),
                 created_at=now,
             )
             .returning(ledger_checkpoints.c.id)

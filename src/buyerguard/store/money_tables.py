@@ -91,8 +91,10 @@ ledger_checkpoints = Table(
     Column("entries", BigInteger, nullable=False),
     Column("transfers", BigInteger, nullable=False),
     Column("accounts", BigInteger, nullable=False),
-    money("total_debits_posted_fen"),
-    money("total_credits_posted_fen"),
+    # Sums over every account: each fits a BIGINT, their sum may not, so the decimal
+    # digits of the fen (migration 0017), exact on both backends.
+    Column("total_debits_posted_fen", String(40), nullable=False),
+    Column("total_credits_posted_fen", String(40), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
