@@ -7,6 +7,7 @@ from typing import Any
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
 from tests.test_api import assert_refused, row_counts
+from tests.test_cases_api import case_body, order
 
 CUPS = [{"product_id": "P-cups", "quantity": 10}]  # 360.00
 
@@ -134,3 +135,113 @@ def test_each_fact_is_counted_by_outcome_with_the_statements_it_sent(api: Api) -
     # Each sent at least its key's claim and one statement of its own; a payment far more.
     assert added('buyerguard_fact_statements_total{kind="order"}') >= 4
     assert added('buyerguard_fact_statements_total{kind="payment"}') >= 6
+
+
+def test_a_malformed_envelope_is_refused_alone(api: Api, rt: Runtime) -> None:
+    """A fact whose envelope is malformed (its body not an object, no key, a bad id) is
+    refused in its own result, and never refuses the facts around it (found by a tester:
+    the whole batch was answered 422 and nothing in it applied)."""
+    batch = [
+        placed("O-E"),  # 0 applied
+        {"kind": "payment", "order_id": "O-E", "idempotency_key": "pay-O-E", "body": "x"},
+        fact("shipment", "ship-O-E", "O-E", carrier="SF", tracking_number="T"),  # 2 skipped
+        {"kind": "signing", "order_id": "O-F"},  # 3 refused: no key
+        {"kind": "signing", "order_id": "ü" * 3, "idempotency_key": "sign-bad"},  # 4 refused
+        {"kind": "case-accept", "case_id": "zz", "idempotency_key": "k2", "body": "x"},
+        placed("O-G"),  # 6 applied
+    ]
+    answer = api.post("marketplace", "/v1/facts", {"facts": batch})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["outcome"] for r in results] == [
+        "applied",
+        "refused",
+        "skipped",
+        "refused",
+        "refused",
+        "refused",
+        "applied",
+    ], results
+    assert [r["error"]["field"] for r in results if r["outcome"] == "refused"] == [
+        "body",
+        "idempotency_key",
+        "order_id",
+        "body",
+    ]
+    assert all(r["status"] == 422 for r in results if r["outcome"] == "refused")
+    assert api.get("operator", "/v1/orders/O-G").json()["state"] == "placed"
+    # Facts must be objects: anything else is a malformed request, refused whole.
+    before = row_counts(rt)
+    assert_refused(
+        api.post("marketplace", "/v1/facts", {"facts": [placed("O-H"), 42]}),
+        422,
+        "type_invalid",
+        field="facts[1]",
+    )
+    assert row_counts(rt) == before
+
+
+def test_a_refusal_holds_back_the_later_facts_of_its_order_whatever_their_kind(
+    api: Api,
+) -> None:
+    """Skipping follows the order a fact is about: a case action is about its case's order,
+    so a refused one holds back the order's later facts, and a refused case opening the
+    later actions on that case; ids of orders, cases and instructions are never confused
+    (all three found by a tester)."""
+    for order_id in ("K-1", "K-2", "K-3"):
+        order(api, order_id, "pay", "ship", "sign")
+    opened = [
+        {
+            "kind": "case",
+            "order_id": "K-1",
+            "idempotency_key": "k1-open",
+            "body": {**case_body("K-1", "refund_only_quality", amount="90.00"), "id": "C-K1"},
+        },
+        {  # a case whose id is another order's
+            "kind": "case",
+            "order_id": "K-2",
+            "idempotency_key": "k2-open",
+            "body": {**case_body("K-2", "refund_only_quality", amount="90.00"), "id": "K-3"},
+        },
+    ]
+    results = api.post("marketplace", "/v1/facts", {"facts": opened}).json()["results"]
+    assert [r["outcome"] for r in results] == ["applied", "applied"], results
+    batch = [
+        # 0 refused: an offer above what was asked; 1 and 2 are of the same order: skipped
+        {
+            "kind": "case-offer",
+            "case_id": "C-K1",
+            "idempotency_key": "k1-offer",
+            "body": {"amount": "500.00"},
+        },
+        {"kind": "case-accept", "case_id": "C-K1", "idempotency_key": "k1-accept"},
+        fact("confirmation", "confirm-K-1", "K-1"),
+        # 3 refused (order K-3 is signed, not placed); 4, the case named K-3, is of K-2
+        fact("payment", "pay-K-3", "K-3", amount="360.00"),
+        {"kind": "case-accept", "case_id": "K-3", "idempotency_key": "k3-accept"},
+        # 5 refused: a case on a sub-order the order does not have; 6, an action on the
+        # case it would have opened, is skipped, not answered "case not found"
+        {
+            "kind": "case",
+            "order_id": "K-2",
+            "idempotency_key": "k2-open-bad",
+            "body": {**case_body("K-2", "refund_only_quality", sub="K-2-9"), "id": "C-K3"},
+        },
+        {"kind": "case-withdraw", "case_id": "C-K3", "idempotency_key": "k3-withdraw"},
+    ]
+    answer = api.post("marketplace", "/v1/facts", {"facts": batch})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["outcome"] for r in results] == [
+        "refused",
+        "skipped",
+        "skipped",
+        "refused",
+        "applied",
+        "refused",
+        "skipped",
+    ], results
+    assert [r["order_id"] for r in results] == ["K-1", "K-1", "K-1", "K-3", "K-2", "K-2", "K-2"]
+    assert "order K-1" in results[1]["error"]["message"]
+    assert api.get("operator", "/v1/orders/K-1").json()["state"] == "signed"
+    assert api.get("operator", "/v1/cases/K-3").json()["state"] == "closed"

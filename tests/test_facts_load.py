@@ -265,3 +265,72 @@ def test_a_line_that_is_not_utf8_is_refused_on_its_own(tmp_path: Path) -> None:
     read = list(read_facts(path))
     assert [(number, value) for number, value, _ in read] == [(1, fact), (2, None), (4, fact)]
     assert read[1][2].startswith("not UTF-8 at byte ")
+
+
+def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
+    live_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """One fact a batch: the load itself holds back the later lines of a refused fact's
+    order, a case action's order known from an opening earlier in the file or asked of the
+    server (found by a tester: a refused case action let its order's confirmation through)."""
+    from buyerguard.facts_load import load_file
+    from tests.live_server import post_json
+
+    base, env = live_server
+    token = json.loads(Path(env["BUYERGUARD_DEMO_TOKENS"]).read_text())["marketplace"]
+    for order_id in ("Q-1", "Q-2"):
+        body = {
+            "id": order_id,
+            "buyer_id": "B-shop",
+            "lines": [{"product_id": "P-cups", "quantity": 10}],
+        }
+        assert post_json(base, "/v1/orders", token, body) == 201
+        for step, fact_body in (
+            ("payment", {"amount": "360.00"}),
+            ("shipment", {"carrier": "SF", "tracking_number": f"T-{order_id}"}),
+            ("signing", {}),
+        ):
+            assert post_json(base, f"/v1/orders/{order_id}/{step}", token, fact_body) == 200
+    quality = {"type": "refund_only_quality", "reason": "torn", "amount": "90.00"}
+    opened = {**quality, "sub_order_id": "Q-2-1", "id": "C-Q2"}
+    assert post_json(base, "/v1/orders/Q-2/cases", token, opened) == 201
+    lines = [
+        {
+            "kind": "case",
+            "order_id": "Q-1",
+            "idempotency_key": "q1-open",
+            "body": {**quality, "sub_order_id": "Q-1-1", "id": "C-Q1"},
+        },
+        {
+            "kind": "case-offer",
+            "case_id": "C-Q1",
+            "idempotency_key": "q1-offer",
+            "body": {"amount": "500.00"},
+        },
+        {"kind": "case-accept", "case_id": "C-Q1", "idempotency_key": "q1-accept"},
+        {"kind": "confirmation", "order_id": "Q-1", "idempotency_key": "q1-confirm"},
+        {
+            "kind": "case-offer",
+            "case_id": "C-Q2",
+            "idempotency_key": "q2-offer",
+            "body": {"amount": "500.00"},
+        },
+        {"kind": "confirmation", "order_id": "Q-2", "idempotency_key": "q2-confirm"},
+        {
+            "kind": "order",
+            "idempotency_key": "q3-place",
+            "body": {"id": "Q-3", "buyer_id": "B-shop", "lines": LINES},
+        },
+    ]
+    path = tmp_path / "facts.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = load_file(path, base, token, batch_size=1)
+    assert summary.counts == {"applied": 2, "replayed": 0, "skipped": 3, "refused": 2}
+    assert [(number, code) for number, code, _ in summary.refused] == [
+        (2, "offer_out_of_range"),
+        (3, "skipped_after_refusal"),
+        (4, "skipped_after_refusal"),
+        (5, "offer_out_of_range"),
+        (6, "skipped_after_refusal"),
+    ]
+    assert summary.sent == 4  # the skipped lines never went to the server

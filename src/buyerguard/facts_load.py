@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,12 +59,13 @@ def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             yield number, value, ""
 
 
-def _post(url: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _send(url: str, token: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """POST `payload` (GET when None) to `path`, retrying a busy server's 503s."""
     request = urllib.request.Request(
-        f"{url.rstrip('/')}/v1/facts",
-        data=json.dumps(payload).encode(),
+        f"{url.rstrip('/')}{path}",
+        data=None if payload is None else json.dumps(payload).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
+        method="GET" if payload is None else "POST",
     )
     for attempt in range(BUSY_RETRIES + 1):
         try:
@@ -76,7 +78,9 @@ def _post(url: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
                 time.sleep(float(exc.headers.get("Retry-After") or 1))
                 continue
             raise InvalidInput(
-                "batch_refused", f"the server answered {exc.code}: {detail}", "url"
+                "batch_refused" if payload is not None else "lookup_refused",
+                f"the server answered {exc.code}: {detail}",
+                "url",
             ) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             raise NotReady(
@@ -94,25 +98,47 @@ def load_file(
     batch_size: int,
     advance: Callable[[int], None] = lambda lines: None,
 ) -> LoadSummary:
-    """Send every fact of the file in batches; count the outcomes, keep the refused lines."""
-    from buyerguard.api.facts import order_of
+    """Send every fact of the file in batches; count the outcomes, keep the refused lines.
+
+    A refusal holds back the later lines of its chain (api/fact_batches.py) across batches
+    too, as the server does within one: the order of a case a line acts on is known from
+    an opening earlier in the file, from the server's results, or asked of the server.
+    """
+    from buyerguard.api.fact_batches import Chain, case_opened, chain_of, skipped_error
 
     summary = LoadSummary()
     batch: list[tuple[int, dict[str, Any]]] = []
-    refused_orders: set[str] = set()  # across batches, as the server does within one
+    refused: set[Chain] = set()
+    case_orders: dict[str, str] = {}
+    asked: set[str] = set()
+
+    def learn_case(fact: dict[str, Any]) -> None:
+        if (opened := case_opened(fact)) is not None:
+            case_orders.setdefault(*opened)
+        case_id = fact.get("case_id")
+        acts = str(fact.get("kind", "")).startswith("case-")
+        if acts and isinstance(case_id, str) and case_id not in case_orders.keys() | asked:
+            asked.add(case_id)  # asked once; unknown to the server too: it chains by its id
+            try:
+                known = _send(url, token, f"/v1/cases/{urllib.parse.quote(case_id, safe='')}", None)
+            except InvalidInput:
+                return
+            if isinstance(known.get("order_id"), str):
+                case_orders[case_id] = known["order_id"]
 
     def flush() -> None:
         if not batch:
             return
-        answer = _post(url, token, {"facts": [fact for _, fact in batch]})
+        answer = _send(url, token, "/v1/facts", {"facts": [fact for _, fact in batch]})
         summary.sent += len(batch)
         for (number, fact), result in zip(batch, answer["results"], strict=True):
             summary.counts[result["outcome"]] += 1
             if result["outcome"] in ("refused", "skipped"):
                 error = result["error"] or {}
                 summary.refused.append((number, str(error.get("code")), str(error.get("message"))))
-                if (order := order_of(fact)) is not None:
-                    refused_orders.add(order)
+                chain = chain_of(fact, case_orders)
+                if chain is not None:
+                    refused.add(chain)
         advance(len(batch))
         batch.clear()
 
@@ -123,12 +149,12 @@ def load_file(
             summary.refused.append((number, "line_malformed", problem))
             advance(1)
             continue
-        order = order_of(fact)
-        if order is not None and order in refused_orders:
+        learn_case(fact)
+        chain = chain_of(fact, case_orders)
+        if chain is not None and chain in refused:
             summary.counts["skipped"] += 1
-            summary.refused.append(
-                (number, "skipped_after_refusal", f"an earlier fact of order {order} was refused")
-            )
+            error = skipped_error(chain, "in this file")
+            summary.refused.append((number, str(error["code"]), str(error["message"])))
             advance(1)
             continue
         batch.append((number, fact))

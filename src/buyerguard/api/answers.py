@@ -244,9 +244,14 @@ class FactOutcome(Answer):
 
     index: int = Field(description="its place in the batch, from 0")
     outcome: Literal["applied", "replayed", "skipped", "refused"] = Field(
-        description="skipped: an earlier fact of its order was refused"
+        description="skipped: an earlier fact of its order (or instruction) was refused"
     )
     status: int = Field(description="the HTTP status it would have had alone")
+    order_id: str | None = Field(
+        default=None,
+        description="the order it is about (a case action's: its case's order), when known; "
+        "a refusal skips that order's later facts",
+    )
     response: dict[str, Any] | None = Field(description="its answer, as on its own route")
     error: dict[str, Any] | None = Field(description="its refusal {code, message, field}")
 

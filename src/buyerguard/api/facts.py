@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from buyerguard.api import case_views, money_views, views
@@ -29,10 +29,9 @@ from buyerguard.api.schemas import (
     RefundIn,
     ShipmentIn,
 )
-from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.domain.cases import CASE_ACTIONS, Evidence
-from buyerguard.errors import BuyerguardError, Conflict, Forbidden, InvalidInput
+from buyerguard.errors import Conflict, Forbidden
 from buyerguard.money import parse_yuan
 from buyerguard.services import case_actions, case_opening, cases, instructions, orders
 from buyerguard.services.context import Actor, Context, Role
@@ -241,93 +240,3 @@ def apply_fact(
         )
         answered.outcome = "replayed" if answer.replayed else "applied"
     return answer
-
-
-@dataclass(frozen=True)
-class FactResult:
-    index: int
-    outcome: str  # applied, replayed, skipped, refused
-    status_code: int
-    response: Any = None
-    error: dict[str, str | None] | None = None
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "outcome": self.outcome,
-            "status": self.status_code,
-            "response": self.response,
-            "error": self.error,
-        }
-
-
-def order_of(fact: dict[str, Any]) -> str | None:
-    """What a fact is about, for chaining refusals: its order (`order_id`, or the id an
-    `order` fact places) or its instruction."""
-    if fact.get("kind") == "order":
-        body = fact.get("body")
-        placed = body.get("id") if isinstance(body, dict) else None
-        return placed if isinstance(placed, str) else None
-    kind = FACT_KINDS.get(str(fact.get("kind")))
-    subject = fact.get(kind.subject if kind is not None else "order_id")
-    return subject if isinstance(subject, str) else None
-
-
-def apply_batch(rt: Runtime, actor: Actor, envelopes: list[Any]) -> list[FactResult]:
-    """Apply facts in order, each as its own command; one result per fact.
-
-    A fact refused makes every later fact of the same order `skipped` (nothing
-    written for it), and never holds up other orders. Everything answered
-    `applied` has committed before the batch answers.
-    """
-    # One connection for the whole batch: each fact is still its own transaction, but
-    # none checks a connection out of the pool (and pings it) for itself.
-    with rt.engine.connect() as connection:
-        return _apply_each(rt, actor, envelopes, connection)
-
-
-def _apply_each(
-    rt: Runtime, actor: Actor, envelopes: list[Any], connection: Connection
-) -> list[FactResult]:
-    refused_orders: set[str] = set()
-    results: list[FactResult] = []
-    for index, envelope in enumerate(envelopes):
-        order = order_of(envelope.model_dump())
-        if order is not None and order in refused_orders:
-            error = {
-                "code": "skipped_after_refusal",
-                "message": f"an earlier fact of order {order} in this batch was refused",
-                "field": None,
-            }
-            results.append(FactResult(index, "skipped", 409, error=error))
-            continue
-        try:
-            if envelope.kind not in FACT_KINDS:
-                raise InvalidInput(
-                    "invalid_choice",
-                    f"kind must be one of {', '.join(FACT_KINDS)}: {envelope.kind!r}",
-                    "kind",
-                )
-            fact = FACT_KINDS[envelope.kind]
-            subject_id = getattr(envelope, fact.subject)
-            if envelope.kind != "order" and subject_id is None:
-                raise InvalidInput(
-                    f"{fact.subject.removesuffix('_id')}_id_missing",
-                    f"a {envelope.kind} fact names its {fact.subject}",
-                    fact.subject,
-                )
-            try:
-                body = fact.body.model_validate(envelope.body or {})
-            except ValidationError as exc:
-                raise validation_refusal(exc.errors(), prefix="body") from None
-            key = envelope.idempotency_key
-            answer = apply_fact(rt, actor, envelope.kind, subject_id, body, key, connection)
-        except BuyerguardError as exc:
-            if order is not None:
-                refused_orders.add(order)
-            status = exc.status_code if 400 <= exc.status_code < 600 else 422
-            results.append(FactResult(index, "refused", status, error=exc.as_dict()))
-            continue
-        outcome = "replayed" if answer.replayed else "applied"
-        results.append(FactResult(index, outcome, answer.status_code, response=answer.payload))
-    return results

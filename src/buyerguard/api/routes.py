@@ -30,7 +30,8 @@ from buyerguard.api.answers import (
     TimerPage,
     answers,
 )
-from buyerguard.api.facts import apply_batch, apply_fact
+from buyerguard.api.fact_batches import apply_batch
+from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import (
     AccountCursor,
     AccountId,

@@ -12,7 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -404,6 +412,17 @@ class FactEnvelope(Body):
 class FactsIn(Body):
     """A batch of facts, applied in order."""
 
-    facts: list[FactEnvelope] = Field(
-        min_length=1, max_length=MAX_BATCH_FACTS, description="the facts, in order"
+    # Objects here, each read as a FactEnvelope on its own (api/fact_batches.py): a
+    # malformed fact is refused in its own result and never refuses the batch around it.
+    # The document shows the envelope, and that any object is taken.
+    facts: list[
+        Annotated[
+            dict[str, Any],
+            WithJsonSchema({"anyOf": [FactEnvelope.model_json_schema(), {"type": "object"}]}),
+        ]
+    ] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_FACTS,
+        description="the facts, in order; an object that is not a well-formed fact is "
+        "refused in its own result",
     )

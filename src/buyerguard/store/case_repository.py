@@ -150,6 +150,15 @@ def lock_order_of_case(connection: Connection, case_id: str) -> Order:
     return order_from_rows(connection, rows)
 
 
+def orders_of_cases(connection: Connection, case_ids: list[str]) -> dict[str, str]:
+    """The order of each of these cases that exists, in one statement (a batch chains a
+    case action's refusal to its case's order)."""
+    if not case_ids:
+        return {}
+    query = select(cases.c.id, cases.c.order_id).where(cases.c.id.in_(sorted(set(case_ids))))
+    return {row.id: row.order_id for row in connection.execute(query)}
+
+
 def open_case_of_type(connection: Connection, sub_order_id: str, case_type: CaseType) -> str | None:
     found = connection.execute(
         select(cases.c.id).where(

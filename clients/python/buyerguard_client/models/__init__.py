@@ -40,8 +40,6 @@ from .event_page import EventPage
 from .events import Events
 from .evidence_in import EvidenceIn
 from .execution_in import ExecutionIn
-from .fact_envelope import FactEnvelope
-from .fact_envelope_body_type_0 import FactEnvelopeBodyType0
 from .fact_in import FactIn
 from .fact_outcome import FactOutcome
 from .fact_outcome_error_type_0 import FactOutcomeErrorType0
@@ -49,6 +47,9 @@ from .fact_outcome_outcome import FactOutcomeOutcome
 from .fact_outcome_response_type_0 import FactOutcomeResponseType0
 from .facts_answer import FactsAnswer
 from .facts_in import FactsIn
+from .facts_in_fact_envelope import FactsInFactEnvelope
+from .facts_in_fact_envelope_body_type_0 import FactsInFactEnvelopeBodyType0
+from .facts_in_facts_item_type_1 import FactsInFactsItemType1
 from .health import Health
 from .health_status import HealthStatus
 from .instruction import Instruction
@@ -144,8 +145,6 @@ __all__ = (
     "Events",
     "EvidenceIn",
     "ExecutionIn",
-    "FactEnvelope",
-    "FactEnvelopeBodyType0",
     "FactIn",
     "FactOutcome",
     "FactOutcomeErrorType0",
@@ -153,6 +152,9 @@ __all__ = (
     "FactOutcomeResponseType0",
     "FactsAnswer",
     "FactsIn",
+    "FactsInFactEnvelope",
+    "FactsInFactEnvelopeBodyType0",
+    "FactsInFactsItemType1",
     "Health",
     "HealthStatus",
     "Instruction",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 
 from ..models.fact_outcome_outcome import FactOutcomeOutcome
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.fact_outcome_error_type_0 import FactOutcomeErrorType0
@@ -21,10 +22,12 @@ class FactOutcome:
 
     Attributes:
         index (int): its place in the batch, from 0
-        outcome (FactOutcomeOutcome): skipped: an earlier fact of its order was refused
+        outcome (FactOutcomeOutcome): skipped: an earlier fact of its order (or instruction) was refused
         status (int): the HTTP status it would have had alone
         response (FactOutcomeResponseType0 | None): its answer, as on its own route
         error (FactOutcomeErrorType0 | None): its refusal {code, message, field}
+        order_id (None | str | Unset): the order it is about (a case action's: its case's order), when known; a refusal
+            skips that order's later facts
     """
 
     index: int
@@ -32,6 +35,7 @@ class FactOutcome:
     status: int
     response: FactOutcomeResponseType0 | None
     error: FactOutcomeErrorType0 | None
+    order_id: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.fact_outcome_error_type_0 import FactOutcomeErrorType0  # noqa: PLC0415
@@ -55,6 +59,12 @@ class FactOutcome:
         else:
             error = self.error
 
+        order_id: None | str | Unset
+        if isinstance(self.order_id, Unset):
+            order_id = UNSET
+        else:
+            order_id = self.order_id
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -66,6 +76,8 @@ class FactOutcome:
                 "error": error,
             }
         )
+        if order_id is not UNSET:
+            field_dict["order_id"] = order_id
 
         return field_dict
 
@@ -111,12 +123,22 @@ class FactOutcome:
 
         error = _parse_error(d.pop("error"))
 
+        def _parse_order_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        order_id = _parse_order_id(d.pop("order_id", UNSET))
+
         fact_outcome = cls(
             index=index,
             outcome=outcome,
             status=status,
             response=response,
             error=error,
+            order_id=order_id,
         )
 
         return fact_outcome

@@ -6,11 +6,11 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-T = TypeVar("T", bound="FactEnvelopeBodyType0")
+T = TypeVar("T", bound="FactsInFactsItemType1")
 
 
 @_attrs_define
-class FactEnvelopeBodyType0:
+class FactsInFactsItemType1:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -23,10 +23,10 @@ class FactEnvelopeBodyType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        fact_envelope_body_type_0 = cls()
+        facts_in_facts_item_type_1 = cls()
 
-        fact_envelope_body_type_0.additional_properties = d
-        return fact_envelope_body_type_0
+        facts_in_facts_item_type_1.additional_properties = d
+        return facts_in_facts_item_type_1
 
     @property
     def additional_keys(self) -> list[str]:

@@ -8,14 +8,14 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from ..models.fact_envelope_body_type_0 import FactEnvelopeBodyType0
+    from ..models.facts_in_fact_envelope_body_type_0 import FactsInFactEnvelopeBodyType0
 
 
-T = TypeVar("T", bound="FactEnvelope")
+T = TypeVar("T", bound="FactsInFactEnvelope")
 
 
 @_attrs_define
-class FactEnvelope:
+class FactsInFactEnvelope:
     """One fact of a batch: the body its single route takes, and that route's key.
 
     Attributes:
@@ -25,7 +25,7 @@ class FactEnvelope:
         order_id (None | str | Unset): the order (all kinds of order facts but order)
         instruction_id (None | str | Unset): the instruction or payout (execution reports)
         case_id (None | str | Unset): the case (case actions)
-        body (FactEnvelopeBodyType0 | None | Unset): what the kind's own route takes, e.g. {"amount": "36.00"}
+        body (FactsInFactEnvelopeBodyType0 | None | Unset): what the kind's own route takes, e.g. {"amount": "36.00"}
     """
 
     kind: str
@@ -33,10 +33,10 @@ class FactEnvelope:
     order_id: None | str | Unset = UNSET
     instruction_id: None | str | Unset = UNSET
     case_id: None | str | Unset = UNSET
-    body: FactEnvelopeBodyType0 | None | Unset = UNSET
+    body: FactsInFactEnvelopeBodyType0 | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.fact_envelope_body_type_0 import FactEnvelopeBodyType0  # noqa: PLC0415
+        from ..models.facts_in_fact_envelope_body_type_0 import FactsInFactEnvelopeBodyType0  # noqa: PLC0415
 
         kind = self.kind
 
@@ -63,7 +63,7 @@ class FactEnvelope:
         body: dict[str, Any] | None | Unset
         if isinstance(self.body, Unset):
             body = UNSET
-        elif isinstance(self.body, FactEnvelopeBodyType0):
+        elif isinstance(self.body, FactsInFactEnvelopeBodyType0):
             body = self.body.to_dict()
         else:
             body = self.body
@@ -89,7 +89,7 @@ class FactEnvelope:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.fact_envelope_body_type_0 import FactEnvelopeBodyType0  # noqa: PLC0415
+        from ..models.facts_in_fact_envelope_body_type_0 import FactsInFactEnvelopeBodyType0  # noqa: PLC0415
 
         d = dict(src_dict)
         kind = d.pop("kind")
@@ -123,7 +123,7 @@ class FactEnvelope:
 
         case_id = _parse_case_id(d.pop("case_id", UNSET))
 
-        def _parse_body(data: object) -> FactEnvelopeBodyType0 | None | Unset:
+        def _parse_body(data: object) -> FactsInFactEnvelopeBodyType0 | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -131,16 +131,16 @@ class FactEnvelope:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                body_type_0 = FactEnvelopeBodyType0.from_dict(data)
+                body_type_0 = FactsInFactEnvelopeBodyType0.from_dict(data)
 
                 return body_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(FactEnvelopeBodyType0 | None | Unset, data)
+            return cast(FactsInFactEnvelopeBodyType0 | None | Unset, data)
 
         body = _parse_body(d.pop("body", UNSET))
 
-        fact_envelope = cls(
+        facts_in_fact_envelope = cls(
             kind=kind,
             idempotency_key=idempotency_key,
             order_id=order_id,
@@ -149,4 +149,4 @@ class FactEnvelope:
             body=body,
         )
 
-        return fact_envelope
+        return facts_in_fact_envelope
