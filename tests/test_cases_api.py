@@ -340,6 +340,22 @@ def test_a_ruling_for_the_buyer_can_send_unsellable_goods_back(api: Api, rt: Run
     assert refunds_of(api, case["id"]) == [30_000]
 
 
+def test_a_ruling_cannot_send_back_goods_that_never_came_back(api: Api, rt: Runtime) -> None:
+    """On a refund-only case nothing was returned, so nothing can be sent back: the ruling
+    is refused and nothing moves (found by a tester: it closed with the goods `sent_back`)."""
+    order(api, "E-9", "pay", "ship", "sign")
+    case = open_case(api, "E-9", "refund_only_not_received")
+    act(api, "merchant", case["id"], "offer", {"amount": "100.00"})
+    act(api, "buyer", case["id"], "escalate", {"note": "never arrived"})
+    before = snapshot(rt)
+    ruling = {"result": "buyer", "note": "lost", "send_goods_back": True}
+    refused = api.post("operator", f"/v1/cases/{case['id']}/ruling", ruling)
+    assert_refused(refused, 409, "not_a_return", "send_goods_back")
+    assert snapshot(rt) == before
+    ruled = act(api, "operator", case["id"], "ruling", {**ruling, "send_goods_back": False})
+    assert (ruled["goods"], ruled["outcome"]) == ("not_returned", "ruled_for_buyer")
+
+
 def test_a_buyer_withdraws_and_nothing_is_owed(api: Api, rt: Runtime) -> None:
     """A withdrawn case stops its deadline and owes nothing; the list filters find it."""
     order(api, "E-6", "pay", "ship", "sign")
@@ -657,6 +673,28 @@ def test_an_answer_reported_late_as_of_35h59_wins_over_the_unfired_deadline(
     case = detail(api, case_id)
     assert (case["state"], case["offered"], case["refunded"]) == ("negotiating", "150.00", "0.00")
     assert refunds_of(api, case_id) == []
+
+
+def test_an_answer_dated_in_time_but_sent_after_the_timeout_fired_lost_the_race(
+    api: Api, rt: Runtime, clock: SimulatedClock
+) -> None:
+    """Once the timeout has decided, a party's action is `409 deadline_passed`, however it
+    is dated: it lost the race, its input was not malformed (found by a tester: it was
+    `422 occurred_before_previous_step`, the timeout's instant being the last step)."""
+    case_id = _refund_only(api)
+    opened_at = clock.now()
+    clock.advance(timedelta(hours=37))
+    outcomes = tick(rt)
+    assert any(outcome.startswith("case.merchant") for outcome in outcomes), outcomes
+    before = snapshot(rt)
+    for dated in (timedelta(hours=35), timedelta(hours=36, minutes=30)):
+        answer = api.post(
+            "merchant",
+            f"/v1/cases/{case_id}/offer",
+            {"amount": "50.00", "occurred_at": (opened_at + dated).isoformat()},
+        )
+        assert_refused(answer, 409, "deadline_passed", "occurred_at")
+    assert snapshot(rt) == before
 
 
 # ---------------------------------------------------------------------- money

@@ -1169,6 +1169,8 @@ class World:
         amount_fen = case.requested_fen if body.get("amount") is None else to_fen(body["amount"])
         if result == claimant and not 0 < amount_fen <= case.requested_fen:
             refuse(422, "amount_out_of_range")
+        if body.get("send_goods_back") and not case.is_return:
+            refuse(409, "not_a_return")
         case.state = CLOSED
         if body.get("send_goods_back"):
             case.goods = SENT_BACK

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +15,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from buyerguard import __version__
 from buyerguard.api.answers import Health, answers
@@ -60,13 +64,19 @@ def _error(
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route answers at this path (Starlette names only the first route's)."""
+    """Every method some route answers at this path (Starlette names only the first
+    route's). The routes of included routers are walked too, with their full paths."""
     methods: set[str] = set()
-    for route in [*router.routes, *request.app.router.routes]:
-        pattern, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if pattern is not None and route_methods and pattern.match(request.url.path):
+    for route in iter_route_contexts(request.app.router.routes):
+        path, route_methods = route.path, route.methods
+        if path and route_methods and _path_pattern(path).match(request.url.path):
             methods |= route_methods
     return sorted(methods)
+
+
+@functools.lru_cache(maxsize=512)
+def _path_pattern(path: str) -> re.Pattern[str]:
+    return compile_path(path)[0]
 
 
 def create_app(

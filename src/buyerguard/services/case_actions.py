@@ -272,6 +272,12 @@ def ruling(
             f"a ruling grants above 0 and at most the {format_fen(case.requested_fen)} asked",
             "amount",
         )
+    if body.send_goods_back and not case.type.is_return:
+        raise Conflict(
+            "not_a_return",
+            f"case {case.id} is {case.type.value}: nothing came back to send back",
+            "send_goods_back",
+        )
     found_wrong_or_empty = case.goods is Goods.WRONG_OR_EMPTY  # before a send-back moves them
     goods = Goods.SENT_BACK if body.send_goods_back else case.goods
     step(

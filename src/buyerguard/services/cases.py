@@ -130,15 +130,9 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     settle_subject(ctx, case.id, settling)  # its deadline waits for facts still arriving
     last_action, last_step_at = case.last_action, case.last_moved_at
     assert last_step_at is not None  # a stored case has moved at least once: its opening
-    if when < last_step_at:
-        raise InvalidInput(
-            "occurred_before_previous_step",
-            f"case {case.id} last moved at {format_instant(last_step_at)}; an action dated "
-            "before it is out of order",
-            "occurred_at",
-        )
     # Deadlines are strict: an action dated at or after the running deadline is late, and
-    # so is one after a timeout closed the case — whichever of the two ran first.
+    # so is one after a timeout closed the case — whichever of the two ran first, and
+    # however the action is dated (it lost the race; it is not out of order).
     running = deadlines.running_deadline(ctx, case)
     late = running is not None and when >= running[1]
     closed_by_timeout = last_action == "timeout" and not case.state.is_open
@@ -147,6 +141,13 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
         raise Conflict(
             "deadline_passed",
             f"case {case.id}: its deadline passed at {passed}; the timeout decides",
+            "occurred_at",
+        )
+    if when < last_step_at:
+        raise InvalidInput(
+            "occurred_before_previous_step",
+            f"case {case.id} last moved at {format_instant(last_step_at)}; an action dated "
+            "before it is out of order",
             "occurred_at",
         )
     if action in case_returns.RETURN_ACTIONS:
