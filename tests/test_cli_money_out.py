@@ -206,7 +206,7 @@ def test_instructions_list_and_overdue(demo: Runtime, clock: SimulatedClock) -> 
     ]
     assert refunds["more"] is False
     one = invoke("instructions", "list", "--limit", "1")
-    assert len(rows_of(one.stdout)) == 1 and "more left out (raise --limit 1)" in one.stdout
+    assert len(rows_of(one.stdout)) == 1 and "more left out (--limit is 1: raise it)" in one.stdout
 
     nothing_yet = invoke("instructions", "overdue")
     assert rows_of(nothing_yet.stdout) == []

@@ -1024,12 +1024,12 @@ class World:
         if case is None or not self.visible(caller, case.buyer_id, case.merchant_id):
             refuse(404, "case_not_found")
         when = instant(body.get("occurred_at")) or self.now
-        if when < case.last_step_at:
-            refuse(422, "occurred_before_previous_step")
         running = self.deadline(case)
         late = running is not None and when >= running.due_at
         if (late or case.closed_by_timeout) and role != "operator":
-            refuse(409, "deadline_passed")
+            refuse(409, "deadline_passed")  # however dated: it lost the race to the timeout
+        if when < case.last_step_at:
+            refuse(422, "occurred_before_previous_step")
         if action in RETURN_ACTIONS and not case.is_return:
             refuse(409, "not_a_return")  # docs: "a return's action on a refund-only case"
         if case.state not in states:

@@ -139,7 +139,10 @@ def cases_list(
         for case, timer in found
     ]
     print_rows(f"{len(rows):,} case(s)", CASE_HEADER, rows)
-    say(f"{len(rows):,} case(s)" + (f"; more left out (raise --limit {limit})" if more else ""))
+    say(
+        f"{len(rows):,} case(s)"
+        + (f"; more left out (--limit is {limit}: raise it)" if more else "")
+    )
 
 
 def _grouped(amount: object) -> str:

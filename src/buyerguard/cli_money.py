@@ -150,7 +150,7 @@ def instructions_list(
     print_rows(f"{len(rows):,} instruction(s)", INSTRUCTION_HEADER, _instruction_rows(rows))
     say(
         f"{len(rows):,} instruction(s)"
-        + (f"; more left out (raise --limit {limit})" if more else "")
+        + (f"; more left out (--limit is {limit}: raise it)" if more else "")
     )
 
 
