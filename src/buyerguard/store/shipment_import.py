@@ -1,5 +1,8 @@
 """Reading and validating a shipment history file (Parquet or CSV) before anything is stored.
 
+A CSV is RFC 4180 (commas, double quotes, a header row; `import_csv.py`): a row the
+reader cannot split is listed with its reason before any value is checked.
+
 The whole file is checked in DuckDB: required columns, region codes (the
 rule of `domain/regions.py`), instants with a time zone, no payment in the
 future, no shipping or signing before payment, parcel numbers, no parcel
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import PROVINCE_PREFIXES
 from buyerguard.errors import InvalidInput
+from buyerguard.store.import_csv import csv_header, csv_reader_sql, not_utf8, rejected_rows
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
 
 MAX_REPORTED_ERRORS = 20
@@ -64,11 +68,13 @@ _OFFSET = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 class ImportRefused(InvalidInput):
     """An import file with bad rows: every error is listed, nothing is written."""
 
-    def __init__(self, path: Path, errors: list[str], total: int) -> None:
-        more = f" (and {total - len(errors)} more)" if total > len(errors) else ""
+    def __init__(self, path: Path, errors: list[str], total: int, *, complete: bool = True) -> None:
+        """`complete` False: the reader stopped counting at `total`; there may be more."""
+        plus = "" if complete else "+"
+        more = f" (and {total - len(errors)}{plus} more)" if total > len(errors) else ""
         super().__init__(
             "import_rows_invalid",
-            f"{path.name}: {total} bad row(s){more}; nothing imported: " + "; ".join(errors),
+            f"{path.name}: {total}{plus} bad row(s){more}; nothing imported: " + "; ".join(errors),
             "file",
         )
         self.errors = errors
@@ -148,31 +154,31 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
 
 def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
     """`validated_import` of `source` (UTF-8 if a CSV), named `path` in every message."""
-    suffix = path.suffix.lower()
-    quoted = str(source).replace("'", "''")
-    reader = (
-        f"read_parquet('{quoted}')"
-        if suffix == ".parquet"
-        else f"read_csv('{quoted}', header = true, all_varchar = true)"
-    )
+    csv_names = csv_header(path, source) if path.suffix.lower() == ".csv" else None
+    if csv_names is not None:
+        _check_columns(path, csv_names)
+        reader = csv_reader_sql(source, csv_names)
+    else:
+        reader = "read_parquet('{}')".format(str(source).replace("'", "''"))
     with analytics_connection() as con:
         try:
             con.execute(
                 f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
             )
-            types = _arrow_types(source) if suffix == ".parquet" else {}
+            types = _arrow_types(source) if csv_names is None else {}
         except (duckdb.Error, pa.ArrowException) as exc:
             raise _unreadable(path, exc) from exc
+        if csv_names is not None:
+            rejected = rejected_rows(con, path, len(csv_names))
+            if rejected.errors:
+                raise ImportRefused(
+                    path,
+                    rejected.errors[:MAX_REPORTED_ERRORS],
+                    len(rejected.errors),
+                    complete=rejected.complete,
+                )
         columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
-        missing = [name for name in _REQUIRED if name not in columns]
-        allowed = {"line", *_REQUIRED, *_OPTIONAL, *_DERIVED}
-        unknown = [column for column in columns if column not in allowed]
-        if missing or unknown:
-            raise InvalidInput(
-                "import_columns",
-                f"{path.name}: missing columns {missing}, unknown columns {unknown}",
-                "file",
-            )
+        _check_columns(path, columns[1:])  # after `line`
         for name in _OPTIONAL:
             if name not in columns:
                 con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
@@ -182,16 +188,26 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
         return _validated(con, path, instants, "parcel_number" in columns, now)
 
 
+def _check_columns(path: Path, columns: list[str]) -> None:
+    """Refuse a file missing a required column, naming one we do not know, or one twice."""
+    missing = [name for name in _REQUIRED if name not in columns]
+    allowed = {*_REQUIRED, *_OPTIONAL, *_DERIVED}
+    unknown = [column for column in columns if column not in allowed]
+    twice = sorted({column for column in columns if columns.count(column) > 1})
+    if missing or unknown or twice:
+        named_twice = f", columns named twice {twice}" if twice else ""
+        raise InvalidInput(
+            "import_columns",
+            f"{path.name}: missing columns {missing}, unknown columns {unknown}{named_twice}",
+            "file",
+        )
+
+
 def _unreadable(path: Path, exc: Exception) -> InvalidInput:
     """One line for a file the reader refused (DuckDB's own message runs to thirty)."""
     text = str(exc)
     if "Invalid unicode" in text:
-        return InvalidInput(
-            "file_not_utf8",
-            f"{path.name}: not UTF-8; a GBK or GB18030 export (Excel on a Chinese Windows):"
-            " import it with encoding gb18030, or save it as UTF-8",
-            "file",
-        )
+        return not_utf8(path)
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return InvalidInput("file_unreadable", f"{path.name}: {first}", "file")
 

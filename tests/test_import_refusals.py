@@ -1,0 +1,152 @@
+"""What a shipment import refuses: rows the CSV reader cannot split, CSV dialects other than
+RFC 4180, Parquet columns that hold no scalar, and instants the rest of the system refuses
+(docs/logistics.md, "Data: the shipment history"). Each is one line naming the row (or the
+column) and the reason, exit 2 on the command line, and nothing stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from buyerguard.cli import app
+from buyerguard.errors import InvalidInput
+from buyerguard.store.shipment_import import validated_import
+from tests.conftest import at
+
+NOW = at("2024-10-20T10:00:00+08:00")
+HEADER = (
+    "order_id,parcel_number,merchant_id,product_id,industry,carrier,official_logistics,"
+    "origin_region,destination_region,paid_at,shipped_at,signed_at,refunded_before_shipment"
+)
+FIELDS = HEADER.count(",") + 1
+
+
+def row(
+    number: int,
+    *,
+    paid: str = "2024-10-10T10:00+08:00",
+    shipped: str = "2024-10-10T15:00+08:00",
+    signed: str = "2024-10-11T09:00+08:00",
+) -> str:
+    facts = "M-yiwu,P-cups,daily_goods,ZTO,false,330782,440305"
+    return f"Y{number},,{facts},{paid},{shipped},{signed},"
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def rows_file(count: int) -> list[str]:
+    """The header and `count` good rows (row i on line i + 1)."""
+    return [HEADER, *(row(i) for i in range(1, count + 1))]
+
+
+def refusal(path: Path) -> InvalidInput:
+    with pytest.raises(InvalidInput) as refused:
+        validated_import(path, NOW)
+    assert "\n" not in refused.value.message
+    return refused.value
+
+
+def refused_rows(path: Path) -> str:
+    refused = refusal(path)
+    assert refused.code == "import_rows_invalid", refused.message
+    return refused.message
+
+
+# ------------------------------------------------------------ rows of the wrong shape
+
+
+def test_a_row_with_too_few_or_too_many_fields_is_named_with_its_count(tmp_path: Path) -> None:
+    lines = rows_file(60)
+    short, long = lines[:], lines[:]
+    short[50] = ",".join(short[50].split(",")[:10])
+    long[50] += ",extra"
+    message = refused_rows(write_lines(tmp_path / "short.csv", short))
+    assert f"row 50: 10 fields, expected {FIELDS}" in message
+    assert message.startswith("short.csv: 1 bad row(s)")
+    message = refused_rows(write_lines(tmp_path / "long.csv", long))
+    assert f"row 50: 14 fields, expected {FIELDS}" in message
+
+
+def test_a_bad_row_deep_in_a_large_file_is_named(tmp_path: Path) -> None:
+    """Past the reader's sample and its first buffers: the error was `CSV Error on Line:
+    50002` with no reason."""
+    lines = rows_file(60_000)
+    lines[50_001] = ",".join(lines[50_001].split(",")[:10])
+    message = refused_rows(write_lines(tmp_path / "big.csv", lines))
+    assert f"row 50001: 10 fields, expected {FIELDS}" in message
+    assert "1 bad row(s)" in message
+
+
+def test_rows_after_a_quoted_line_break_keep_their_numbers(tmp_path: Path) -> None:
+    lines = rows_file(5)
+    lines[2] = '"Y2\nsecond line"' + lines[2][2:]
+    lines[4] += ",extra"
+    message = refused_rows(write_lines(tmp_path / "multi.csv", lines))
+    assert f"row 4: 14 fields, expected {FIELDS}" in message
+
+
+def test_the_cli_refuses_a_short_row_in_one_line_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(tmp_path / "data"))
+    lines = rows_file(60)
+    lines[50] = ",".join(lines[50].split(",")[:10])
+    path = write_lines(tmp_path / "truncated_row.csv", lines)
+    result = CliRunner().invoke(app, ["shipments", "import", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: import_rows_invalid")
+    assert f"row 50: 10 fields, expected {FIELDS}" in result.stderr
+    assert not (tmp_path / "data" / "shipments" / "imported").exists()
+
+
+# ------------------------------------------------------------ the CSV dialect
+
+
+def test_a_stray_quote_is_refused_at_its_row_not_stored_as_a_phantom_merchant(
+    tmp_path: Path,
+) -> None:
+    lines = rows_file(5)
+    lines[3] = lines[3].replace(",M-yiwu,", ',"M-yiwu,')
+    message = refused_rows(write_lines(tmp_path / "stray.csv", lines))
+    assert "row 3: merchant_id" in message and "quote" in message
+    lines = rows_file(5)
+    lines[2] = lines[2].replace(",M-yiwu,", ',"M-yiwu"x,')
+    message = refused_rows(write_lines(tmp_path / "after.csv", lines))
+    assert "row 2: merchant_id" in message and "quote" in message
+
+
+def test_quoted_fields_are_read_as_rfc_4180_says(tmp_path: Path) -> None:
+    lines = rows_file(2)
+    lines[1] = lines[1].replace(",M-yiwu,", ',"M-yiwu, ""east"" shop",')
+    rows = validated_import(write_lines(tmp_path / "quoted.csv", lines), NOW)
+    assert rows.column("merchant_id").to_pylist() == ['M-yiwu, "east" shop', "M-yiwu"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_a_file_separated_by_anything_but_commas_is_refused(tmp_path: Path, delimiter: str) -> None:
+    lines = [line.replace(",", delimiter) for line in rows_file(3)]
+    refused = refusal(write_lines(tmp_path / "other.csv", lines))
+    assert refused.code == "import_csv_delimiter", refused.message
+    assert repr(delimiter) in refused.message and "comma" in refused.message
+
+
+def test_a_header_that_is_not_one_csv_row_is_refused(tmp_path: Path) -> None:
+    lines = rows_file(2)
+    lines[0] = lines[0].replace("merchant_id", '"merchant_id"x')
+    refused = refusal(write_lines(tmp_path / "header.csv", lines))
+    assert refused.code == "import_csv_header", refused.message
+
+
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    lines = rows_file(2)
+    lines = [f"{line},{line.split(',')[2]}" for line in lines]
+    refused = refusal(write_lines(tmp_path / "twice.csv", lines))
+    assert refused.code == "import_columns" and "merchant_id" in refused.message
