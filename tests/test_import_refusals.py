@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -150,3 +152,32 @@ def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
     lines = [f"{line},{line.split(',')[2]}" for line in lines]
     refused = refusal(write_lines(tmp_path / "twice.csv", lines))
     assert refused.code == "import_columns" and "merchant_id" in refused.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        (pa.list_(pa.string()), [["a", "b"]]),
+        (pa.struct([("id", pa.string())]), [{"id": "a"}]),
+        (pa.map_(pa.string(), pa.string()), [[("a", "b")]]),
+    ],
+)
+def test_a_parquet_column_that_holds_no_scalar_is_refused(
+    tmp_path: Path, kind: pa.DataType, value: list[object]
+) -> None:
+    seconds = pa.array([int(at("2024-10-10T10:00+08:00").timestamp())], pa.timestamp("s", "UTC"))
+    table = pa.table(
+        {
+            "order_id": pa.array(value, kind),
+            "merchant_id": ["M-yiwu"],
+            "industry": ["daily_goods"],
+            "carrier": ["ZTO"],
+            "origin_region": ["330782"],
+            "destination_region": ["440305"],
+            "paid_at": seconds,
+        }
+    )
+    pq.write_table(table, tmp_path / "nested.parquet")
+    refused = refusal(tmp_path / "nested.parquet")
+    assert refused.code == "import_column_type", refused.message
+    assert refused.message.startswith("nested.parquet: order_id is ")

@@ -1,7 +1,8 @@
 """Reading and validating a shipment history file (Parquet or CSV) before anything is stored.
 
 A CSV is RFC 4180 (commas, double quotes, a header row; `import_csv.py`): a row the
-reader cannot split is listed with its reason before any value is checked.
+reader cannot split is listed with its reason before any value is checked. A Parquet
+column of lists, structs or maps is refused whole (`import_column_type`).
 
 The whole file is checked in DuckDB: required columns, region codes (the
 rule of `domain/regions.py`), instants with a time zone, no payment in the
@@ -179,6 +180,7 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
                 )
         columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
         _check_columns(path, columns[1:])  # after `line`
+        _check_scalar(path, types)
         for name in _OPTIONAL:
             if name not in columns:
                 con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
@@ -201,6 +203,20 @@ def _check_columns(path: Path, columns: list[str]) -> None:
             f"{path.name}: missing columns {missing}, unknown columns {unknown}{named_twice}",
             "file",
         )
+
+
+def _check_scalar(path: Path, types: dict[str, pa.DataType]) -> None:
+    """Refuse a Parquet column that holds lists, structs or maps: its text (`[a, b]`)
+    would be stored as one order id or merchant."""
+    for name, kind in types.items():
+        values = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if pa.types.is_nested(values):
+            raise InvalidInput(
+                "import_column_type",
+                f"{path.name}: {name} is {kind}, not one value per row: write it as text"
+                " (or a number, a flag or an instant, as the column takes); nothing imported",
+                "file",
+            )
 
 
 def _unreadable(path: Path, exc: Exception) -> InvalidInput:
