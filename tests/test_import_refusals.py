@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from buyerguard.cli import app
 from buyerguard.errors import InvalidInput
+from buyerguard.store.shipment_history import ShipmentHistory
 from buyerguard.store.shipment_import import validated_import
 from tests.conftest import at
 
@@ -181,3 +183,91 @@ def test_a_parquet_column_that_holds_no_scalar_is_refused(
     refused = refusal(tmp_path / "nested.parquet")
     assert refused.code == "import_column_type", refused.message
     assert refused.message.startswith("nested.parquet: order_id is ")
+
+
+# ------------------------------------------------------------ instants
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("paid", "0001-01-01T00:00+08:00", "out of range"),
+        ("paid", "1899-12-31T23:59:59Z", "out of range"),
+        ("shipped", "10000-01-01T00:00:00+00:00", "malformed"),  # a five-digit year
+        ("paid", "2024-10-10", "malformed"),  # a date: which zone's midnight?
+        ("shipped", "2200-01-01T00:00+00:00", "out of range"),
+        ("signed", "2200-01-01T00:00+00:00", "out of range"),
+        ("paid", "2024-10-10T10:00+25:00", "malformed"),
+        ("paid", "2024-10-10T10:00+08:60", "malformed"),
+        ("signed", "2024-10-11T10:00-24:00", "malformed"),
+    ],
+)
+def test_instants_outside_what_the_system_accepts_are_refused(
+    tmp_path: Path, column: str, value: str, problem: str
+) -> None:
+    lines = rows_file(3)
+    lines[2] = row(2, **{column: value})
+    message = refused_rows(write_lines(tmp_path / "instants.csv", lines))
+    assert f"row 2: {column}_at " in message and problem in message, message
+    assert message.startswith("instants.csv: 1 bad row(s)"), message
+
+
+def test_the_edges_of_the_instant_range_and_of_the_offsets_are_accepted(tmp_path: Path) -> None:
+    lines = [
+        HEADER,
+        row(1, paid="1900-01-01T00:00:00Z", shipped="", signed=""),
+        row(2, paid="2024-10-10T10:00+23:59", shipped="", signed=""),
+        row(3, paid="2024-10-10T10:00-23:59", shipped="", signed=""),
+    ]
+    rows = validated_import(write_lines(tmp_path / "edges.csv", lines), NOW)
+    assert rows.column("paid_at").to_pylist() == [
+        at("1900-01-01T00:00:00Z"),
+        at("2024-10-10T10:00+23:59"),
+        at("2024-10-10T10:00-23:59"),
+    ]
+
+
+@pytest.mark.parametrize("year", ["-001", "18029"])  # 2 BC; a millisecond count read as seconds
+def test_parquet_timestamps_outside_the_range_are_refused(tmp_path: Path, year: str) -> None:
+    good = int(at("2024-10-10T10:00+08:00").timestamp())
+    far = int(np.datetime64(f"{year}-06-01T00:00:00", "s").astype(np.int64))
+    table = pa.table(
+        {
+            "order_id": ["A", "B"],
+            "merchant_id": ["M-yiwu"] * 2,
+            "industry": ["daily_goods"] * 2,
+            "carrier": ["ZTO"] * 2,
+            "origin_region": ["330782"] * 2,
+            "destination_region": ["440305"] * 2,
+            "paid_at": pa.array([good, far], pa.timestamp("s", "UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "far.parquet")
+    assert "row 2: paid_at out of range" in refused_rows(tmp_path / "far.parquet")
+
+
+@pytest.mark.parametrize(
+    ("shipped", "signed", "problem"),
+    [
+        ("2024-10-12T09:00+08:00", "2024-10-11T09:00+08:00", "shipped_at after signed_at"),
+        ("2024-10-21T09:00+08:00", "", "shipped_at in the future"),
+        ("2024-10-10T09:00+08:00", "", "shipped_at before paid_at"),
+    ],
+)
+def test_shipped_at_lies_between_payment_signing_and_now(
+    tmp_path: Path, shipped: str, signed: str, problem: str
+) -> None:
+    lines = rows_file(3)
+    lines[3] = row(3, shipped=shipped, signed=signed)
+    assert f"row 3: {problem}" in refused_rows(write_lines(tmp_path / "shipped.csv", lines))
+
+
+def test_a_refused_instant_stores_nothing(tmp_path: Path) -> None:
+    history = ShipmentHistory(tmp_path / "data")
+    lines = rows_file(3)
+    lines[1] = row(1, paid="2024-10-10T10:00+25:00")
+    with pytest.raises(InvalidInput) as refused:
+        history.import_file(write_lines(tmp_path / "bad.csv", lines), now=NOW)
+    assert refused.value.code == "import_rows_invalid"
+    assert not history.imported_dir.exists() or not list(history.imported_dir.iterdir())
+    assert not history.keys_path.exists()

@@ -358,7 +358,7 @@ def test_the_engines_row_replaces_an_imported_row_of_the_same_order(
     assert api.post("marketplace", "/v1/orders/O-1/shipment", shipment).status_code == 200
     # A carrier feed restates O-1 (signed, another carrier) beside an order of its own.
     feed = [
-        parcel("O-1", at("2024-10-20T09:00:00+08:00"), timedelta(minutes=50)),
+        parcel("O-1", at("2024-10-20T07:00:00+08:00"), timedelta(hours=2, minutes=50)),
         parcel("X-1", at("2024-10-19T09:00:00+08:00"), timedelta(hours=20)),
     ]
     rt.history.import_file(write_csv(tmp_path / "feed.csv", feed), now=rt.clock.now())

@@ -5,11 +5,14 @@ reader cannot split is listed with its reason before any value is checked. A Par
 column of lists, structs or maps is refused whole (`import_column_type`).
 
 The whole file is checked in DuckDB: required columns, region codes (the
-rule of `domain/regions.py`), instants with a time zone, no payment in the
-future, no shipping or signing before payment, parcel numbers, no parcel
-twice. Every bad row is listed and nothing is written (`ImportRefused`).
+rule of `domain/regions.py`), instants with a time zone in the range every
+other entry point accepts (`clock.EARLIEST_INSTANT` … `LATEST_INSTANT`), no
+payment or shipment in the future, no shipping or signing before payment, no
+shipping after signing, parcel numbers, no parcel twice. Every bad row is
+listed and nothing is written (`ImportRefused`).
 
-Instants: a CSV gives ISO-8601 strings, each with its offset. A Parquet file
+Instants: a CSV gives ISO-8601 strings, each with its offset (below 24 hours,
+as `clock.parse_instant` takes them). A Parquet file
 may also give Arrow timestamps of any unit (s, ms, us, ns) with any zone:
 they are instants, stored in UTC to the microsecond (nanoseconds are
 truncated, never rounded into the next microsecond). A timestamp column
@@ -33,7 +36,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from buyerguard.clock import ensure_utc
+from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
 from buyerguard.domain.regions import PROVINCE_PREFIXES
 from buyerguard.errors import InvalidInput
 from buyerguard.store.import_csv import csv_header, csv_reader_sql, not_utf8, rejected_rows
@@ -63,7 +66,15 @@ _OPTIONAL = (
 )
 _DERIVED = ("origin_province", "destination_province")  # accepted, recomputed from regions
 _INSTANTS = ("paid_at", "shipped_at", "signed_at")
-_OFFSET = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# An ISO-8601 instant as `clock.parse_instant` takes one: a four-digit year, a time to the
+# minute (seconds and a fraction optional) and an offset below 24 hours; a bare date is not
+# an instant here (the API reads it as midnight in Shanghai, DuckDB's cast in UTC).
+_ISO_INSTANT = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
+    r"(Z|z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
+)
+_EARLIEST_SQL = f"TIMESTAMPTZ '{EARLIEST_INSTANT.isoformat()}'"
+_LATEST_SQL = f"TIMESTAMPTZ '{LATEST_INSTANT.isoformat()}'"
 
 
 class ImportRefused(InvalidInput):
@@ -253,7 +264,7 @@ def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
         return "NULL::TIMESTAMPTZ"
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return (
-            f"CASE WHEN regexp_matches(trim({column}), '{_OFFSET}') "
+            f"CASE WHEN regexp_full_match(trim({column}), '{_ISO_INSTANT}') "
             f"THEN TRY_CAST(trim({column}) AS TIMESTAMPTZ) END"
         )
     raise InvalidInput(
@@ -261,6 +272,16 @@ def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
         f"{path.name}: {column} is {kind}, neither a timestamp with a time zone nor"
         " ISO-8601 strings with an offset; nothing imported",
         "file",
+    )
+
+
+def _bounded(name: str) -> str:
+    """`name` (from `{name}_any`) where it lies in the instants buyerguard accepts, else NULL
+    (refused as out of range below: year 1, 10000, an epoch in the wrong unit)."""
+    value = f"{name}_any"
+    return (
+        f"CASE WHEN {value} >= {_EARLIEST_SQL} AND {value} < {_LATEST_SQL} THEN {value} END"
+        f" AS {name}"
     )
 
 
@@ -282,6 +303,7 @@ def _validated(
     con.execute(
         f"""
         CREATE TEMP TABLE typed AS SELECT *,
+            {", ".join(_bounded(name) for name in _INSTANTS)},
             CASE WHEN parcel_number_raw IS NULL THEN 1
                  WHEN regexp_full_match(parcel_number_raw, '[0-9]{{1,{digits}}}')
                       AND parcel_number_raw::INTEGER >= 1 THEN parcel_number_raw::INTEGER
@@ -297,14 +319,15 @@ def _validated(
             CAST(origin_region AS VARCHAR) AS origin_region,
             CAST(destination_region AS VARCHAR) AS destination_region,
             NULLIF(CAST(origin_city AS VARCHAR), '') AS origin_city_given,
-            {instants["paid_at"]} AS paid_at, CAST(paid_at AS VARCHAR) AS paid_at_raw,
-            {instants["shipped_at"]} AS shipped_at, CAST(shipped_at AS VARCHAR) AS shipped_at_raw,
-            {instants["signed_at"]} AS signed_at, CAST(signed_at AS VARCHAR) AS signed_at_raw,
+            {", ".join(f"{sql} AS {name}_any" for name, sql in instants.items())},
+            {", ".join(f"CAST({name} AS VARCHAR) AS {name}_raw" for name in _INSTANTS)},
             {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
             NULLIF(trim(CAST(parcel_number AS VARCHAR)), '') AS parcel_number_raw
         FROM raw)
         """
     )
+    later, malformed = ("shipped_at", "signed_at"), "malformed or without UTC offset"
+    out_of_range = f"out of range (must lie from {INSTANT_RANGE_TEXT})"
     checks = [
         ("order_id", "order_id IS NULL OR order_id = ''", "missing"),
         ("merchant_id", "merchant_id IS NULL OR merchant_id = ''", "missing"),
@@ -327,21 +350,16 @@ def _validated(
         ),
         ("official_logistics", "official_logistics IS NULL", "not true or false"),
         ("refunded_before_shipment", "refunded_before_shipment IS NULL", "not true or false"),
-        ("paid_at", "paid_at IS NULL", "missing, malformed or without UTC offset"),
+        ("paid_at", "paid_at_any IS NULL", "missing, malformed or without UTC offset"),
+        *((name, f"{name}_raw IS NOT NULL AND {name}_any IS NULL", malformed) for name in later),
+        *((name, f"{name}_any IS NOT NULL AND {name} IS NULL", out_of_range) for name in _INSTANTS),
         ("paid_at", "paid_at > $now", "in the future"),
-        (
-            "shipped_at",
-            "shipped_at_raw IS NOT NULL AND shipped_at IS NULL",
-            "malformed or without UTC offset",
-        ),
-        (
-            "signed_at",
-            "signed_at_raw IS NOT NULL AND signed_at IS NULL",
-            "malformed or without UTC offset",
-        ),
+        ("shipped_at", "shipped_at < paid_at", "before paid_at"),
+        # (when signed_at is itself before paid_at, that is the fault to report)
+        ("shipped_at", "shipped_at > signed_at AND signed_at >= paid_at", "after signed_at"),
+        ("shipped_at", "shipped_at > $now", "in the future"),
         ("signed_at", "signed_at < paid_at", "before paid_at"),
         ("signed_at", "signed_at > $now", "in the future"),
-        ("shipped_at", "shipped_at < paid_at", "before paid_at"),
         (
             "parcel_number",
             "parcel_number IS NULL",
