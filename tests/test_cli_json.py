@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app
-from buyerguard.clock import SimulatedClock, parse_instant, set_clock
+from buyerguard.clock import SimulatedClock, format_instant, parse_instant, set_clock
 from buyerguard.money import parse_yuan
 from buyerguard.rulebook import rulebooks
 from buyerguard.services import badges, orders
@@ -42,6 +42,7 @@ from buyerguard.services.timers import schedule_timer
 from buyerguard.services.tokens import authenticate, create_token
 from buyerguard.store.db import read_transaction
 from buyerguard.store.shipment_history import ShipmentHistory
+from buyerguard.store.tables import decisions
 from buyerguard.store.tables import orders as order_rows
 from tests.live_server import free_port
 from tests.test_cli_output import on_terminal
@@ -253,6 +254,60 @@ def test_import_build_and_badge_report_their_figures(
     ]
     refused(["shipments", "import", "no-such-file.csv", "--json"], "file_not_found")
     refused(["badge", "evaluate", "--as-of", "yesterday", "--json"], "instant_malformed")
+
+
+def badge_rows(rt: Runtime) -> list[tuple[str, str | None]]:
+    """M-yiwu's badge spells as (since, until), oldest first."""
+    with rt.reading(OPERATOR) as ctx:
+        spells = badges.badge_status(ctx, "M-yiwu")["history"]
+    return [
+        (spell["since"].isoformat(), spell["until"] and spell["until"].isoformat())
+        for spell in spells
+    ]
+
+
+def test_badge_evaluate_refuses_the_future_and_going_back_before_a_change(
+    cli: tuple[Runtime, SimulatedClock],
+) -> None:
+    """A tester's repro: an as-of in 2199 withdrew the badge (an event dated 2199 on the feed)
+    and a later evaluation as of 2024 awarded it again, leaving two overlapping spells. The
+    future is refused as `eta build` refuses it, and the badge's history only goes forward:
+    an evaluation as of an instant before a merchant's latest change is refused."""
+    rt, clock = cli
+    as_json("demo", "load")
+    as_json("shipments", "import", str(DELIVERIES))
+    assert as_json("badge", "evaluate", "--as-of", AS_OF)["awarded"] == ["M-yiwu"]
+    before = badge_rows(rt)
+    for future in ("2199-12-31T00:00:00+08:00", format_instant(clock.now() + timedelta(seconds=1))):
+        assert refused(["badge", "evaluate", "--as-of", future], "as_of_in_future") == ""
+        assert refused(["badge", "evaluate", "--as-of", future, "--json"], "as_of_in_future") == ""
+    assert badge_rows(rt) == before
+    # Withdrawn at 12-31; going back to 10-21 would open a second spell inside the first.
+    assert as_json("badge", "evaluate", "--as-of", "2024-12-31T00:00:00+08:00")["withdrawn"] == [
+        "M-yiwu"
+    ]
+    after_withdrawal = badge_rows(rt)
+    assert after_withdrawal == [("2024-10-20T16:00:00+00:00", "2024-12-30T16:00:00+00:00")]
+    for earlier in (AS_OF, "2024-12-30T23:59:59+08:00"):
+        result = runner.invoke(app, ["badge", "evaluate", "--as-of", earlier])
+        assert result.exit_code == 2
+        assert result.stderr.strip() == (
+            "error: as_of_before_badge_change [as_of]: as_of "
+            f"{format_instant(parse_instant(earlier))} is before M-yiwu's latest badge change"
+            " at 2024-12-30T16:00:00Z: the badge's history only goes forward"
+        )
+    assert badge_rows(rt) == after_withdrawal
+    # As of the change itself, or later, it evaluates as before.
+    again = as_json("badge", "evaluate", "--as-of", "2024-12-31T00:00:00+08:00")
+    assert (again["awarded"], again["withdrawn"]) == ([], [])
+    with rt.reading(OPERATOR) as ctx:
+        kinds = [
+            row.kind
+            for row in ctx.connection.execute(
+                select(decisions.c.kind).where(decisions.c.kind.like("arrival_badge_%"))
+            )
+        ]
+    assert sorted(kinds) == [badges.AWARDED, badges.WITHDRAWN]
 
 
 def signed_order(rt: Runtime, order_id: str) -> None:

@@ -438,6 +438,38 @@ def test_badge_awarded_then_withdrawn_by_the_daily_timer(
     assert api.get("other_merchant", "/v1/merchants/M-yiwu/badge").status_code == 404
 
 
+def test_the_daily_badge_skips_instants_before_a_change_made_by_hand(
+    api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """A scheduler that was down catches up day by day; when an operator evaluated by hand
+    meanwhile, the missed days before that evaluation's change are skipped, saying so, rather
+    than awarding again a badge withdrawn later (two overlapping spells)."""
+    rt.history.import_file(write_csv(tmp_path / "b.csv", badge_history()), now=clock.now())
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, history=rt.history, recurring=True)
+    scheduler.tick()
+    clock.set(at("2024-10-21T00:00:00+08:00"))
+    first = [t.outcome for t in scheduler.tick() if t.kind == badges.BADGE_DAILY]
+    assert len(first) == 1 and "awarded 1" in first[0]
+    # Down until 11-30 noon, when an operator evaluates by hand: the orders have left the window.
+    clock.set(at("2024-11-30T12:00:00+08:00"))
+    with rt.writing(OPERATOR) as ctx:
+        assert badges.evaluate_badges(ctx, clock.now()).withdrawn == {"M-yiwu"}
+    fired = [t for t in scheduler.tick() if t.kind == badges.BADGE_DAILY]
+    assert len(fired) == 40  # 10-22 .. 11-30, each before the change at 11-30 12:00
+    assert all(
+        t.outcome == "skipped: M-yiwu's badge changed later, at 2024-11-30T04:00:00Z" for t in fired
+    ), fired[0].outcome
+    clock.set(at("2024-12-01T00:00:00+08:00"))
+    following = [t for t in scheduler.tick() if t.kind == badges.BADGE_DAILY]
+    assert [t.outcome for t in following] == ["evaluated 0: awarded 0, withdrawn 0"]
+    history = api.get("merchant", "/v1/merchants/M-yiwu/badge").json()["history"]
+    assert [(spell["since"], spell["until"]) for spell in history] == [
+        ("2024-10-20T16:00:00Z", "2024-11-30T04:00:00Z")
+    ]
+    events = [e["kind"] for e in api.get("marketplace", "/v1/events?limit=500").json()["items"]]
+    assert events.count(badges.AWARDED) == 1 and events.count(badges.WITHDRAWN) == 1
+
+
 def test_scheduler_rebuilds_the_promise_table_at_each_shanghai_midnight(
     api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path
 ) -> None:

@@ -167,6 +167,10 @@ def badge_evaluate(
 ) -> None:
     """Re-evaluate the arrival badge now (the scheduler does it daily).
 
+    Refused (exit 2, nothing written) as of an instant in the future (`as_of_in_future`) or
+    before the latest badge change recorded (`as_of_before_badge_change`): the history of
+    spells only goes forward (docs/logistics.md).
+
     `--json`: `{"as_of", "rulebook_id", "evaluated", "awarded", "withdrawn", "merchants"}`,
     `merchants` one result per merchant rated or losing the badge: its change (`awarded`,
     `withdrawn` or null), whether it holds the badge now, and the 72-hour sign-for counts

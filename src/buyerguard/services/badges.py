@@ -16,12 +16,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from buyerguard.analytics.sign_rate import SignRateParams, badge_transitions
-from buyerguard.clock import local_date, next_local_slot
+from buyerguard.clock import ensure_utc, format_instant, local_date, next_local_slot
 from buyerguard.domain.decision import PLATFORM, Decision, party
-from buyerguard.errors import NotFound
+from buyerguard.errors import Conflict, NotFound
 from buyerguard.money import Rate
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
@@ -70,8 +70,42 @@ def _badge_decision(
     )
 
 
+def latest_change_after(ctx: Context, as_of: datetime) -> tuple[str, datetime] | None:
+    """The latest badge change (a spell's `since` or `until`) recorded after `as_of`, with
+    its merchant, or None.
+
+    Spells are judged against the holders of the moment: evaluated as of an instant before
+    such a change, a merchant withdrawn later would be awarded again with a second spell
+    inside its first (and one awarded later withdrawn before its spell began)."""
+    later = (
+        merchant_badges.c.since > as_of,
+        merchant_badges.c.until.is_not(None) & (merchant_badges.c.until > as_of),
+    )
+    found: tuple[datetime, str] | None = None
+    for row in ctx.connection.execute(
+        select(
+            merchant_badges.c.merchant_id, merchant_badges.c.since, merchant_badges.c.until
+        ).where(or_(*later))
+    ):
+        changed = max(ensure_utc(row.since), ensure_utc(row.until or row.since))
+        if found is None or (changed, row.merchant_id) > found:
+            found = (changed, row.merchant_id)
+    return None if found is None else (found[1], found[0])
+
+
 def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
-    """Re-evaluate every known merchant's badge as of an instant."""
+    """Re-evaluate every known merchant's badge as of an instant: not in the future, and not
+    before the latest change recorded (the history of spells only goes forward)."""
+    as_of = ctx.as_of(as_of)
+    later = latest_change_after(ctx, as_of)
+    if later is not None:
+        merchant_id, changed = later
+        raise Conflict(
+            "as_of_before_badge_change",
+            f"as_of {format_instant(as_of)} is before {merchant_id}'s latest badge change at"
+            f" {format_instant(changed)}: the badge's history only goes forward",
+            "as_of",
+        )
     rulebook = ctx.rulebook_at(as_of)
     known = {row.id for row in ctx.connection.execute(select(merchants.c.id))}
     holders = {
@@ -134,11 +168,18 @@ def ensure_daily_timer(ctx: Context) -> None:
 
 
 def daily_badges(ctx: Context, timer: DueTimer) -> str:
-    """Timer: evaluate as of the due instant, then schedule the next evaluation."""
+    """Timer: evaluate as of the due instant, then schedule the next evaluation. A due
+    instant before a change recorded since (by `badge evaluate` while the scheduler was
+    behind) is skipped, saying so, rather than refused: a refused timer would retry and be
+    dead-lettered, and the next one catches up."""
     due_at = timer.due_at
-    changes = evaluate_badges(ctx, due_at)
     following = next_evaluation(due_at, ctx.rulebook_at(due_at))
     ensure_pending_timer(ctx, BADGE_DAILY, following)
+    later = latest_change_after(ctx, due_at)
+    if later is not None:  # an operator evaluated by hand while the scheduler was behind
+        merchant_id, changed = later
+        return f"skipped: {merchant_id}'s badge changed later, at {format_instant(changed)}"
+    changes = evaluate_badges(ctx, due_at)
     return (
         f"evaluated {changes.evaluated}: awarded {len(changes.awarded)}, "
         f"withdrawn {len(changes.withdrawn)}"

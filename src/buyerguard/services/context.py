@@ -57,6 +57,15 @@ class Context:
     def rulebook_at(self, instant: datetime) -> Rulebook:
         return self.rulebooks.at(instant)
 
+    def as_of(self, instant: datetime) -> datetime:
+        """A job's as-of instant (a promise build, a badge evaluation) in UTC. Not in the
+        future: nothing is known of it yet, and a result dated then would stand in the
+        history (a badge withdrawn as of 2199 stayed withdrawn, on the event feed)."""
+        as_of = ensure_utc(instant, field="as_of")
+        if as_of > self.now():
+            raise InvalidInput("as_of_in_future", "as_of must not be in the future", "as_of")
+        return as_of
+
     def occurred_at(self, reported: datetime | None) -> datetime:
         """The fact's own instant (default: now); facts from the future are refused."""
         now = self.now()

@@ -132,9 +132,7 @@ class _Inputs:
 
 
 def _inputs(ctx: Context, as_of: datetime) -> _Inputs:
-    as_of = ensure_utc(as_of, field="as_of")
-    if as_of > ctx.now():
-        raise InvalidInput("as_of_in_future", "as_of must not be in the future", "as_of")
+    as_of = ctx.as_of(as_of)
     return _Inputs(
         ShipmentHistory.engine_facts(ctx.connection),
         ctx.rulebook_at(as_of),
