@@ -123,6 +123,23 @@ def test_instants_beyond_the_calendar_are_one_line_refusals(
     refused(args, code)
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["eta", "build", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
+        (["eta", "update", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
+        (["badge", "evaluate", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
+        (["rulebook", "show", "--at", "1969-06-01"], "at"),
+    ],
+)
+def test_before_the_first_rulebook_the_refusal_names_the_option(
+    env: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], field: str
+) -> None:
+    """It said `[instant]`, an option no command has."""
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(env / "data"))
+    refused(args, f"no_rulebook_in_force [{field}]: {field}: no rulebook is in force at")
+
+
 NEEDS_SCHEMA = [
     ["demo", "load"],
     ["token", "create", "--role", "operator"],

@@ -136,6 +136,14 @@ def test_promise_bad_input(api: Api, rt: Runtime, tmp_path: Path) -> None:
     with pytest.raises(BuyerguardError) as future, rt.reading(OPERATOR) as ctx:
         promises.build(ctx, rt.clock.now() + timedelta(days=1))
     assert future.value.code == "as_of_in_future"
+    # Before the baseline rulebook (1970) the refusal names the field sent, not "instant".
+    for paid_at in ("1900-01-01T00:00:00Z", "1969-12-31T15:59:59Z"):
+        early = api.get("buyer", f"{url}&paid_at={paid_at}")
+        assert early.status_code == 422
+        assert (early.json()["code"], early.json()["field"]) == ("no_rulebook_in_force", "paid_at")
+    with pytest.raises(BuyerguardError) as before, rt.reading(OPERATOR) as ctx:
+        promises.build(ctx, at("1969-01-01T00:00:00+08:00"))
+    assert (before.value.code, before.value.field) == ("no_rulebook_in_force", "as_of")
 
 
 def test_import_with_bad_rows_writes_nothing(rt: Runtime, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_a_refund_beyond_the_open_hold_is_refused_by_the_ledger(demo: Runtime) -
     with pytest.raises(Conflict) as refused, demo.writing(MARKETPLACE) as ctx:
         order = repositories.get_order(ctx.connection, "O1", for_update=True)
         sub = order.sub_orders[0]
-        rulebook = ctx.rulebook_at(ctx.now())
+        rulebook = ctx.rulebook_at(ctx.now(), field=None)
         # 260.00 is held; an order object that (wrongly) allowed 300.00 more is not enough
         settlement.refund_sub_orders(
             ctx, order, [(replace(sub), parse_yuan("300.00"))], rulebook, ctx.now()

@@ -173,6 +173,13 @@ def test_no_rulebook_before_the_baseline() -> None:
         shipped().at(at("1969-12-31T23:59:59+08:00"))
     assert info.value.code == "no_rulebook_in_force"
     assert "1969-12-31T15:59:59Z" in info.value.message
+    assert info.value.field is None  # an instant the caller did not name
+    with pytest.raises(InvalidInput) as named:
+        shipped().at(at("1969-12-31T23:59:59+08:00"), field="paid_at")
+    assert (named.value.field, named.value.message) == (
+        "paid_at",
+        "paid_at: no rulebook is in force at 1969-12-31T15:59:59Z",
+    )
 
 
 def test_rulebook_at_refuses_naive_instants() -> None:

@@ -182,7 +182,7 @@ def rulebook_show(
     """The rulebook in force at an instant, every key with its value and meaning."""
     instant = parse_instant(at, field="at") if at else get_clock().now()
     books = load_rulebook_dir(directory) if directory else rulebooks()
-    book = books.at(instant)
+    book = books.at(instant, field="at")
     if as_json:
         flat = book.flat()
         print_json(

@@ -119,8 +119,8 @@ def _build_and_say(as_of: str | None, as_json: bool, *, full: bool) -> None:
 
     rt = configured_runtime()
     instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
-    with rt.writing(OPERATOR) as ctx:
-        promises.seed_slowdowns(ctx, instant)
+    with rt.writing(OPERATOR) as ctx:  # a refused as-of seeds nothing
+        promises.seed_slowdowns(ctx, ctx.as_of(instant))
     publish = promises.build if full else promises.update
     with (
         steps_bar(progress_console) as bar,
@@ -231,7 +231,7 @@ def _badge_results(ctx: Context, changes: BadgeChanges) -> dict[str, Any]:
     from buyerguard.store.shipment_history import ShipmentHistory
     from buyerguard.store.tables import merchant_badges, merchants
 
-    rulebook = ctx.rulebook_at(changes.as_of)
+    rulebook = ctx.rulebook_at(changes.as_of, field="as_of")
     known = [row.id for row in ctx.connection.execute(select(merchants.c.id))]
     rates = ctx.history.sign_rates(
         ShipmentHistory.engine_facts(ctx.connection),

@@ -114,7 +114,7 @@ def _instructions(
     rows: list[dict[str, Any]] = []
     with rt.reading(OPERATOR) as ctx:
         now = ctx.now()
-        hours = ctx.rulebook_at(now).instructions.overdue_after_hours
+        hours = ctx.rulebook_at(now, field=None).instructions.overdue_after_hours
         while True:
             after = rows[-1]["id"] if rows else None
             page = list_instructions(

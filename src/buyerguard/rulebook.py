@@ -205,15 +205,17 @@ class RulebookSet:
 
     rulebooks: tuple[Rulebook, ...]
 
-    def at(self, instant: datetime) -> Rulebook:
-        """The rulebook in force at `instant`."""
-        instant = ensure_utc(instant)
+    def at(self, instant: datetime, *, field: str | None = None) -> Rulebook:
+        """The rulebook in force at `instant`; `field`, the caller's name for it (`paid_at`,
+        `as_of`, ...), is the refusal's field when none is in force."""
+        instant = ensure_utc(instant, field=field or "instant")
         in_force = [book for book in self.rulebooks if book.effective_from <= instant]
         if not in_force:
             raise InvalidInput(
                 "no_rulebook_in_force",
-                f"no rulebook is in force at {format_instant(instant)}",
-                "instant",
+                (f"{field}: " if field else "")
+                + f"no rulebook is in force at {format_instant(instant)}",
+                field,
             )
         return in_force[-1]
 
@@ -304,9 +306,11 @@ def rulebooks(directory: Path | None = None) -> RulebookSet:
     return _cached(str(directory or default_rulebook_dir()))
 
 
-def rulebook_at(instant: datetime, directory: Path | None = None) -> Rulebook:
-    """The rulebook in force at `instant`."""
-    return rulebooks(directory).at(instant)
+def rulebook_at(
+    instant: datetime, directory: Path | None = None, *, field: str | None = None
+) -> Rulebook:
+    """The rulebook in force at `instant` (`field`: as `RulebookSet.at`)."""
+    return rulebooks(directory).at(instant, field=field)
 
 
 def render_value(value: object) -> str:

@@ -146,7 +146,7 @@ def _refund(
     """Before shipment, a refund before shipment; shipped but not released, from the escrow
     hold; released, taken back from the merchant (and where from)."""
     when = ctx.now()
-    rulebook = ctx.rulebook_at(when)
+    rulebook = ctx.rulebook_at(when, field=None)
     rule = lifecycle_postings.OPERATOR_RULE
     if order.state is OrderState.PAID:
         refunds, _ = order.refund_before_shipment(None, when, {sub.id: amount_fen})
@@ -179,7 +179,7 @@ def _decide(
         payer,
         payee,
         (lifecycle_postings.OPERATOR_RULE,),
-        ctx.rulebook_at(ctx.now()).id,
+        ctx.rulebook_at(ctx.now(), field=None).id,
         explanation,
         details,
     )

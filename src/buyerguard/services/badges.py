@@ -106,7 +106,7 @@ def evaluate_badges(ctx: Context, as_of: datetime) -> BadgeChanges:
             f" {format_instant(changed)}: the badge's history only goes forward",
             "as_of",
         )
-    rulebook = ctx.rulebook_at(as_of)
+    rulebook = ctx.rulebook_at(as_of, field="as_of")
     known = {row.id for row in ctx.connection.execute(select(merchants.c.id))}
     holders = {
         row.merchant_id: row.id
@@ -164,7 +164,9 @@ def next_evaluation(after: datetime, rulebook: Rulebook) -> datetime:
 
 def ensure_daily_timer(ctx: Context) -> None:
     """Make sure one badge evaluation is pending (idempotent, race-safe)."""
-    ensure_pending_timer(ctx, BADGE_DAILY, next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now())))
+    ensure_pending_timer(
+        ctx, BADGE_DAILY, next_evaluation(ctx.now(), ctx.rulebook_at(ctx.now(), field=None))
+    )
 
 
 def daily_badges(ctx: Context, timer: DueTimer) -> str:
@@ -173,7 +175,7 @@ def daily_badges(ctx: Context, timer: DueTimer) -> str:
     behind) is skipped, saying so, rather than refused: a refused timer would retry and be
     dead-lettered, and the next one catches up."""
     due_at = timer.due_at
-    following = next_evaluation(due_at, ctx.rulebook_at(due_at))
+    following = next_evaluation(due_at, ctx.rulebook_at(due_at, field=None))
     ensure_pending_timer(ctx, BADGE_DAILY, following)
     later = latest_change_after(ctx, due_at)
     if later is not None:  # an operator evaluated by hand while the scheduler was behind
@@ -193,7 +195,7 @@ def badge_status(ctx: Context, merchant_id: str) -> dict[str, Any]:
         is None
     ):
         raise NotFound("merchant_not_found", f"no merchant {merchant_id}", "merchant_id")
-    rulebook = ctx.rulebook_at(ctx.now())
+    rulebook = ctx.rulebook_at(ctx.now(), field=None)
     spells = [
         dict(row)
         for row in ctx.connection.execute(

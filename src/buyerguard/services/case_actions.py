@@ -69,7 +69,7 @@ def record(
             payer,
             payee,
             rule_ids,
-            ctx.rulebook_at(when).id,
+            ctx.rulebook_at(when, field="occurred_at").id,
             explanation,
             {"state": case.state.value, "goods": case.goods.value, **details},
         ),
@@ -321,7 +321,7 @@ def expedite(
     `refund_only.complaint_response_hours` from now (never lengthen it)."""
     if not case.complained:
         raise Conflict("no_complaint", f"case {case.id}: the buyer has not complained", "action")
-    hours = ctx.rulebook_at(when).refund_only.complaint_response_hours
+    hours = ctx.rulebook_at(when, field="occurred_at").refund_only.complaint_response_hours
     running = deadlines.running_deadline(ctx, case)
     shortened = when + timedelta(hours=hours)
     if running is None or shortened >= running[1]:

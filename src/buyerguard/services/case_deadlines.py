@@ -131,12 +131,14 @@ def set_deadline(
     instant. `duration` and `rule_id` override the rulebook's (an operator shortening it
     after a complaint); the timer keeps the rule id, so its timeout cites it too."""
     deadline = DEADLINES[kind]
-    rulebook = ctx.rulebook_at(starts_at)
+    rulebook = ctx.rulebook_at(starts_at, field=None)
     due_at = starts_at + (duration or deadline.duration(rulebook, case))
     clear_deadlines(ctx, case, f"replaced by {kind}")
     # Like an order's timers, a deadline a party's fact sets waits for facts that may still
     # be arriving late; one a timeout sets follows at once (the case had settled).
-    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    settling = timedelta(
+        seconds=ctx.rulebook_at(ctx.now(), field=None).orders.fact_settling_seconds
+    )
     not_before = None if ctx.actor.role is Role.SYSTEM else ctx.now() + settling
     rule_id = rule_id or rule_id_of(kind, case)
     schedule_timer(ctx, kind, case.id, due_at, {"rule_id": rule_id}, not_before=not_before)

@@ -75,7 +75,7 @@ def settle_refund(
         ctx, order, sub, due_fen, when, rule_id=rule_id, details=details
     )
     case.refunded_fen += due_fen
-    if ctx.rulebook_at(when).returns.shipping_refunded_with_whole_order:
+    if ctx.rulebook_at(when, field="occurred_at").returns.shipping_refunded_with_whole_order:
         refunds_after_shipment.refund_shipping_after_shipment(
             ctx, order, when, "returns.shipping_refunded_with_whole_order", details
         )
@@ -84,7 +84,7 @@ def settle_refund(
 
 def net_paid_trailing_fen(ctx: Context, buyer_id: str, at: datetime) -> Fen:
     """What the buyer paid over the trailing window, less refunds: the super-buyer test."""
-    months = ctx.rulebook_at(at).free_return_shipping.super_buyer_window_months
+    months = ctx.rulebook_at(at, field=None).free_return_shipping.super_buyer_window_months
     since = months_before(at, months)
     paid = ctx.connection.execute(
         select(func.coalesce(func.sum(sub_orders.c.goods_fen - sub_orders.c.refunded_fen), 0))
@@ -110,7 +110,7 @@ def pickup_subsidy(
     when: datetime,
 ) -> dict[str, Any]:
     """The platform pays the carrier of an official pickup (§3), capped once per order."""
-    rulebook = ctx.rulebook_at(when)
+    rulebook = ctx.rulebook_at(when, field="occurred_at")
     marked = ctx.connection.execute(
         select(buyers.c.super_buyer_marked).where(buyers.c.id == order.buyer_id)
     ).scalar_one()
@@ -171,7 +171,7 @@ def absorb_quick_refund(ctx: Context, case: Case, order: Order, when: datetime) 
     """The merchant proved a quick-refunded return empty or wrong: the platform, not the
     merchant, bears the refund (§4) — what was taken from the merchant is paid back."""
     amount_fen = case.quick_refunded_fen
-    rules = ctx.rulebook_at(when).quick_refund
+    rules = ctx.rulebook_at(when, field="occurred_at").quick_refund
     if amount_fen <= 0 or not rules.platform_absorbs_empty_or_wrong_return:
         return 0
     expense = accounts.platform_subsidy_expense(case.sub_order_id)
@@ -185,7 +185,7 @@ def absorb_quick_refund(ctx: Context, case: Case, order: Order, when: datetime) 
             PLATFORM,
             party("merchant", order.merchant_id),
             ("quick_refund.platform_absorbs_empty_or_wrong_return",),
-            ctx.rulebook_at(when).id,
+            ctx.rulebook_at(when, field="occurred_at").id,
             f"the return was empty or wrong: the platform bears the quick refund of "
             f"{format_fen(amount_fen)}, paid back to the merchant",
             {"case_id": case.id},
@@ -338,7 +338,7 @@ def charge_false_shipment(ctx: Context, case: Case, order: Order, when: datetime
             party("merchant", order.merchant_id),
             PLATFORM,
             ("liability.merchant_bears",),
-            ctx.rulebook_at(when).id,
+            ctx.rulebook_at(when, field="occurred_at").id,
             f"false shipment: the platform's costs on order {order.id}, "
             f"{format_fen(max(cost_fen, 0))}, are the merchant's",
             {"case_id": case.id},
@@ -365,7 +365,9 @@ def charge_false_shipment(ctx: Context, case: Case, order: Order, when: datetime
 def quick_refund_decision(ctx: Context, picked_up_at: datetime) -> Decision:
     """Whether an official pickup at `picked_up_at` refunds the buyer at once (§4)."""
     return aftersales_rules.quick_refund(
-        picked_up_at=picked_up_at, official_logistics=True, rulebook=ctx.rulebook_at(picked_up_at)
+        picked_up_at=picked_up_at,
+        official_logistics=True,
+        rulebook=ctx.rulebook_at(picked_up_at, field="occurred_at"),
     )
 
 

@@ -51,7 +51,7 @@ class OpenCase:
 def _eligibility(
     case_type: CaseType, order: Order, sub_id: str, when: datetime, ctx: Context
 ) -> Decision | None:
-    rulebook = ctx.rulebook_at(when)
+    rulebook = ctx.rulebook_at(when, field="occurred_at")
     sub = order.sub_order(sub_id, field="sub_order_id")
     if case_type is CaseType.REFUND_ONLY_NOT_RECEIVED:
         if order.state in (OrderState.CONFIRMED, OrderState.COMPLETED):
@@ -161,12 +161,12 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         opened_at=when,
         requested_fen=amount_fen,
         reason=command.reason,
-        rulebook_id=ctx.rulebook_at(when).id,
+        rulebook_id=ctx.rulebook_at(when, field="occurred_at").id,
         trigger=command.trigger,
         goods=Goods.WITH_BUYER if case_type.is_return else Goods.NOT_RETURNED,
     )
     if case_type is CaseType.CUSTOM_DISPUTE:  # an unknown trigger is refused before anything
-        check_trigger(ctx.rulebook_at(when), command.trigger or "")
+        check_trigger(ctx.rulebook_at(when, field="occurred_at"), command.trigger or "")
     case.move("open", ctx.actor.label, when, note=command.reason, evidence=command.evidence)
     rule_ids = (CASE_RULE, *(eligibility.rule_ids if eligibility else ()))
     if eligibility is not None:

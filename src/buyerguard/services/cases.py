@@ -126,7 +126,9 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     case, order = load_case(ctx, case_id)
     role = _ROLES[ctx.actor.role]
     when = ctx.occurred_at(body.occurred_at)
-    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    settling = timedelta(
+        seconds=ctx.rulebook_at(ctx.now(), field=None).orders.fact_settling_seconds
+    )
     settle_subject(ctx, case.id, settling)  # its deadline waits for facts still arriving
     last_action, last_step_at = case.last_action, case.last_moved_at
     assert last_step_at is not None  # a stored case has moved at least once: its opening

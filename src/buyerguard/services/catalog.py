@@ -105,7 +105,7 @@ def create_product(ctx: Context, product: Product, occurred_at: datetime | None 
     )
     repositories.get_merchant(ctx.connection, product.merchant_id)
     change = _change(ctx, PRODUCT, product.id, occurred_at, new=True)
-    rulebook = ctx.rulebook_at(change.occurred_at)
+    rulebook = ctx.rulebook_at(change.occurred_at, field="occurred_at")
     decision = check_listing(product, rulebook)
     catalogue.add_product(ctx.connection, product, change, (rulebook.id, decision.rule_ids))
     audit(
@@ -143,7 +143,7 @@ def update_product(
     changes = _diff(catalogue.product_terms(current), catalogue.product_terms(updated))
     if not changes:
         return current
-    rulebook = ctx.rulebook_at(change.occurred_at)
+    rulebook = ctx.rulebook_at(change.occurred_at, field="occurred_at")
     decision = check_listing(updated, rulebook)
     catalogue.update_product(
         ctx.connection, updated, version + 1, change, changes, (rulebook.id, decision.rule_ids)

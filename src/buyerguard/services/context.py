@@ -54,8 +54,11 @@ class Context:
     def now(self) -> datetime:
         return ensure_utc(self.clock.now())
 
-    def rulebook_at(self, instant: datetime) -> Rulebook:
-        return self.rulebooks.at(instant)
+    def rulebook_at(self, instant: datetime, *, field: str | None) -> Rulebook:
+        """The rulebook in force at `instant`; `field` names where the caller sent it
+        (`paid_at`, `as_of`, `occurred_at`), None for an instant of the engine's own (now, a
+        timer's due instant, one stored), to name in `no_rulebook_in_force`."""
+        return self.rulebooks.at(instant, field=field)
 
     def as_of(self, instant: datetime) -> datetime:
         """A job's as-of instant (a promise build, a badge evaluation) in UTC. Not in the

@@ -75,7 +75,7 @@ def instruct(
     """
     assert kind in INSTRUCTION_KINDS, kind
     instruction_id = new_instruction_id(kind)
-    rulebook = ctx.rulebook_at(occurred_at)
+    rulebook = ctx.rulebook_at(occurred_at, field="occurred_at")
     decision_ref = record_decision(
         ctx,
         Decision(
@@ -211,7 +211,7 @@ def report_execution(
             PLATFORM,
             party,
             (OVERDUE_RULE,),
-            ctx.rulebook_at(when).id,
+            ctx.rulebook_at(when, field="occurred_at").id,
             explanation,
             {
                 "instruction_id": instruction_id,

@@ -135,7 +135,7 @@ def net_debt(ctx: Context, merchant_id: str, occurred_at: datetime, cause: str) 
     """Settle the merchant's debt from its payable, as far as it goes (when the rulebook in
     force nets debt against sales); returns what was settled. The caller locked
     `merchant_accounts`; `cause` (what put money on the payable) names the transfer."""
-    rulebook = ctx.rulebook_at(occurred_at)
+    rulebook = ctx.rulebook_at(occurred_at, field="occurred_at")
     if not rulebook.liability.net_merchant_debt_against_sales:
         return 0
     debt = accounts.merchant_debt(merchant_id)
@@ -186,7 +186,7 @@ def reserve_share(ctx: Context, merchant_id: str, at: datetime) -> tuple[Rate, s
     ).scalar_one_or_none()
     if chosen is not None:
         return parse_rate(chosen), "merchant_payout_settings.reserve_share"
-    return ctx.rulebook_at(at).payouts.reserve_share, "payouts.reserve_share"
+    return ctx.rulebook_at(at, field=None).payouts.reserve_share, "payouts.reserve_share"
 
 
 def parse_reserve_share(text: object) -> Rate:

@@ -100,7 +100,9 @@ def load_for_fact(ctx: Context, order_id: str) -> tuple[Order, datetime]:
     order = load_visible_order(ctx, order_id, for_update=True)
     if any(sub.refunded_fen for sub in order.sub_orders):  # else there is none to look up
         order.last_refund_at = latest_decision_at(ctx.connection, order.id, REFUND_DUE)
-    settling = timedelta(seconds=ctx.rulebook_at(ctx.now()).orders.fact_settling_seconds)
+    settling = timedelta(
+        seconds=ctx.rulebook_at(ctx.now(), field=None).orders.fact_settling_seconds
+    )
     return order, settle_subject(ctx, order.id, settling)
 
 
@@ -196,7 +198,7 @@ def pay_order(
     ctx.require_role("report payments", Role.MARKETPLACE)
     order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
-    rulebook = ctx.rulebook_at(when)
+    rulebook = ctx.rulebook_at(when, field="occurred_at")
     terms = terms_at_payment(ctx, order, when, rulebook)  # the catalogue as of `when`
     order.pay(amount_fen, when, rulebook.id, terms.merchant_services)
     for sub in order.sub_orders:
@@ -232,7 +234,9 @@ def refund_before_shipment(
     order, _ = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     refunds, _ = order.refund_before_shipment(sub_order_ids, when, amounts_fen)
-    settlement.refund_sub_orders(ctx, order, refunds, ctx.rulebook_at(when), when)
+    settlement.refund_sub_orders(
+        ctx, order, refunds, ctx.rulebook_at(when, field="occurred_at"), when
+    )
     return _finish(
         ctx,
         order,
@@ -263,7 +267,7 @@ def sign_order(ctx: Context, order_id: str, occurred_at: datetime | None = None)
     order, settles_at = load_for_fact(ctx, order_id)
     when = ctx.occurred_at(occurred_at)
     order.sign(when)
-    rulebook = ctx.rulebook_at(when)
+    rulebook = ctx.rulebook_at(when, field="occurred_at")
     due_at = when + timedelta(days=rulebook.orders.auto_confirm_after_signing_days)
     schedule_timer(ctx, AUTO_CONFIRM, order.id, due_at, not_before=settles_at)
     return _finish(ctx, order, "sign_order", when, auto_confirm_due_at=due_at.isoformat())
@@ -279,7 +283,7 @@ def _confirm(
     order.confirm(when, by)
     settlement.release_on_confirmation(ctx, order, when)
     assert order.signed_at is not None
-    signed_rulebook = ctx.rulebook_at(order.signed_at)
+    signed_rulebook = ctx.rulebook_at(order.signed_at, field=None)
     window_end = window_end_after_day(order.signed_at, signed_rulebook.returns.window_days)
     schedule_timer(ctx, COMPLETE, order.id, max(when, window_end), not_before=settles_at)
     return _finish(ctx, order, "confirm_order", when, confirmed_by=by.value)
@@ -312,7 +316,7 @@ def auto_confirm(ctx: Context, timer: DueTimer) -> str:
     if matters := open_matters(ctx, order):
         return held_outcome(matters, due_at)
     assert order.signed_at is not None
-    rulebook = ctx.rulebook_at(order.signed_at)
+    rulebook = ctx.rulebook_at(order.signed_at, field=None)
     record_decision(
         ctx,
         Decision(
@@ -351,11 +355,11 @@ def complete_order(ctx: Context, timer: DueTimer) -> str:
 def _step_due(ctx: Context, order: Order) -> tuple[str, datetime] | None:
     """The automatic step an order waits for, and when it falls due (None: none)."""
     if order.state is OrderState.SIGNED and order.signed_at is not None:
-        days = ctx.rulebook_at(order.signed_at).orders.auto_confirm_after_signing_days
+        days = ctx.rulebook_at(order.signed_at, field=None).orders.auto_confirm_after_signing_days
         return AUTO_CONFIRM, order.signed_at + timedelta(days=days)
     if order.state is OrderState.CONFIRMED and order.confirmed_at is not None:
         assert order.signed_at is not None
-        window_days = ctx.rulebook_at(order.signed_at).returns.window_days
+        window_days = ctx.rulebook_at(order.signed_at, field=None).returns.window_days
         return COMPLETE, max(order.confirmed_at, window_end_after_day(order.signed_at, window_days))
     return None
 

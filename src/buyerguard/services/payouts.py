@@ -55,7 +55,7 @@ PAYOUT_RULES = ("payouts.minimum_yuan", "payouts.reserve_share")
 
 def next_run_at(after: datetime, ctx: Context) -> datetime:
     """The first daily run instant after `after` (minutes after 00:00 Shanghai)."""
-    minutes = ctx.rulebook_at(after).payouts.run_minutes_after_midnight
+    minutes = ctx.rulebook_at(after, field=None).payouts.run_minutes_after_midnight
     day = local_date(after)
     while True:
         candidate = start_of_local_day(day) + timedelta(minutes=minutes)
@@ -142,7 +142,7 @@ def pay_merchant(ctx: Context, run_id: str, merchant_id: str, as_of: datetime) -
     if done is not None:  # this run paid this merchant already (a run resumed)
         return MerchantPayout(merchant_id, done.id, done.amount_fen, 0, 0)
     lock_accounts(ctx.connection, merchant_accounts(merchant_id), ctx.now())
-    rulebook = ctx.rulebook_at(as_of)
+    rulebook = ctx.rulebook_at(as_of, field=None)
     netted_fen = net_debt(ctx, merchant_id, as_of, f"{run_id}:{merchant_id}")
     payable = accounts.merchant_payable(merchant_id)
     reserve = accounts.merchant_reserve(merchant_id)

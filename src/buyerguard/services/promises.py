@@ -135,7 +135,7 @@ def _inputs(ctx: Context, as_of: datetime) -> _Inputs:
     as_of = ctx.as_of(as_of)
     return _Inputs(
         ShipmentHistory.engine_facts(ctx.connection),
-        ctx.rulebook_at(as_of),
+        ctx.rulebook_at(as_of, field="as_of"),
         slowdowns.slowdown_days(slowdowns.current_slowdowns(ctx.connection)),
     )
 
@@ -181,13 +181,13 @@ def _publish(builder: _Builder, inputs: _Inputs, as_of: datetime) -> dict[str, A
 
 def next_rebuild(after: datetime, ctx: Context) -> datetime:
     """The next scheduled full rebuild instant after `after` (rulebook in force then)."""
-    hours = ctx.rulebook_at(after).arrival.promise_rebuild_interval_hours
+    hours = ctx.rulebook_at(after, field=None).arrival.promise_rebuild_interval_hours
     return next_local_slot(after, timedelta(hours=hours))
 
 
 def next_update(after: datetime, ctx: Context) -> datetime:
     """The next scheduled update instant after `after` (rulebook in force then)."""
-    hours = ctx.rulebook_at(after).arrival.promise_update_interval_hours
+    hours = ctx.rulebook_at(after, field=None).arrival.promise_update_interval_hours
     return next_local_slot(after, timedelta(hours=hours))
 
 
@@ -280,7 +280,7 @@ def promise(
         paid_at=when,
         params=params,
     )
-    shown = ctx.rulebook_at(when).arrival.enabled
+    shown = ctx.rulebook_at(when, field="paid_at").arrival.enabled
     found = adjusted(
         answer.promised_date,
         answer.label,

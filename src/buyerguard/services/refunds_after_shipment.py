@@ -63,7 +63,7 @@ def refund_after_shipment(
         ctx,
         order,
         [(sub, amount_fen)],
-        ctx.rulebook_at(occurred_at),
+        ctx.rulebook_at(occurred_at, field="occurred_at"),
         occurred_at,
         rule_id=rule_id,
         why="after shipment, before release",
@@ -180,7 +180,7 @@ def refund_shipping_after_shipment(
         return None
     if has_decision(ctx.connection, "shipping_refund_due", order.id):
         return None
-    rulebook = ctx.rulebook_at(occurred_at)
+    rulebook = ctx.rulebook_at(occurred_at, field="occurred_at")
     why = "every sub-order was refunded in full"
     lock_accounts(
         ctx.connection,

@@ -41,7 +41,9 @@ def _promise_hours(ctx: Context, order: Order, sub: SubOrder) -> int | None:
     hours = terms.get("shipping_commitment_hours")
     if not isinstance(hours, int) or isinstance(hours, bool) or order.paid_at is None:
         return None
-    since = ctx.rulebook_at(order.paid_at).shipping_commitment.honoured_as_displayed_since
+    since = ctx.rulebook_at(
+        order.paid_at, field=None
+    ).shipping_commitment.honoured_as_displayed_since
     return hours if local_date(order.paid_at) >= since else None
 
 

@@ -194,7 +194,9 @@ def seed_annual(ctx: Context, years: Iterable[int]) -> list[str]:
     withdrawal stands: a withdrawn seed is not stored again); the ids stored now."""
     stored = []
     for year in sorted(set(years)):
-        for slowdown_id, command in annual_slowdowns(year, ctx.rulebook_at):
+        for slowdown_id, command in annual_slowdowns(
+            year, lambda instant: ctx.rulebook_at(instant, field=None)
+        ):
             row = _row(ctx, slowdown_id, command, FROM_RULEBOOK)
             inserted = insert_if_absent(ctx.connection, logistics_slowdowns, row, _TABLE.id)
             if inserted.first() is not None:
