@@ -443,6 +443,7 @@ def test_a_cursor_of_ascii_digits_still_pages(api: Api) -> None:
         ("GET", "/v1/cases/C-1/accept", {"POST"}),
         ("DELETE", "/v1/products", {"GET", "POST"}),
         ("PUT", "/v1/logistics/disruptions", {"GET", "POST"}),
+        ("DELETE", "/v1/logistics/slowdowns", {"GET", "POST"}),
     ],
 )
 def test_method_not_allowed_names_the_allowed_methods(
@@ -451,6 +452,17 @@ def test_method_not_allowed_names_the_allowed_methods(
     response = api.client.request(method, path, headers=api.headers("operator"))
     assert_refused(response, 405, "method_not_allowed")
     assert set(response.headers["allow"].replace(" ", "").split(",")) == allowed
+
+
+def test_latency_is_counted_under_the_full_route_template(api: Api) -> None:
+    """A route of a nested router was counted without /v1 (`/logistics/slowdowns`)."""
+    from prometheus_client import REGISTRY
+
+    labels = {"method": "GET", "route": "/v1/logistics/slowdowns", "status": "200"}
+    name = "buyerguard_http_request_duration_seconds_count"
+    before = REGISTRY.get_sample_value(name, labels) or 0
+    assert api.get("operator", "/v1/logistics/slowdowns").status_code == 200
+    assert REGISTRY.get_sample_value(name, labels) == before + 1
 
 
 def test_a_buyer_order_takes_catalogue_prices_only(api: Api, rt: Runtime) -> None:

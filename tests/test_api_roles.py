@@ -468,13 +468,15 @@ def send(api: Api, headers: dict[str, str], call: Call) -> Any:
     return api.client.request(call.method, call.path, json=call.body, headers=headers)
 
 
-def check_party_caller(api: Api, caller: str, cell: str, call: Call) -> None:
-    _, owns = PARTY_CALLERS[caller]
+def check_party_caller(api: Api, caller: str, cell: str, call: Call, route: str) -> None:
+    column, owns = PARTY_CALLERS[caller]
     answer = send(api, api.headers(caller), call)
     where = f"{caller} {call.method} {call.path}: cell {cell!r}"
     if cell == "no":
         assert answer.status_code == 403, f"{where} -> {answer.status_code} {answer.text}"
         assert answer.json()["code"] == "forbidden"
+        # The route as the table and the schema name it, /v1 included, for every router.
+        assert answer.json()["message"] == f"role {column} may not call {route}", where
         return
     if cell == "own" and not owns and call.listed_id is None:
         assert answer.status_code == 404, f"{where} -> {answer.status_code} {answer.text}"
@@ -496,7 +498,8 @@ def test_every_caller_gets_what_the_role_table_says(
         promises.build(ctx, ctx.now())  # GET /v1/promises needs a published table
     row = TABLE[route]
     for caller, (column, _) in PARTY_CALLERS.items():
-        check_party_caller(api, caller, row[column], PROBES[route](api, caller.replace("_", "-")))
+        call = PROBES[route](api, caller.replace("_", "-"))
+        check_party_caller(api, caller, row[column], call, route)
     for caller, headers in tokenless_headers(api, rt, clock).items():
         call = PROBES[route](api, f"anon-{caller}")
         before = row_counts(rt)

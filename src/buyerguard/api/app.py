@@ -26,7 +26,7 @@ from buyerguard.api.answers import Health, answers
 from buyerguard.api.metrics import count_committed_transfers, count_statements, exposition
 from buyerguard.api.openapi import truthful_openapi
 from buyerguard.api.request_ids import RequestIds, current_request_id
-from buyerguard.api.routes import router
+from buyerguard.api.routes import ROUTERS
 from buyerguard.api.token_cache import TokenCache
 from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
@@ -189,7 +189,8 @@ def create_app(
             response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     count_committed_transfers(rt.engine)
     count_statements(rt.engine)

@@ -16,7 +16,7 @@ from buyerguard.api.views import instant
 from buyerguard.clock import parse_instant
 from buyerguard.services.records import AuditQuery, audit_entries
 
-router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 
 
 def audit_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from buyerguard.services.context import Role
 from buyerguard.services.orders import load_visible_order
 from buyerguard.store import case_repository
 
-router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 CaseId = Annotated[str, id_path("case id")]
 _API_ROLES = {
     CaseRole.BUYER: Role.BUYER,

@@ -44,7 +44,7 @@ from buyerguard.services import catalog, orders
 from buyerguard.services.context import Context, Role
 from buyerguard.store import repositories
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 NULLABLE_PATCH_FIELDS = {"shipping_commitment_hours"}  # null withdraws the promise
 
 

@@ -35,7 +35,7 @@ from buyerguard.clock import INSTANT_RANGE_TEXT, parse_instant, parse_local_date
 from buyerguard.services import badges, disruptions, promises, slowdowns
 from buyerguard.services.context import Context, Role
 
-router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 DisruptionId = Annotated[str, id_path("disruption id")]
 SlowdownId = Annotated[str, id_path("slowdown id")]
 Region = Annotated[

@@ -37,7 +37,7 @@ from buyerguard.services import adjustments, instructions, merchant_money, payou
 from buyerguard.services.context import Actor, Context, Role
 from buyerguard.store.catalogue import get_merchant
 
-router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 
 InstructionId = Annotated[str, id_path("instruction id")]
 PayoutId = Annotated[str, id_path("payout id (an instruction of kind payout)")]

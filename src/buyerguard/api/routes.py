@@ -68,12 +68,20 @@ from buyerguard.services.records import order_decisions as decisions_of_order
 from buyerguard.store import repositories
 
 router = APIRouter(prefix="/v1", route_class=GuardedRoute)
-router.include_router(catalogue_routes.router)
-router.include_router(money_routes.router)
-router.include_router(case_routes.router)
-router.include_router(webhook_routes.router)
-router.include_router(audit_routes.router)
-router.include_router(logistics_routes.router)
+# Every router of /v1, in the order the app includes them (the schema's order). Each carries
+# the /v1 prefix itself rather than being included under this one: FastAPI builds an included
+# route's handler from the route as its own router declared it, so a GuardedRoute of a nested
+# router saw its path without /v1 (a 403 said `may not call GET /logistics/slowdowns`, and the
+# latency metric counted it under that template).
+ROUTERS = (
+    catalogue_routes.router,
+    money_routes.router,
+    case_routes.router,
+    webhook_routes.router,
+    audit_routes.router,
+    logistics_routes.router,
+    router,
+)
 
 
 # ------------------------------------------------------------------ orders

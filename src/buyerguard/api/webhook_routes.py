@@ -26,7 +26,7 @@ from buyerguard.services import webhook_endpoints as endpoints
 from buyerguard.services.context import Context
 from buyerguard.services.feed import advance_feed, decode_cursor, encode_cursor
 
-router = APIRouter(route_class=GuardedRoute)  # under /v1 (routes.py)
+router = APIRouter(prefix="/v1", route_class=GuardedRoute)  # app.py includes it (routes.ROUTERS)
 EndpointId = Annotated[str, id_path("webhook endpoint id")]
 EventKind = Annotated[str, Field(min_length=1, max_length=48, pattern=CHOICE_PATTERN)]
 
