@@ -165,17 +165,19 @@ def disruption_body(api: Api, tag: str) -> dict[str, object]:
     }
 
 
-SLOWDOWN_BODY: dict[str, object] = {
-    "name": "Double 11 peak",
-    "first_day": "2024-11-11",
-    "last_day": "2024-11-14",
-    "reason": "parcel volumes triple",
-}
+def slowdown_body(tag: str) -> dict[str, object]:
+    """A slowdown of its own name: the same name and days twice is refused while one stands."""
+    return {
+        "name": f"Double 11 peak {tag}",
+        "first_day": "2024-11-11",
+        "last_day": "2024-11-14",
+        "reason": "parcel volumes triple",
+    }
 
 
 def slowdown(api: Api, tag: str) -> str:
     """A fresh slowdown, declared by the operator."""
-    answer = api.post("operator", "/v1/logistics/slowdowns", SLOWDOWN_BODY, key=f"slow-{tag}")
+    answer = api.post("operator", "/v1/logistics/slowdowns", slowdown_body(tag), key=f"slow-{tag}")
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
 
@@ -337,7 +339,7 @@ PROBES: dict[str, Probe] = {
     ),
     "GET /v1/logistics/disruptions": lambda api, tag: Call("GET", "/v1/logistics/disruptions"),
     "POST /v1/logistics/slowdowns": lambda api, tag: Call(
-        "POST", "/v1/logistics/slowdowns", SLOWDOWN_BODY
+        "POST", "/v1/logistics/slowdowns", slowdown_body(tag)
     ),
     "GET /v1/logistics/slowdowns": lambda api, tag: Call("GET", "/v1/logistics/slowdowns"),
     "POST /v1/logistics/slowdowns/{slowdown_id}/withdraw": lambda api, tag: Call(

@@ -202,6 +202,7 @@ def test_bad_declarations_are_refused_and_write_nothing(
         (declaration(regions=["44a000"]), None, None),
         (declaration(regions=[]), None, None),
         (declaration(expected_extra_days=-1), None, None),
+        (declaration(reason="   "), "reason_missing", "reason"),
         (declaration(**{"from": "2024-10-19"}), "instant_malformed", "from"),
         (declaration(until="2024-10-27T00:00:00"), "instant_without_offset", "until"),
     ]

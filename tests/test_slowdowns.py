@@ -121,6 +121,32 @@ def test_a_declared_slowdown_moves_the_next_lookup_and_withdrawing_it_restores_i
         assert sorted(commands) == ["declare_slowdown", "withdraw_slowdown"]
 
 
+def test_the_same_slowdown_twice_is_refused_while_the_first_stands(
+    api: Api, rt: Runtime, tmp_path: Path
+) -> None:
+    """Declared twice (another key), it was stored twice and the lookup named it twice."""
+    built(api, rt, tmp_path)
+    october = slowdown(name="Oct24", first_day="2024-10-20", last_day="2024-10-21", reason="r")
+    first = api.post("operator", SLOWDOWNS, october, key="first")
+    assert first.status_code == 201, first.text
+    twice = api.post("operator", SLOWDOWNS, october | {"reason": "again"}, key="second")
+    assert twice.status_code == 409, twice.text
+    assert (twice.json()["code"], twice.json()["field"]) == ("slowdown_already_declared", "name")
+    assert first.json()["id"] in twice.json()["message"]
+    assert stored(rt) == 1
+    assert lookup(api)["slowdowns"] == ["Oct24"]
+    # Other days, or another name, are another slowdown.
+    longer = api.post("operator", SLOWDOWNS, october | {"last_day": "2024-10-22"}, key="longer")
+    assert longer.status_code == 201, longer.text
+    renamed = api.post("operator", SLOWDOWNS, october | {"name": "Oct24 south"}, key="renamed")
+    assert renamed.status_code == 201, renamed.text
+    # Withdrawn, it may be declared again.
+    assert api.post("operator", f"{SLOWDOWNS}/{first.json()['id']}/withdraw").status_code == 200
+    again = api.post("operator", SLOWDOWNS, october, key="third")
+    assert again.status_code == 201, again.text
+    assert stored(rt) == 4
+
+
 def test_the_build_learns_around_a_slowdown(api: Api, rt: Runtime, tmp_path: Path) -> None:
     """Ten parcels paid 10-14 sat through a three-day slowdown (10-15 .. 10-17) and signed
     10-18. Counted as ordinary days they make the route a 4-day one; declared, the build
@@ -157,6 +183,8 @@ def test_bad_slowdowns_are_refused_and_write_nothing(api: Api, rt: Runtime) -> N
         (slowdown(first_day="2024-1-01"), None, None),
         (slowdown(first_day="2024-10-21T00:00:00+08:00"), None, None),
         (slowdown(name=""), None, None),
+        (slowdown(name="   "), "name_missing", "name"),
+        (slowdown(reason=" \t "), "reason_missing", "reason"),
         (slowdown(colour="red"), None, None),
         ({key: value for key, value in slowdown().items() if key != "reason"}, None, None),
     ]

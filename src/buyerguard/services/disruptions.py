@@ -99,6 +99,8 @@ def _check(ctx: Context, command: NewDisruption) -> tuple[str, ...]:
     """Refuse a declaration that cannot be right, before anything is written."""
     if command.until <= command.starts_at:
         raise InvalidInput("until_not_after_from", "until must be after from", "until")
+    if not command.reason.strip():
+        raise InvalidInput("reason_missing", "a disruption states its reason", "reason")
     if not 0 <= command.expected_extra_days <= MAX_EXTRA_DAYS:
         raise InvalidInput(
             "out_of_range",

@@ -99,6 +99,30 @@ def _check(command: NewSlowdown) -> None:
         )
     require_local_date(command.first_day, field="first_day")
     require_local_date(command.last_day, field="last_day")
+    if not command.name.strip():
+        raise InvalidInput("name_missing", "a slowdown has a name", "name")
+    if not command.reason.strip():
+        raise InvalidInput("reason_missing", "a slowdown states its reason", "reason")
+
+
+def _refuse_repeated(ctx: Context, command: NewSlowdown) -> None:
+    """One slowdown in force per name and days: a second (a retry under another key) would
+    pause nothing more, and every promise over it would name it twice."""
+    standing = ctx.connection.execute(
+        select(_TABLE.id).where(
+            _TABLE.name == command.name,
+            _TABLE.first_day == command.first_day,
+            _TABLE.last_day == command.last_day,
+            _TABLE.withdrawn_at.is_(None),
+        )
+    ).scalar()
+    if standing is not None:
+        raise Conflict(
+            "slowdown_already_declared",
+            f"slowdown {standing} already pauses {command.first_day} .. {command.last_day} as"
+            f" {command.name!r}: withdraw it first to declare it anew",
+            "name",
+        )
 
 
 def _row(ctx: Context, slowdown_id: str, command: NewSlowdown, source: str) -> dict[str, Any]:
@@ -121,6 +145,7 @@ def declare(ctx: Context, command: NewSlowdown) -> dict[str, Any]:
     next lookup, and the next build learns around it."""
     ctx.require_role("declare logistics slowdowns")
     _check(command)
+    _refuse_repeated(ctx, command)
     now = ctx.now()
     row = _row(ctx, f"slow-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}", command, FROM_OPERATOR)
     ctx.connection.execute(insert(logistics_slowdowns), row)
