@@ -265,6 +265,8 @@ def test_tokens_missing_unknown_expired_and_revoked(
     [
         ({"origin_region": "999999"}, "region_malformed", "origin_region"),
         ({"origin_region": "33078"}, "region_malformed", "origin_region"),
+        ({"origin_region": "BR-SP"}, "region_malformed", "origin_region"),  # not GB/T 2260
+        ({"origin_region": "33078a"}, "region_malformed", "origin_region"),
         ({"tier": "gold"}, "invalid_choice", "tier"),
         ({"services": ["teleport"]}, "invalid_choice", "services"),
         ({"id": "has space"}, "value_malformed", "id"),
@@ -301,6 +303,27 @@ def test_buyer_address_codes_must_nest(api: Api) -> None:
         ],
     }
     assert_refused(api.post("marketplace", "/v1/buyers", body), 422, "region_mismatch", "city_code")
+
+
+def test_a_region_code_that_is_not_digits_is_region_malformed_on_every_route(api: Api) -> None:
+    """The docs' code for a region that is not one, not `value_malformed` (the schema's
+    pattern): every field taking a GB/T 2260 code answers it alike."""
+    address = {"province_code": "440000", "city_code": "440300", "district_code": "BR-SP"}
+    buyer = {"id": "B-new", "name": "shop", "addresses": [address]}
+    assert_refused(
+        api.post("marketplace", "/v1/buyers", buyer),
+        422,
+        "region_malformed",
+        "addresses[0].district_code",
+    )
+    product = {**NEW_PRODUCT, "ship_from_region": "BR-SP"}
+    assert_refused(
+        api.post("merchant", "/v1/products", product), 422, "region_malformed", "ship_from_region"
+    )
+    patched = api.client.patch(
+        "/v1/merchants/M-yiwu", json={"origin_region": "BR-SP"}, headers=api.headers("operator")
+    )
+    assert_refused(patched, 422, "region_malformed", "origin_region")
 
 
 def test_docs_work_offline(api: Api) -> None:

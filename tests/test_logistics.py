@@ -126,6 +126,8 @@ def test_promise_bad_input(api: Api, rt: Runtime, tmp_path: Path) -> None:
         ("/v1/promises?product_id=P-none&destination=440305", 404, "product_not_found"),
         ("/v1/promises?product_id=P-cups&destination=44030", 422, "region_malformed"),
         ("/v1/promises?product_id=P-cups&destination=990305", 422, "region_malformed"),
+        ("/v1/promises?product_id=P-cups&destination=BR-SP", 422, "region_malformed"),
+        ("/v1/promises?product_id=P-cups&destination=4403a5", 422, "region_malformed"),
         (url + "&paid_at=2030-01-01T00:00:00Z", 422, "paid_at_in_future"),
         (url + "&paid_at=yesterday", 422, "instant_malformed"),
         ("/v1/promises?destination=440305", 422, "field_missing"),

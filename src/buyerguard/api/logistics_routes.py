@@ -26,6 +26,7 @@ from buyerguard.api.schemas import (
     INSTANT_DESCRIPTION,
     REGION_CODE_MAX_LENGTH,
     REGION_CODE_PATTERN,
+    REGION_SHAPE,
     TEXT_PATTERN,
     Body,
     text_field,
@@ -40,6 +41,7 @@ DisruptionId = Annotated[str, id_path("disruption id")]
 SlowdownId = Annotated[str, id_path("slowdown id")]
 Region = Annotated[
     str,
+    REGION_SHAPE,
     Field(
         min_length=1,
         max_length=REGION_CODE_MAX_LENGTH,
@@ -266,10 +268,11 @@ def get_promise(
     ],
     destination: Annotated[
         str,
+        REGION_SHAPE,
         Query(
             min_length=1,
             max_length=REGION_CODE_MAX_LENGTH,
-            pattern=r"^[0-9]+$",
+            pattern=REGION_CODE_PATTERN,
             description="GB/T 2260 district code",
         ),
     ],
