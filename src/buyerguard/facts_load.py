@@ -133,10 +133,14 @@ def load_file(
         summary.sent += len(batch)
         for (number, fact), result in zip(batch, answer["results"], strict=True):
             summary.counts[result["outcome"]] += 1
+            order_id = result.get("order_id")  # the server's word: a case's order as stored
+            if isinstance(order_id, str) and isinstance(fact.get("case_id"), str):
+                case_orders[fact["case_id"]] = order_id
             if result["outcome"] in ("refused", "skipped"):
                 error = result["error"] or {}
                 summary.refused.append((number, str(error.get("code")), str(error.get("message"))))
-                chain = chain_of(fact, case_orders)
+                chain = ("order", order_id) if isinstance(order_id, str) else None
+                chain = chain or chain_of(fact, case_orders)
                 if chain is not None:
                     refused.add(chain)
         advance(len(batch))
