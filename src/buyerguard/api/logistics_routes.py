@@ -41,13 +41,13 @@ DisruptionId = Annotated[str, id_path("disruption id")]
 SlowdownId = Annotated[str, id_path("slowdown id")]
 Region = Annotated[
     str,
-    REGION_SHAPE,
     Field(
         min_length=1,
         max_length=REGION_CODE_MAX_LENGTH,
         pattern=REGION_CODE_PATTERN,
         description="GB/T 2260 code: province (440000), city (440300) or district (440305)",
     ),
+    REGION_SHAPE,
 ]
 InstantText = Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
 
@@ -268,13 +268,13 @@ def get_promise(
     ],
     destination: Annotated[
         str,
-        REGION_SHAPE,
         Query(
             min_length=1,
             max_length=REGION_CODE_MAX_LENGTH,
             pattern=REGION_CODE_PATTERN,
             description="GB/T 2260 district code",
         ),
+        REGION_SHAPE,
     ],
     paid_at: Annotated[
         str | None,

@@ -136,13 +136,13 @@ ShippingHours = Annotated[
 ]
 RegionCode = Annotated[
     str,
-    REGION_SHAPE,
     Field(
         min_length=1,
         max_length=REGION_CODE_MAX_LENGTH,
         pattern=REGION_CODE_PATTERN,
         description="GB/T 2260 code",
     ),
+    REGION_SHAPE,
 ]
 Name = Annotated[str, text_field(200, min_length=1)]
 Label = Annotated[str, text_field(64, min_length=1)]
