@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock, parse_instant
+from buyerguard.ledger.batch_postings import DEFERRED_TRANSFERS
 from buyerguard.ledger.check import check_ledger
 from buyerguard.rulebook import rulebooks
 from buyerguard.services.context import OPERATOR, Role
@@ -122,6 +123,20 @@ def _no_read_past_pending_decisions(  # type: ignore[no-untyped-def]
     them. A reader calls `records.write_pending_decisions` first."""
     if has_deferred(connection, DECISIONS) and _READS_DECISIONS.search(statement):
         raise AssertionError(f"reads decisions past pending ones: {statement[:200]}")
+
+
+_READS_LEDGER = re.compile(r"\bledger_(transfers|entries)\b|\b(FROM|UPDATE) ledger_accounts\b")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _no_read_past_pending_transfers(  # type: ignore[no-untyped-def]
+    connection, _cursor, statement, _parameters, _context, _executemany
+) -> None:
+    """Every test checks that no statement reads or moves the ledger while this transaction
+    holds transfers recorded for later (`ledger.book.record_later`): it would miss them. A
+    reader calls `ledger.legs.write_deferred_transfers` first."""
+    if has_deferred(connection, DEFERRED_TRANSFERS) and _READS_LEDGER.search(statement):
+        raise AssertionError(f"reads the ledger past pending transfers: {statement[:200]}")
 
 
 LAST_RESORT_ALLOWED = "buyerguard.test_last_resort_allowed"  # connection.info flag

@@ -30,7 +30,7 @@ THREE_LINES = {
 TOTALS = {"one": "372.00", "three": "5,560.00"}
 # Statements of each fact, keyed, on a one-line order with shipping of a product with a
 # shipping commitment (its timer armed at payment, settled at shipment).
-BUDGET = {"order": 5, "payment": 11, "shipment": 6, "signing": 6, "confirmation": 15}
+BUDGET = {"order": 5, "payment": 9, "shipment": 6, "signing": 6, "confirmation": 12}
 
 
 @contextmanager
@@ -86,3 +86,11 @@ def test_a_confirmation_reads_every_hold_it_releases_at_once(postgres_api: Api) 
     hold_reads = [s for s in sent if s.lstrip().startswith("SELECT ledger_transfers.")]
     decision_writes = [s for s in sent if "INSERT INTO decisions" in s]
     assert (len(hold_reads), len(decision_writes)) == (1, 1), "\n".join(sent)
+
+
+def test_a_confirmation_posts_all_its_transfers_in_one_statement(postgres_api: Api) -> None:
+    """Three lines and shipping: a release, a refundable balance and a fee per line and the
+    shipping's release — ten transfers, one statement (`ledger.book.record_later`)."""
+    sent = lifecycle(postgres_api, "W-4", THREE_LINES, TOTALS["three"])["confirmation"]
+    postings = [s for s in sent if "INSERT INTO ledger_transfers" in s]
+    assert len(postings) == 1, "\n".join(sent)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 
 from buyerguard.ledger.accounts import split_part_ids
+from buyerguard.ledger.batch_postings import write_deferred_transfers
 from buyerguard.money import Fen
 from buyerguard.store.tables import ledger_accounts
 
@@ -41,6 +42,7 @@ class Balance:
 
 def account_balance(connection: Connection, account_id: str) -> Balance | None:
     """The account's balances, or None when nothing has ever touched it."""
+    write_deferred_transfers(connection)
     row = connection.execute(_ACCOUNT_BY_ID, {"account_id": account_id}).mappings().first()
     if row is None:
         return None
@@ -88,6 +90,7 @@ def list_accounts(
     connection: Connection, *, party: str | None, after: str | None, limit: int
 ) -> list[ListedAccount]:
     """Accounts by id (of one party, when given), from after `after`; at most `limit`."""
+    write_deferred_transfers(connection)
     table = ledger_accounts.c
     query = select(ledger_accounts).order_by(table.id).limit(limit)
     if party is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, false, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -23,9 +24,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec
+from buyerguard.ledger.batch_postings import (
+    DEFERRED_TRANSFERS,
+    post_transfers,
+    write_deferred_transfers,
+)
 from buyerguard.ledger.legs import post_transfer
 from buyerguard.money import Fen, format_fen, require_fen
 from buyerguard.store.db import insert_if_absent, is_postgres, per_transaction
+from buyerguard.store.deferred_writes import deferred_rows
 from buyerguard.store.tables import ledger_accounts, ledger_transfers
 
 _HELD_ACCOUNTS = "buyerguard.held_accounts"  # per_transaction: {account id: spec}
@@ -115,6 +122,7 @@ def open_hold_fen(connection: Connection, hold_id: str) -> Fen:
 
     The cap on a refund before release: the ledger's hold, not a column of the order.
     """
+    write_deferred_transfers(connection)
     hold = connection.execute(_HOLD_AND_RESOLUTION, {"hold_id": hold_id}).first()
     if hold is None or hold.kind != TransferKind.PENDING.value or hold.resolved:
         return 0
@@ -148,30 +156,22 @@ def read_transfers(connection: Connection, transfer_ids: list[str]) -> None:
     wanted = [transfer_id for transfer_id in transfer_ids if transfer_id not in known]
     if not wanted:
         return
+    write_deferred_transfers(connection)
     rows = connection.execute(_TRANSFERS_BY_IDS, {"transfer_ids": wanted}).mappings()
     known.update((row["id"], dict(row)) for row in rows)
 
 
-def record(
-    connection: Connection, transfer: Transfer, now: datetime, *, accounts_locked: bool = False
-) -> bool:
-    """Post a transfer; returns False when this exact transfer was already posted.
-
-    `accounts_locked`: the caller has already taken both accounts with
-    `lock_accounts` (a command posting several transfers takes all its
-    accounts at once, in one order).
-    """
+def _posting(
+    connection: Connection, transfer: Transfer, now: datetime
+) -> tuple[dict[str, object], dict[str, Fen]]:
+    """A transfer's row and the phases it changes, its fields checked (and its hold read,
+    for a post or void of one)."""
     require_fen(transfer.amount_fen, field="amount_fen")
     if transfer.amount_fen <= 0:
         raise InvalidInput("amount_not_positive", "a transfer moves more than 0", "amount")
     if transfer.debit.id == transfer.credit.id:
         raise InvalidInput("same_account", "a transfer needs two accounts", "account")
-    if not accounts_locked:
-        lock_accounts(connection, [transfer.debit, transfer.credit], now)
-    held_fen = None
-    if transfer.kind in (TransferKind.POST_PENDING, TransferKind.VOID_PENDING):
-        held_fen = _hold_to_resolve(connection, transfer)
-    row = {
+    row: dict[str, object] = {
         "id": transfer.id,
         "kind": transfer.kind.value,
         "debit_account_id": transfer.debit.id,
@@ -185,21 +185,64 @@ def record(
         "recorded_at": now,
     }
     if transfer.kind is TransferKind.POSTED:
-        phases = {"posted": transfer.amount_fen}
-    elif transfer.kind is TransferKind.PENDING:
-        phases = {"pending": transfer.amount_fen}
-    else:
-        assert held_fen is not None
-        released = (
-            {"posted": transfer.amount_fen} if transfer.kind is TransferKind.POST_PENDING else {}
-        )
-        phases = {"pending": -held_fen, **released}
+        return row, {"posted": transfer.amount_fen}
+    if transfer.kind is TransferKind.PENDING:
+        return row, {"pending": transfer.amount_fen}
+    held_fen = _hold_to_resolve(connection, transfer)
+    released = {"posted": transfer.amount_fen} if transfer.kind is TransferKind.POST_PENDING else {}
+    return row, {"pending": -held_fen, **released}
+
+
+def _count_recorded(connection: Connection, kinds: list[str]) -> None:
+    recorded = connection.info.setdefault(TRANSFERS_RECORDED, {})  # counted at commit (metrics)
+    for kind in kinds:
+        recorded[kind] = recorded.get(kind, 0) + 1
+
+
+def record(
+    connection: Connection, transfer: Transfer, now: datetime, *, accounts_locked: bool = False
+) -> bool:
+    """Post a transfer now; returns False when this exact transfer was already posted.
+
+    `accounts_locked`: the caller has already taken both accounts with
+    `lock_accounts` (a command posting several transfers takes all its
+    accounts at once, in one order). Transfers recorded for later (`record_later`) are
+    posted first, so the ledger sees them in the order they were made.
+    """
+    row, phases = _posting(connection, transfer, now)
+    if not accounts_locked:
+        lock_accounts(connection, [transfer.debit, transfer.credit], now)
+    write_deferred_transfers(connection)
     # skipped when the id is taken, or the hold already resolved
     if not post_transfer(connection, row, phases, now):
         return _not_inserted(connection, transfer)
-    recorded = connection.info.setdefault(TRANSFERS_RECORDED, {})  # counted at commit (metrics)
-    recorded[transfer.kind.value] = recorded.get(transfer.kind.value, 0) + 1
+    _count_recorded(connection, [transfer.kind.value])
     return True
+
+
+def record_later(connection: Connection, transfer: Transfer, now: datetime) -> None:
+    """Post a transfer with the others of this transaction, in one statement on PostgreSQL,
+    when the ledger is next read or before the commit (store/deferred_writes.py). Its
+    fields and its hold are checked now; a refusal of the posting itself (a floor, a taken
+    id with other fields) comes when it is written, and rolls the command back alike. The
+    caller has locked both accounts (`lock_accounts`)."""
+    row, phases = _posting(connection, transfer, now)
+    pending = deferred_rows(connection, DEFERRED_TRANSFERS, _write_transfers)
+    earlier = pending.get(transfer.id)
+    if earlier is not None:
+        if not _same(earlier["row"], transfer):
+            raise _id_reused(transfer)
+        return  # the same transfer twice in one command: posted once
+    pending[transfer.id] = {"row": row, "phases": phases, "transfer": transfer}
+
+
+def _write_transfers(connection: Connection, postings: list[dict[str, Any]]) -> None:
+    """The deferred writer of transfers: post them together, then say why any was skipped."""
+    inserted = post_transfers(connection, [(p["row"], p["phases"]) for p in postings])
+    for posting in postings:
+        if posting["row"]["id"] not in inserted:
+            _not_inserted(connection, posting["transfer"])
+    _count_recorded(connection, [p["row"]["kind"] for p in postings if p["row"]["id"] in inserted])
 
 
 def _not_inserted(connection: Connection, transfer: Transfer) -> bool:
@@ -208,11 +251,7 @@ def _not_inserted(connection: Connection, transfer: Transfer) -> bool:
     if existing is not None:
         if _same(existing, transfer):
             return False
-        raise Conflict(
-            "transfer_id_reused",
-            f"transfer {transfer.id} already exists with different fields",
-            "id",
-        )
+        raise _id_reused(transfer)
     resolved = connection.execute(
         select(ledger_transfers.c.id).where(ledger_transfers.c.pending_id == transfer.pending_id)
     ).scalar_one()
@@ -220,6 +259,12 @@ def _not_inserted(connection: Connection, transfer: Transfer) -> bool:
         "pending_already_resolved",
         f"hold {transfer.pending_id} was already resolved by {resolved}",
         "pending_id",
+    )
+
+
+def _id_reused(transfer: Transfer) -> Conflict:
+    return Conflict(
+        "transfer_id_reused", f"transfer {transfer.id} already exists with different fields", "id"
     )
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from buyerguard.domain.decision import Decision
 from buyerguard.domain.orders import Order
 from buyerguard.ledger import accounts
-from buyerguard.ledger.book import Transfer, TransferKind, record
+from buyerguard.ledger.book import Transfer, TransferKind, record_later
 from buyerguard.money import Fen
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
@@ -62,8 +62,9 @@ def post(
     decision_id: str | None = None,
     pending_id: str | None = None,
 ) -> None:
-    """Record one transfer of `order`; the command has locked its accounts already."""
-    record(
+    """Record one transfer of `order`, posted with the command's others in one statement
+    (`record_later`); the command has locked its accounts already."""
+    record_later(
         ctx.connection,
         Transfer(
             id=transfer_id,
@@ -78,7 +79,6 @@ def post(
             pending_id=pending_id,
         ),
         ctx.now(),
-        accounts_locked=True,  # each command locks all its accounts first, in one order
     )
 
 
