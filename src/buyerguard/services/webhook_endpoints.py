@@ -41,11 +41,30 @@ def new_secret() -> str:
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if len(url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.hostname:
+    """Refuse a URL the dispatcher could never send (urllib would fail on every attempt,
+    or fail outside what it counts as a failed delivery)."""
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number in 0..65535)
+    except ValueError as malformed:
+        problem = f"malformed: {malformed}"
+    else:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "not an http(s) URL with a host"
+        elif not url.isascii() or any(char <= " " or char == "\x7f" for char in url):
+            problem = (
+                "a space, a control character or a character that is not ASCII "
+                "(write the host in its xn-- form and %-encode the rest)"
+            )
+        elif "@" in parts.netloc:
+            problem = "credentials in the URL are not supported (messages are signed)"
+    if len(url) > MAX_URL_LENGTH:
+        problem = "too long"
+    if problem is not None:
         raise InvalidInput(
             "url_invalid",
-            f"an endpoint is an http(s) URL of at most {MAX_URL_LENGTH} characters",
+            f"an endpoint is an http(s) URL of at most {MAX_URL_LENGTH} characters: {problem}",
             "url",
         )
 
