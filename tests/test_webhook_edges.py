@@ -5,11 +5,20 @@ On SQLite and PostgreSQL, against real local receivers (tests/test_webhooks.py).
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from sqlalchemy import update
 
 from buyerguard.bootstrap import Runtime
+from buyerguard.store.tables import webhook_endpoints
+from buyerguard.webhook_dispatcher import WebhookDispatcher, post
 from tests.conftest import Api
 from tests.test_api import assert_refused, row_counts
+from tests.test_webhooks import business
 
 UNSENDABLE_URLS = [
     "http://[::1",  # an IPv6 host that does not close (it was a 500)
@@ -46,3 +55,70 @@ def test_sendable_urls_are_still_registered(api: Api) -> None:
         answer = api.post("operator", "/v1/webhook-endpoints", {"url": url}, key=f"ok-{number}")
         assert answer.status_code == 201, answer.text
         assert answer.json()["url"] == url
+
+
+class NotHttp:
+    """A receiver that answers every connection with a line that is not HTTP."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+
+@pytest.fixture
+def not_http() -> Iterator[NotHttp]:
+    running = NotHttp()
+    yield running
+    running.listener.close()
+
+
+def endpoint_state(api: Api, endpoint_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    shown = api.get("operator", f"/v1/webhook-endpoints/{endpoint_id}").json()
+    log = api.get("operator", f"/v1/webhook-endpoints/{endpoint_id}/deliveries").json()
+    return shown, log["items"]
+
+
+def test_a_receiver_that_does_not_speak_http_is_a_failed_attempt(
+    api: Api, rt: Runtime, not_http: NotHttp
+) -> None:
+    """It escaped the dispatcher (http.client.BadStatusLine): the pass failed, nothing was
+    logged, and the endpoint was never backed off nor disabled."""
+    endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": not_http.url}).json()
+    business(api, "O-garbage")
+    passes = WebhookDispatcher(rt.engine, rt.clock).pass_once()
+    assert [(item.delivered, item.failed) for item in passes] == [(0, True)]
+    shown, attempts = endpoint_state(api, endpoint["id"])
+    assert shown["attempts"] == 1 and shown["failing_since"] and shown["next_attempt_at"]
+    assert [item["outcome"] for item in attempts] == ["failed"]
+    assert attempts[0]["status_code"] is None and attempts[0]["error"]
+
+
+def test_a_url_stored_before_it_was_refused_is_a_failed_attempt(api: Api, rt: Runtime) -> None:
+    """Endpoints registered before the URL check keep their URL; sending to one fails
+    like any unreachable receiver (http.client.InvalidURL, UnicodeEncodeError escaped)."""
+    for url in ("http://127.0.0.1:9/a b", "http://127.0.0.1:9/caf\u00e9", "http://u:p@127.0.0.1/"):
+        attempt = post(url, b"{}", {"content-type": "application/json"})
+        assert not attempt.ok and attempt.status_code is None and attempt.error, url
+    endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/x"}).json()
+    with rt.engine.begin() as connection:
+        connection.execute(
+            update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == endpoint["id"])
+            .values(url="http://exa mple.com/hooks")
+        )
+    business(api, "O-stored")
+    passes = WebhookDispatcher(rt.engine, rt.clock).pass_once()
+    assert [(item.delivered, item.failed) for item in passes] == [(0, True)]
+    shown, attempts = endpoint_state(api, endpoint["id"])
+    assert shown["attempts"] == 1 and [item["outcome"] for item in attempts] == ["failed"]

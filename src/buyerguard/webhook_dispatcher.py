@@ -17,6 +17,7 @@ disabled, with the reason kept on it and logged. Every attempt is logged in
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -77,6 +78,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
         status, error = refused.code, f"HTTP {refused.code}"
     except (urllib.error.URLError, OSError) as unreachable:
         status, error = None, str(getattr(unreachable, "reason", unreachable))[:500]
+    except (http.client.HTTPException, ValueError) as malformed:
+        # An answer that is not HTTP, a URL http.client refuses or cannot encode: a failed
+        # attempt like any other (it escaped the pass, and the endpoint was never backed off).
+        status, error = None, f"{type(malformed).__name__}: {malformed}"[:500]
     duration_ms = int((time.perf_counter() - started) * 1000)
     ok = status is not None and 200 <= status < 300
     return Attempt(ok, status, None if ok else error or f"HTTP {status}", duration_ms)
