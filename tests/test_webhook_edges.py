@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -122,3 +123,54 @@ def test_a_url_stored_before_it_was_refused_is_a_failed_attempt(api: Api, rt: Ru
     assert [(item.delivered, item.failed) for item in passes] == [(0, True)]
     shown, attempts = endpoint_state(api, endpoint["id"])
     assert shown["attempts"] == 1 and [item["outcome"] for item in attempts] == ["failed"]
+
+
+class Redirecting:
+    """A receiver whose /hooks answers a redirect to /moved, which accepts anything."""
+
+    def __init__(self, status: int) -> None:
+        self.moved: list[str] = []  # the methods /moved was called with
+        redirecting = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                if self.path == "/hooks":
+                    self.send_response(status)
+                    self.send_header("location", "/moved")
+                else:
+                    redirecting.moved.append(self.command)
+                    self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_is_a_failed_attempt(
+    api: Api, rt: Runtime, status: int
+) -> None:
+    """urllib followed a 301/302/303 with a GET and no body, and the 200 it got counted the
+    event delivered: the receiver never had it."""
+    receiver = Redirecting(status)
+    try:
+        endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": receiver.url}).json()
+        business(api, "O-moved")
+        passes = WebhookDispatcher(rt.engine, rt.clock).pass_once()
+        assert [(item.delivered, item.failed) for item in passes] == [(0, True)]
+        assert receiver.moved == []
+        shown, attempts = endpoint_state(api, endpoint["id"])
+        assert shown["cursor"] == endpoint["cursor"] and shown["attempts"] == 1
+        assert [(item["outcome"], item["status_code"]) for item in attempts] == [("failed", status)]
+        assert "/moved" in attempts[0]["error"]
+    finally:
+        receiver.server.shutdown()

@@ -66,16 +66,30 @@ class Attempt:
 Sender = Callable[[str, bytes, dict[str, str]], Attempt]
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the receiver's answer, not a delivery: urllib would follow a 301, 302
+    or 303 with a GET and no body, and count the event delivered by whatever answered."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST the message; a 2xx is delivered, anything else (or no answer) failed."""
+    """POST the message; a 2xx is delivered, anything else (a redirect, no answer) failed."""
     started = time.perf_counter()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+        with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
             status: int | None = response.status
             error = None
     except urllib.error.HTTPError as refused:
         status, error = refused.code, f"HTTP {refused.code}"
+        if 300 <= refused.code < 400:
+            location = refused.headers.get("location", "")[:300]
+            error += f" to {location!r}: redirects are not followed, register the URL it names"
     except (urllib.error.URLError, OSError) as unreachable:
         status, error = None, str(getattr(unreachable, "reason", unreachable))[:500]
     except (http.client.HTTPException, ValueError) as malformed:
