@@ -174,3 +174,25 @@ def test_a_redirect_is_not_followed_and_is_a_failed_attempt(
         assert "/moved" in attempts[0]["error"]
     finally:
         receiver.server.shutdown()
+
+
+def test_a_cursor_beyond_the_end_of_the_feed_is_refused(api: Api, rt: Runtime) -> None:
+    """No page gave it: a reader polling from it, or an endpoint replayed from it, silently
+    skipped every event up to it (a typo, a cursor of another database)."""
+    assert_refused(api.get("marketplace", "/v1/events?after=1"), 422, "cursor_malformed", "after")
+    business(api, "O-end")
+    end = api.get("marketplace", "/v1/events?limit=500").json()["next_cursor"]
+    at_end = api.get("marketplace", f"/v1/events?after={end}")
+    assert at_end.status_code == 200 and at_end.json()["items"] == []
+    for beyond in (str(int(end) + 1), "999999", str(2**63 - 1)):
+        answer = api.get("marketplace", f"/v1/events?after={beyond}")
+        assert_refused(answer, 422, "cursor_malformed", "after")
+    endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/x"}).json()
+    counts = row_counts(rt)
+    replay = f"/v1/webhook-endpoints/{endpoint['id']}/replay"
+    assert_refused(
+        api.post("operator", replay, {"after": "999999"}), 422, "cursor_malformed", "after"
+    )
+    assert row_counts(rt) == counts
+    assert api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}").json()["cursor"] == end
+    assert api.post("operator", replay, {"after": end}).status_code == 200

@@ -63,7 +63,13 @@ from buyerguard.ledger.balances import (
 )
 from buyerguard.services import orders, timers
 from buyerguard.services.context import Actor, Role
-from buyerguard.services.feed import advance_feed, decode_cursor, event_view, read_feed
+from buyerguard.services.feed import (
+    advance_feed,
+    check_within_feed,
+    decode_cursor,
+    event_view,
+    read_feed,
+)
 from buyerguard.services.records import order_decisions as decisions_of_order
 from buyerguard.store import repositories
 
@@ -284,6 +290,7 @@ def list_events(
     advance_feed(runtime(request).engine)
     with runtime(request).reading(caller) as ctx:
         ctx.require_role("read the event feed", Role.MARKETPLACE)
+        check_within_feed(ctx.connection, position)
         rows = read_feed(ctx.connection, after=position, limit=limit + 1)
         items = [event_view(row) for row in rows[:limit]]
         # A feed has no last page: poll again from `next_cursor` (unchanged when empty).

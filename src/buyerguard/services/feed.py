@@ -37,7 +37,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
@@ -67,6 +67,24 @@ def decode_cursor(cursor: str | None) -> int:
     if position > 2**63 - 1:
         raise InvalidInput("cursor_malformed", "after is beyond any cursor a page gives", "after")
     return position
+
+
+def feed_end(connection: Connection) -> int:
+    """The last position on the feed (0 while it is empty)."""
+    return int(connection.execute(select(func.max(decisions.c.position))).scalar_one() or 0)
+
+
+def check_within_feed(connection: Connection, position: int) -> None:
+    """Refuse a position past the feed's end: no page gave it, and reading from it would
+    skip every event up to it without a word."""
+    end = feed_end(connection)
+    if position > end:
+        raise InvalidInput(
+            "cursor_malformed",
+            f"after is beyond the end of the feed (its last cursor is {encode_cursor(end)!r}): "
+            "pass back a cursor a page gave",
+            "after",
+        )
 
 
 def _issued_ordinal(connection: Connection) -> int:

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.services.context import Context
-from buyerguard.store.tables import decisions, webhook_deliveries, webhook_endpoints
+from buyerguard.services.feed import check_within_feed, feed_end
+from buyerguard.store.tables import webhook_deliveries, webhook_endpoints
 
 ACTIVE, DISABLED = "active", "disabled"
 SECRET_PREFIX = "whsec_"
@@ -84,7 +85,6 @@ def register(ctx: Context, command: NewEndpoint) -> dict[str, Any]:
     ctx.require_role("register webhook endpoints")
     _check_url(command.url)
     now = ctx.now()
-    feed_end = ctx.connection.execute(select(func.max(decisions.c.position))).scalar_one()
     row = {
         "id": f"we_{secrets.token_hex(8)}",
         "url": command.url,
@@ -93,7 +93,7 @@ def register(ctx: Context, command: NewEndpoint) -> dict[str, Any]:
         "secret": new_secret(),
         "previous_secret": None,
         "previous_secret_until": None,
-        "cursor_position": int(feed_end or 0),
+        "cursor_position": feed_end(ctx.connection),
         "state": ACTIVE,
         "failing_since": None,
         "attempts": 0,
@@ -134,6 +134,7 @@ def replay_from(ctx: Context, endpoint_id: str, after_position: int) -> dict[str
     """Deliver again every event after `after_position` (backward or forward), in order."""
     ctx.require_role("replay webhooks")
     row = endpoint_row(ctx, endpoint_id, for_update=True)
+    check_within_feed(ctx.connection, after_position)
     values = {"cursor_position": after_position, "next_attempt_at": None, "updated_at": ctx.now()}
     _update(ctx, endpoint_id, values)
     return {**row, **values}
