@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import jsonschema_rs
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.routing import Match
 
@@ -35,10 +36,12 @@ class Conformance:
 
     def template_of(self, method: str, path: str) -> str | None:
         scope = {"type": "http", "method": method, "path": path}
-        for route in self.app.router.routes:
+        # The routes of included routers too, with their full paths: the app holds each
+        # included router as one route that matches nothing itself.
+        for route in iter_route_contexts(self.app.router.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                template = getattr(route, "path", None)
+                template = route.path
                 if template in self.document["paths"]:
                     return str(template)
                 return None

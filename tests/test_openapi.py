@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from buyerguard.api.answers import Health, answers
@@ -83,7 +84,8 @@ def test_a_refusal_lists_every_problem_with_its_json_path(api: Api) -> None:
 
 def test_the_conformance_check_fails_an_answer_the_schema_does_not_describe(rt: Runtime) -> None:
     """The hook that checks every test's answers (tests/schema_conformance.py) can fail:
-    an undocumented field, a wrong type and an undeclared status are each caught."""
+    an undocumented field, a wrong type and an undeclared status are each caught, on the
+    app's own routes and on the routes of the routers it includes."""
     app = create_app(rt)
 
     @app.get("/probe/extra", **answers(Health))
@@ -98,12 +100,23 @@ def test_the_conformance_check_fails_an_answer_the_schema_does_not_describe(rt: 
     def undeclared() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": "1"}, status_code=200)
 
+    # A route of an included router, as every /v1 route is (routes.ROUTERS): the app holds
+    # the router as one route, which the hook walked past, so no /v1 answer was checked.
+    nested = APIRouter(prefix="/probe")
+
+    @nested.get("/nested", **answers(Health))
+    def nested_wrong_type() -> dict[str, object]:
+        return {"status": "ok", "version": 1}
+
+    app.include_router(nested)
+
     with checked_client(app) as client:
         assert client.get("/healthz").status_code == 200
         for path, why in (
             ("/probe/extra", "surprise"),
             ("/probe/type", "is not of type"),
             ("/probe/status", "status not declared"),
+            ("/probe/nested", "is not of type"),
         ):
             with pytest.raises(SchemaViolation, match=why):
                 client.get(path)
