@@ -98,7 +98,9 @@ class Adjustment(Answer):
     order_id: str = Field(description="the order adjusted")
     sub_order_id: str | None = Field(description="the sub-order, when one")
     amount: Yuan
-    borne_by: str = Field(description="merchant or platform")
+    borne_by: str | None = Field(
+        description="a compensation's: merchant or platform; null for a refund or a clawback"
+    )
     reason: str = Field(description="the operator's reason")
     operator: str = Field(description="who made it")
     instruction_id: str | None = Field(description="the instruction that pays it")

@@ -23,7 +23,7 @@ class Adjustment:
         order_id (str): the order adjusted
         sub_order_id (None | str): the sub-order, when one
         amount (str): an amount in yuan, two decimals, as a string (never a JSON number)
-        borne_by (str): merchant or platform
+        borne_by (None | str): a compensation's: merchant or platform; null for a refund or a clawback
         reason (str): the operator's reason
         operator (str): who made it
         instruction_id (None | str): the instruction that pays it
@@ -37,7 +37,7 @@ class Adjustment:
     order_id: str
     sub_order_id: None | str
     amount: str
-    borne_by: str
+    borne_by: None | str
     reason: str
     operator: str
     instruction_id: None | str
@@ -59,6 +59,7 @@ class Adjustment:
 
         amount = self.amount
 
+        borne_by: None | str
         borne_by = self.borne_by
 
         reason = self.reason
@@ -120,7 +121,12 @@ class Adjustment:
 
         amount = d.pop("amount")
 
-        borne_by = d.pop("borne_by")
+        def _parse_borne_by(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        borne_by = _parse_borne_by(d.pop("borne_by"))
 
         reason = d.pop("reason")
 
