@@ -140,7 +140,10 @@ class Change(Answer):
     actor: str = Field(description="who changed it (role:party)")
     changes: dict[str, Any] = Field(description="field → {before, after}")
     terms: dict[str, Any] = Field(description="every term after the change")
-    rulebook_id: RulebookId
+    rulebook_id: str | None = Field(
+        description="the rulebook whose listing rules accepted a product's version; null for "
+        "a merchant's"
+    )
     rule_ids: RuleIds
 
 

@@ -24,7 +24,7 @@ class Change:
         actor (str): who changed it (role:party)
         changes (ChangeChanges): field → {before, after}
         terms (ChangeTerms): every term after the change
-        rulebook_id (str): the rulebook in force, e.g. 2024-10-01
+        rulebook_id (None | str): the rulebook whose listing rules accepted a product's version; null for a merchant's
         rule_ids (list[str]): the rulebook keys that justify it
     """
 
@@ -34,7 +34,7 @@ class Change:
     actor: str
     changes: ChangeChanges
     terms: ChangeTerms
-    rulebook_id: str
+    rulebook_id: None | str
     rule_ids: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +52,7 @@ class Change:
 
         terms = self.terms.to_dict()
 
+        rulebook_id: None | str
         rulebook_id = self.rulebook_id
 
         rule_ids = self.rule_ids
@@ -101,7 +102,12 @@ class Change:
 
         terms = ChangeTerms.from_dict(d.pop("terms"))
 
-        rulebook_id = d.pop("rulebook_id")
+        def _parse_rulebook_id(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        rulebook_id = _parse_rulebook_id(d.pop("rulebook_id"))
 
         rule_ids = cast(list[str], d.pop("rule_ids"))
 
