@@ -302,7 +302,7 @@ def promise(
         "sample_size": answer.sample_size,
         "backoff_level": answer.backoff_level,
         "backoff_level_name": LEVEL_NAMES.get(answer.backoff_level or 0),
-        "confidence": built["confidence"],
+        "confidence": float(params.confidence),  # a number, as the schema declares
         "promise_table_as_of": pointer["as_of"],
         "rulebook_id": pointer["rulebook_id"],
         "counts_from": answer.start_date.isoformat() if answer.start_date else None,
