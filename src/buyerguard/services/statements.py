@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from buyerguard.clock import start_of_local_day
+from buyerguard.clock import LATEST_LOCAL_DATE, start_of_local_day
 from buyerguard.errors import InvalidInput
 from buyerguard.ledger import accounts
 from buyerguard.money import Fen
@@ -54,8 +54,16 @@ LINE_ORDER = (
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[start, end) of a `YYYY-MM` Shanghai month, in UTC."""
     match = _MONTH.match(month)
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
-        raise InvalidInput("month_malformed", f"month must be YYYY-MM: {month!r}", "month")
+    if (
+        match is None
+        or not 1 <= int(match.group(2)) <= 12
+        or not 1970 <= int(match.group(1)) <= LATEST_LOCAL_DATE.year
+    ):
+        raise InvalidInput(
+            "month_malformed",
+            f"month must be YYYY-MM, from 1970-01 to {LATEST_LOCAL_DATE:%Y-%m}: {month!r}",
+            "month",
+        )
     year, number = int(match.group(1)), int(match.group(2))
     following = date(year + number // 12, number % 12 + 1, 1)
     return start_of_local_day(date(year, number, 1)), start_of_local_day(following)

@@ -1,0 +1,26 @@
+"""Money out at its edges, as an outside tester tried it: months, amounts and reports at
+the limits of what the API accepts. Each refusal is a 4xx naming its field, and changes
+nothing (docs/orders-and-ledger.md, "Money out" and "Errors")."""
+
+from __future__ import annotations
+
+from buyerguard.bootstrap import Runtime
+from tests.conftest import Api
+from tests.test_api import assert_refused
+from tests.test_money_out import ok, released_demo_orders, snapshot
+
+
+def test_a_statement_month_outside_the_instants_accepted_is_month_malformed(
+    api: Api, rt: Runtime
+) -> None:
+    """A month whose end lies past the last instant accepted (2200-01-01) answered `422
+    instant_out_of_range` naming `instant`, and 9999-12 a 500 (its end is in year 10000)."""
+    released_demo_orders(api)
+    before = snapshot(rt)
+    for month in ("2200-01", "2999-06", "9999-11", "9999-12", "1969-12", "0000-01"):
+        path = f"/v1/merchants/M-yiwu/statements/{month}"
+        assert_refused(api.get("merchant", path), 422, "month_malformed", "month")
+    assert snapshot(rt) == before
+    for month in ("1970-01", "2199-12"):
+        statement = ok(api.get("merchant", f"/v1/merchants/M-yiwu/statements/{month}"))
+        assert statement["month"] == month
