@@ -7,7 +7,7 @@ from __future__ import annotations
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
 from tests.test_api import assert_refused
-from tests.test_money_out import ok, released_demo_orders, snapshot
+from tests.test_money_out import ok, put_reserve, released_demo_orders, snapshot
 
 
 def test_a_statement_month_outside_the_instants_accepted_is_month_malformed(
@@ -24,3 +24,12 @@ def test_a_statement_month_outside_the_instants_accepted_is_month_malformed(
     for month in ("1970-01", "2199-12"):
         statement = ok(api.get("merchant", f"/v1/merchants/M-yiwu/statements/{month}"))
         assert statement["month"] == month
+
+
+def test_the_schema_names_the_sources_a_reserve_share_answers(api: Api) -> None:
+    """PayoutSettings.source was described as `merchant` or `rulebook`; the route answers
+    the setting's key: merchant_payout_settings.reserve_share or payouts.reserve_share."""
+    document = api.client.get("/openapi.json").json()
+    described = document["components"]["schemas"]["PayoutSettings"]["properties"]["source"]
+    for share in ("0.10", None):
+        assert ok(put_reserve(api, share))["source"] in described["description"], described

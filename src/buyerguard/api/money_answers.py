@@ -116,7 +116,10 @@ class PayoutSettings(Answer):
 
     merchant_id: str = Field(description="the merchant")
     reserve_share: str = Field(description="share of payable held back, as a decimal")
-    source: str = Field(description="merchant (its own setting) or rulebook (the default)")
+    source: str = Field(
+        description="the setting it comes from: merchant_payout_settings.reserve_share (the "
+        "merchant's own) or payouts.reserve_share (the rulebook's default)"
+    )
 
 
 InstructionPage = page_of(Instruction, "InstructionPage")

@@ -178,7 +178,8 @@ def net_debt(ctx: Context, merchant_id: str, occurred_at: datetime, cause: str) 
 
 # ------------------------------------------------------------------ reserve share
 def reserve_share(ctx: Context, merchant_id: str, at: datetime) -> tuple[Rate, str]:
-    """The share kept back at payout, and where it comes from (`merchant` or the rule key)."""
+    """The share kept back at payout, and the setting it comes from (the merchant's own,
+    `merchant_payout_settings.reserve_share`, or the rule key `payouts.reserve_share`)."""
     chosen = ctx.connection.execute(
         select(merchant_payout_settings.c.reserve_share).where(
             merchant_payout_settings.c.merchant_id == merchant_id

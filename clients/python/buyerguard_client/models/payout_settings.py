@@ -15,7 +15,8 @@ class PayoutSettings:
     Attributes:
         merchant_id (str): the merchant
         reserve_share (str): share of payable held back, as a decimal
-        source (str): merchant (its own setting) or rulebook (the default)
+        source (str): the setting it comes from: merchant_payout_settings.reserve_share (the merchant's own) or
+            payouts.reserve_share (the rulebook's default)
     """
 
     merchant_id: str
