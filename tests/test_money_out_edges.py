@@ -33,3 +33,19 @@ def test_the_schema_names_the_sources_a_reserve_share_answers(api: Api) -> None:
     described = document["components"]["schemas"]["PayoutSettings"]["properties"]["source"]
     for share in ("0.10", None):
         assert ok(put_reserve(api, share))["source"] in described["description"], described
+
+
+def test_an_unknown_payout_is_payout_not_found_on_every_payout_route(api: Api, rt: Runtime) -> None:
+    """The payout routes answered an id nobody issued with `instruction_not_found` naming
+    `instruction_id`, a field they do not have; another kind's id was already
+    `payout_not_found`, field `payout_id`, as the docs say."""
+    released_demo_orders(api)
+    before = snapshot(rt)
+    for role in ("marketplace", "merchant"):
+        assert_refused(api.get(role, "/v1/payouts/po_nope"), 404, "payout_not_found", "payout_id")
+    executed = {"outcome": "executed"}
+    answer = api.post("marketplace", "/v1/payouts/po_nope/execution", executed, key="k")
+    assert_refused(answer, 404, "payout_not_found", "payout_id")
+    answer = api.post("marketplace", "/v1/instructions/po_nope/execution", executed, key="k")
+    assert_refused(answer, 404, "instruction_not_found", "instruction_id")
+    assert snapshot(rt) == before

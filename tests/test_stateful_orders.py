@@ -836,16 +836,14 @@ class OrderLifecycleMachine(RuleBasedStateMachine):
         body = command.body or {}
         on_payouts = command.via == "payouts"
         if on_payouts and body.get("merchant_id") is not None:
-            if instruction is None:
-                return 404, "instruction_not_found"
-            if instruction.kind != PAYOUT:
+            if instruction is None or instruction.kind != PAYOUT:
                 return 404, "payout_not_found"
             if instruction.party != merchant_party(body["merchant_id"]):
                 return 409, "payee_mismatch"
         if body["outcome"] == FAILED and "reason" not in body:
             return 422, "reason_missing"  # asked before the instruction is looked up
         if instruction is None:
-            return 404, "instruction_not_found"
+            return 404, "payout_not_found" if on_payouts else "instruction_not_found"
         if on_payouts and instruction.kind != PAYOUT:
             return 404, "payout_not_found"
         if instruction.state != INSTRUCTED:

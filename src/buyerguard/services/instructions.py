@@ -140,13 +140,14 @@ class ExecutionReport:
     reference: str | None = None  # the marketplace's own id of the payment
 
 
-def _row(connection: Connection, instruction_id: str, *, for_update: bool) -> dict[str, Any]:
+def _row(
+    connection: Connection, instruction_id: str, *, for_update: bool, what: str = "instruction"
+) -> dict[str, Any]:
+    """The instruction; none is `{what}_not_found` (`payout` on the payout routes)."""
     query = select(instructions).where(instructions.c.id == instruction_id)
     row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
     if row is None:
-        raise NotFound(
-            "instruction_not_found", f"no instruction {instruction_id}", "instruction_id"
-        )
+        raise NotFound(f"{what}_not_found", f"no {what} {instruction_id}", f"{what}_id")
     return dict(row)
 
 
@@ -155,10 +156,10 @@ def visible_instruction(
 ) -> dict[str, Any]:
     """The instruction, if the caller may see it (a merchant its own payouts only) and it
     is of `kind` when one is asked for (a refund is no payout)."""
-    row = _row(ctx.connection, instruction_id, for_update=for_update)
+    what = "payout" if kind == PAYOUT else "instruction"
+    row = _row(ctx.connection, instruction_id, for_update=for_update, what=what)
     own = ctx.actor.role is not Role.MERCHANT or row["party"] == f"merchant:{ctx.actor.party_id}"
     if not own or (kind is not None and row["kind"] != kind):
-        what = "payout" if kind == PAYOUT else "instruction"
         raise NotFound(f"{what}_not_found", f"no {what} {instruction_id}", f"{what}_id")
     return row
 
