@@ -4,10 +4,14 @@ nothing (docs/orders-and-ledger.md, "Money out" and "Errors")."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
 from tests.test_api import assert_refused
 from tests.test_money_out import ok, put_reserve, released_demo_orders, snapshot
+
+CLAWBACK = {"kind": "clawback", "sub_order_id": "O-1-1", "amount": "1.00", "reason": "test"}
 
 
 def test_a_statement_month_outside_the_instants_accepted_is_month_malformed(
@@ -49,3 +53,29 @@ def test_an_unknown_payout_is_payout_not_found_on_every_payout_route(api: Api, r
     answer = api.post("marketplace", "/v1/instructions/po_nope/execution", executed, key="k")
     assert_refused(answer, 404, "instruction_not_found", "instruction_id")
     assert snapshot(rt) == before
+
+
+def test_every_money_out_refusal_met_here_is_listed_under_errors(api: Api) -> None:
+    """docs/orders-and-ledger.md "Errors" lists the codes an integrator meets; these money
+    out refusals were answered and not listed."""
+    released_demo_orders(api)
+    docs = (Path(__file__).parents[1] / "docs" / "orders-and-ledger.md").read_text()
+    errors = docs.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    path = "/v1/orders/O-1/adjustments"
+    refused = [
+        api.post("operator", path, {**CLAWBACK, "amount": "1.0.0"}, key="a"),
+        api.post("operator", path, {**CLAWBACK, "sub_order_id": "O-2-1"}, key="b"),
+        put_reserve(api, "one tenth"),
+    ]
+    payout = ok(api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]}), 201)
+    early = {"outcome": "executed", "occurred_at": "2000-01-01T00:00:00+08:00"}
+    payout_id = payout["results"][0]["payout_id"]
+    refused.append(api.post("marketplace", f"/v1/payouts/{payout_id}/execution", early))
+    codes = [answer.json()["code"] for answer in refused]
+    assert codes == [
+        "amount_malformed",
+        "unknown_sub_order",
+        "rate_malformed",
+        "occurred_before_instruction",
+    ]
+    assert [code for code in codes if f"`{code}`" not in errors] == []
