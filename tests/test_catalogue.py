@@ -385,3 +385,34 @@ def test_a_backdated_payment_sees_the_terms_in_force_at_its_own_occurred_at(api:
     assert answer.status_code == 200, answer.text
     kept = api.get("marketplace", "/v1/orders/O-late").json()["sub_orders"][0]
     assert kept["terms_at_payment"] == late_terms
+
+
+BLANK = " \t "
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "field"),
+    [
+        ("post", "/v1/merchants", {"id": "M-new", "name": BLANK}, "name_missing", "name"),
+        ("patch", "/v1/merchants/M-yiwu", {"name": BLANK}, "name_missing", "name"),
+        ("post", "/v1/buyers", {"id": "B-new", "name": BLANK}, "name_missing", "name"),
+        ("post", "/v1/products", {**MUGS, "title": BLANK}, "title_missing", "title"),
+        ("patch", "/v1/products/P-cups", {"title": BLANK}, "title_missing", "title"),
+    ],
+)
+def test_a_blank_name_or_title_is_refused_and_writes_nothing(
+    api: Api, rt: Runtime, method: str, path: str, body: dict[str, Any], code: str, field: str
+) -> None:
+    """A name of spaces names nothing: refused like a slowdown's blank name (name_missing)."""
+    full = {"tier": "standard", "industry": "daily_goods", "origin_region": "330782"}
+    if path == "/v1/merchants":
+        body = {**full, **body}
+    if path == "/v1/buyers":
+        address = {"province_code": "110000", "city_code": "110100", "district_code": "110102"}
+        body = {**body, "addresses": [address]}
+    before = row_counts(rt)
+    answer = api.client.request(
+        method.upper(), path, json=body, headers=api.headers("marketplace", key="blank")
+    )
+    assert_refused(answer, 422, code, field)
+    assert row_counts(rt) == before

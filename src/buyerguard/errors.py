@@ -82,3 +82,9 @@ class RulebookError(BuyerguardError):
     """A rulebook file failed validation; names the file and the key."""
 
     status_code = 500
+
+
+def require_text(value: str | None, field: str, message: str) -> None:
+    """Refuse text that says nothing (empty, or only blanks): `422 <field>_missing`."""
+    if value is None or not value.strip():
+        raise InvalidInput(f"{field}_missing", message, field)

@@ -16,7 +16,7 @@ from typing import Any
 
 from buyerguard.domain.decision import PLATFORM, Decision, party
 from buyerguard.domain.orders import Order, OrderState, SubOrder
-from buyerguard.errors import InvalidInput
+from buyerguard.errors import InvalidInput, require_text
 from buyerguard.ledger import accounts
 from buyerguard.ledger.book import lock_accounts
 from buyerguard.money import Fen, format_fen
@@ -63,8 +63,7 @@ def _check(adjustment: Adjustment) -> str:
         raise InvalidInput(
             "invalid_choice", f"kind must be one of {choices}: {adjustment.kind!r}", "kind"
         )
-    if not adjustment.reason.strip():
-        raise InvalidInput("reason_missing", "an adjustment states its reason", "reason")
+    require_text(adjustment.reason, "reason", "an adjustment states its reason")
     if adjustment.amount_fen <= 0:
         raise InvalidInput("amount_not_positive", "an adjustment moves more than 0", "amount")
     if adjustment.borne_by is not None and adjustment.kind != COMPENSATION:

@@ -24,7 +24,7 @@ from buyerguard.domain.catalog import TierKind
 from buyerguard.domain.decision import Decision
 from buyerguard.domain.eligibility import no_reason_return, quality_claim
 from buyerguard.domain.orders import Order, OrderState, SubOrder
-from buyerguard.errors import Conflict, InvalidInput
+from buyerguard.errors import Conflict, InvalidInput, require_text
 from buyerguard.money import Fen, format_fen
 from buyerguard.services import case_deadlines as deadlines
 from buyerguard.services import case_money
@@ -122,8 +122,7 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         raise InvalidInput(
             "trigger_not_applicable", "only a custom dispute names a trigger", "trigger"
         )
-    if not command.reason.strip():
-        raise InvalidInput("reason_missing", "a case states its reason", "reason")
+    require_text(command.reason, "reason", "a case states its reason")
     order = load_visible_order(ctx, order_id, for_update=True)
     when = ctx.occurred_at(command.occurred_at)
     if order.state not in case_money.refundable_states():

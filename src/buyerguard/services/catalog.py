@@ -16,7 +16,7 @@ from typing import Any
 from buyerguard.domain.catalog import Product
 from buyerguard.domain.listing import check_listing
 from buyerguard.domain.parties import Buyer, Merchant
-from buyerguard.errors import InvalidInput, NotFound
+from buyerguard.errors import InvalidInput, NotFound, require_text
 from buyerguard.services.context import Context, Role
 from buyerguard.services.records import audit
 from buyerguard.store import catalogue, repositories
@@ -57,6 +57,7 @@ def create_merchant(
     ctx: Context, merchant: Merchant, occurred_at: datetime | None = None
 ) -> Merchant:
     ctx.require_role("create merchants", Role.MARKETPLACE)
+    require_text(merchant.name, "name", "a merchant has a name")
     change = _change(ctx, MERCHANT, merchant.id, occurred_at, new=True)
     catalogue.add_merchant(ctx.connection, merchant, change)
     audit(ctx, "create_merchant", merchant.id, change.occurred_at)
@@ -70,6 +71,8 @@ def update_merchant(
     ctx.require_role("change merchants", Role.MARKETPLACE)
     if not patch:
         raise _no_fields("merchant")
+    if "name" in patch:
+        require_text(patch["name"], "name", "a merchant has a name")
     current, version = catalogue.get_merchant_version(ctx.connection, merchant_id, for_update=True)
     change = _change(ctx, MERCHANT, merchant_id, occurred_at)
     updated = replace(current, **patch)
@@ -84,6 +87,7 @@ def update_merchant(
 # ------------------------------------------------------------------- buyers
 def create_buyer(ctx: Context, buyer: Buyer) -> Buyer:
     ctx.require_role("create buyers", Role.MARKETPLACE)
+    require_text(buyer.name, "name", "a buyer has a name")
     now = ctx.now()
     repositories.add_buyer(ctx.connection, buyer, now)
     audit(ctx, "create_buyer", buyer.id, now)
@@ -98,6 +102,7 @@ def _not_found_for_merchant(ctx: Context, merchant_id: str, error: NotFound) -> 
 def create_product(ctx: Context, product: Product, occurred_at: datetime | None = None) -> Product:
     """List a product under the rulebook in force when the listing takes effect (§2)."""
     ctx.require_role("create products", Role.MARKETPLACE, Role.MERCHANT)
+    require_text(product.title, "title", "a product has a title")
     _not_found_for_merchant(
         ctx,
         product.merchant_id,
@@ -130,6 +135,8 @@ def update_product(
     _not_found_for_merchant(ctx, current.merchant_id, not_found)
     if not patch:
         raise _no_fields("product")
+    if "title" in patch:
+        require_text(patch["title"], "title", "a product has a title")
     moved_to = patch.pop("merchant_id", current.merchant_id)
     if moved_to != current.merchant_id:
         raise InvalidInput(

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select
 
 from buyerguard.clock import ensure_utc
 from buyerguard.domain.regions import validate_gbt2260
-from buyerguard.errors import Conflict, InvalidInput, NotFound
+from buyerguard.errors import Conflict, InvalidInput, NotFound, require_text
 from buyerguard.services.context import Context
 from buyerguard.services.declared_tables import StampedCache, close_row, locked_row, page_by_id
 from buyerguard.services.records import audit
@@ -99,8 +99,7 @@ def _check(ctx: Context, command: NewDisruption) -> tuple[str, ...]:
     """Refuse a declaration that cannot be right, before anything is written."""
     if command.until <= command.starts_at:
         raise InvalidInput("until_not_after_from", "until must be after from", "until")
-    if not command.reason.strip():
-        raise InvalidInput("reason_missing", "a disruption states its reason", "reason")
+    require_text(command.reason, "reason", "a disruption states its reason")
     if not 0 <= command.expected_extra_days <= MAX_EXTRA_DAYS:
         raise InvalidInput(
             "out_of_range",

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from buyerguard.domain.decision import PLATFORM, Decision
-from buyerguard.errors import Conflict, InvalidInput, NotFound
+from buyerguard.errors import Conflict, InvalidInput, NotFound, require_text
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, record
@@ -173,8 +173,8 @@ def report_execution(
         raise InvalidInput(
             "invalid_choice", f"outcome must be executed or failed: {report.outcome!r}", "outcome"
         )
-    if report.outcome == FAILED and not (report.reason or "").strip():
-        raise InvalidInput("reason_missing", "a failed execution names its reason", "reason")
+    if report.outcome == FAILED:
+        require_text(report.reason, "reason", "a failed execution names its reason")
     row = visible_instruction(ctx, instruction_id, kind=kind, for_update=True)
     if row["state"] != INSTRUCTED:
         if row["state"] == report.outcome and row["reference"] == report.reference:

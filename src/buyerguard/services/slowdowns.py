@@ -27,7 +27,7 @@ from buyerguard.clock import (
     require_local_date,
     start_of_local_day,
 )
-from buyerguard.errors import Conflict, InvalidInput, NotFound
+from buyerguard.errors import Conflict, InvalidInput, NotFound, require_text
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
 from buyerguard.services.declared_tables import StampedCache, close_row, locked_row, page_by_id
@@ -99,10 +99,8 @@ def _check(command: NewSlowdown) -> None:
         )
     require_local_date(command.first_day, field="first_day")
     require_local_date(command.last_day, field="last_day")
-    if not command.name.strip():
-        raise InvalidInput("name_missing", "a slowdown has a name", "name")
-    if not command.reason.strip():
-        raise InvalidInput("reason_missing", "a slowdown states its reason", "reason")
+    require_text(command.name, "name", "a slowdown has a name")
+    require_text(command.reason, "reason", "a slowdown states its reason")
 
 
 def _refuse_repeated(ctx: Context, command: NewSlowdown) -> None:
