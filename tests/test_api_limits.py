@@ -377,6 +377,8 @@ READS: list[tuple[str, str, int, str, str | None]] = [
     ("/v1/events?after=%C2%B2", "marketplace", 422, "cursor_malformed", "after"),
     ("/v1/events?after=%EF%BC%91%EF%BC%92", "marketplace", 422, "cursor_malformed", "after"),
     ("/v1/events?after=-1", "marketplace", 422, "cursor_malformed", "after"),
+    ("/v1/events?after=00", "marketplace", 422, "cursor_malformed", "after"),  # no page gives it
+    ("/v1/events?after=%2B0", "marketplace", 422, "cursor_malformed", "after"),
     ("/v1/orders?after=%00", "operator", 422, "value_malformed", "after"),
     (f"/v1/products?after={'P' * 300}", "operator", 422, "length_out_of_range", "after"),
     (

@@ -59,7 +59,11 @@ def decode_cursor(cursor: str | None) -> int:
     """The position after which to read; a string that no page ever gave is refused."""
     if cursor is None or cursor == "":
         return 0
-    if len(cursor) > CURSOR_MAX_LENGTH or not (cursor.isascii() and cursor.isdigit()):
+    if (
+        len(cursor) > CURSOR_MAX_LENGTH
+        or not (cursor.isascii() and cursor.isdigit())
+        or encode_cursor(int(cursor)) != cursor  # `007`: no page gives it
+    ):
         raise InvalidInput(
             "cursor_malformed", f"after must be a cursor from a page: {cursor[:64]!r}", "after"
         )
