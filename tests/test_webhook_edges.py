@@ -1,5 +1,6 @@
 """Webhook edges an integrator meets: URLs the dispatcher could never send, receivers
-that answer something other than HTTP or redirect, feed cursors no page gave.
+that answer something other than HTTP, redirect or trickle their answer, feed cursors
+no page gave.
 
 On SQLite and PostgreSQL, against real local receivers (tests/test_webhooks.py)."""
 
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -174,6 +177,73 @@ def test_a_redirect_is_not_followed_and_is_a_failed_attempt(
         assert "/moved" in attempts[0]["error"]
     finally:
         receiver.server.shutdown()
+
+
+class Trickling:
+    """A receiver that reads the request, then answers `200` one byte every 0.4 s: every
+    read the dispatcher makes gets a byte long before any per-read timeout, and the whole
+    answer takes 15 s."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+    EVERY_SECONDS = 0.4
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.answered = 0  # answers sent to the end
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.trickle, args=(connection,), daemon=True).start()
+
+    def trickle(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.recv(65536)
+                for byte in self.ANSWER:
+                    if self.stop.wait(self.EVERY_SECONDS):
+                        return
+                    connection.sendall(bytes([byte]))
+                self.answered += 1
+            except OSError:  # the dispatcher hung up: what it should do
+                return
+
+
+@pytest.fixture
+def trickling() -> Iterator[Trickling]:
+    running = Trickling()
+    yield running
+    running.stop.set()
+    running.listener.close()
+
+
+def test_a_receiver_trickling_its_answer_fails_at_the_deadline(
+    api: Api, rt: Runtime, trickling: Trickling
+) -> None:
+    """The timeout was per socket read: a receiver sending its status line and headers a
+    byte every 3 s had its 200 counted delivered after 51 s, and a slower one outlasted the
+    endpoint's lease, so a second dispatcher delivered the same endpoint at once. The
+    deadline is on the whole request (here 1 s instead of 10 s)."""
+    endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": trickling.url}).json()
+    business(api, "O-trickle")
+    dispatcher = WebhookDispatcher(rt.engine, rt.clock, sender=partial(post, timeout=1.0))
+    started = time.monotonic()
+    passes = dispatcher.pass_once()
+    took = time.monotonic() - started
+    assert [(item.delivered, item.failed) for item in passes] == [(0, True)]
+    assert took < 5, took  # the trickle would end after 15 s
+    shown, attempts = endpoint_state(api, endpoint["id"])
+    assert shown["cursor"] == endpoint["cursor"] and shown["attempts"] == 1
+    assert [(item["outcome"], item["status_code"]) for item in attempts] == [("failed", None)]
+    assert attempts[0]["error"] == "timed out: no answer within 1 s", attempts[0]["error"]
+    assert 1000 <= attempts[0]["duration_ms"] < 5000
+    assert trickling.answered == 0
 
 
 def test_a_cursor_beyond_the_end_of_the_feed_is_refused(api: Api, rt: Runtime) -> None:

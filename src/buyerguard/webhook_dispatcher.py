@@ -18,7 +18,9 @@ disabled, with the reason kept on it and logged. Every attempt is logged in
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -42,7 +44,14 @@ from buyerguard.store.tables import webhook_deliveries, webhook_endpoints
 
 BATCH_EVENTS = 100  # events read per endpoint per pass
 BATCH_SECONDS = 30.0  # an endpoint's pass stops taking new events after this long
+# A deadline on a whole attempt (connect, TLS, sending, status line, headers, body), not on
+# each socket read: a receiver trickling its answer a byte at a time never tripped a per-read
+# timeout and held an attempt as long as it liked.
 REQUEST_TIMEOUT_SECONDS = 10.0
+# An endpoint's pass takes no new event after BATCH_SECONDS, so its last attempt ends by
+# BATCH_SECONDS + REQUEST_TIMEOUT_SECONDS (40 s); the lease (60 s) must outlast that with room
+# for the database, or a second dispatcher claims the endpoint while the first still
+# delivers it (duplicate and out-of-order deliveries). Raising either one means raising it.
 LEASE = timedelta(seconds=BATCH_SECONDS + REQUEST_TIMEOUT_SECONDS + 20)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(hours=1)
@@ -74,15 +83,101 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _InTime(http.client.HTTPConnection):
+    """A connection whose `timeout` (urllib's, given when it is made for one request) is a
+    deadline on the whole request: every socket operation gets only the time left, and none
+    starts once it has passed. CPython bounds each operation as a whole by the socket's
+    timeout (`connect`, `sendall`, a TLS handshake, one `recv`), so the request ends by the
+    deadline whatever a receiver trickles."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        given = self.timeout
+        self.seconds = float(given) if isinstance(given, int | float) else REQUEST_TIMEOUT_SECONDS
+        self.deadline = time.monotonic() + self.seconds
+        # Between the TCP connect and the TLS handshake that follows it, so that the
+        # handshake too gets only the time left.
+        self._create_connection = self._connect_in_time
+
+    def left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no answer within {self.seconds:g} s")
+        return left
+
+    def _connect_in_time(self, address: Any, _timeout: Any, *args: Any) -> socket.socket:
+        sock = socket.create_connection(address, self.left(), *args)
+        sock.settimeout(self.left())
+        return sock
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _InTimeSocket(self.sock, self.left)
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST the message; a 2xx is delivered, anything else (a redirect, no answer) failed."""
+class _InTimeHTTPS(_InTime, http.client.HTTPSConnection):
+    pass
+
+
+class _InTimeSocket:
+    """The connection's socket, each send and read given the time left before it."""
+
+    def __init__(self, sock: socket.socket, left: Callable[[], float]) -> None:
+        self.sock, self.left = sock, left
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+    def sendall(self, data: Any) -> None:
+        self.sock.settimeout(self.left())
+        self.sock.sendall(data)
+
+    def makefile(self, *_args: Any, **_kwargs: Any) -> io.BufferedReader:
+        # http.client reads its socket only through makefile("rb"). The socket's own raw
+        # reader underneath keeps the count of open readers: urllib closes the socket before
+        # the response is read, and it really closes only when the response does.
+        return io.BufferedReader(_InTimeReader(self.sock.makefile("rb", buffering=0), self))
+
+
+class _InTimeReader(io.RawIOBase):
+    def __init__(self, raw: Any, sock: _InTimeSocket) -> None:
+        self.raw, self.timed = raw, sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self.timed.sock.settimeout(self.timed.left())
+        result: int | None = self.raw.readinto(buffer)
+        return result
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class _HTTPInTime(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_InTime, req)
+
+
+class _HTTPSInTime(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_InTimeHTTPS, req, context=self._context)  # type: ignore[attr-defined]
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _HTTPInTime, _HTTPSInTime)
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float = REQUEST_TIMEOUT_SECONDS
+) -> Attempt:
+    """POST the message; a 2xx is delivered, anything else (a redirect, no answer) failed.
+    `timeout` is the deadline on the whole attempt, not on each read."""
     started = time.perf_counter()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             status: int | None = response.status
             error = None
     except urllib.error.HTTPError as refused:
@@ -91,7 +186,11 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
             location = refused.headers.get("location", "")[:300]
             error += f" to {location!r}: redirects are not followed, register the URL it names"
     except (urllib.error.URLError, OSError) as unreachable:
-        status, error = None, str(getattr(unreachable, "reason", unreachable))[:500]
+        reason = getattr(unreachable, "reason", unreachable)
+        if isinstance(reason, TimeoutError):  # whichever operation the deadline stopped
+            status, error = None, f"timed out: no answer within {timeout:g} s"
+        else:
+            status, error = None, str(reason)[:500]
     except (http.client.HTTPException, ValueError) as malformed:
         # An answer that is not HTTP, a URL http.client refuses or cannot encode: a failed
         # attempt like any other (it escaped the pass, and the endpoint was never backed off).
