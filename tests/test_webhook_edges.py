@@ -61,8 +61,8 @@ def test_sendable_urls_are_still_registered(api: Api) -> None:
         assert answer.json()["url"] == url
 
 
-class NotHttp:
-    """A receiver that answers every connection with a line that is not HTTP."""
+class RawReceiver:
+    """A receiver on a raw socket: `answer` gets each connection, in the accepting thread."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -75,9 +75,19 @@ class NotHttp:
                 connection, _ = self.listener.accept()
             except OSError:
                 return
-            with connection:
-                connection.recv(65536)
-                connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            self.answer(connection)
+
+    def answer(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class NotHttp(RawReceiver):
+    """A receiver that answers every connection with a line that is not HTTP."""
+
+    def answer(self, connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
 
 
 @pytest.fixture
@@ -179,7 +189,7 @@ def test_a_redirect_is_not_followed_and_is_a_failed_attempt(
         receiver.server.shutdown()
 
 
-class Trickling:
+class Trickling(RawReceiver):
     """A receiver that reads the request, then answers `200` one byte every 0.4 s: every
     read the dispatcher makes gets a byte long before any per-read timeout, and the whole
     answer takes 15 s."""
@@ -190,17 +200,10 @@ class Trickling:
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.answered = 0  # answers sent to the end
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    def serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.trickle, args=(connection,), daemon=True).start()
+    def answer(self, connection: socket.socket) -> None:
+        threading.Thread(target=self.trickle, args=(connection,), daemon=True).start()
 
     def trickle(self, connection: socket.socket) -> None:
         with connection:
