@@ -67,7 +67,9 @@ CLAIMING_INSERTS = {
     "merchant_payout_settings",
     "payout_runs",
 }
-_UPDATE = re.compile(r"\bupdate\s+(\w+)\s+set\b", re.IGNORECASE)  # also `WITH … UPDATE`
+# also `WITH … UPDATE`, and an aliased one (`UPDATE ledger_accounts AS a SET`: a command's
+# transfers posted together, ledger/batch_postings.py)
+_UPDATE = re.compile(r"\bupdate\s+(\w+)(?:\s+as\s+\w+)?\s+set\b", re.IGNORECASE)
 # The statement's own INSERT, after any `WITH … (…)` (a new case comes with its transitions)
 _INSERT = re.compile(r"^\s*(?:with\b.*\)\s*)?insert\s+into\s+(\w+)", re.IGNORECASE | re.DOTALL)
 _LOCKING_SELECT = re.compile(r"\bfrom\s+(\w+)\b.*\bfor\s+update\b", re.IGNORECASE | re.DOTALL)
@@ -102,6 +104,9 @@ class LockRecorder:
         self.accounts: dict[int, list[str]] = {}
         self.finished: list[tuple[str, list[str]]] = []
         self.account_orders: list[tuple[str, list[str]]] = []
+        # Accounts a command's transfers posted together (ledger/batch_postings.py) moved
+        # without having locked them first: that UPDATE would take them in join order.
+        self.unlocked: list[tuple[str, list[str]]] = []
         self.label = "setup"
 
     def attach(self, engine: Any) -> None:
@@ -120,6 +125,9 @@ class LockRecorder:
             self.open[id(connection)].append(table)
         if table == "ledger_accounts" and id(connection) in self.accounts:
             seen = self.accounts[id(connection)]
+            moved = args[2].get("leg_account_ids") if isinstance(args[2], dict) else None
+            if moved is not None and (missing := sorted(set(moved) - set(seen))):
+                self.unlocked.append((self.label, missing))
             rows = args[2] if isinstance(args[2], list) else [args[2]]  # executemany: a list
             for parameters in rows:
                 for name, value in (parameters if isinstance(parameters, dict) else {}).items():
@@ -272,6 +280,10 @@ def test_every_command_kind_locks_in_the_documented_order(
         f"{label}: ledger accounts out of id order ({', '.join(taken)})"
         for label, taken in recorder.account_orders
         if taken != sorted(taken)
+    ]
+    wrong += [
+        f"{label}: ledger accounts moved without being locked first ({', '.join(ids)})"
+        for label, ids in recorder.unlocked
     ]
     assert wrong == [], "locks out of the documented order:\n" + "\n".join(wrong)
 
