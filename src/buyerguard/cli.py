@@ -1,6 +1,7 @@
 """The `buyerguard` command: its groups, each in a module of its own (`cli_setup`,
 `cli_ledger`, `cli_logistics`, `cli_money`, `cli_cases`, `cli_processes`, `cli_timers`,
-`cli_facts`). A refused input exits 2 with one line on stderr."""
+`cli_facts`). A refused input exits 2 with one line on stderr, whether the command refused it
+or the command line did not parse (`cli_common.OneLineUsageErrors`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 from buyerguard import __version__
 from buyerguard.cli_cases import cases_app
+from buyerguard.cli_common import OneLineUsageErrors
 from buyerguard.cli_facts import facts_app
 from buyerguard.cli_ledger import audit_app, ledger_app, rulebook_app
 from buyerguard.cli_logistics import badge_app, eta_app, shipments_app
@@ -19,7 +21,9 @@ from buyerguard.cli_setup import db_app, demo_app, token_app
 from buyerguard.cli_timers import timers_app
 
 app = typer.Typer(
-    help="buyerguard: buyer-protection engine for B2B marketplaces.", no_args_is_help=True
+    help="buyerguard: buyer-protection engine for B2B marketplaces.",
+    no_args_is_help=True,
+    cls=OneLineUsageErrors,
 )
 for sub_app, name in (
     (db_app, "db"),
@@ -38,7 +42,7 @@ for sub_app, name in (
     (cases_app, "cases"),
     (audit_app, "audit"),
 ):
-    app.add_typer(sub_app, name=name)
+    app.add_typer(sub_app, name=name, cls=OneLineUsageErrors)
 app.command("serve")(serve)
 app.command("openapi")(openapi)
 

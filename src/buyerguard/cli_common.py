@@ -1,6 +1,10 @@
 """What every `buyerguard` command shares: the consoles, the runtime, how a refusal exits,
 and how data is printed (a table on a terminal, tab-separated when piped, or `--json`).
 
+A refusal is one line on stderr, `error: CODE [FIELD]: MESSAGE`, and exit code 2, whoever
+refused: the project (`refusals_exit_2`) or the command line's parser, before any command
+ran (`OneLineUsageErrors`).
+
 Numbers for people are grouped in thousands: amounts by `money.format_fen(fen,
 thousands=True)` ("5,359.84"), counts by the `,` format ("1,234,567 entries"), in lines,
 tables and the tab-separated rows of a pipe alike; `--json` keeps the API's plain strings
@@ -8,15 +12,18 @@ tables and the tab-separated rows of a pipe alike; `--json` keeps the API's plai
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from buyerguard.bootstrap import Runtime, build_runtime
 from buyerguard.errors import BuyerguardError
@@ -31,6 +38,12 @@ script reading stdout never reads a bar."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def refusal(code: str, field: str | None, message: str) -> None:
+    """The one line of a refusal, on stderr: `error: CODE [FIELD]: MESSAGE`."""
+    where = f" [{field}]" if field else ""
+    print(f"error: {code}{where}: {message}", file=sys.stderr)
+
+
 def refusals_exit_2(function: F) -> F:
     """Turn a refused input into one line on stderr and exit code 2."""
 
@@ -39,11 +52,91 @@ def refusals_exit_2(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except BuyerguardError as exc:
-            where = f" [{exc.field}]" if exc.field else ""
-            print(f"error: {exc.code}{where}: {exc.message}", file=sys.stderr)
+            refusal(exc.code, exc.field, exc.message)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# The exceptions the command line's parser raises: click's, or (Typer 0.29 on) Typer's own
+# copy of them; `typer.BadParameter` is one of them either way.
+_parser = importlib.import_module(typer.BadParameter.__module__)
+
+
+def _flat(text: str) -> str:
+    """A message on one line (click lists a choice's values one a line)."""
+    return " ".join(text.split())
+
+
+def _parameter(param: Any) -> str | None:
+    """How the command line names a parameter: an option by its long name."""
+    if param is None:
+        return None
+    opts = [str(opt) for opt in getattr(param, "opts", None) or ()]
+    if param.param_type_name == "option" and opts:
+        return next((opt for opt in opts if opt.startswith("--")), opts[0])
+    return str(param.name)
+
+
+def _usage_refusal(exc: Any) -> tuple[str, str | None]:
+    """The code and field of a command line the parser refused."""
+    if isinstance(exc, _parser.BadParameter):  # a value, or a missing one
+        kind = getattr(exc, "param_type", None) or getattr(exc.param, "param_type_name", None)
+        kind = kind if kind in ("option", "argument") else "parameter"
+        state = "missing" if isinstance(exc, _parser.MissingParameter) else "invalid"
+        return f"{kind}_{state}", _parameter(exc.param)
+    if isinstance(exc, _parser.NoSuchOption):
+        return "option_unknown", str(exc.option_name)
+    if isinstance(exc, _parser.BadOptionUsage):  # an option without its value
+        return "option_invalid", str(exc.option_name)
+    if isinstance(exc, _parser.BadArgumentUsage):  # an extra argument
+        return "argument_invalid", None
+    if isinstance(exc, _parser.UsageError):
+        return "usage_invalid", None
+    return "command_failed", None  # a ClickException of another kind: its own exit code
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except _parser.ClickException as exc:
+        if isinstance(exc, getattr(_parser, "NoArgsIsHelpError", ())):
+            raise  # a group run without a command: its help, as before
+        code, field = _usage_refusal(exc)
+        refusal(code, field, _flat(exc.format_message()))
+        raise typer.Exit(exc.exit_code) from None
+
+
+class OneLineUsageErrors(TyperGroup):
+    """A group whose command line, refused by the parser, is one line on stderr like any
+    refusal (exit 2, nothing run), not click's usage text and box. Every error of the
+    command line surfaces in the root group's `make_context` (its own options) or `invoke`
+    (everything below it), so the root alone is enough; a sub-group with it also names an
+    unknown command's siblings. A group without a command still shows its help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except _parser.UsageError as exc:
+            if type(exc) is not _parser.UsageError or not args:
+                raise  # an option where the command was expected: the parser's own error
+            known = ", ".join(
+                name
+                for name in self.list_commands(ctx)
+                if not getattr(self.get_command(ctx, name), "hidden", False)
+            )
+            message = f"no command {args[0]!r} in {ctx.command_path!r} (known: {known})"
+            refusal("command_unknown", "command", message)
+            raise typer.Exit(2) from None
 
 
 def configured_runtime(*, needs_schema: bool = True) -> Runtime:
