@@ -208,3 +208,15 @@ def test_net_checks_agree_with_a_model(engine: Engine, commands: list[list[Any]]
         assert [[b.debits_posted_fen, b.credits_posted_fen] for b in found] == list(model.values())
     with read_transaction(engine) as connection:
         assert check_ledger(connection).ok
+
+
+def test_a_naive_instant_is_refused_alike(engine: Engine) -> None:
+    """The statement of many transfers passes instants raw: a naive one would be read in the
+    session's zone on PostgreSQL, where the column type refuses it on SQLite."""
+    naive = WHEN.replace(tzinfo=None)
+    with pytest.raises(BuyerguardError) as refused, transaction(engine) as connection:
+        lock_accounts(connection, [CLEARING, ESCROW], WHEN)
+        paid = Transfer("pay:1", TransferKind.POSTED, CLEARING, ESCROW, 500, "test", WHEN)
+        record_later(connection, paid, naive)
+    assert refused.value.code == "instant_without_offset"
+    assert balances(engine, ESCROW)[0].credit_balance_fen == 0

@@ -182,7 +182,9 @@ def _posting(
         "order_id": transfer.order_id,
         "decision_id": transfer.decision_id,
         "occurred_at": ensure_utc(transfer.occurred_at),
-        "recorded_at": now,
+        # PostgreSQL's statement of many transfers takes raw instants (no column type to
+        # refuse a naive one, which it would read in the session's zone): checked here.
+        "recorded_at": ensure_utc(now, field="recorded_at"),
     }
     if transfer.kind is TransferKind.POSTED:
         return row, {"posted": transfer.amount_fen}
