@@ -227,8 +227,11 @@ def record_later(connection: Connection, transfer: Transfer, now: datetime) -> N
     when the ledger is next read or before the commit (store/deferred_writes.py). Its
     fields and its hold are checked now; a refusal of the posting itself (a floor, a taken
     id with other fields) comes when it is written, and rolls the command back alike. The
-    caller has locked both accounts (`lock_accounts`)."""
+    caller locks every account of the command first (`lock_accounts`, in id order); one it
+    did not is locked here (no statement for those already held), never left to the
+    posting's UPDATE, which would lock in no set order."""
     row, phases = _posting(connection, transfer, now)
+    lock_accounts(connection, [transfer.debit, transfer.credit], now)
     pending = deferred_rows(connection, DEFERRED_TRANSFERS, _write_transfers)
     earlier = pending.get(transfer.id)
     if earlier is not None:
