@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock, parse_instant
-from buyerguard.ledger.batch_postings import DEFERRED_TRANSFERS
 from buyerguard.ledger.check import check_ledger
+from buyerguard.ledger.postings import DEFERRED_TRANSFERS
 from buyerguard.rulebook import rulebooks
 from buyerguard.services.context import OPERATOR, Role
 from buyerguard.services.records import DECISIONS

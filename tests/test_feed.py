@@ -56,10 +56,9 @@ class CommitGate:
 
     def _on_statement(self, connection: Connection, *args: Any) -> None:
         parameters = args[2] if isinstance(args[2], dict) else {}
-        # The transfer's id: `id` in a plain insert (SQLite), `transfer_id` in PostgreSQL's
-        # one statement per transfer (ledger/legs.py), among `ids` in its statement of a
-        # command's transfers (ledger/batch_postings.py)
-        posted = {parameters.get("id"), parameters.get("transfer_id"), *parameters.get("ids", ())}
+        # The transfer's id: `id` in a plain insert (SQLite), among `ids` in PostgreSQL's
+        # statement of a command's transfers (ledger/postings.py)
+        posted = {parameters.get("id"), *parameters.get("ids", ())}
         if "INSERT INTO ledger_transfers" in args[1] and self.transfer_id in posted:
             self.marked.add(id(connection))
 

@@ -68,7 +68,7 @@ CLAIMING_INSERTS = {
     "payout_runs",
 }
 # also `WITH … UPDATE`, and an aliased one (`UPDATE ledger_accounts AS a SET`: a command's
-# transfers posted together, ledger/batch_postings.py)
+# transfers posted together, ledger/postings.py)
 _UPDATE = re.compile(r"\bupdate\s+(\w+)(?:\s+as\s+\w+)?\s+set\b", re.IGNORECASE)
 # The statement's own INSERT, after any `WITH … (…)` (a new case comes with its transitions)
 _INSERT = re.compile(r"^\s*(?:with\b.*\)\s*)?insert\s+into\s+(\w+)", re.IGNORECASE | re.DOTALL)
@@ -104,7 +104,7 @@ class LockRecorder:
         self.accounts: dict[int, list[str]] = {}
         self.finished: list[tuple[str, list[str]]] = []
         self.account_orders: list[tuple[str, list[str]]] = []
-        # Accounts a command's transfers posted together (ledger/batch_postings.py) moved
+        # Accounts a command's transfers posted together (ledger/postings.py) moved
         # without having locked them first: that UPDATE would take them in join order.
         self.unlocked: list[tuple[str, list[str]]] = []
         self.label = "setup"

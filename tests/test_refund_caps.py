@@ -17,7 +17,7 @@ from buyerguard.errors import Conflict
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import Transfer, TransferKind, record
-from buyerguard.ledger.legs import BalanceFloorBreached
+from buyerguard.ledger.postings import BalanceFloorBreached
 from buyerguard.money import parse_yuan
 from buyerguard.services import orders, settlement
 from buyerguard.services.context import OPERATOR

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 
 from buyerguard.ledger.accounts import split_part_ids
-from buyerguard.ledger.batch_postings import write_deferred_transfers
+from buyerguard.ledger.postings import write_deferred_transfers
 from buyerguard.money import Fen
 from buyerguard.store.tables import ledger_accounts
 

@@ -8,7 +8,7 @@ each at most once (a unique `pending_id`). Balances are kept per account as
 posted and pending debits and credits; the floor of a flagged account is
 enforced by a conditional UPDATE, so concurrent writers cannot overdraw it.
 Each transfer also writes its raw legs to `ledger_entries`, from which
-`ledger check` re-derives every balance (the statements: `ledger/legs.py`).
+`ledger check` re-derives every balance (the statements: `ledger/postings.py`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput
 from buyerguard.ledger.accounts import AccountSpec
-from buyerguard.ledger.batch_postings import (
+from buyerguard.ledger.postings import (
     DEFERRED_TRANSFERS,
     post_transfers,
     write_deferred_transfers,
 )
-from buyerguard.ledger.legs import post_transfer
 from buyerguard.money import Fen, format_fen, require_fen
 from buyerguard.store.db import insert_if_absent, is_postgres, per_transaction
 from buyerguard.store.deferred_writes import deferred_rows
@@ -216,7 +215,7 @@ def record(
         lock_accounts(connection, [transfer.debit, transfer.credit], now)
     write_deferred_transfers(connection)
     # skipped when the id is taken, or the hold already resolved
-    if not post_transfer(connection, row, phases, now):
+    if transfer.id not in post_transfers(connection, [(row, phases)]):
         return _not_inserted(connection, transfer)
     _count_recorded(connection, [transfer.kind.value])
     return True

@@ -1,12 +1,14 @@
-"""Many transfers posted at once: the transfers a command records for later
-(`ledger.book.record_later`) are written together when the ledger is next read or before
-the commit — on PostgreSQL in one statement, whatever their number.
+"""The statements that post transfers — one (`ledger.book.record`) or many: those a command
+records for later (`ledger.book.record_later`), written together when the ledger is next
+read or before the commit — on PostgreSQL one statement whatever their number, on SQLite
+one after the other (one writer, no round trip to save).
 
-A command's transfers are atomic, so each account is checked once, on its net change: the
-floors and the largest amount of `legs.py`, applied to where the account ends, on both
-databases alike (`_refusal` is the one rule; PostgreSQL's statement applies the same
-conditions and, when one fails, `_refusal` names why). Only transfers whose insert went in
-(not a taken id, not a hold already resolved) write legs and move balances.
+A command's transfers are atomic, so each account is checked once, on its net change: its
+floor (a flagged side may not exceed the other's posted total) and the largest amount a
+BIGINT holds, applied to where the account ends, on both databases alike (`_refusal` is the
+one rule; PostgreSQL's statement applies the same conditions and, when one fails,
+`_refusal` names why). Only transfers whose insert went in (not a taken id, not a hold
+already resolved) write legs and move balances, so a replay writes nothing.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
-from buyerguard.errors import BuyerguardError, InvalidInput
-from buyerguard.ledger.legs import SIDES, BalanceFloorBreached
+from buyerguard.errors import BuyerguardError, Conflict, InvalidInput
 from buyerguard.money import MAX_FEN, Fen, format_fen
 from buyerguard.store.db import insert_if_absent, is_postgres
 from buyerguard.store.deferred_writes import write_deferred
 from buyerguard.store.tables import ledger_accounts, ledger_entries, ledger_transfers
 
+SIDES = ("debit", "credit")
 DEFERRED_TRANSFERS = "ledger_transfers"  # the kind of deferred rows (store/deferred_writes.py)
 Posting = tuple[Mapping[str, object], Mapping[str, Fen]]  # a transfer's row, its phases
 COLUMNS = ("debits_posted_fen", "debits_pending_fen", "credits_posted_fen", "credits_pending_fen")
@@ -43,6 +45,15 @@ _LEG_ARRAYS = (
     "leg_amounts",
     "leg_recorded_ats",
 )
+
+
+class BalanceFloorBreached(Conflict):
+    def __init__(self, account_id: str, amount_fen: Fen) -> None:
+        super().__init__(
+            "balance_floor",
+            f"moving {format_fen(amount_fen)} would breach the floor of account {account_id}",
+            "amount",
+        )
 
 
 def write_deferred_transfers(connection: Connection) -> None:
@@ -173,9 +184,10 @@ def _refusal(account: Any, change: Mapping[str, Fen]) -> BuyerguardError | None:
 
 
 def post_transfers(connection: Connection, postings: list[Posting]) -> set[str]:
-    """Post many transfers (their rows and phases, as `legs.post_transfer` takes one) and
-    answer the ids that went in; the others were skipped (a taken id, a resolved hold). An
-    account that cannot take its net change refuses the whole (the command rolls back)."""
+    """Post transfers (each a `ledger_transfers` row and the phases it changes: posted and
+    pending amounts, a resolved hold's negative) and answer the ids that went in; the others
+    were skipped (a taken id, a resolved hold). An account that cannot take its net change
+    refuses the whole (the command rolls back)."""
     if is_postgres(connection):
         return _post_in_one_statement(connection, postings)
     inserted = set()
