@@ -134,7 +134,7 @@ def _no_read_past_pending_transfers(  # type: ignore[no-untyped-def]
 ) -> None:
     """Every test checks that no statement reads or moves the ledger while this transaction
     holds transfers recorded for later (`ledger.book.record_later`): it would miss them. A
-    reader calls `ledger.legs.write_deferred_transfers` first."""
+    reader calls `ledger.postings.write_deferred_transfers` first."""
     if has_deferred(connection, DEFERRED_TRANSFERS) and _READS_LEDGER.search(statement):
         raise AssertionError(f"reads the ledger past pending transfers: {statement[:200]}")
 
