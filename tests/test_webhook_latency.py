@@ -22,9 +22,12 @@ and off between rounds: on a shared machine the background load changes over sec
 the length of such a round (and each switch off must wait out a 5-s delivery in
 flight); an A/A trial of round switching, no endpoint in either half, put the halves'
 p99s 20-25% apart. Two servers paced together meet the same background within 10 ms
-of each other. Rounds remain, for a robust comparison: each consecutive 500 commands' p99
-per server (the quantiles' "inclusive" method), then the median over 9 rounds, so one
-round hit by a burst does not decide. No absolute slack: latencies are milliseconds,
+of each other. The verdict is the issue's own figure, each server's p99 over all its
+4,500 commands (the 45th slowest; the quantiles' "inclusive" method). An earlier verdict,
+the median over 9 rounds of each round's p99 (the 5th slowest of 500), failed a clean-clone
+CI run at 1.227 while the pooled p99s of that very run were 9.99 and 9.65 ms (1.035): a
+round's p99 rests on five commands, so the rounds are printed, for where a slow spell fell,
+and no longer decide. No absolute slack: latencies are milliseconds,
 `perf_counter` resolves nanoseconds. What remains is each command's own luck with the
 CPU: on a machine busy with other work the p99 is set by preemptions, and this very
 comparison with no endpoint on either server came out 0.83 and 0.91 (load average 4-7
@@ -296,12 +299,13 @@ def test_a_receiver_answering_in_5_s_keeps_command_p99_within_10_percent(
         for name, samples in latencies_ms.items()
     }
     median_ms = {name: statistics.median(values) for name, values in p99s_ms.items()}
+    pooled_ms = {name: p99(samples) for name, samples in latencies_ms.items()}
     figures = {
+        "pooled_p99_ms": {name: round(ms, 2) for name, ms in pooled_ms.items()},
+        "ratio": round(pooled_ms["hooked"] / pooled_ms["quiet"], 3),
+        "pooled_p50_ms": {n: round(statistics.median(v), 2) for n, v in latencies_ms.items()},
         "rounds_p99_ms": {name: [round(ms, 2) for ms in v] for name, v in p99s_ms.items()},
         "median_round_p99_ms": {name: round(ms, 2) for name, ms in median_ms.items()},
-        "ratio": round(median_ms["hooked"] / median_ms["quiet"], 3),
-        "pooled_p50_ms": {n: round(statistics.median(v), 2) for n, v in latencies_ms.items()},
-        "pooled_p99_ms": {n: round(p99(v), 2) for n, v in latencies_ms.items()},
         "commands_per_server": len(latencies_ms["quiet"]),
         "measured_seconds": round(measured_seconds, 1),
         "warmup_lifecycles": warmed,
@@ -316,4 +320,4 @@ def test_a_receiver_answering_in_5_s_keeps_command_p99_within_10_percent(
     attempts = deliveries["items"]
     assert attempts and {item["outcome"] for item in attempts} == {"delivered"}
     assert min(item["duration_ms"] for item in attempts) >= RECEIVER_DELAY_SECONDS * 1000
-    assert median_ms["hooked"] <= MAX_RATIO * median_ms["quiet"], figures
+    assert pooled_ms["hooked"] <= MAX_RATIO * pooled_ms["quiet"], figures
