@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from buyerguard.domain.cases import Case, CaseState, Goods
 from buyerguard.domain.decision import Decision
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context, Role
 from buyerguard.services.records import record_repeated_decision
-from buyerguard.services.timers import cancel_timer, pending_timers_of, schedule_timer
+from buyerguard.services.timers import cancel_timers_of, pending_timers_of, schedule_timer
 
 MERCHANT_ANSWER = "case.merchant_answer"
 MERCHANT_REVIEW = "case.merchant_review"
@@ -103,9 +104,12 @@ def rule_id_of(kind: str, case: Case) -> str:
     return DEADLINES[kind].rule_id
 
 
-def running_deadline(ctx: Context, case: Case) -> tuple[str, datetime] | None:
-    """The case's running deadline (kind, due instant), if one runs."""
-    for timer in pending_timers_of(ctx.connection, case.id):
+def running_deadline(
+    ctx: Context, case: Case, timers: list[dict[str, Any]] | None = None
+) -> tuple[str, datetime] | None:
+    """The case's running deadline (kind, due instant), if one runs; `timers` are the
+    case's pending and running timers when the caller has them (`settle_and_read`)."""
+    for timer in pending_timers_of(ctx.connection, case.id) if timers is None else timers:
         if timer["kind"] in DEADLINES:
             due_at: datetime = timer["due_at"]
             return str(timer["kind"]), due_at
@@ -113,9 +117,7 @@ def running_deadline(ctx: Context, case: Case) -> tuple[str, datetime] | None:
 
 
 def clear_deadlines(ctx: Context, case: Case, why: str) -> None:
-    for timer in pending_timers_of(ctx.connection, case.id):
-        if timer["kind"] in DEADLINES:
-            cancel_timer(ctx, timer["kind"], case.id, why)
+    cancel_timers_of(ctx, case.id, DEADLINES, why)
 
 
 def set_deadline(

@@ -35,7 +35,7 @@ from buyerguard.services.instructions import instructions_about
 from buyerguard.services.open_matters import OPEN_MATTER_CHECKS
 from buyerguard.services.orders import resume_after_matters
 from buyerguard.services.records import audit, case_decisions
-from buyerguard.services.timers import DueTimer, lock_timers_of, settle_subject
+from buyerguard.services.timers import DueTimer, lock_timers_of, settle_and_read
 from buyerguard.store import case_repository as repository
 from buyerguard.store import repositories
 
@@ -129,13 +129,14 @@ def act(ctx: Context, case_id: str, action: str, body: CaseAction) -> Case:
     settling = timedelta(
         seconds=ctx.rulebook_at(ctx.now(), field=None).orders.fact_settling_seconds
     )
-    settle_subject(ctx, case.id, settling)  # its deadline waits for facts still arriving
+    # Its deadline waits for facts still arriving.
+    timers = settle_and_read(ctx, case.id, settling)
     last_action, last_step_at = case.last_action, case.last_moved_at
     assert last_step_at is not None  # a stored case has moved at least once: its opening
     # Deadlines are strict: an action dated at or after the running deadline is late, and
     # so is one after a timeout closed the case — whichever of the two ran first, and
     # however the action is dated (it lost the race; it is not out of order).
-    running = deadlines.running_deadline(ctx, case)
+    running = deadlines.running_deadline(ctx, case, timers)
     late = running is not None and when >= running[1]
     closed_by_timeout = last_action == "timeout" and not case.state.is_open
     if (late or closed_by_timeout) and role is not CaseRole.OPERATOR:

@@ -13,11 +13,12 @@ closes the case).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, select, update
+from sqlalchemy import Connection, and_, bindparam, case, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.clock import ensure_utc
@@ -144,8 +145,31 @@ def cancel_timer(ctx: Context, kind: str, subject_id: str, reason: str) -> None:
     _note_armed(ctx, identifier, None)
 
 
+def cancel_timers_of(ctx: Context, subject_id: str, kinds: Iterable[str], reason: str) -> None:
+    """Cancel the subject's pending timers of these kinds in one statement (a running one
+    is being fired: it is left to its handler, as `cancel_timer` leaves it)."""
+    cancelled = ctx.connection.execute(
+        _TIMERS_CANCEL_OF,
+        {"timer_subject": subject_id, "timer_kinds": sorted(kinds), "outcome": reason},
+    ).scalars()
+    for identifier in cancelled:
+        _note_armed(ctx, identifier, None)
+
+
 def _later(column: Any, instant: Any) -> Any:
     return case((column < instant, instant), else_=column)
+
+
+def settle_and_read(ctx: Context, subject_id: str, settling: timedelta) -> list[dict[str, Any]]:
+    """`settle_subject`, answering the subject's pending and running timers as they now
+    are: on PostgreSQL in the same round trip."""
+    until = ctx.now() + settling
+    parameters = {"timer_subject": subject_id, "settles_at": until}
+    if ctx.connection.dialect.name == "postgresql":
+        rows = ctx.connection.execute(_TIMERS_SETTLE_AND_READ, parameters).mappings()
+        return [dict(row) for row in rows]
+    ctx.connection.execute(_TIMERS_SETTLE, parameters)
+    return pending_timers_of(ctx.connection, subject_id)
 
 
 def settle_subject(ctx: Context, subject_id: str, settling: timedelta) -> datetime:
@@ -177,6 +201,27 @@ _TIMERS_SETTLE = (
             timers.c.available_at, bindparam("settles_at", type_=timers.c.available_at.type)
         )
     )
+)
+
+# One statement: the pending timers settled (their new rows) and the running ones as they
+# are (a statement's own UPDATE is invisible to its other parts, so pending rows come only
+# from the UPDATE's answer and are not read twice).
+_SETTLED = _TIMERS_SETTLE.returning(*timers.c).cte("settled")
+_TIMERS_SETTLE_AND_READ = union_all(
+    select(*_SETTLED.c),
+    select(timers).where(
+        timers.c.subject_id == bindparam("timer_subject"), timers.c.status == RUNNING
+    ),
+)
+_TIMERS_CANCEL_OF = (
+    update(timers)
+    .where(
+        timers.c.subject_id == bindparam("timer_subject"),
+        timers.c.kind.in_(bindparam("timer_kinds", expanding=True)),
+        timers.c.status == PENDING,
+    )
+    .values(status=CANCELLED, outcome=bindparam("outcome"))
+    .returning(timers.c.id)
 )
 
 
