@@ -94,3 +94,58 @@ def test_a_confirmation_posts_all_its_transfers_in_one_statement(postgres_api: A
     sent = lifecycle(postgres_api, "W-4", THREE_LINES, TOTALS["three"])["confirmation"]
     postings = [s for s in sent if "INSERT INTO ledger_transfers" in s]
     assert len(postings) == 1, "\n".join(sent)
+
+
+# A no-reason return picked up (quick-refunded: a carrier's subsidy and a buyer's refund,
+# each instructed), then inspected ok; every action keyed, as a marketplace sends them.
+CASE_BUDGET = {
+    "open": 11,
+    "accept": 11,
+    "handover": 8,
+    "pickup": 27,
+    "arrival": 11,
+    "inspection": 12,
+}
+
+
+def returned_case(api: Api, order_id: str) -> dict[str, int]:
+    engine = api.client.app.state.runtime.engine  # type: ignore[attr-defined]
+    body = {
+        "id": order_id,
+        "buyer_id": "B-shop",
+        "lines": [{"product_id": "P-cups", "quantity": 10}],
+    }
+    assert api.post("marketplace", "/v1/orders", body).status_code == 201
+    for suffix, fact in (
+        ("payment", {"amount": "360.00"}),
+        ("shipment", {"carrier": "SF", "tracking_number": f"SF-{order_id}"}),
+        ("signing", None),
+    ):
+        assert api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact).status_code == 200
+    opening = {"type": "return_no_reason", "sub_order_id": f"{order_id}-1", "reason": "too many"}
+    with statements(engine) as seen:
+        opened = api.post("buyer", f"/v1/orders/{order_id}/cases", opening, key=f"open-{order_id}")
+    assert opened.status_code == 201, opened.text
+    sent = {"open": len(seen)}
+    case_id = opened.json()["id"]
+    for role, action, fact in (
+        ("merchant", "accept", None),
+        ("buyer", "handover", {"official_logistics": True}),
+        ("marketplace", "pickup", {"carrier": "SF", "freight": "30.00"}),
+        ("merchant", "arrival", None),
+        ("merchant", "inspection", {"result": "ok"}),
+    ):
+        with statements(engine) as seen:
+            answer = api.post(
+                role, f"/v1/cases/{case_id}/{action}", fact, key=f"{action}-{order_id}"
+            )
+        assert answer.status_code == 200, answer.text
+        sent[action] = len(seen)
+    return sent
+
+
+def test_each_fact_of_a_returned_case_stays_within_its_statement_budget(
+    postgres_api: Api,
+) -> None:
+    returned_case(postgres_api, "C-1")  # first use: accounts created
+    assert returned_case(postgres_api, "C-2") == CASE_BUDGET

@@ -23,7 +23,7 @@ from buyerguard.domain.decision import PLATFORM, Decision
 from buyerguard.errors import Conflict, InvalidInput, NotFound, require_text
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
-from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, record
+from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, record, record_later
 from buyerguard.money import Fen, format_fen
 from buyerguard.services.context import Context, Role
 from buyerguard.services.merchant_money import net_debt
@@ -93,7 +93,8 @@ def instruct(
         order_id,
     )
     transfer_id = f"instruct:{instruction_id}"
-    record(
+    # Held with the command's other transfers, in the one statement that posts them.
+    record_later(
         ctx.connection,
         Transfer(
             transfer_id,
@@ -107,7 +108,6 @@ def instruct(
             decision_ref,
         ),
         ctx.now(),
-        accounts_locked=True,
     )
     now = ctx.now()
     ctx.connection.execute(
