@@ -1037,6 +1037,27 @@ def test_one_open_case_per_type_per_sub_order(api: Api, rt: Runtime) -> None:
     open_case(api, "B-3", "return_no_reason")  # the first is no longer open
 
 
+def test_a_case_id_already_taken_is_refused_naming_id(api: Api, rt: Runtime) -> None:
+    """A case id the caller chooses that already names a case is `409 case_exists`, field
+    `id`, as an order's is `order_exists`: not a `concurrent_conflict` (no retry helps) nor a
+    `decision_conflict` about a decision the caller never named, whatever the type."""
+    order(api, "B-9", "pay", "ship", "sign")
+    order(api, "B-10", "pay", "ship", "sign")
+    open_case(api, "B-9", "refund_only_not_received", amount="10.00", id="C-taken")
+
+    def reopen(role: str, order_id: str, case_type: str) -> Callable[[], Any]:
+        body = case_body(order_id, case_type, id="C-taken")
+        return lambda: api.post(role, f"/v1/orders/{order_id}/cases", body)
+
+    for role, order_id, case_type in (
+        ("buyer", "B-10", "refund_only_not_received"),
+        ("buyer", "B-10", "refund_only_quality"),
+        ("buyer", "B-9", "return_quality"),
+        ("merchant", "B-10", "transit_claim"),
+    ):
+        refused_cleanly(rt, reopen(role, order_id, case_type), 409, "case_exists", "id")
+
+
 def test_actions_out_of_order_are_refused_and_write_nothing(api: Api, rt: Runtime) -> None:
     """Each action needs its state and the goods where they must be; else 409, nothing written."""
     order(api, "B-4", "pay", "ship", "sign")

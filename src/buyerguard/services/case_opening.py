@@ -147,10 +147,15 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
             f"sub-order {sub.id} already has an open {case_type.value} case ({existing})",
             "type",
         )
+    case_id = new_id("case", command.case_id, "case_id")
+    # A chosen id that names a case already is the caller's mistake, said before anything is
+    # recorded under it (its eligibility decision would conflict, its insert fail).
+    if command.case_id is not None and repository.orders_of_cases(ctx.connection, [case_id]):
+        raise Conflict("case_exists", f"case {case_id} already exists", "id")
     eligibility = _eligibility(case_type, order, sub.id, when, ctx)
     amount_fen = _amount_asked(ctx, case_type, sub, command.amount_fen)
     case = Case(
-        id=new_id("case", command.case_id, "case_id"),
+        id=case_id,
         type=case_type,
         order_id=order.id,
         sub_order_id=sub.id,
