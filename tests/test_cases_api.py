@@ -986,6 +986,28 @@ def test_a_refund_above_what_is_left_is_refused_and_writes_nothing(api: Api, rt:
     assert credit(rt, "buyer:B-shop:payable") == 30_000
 
 
+def test_a_ruling_below_what_the_case_already_refunded_is_refused(api: Api, rt: Runtime) -> None:
+    """A quick-refunded return ruled for the buyer: a ruling's amount below the quick refund
+    could not be honoured (nothing takes money back from the buyer), so it is refused and
+    writes nothing, instead of closing `ruled_for_buyer` with the whole quick refund kept."""
+    order(api, "B-11", "pay", "ship", "sign")
+    case = open_case(api, "B-11", "return_no_reason")
+    act(api, "merchant", case["id"], "accept")
+    act(api, "marketplace", case["id"], "pickup", {"carrier": "SF", "freight": "30.00"})
+    act(api, "merchant", case["id"], "escalate")
+    ruling = {"result": "buyer", "note": "a part only", "amount": "100.00"}
+    refused_cleanly(
+        rt,
+        lambda: api.post("operator", f"/v1/cases/{case['id']}/ruling", ruling),
+        422,
+        "amount_out_of_range",
+        "amount",
+    )
+    ruled = act(api, "operator", case["id"], "ruling", {**ruling, "amount": "360.00"})
+    assert (ruled["outcome"], fen(ruled["refunded"])) == ("ruled_for_buyer", CUPS_FEN)
+    assert refunds_of(api, case["id"]) == [CUPS_FEN]
+
+
 def test_a_case_on_someone_elses_order_does_not_exist_for_the_caller(api: Api, rt: Runtime) -> None:
     """Another party's order or case answers 404, as if it did not exist, and lists omit it."""
     order(api, "B-2", "pay", "ship", "sign")

@@ -1167,7 +1167,9 @@ class World:
         if not (body.get("note") or "").strip():
             refuse(422, "note_missing")
         amount_fen = case.requested_fen if body.get("amount") is None else to_fen(body["amount"])
-        if result == claimant and not 0 < amount_fen <= case.requested_fen:
+        # Above 0, at most what was asked, and never below what a quick refund already paid.
+        least_fen = max(case.refunded_fen, 1)
+        if result == claimant and not least_fen <= amount_fen <= case.requested_fen:
             refuse(422, "amount_out_of_range")
         if body.get("send_goods_back") and not case.is_return:
             refuse(409, "not_a_return")

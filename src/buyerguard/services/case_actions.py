@@ -272,6 +272,13 @@ def ruling(
             f"a ruling grants above 0 and at most the {format_fen(case.requested_fen)} asked",
             "amount",
         )
+    if for_claimant and amount_fen < case.refunded_fen:  # nothing takes a quick refund back
+        raise InvalidInput(
+            "amount_out_of_range",
+            f"a ruling grants at least the {format_fen(case.refunded_fen)} this case already "
+            "refunded",
+            "amount",
+        )
     if body.send_goods_back and not case.type.is_return:
         raise Conflict(
             "not_a_return",
