@@ -77,6 +77,17 @@ def test_audit_is_the_operators_and_bad_filters_are_refused(api: Api) -> None:
     assert api.get("operator", "/v1/audit?after=-1").status_code == 422
 
 
+def test_an_audit_cursor_past_an_integer_id_is_refused_on_both_databases(api: Api) -> None:
+    """The audit ids are an INTEGER column: a cursor above 2**31 - 1 answered 500 on
+    PostgreSQL (integer out of range) and an empty page on SQLite; both refuse it now."""
+    last = api.get("operator", f"/v1/audit?after={2**31 - 1}")
+    assert last.status_code == 200 and last.json()["items"] == []
+    for after in (2**31, 99999999999, 2**62):
+        assert_refused(
+            api.get("operator", f"/v1/audit?after={after}"), 422, "out_of_range", "after"
+        )
+
+
 @pytest.fixture
 def cli_env(rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUYERGUARD_DATABASE_URL", rt.engine.url.render_as_string(False))

@@ -11,7 +11,7 @@ from buyerguard.api.answers import answers
 from buyerguard.api.case_answers import AuditPage
 from buyerguard.api.params import CallerDep, Limit, page
 from buyerguard.api.runtime import runtime
-from buyerguard.api.schemas import TEXT_PATTERN
+from buyerguard.api.schemas import MAX_INT32, TEXT_PATTERN
 from buyerguard.api.views import instant
 from buyerguard.clock import parse_instant
 from buyerguard.services.records import AuditQuery, audit_entries
@@ -72,7 +72,7 @@ def list_audit(
     until: Annotated[
         str | None, Query(max_length=64, description="recorded before (ISO-8601)")
     ] = None,
-    after: Annotated[int | None, Query(ge=0, le=2**62, description="`next_cursor`")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_INT32, description="`next_cursor`")] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """What every command recorded (who, with which token, what, about what, when), in the
