@@ -269,3 +269,15 @@ def test_a_cursor_beyond_the_end_of_the_feed_is_refused(api: Api, rt: Runtime) -
     assert row_counts(rt) == counts
     assert api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}").json()["cursor"] == end
     assert api.post("operator", replay, {"after": end}).status_code == 200
+
+
+def test_a_deliveries_cursor_past_an_integer_id_is_refused_on_both_databases(api: Api) -> None:
+    """Delivery ids are an INTEGER column: `before` above 2**31 - 1 answered 500 on
+    PostgreSQL (integer out of range) and a page on SQLite; both refuse it now."""
+    endpoint = api.post("operator", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/x"}).json()
+    deliveries = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+    top = api.get("operator", f"{deliveries}?before={2**31 - 1}")
+    assert top.status_code == 200 and top.json()["items"] == []
+    for before in (2**31, 99999999999, 2**62):
+        answer = api.get("operator", f"{deliveries}?before={before}")
+        assert_refused(answer, 422, "out_of_range", "before")

@@ -20,7 +20,7 @@ from buyerguard.api.case_answers import (
 )
 from buyerguard.api.params import CallerDep, IdCursor, Limit, id_path, page
 from buyerguard.api.runtime import run_command, runtime
-from buyerguard.api.schemas import CHOICE_PATTERN, Body, text_field
+from buyerguard.api.schemas import CHOICE_PATTERN, MAX_INT32, Body, text_field
 from buyerguard.api.views import instant
 from buyerguard.services import webhook_endpoints as endpoints
 from buyerguard.services.context import Context
@@ -236,7 +236,7 @@ def list_webhook_deliveries(
     request: Request,
     caller: CallerDep,
     before: Annotated[
-        int | None, Query(ge=1, le=2**62, description="`next_cursor` of the previous page")
+        int | None, Query(ge=1, le=MAX_INT32, description="`next_cursor` of the previous page")
     ] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
