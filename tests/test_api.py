@@ -326,6 +326,18 @@ def test_a_region_code_that_is_not_digits_is_region_malformed_on_every_route(api
     assert_refused(patched, 422, "region_malformed", "origin_region")
 
 
+def test_a_region_malformed_message_names_the_value_it_refused(api: Api) -> None:
+    """The message said `not a GB/T 2260 code: {value!r}`, the placeholder unfilled (pydantic
+    fills `{value}` only): it names the value, as the domain's own refusal does."""
+    lookup = api.get("marketplace", "/v1/promises?product_id=P-cups&destination=BR-SP")
+    assert_refused(lookup, 422, "region_malformed", "destination")
+    assert lookup.json()["message"] == "destination: not a GB/T 2260 code: 'BR-SP'"
+    product = {**NEW_PRODUCT, "ship_from_region": "33-782"}
+    created = api.post("merchant", "/v1/products", product)
+    assert_refused(created, 422, "region_malformed", "ship_from_region")
+    assert created.json()["message"] == "ship_from_region: not a GB/T 2260 code: '33-782'"
+
+
 def test_docs_work_offline(api: Api) -> None:
     page = api.client.get("/docs")
     assert page.status_code == 200

@@ -59,7 +59,7 @@ def _region_shape(value: object) -> object:
     check (`type_invalid`); the length limits apply after."""
     if isinstance(value, str) and _REGION_CODE.match(value) is None:
         raise PydanticCustomError(
-            "region_malformed", "not a GB/T 2260 code: {value!r}", {"value": value}
+            "region_malformed", "not a GB/T 2260 code: {value}", {"value": repr(value)}
         )
     return value
 
