@@ -42,7 +42,7 @@ from buyerguard.services.timers import schedule_timer
 from buyerguard.services.tokens import authenticate, create_token
 from buyerguard.store.db import read_transaction
 from buyerguard.store.shipment_history import ShipmentHistory
-from buyerguard.store.tables import decisions
+from buyerguard.store.tables import api_tokens, decisions
 from buyerguard.store.tables import orders as order_rows
 from tests.live_server import free_port
 from tests.test_cli_output import on_terminal
@@ -542,3 +542,35 @@ def test_on_a_terminal_the_bars_go_to_stderr_and_stdout_is_the_json_alone(
     stdout, terminal = on_terminal(["eta", "build", "--as-of", AS_OF, "--json"], env)
     assert json.loads(stdout)["routes"] == 6
     assert "building the promise table" in terminal
+
+
+def test_an_empty_instant_option_is_refused_not_read_as_now(
+    cli: tuple[Runtime, SimulatedClock],
+) -> None:
+    """`--as-of "$AS_OF"` with the variable unset: `eta build` published a table as of now,
+    `badge evaluate` recorded the badge as of now (so every evaluation before now was then
+    refused, the history only going forward), `rulebook show` showed today's rulebook and
+    `token create --expires ""` issued a token that never expires. An empty instant is
+    malformed like any other (`trial-balance --date ""` likewise); leaving the option out
+    still means now (or never)."""
+    rt, _ = cli
+    as_json("demo", "load")
+    as_json("shipments", "import", str(DELIVERIES))
+    with rt.reading(OPERATOR) as ctx:
+        tokens = ctx.connection.execute(select(func.count()).select_from(api_tokens)).scalar()
+    for args, option in (
+        (["eta", "build", "--as-of", ""], "as_of"),
+        (["eta", "update", "--as-of", ""], "as_of"),
+        (["badge", "evaluate", "--as-of", ""], "as_of"),
+        (["rulebook", "show", "--at", ""], "at"),
+        (["token", "create", "--role", "operator", "--expires", ""], "expires"),
+    ):
+        assert refused(args, f"instant_malformed [{option}]") == ""
+    assert refused(["ledger", "trial-balance", "--date", ""], "date_malformed [date]") == ""
+    assert badge_rows(rt) == []
+    assert not rt.history.promises_dir.exists() or not any(rt.history.promises_dir.iterdir())
+    with rt.reading(OPERATOR) as ctx:
+        assert ctx.connection.execute(select(func.count()).select_from(api_tokens)).scalar() == (
+            tokens
+        )
+    assert as_json("badge", "evaluate", "--as-of", AS_OF)["awarded"] == ["M-yiwu"]

@@ -131,7 +131,7 @@ def ledger_trial_balance(
     from buyerguard.store.db import read_transaction
 
     try:
-        as_of = date.fromisoformat(day) if day else local_date(get_clock().now())
+        as_of = date.fromisoformat(day) if day is not None else local_date(get_clock().now())
     except ValueError as exc:
         raise InvalidInput("date_malformed", f"not a date: {day!r}", "date") from exc
     require_local_date(as_of, field="date")
@@ -180,7 +180,7 @@ def rulebook_show(
     as_json: AsJson = False,
 ) -> None:
     """The rulebook in force at an instant, every key with its value and meaning."""
-    instant = parse_instant(at, field="at") if at else get_clock().now()
+    instant = parse_instant(at, field="at") if at is not None else get_clock().now()
     books = load_rulebook_dir(directory) if directory else rulebooks()
     book = books.at(instant, field="at")
     if as_json:

@@ -118,7 +118,7 @@ def _build_and_say(as_of: str | None, as_json: bool, *, full: bool) -> None:
     from buyerguard.services.context import OPERATOR
 
     rt = configured_runtime()
-    instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
+    instant = parse_instant(as_of, field="as_of") if as_of is not None else rt.clock.now()
     with rt.writing(OPERATOR) as ctx:  # a refused as-of seeds nothing
         promises.seed_slowdowns(ctx, ctx.as_of(instant))
     publish = promises.build if full else promises.update
@@ -180,7 +180,7 @@ def badge_evaluate(
     from buyerguard.services.context import OPERATOR
 
     rt = configured_runtime()
-    instant = parse_instant(as_of, field="as_of") if as_of else rt.clock.now()
+    instant = parse_instant(as_of, field="as_of") if as_of is not None else rt.clock.now()
     with (
         steps_bar(progress_console) as bar,
         step(bar, "evaluating sign rates"),

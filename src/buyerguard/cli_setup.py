@@ -114,7 +114,7 @@ def token_create(
     from buyerguard.services.tokens import create_token
 
     parsed_role = Role(role.value)
-    expires_at = parse_instant(expires, field="expires") if expires else None
+    expires_at = parse_instant(expires, field="expires") if expires is not None else None
     rt = configured_runtime()
     now = rt.clock.now()
     with rt.engine.begin() as connection:
