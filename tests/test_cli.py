@@ -227,6 +227,27 @@ def test_timers_list_and_retry_a_dead_letter(env: Path) -> None:
     refused(["timers", "list", "--state", "zombie"], "invalid_choice")
 
 
+def test_timers_list_says_when_its_limit_left_timers_out(env: Path) -> None:
+    """`timers list` showed its first --limit timers (100) and said nothing of the rest, so
+    an operator read 100 dead letters as all of them; it says so, as `instructions list`
+    and `cases list` do."""
+    from buyerguard.bootstrap import build_runtime
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import schedule_timer
+
+    rt = build_runtime()
+    with rt.writing(OPERATOR) as ctx:
+        for subject in ("S1", "S2", "S3"):
+            schedule_timer(ctx, "test.unknown_kind", subject, ctx.now())
+    rt.engine.dispose()
+    cut = runner.invoke(app, ["timers", "list", "--state", "pending", "--limit", "2"])
+    assert cut.exit_code == 0 and "test.unknown_kind:S2" in cut.output
+    assert "test.unknown_kind:S3" not in cut.output
+    assert "more left out (--limit is 2: raise it)" in cut.output
+    whole = runner.invoke(app, ["timers", "list", "--state", "pending", "--limit", "3"])
+    assert "test.unknown_kind:S3" in whole.output and "more left out" not in whole.output
+
+
 def test_token_list_shows_every_token_but_never_a_secret(env: Path) -> None:
     runner.invoke(app, ["demo", "load"])
     secrets = json.loads((env / "tokens.json").read_text())

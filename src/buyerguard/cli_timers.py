@@ -36,7 +36,8 @@ def timers_list(
 
     rt = configured_runtime()
     with rt.reading(OPERATOR) as ctx:
-        rows = list_timers(ctx.connection, state=state, after=None, limit=limit)
+        rows = list_timers(ctx.connection, state=state, after=None, limit=limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json([timer_view(row) for row in rows])
         return
@@ -52,6 +53,8 @@ def timers_list(
     ]
     header = ("id", "state", "due", "attempts", "last error")
     print_rows(f"{len(rows):,} timer(s)", header, lines)
+    if more:
+        say(f"{len(rows):,} timer(s); more left out (--limit is {limit}: raise it)")
 
 
 @timers_app.command("retry")
