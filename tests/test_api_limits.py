@@ -417,6 +417,18 @@ READS: list[tuple[str, str, int, str, str | None]] = [
         "carrier",
     ),
     ("/v1/merchants/M-yiwu/badge", "buyer", 403, "forbidden", "authorization"),
+    # An empty instant is not one: it was read as no filter (every audit record, every case)
+    # or as now (the promise for a payment this instant).
+    (
+        "/v1/promises?product_id=P-cups&destination=440305&paid_at=",
+        "buyer",
+        422,
+        "length_out_of_range",
+        "paid_at",
+    ),
+    ("/v1/audit?since=", "operator", 422, "length_out_of_range", "since"),
+    ("/v1/audit?until=", "operator", 422, "length_out_of_range", "until"),
+    ("/v1/cases?deadline_before=", "operator", 422, "length_out_of_range", "deadline_before"),
 ]
 
 

@@ -67,10 +67,11 @@ def list_audit(
         ),
     ] = None,
     since: Annotated[
-        str | None, Query(max_length=64, description="recorded at or after (ISO-8601)")
+        str | None,
+        Query(min_length=1, max_length=64, description="recorded at or after (ISO-8601)"),
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description="recorded before (ISO-8601)")
+        str | None, Query(min_length=1, max_length=64, description="recorded before (ISO-8601)")
     ] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_INT32, description="`next_cursor`")] = None,
     limit: Limit = 100,

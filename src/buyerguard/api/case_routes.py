@@ -85,7 +85,11 @@ def list_cases(
     ] = None,
     deadline_before: Annotated[
         str | None,
-        Query(max_length=64, description="cases whose running deadline falls before this instant"),
+        Query(
+            min_length=1,
+            max_length=64,
+            description="cases whose running deadline falls before this instant",
+        ),
     ] = None,
     after: IdCursor = None,
     limit: Limit = 100,

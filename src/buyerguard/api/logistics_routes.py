@@ -279,6 +279,7 @@ def get_promise(
     paid_at: Annotated[
         str | None,
         Query(
+            min_length=1,
             max_length=64,
             description=f"ISO-8601 instant with offset, or a Shanghai date; {INSTANT_RANGE_TEXT}",
         ),
