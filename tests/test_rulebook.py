@@ -649,6 +649,20 @@ def test_a_section_must_be_a_table(load: Loader) -> None:
             "effective_from",
         ),
         ("1970-01-01T00:00:00+08:00", "1970-01-01", "rulebook_bad_value", "effective_from"),
+        # Outside the instants buyerguard accepts: refused as `instant_out_of_range [instant]`
+        # without the file or the key.
+        (
+            "1970-01-01T00:00:00+08:00",
+            "9999-01-01T00:00:00Z",
+            "rulebook_bad_value",
+            "effective_from",
+        ),
+        (
+            "1970-01-01T00:00:00+08:00",
+            "1800-01-01T00:00:00Z",
+            "rulebook_bad_value",
+            "effective_from",
+        ),
         (
             "1970-01-01T00:00:00+08:00",
             '"1970-01-01T00:00:00+08:00"',

@@ -196,7 +196,10 @@ def _header(document: Mapping[str, object], source: str) -> tuple[str, datetime,
             f"{source}: effective_from must be a TOML datetime with offset",
             "effective_from",
         )
-    return rulebook_id, ensure_utc(effective), title
+    try:
+        return rulebook_id, ensure_utc(effective, field="effective_from"), title
+    except InvalidInput as exc:  # before 1900 or from 2200 on
+        raise RulebookError("rulebook_bad_value", f"{source}: {exc.message}", exc.field) from None
 
 
 @dataclass(frozen=True)
