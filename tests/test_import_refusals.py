@@ -262,3 +262,33 @@ def test_a_refused_instant_stores_nothing(tmp_path: Path) -> None:
     assert refused.value.code == "import_rows_invalid"
     assert not history.imported_dir.exists() or not list(history.imported_dir.iterdir())
     assert not history.keys_path.exists()
+
+
+# ------------------------------------------------------------ parcel numbers
+
+
+def test_a_parquet_parcel_number_of_floats_holding_whole_numbers_is_read(tmp_path: Path) -> None:
+    """pandas types an integer column with a blank as float64 (1.0, NaN, 2.0): every row was
+    refused `parcel_number not a whole number` (its text was "1.0"). A whole float is that
+    number, a blank is 1 as in a CSV, and a fraction is still refused."""
+    seconds = pa.array(
+        [int(at("2024-10-10T10:00+08:00").timestamp())] * 3, pa.timestamp("s", "UTC")
+    )
+    facts = {
+        "order_id": ["A", "B", "A"],
+        "merchant_id": ["M-yiwu"] * 3,
+        "industry": ["daily_goods"] * 3,
+        "carrier": ["ZTO"] * 3,
+        "origin_region": ["330782"] * 3,
+        "destination_region": ["440305"] * 3,
+        "paid_at": seconds,
+    }
+    numbers = pa.array([1.0, None, 2.0], pa.float64())
+    pq.write_table(pa.table({**facts, "parcel_number": numbers}), tmp_path / "floats.parquet")
+    rows = validated_import(tmp_path / "floats.parquet", NOW)
+    assert rows.column("parcel_number").to_pylist() == [1, 1, 2]
+    fraction = pa.array([1.0, 1.5, 2.0], pa.float64())
+    pq.write_table(pa.table({**facts, "parcel_number": fraction}), tmp_path / "half.parquet")
+    message = refused_rows(tmp_path / "half.parquet")
+    assert "row 2: parcel_number not a whole number" in message, message
+    assert "row 1" not in message and "row 3" not in message, message

@@ -198,7 +198,8 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
         instants = {
             name: _instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
         }
-        return _validated(con, path, instants, "parcel_number" in columns, now)
+        parcel = _parcel_number_sql(types.get("parcel_number", pa.string()))
+        return _validated(con, path, instants, parcel, "parcel_number" in columns, now)
 
 
 def _check_columns(path: Path, columns: list[str]) -> None:
@@ -275,6 +276,22 @@ def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
     )
 
 
+def _parcel_number_sql(kind: pa.DataType) -> str:
+    """SQL for `parcel_number` as text: a float column's whole numbers as digits (pandas types
+    an integer column with a blank as float64: 2.0 is parcel 2); any other value as it reads,
+    checked below."""
+    text = "CAST(parcel_number AS VARCHAR)"
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if not pa.types.is_floating(kind):
+        return text
+    whole = "isfinite(parcel_number) AND parcel_number = trunc(parcel_number)"
+    bounded = f"{whole} AND abs(parcel_number) < 1e18"
+    return (
+        f"CASE WHEN {bounded} THEN CAST(CAST(parcel_number AS BIGINT) AS VARCHAR) ELSE {text} END"
+    )
+
+
 def _bounded(name: str) -> str:
     """`name` (from `{name}_any`) where it lies in the instants buyerguard accepts, else NULL
     (refused as out of range below: year 1, 10000, an epoch in the wrong unit)."""
@@ -296,6 +313,7 @@ def _validated(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     instants: dict[str, str],
+    parcel_number: str,
     numbered: bool,
     now: datetime,
 ) -> pa.Table:
@@ -322,7 +340,7 @@ def _validated(
             {", ".join(f"{sql} AS {name}_any" for name, sql in instants.items())},
             {", ".join(f"CAST({name} AS VARCHAR) AS {name}_raw" for name in _INSTANTS)},
             {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
-            NULLIF(trim(CAST(parcel_number AS VARCHAR)), '') AS parcel_number_raw
+            NULLIF(trim({parcel_number}), '') AS parcel_number_raw
         FROM raw)
         """
     )
