@@ -128,14 +128,17 @@ def set_deadline(
     *,
     duration: timedelta | None = None,
     rule_id: str | None = None,
+    opening: bool = False,
 ) -> datetime:
     """Cancel the case's running deadline and start `kind` from `starts_at`; returns its due
     instant. `duration` and `rule_id` override the rulebook's (an operator shortening it
-    after a complaint); the timer keeps the rule id, so its timeout cites it too."""
+    after a complaint); the timer keeps the rule id, so its timeout cites it too. `opening`:
+    the case is being opened, so no deadline runs yet (no statement to cancel one)."""
     deadline = DEADLINES[kind]
     rulebook = ctx.rulebook_at(starts_at, field=None)
     due_at = starts_at + (duration or deadline.duration(rulebook, case))
-    clear_deadlines(ctx, case, f"replaced by {kind}")
+    if not opening:
+        clear_deadlines(ctx, case, f"replaced by {kind}")
     # Like an order's timers, a deadline a party's fact sets waits for facts that may still
     # be arriving late; one a timeout sets follows at once (the case had settled).
     settling = timedelta(

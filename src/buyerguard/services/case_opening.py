@@ -195,10 +195,10 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
         repositories.save_order(ctx.connection, order, ctx.actor.label, ctx.now())
     elif case_type is CaseType.TRANSIT_CLAIM:  # the platform decides a transit claim
         case.move("escalate", ctx.actor.label, when, state=CaseState.ESCALATED)
-        deadlines.set_deadline(ctx, case, deadlines.RULING, when)
+        deadlines.set_deadline(ctx, case, deadlines.RULING, when, opening=True)
     else:
         first = deadlines.MERCHANT_REVIEW if case_type.is_return else deadlines.MERCHANT_ANSWER
-        deadlines.set_deadline(ctx, case, first, when)
+        deadlines.set_deadline(ctx, case, first, when, opening=True)
     repository.save_case(ctx.connection, case, ctx.now(), new=True)  # inserted at the end
     audit(ctx, "open_case", order.id, when, case_id=case.id, type=case_type.value)
     return case
