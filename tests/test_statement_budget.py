@@ -122,7 +122,12 @@ def returned_case(api: Api, order_id: str) -> dict[str, int]:
         ("signing", None),
     ):
         assert api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact).status_code == 200
-    opening = {"type": "return_no_reason", "sub_order_id": f"{order_id}-1", "reason": "too many"}
+    opening = {
+        "id": f"case-{order_id}",  # a marketplace names its cases: checked in the same read
+        "type": "return_no_reason",
+        "sub_order_id": f"{order_id}-1",
+        "reason": "too many",
+    }
     with statements(engine) as seen:
         opened = api.post("buyer", f"/v1/orders/{order_id}/cases", opening, key=f"open-{order_id}")
     assert opened.status_code == 201, opened.text

@@ -140,7 +140,9 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
             "occurred_at",
         )
     sub = order.sub_order(command.sub_order_id, field="sub_order_id")
-    existing = repository.open_case_of_type(ctx.connection, sub.id, case_type)
+    existing, id_taken = repository.cases_in_the_way(
+        ctx.connection, sub.id, case_type, command.case_id
+    )
     if existing is not None:
         raise Conflict(
             "case_already_open",
@@ -150,7 +152,7 @@ def open_case(ctx: Context, order_id: str, command: OpenCase) -> Case:
     case_id = new_id("case", command.case_id, "case_id")
     # A chosen id that names a case already is the caller's mistake, said before anything is
     # recorded under it (its eligibility decision would conflict, its insert fail).
-    if command.case_id is not None and repository.orders_of_cases(ctx.connection, [case_id]):
+    if id_taken:
         raise Conflict("case_exists", f"case {case_id} already exists", "id")
     eligibility = _eligibility(case_type, order, sub.id, when, ctx)
     amount_fen = _amount_asked(ctx, case_type, sub, command.amount_fen)

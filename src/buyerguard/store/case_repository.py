@@ -13,9 +13,11 @@ from sqlalchemy import (
     Insert,
     ScalarSelect,
     Update,
+    and_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -159,15 +161,22 @@ def orders_of_cases(connection: Connection, case_ids: list[str]) -> dict[str, st
     return {row.id: row.order_id for row in connection.execute(query)}
 
 
-def open_case_of_type(connection: Connection, sub_order_id: str, case_type: CaseType) -> str | None:
-    found = connection.execute(
-        select(cases.c.id).where(
-            cases.c.sub_order_id == sub_order_id,
-            cases.c.type == case_type.value,
-            cases.c.closed_at.is_(None),
-        )
-    ).first()
-    return None if found is None else str(found.id)
+def cases_in_the_way(
+    connection: Connection, sub_order_id: str, case_type: CaseType, case_id: str | None
+) -> tuple[str | None, bool]:
+    """What stops opening a case, in one statement: the sub-order's open case of this type
+    (its id, or None), and whether `case_id`, the caller's chosen id, names a case already."""
+    wanted = and_(
+        cases.c.sub_order_id == sub_order_id,
+        cases.c.type == case_type.value,
+        cases.c.closed_at.is_(None),
+    )
+    query = select(cases.c.id, wanted.label("open_of_type")).where(
+        wanted if case_id is None else or_(wanted, cases.c.id == case_id)
+    )
+    rows = connection.execute(query).all()
+    open_of_type = next((str(row.id) for row in rows if row.open_of_type), None)
+    return open_of_type, any(row.id == case_id for row in rows)
 
 
 def open_cases_of_order(connection: Connection, order_id: str) -> list[tuple[str, str]]:
