@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from tests.conftest import Api
+from tests.test_cases_flow import signed_order
 
 ONE_LINE = {
     "buyer_id": "B-shop",
@@ -110,22 +111,11 @@ CASE_BUDGET = {
 
 def returned_case(api: Api, order_id: str) -> dict[str, int]:
     engine = api.client.app.state.runtime.engine  # type: ignore[attr-defined]
-    body = {
-        "id": order_id,
-        "buyer_id": "B-shop",
-        "lines": [{"product_id": "P-cups", "quantity": 10}],
-    }
-    assert api.post("marketplace", "/v1/orders", body).status_code == 201
-    for suffix, fact in (
-        ("payment", {"amount": "360.00"}),
-        ("shipment", {"carrier": "SF", "tracking_number": f"SF-{order_id}"}),
-        ("signing", None),
-    ):
-        assert api.post("marketplace", f"/v1/orders/{order_id}/{suffix}", fact).status_code == 200
+    sub_order_id = signed_order(api, order_id)
     opening = {
         "id": f"case-{order_id}",  # a marketplace names its cases: checked in the same read
         "type": "return_no_reason",
-        "sub_order_id": f"{order_id}-1",
+        "sub_order_id": sub_order_id,
         "reason": "too many",
     }
     with statements(engine) as seen:
