@@ -1008,6 +1008,36 @@ def test_a_ruling_below_what_the_case_already_refunded_is_refused(api: Api, rt: 
     assert refunds_of(api, case["id"]) == [CUPS_FEN]
 
 
+@pytest.mark.parametrize(
+    ("case_type", "against"),
+    [("refund_only_quality", "merchant"), ("transit_claim", "platform")],
+    ids=["for-the-merchant", "for-the-platform"],
+)
+def test_a_ruling_against_the_claimant_with_an_amount_is_refused(
+    api: Api, rt: Runtime, case_type: str, against: str
+) -> None:
+    """A ruling against the claimant grants nothing, so an `amount` sent with it is refused
+    `422 amount_not_allowed` and writes nothing (found by a tester: it was accepted and the
+    amount silently ignored)."""
+    order(api, "B-12", "pay", "ship", "sign")
+    if case_type == "transit_claim":  # escalated at once
+        case = open_case(api, "B-12", case_type, role="merchant")
+    else:
+        case = open_case(api, "B-12", case_type)
+        act(api, "merchant", case["id"], "offer", {"amount": "10.00"})
+        act(api, "buyer", case["id"], "escalate")
+    ruling = {"result": against, "note": "no grounds", "amount": "5.00"}
+    refused_cleanly(
+        rt,
+        lambda: api.post("operator", f"/v1/cases/{case['id']}/ruling", ruling),
+        422,
+        "amount_not_allowed",
+        "amount",
+    )
+    ruled = act(api, "operator", case["id"], "ruling", {"result": against, "note": "no grounds"})
+    assert (ruled["state"], ruled["refunded"]) == ("closed", "0.00")
+
+
 def test_a_case_on_someone_elses_order_does_not_exist_for_the_caller(api: Api, rt: Runtime) -> None:
     """Another party's order or case answers 404, as if it did not exist, and lists omit it."""
     order(api, "B-2", "pay", "ship", "sign")

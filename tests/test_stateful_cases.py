@@ -23,9 +23,10 @@ and take every action: accept, offer (part, a fen, all but a fen; all, 0.00, non
 decline, handover (a doorstep pickup, sent by the buyer, no tracking number), pickup
 (freight 0, none, under, at and over what is left of the order's subsidy cap; negative, no
 carrier), arrival, inspection (ok, wrong_or_empty, an unknown result), escalate, ruling
-(for or against the claimant, as asked, part, all or more, send_goods_back,
-buyer_malicious, no note, an unknown result), complain, expedite and withdraw — mostly
-the case's next natural step by whose move it is (`a_case_moves_on`), else any action on
+(for or against the claimant, as asked, part, all or more, an amount against the
+claimant, send_goods_back, buyer_malicious, no note, an unknown result), complain,
+expedite and withdraw — mostly the case's next natural step by whose move it is
+(`a_case_moves_on`), else any action on
 any case by anyone, sometimes dated before the case's last step, or reported late (dated
 a second before a deadline that has passed unfired). Meanwhile orders are shipped, signed
 and confirmed (by the buyer, even while a case is open), operators run payouts, the
@@ -1166,6 +1167,8 @@ class World:
             refuse(422, "invalid_choice")
         if not (body.get("note") or "").strip():
             refuse(422, "note_missing")
+        if result != claimant and body.get("amount") is not None:
+            refuse(422, "amount_not_allowed")  # a ruling against the claimant grants nothing
         amount_fen = case.requested_fen if body.get("amount") is None else to_fen(body["amount"])
         # Above 0, at most what was asked, and never below what a quick refund already paid.
         least_fen = max(case.refunded_fen, 1)
@@ -1842,7 +1845,7 @@ class CaseMachine(RuleBasedStateMachine):
             "all": case.requested_fen,
             "more": case.requested_fen + 1,
         }
-        if mode in amounts:
+        if mode in amounts and (result == claimant or rarely(data, "an amount against")):
             body["amount"] = yuan(amounts[mode])
         for flag, likely in (
             ("send_goods_back", case.is_return),

@@ -266,6 +266,12 @@ def ruling(
         raise InvalidInput("note_missing", "a ruling states its grounds", "note")
     amount_fen = case.requested_fen if body.amount_fen is None else body.amount_fen
     for_claimant = body.result == parties[0]
+    if not for_claimant and body.amount_fen is not None:  # it would be silently ignored
+        raise InvalidInput(
+            "amount_not_allowed",
+            f"a ruling for the {body.result} grants nothing: leave amount out",
+            "amount",
+        )
     if for_claimant and not 0 < amount_fen <= case.requested_fen:
         raise InvalidInput(
             "amount_out_of_range",
