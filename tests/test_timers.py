@@ -21,6 +21,7 @@ from buyerguard.errors import Conflict
 from buyerguard.scheduler import Scheduler, retry_delay
 from buyerguard.services.context import OPERATOR, Context
 from buyerguard.services.timers import (
+    TIMER_STATES,
     DueTimer,
     cancel_timer,
     list_timers,
@@ -230,3 +231,26 @@ def test_a_failed_attempt_never_cuts_a_settling_subject_short(
     assert failure is not None and failure.failed
     row = timer_row(rt, f"{FLAKY}:S")
     assert (row.attempts, row.available_at) == (1, clock.now() + timedelta(hours=1))
+
+
+def test_every_timer_state_is_named_where_the_state_is_described(api: Api) -> None:
+    """`running` (a heavy job under its lease) is accepted by `state=` and shown as a timer's
+    state, yet `GET /v1/timers`, the `Timer` schema and `timers list --state` named only
+    pending, fired, cancelled and failed (found by a tester): they name every state."""
+    import typer
+
+    from buyerguard.cli import app
+
+    document = api.client.get("/openapi.json").json()
+    (query,) = [
+        item
+        for item in document["paths"]["/v1/timers"]["get"]["parameters"]
+        if item["name"] == "state"
+    ]
+    shown = document["components"]["schemas"]["Timer"]["properties"]["state"]
+    command: Any = typer.main.get_command(app)  # the groups are Typer's, not click's
+    (option,) = [
+        item for item in command.commands["timers"].commands["list"].params if item.name == "state"
+    ]
+    for described in (query["description"], shown["description"], option.help or ""):
+        assert all(state in described for state in TIMER_STATES), described

@@ -16,6 +16,7 @@ from buyerguard.cli_common import (
     say,
 )
 from buyerguard.clock import format_instant
+from buyerguard.services.timers import FAILED, TIMER_STATES_TEXT
 
 timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ timers_app = typer.Typer(help="Timers: list them, re-arm dead letters.", no_args
 @refusals_exit_2
 def timers_list(
     state: Annotated[
-        str | None, typer.Option(help="pending, fired, cancelled or failed (dead letters)")
+        str | None, typer.Option(help=f"{TIMER_STATES_TEXT} ({FAILED}: the dead letters)")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     as_json: AsJson = False,

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from buyerguard.services.timers import FAILED, TIMER_STATES_TEXT
+
 Yuan = Annotated[
     str,
     Field(
@@ -387,7 +389,7 @@ class Timer(Answer):
     id: str = Field(description="kind and subject, unique")
     kind: str = Field(description="e.g. auto_confirm, complete_order, case deadline kinds")
     subject_id: str = Field(description="the order, case or job it acts on")
-    state: str = Field(description="pending, fired, cancelled or failed (dead letter)")
+    state: str = Field(description=f"{TIMER_STATES_TEXT} (`{FAILED}`: a dead letter)")
     due_at: Instant
     available_at: Instant = Field(description="when it may next be tried (after back-off)")
     attempts: int = Field(description="tries so far")

@@ -257,7 +257,7 @@ def list_timers(
         Query(
             pattern=r"^[a-z]+$",
             max_length=16,
-            description="pending, fired, cancelled or failed (the dead letters)",
+            description=f"{timers.TIMER_STATES_TEXT} (`{timers.FAILED}`: the dead letters)",
         ),
     ] = None,
     after: Annotated[

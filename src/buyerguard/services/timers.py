@@ -31,6 +31,8 @@ from buyerguard.store.tables import timers
 PENDING, FIRED, CANCELLED, FAILED = "pending", "fired", "cancelled", "failed"
 RUNNING = "running"  # a heavy job claimed under a lease (scheduler.py), until it ends
 TIMER_STATES = (PENDING, RUNNING, FIRED, CANCELLED, FAILED)
+# Every state, for the help of `timers list --state` and the API's descriptions.
+TIMER_STATES_TEXT = f"{', '.join(TIMER_STATES[:-1])} or {TIMER_STATES[-1]}"
 
 
 # Built once: commands run these on every fact (parameters, not inlined values).

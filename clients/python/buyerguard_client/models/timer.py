@@ -20,7 +20,7 @@ class Timer:
         id (str): kind and subject, unique
         kind (str): e.g. auto_confirm, complete_order, case deadline kinds
         subject_id (str): the order, case or job it acts on
-        state (str): pending, fired, cancelled or failed (dead letter)
+        state (str): pending, running, fired, cancelled or failed (`failed`: a dead letter)
         due_at (str): an instant, ISO-8601 in UTC with a Z
         available_at (str): when it may next be tried (after back-off)
         attempts (int): tries so far

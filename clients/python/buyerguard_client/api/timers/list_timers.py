@@ -104,7 +104,8 @@ def sync_detailed(
      Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`).
 
     Args:
-        state (None | str | Unset): pending, fired, cancelled or failed (the dead letters)
+        state (None | str | Unset): pending, running, fired, cancelled or failed (`failed`: the
+            dead letters)
         after (None | str | Unset): `next_cursor` of the previous page: a timer id
         limit (int | Unset): most items on this page Default: 100.
 
@@ -141,7 +142,8 @@ def sync(
      Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`).
 
     Args:
-        state (None | str | Unset): pending, fired, cancelled or failed (the dead letters)
+        state (None | str | Unset): pending, running, fired, cancelled or failed (`failed`: the
+            dead letters)
         after (None | str | Unset): `next_cursor` of the previous page: a timer id
         limit (int | Unset): most items on this page Default: 100.
 
@@ -173,7 +175,8 @@ async def asyncio_detailed(
      Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`).
 
     Args:
-        state (None | str | Unset): pending, fired, cancelled or failed (the dead letters)
+        state (None | str | Unset): pending, running, fired, cancelled or failed (`failed`: the
+            dead letters)
         after (None | str | Unset): `next_cursor` of the previous page: a timer id
         limit (int | Unset): most items on this page Default: 100.
 
@@ -208,7 +211,8 @@ async def asyncio(
      Timers by id; `state=failed` lists the dead letters (`buyerguard timers retry ID`).
 
     Args:
-        state (None | str | Unset): pending, fired, cancelled or failed (the dead letters)
+        state (None | str | Unset): pending, running, fired, cancelled or failed (`failed`: the
+            dead letters)
         after (None | str | Unset): `next_cursor` of the previous page: a timer id
         limit (int | Unset): most items on this page Default: 100.
 
