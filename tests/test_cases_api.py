@@ -323,6 +323,8 @@ def test_a_ruling_for_the_buyer_can_send_unsellable_goods_back(api: Api, rt: Run
     order(api, "E-5", "pay", "ship", "sign")
     case = open_case(api, "E-5", "return_quality")
     act(api, "merchant", case["id"], "accept")
+    act(api, "buyer", case["id"], "handover", {"carrier": "YTO", "tracking_number": "YT5"})
+    act(api, "merchant", case["id"], "arrival")
     assert act(api, "merchant", case["id"], "escalate")["state"] == "escalated"
     ruled = act(
         api,
@@ -354,6 +356,32 @@ def test_a_ruling_cannot_send_back_goods_that_never_came_back(api: Api, rt: Runt
     assert snapshot(rt) == before
     ruled = act(api, "operator", case["id"], "ruling", {**ruling, "send_goods_back": False})
     assert (ruled["goods"], ruled["outcome"]) == ("not_returned", "ruled_for_buyer")
+
+
+@pytest.mark.parametrize("booked", [False, True], ids=["with-buyer", "awaiting-pickup"])
+def test_a_ruling_cannot_send_back_a_return_never_picked_up(
+    api: Api, rt: Runtime, booked: bool
+) -> None:
+    """A return escalated before its goods left the buyer (`with_buyer`, `awaiting_pickup`):
+    nothing came back, so `send_goods_back` is refused `409 not_a_return` and nothing moves
+    (found by a tester: it closed with the goods `sent_back`)."""
+    order(api, "E-10", "pay", "ship", "sign")
+    case = open_case(api, "E-10", "return_quality")
+    act(api, "merchant", case["id"], "accept")
+    if booked:
+        act(api, "buyer", case["id"], "handover", {"official_logistics": True})
+    goods = act(api, "merchant", case["id"], "escalate")["goods"]
+    assert goods == ("awaiting_pickup" if booked else "with_buyer")
+    ruling = {"result": "buyer", "note": "stained", "send_goods_back": True}
+    refused_cleanly(
+        rt,
+        lambda: api.post("operator", f"/v1/cases/{case['id']}/ruling", ruling),
+        409,
+        "not_a_return",
+        "send_goods_back",
+    )
+    ruled = act(api, "operator", case["id"], "ruling", {**ruling, "send_goods_back": False})
+    assert (ruled["goods"], ruled["outcome"]) == (goods, "ruled_for_buyer")
 
 
 def test_a_buyer_withdraws_and_nothing_is_owed(api: Api, rt: Runtime) -> None:

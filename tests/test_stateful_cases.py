@@ -1176,6 +1176,8 @@ class World:
             refuse(422, "amount_out_of_range")
         if body.get("send_goods_back") and not case.is_return:
             refuse(409, "not_a_return")
+        if body.get("send_goods_back") and case.goods in (WITH_BUYER, AWAITING_PICKUP):
+            refuse(409, "not_a_return")  # never picked up: nothing came back
         case.state = CLOSED
         if body.get("send_goods_back"):
             case.goods = SENT_BACK
@@ -1848,7 +1850,7 @@ class CaseMachine(RuleBasedStateMachine):
         if mode in amounts and (result == claimant or rarely(data, "an amount against")):
             body["amount"] = yuan(amounts[mode])
         for flag, likely in (
-            ("send_goods_back", case.is_return),
+            ("send_goods_back", case.is_return and case.goods not in (WITH_BUYER, AWAITING_PICKUP)),
             ("buyer_malicious", case.found_wrong_or_empty),
         ):
             if likely or rarely(data, f"{flag} elsewhere"):

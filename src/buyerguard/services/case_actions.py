@@ -27,6 +27,8 @@ CASE_RULE = "cases.after_shipment"  # a case may be opened once a sub-order has 
 RULING_RULE = "operator.ruling"  # an operator's ruling on an escalated case
 _BUYER_SIDE = (CaseRole.BUYER, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
 _MERCHANT_SIDE = (CaseRole.MERCHANT, CaseRole.MARKETPLACE, CaseRole.OPERATOR)
+# Goods a ruling cannot send back: they never left the buyer.
+_NEVER_CAME_BACK = (Goods.WITH_BUYER, Goods.AWAITING_PICKUP, Goods.NOT_RETURNED)
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,13 @@ def ruling(
         raise Conflict(
             "not_a_return",
             f"case {case.id} is {case.type.value}: nothing came back to send back",
+            "send_goods_back",
+        )
+    if body.send_goods_back and case.goods in _NEVER_CAME_BACK:
+        raise Conflict(
+            "not_a_return",
+            f"case {case.id}: the goods are {case.goods.value}, never picked up: nothing came "
+            "back to send back",
             "send_goods_back",
         )
     found_wrong_or_empty = case.goods is Goods.WRONG_OR_EMPTY  # before a send-back moves them
