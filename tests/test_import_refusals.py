@@ -111,6 +111,24 @@ def test_the_cli_refuses_a_short_row_in_one_line_with_exit_2(
     assert not (tmp_path / "data" / "shipments" / "imported").exists()
 
 
+def test_a_directory_is_refused_as_a_directory_not_as_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`shipments import DIR` said `file_not_found … no such file` of a directory that is
+    there (found by a tester): it says the path is a directory."""
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "exports.csv"  # a suffix does not make it a file
+    folder.mkdir()
+    result = CliRunner().invoke(app, ["shipments", "import", str(folder)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: file_is_directory [file]: {folder} is a directory: name a .parquet or .csv"
+        " file in it\n"
+    )
+    assert not (tmp_path / "data" / "shipments" / "imported").exists()
+
+
 # ------------------------------------------------------------ the CSV dialect
 
 

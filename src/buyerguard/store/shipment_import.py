@@ -118,6 +118,12 @@ def validated_import(path: Path, now: datetime, *, encoding: str = "utf-8") -> p
 
     `encoding` (CSV_ENCODINGS) is the CSV's; a Parquet file's strings are UTF-8.
     """
+    if path.is_dir():
+        raise InvalidInput(
+            "file_is_directory",
+            f"{path} is a directory: name a .parquet or .csv file in it",
+            "file",
+        )
     if not path.is_file():
         raise InvalidInput("file_not_found", f"no such file: {path}", "file")
     suffix = path.suffix.lower()
