@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 from buyerguard.api.app import create_app
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app
+from buyerguard.cli_logistics import shipments_import
 from buyerguard.clock import SimulatedClock, format_instant, parse_instant, set_clock
 from buyerguard.money import parse_yuan
 from buyerguard.rulebook import rulebooks
@@ -177,6 +178,14 @@ def test_import_build_and_badge_report_their_figures(
     }
     again = as_json("shipments", "import", str(DELIVERIES))
     assert (again["rows"], again["new"], again["updated"], again["unchanged"]) == (125, 0, 0, 125)
+    # `rows` is every row of the file, stored or not, as docs/logistics.md and the help say
+    # (the docs called it "the rows stored": a tester read 125 stored of a file stored twice).
+    doc = " ".join((ROOT / "docs" / "logistics.md").read_text().split())
+    assert "`rows`, every row of the file (`new` + `updated` + `unchanged`)" in doc
+    assert "the rows stored (`new` + `updated`)" in doc
+    assert "rows is every row of the file (new + updated + unchanged)" in " ".join(
+        (shipments_import.__doc__ or "").split()
+    )
 
     built = as_json("eta", "build", "--as-of", AS_OF)
     assert built["as_of"] == "2024-10-20T16:00:00Z" and built["rulebook_id"] == "2024-10-15"

@@ -49,7 +49,8 @@ def shipments_import(
 
     On a terminal, stderr shows the two steps (validating the whole file, then
     storing its rows) with their times; stdout gets only the summary line, or with
-    `--json` `{"file", "rows", "new", "updated", "unchanged"}`.
+    `--json` `{"file", "rows", "new", "updated", "unchanged"}`; rows is every
+    row of the file (new + updated + unchanged), the rows stored are new + updated.
     """
     from buyerguard.store.shipment_import import validated_import
 
