@@ -26,6 +26,7 @@ HEADER = (
     "origin_region,destination_region,paid_at,shipped_at,signed_at,refunded_before_shipment"
 )
 FIELDS = HEADER.count(",") + 1
+_MS_UTC = pa.timestamp("ms", "UTC")
 
 
 def row(
@@ -269,6 +270,34 @@ def test_parquet_timestamps_outside_the_range_are_refused(tmp_path: Path, year: 
     )
     pq.write_table(table, tmp_path / "far.parquet")
     assert "row 2: paid_at out of range" in refused_rows(tmp_path / "far.parquet")
+
+
+def test_parquet_timestamps_beyond_what_microseconds_hold_are_refused_by_row(
+    tmp_path: Path,
+) -> None:
+    """A timestamp[ms] holding an epoch in nanoseconds (past the year 294,000, beyond what
+    DuckDB's microseconds hold) was `file_unreadable … Could not convert Timestamp(MS) to
+    Timestamp(US)`, naming no row (found by a tester): it is out of range on its row, as any
+    other, and the file's other faults are listed with it."""
+    good = int(at("2024-10-10T10:00+08:00").timestamp() * 1000)
+    table = pa.table(
+        {
+            "order_id": ["A", "B", "C", "D"],
+            "merchant_id": ["M-yiwu"] * 4,
+            "industry": ["daily_goods"] * 4,
+            "carrier": ["ZTO"] * 4,
+            "origin_region": ["330782", "330782", "nowhere", "330782"],
+            "destination_region": ["440305"] * 4,
+            "paid_at": pa.array([good, good * 1_000_000, good, -good * 1_000_000], _MS_UTC),
+            "signed_at": pa.array([good, None, good, good * 1_000_000], _MS_UTC),
+        }
+    )
+    pq.write_table(table, tmp_path / "ns_as_ms.parquet")
+    message = refused_rows(tmp_path / "ns_as_ms.parquet")
+    assert message.startswith("ns_as_ms.parquet: "), message
+    assert "row 2: paid_at out of range" in message
+    assert "row 3: origin_region not a GB/T 2260" in message
+    assert "row 4: paid_at out of range" in message and "row 4: signed_at out of range" in message
 
 
 def test_a_refused_instant_stores_nothing(tmp_path: Path) -> None:

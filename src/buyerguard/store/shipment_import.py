@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
@@ -180,6 +181,10 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
         reader = "read_parquet('{}')".format(str(source).replace("'", "''"))
     with analytics_connection() as con:
         try:
+            clamped = _clamped_timestamps(source) if csv_names is None else None
+            if clamped is not None:
+                con.register("clamped_parquet", clamped)
+                reader = "clamped_parquet"
             con.execute(
                 f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
             )
@@ -244,6 +249,47 @@ def _unreadable(path: Path, exc: Exception) -> InvalidInput:
         return not_utf8(path)
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return InvalidInput("file_unreadable", f"{path.name}: {first}", "file")
+
+
+def _clamped_timestamps(path: Path) -> pa.Table | None:
+    """The Parquet file with every s or ms timestamp outside the accepted range moved to just
+    outside its nearest edge, or None when it has none to move.
+
+    DuckDB reads such a timestamp as microseconds, and one beyond what they hold (an epoch
+    in nanoseconds written as milliseconds: the year 294,000 and on) failed the whole read
+    ("Could not convert Timestamp(MS) to Timestamp(US)"), naming no row. Moved, it is still
+    out of range, and refused on its row with the file's other faults."""
+    coarse = [
+        field
+        for field in pq.read_schema(path)
+        if pa.types.is_timestamp(field.type) and field.type.unit in ("s", "ms")
+    ]
+    if not coarse:
+        return None
+    per_second = {"s": 1, "ms": 1_000}
+    counts = pq.read_table(path, columns=[field.name for field in coarse])
+    outside = []
+    for field in coarse:
+        scale = per_second[field.type.unit]
+        low = int(EARLIEST_INSTANT.timestamp()) * scale - 1  # just before the range
+        high = int(LATEST_INSTANT.timestamp()) * scale  # the first instant after it
+        values = pc.cast(counts.column(field.name), pa.int64())
+        least, most = pc.min_max(values).values()
+        if least.is_valid and (least.as_py() <= low or most.as_py() >= high):
+            outside.append((field, low, high))
+    if not outside:
+        return None
+    table = pq.read_table(path)
+    for field, low, high in outside:
+        index = table.schema.get_field_index(field.name)
+        values = pc.cast(table.column(index), pa.int64())
+        moved = pc.min_element_wise(
+            pc.max_element_wise(values, pa.scalar(low), skip_nulls=False),
+            pa.scalar(high),
+            skip_nulls=False,
+        )
+        table = table.set_column(index, field, pc.cast(moved, field.type))
+    return table
 
 
 def _arrow_types(path: Path) -> dict[str, pa.DataType]:
