@@ -252,13 +252,14 @@ def _unreadable(path: Path, exc: Exception) -> InvalidInput:
 
 
 def _clamped_timestamps(path: Path) -> pa.Table | None:
-    """The Parquet file with every s or ms timestamp outside the accepted range moved to just
-    outside its nearest edge, or None when it has none to move.
+    """The Parquet file with every s or ms timestamp that microseconds cannot hold moved to
+    just outside the accepted range, or None when it has none to move.
 
     DuckDB reads such a timestamp as microseconds, and one beyond what they hold (an epoch
     in nanoseconds written as milliseconds: the year 294,000 and on) failed the whole read
     ("Could not convert Timestamp(MS) to Timestamp(US)"), naming no row. Moved, it is still
-    out of range, and refused on its row with the file's other faults."""
+    out of range, and refused on its row with the file's other faults; an instant out of
+    range that microseconds do hold (the year 1850) is left as it is, so its row names it."""
     coarse = [
         field
         for field in pq.read_schema(path)
@@ -268,25 +269,26 @@ def _clamped_timestamps(path: Path) -> pa.Table | None:
         return None
     per_second = {"s": 1, "ms": 1_000}
     counts = pq.read_table(path, columns=[field.name for field in coarse])
-    outside = []
+    overflowing = []
     for field in coarse:
         scale = per_second[field.type.unit]
-        low = int(EARLIEST_INSTANT.timestamp()) * scale - 1  # just before the range
-        high = int(LATEST_INSTANT.timestamp()) * scale  # the first instant after it
+        held = (2**63 - 1) // (1_000_000 // scale)  # the largest count microseconds hold
         values = pc.cast(counts.column(field.name), pa.int64())
         least, most = pc.min_max(values).values()
-        if least.is_valid and (least.as_py() <= low or most.as_py() >= high):
-            outside.append((field, low, high))
-    if not outside:
+        if least.is_valid and (least.as_py() < -held or most.as_py() > held):
+            low = int(EARLIEST_INSTANT.timestamp()) * scale - 1  # just before the range
+            high = int(LATEST_INSTANT.timestamp()) * scale  # the first instant after it
+            overflowing.append((field, held, low, high))
+    if not overflowing:
         return None
     table = pq.read_table(path)
-    for field, low, high in outside:
+    for field, held, low, high in overflowing:
         index = table.schema.get_field_index(field.name)
         values = pc.cast(table.column(index), pa.int64())
-        moved = pc.min_element_wise(
-            pc.max_element_wise(values, pa.scalar(low), skip_nulls=False),
+        moved = pc.if_else(
+            pc.greater(values, held),
             pa.scalar(high),
-            skip_nulls=False,
+            pc.if_else(pc.less(values, -held), pa.scalar(low), values),
         )
         table = table.set_column(index, field, pc.cast(moved, field.type))
     return table
