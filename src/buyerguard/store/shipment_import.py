@@ -34,13 +34,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
 from buyerguard.domain.regions import PROVINCE_PREFIXES
 from buyerguard.errors import InvalidInput
 from buyerguard.store.import_csv import csv_header, csv_reader_sql, not_utf8, rejected_rows
+from buyerguard.store.import_parquet import arrow_types, check_scalar, parquet_reader
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
 
 MAX_REPORTED_ERRORS = 20
@@ -177,18 +176,14 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
     if csv_names is not None:
         _check_columns(path, csv_names)
         reader = csv_reader_sql(source, csv_names)
-    else:
-        reader = "read_parquet('{}')".format(str(source).replace("'", "''"))
     with analytics_connection() as con:
         try:
-            clamped = _clamped_timestamps(source) if csv_names is None else None
-            if clamped is not None:
-                con.register("clamped_parquet", clamped)
-                reader = "clamped_parquet"
+            if csv_names is None:
+                reader = parquet_reader(con, source)
             con.execute(
                 f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
             )
-            types = _arrow_types(source) if csv_names is None else {}
+            types = arrow_types(source) if csv_names is None else {}
         except (duckdb.Error, pa.ArrowException) as exc:
             raise _unreadable(path, exc) from exc
         if csv_names is not None:
@@ -202,7 +197,7 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
                 )
         columns = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
         _check_columns(path, columns[1:])  # after `line`
-        _check_scalar(path, types)
+        check_scalar(path, types)
         for name in _OPTIONAL:
             if name not in columns:
                 con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
@@ -228,20 +223,6 @@ def _check_columns(path: Path, columns: list[str]) -> None:
         )
 
 
-def _check_scalar(path: Path, types: dict[str, pa.DataType]) -> None:
-    """Refuse a Parquet column that holds lists, structs or maps: its text (`[a, b]`)
-    would be stored as one order id or merchant."""
-    for name, kind in types.items():
-        values = kind.value_type if pa.types.is_dictionary(kind) else kind
-        if pa.types.is_nested(values):
-            raise InvalidInput(
-                "import_column_type",
-                f"{path.name}: {name} is {kind}, not one value per row: write it as text"
-                " (or a number, a flag or an instant, as the column takes); nothing imported",
-                "file",
-            )
-
-
 def _unreadable(path: Path, exc: Exception) -> InvalidInput:
     """One line for a file the reader refused (DuckDB's own message runs to thirty)."""
     text = str(exc)
@@ -249,54 +230,6 @@ def _unreadable(path: Path, exc: Exception) -> InvalidInput:
         return not_utf8(path)
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return InvalidInput("file_unreadable", f"{path.name}: {first}", "file")
-
-
-def _clamped_timestamps(path: Path) -> pa.Table | None:
-    """The Parquet file with every s or ms timestamp that microseconds cannot hold moved to
-    just outside the accepted range, or None when it has none to move.
-
-    DuckDB reads such a timestamp as microseconds, and one beyond what they hold (an epoch
-    in nanoseconds written as milliseconds: the year 294,000 and on) failed the whole read
-    ("Could not convert Timestamp(MS) to Timestamp(US)"), naming no row. Moved, it is still
-    out of range, and refused on its row with the file's other faults; an instant out of
-    range that microseconds do hold (the year 1850) is left as it is, so its row names it."""
-    coarse = [
-        field
-        for field in pq.read_schema(path)
-        if pa.types.is_timestamp(field.type) and field.type.unit in ("s", "ms")
-    ]
-    if not coarse:
-        return None
-    per_second = {"s": 1, "ms": 1_000}
-    counts = pq.read_table(path, columns=[field.name for field in coarse])
-    overflowing = []
-    for field in coarse:
-        scale = per_second[field.type.unit]
-        held = (2**63 - 1) // (1_000_000 // scale)  # the largest count microseconds hold
-        values = pc.cast(counts.column(field.name), pa.int64())
-        least, most = pc.min_max(values).values()
-        if least.is_valid and (least.as_py() < -held or most.as_py() > held):
-            low = int(EARLIEST_INSTANT.timestamp()) * scale - 1  # just before the range
-            high = int(LATEST_INSTANT.timestamp()) * scale  # the first instant after it
-            overflowing.append((field, held, low, high))
-    if not overflowing:
-        return None
-    table = pq.read_table(path)
-    for field, held, low, high in overflowing:
-        index = table.schema.get_field_index(field.name)
-        values = pc.cast(table.column(index), pa.int64())
-        moved = pc.if_else(
-            pc.greater(values, held),
-            pa.scalar(high),
-            pc.if_else(pc.less(values, -held), pa.scalar(low), values),
-        )
-        table = table.set_column(index, field, pc.cast(moved, field.type))
-    return table
-
-
-def _arrow_types(path: Path) -> dict[str, pa.DataType]:
-    """The Arrow type of each column of a Parquet file, as the Parquet library maps it."""
-    return {field.name: field.type for field in pq.read_schema(path)}
 
 
 def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
