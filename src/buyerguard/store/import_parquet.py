@@ -20,10 +20,12 @@ from buyerguard.clock import EARLIEST_INSTANT, LATEST_INSTANT
 from buyerguard.errors import InvalidInput
 
 
-def parquet_reader(con: duckdb.DuckDBPyConnection, source: Path) -> str:
+def parquet_reader(
+    con: duckdb.DuckDBPyConnection, source: Path, types: dict[str, pa.DataType]
+) -> str:
     """What DuckDB reads the file from: the file itself, or its copy with the timestamps
-    microseconds cannot hold moved (registered on `con`)."""
-    clamped = _clamped_timestamps(source)
+    microseconds cannot hold moved (registered on `con`); `types` are its `arrow_types`."""
+    clamped = _clamped_timestamps(source, types)
     if clamped is None:
         return "read_parquet('{}')".format(str(source).replace("'", "''"))
     con.register("clamped_parquet", clamped)
@@ -49,7 +51,7 @@ def check_scalar(path: Path, types: dict[str, pa.DataType]) -> None:
             )
 
 
-def _clamped_timestamps(path: Path) -> pa.Table | None:
+def _clamped_timestamps(path: Path, types: dict[str, pa.DataType]) -> pa.Table | None:
     """The Parquet file with every s or ms timestamp that microseconds cannot hold moved to
     just outside the accepted range, or None when it has none to move.
 
@@ -59,9 +61,9 @@ def _clamped_timestamps(path: Path) -> pa.Table | None:
     out of range, and refused on its row with the file's other faults; an instant out of
     range that microseconds do hold (the year 1850) is left as it is, so its row names it."""
     coarse = [
-        field
-        for field in pq.read_schema(path)
-        if pa.types.is_timestamp(field.type) and field.type.unit in ("s", "ms")
+        pa.field(name, kind)
+        for name, kind in types.items()
+        if pa.types.is_timestamp(kind) and kind.unit in ("s", "ms")
     ]
     if not coarse:
         return None
@@ -88,5 +90,5 @@ def _clamped_timestamps(path: Path) -> pa.Table | None:
             pa.scalar(high),
             pc.if_else(pc.less(values, -held), pa.scalar(low), values),
         )
-        table = table.set_column(index, field, pc.cast(moved, field.type))
+        table = table.set_column(index, table.schema.field(index), pc.cast(moved, field.type))
     return table

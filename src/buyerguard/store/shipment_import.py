@@ -178,12 +178,12 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
         reader = csv_reader_sql(source, csv_names)
     with analytics_connection() as con:
         try:
+            types = arrow_types(source) if csv_names is None else {}
             if csv_names is None:
-                reader = parquet_reader(con, source)
+                reader = parquet_reader(con, source, types)
             con.execute(
                 f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS line, * FROM {reader}"
             )
-            types = arrow_types(source) if csv_names is None else {}
         except (duckdb.Error, pa.ArrowException) as exc:
             raise _unreadable(path, exc) from exc
         if csv_names is not None:
