@@ -120,20 +120,46 @@ def test_instants_beyond_the_calendar_are_one_line_refusals(
 
 
 @pytest.mark.parametrize(
-    ("args", "field"),
+    ("args", "field", "flag"),
     [
-        (["eta", "build", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
-        (["eta", "update", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
-        (["badge", "evaluate", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of"),
-        (["rulebook", "show", "--at", "1969-06-01"], "at"),
+        (["eta", "build", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of", "--as-of"),
+        (["eta", "update", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of", "--as-of"),
+        (["badge", "evaluate", "--as-of", "1969-01-01T00:00:00+08:00"], "as_of", "--as-of"),
+        (["rulebook", "show", "--at", "1969-06-01"], "at", "--at"),
     ],
 )
 def test_before_the_first_rulebook_the_refusal_names_the_option(
-    env: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], field: str
+    env: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], field: str, flag: str
 ) -> None:
-    """It said `[instant]`, an option no command has."""
+    """It said `[instant]`, an option no command has; then the service's name for the
+    option (`[as_of]`); now the option as typed."""
     monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(env / "data"))
-    refused(args, f"no_rulebook_in_force [{field}]: {field}: no rulebook is in force at")
+    refused(args, f"no_rulebook_in_force [{flag}]: {field}: no rulebook is in force at")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["instructions", "list", "--state", "bogus"],
+            "error: invalid_choice [--state]: state must be one of",
+        ),
+        (
+            ["instructions", "list", "--kind", "bogus"],
+            "error: invalid_choice [--kind]: kind must be one of",
+        ),
+        (["payouts", "run", "--merchant", "M-none"], "error: merchant_not_found [--merchant]: "),
+        (["token", "revoke", "tok_none"], "error: token_not_found [token_id]: "),
+    ],
+)
+def test_a_refusal_of_the_service_names_the_option_as_typed(
+    env: Path, args: list[str], line: str
+) -> None:
+    """A refused value names the option the person typed (`--merchant`), not the
+    service's field (`merchant_ids`); an argument keeps its name, as the parser says it."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(line) and result.stderr.count("\n") == 1, result.stderr
 
 
 NEEDS_SCHEMA = [

@@ -301,7 +301,7 @@ def test_badge_evaluate_refuses_the_future_and_going_back_before_a_change(
         result = runner.invoke(app, ["badge", "evaluate", "--as-of", earlier])
         assert result.exit_code == 2
         assert result.stderr.strip() == (
-            "error: as_of_before_badge_change [as_of]: as_of "
+            "error: as_of_before_badge_change [--as-of]: as_of "
             f"{format_instant(parse_instant(earlier))} is before M-yiwu's latest badge change"
             " at 2024-12-30T16:00:00Z: the badge's history only goes forward"
         )
@@ -568,14 +568,14 @@ def test_an_empty_instant_option_is_refused_not_read_as_now(
     with rt.reading(OPERATOR) as ctx:
         tokens = ctx.connection.execute(select(func.count()).select_from(api_tokens)).scalar()
     for args, option in (
-        (["eta", "build", "--as-of", ""], "as_of"),
-        (["eta", "update", "--as-of", ""], "as_of"),
-        (["badge", "evaluate", "--as-of", ""], "as_of"),
-        (["rulebook", "show", "--at", ""], "at"),
-        (["token", "create", "--role", "operator", "--expires", ""], "expires"),
+        (["eta", "build", "--as-of", ""], "--as-of"),
+        (["eta", "update", "--as-of", ""], "--as-of"),
+        (["badge", "evaluate", "--as-of", ""], "--as-of"),
+        (["rulebook", "show", "--at", ""], "--at"),
+        (["token", "create", "--role", "operator", "--expires", ""], "--expires"),
     ):
         assert refused(args, f"instant_malformed [{option}]") == ""
-    assert refused(["ledger", "trial-balance", "--date", ""], "date_malformed [date]") == ""
+    assert refused(["ledger", "trial-balance", "--date", ""], "date_malformed [--date]") == ""
     assert badge_rows(rt) == []
     assert not rt.history.promises_dir.exists() or not any(rt.history.promises_dir.iterdir())
     with rt.reading(OPERATOR) as ctx:

@@ -3,7 +3,8 @@ and how data is printed (a table on a terminal, tab-separated when piped, or `--
 
 A refusal is one line on stderr, `error: CODE [FIELD]: MESSAGE`, and exit code 2, whoever
 refused: the project (`refusals_exit_2`) or the command line's parser, before any command
-ran (`OneLineUsageErrors`).
+ran (`OneLineUsageErrors`). FIELD is what the person typed: an option by its flag
+(`--as-of`), an argument by its name; a field the command derived keeps the service's name.
 
 Numbers for people are grouped in thousands: amounts by `money.format_fen(fen,
 thousands=True)` ("5,359.84"), counts by the `,` format ("1,234,567 entries"), in lines,
@@ -52,15 +53,32 @@ def refusals_exit_2(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except BuyerguardError as exc:
-            refusal(exc.code, exc.field, exc.message)
+            refusal(exc.code, _as_given(exc.field), exc.message)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 # The exceptions the command line's parser raises: click's, or (Typer 0.29 on) Typer's own
-# copy of them; `typer.BadParameter` is one of them either way.
+# copy of them; `typer.BadParameter` is one of them either way. Its current context is in
+# the `globals` module beside them.
 _parser = importlib.import_module(typer.BadParameter.__module__)
+_parser_globals = importlib.import_module(_parser.__name__.rpartition(".")[0] + ".globals")
+
+
+def _as_given(field: str | None) -> str | None:
+    """A refused field as the running command's line names it, when one of its parameters
+    carries that field (`--merchant` for `merchant_ids`): the person reads what they typed,
+    not the service's name for it. Any other field (one the command derived) is kept."""
+    context = _parser_globals.get_current_context(silent=True)
+    if field is None or context is None:
+        return field
+    names = {field, *(field.removesuffix(unit) for unit in ("_ids", "_id", "_fen"))}
+    flags = {"--" + name.replace("_", "-") for name in names}
+    for param in context.command.params:
+        if param.name in names or flags & set(getattr(param, "opts", ())):
+            return _parameter(param)
+    return field
 
 
 def _flat(text: str) -> str:
