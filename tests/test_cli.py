@@ -269,9 +269,42 @@ def test_timers_list_says_when_its_limit_left_timers_out(env: Path) -> None:
     cut = runner.invoke(app, ["timers", "list", "--state", "pending", "--limit", "2"])
     assert cut.exit_code == 0 and "test.unknown_kind:S2" in cut.output
     assert "test.unknown_kind:S3" not in cut.output
-    assert "more left out (--limit is 2: raise it)" in cut.output
+    assert (
+        "more left out (--limit is 2: raise it, or go on with --after test.unknown_kind:S2)"
+        in cut.output
+    )
     whole = runner.invoke(app, ["timers", "list", "--state", "pending", "--limit", "3"])
     assert "test.unknown_kind:S3" in whole.output and "more left out" not in whole.output
+
+
+def test_timers_list_goes_on_after_the_last_one_shown(env: Path) -> None:
+    """`timers list` read at most 10,000 timers and could not go past them: an operator with
+    more pending timers than that never saw the rest. It pages (--after), as the API does,
+    and reads a large --limit a page at a time."""
+    from buyerguard.bootstrap import build_runtime
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import schedule_timer
+
+    subjects = [f"S{number:04d}" for number in range(1_203)]
+    rt = build_runtime()
+    with rt.writing(OPERATOR) as ctx:
+        for subject in subjects:
+            schedule_timer(ctx, "test.unknown_kind", subject, ctx.now())
+    rt.engine.dispose()
+    ids = [f"test.unknown_kind:{subject}" for subject in subjects]
+    every = runner.invoke(app, ["timers", "list", "--limit", "20000", "--json"])
+    assert every.exit_code == 0, every.output
+    assert [timer["id"] for timer in json.loads(every.stdout)] == ids
+    seen: list[str] = []
+    after: list[str] = []
+    while True:
+        page = runner.invoke(app, ["timers", "list", "--limit", "500", "--json", *after])
+        found = [timer["id"] for timer in json.loads(page.stdout)]
+        seen += found
+        if len(found) < 500:
+            break
+        after = ["--after", found[-1]]
+    assert seen == ids
 
 
 def test_token_list_shows_every_token_but_never_a_secret(env: Path) -> None:

@@ -198,7 +198,8 @@ def test_cases_list_shows_each_case_with_its_running_deadline_and_filters(
 
     two = invoke("cases", "list", "--limit", "2")
     assert [row[0] for row in rows_of(two)] == ["case-a", "case-b"]
-    assert "more left out (--limit is 2: raise it)" in two
+    assert "more left out (--limit is 2: raise it, or go on with --after case-b)" in two
+    assert [row[0] for row in rows_of(invoke("cases", "list", "--after", "case-b"))] == ["case-c"]
     assert json.loads(invoke("cases", "list", "--limit", "2", "--json"))["more"] is True
 
     refused(["cases", "list", "--state", "zombie"], "invalid_choice")

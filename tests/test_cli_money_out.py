@@ -206,7 +206,13 @@ def test_instructions_list_and_overdue(demo: Runtime, clock: SimulatedClock) -> 
     ]
     assert refunds["more"] is False
     one = invoke("instructions", "list", "--limit", "1")
-    assert len(rows_of(one.stdout)) == 1 and "more left out (--limit is 1: raise it)" in one.stdout
+    first = rows_of(one.stdout)[0][0]
+    assert len(rows_of(one.stdout)) == 1
+    assert f"more left out (--limit is 1: raise it, or go on with --after {first})" in one.stdout
+    rest = invoke("instructions", "list", "--after", first)
+    assert [row[0] for row in rows_of(rest.stdout)] == [row[0] for row in rows_of(listed.stdout)][
+        1:
+    ]
 
     nothing_yet = invoke("instructions", "overdue")
     assert rows_of(nothing_yet.stdout) == []

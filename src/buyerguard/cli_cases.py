@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from buyerguard.cli_common import (
+    After,
     AsJson,
     configured_runtime,
+    left_out,
+    listed,
     print_json,
     print_rows,
     refusals_exit_2,
@@ -71,10 +74,10 @@ def _deadline_view(timer: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _cases(
-    order: str | None, state: str | None, limit: int
+    order: str | None, state: str | None, after: str | None, limit: int
 ) -> tuple[list[tuple[Case, dict[str, Any] | None]], bool]:
-    """Cases by id with their running deadline, at most `limit`, and whether more were left
-    out. An unknown order or state is refused before anything is listed."""
+    """Cases by id after `after` with their running deadline, at most `limit`, and whether
+    more were left out. An unknown order or state is refused before anything is listed."""
     from buyerguard.domain.cases import CaseState
     from buyerguard.services.context import OPERATOR
     from buyerguard.services.orders import load_visible_order
@@ -84,21 +87,16 @@ def _cases(
         choices = ", ".join(CaseState)
         raise InvalidInput("invalid_choice", f"state must be one of {choices}: {state!r}", "state")
     rt = configured_runtime()
-    page_size = min(limit + 1, 1000)
-    found: list[tuple[Case, dict[str, Any] | None]] = []
     with rt.reading(OPERATOR) as ctx:
         if order is not None:
             load_visible_order(ctx, order)
-        while len(found) <= limit:
-            after = found[-1][0].id if found else None
-            page = list_cases(
-                ctx.connection, order_id=order, state=state, after=after, limit=page_size
-            )
-            running = _running_deadlines(ctx.connection, [case.id for case in page])
-            found.extend((case, running.get(case.id)) for case in page)
-            if len(page) < page_size:
-                break
-    return found[:limit], len(found) > limit
+
+        def page(start: str | None, rows: int) -> list[tuple[Case, dict[str, Any] | None]]:
+            found = list_cases(ctx.connection, order_id=order, state=state, after=start, limit=rows)
+            running = _running_deadlines(ctx.connection, [case.id for case in found])
+            return [(case, running.get(case.id)) for case in found]
+
+        return listed(page, lambda item: item[0].id, after, limit)
 
 
 @cases_app.command("list")
@@ -112,13 +110,14 @@ def cases_list(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    after: After = None,
     as_json: AsJson = False,
 ) -> None:
     """Cases by id: type, order, state, where the goods are, the money asked and refunded,
     and the deadline running now (who must act is in `cases show`)."""
     from buyerguard.api.case_views import case_view
 
-    found, more = _cases(order, state, limit)
+    found, more = _cases(order, state, after, limit)
     if as_json:
         items = [{**case_view(case), "deadline": _deadline_view(timer)} for case, timer in found]
         print_json({"items": items, "more": more})
@@ -139,10 +138,7 @@ def cases_list(
         for case, timer in found
     ]
     print_rows(f"{len(rows):,} case(s)", CASE_HEADER, rows)
-    say(
-        f"{len(rows):,} case(s)"
-        + (f"; more left out (--limit is {limit}: raise it)" if more else "")
-    )
+    say(left_out("case(s)", [case.id for case, _ in found], limit, more))
 
 
 def _grouped(amount: object) -> str:

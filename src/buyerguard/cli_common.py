@@ -37,6 +37,7 @@ progress_console = Console(stderr=True, highlight=False)
 """stderr: progress bars and spinners, drawn only when it is a terminal (`progress.py`), so a
 script reading stdout never reads a bar."""
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def refusal(code: str, field: str | None, message: str) -> None:
@@ -170,6 +171,44 @@ def configured_runtime(*, needs_schema: bool = True) -> Runtime:
 AsJson = Annotated[
     bool, typer.Option("--json", help="print the API's JSON shape instead of a table")
 ]
+
+
+After = Annotated[
+    str | None,
+    typer.Option("--after", help="start after this id: the last one a listing before showed"),
+]
+"""A listing by id goes on from where an earlier one stopped, as the API's cursors do."""
+PAGE_ROWS = 1000
+"""Rows a listing reads in one statement: a large --limit is read a page at a time."""
+
+
+def listed(
+    fetch: Callable[[str | None, int], Sequence[T]],
+    id_of: Callable[[T], str],
+    after: str | None,
+    limit: int | None,
+) -> tuple[list[T], bool]:
+    """Items by id after `after`, at most `limit` (None: every one), and whether more were
+    left out; `fetch(after, rows)` reads one page of at most `rows`."""
+    rows = PAGE_ROWS if limit is None else min(limit + 1, PAGE_ROWS)
+    found: list[T] = []
+    while limit is None or len(found) <= limit:
+        page = fetch(id_of(found[-1]) if found else after, rows)
+        found.extend(page)
+        if len(page) < rows:
+            break
+    if limit is None:
+        return found, False
+    return found[:limit], len(found) > limit
+
+
+def left_out(what: str, ids: Sequence[str], limit: int, more: bool) -> str:
+    """The closing line of a listing of `ids`: how many, and, when more were left out, how
+    to see them (a larger --limit, or --after the last one shown)."""
+    line = f"{len(ids):,} {what}"
+    if not more or not ids:
+        return line
+    return f"{line}; more left out (--limit is {limit}: raise it, or go on with --after {ids[-1]})"
 
 
 def print_json(document: object) -> None:

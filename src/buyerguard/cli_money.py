@@ -7,8 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from buyerguard.cli_common import (
+    After,
     AsJson,
     configured_runtime,
+    left_out,
+    listed,
     print_json,
     print_rows,
     progress_console,
@@ -102,29 +105,26 @@ INSTRUCTION_HEADER = (
 
 
 def _instructions(
-    state: str | None, kind: str | None, limit: int | None
+    state: str | None, kind: str | None, after: str | None, limit: int | None
 ) -> tuple[list[dict[str, Any]], bool, int]:
-    """Instructions by id (every one when `limit` is None), whether more were left out,
-    and `instructions.overdue_after_hours` in force now."""
+    """Instructions by id after `after` (every one when `limit` is None), whether more were
+    left out, and `instructions.overdue_after_hours` in force now."""
     from buyerguard.services.context import OPERATOR
     from buyerguard.services.instructions import list_instructions
 
     rt = configured_runtime()
-    page_size = 1000 if limit is None else min(limit + 1, 1000)
-    rows: list[dict[str, Any]] = []
     with rt.reading(OPERATOR) as ctx:
         now = ctx.now()
         hours = ctx.rulebook_at(now, field=None).instructions.overdue_after_hours
-        while True:
-            after = rows[-1]["id"] if rows else None
-            page = list_instructions(
-                ctx.connection, now=now, state=state, kind=kind, after=after, limit=page_size
-            )
-            rows.extend(page)
-            if len(page) < page_size or (limit is not None and len(rows) > limit):
-                break
-    more = limit is not None and len(rows) > limit
-    return (rows[:limit] if limit is not None else rows), more, hours
+        rows, more = listed(
+            lambda start, rows: list_instructions(
+                ctx.connection, now=now, state=state, kind=kind, after=start, limit=rows
+            ),
+            lambda row: str(row["id"]),
+            after,
+            limit,
+        )
+    return rows, more, hours
 
 
 @instructions_app.command("list")
@@ -138,20 +138,18 @@ def instructions_list(
         str | None, typer.Option(help="payout, refund, compensation or carrier_subsidy")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    after: After = None,
     as_json: AsJson = False,
 ) -> None:
     """Instructions by id, with their state, when they fall overdue and why one failed."""
     from buyerguard.api.money_views import instruction_view
 
-    rows, more, _ = _instructions(state, kind, limit)
+    rows, more, _ = _instructions(state, kind, after, limit)
     if as_json:
         print_json({"items": [instruction_view(row) for row in rows], "more": more})
         return
     print_rows(f"{len(rows):,} instruction(s)", INSTRUCTION_HEADER, _instruction_rows(rows))
-    say(
-        f"{len(rows):,} instruction(s)"
-        + (f"; more left out (--limit is {limit}: raise it)" if more else "")
-    )
+    say(left_out("instruction(s)", [row["id"] for row in rows], limit, more))
 
 
 @instructions_app.command("overdue")
@@ -164,7 +162,7 @@ def instructions_overdue(as_json: AsJson = False) -> None:
     """
     from buyerguard.api.money_views import instruction_view
 
-    rows, _, hours = _instructions("overdue", None, None)
+    rows, _, hours = _instructions("overdue", None, None, None)
     if as_json:
         items = [instruction_view(row) for row in rows]
         print_json({"overdue": len(rows), "overdue_after_hours": hours, "items": items})

@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from buyerguard.cli_common import (
+    After,
     AsJson,
     configured_runtime,
+    left_out,
+    listed,
     print_json,
     print_rows,
     refusals_exit_2,
@@ -27,7 +30,8 @@ def timers_list(
     state: Annotated[
         str | None, typer.Option(help=f"{TIMER_STATES_TEXT} ({FAILED}: the dead letters)")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    after: After = None,
     as_json: AsJson = False,
 ) -> None:
     """Timers by id, with attempts and the last error of a failing one."""
@@ -37,8 +41,12 @@ def timers_list(
 
     rt = configured_runtime()
     with rt.reading(OPERATOR) as ctx:
-        rows = list_timers(ctx.connection, state=state, after=None, limit=limit + 1)
-    more, rows = len(rows) > limit, rows[:limit]
+        rows, more = listed(
+            lambda start, rows: list_timers(ctx.connection, state=state, after=start, limit=rows),
+            lambda row: str(row["id"]),
+            after,
+            limit,
+        )
     if as_json:
         print_json([timer_view(row) for row in rows])
         return
@@ -55,7 +63,7 @@ def timers_list(
     header = ("id", "state", "due", "attempts", "last error")
     print_rows(f"{len(rows):,} timer(s)", header, lines)
     if more:
-        say(f"{len(rows):,} timer(s); more left out (--limit is {limit}: raise it)")
+        say(left_out("timer(s)", [row["id"] for row in rows], limit, more))
 
 
 @timers_app.command("retry")
