@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from buyerguard.ledger.accounts import part_of
 from tests.conftest import Api
 from tests.test_api import assert_refused
 
@@ -69,3 +70,22 @@ def test_bad_paging_and_unknown_accounts_are_refused(api: Api) -> None:
     assert refused.status_code == 422 and refused.json()["field"] == "after"
     typo = api.get("operator", "/v1/ledger/accounts/merchant:M-yiwu:payabel")
     assert_refused(typo, 404, "account_not_found", "account_id")
+
+
+def test_a_split_account_reads_zero_before_its_first_posting(api: Api) -> None:
+    """`GET /v1/ledger/accounts/platform:fee_revenue` on a new marketplace answered
+    `404 account_not_found`, though the account is in everyone's chart of accounts (the
+    README's tour reads it): it reads zero with no parts until a posting touches one."""
+    for account_id in ("platform:fee_revenue", "rail:clearing", "platform:subsidy_expense"):
+        fresh = api.get("operator", f"/v1/ledger/accounts/{account_id}")
+        assert fresh.status_code == 200, fresh.text
+        assert fresh.json()["account_id"] == account_id
+        assert fresh.json()["balance"] == "0.00" and fresh.json()["parts"] == []
+    pay(api, "O-first")
+    clearing = api.get("operator", "/v1/ledger/accounts/rail:clearing").json()
+    assert [part["account_id"] for part in clearing["parts"]] == [
+        f"rail:clearing:{part_of('O-first'):02d}"
+    ]
+    assert clearing["balance"] == clearing["parts"][0]["balance"] != "0.00"
+    unknown = api.get("operator", "/v1/ledger/accounts/platform:fee_revenue:99")
+    assert_refused(unknown, 404, "account_not_found", "account_id")

@@ -343,15 +343,14 @@ def get_ledger_account(
     """One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the
-    sum of its parts, with each part under `parts`."""
+    sum of its parts, with each part under `parts` (the parts touched so far: none, and
+    zero, on a ledger that has not used it yet — it is in everyone's chart of accounts)."""
     not_found = NotFound("account_not_found", f"no ledger account {account_id}", "account_id")
     if caller.role is Role.MERCHANT and not account_id.startswith(f"merchant:{caller.party_id}:"):
         raise not_found
     with runtime(request).reading(caller) as ctx:
         if account_id in SPLIT_ACCOUNTS:
             parts = split_account_balances(ctx.connection, account_id)
-            if not parts:
-                raise not_found
             return views.balance_view(total_balance(account_id, parts)) | {
                 "parts": [views.balance_view(part) for part in parts]
             }

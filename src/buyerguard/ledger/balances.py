@@ -61,9 +61,23 @@ def balance(connection: Connection, account_id: str) -> Balance:
 
 
 def split_account_balances(connection: Connection, base_id: str) -> list[Balance]:
-    """The parts of a split account (`rail:clearing` …) that have been touched, in part order."""
-    found = (account_balance(connection, part_id) for part_id in split_part_ids(base_id))
-    return [part for part in found if part is not None]
+    """The parts of a split account (`rail:clearing` …) that have been touched, in part order
+    (one statement)."""
+    write_deferred_transfers(connection)
+    table = ledger_accounts.c
+    rows = connection.execute(
+        select(ledger_accounts).where(table.id.in_(split_part_ids(base_id))).order_by(table.id)
+    ).mappings()
+    return [
+        Balance(
+            row["id"],
+            row["debits_posted_fen"],
+            row["credits_posted_fen"],
+            row["debits_pending_fen"],
+            row["credits_pending_fen"],
+        )
+        for row in rows
+    ]
 
 
 def total_balance(account_id: str, parts: list[Balance]) -> Balance:
