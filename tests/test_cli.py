@@ -362,3 +362,44 @@ def test_data_commands_print_json_for_scripts(env: Path) -> None:
         runner.invoke(app, ["rulebook", "show", "--json", "--at", "2024-11-01T00:00:00Z"]).stdout
     )
     assert rulebook["id"] == "2024-10-15" and rulebook["keys"]["returns.window_days"] == "7"
+
+
+def test_a_scheduler_name_too_long_to_record_is_refused_before_any_timer_fires(
+    blank_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scheduler run --name` is recorded on every timer it fires (`timers.fired_by`,
+    "system:" + the name, 96 characters): on PostgreSQL a longer name failed the claim of
+    every timer, which backed off and was dead-lettered in the end, while SQLite fired them.
+    Refused up front alike on both, exit 2; the longest name that fits fires as any."""
+    from sqlalchemy import select
+
+    from buyerguard.bootstrap import build_runtime
+    from buyerguard.services.context import OPERATOR
+    from buyerguard.services.timers import schedule_timer
+    from buyerguard.store.tables import timers
+
+    monkeypatch.setenv("BUYERGUARD_DATABASE_URL", blank_database_url)
+    monkeypatch.setenv("BUYERGUARD_DATA_DIR", str(tmp_path / "data"))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    rt = build_runtime()
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.unknown_kind", "S1", ctx.now())
+
+    def attempts() -> tuple[int, str | None]:
+        with rt.reading(OPERATOR) as ctx:
+            row = ctx.connection.execute(
+                select(timers.c.attempts, timers.c.last_error).where(
+                    timers.c.id == "test.unknown_kind:S1"
+                )
+            ).one()
+            return row.attempts, row.last_error
+
+    longest = 96 - len("system:")
+    for name in ("n" * (longest + 1), "   "):
+        refused(["scheduler", "run", "--once", "--name", name], "scheduler_name_invalid [name]")
+    assert attempts() == (0, None)
+    ran = runner.invoke(app, ["scheduler", "run", "--once", "--name", "n" * longest])
+    assert ran.exit_code == 0 and "1 failed" in ran.output, ran.output
+    tried, error = attempts()  # the claim went through: the kind has no handler
+    assert tried == 1 and error is not None and error.startswith("LookupError"), error
+    rt.engine.dispose()

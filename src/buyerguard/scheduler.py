@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, String, and_, select, update
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import Clock, SimulatedClock, ensure_utc
+from buyerguard.errors import InvalidInput
 from buyerguard.rulebook import RulebookSet
 from buyerguard.services.context import SCHEDULER, Actor, Context
 from buyerguard.services.feed import advance_feed
@@ -77,6 +78,24 @@ class FiredTimer:
     armed: tuple[tuple[str, datetime], ...] = ()
 
 
+def scheduler_actor(name: str) -> Actor:
+    """Who a scheduler fires as. Its label is recorded on every timer it fires
+    (`timers.fired_by`): a name too long for that column failed every claim on PostgreSQL
+    (SQLite does not check lengths), so it is refused before anything runs."""
+    actor = Actor(SCHEDULER.role, name)
+    column = timers.c.fired_by.type
+    assert isinstance(column, String) and column.length is not None
+    longest = column.length - len(actor.label) + len(name)
+    if not name.strip() or len(actor.label) > column.length:
+        raise InvalidInput(
+            "scheduler_name_invalid",
+            f"a scheduler's name is 1 to {longest} characters, not only blanks: {name[:20]!r}"
+            + ("…" if len(name) > 20 else ""),
+            "name",
+        )
+    return actor
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Back-off after `attempts` failed attempts: 30 s, 60 s, 120 s … at most an hour."""
     seconds = TIMER_RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 20)
@@ -102,7 +121,7 @@ class Scheduler:
         self.engine = engine
         self.clock = clock
         self.rulebooks = rulebooks
-        self.actor = Actor(SCHEDULER.role, name)
+        self.actor = scheduler_actor(name)
         self.batch_size = batch_size
         self.history = history or ShipmentHistory()
         self.recurring = recurring
