@@ -231,3 +231,13 @@ def test_other_outcomes_keep_their_exit_codes() -> None:
     assert refused.stderr == "error: probe_refused [outcome]: refused on purpose\n"
     assert runner.invoke(probe, ["run", "exit-1"]).exit_code == 1
     assert runner.invoke(probe, ["run", "interrupted"]).exit_code == 130
+
+
+@pytest.mark.parametrize("interval", ["-1", "nan", "inf", "1e400", "0"])
+def test_a_scheduler_interval_that_is_no_pause_is_refused(untouched: Path, interval: str) -> None:
+    """`scheduler run --interval` is the pause between ticks: a negative one, 0 or NaN
+    ticked without pausing (a loop hammering the database), and inf crashed with a
+    traceback (exit 1, OverflowError) after its first tick."""
+    result = runner.invoke(app, ["scheduler", "run", "--interval", interval])
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert one_line(result.stderr).startswith("error: option_invalid [--interval]: ")

@@ -35,7 +35,11 @@ scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 @refusals_exit_2
 def scheduler_run(
     once: Annotated[bool, typer.Option(help="fire what is due now, then exit")] = False,
-    interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0,
+    interval: Annotated[
+        float,
+        # a pause: none (≤ 0, NaN) hammers the database, inf overflows the wait
+        typer.Option(min=0.01, max=3600, help="seconds between ticks (0.01 to 3600)"),
+    ] = 1.0,
     name: Annotated[str, typer.Option(help="name recorded on fired timers")] = "cli",
     max_attempts: Annotated[
         int | None,
