@@ -79,3 +79,25 @@ def test_every_money_out_refusal_met_here_is_listed_under_errors(api: Api) -> No
         "occurred_before_instruction",
     ]
     assert [code for code in codes if f"`{code}`" not in errors] == []
+
+
+def test_a_reserve_share_of_many_decimals_is_kept_and_answered_as_written(
+    api: Api, rt: Runtime
+) -> None:
+    """A share such as "0.0000001" (from 0 to 1, 16 characters at most) was stored as
+    Python writes the Decimal, "1E-7", which the share's own parser refuses: the PUT
+    answered `422 rate_malformed` naming `rate` and the value '1E-7', which nobody sent.
+    It is kept, answered and carried on the payout as written."""
+    released_demo_orders(api)
+    for share in ("0.0000001", "0.00000000", "0.00000000000001"):
+        answer = ok(put_reserve(api, share))
+        assert (answer["reserve_share"], answer["source"]) == (
+            share,
+            "merchant_payout_settings.reserve_share",
+        )
+    assert ok(put_reserve(api, "0.0000001"))["reserve_share"] == "0.0000001"
+    run = ok(api.post("operator", "/v1/payouts/runs", {"merchant_ids": ["M-yiwu"]}), 201)
+    assert run["payouts"] == 1, run
+    payouts = ok(api.get("merchant", "/v1/payouts"))["items"]
+    assert [item["details"]["reserve_share"] for item in payouts] == ["0.0000001"]
+    assert payouts[0]["details"]["reserved"] == "0.00"  # 5,380.00 x 1e-7 rounds to 0

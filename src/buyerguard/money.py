@@ -102,6 +102,12 @@ def format_percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 
+def format_rate(rate: Decimal) -> str:
+    """A rate as written, in plain digits ("0.10", "0.0000001"), as `parse_rate` reads it
+    back: `str` writes a small one in exponent form ("1E-7"), which it refuses."""
+    return f"{rate:f}"
+
+
 def parse_rate(text: object, *, field: str = "rate") -> Rate:
     """Parse an exact decimal rate such as "0.006"; floats are refused."""
     if isinstance(text, bool) or not isinstance(text, str):

@@ -32,7 +32,7 @@ from buyerguard.api.schemas import (
     PayoutSettingsIn,
 )
 from buyerguard.errors import InvalidInput
-from buyerguard.money import parse_yuan
+from buyerguard.money import format_rate, parse_yuan
 from buyerguard.services import adjustments, instructions, merchant_money, payouts, statements
 from buyerguard.services.context import Actor, Context, Role
 from buyerguard.store.catalogue import get_merchant
@@ -154,7 +154,11 @@ def set_payout_settings(
         )
         merchant_money.set_reserve_share(ctx, merchant_id, share)
         current, source = merchant_money.reserve_share(ctx, merchant_id, ctx.now())
-        return 200, {"merchant_id": merchant_id, "reserve_share": str(current), "source": source}
+        return 200, {
+            "merchant_id": merchant_id,
+            "reserve_share": format_rate(current),
+            "source": source,
+        }
 
     return run_command(request, caller, body, handle)
 

@@ -22,7 +22,7 @@ from buyerguard.errors import InvalidInput
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import Transfer, TransferKind, record
-from buyerguard.money import Fen, Rate, format_fen, parse_rate
+from buyerguard.money import Fen, Rate, format_fen, format_rate, parse_rate
 from buyerguard.services.context import Context
 from buyerguard.services.records import record_repeated_decision
 from buyerguard.store.db import insert_if_absent
@@ -208,7 +208,11 @@ def set_reserve_share(ctx: Context, merchant_id: str, share: Rate | None) -> Non
     if share is None:
         ctx.connection.execute(table.delete().where(table.c.merchant_id == merchant_id))
         return
-    values = {"reserve_share": str(share), "updated_at": ctx.now(), "updated_by": ctx.actor.label}
+    values = {
+        "reserve_share": format_rate(share),
+        "updated_at": ctx.now(),
+        "updated_by": ctx.actor.label,
+    }
     inserted = insert_if_absent(
         ctx.connection, table, {"merchant_id": merchant_id, **values}, returning=table.c.merchant_id
     ).first()

@@ -28,7 +28,7 @@ from buyerguard.errors import Forbidden, NotFound
 from buyerguard.ledger import accounts
 from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import lock_accounts
-from buyerguard.money import Fen, apply_rate, format_fen
+from buyerguard.money import Fen, apply_rate, format_fen, format_rate
 from buyerguard.services import instructions
 from buyerguard.services.context import SCHEDULER, Actor, Context, Role
 from buyerguard.services.merchant_money import (
@@ -190,13 +190,13 @@ def pay_merchant(ctx: Context, run_id: str, merchant_id: str, as_of: datetime) -
         explanation=(
             f"pay merchant {merchant_id} {format_fen(amount_fen)}; "
             f"{format_fen(target_fen)} kept in reserve "
-            f"({share} of {format_fen(recent_fen)} released in the last "
+            f"({format_rate(share)} of {format_fen(recent_fen)} released in the last "
             f"{rulebook.payouts.reserve_window_days} days)"
         ),
         run_id=run_id,
         details={
             "run_id": run_id,
-            "reserve_share": str(share),
+            "reserve_share": format_rate(share),
             "reserved": format_fen(target_fen),
             "debt_netted": format_fen(netted_fen),
         },
