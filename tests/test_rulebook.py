@@ -626,6 +626,44 @@ def test_wrong_type_in_a_later_file_names_that_file(load: Loader, body: str, key
     assert f"{LATER_NAME}: {key}" in error.message
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('[payouts]\nreserve_share = "10"\n', "payouts.reserve_share"),  # 10 %, written as 10
+        ('[payouts]\nreserve_share = "1.01"\n', "payouts.reserve_share"),
+        ("[payouts]\nrun_minutes_after_midnight = 1440\n", "payouts.run_minutes_after_midnight"),
+        ("[payouts]\nrun_minutes_after_midnight = -1\n", "payouts.run_minutes_after_midnight"),
+        ("[payouts]\nreserve_window_days = -1\n", "payouts.reserve_window_days"),
+        ("[payouts]\nreserve_window_days = 999999999\n", "payouts.reserve_window_days"),
+        ("[instructions]\noverdue_after_hours = 0\n", "instructions.overdue_after_hours"),
+        (
+            "[instructions]\noverdue_after_hours = 999999999999\n",
+            "instructions.overdue_after_hours",
+        ),
+        ("[arrival]\nsign_rate_hours = 0\n", "arrival.sign_rate_hours"),
+        ("[arrival]\nsign_rate_window_days = 0\n", "arrival.sign_rate_window_days"),
+        ("[arrival]\nbadge_min_orders = 0\n", "arrival.badge_min_orders"),
+        (
+            "[arrival]\nbadge_evaluation_interval_hours = -24\n",
+            "arrival.badge_evaluation_interval_hours",
+        ),
+    ],
+)
+def test_a_money_out_or_badge_number_out_of_its_range_is_refused(
+    load: Loader, body: str, key: str
+) -> None:
+    """The loader checked only types: a reserve share of "10" (10 % meant) kept every
+    merchant's whole payable back, silently; an overdue time past what a datetime holds
+    failed every instruction (OverflowError, a 500); a badge interval of 0 or less failed
+    the upkeep at the start of every scheduler tick, so no timer fired; a sign-rate window,
+    threshold or minimum of 0 failed each daily badge evaluation; a run minute outside the
+    day moved the payout run to another day. Each is refused when the rulebooks load,
+    naming the file, the key and its range."""
+    error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later(body))])
+    assert (error.code, error.field) == ("rulebook_bad_value", key), error
+    assert f"{LATER_NAME}: {key} must be " in error.message, error.message
+
+
 def test_a_section_must_be_a_table(load: Loader) -> None:
     error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later("fees = 1\n"))])
     assert error.code == "rulebook_bad_value"

@@ -23,6 +23,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,20 @@ def _build_section(section: str, values: Mapping[str, object], source: str) -> o
             where,
             spec.name,
         )
+        _check_range(kwargs[spec.name], spec.metadata, source, where)
     return cls(**kwargs)
+
+
+def _check_range(value: object, metadata: Mapping[str, Any], source: str, key: str) -> None:
+    """A number outside the range its key declares is refused as the rulebooks load: a
+    share of "10" (10 % meant) or an overdue time no instant can add is no rule."""
+    least, most = metadata.get("least"), metadata.get("most")
+    if (least is None and most is None) or not isinstance(value, int | Decimal):
+        return
+    if (least is None or value >= least) and (most is None or value <= most):
+        return
+    bounds = f"from {least} to {most}" if most is not None else f"at least {least}"
+    raise RulebookError("rulebook_bad_value", f"{source}: {key} must be {bounds}, got {value}", key)
 
 
 def _check_known_keys(document: Mapping[str, object], source: str) -> None:

@@ -42,11 +42,17 @@ class ArrivalRules:
         "(d + m·h_parent) / (n + m); 0 turns shrinkage off; ≥ 0 (default, ours).",
         kind=RATE,
     )
-    sign_rate_hours: int = rule("Pay-to-sign threshold of the sign rate.")
-    sign_rate_window_days: int = rule("Orders paid over this window count for the sign rate.")
-    badge_min_orders: int = rule("Orders needed in the window for the badge (default).")
+    sign_rate_hours: int = rule(
+        "Pay-to-sign threshold of the sign rate; 1 to 87600.", least=1, most=87600
+    )
+    sign_rate_window_days: int = rule(
+        "Orders paid over this window count for the sign rate; 1 to 3660.", least=1, most=3660
+    )
+    badge_min_orders: int = rule("Orders needed in the window for the badge (default).", least=1)
     badge_exposure_multiplier: Rate = rule("Exposure multiplier of a badged merchant.", kind=RATE)
-    badge_evaluation_interval_hours: int = rule("How often the badge is re-evaluated.")
+    badge_evaluation_interval_hours: int = rule(
+        "How often the badge is re-evaluated; 1 to 87600.", least=1, most=87600
+    )
     promise_rebuild_interval_hours: int = rule(
         "How often the scheduler rebuilds the promise table from the trailing window, "
         "from each Shanghai midnight (default, ours)."

@@ -286,7 +286,10 @@ class PayoutRules:
     """Money out to merchants: the payout run (policies.md §6, ours where marked)."""
 
     run_minutes_after_midnight: int = rule(
-        "The daily payout run starts this many minutes after 00:00 Asia/Shanghai (default, ours)."
+        "The daily payout run starts this many minutes after 00:00 Asia/Shanghai, 0 to 1439 "
+        "(default, ours).",
+        least=0,
+        most=1439,
     )
     minimum_fen: Fen = rule(
         "A merchant is paid out only when at least this much is payable (default, ours)."
@@ -296,10 +299,14 @@ class PayoutRules:
         "claims, 0 to 1; a merchant's own share (PUT /v1/merchants/{id}/payout-settings) "
         "overrides it (default, ours).",
         kind=RATE,
+        least=0,
+        most=1,
     )
     reserve_window_days: int = rule(
         "Releases of this many days before a run count towards the reserve: as they age out "
-        "the reserve is paid (default, ours)."
+        "the reserve is paid; 0 to 3660 (default, ours).",
+        least=0,
+        most=3660,
     )
 
 
@@ -308,8 +315,10 @@ class InstructionRules:
     """Instructions to move money out (payouts, refunds, compensation, carrier subsidies)."""
 
     overdue_after_hours: int = rule(
-        "An instruction with no execution report this long after it was issued is overdue "
-        "(default, ours)."
+        "An instruction with no execution report this long after it was issued is overdue; "
+        "1 to 87600 (ten years) (default, ours).",
+        least=1,
+        most=87600,
     )
 
 
