@@ -884,3 +884,34 @@ def test_cli_show_before_the_baseline_exits_2() -> None:
     result = runner.invoke(app, ["rulebook", "show", "--at", "1969-06-01"])
     assert result.exit_code == 2
     assert one_error_line(result.stderr).startswith("error: no_rulebook_in_force")
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "bounds"),
+    [
+        ("[returns]\nwindow_days = -7\n", "returns.window_days", "from 0 to 36600"),
+        ("[orders]\nfact_settling_seconds = -60\n", "orders.fact_settling_seconds", "from 0 to"),
+        (
+            "[refund_only]\nseller_response_hours = 999999999\n",
+            "refund_only.seller_response_hours",
+            "from 0 to 878400",
+        ),
+        (
+            "[free_return_shipping]\nsuper_buyer_window_months = 5000\n",
+            "free_return_shipping.super_buyer_window_months",
+            "from 0 to 1200",
+        ),
+        ("[arrival]\nmin_route_samples = -1\n", "arrival.min_route_samples", "at least 0"),
+        ("[arrival]\nlost_after_days = -1\n", "arrival.lost_after_days", "from 0 to 36600"),
+    ],
+)
+def test_any_number_below_zero_or_any_span_past_a_century_is_refused(
+    load: Loader, body: str, key: str, bounds: str
+) -> None:
+    """The class of the ranges above, for every key that declares none: a negative number
+    (a window of -7 days, a settling time of -60 s) loaded and ran, and a span no instant
+    can add (999,999,999 hours) loaded and failed the first command that added it. Each is
+    refused as the rulebooks load, naming the file, the key and the range."""
+    error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later(body))])
+    assert (error.code, error.field) == ("rulebook_bad_value", key), error
+    assert f"{LATER_NAME}: {key} must be {bounds}" in error.message, error.message

@@ -164,17 +164,38 @@ def _build_section(section: str, values: Mapping[str, object], source: str) -> o
             where,
             spec.name,
         )
-        _check_range(kwargs[spec.name], spec.metadata, source, where)
+        _check_range(kwargs[spec.name], spec.metadata, source, where, spec.name)
     return cls(**kwargs)
 
 
-def _check_range(value: object, metadata: Mapping[str, Any], source: str, key: str) -> None:
-    """A number outside the range its key declares is refused as the rulebooks load: a
-    share of "10" (10 % meant) or an overdue time no instant can add is no rule."""
-    least, most = metadata.get("least"), metadata.get("most")
-    if (least is None and most is None) or not isinstance(value, int | Decimal):
+# The longest span a duration key may name, by its unit: a century, so that any instant of
+# the calendar plus it is still an instant (a larger one fails the command that adds it).
+_LONGEST_SPAN = {
+    "_seconds": 36_600 * 86_400,
+    "_minutes": 36_600 * 24 * 60,
+    "_hours": 36_600 * 24,
+    "_days": 36_600,
+    "_weeks": 36_600 // 7,
+    "_months": 1_200,
+}
+
+
+def _check_range(
+    value: object, metadata: Mapping[str, Any], source: str, key: str, attribute: str
+) -> None:
+    """A number outside its key's range is refused as the rulebooks load: a share of "10"
+    (10 % meant) or an overdue time no instant can add is no rule. Every number is at least
+    0 and every duration at most a century unless its key declares otherwise (`least`,
+    `most`); an amount in yuan is bounded where it is read (`parse_yuan`)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
         return
-    if (least is None or value >= least) and (most is None or value <= most):
+    least, most = metadata.get("least"), metadata.get("most")
+    if least is None:
+        least = 0
+    if most is None:
+        unit = next((unit for unit in _LONGEST_SPAN if attribute.endswith(unit)), None)
+        most = None if unit is None else _LONGEST_SPAN[unit]
+    if value >= least and (most is None or value <= most):
         return
     bounds = f"from {least} to {most}" if most is not None else f"at least {least}"
     raise RulebookError("rulebook_bad_value", f"{source}: {key} must be {bounds}, got {value}", key)
