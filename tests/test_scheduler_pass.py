@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from buyerguard.bootstrap import Runtime
@@ -260,3 +261,27 @@ def test_a_handler_that_keeps_re_arming_its_timer_cannot_hold_a_pass(
         assert [item.outcome for item in fired] == ["again"] * MAX_FIRINGS_PER_PASS
         assert statuses(rt) == {f"{AGAIN}:S1": "pending"}  # for the next pass
         clock.set(pass_clock.now())
+
+
+def broken_upkeep(ctx: Context) -> None:
+    raise RuntimeError("a recurring job that cannot keep its timer")
+
+
+def test_a_recurring_job_that_cannot_keep_its_timer_holds_up_nothing_else(
+    rt: Runtime, clock: SimulatedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every recurring job kept its timer in one transaction at the start of a pass: one
+    that raised (a bug, a rulebook it could not read) failed the whole pass, so no other
+    job was kept scheduled and no timer fired, tick after tick. Each now keeps its own:
+    the broken one is logged, the rest of the pass runs."""
+    kinds = {"test.broken": TimerKind(armed, keep_scheduled=broken_upkeep), **KINDS}
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, ARMED, "S1", ctx.now())
+    with caplog.at_level("ERROR", logger="buyerguard.scheduler"):
+        fired = Scheduler(rt.engine, clock, rt.rulebooks, kinds=kinds, recurring=True).tick()
+    assert f"{ARMED}:S1" in [item.timer_id for item in fired]
+    assert "could not keep the recurring test.broken scheduled" in caplog.text
+    kept = statuses(rt)
+    for kind, spec in TIMER_KINDS.items():  # every other recurring job has its timer
+        if spec.keep_scheduled is not None:
+            assert any(identifier.startswith(f"{kind}:") for identifier in kept), kind

@@ -285,11 +285,7 @@ class Scheduler:
         now = ensure_utc(self.clock.now())
         fired: list[FiredTimer] = []
         if self.recurring:
-            with transaction(self.engine) as connection:
-                ctx = self._context(connection)
-                for kind in self.kinds.values():
-                    if kind.keep_scheduled is not None:
-                        kind.keep_scheduled(ctx)
+            self._keep_recurring_scheduled()
         armed: dict[str, datetime] = {}  # armed by this pass, falling available after `now`
         firings: Counter[str] = Counter()
         while True:
@@ -323,6 +319,19 @@ class Scheduler:
                     # else: due after a full batch, the next batch holds it
             if not progressed:
                 return fired
+
+    def _keep_recurring_scheduled(self) -> None:
+        """Each recurring job keeps one timer pending, each in its own transaction: one that
+        cannot (a bug, a rulebook it cannot read) is logged and keeps no other job, nor the
+        pass's timers, from running."""
+        for name, kind in self.kinds.items():
+            if kind.keep_scheduled is None:
+                continue
+            try:
+                with transaction(self.engine) as connection:
+                    kind.keep_scheduled(self._context(connection))
+            except Exception:
+                log.exception("could not keep the recurring %s scheduled; the pass goes on", name)
 
     def _reached(
         self, armed: dict[str, datetime], spent: tuple[str, ...], batched: set[str]
