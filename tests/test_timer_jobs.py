@@ -132,6 +132,40 @@ def test_a_failing_job_waits_its_back_off_then_runs(
     assert rebuild_timer_state(rt.engine) == ("fired", 1)
 
 
+def test_a_job_that_fails_after_its_lease_ran_out_leaves_the_new_claim_alone(
+    rt: Runtime, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job ran past its lease, another scheduler claimed the timer again, then the first
+    job failed: its failure was counted on the other scheduler's claim — set back to
+    pending, so a third run could start beside the second. A job's failure now counts only
+    while the timer is still its own lease."""
+    real = TIMER_KINDS[promises.PROMISES_REBUILD]
+
+    def overran_then_failed(runtime: Runtime, timer: DueTimer) -> str:
+        with runtime.engine.begin() as connection:  # the other scheduler's claim, meanwhile
+            connection.execute(
+                update(timers)
+                .where(timers.c.id == timer.id)
+                .values(fired_by="system:other", available_at=clock.now() + 2 * JOB_LEASE)
+            )
+        raise OSError("disk full")
+
+    monkeypatch.setitem(
+        TIMER_KINDS, promises.PROMISES_REBUILD, replace(real, job=overran_then_failed)
+    )
+    scheduler = Scheduler(rt.engine, clock, rt.rulebooks, history=rt.history, recurring=True)
+    scheduler.tick()
+    clock.set(at(MIDNIGHT))
+    assert [i for i in scheduler.tick() if i.kind == promises.PROMISES_REBUILD] == []
+    with read_transaction(rt.engine) as connection:
+        row = connection.execute(
+            select(timers.c.status, timers.c.attempts, timers.c.fired_by).where(
+                timers.c.kind == promises.PROMISES_REBUILD, timers.c.due_at <= at(MIDNIGHT)
+            )
+        ).one()
+    assert (row.status, row.attempts, row.fired_by) == ("running", 0, "system:other")
+
+
 def test_an_isolated_job_runs_in_a_child_process(
     api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path
 ) -> None:

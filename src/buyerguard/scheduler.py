@@ -215,7 +215,11 @@ class Scheduler:
                 return FiredTimer(
                     row.id, row.kind, row.subject_id, due.due_at, outcome, armed=armed
                 )
-        outcome = self._run_job(job, due, now)
+        try:
+            outcome = self._run_job(job, due, now)
+        except Exception as exc:
+            log.exception("timer %s failed", timer_id)
+            return self._record_failure(timer_id, now, exc, lease_end=lease_end)
         with transaction(self.engine) as connection:
             finished = connection.execute(
                 update(timers)
@@ -241,15 +245,27 @@ class Scheduler:
             arguments = (url, due, now, self.rulebooks, self.history.root)
             return child.submit(_job_in_child, *arguments).result()
 
-    def _record_failure(self, timer_id: str, now: datetime, exc: Exception) -> FiredTimer | None:
+    def _record_failure(
+        self, timer_id: str, now: datetime, exc: Exception, *, lease_end: datetime | None = None
+    ) -> FiredTimer | None:
+        """Count a failed attempt and back the timer off (or dead-letter it). A job's failure
+        (`lease_end`) counts only while the timer is still its lease: a job that ran past it
+        may have been claimed again by another scheduler, whose claim stands."""
         error = f"{type(exc).__name__}: {exc}"[:2000]
         with transaction(self.engine) as connection:
-            row = connection.execute(
-                select(timers)
-                .where(timers.c.id == timer_id, timers.c.status.in_((PENDING, RUNNING)))
-                .with_for_update()
-            ).first()
+            query = select(timers).where(
+                timers.c.id == timer_id, timers.c.status.in_((PENDING, RUNNING))
+            )
+            if lease_end is not None:
+                query = query.where(
+                    timers.c.status == RUNNING,
+                    timers.c.fired_by == self.actor.label,
+                    timers.c.available_at == lease_end,
+                )
+            row = connection.execute(query.with_for_update()).first()
             if row is None:
+                if lease_end is not None:
+                    log.warning("timer %s: the lease ran out before the job failed", timer_id)
                 return None
             attempts = row.attempts + 1
             dead = attempts >= self.max_attempts
