@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from buyerguard.ledger.accounts import split_part_ids
 from buyerguard.ledger.postings import write_deferred_transfers
@@ -40,19 +40,22 @@ class Balance:
         return self.debits_posted_fen - self.credits_posted_fen
 
 
-def account_balance(connection: Connection, account_id: str) -> Balance | None:
-    """The account's balances, or None when nothing has ever touched it."""
-    write_deferred_transfers(connection)
-    row = connection.execute(_ACCOUNT_BY_ID, {"account_id": account_id}).mappings().first()
-    if row is None:
-        return None
+def _balance_of(row: RowMapping) -> Balance:
+    """A `ledger_accounts` row's balances."""
     return Balance(
-        account_id,
+        row["id"],
         row["debits_posted_fen"],
         row["credits_posted_fen"],
         row["debits_pending_fen"],
         row["credits_pending_fen"],
     )
+
+
+def account_balance(connection: Connection, account_id: str) -> Balance | None:
+    """The account's balances, or None when nothing has ever touched it."""
+    write_deferred_transfers(connection)
+    row = connection.execute(_ACCOUNT_BY_ID, {"account_id": account_id}).mappings().first()
+    return None if row is None else _balance_of(row)
 
 
 def balance(connection: Connection, account_id: str) -> Balance:
@@ -68,16 +71,7 @@ def split_account_balances(connection: Connection, base_id: str) -> list[Balance
     rows = connection.execute(
         select(ledger_accounts).where(table.id.in_(split_part_ids(base_id))).order_by(table.id)
     ).mappings()
-    return [
-        Balance(
-            row["id"],
-            row["debits_posted_fen"],
-            row["credits_posted_fen"],
-            row["debits_pending_fen"],
-            row["credits_pending_fen"],
-        )
-        for row in rows
-    ]
+    return [_balance_of(row) for row in rows]
 
 
 def total_balance(account_id: str, parts: list[Balance]) -> Balance:
@@ -112,16 +106,6 @@ def list_accounts(
     if after is not None:
         query = query.where(table.id > after)
     return [
-        ListedAccount(
-            Balance(
-                row["id"],
-                row["debits_posted_fen"],
-                row["credits_posted_fen"],
-                row["debits_pending_fen"],
-                row["credits_pending_fen"],
-            ),
-            row["party"],
-            row["purpose"],
-        )
+        ListedAccount(_balance_of(row), row["party"], row["purpose"])
         for row in connection.execute(query).mappings()
     ]
