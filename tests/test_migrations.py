@@ -63,3 +63,30 @@ def test_the_migrations_build_exactly_the_tables_the_code_declares(blank_databas
         differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_the_migrations_collate_exactly_the_columns_the_code_declares(
+    blank_database_url: str,
+) -> None:
+    """Alembic's comparison leaves collations out: the keys compared by code point on
+    PostgreSQL (`code_point_string`) are checked here, column by column."""
+    from sqlalchemy import String, inspect
+
+    from buyerguard.store.tables import metadata
+
+    engine = make_engine(blank_database_url)
+    upgrade(engine)
+    dialect = engine.dialect
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        found = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            declared = column.type.dialect_impl(dialect)
+            if isinstance(declared, String):
+                collation = getattr(found[column.name], "collation", None)
+                assert (table.name, column.name, collation) == (
+                    table.name,
+                    column.name,
+                    declared.collation,
+                )
+    engine.dispose()

@@ -1,5 +1,5 @@
 """What every table is built from: the metadata with its naming rules, UTC instants,
-money columns and the id type."""
+money columns, the id type and keys compared by code point."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, String
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -46,4 +46,11 @@ def money(name: str, **kwargs: Any) -> Column[int]:
     return Column(name, BigInteger, nullable=False, **kwargs)
 
 
-ID = String(64)
+def code_point_string(length: int) -> TypeEngine[str]:
+    """A key that sorts and compares by code point on both backends, so lists and their
+    cursors page alike: SQLite's own BINARY order; collation "C" on PostgreSQL, whose
+    database collation may be a language's (en_US: case and punctuation ignored)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+ID = code_point_string(64)

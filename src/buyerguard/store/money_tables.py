@@ -23,13 +23,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from buyerguard.store.columns import ID, UtcDateTime, metadata, money
+from buyerguard.store.columns import ID, UtcDateTime, code_point_string, metadata, money
+
+ACCOUNT_ID = code_point_string(128)
+TRANSFER_ID = code_point_string(160)
 
 ledger_accounts = Table(
     "ledger_accounts",
     metadata,
-    Column("id", String(128), primary_key=True),
-    Column("party", String(96), nullable=False),
+    Column("id", ACCOUNT_ID, primary_key=True),
+    Column("party", code_point_string(96), nullable=False),
     Column("purpose", String(48), nullable=False),
     Column("debits_must_not_exceed_credits", Boolean, nullable=False),
     Column("credits_must_not_exceed_debits", Boolean, nullable=False),
@@ -45,12 +48,12 @@ ledger_accounts = Table(
 ledger_transfers = Table(
     "ledger_transfers",
     metadata,
-    Column("id", String(160), primary_key=True),
+    Column("id", TRANSFER_ID, primary_key=True),
     Column("kind", String(16), nullable=False),
-    Column("debit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
-    Column("credit_account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("debit_account_id", ACCOUNT_ID, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account_id", ACCOUNT_ID, ForeignKey("ledger_accounts.id"), nullable=False),
     money("amount_fen"),
-    Column("pending_id", String(160), ForeignKey("ledger_transfers.id"), unique=True),
+    Column("pending_id", TRANSFER_ID, ForeignKey("ledger_transfers.id"), unique=True),
     Column("purpose", String(48), nullable=False),
     Column("order_id", ID, index=True),
     Column("decision_id", String(160)),
@@ -69,9 +72,9 @@ ledger_entries = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column(
-        "transfer_id", String(160), ForeignKey("ledger_transfers.id"), nullable=False, index=True
+        "transfer_id", TRANSFER_ID, ForeignKey("ledger_transfers.id"), nullable=False, index=True
     ),
-    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), nullable=False, index=True),
+    Column("account_id", ACCOUNT_ID, ForeignKey("ledger_accounts.id"), nullable=False, index=True),
     Column("phase", String(8), nullable=False),
     Column("direction", String(8), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
@@ -103,7 +106,7 @@ ledger_checkpoint_balances = Table(
     "ledger_checkpoint_balances",
     metadata,
     Column("checkpoint_id", Integer, ForeignKey("ledger_checkpoints.id"), primary_key=True),
-    Column("account_id", String(128), ForeignKey("ledger_accounts.id"), primary_key=True),
+    Column("account_id", ACCOUNT_ID, ForeignKey("ledger_accounts.id"), primary_key=True),
     money("debits_posted_fen"),
     money("credits_posted_fen"),
     money("debits_pending_fen"),

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from buyerguard.store import case_tables, logistics_tables, money_tables, webhook_tables
-from buyerguard.store.columns import ID, UtcDateTime, money
+from buyerguard.store.columns import ID, UtcDateTime, code_point_string, money
 from buyerguard.store.columns import metadata as metadata
 
 # The ledger and money-out tables live in money_tables.py, the after-sales cases in
@@ -104,7 +104,7 @@ product_tiers = Table(
     "product_tiers",
     metadata,
     Column("product_id", ID, ForeignKey("products.id"), primary_key=True),
-    Column("kind", String(16), primary_key=True),
+    Column("kind", code_point_string(16), primary_key=True),
     Column("position", Integer, nullable=False),
     money("price_fen"),
     Column("moq", Integer, nullable=False),
@@ -213,7 +213,7 @@ decision_ordinal = Sequence("decision_ordinal", metadata=metadata)
 decisions = Table(
     "decisions",
     metadata,
-    Column("id", String(160), primary_key=True),
+    Column("id", code_point_string(160), primary_key=True),
     Column("position", BigInteger, unique=True),
     Column("ordinal", BigInteger, nullable=False),
     Column("kind", String(48), nullable=False),
@@ -244,7 +244,7 @@ decisions = Table(
 timers = Table(
     "timers",
     metadata,
-    Column("id", String(160), primary_key=True),
+    Column("id", code_point_string(160), primary_key=True),
     Column("kind", String(48), nullable=False),
     Column("subject_id", String(128), nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
@@ -283,7 +283,7 @@ audit_log = Table(
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", code_point_string(64), primary_key=True),
     Column("token_hash", String(128), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
     Column("party_id", ID),
@@ -296,9 +296,9 @@ api_tokens = Table(
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column("principal", String(96), primary_key=True),
-    Column("route", String(300), primary_key=True),
-    Column("key", String(200), primary_key=True),
+    Column("principal", code_point_string(96), primary_key=True),
+    Column("route", code_point_string(300), primary_key=True),
+    Column("key", code_point_string(200), primary_key=True),
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer, nullable=False),
     Column("response_body", Text, nullable=False),

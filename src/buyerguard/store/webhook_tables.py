@@ -20,12 +20,12 @@ from sqlalchemy import (
     Text,
 )
 
-from buyerguard.store.columns import UtcDateTime, metadata
+from buyerguard.store.columns import UtcDateTime, code_point_string, metadata
 
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", code_point_string(64), primary_key=True),
     Column("url", Text, nullable=False),
     Column("description", String(200), nullable=False),
     Column("event_kinds", JSON),  # None: every kind
