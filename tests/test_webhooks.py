@@ -34,6 +34,7 @@ class Receiver:
         self.received: list[dict[str, Any]] = []  # accepted messages, in arrival order
         self.signature_counts: list[int] = []
         self.failing = False
+        self.failure_status = 503
         self.delay_seconds = 0.0
         self.rejected = 0
         receiver = self
@@ -44,7 +45,7 @@ class Receiver:
                 if receiver.delay_seconds:
                     time.sleep(receiver.delay_seconds)
                 if receiver.failing:
-                    self.send_response(503)
+                    self.send_response(receiver.failure_status)
                     self.end_headers()
                     return
                 headers = {key.lower(): value for key, value in self.headers.items()}
@@ -233,6 +234,31 @@ def test_an_endpoint_failing_for_a_day_is_disabled_with_a_reason_then_enabled(
     assert enabled.status_code == 200 and enabled.json()["state"] == "active"
     drain(dispatcher)
     assert receiver.received and receiver.received[0]["data"]["order_id"] == "O-fail"
+
+
+def test_an_endpoint_answering_410_gone_is_disabled_at_once_then_enabled(
+    api: Api, rt: Runtime, clock: SimulatedClock, receiver: Receiver
+) -> None:
+    """Standard Webhooks: 410 Gone is the receiver saying the endpoint is no more; the
+    sender disables it rather than retrying it for a day."""
+    endpoint = register(api, receiver)
+    dispatcher = WebhookDispatcher(rt.engine, rt.clock)
+    receiver.failing, receiver.failure_status = True, 410
+    business(api, "O-gone")
+    [first] = dispatcher.pass_once()
+    assert (first.failed, first.disabled) == (True, True)
+    shown = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}").json()
+    assert shown["state"] == "disabled" and "410" in shown["disabled_reason"]
+    assert shown["next_attempt_at"] is None
+    clock.advance(timedelta(hours=2))
+    assert dispatcher.pass_once() == []  # not retried
+    log = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}/deliveries").json()
+    assert [(item["outcome"], item["status_code"]) for item in log["items"]] == [("failed", 410)]
+    receiver.failing = False
+    enabled = api.post("operator", f"/v1/webhook-endpoints/{endpoint['id']}/enable", None)
+    assert enabled.status_code == 200 and enabled.json()["state"] == "active"
+    drain(dispatcher)
+    assert receiver.received and receiver.received[0]["data"]["order_id"] == "O-gone"
 
 
 def test_kind_filters_and_replay_from_a_cursor(api: Api, rt: Runtime, receiver: Receiver) -> None:

@@ -10,9 +10,9 @@ dispatcher dies between a delivery and recording it, exactly once; its
 `webhook-id` is the event's id, so a receiver can drop a repeat.
 
 A failure stops the endpoint at that event and retries it with exponential
-back-off (5 s, doubling, at most an hour); an endpoint failing for a day is
-disabled, with the reason kept on it and logged. Every attempt is logged in
-`webhook_deliveries`.
+back-off (5 s, doubling, at most an hour); an endpoint failing for a day, or
+answering 410 Gone once, is disabled, with the reason kept on it and logged.
+Every attempt is logged in `webhook_deliveries`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ LEASE = timedelta(seconds=BATCH_SECONDS + REQUEST_TIMEOUT_SECONDS + 20)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=1)
+# Standard Webhooks: a receiver answering 410 Gone asks for the endpoint to be disabled at
+# once (retrying it for a day would only fill its log).
+GONE = 410
 # The `webhook-timestamp` a receiver checks against its own clock: the machine's real time,
 # never the simulated one the engine may run on.
 TRANSPORT_CLOCK = SystemClock()
@@ -340,10 +343,13 @@ class WebhookDispatcher:
             attempts = row["attempts"] + 1
             failing_since = row["failing_since"] or now
             values |= {"attempts": attempts, "failing_since": failing_since}
-            if now - failing_since >= GIVE_UP_AFTER:
+            gone = failure.status_code == GONE
+            if gone or now - failing_since >= GIVE_UP_AFTER:
                 disabled = True
                 reason = (
-                    f"failing since {format_instant(failing_since)} "
+                    f"the receiver answered {GONE} Gone: the endpoint is no more"
+                    if gone
+                    else f"failing since {format_instant(failing_since)} "
                     f"({attempts} attempts; last: {failure.error})"
                 )
                 values |= {"state": DISABLED, "disabled_at": now, "disabled_reason": reason}
