@@ -363,6 +363,9 @@ PROBES: dict[str, Probe] = {
     "POST /v1/webhook-endpoints/{endpoint_id}/disable": lambda api, tag: Call(
         "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/disable"
     ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/delete": lambda api, tag: Call(
+        "POST", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/delete"
+    ),
     "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": lambda api, tag: Call(
         "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/deliveries"
     ),

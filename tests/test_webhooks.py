@@ -21,7 +21,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import SimulatedClock
-from buyerguard.webhook_dispatcher import GIVE_UP_AFTER, WebhookDispatcher
+from buyerguard.webhook_dispatcher import GIVE_UP_AFTER, Attempt, WebhookDispatcher, post
 from tests.conftest import Api
 from tests.test_api import assert_refused, row_counts
 
@@ -259,6 +259,66 @@ def test_an_endpoint_answering_410_gone_is_disabled_at_once_then_enabled(
     assert enabled.status_code == 200 and enabled.json()["state"] == "active"
     drain(dispatcher)
     assert receiver.received and receiver.received[0]["data"]["order_id"] == "O-gone"
+
+
+def test_a_deleted_endpoint_is_gone_with_its_log_and_is_sent_nothing_more(
+    api: Api, rt: Runtime, receiver: Receiver
+) -> None:
+    endpoint = register(api, receiver)
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    dispatcher = WebhookDispatcher(rt.engine, rt.clock)
+    business(api, "O-del-1")
+    drain(dispatcher)
+    delivered = len(receiver.received)
+    assert delivered
+    counts = row_counts(rt)
+    deleted = api.post("operator", f"{path}/delete", None, key="del-1")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["id"] == endpoint["id"] and "secret" not in deleted.json()
+    again = api.post("operator", f"{path}/delete", None, key="del-1")  # the same key: replayed
+    assert again.status_code == 200 and again.json() == deleted.json()
+    assert_refused(api.get("operator", path), 404, "endpoint_not_found", "endpoint_id")
+    assert_refused(
+        api.get("operator", f"{path}/deliveries"), 404, "endpoint_not_found", "endpoint_id"
+    )
+    assert_refused(
+        api.post("operator", f"{path}/delete", None), 404, "endpoint_not_found", "endpoint_id"
+    )
+    listed = api.get("operator", "/v1/webhook-endpoints").json()["items"]
+    assert endpoint["id"] not in [item["id"] for item in listed]
+    after = row_counts(rt)
+    assert after["webhook_endpoints"] == counts["webhook_endpoints"] - 1
+    assert after["webhook_deliveries"] == counts["webhook_deliveries"] - delivered
+    business(api, "O-del-2")
+    assert dispatcher.pass_once() == []
+    assert len(receiver.received) == delivered
+
+
+def test_an_endpoint_deleted_during_its_pass_is_let_go_without_an_error(
+    api: Api, rt: Runtime, receiver: Receiver
+) -> None:
+    """The operator deletes an endpoint while the dispatcher sends it an event: the pass
+    ends quietly and leaves no delivery row behind; one claimed and then deleted too."""
+    endpoint = register(api, receiver)
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/delete"
+
+    def deleting_sender(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+        assert api.post("operator", path, None, key="del-mid").status_code == 200
+        return post(url, body, headers)
+
+    business(api, "O-del-mid")
+    dispatcher = WebhookDispatcher(rt.engine, rt.clock, sender=deleting_sender)
+    [gone] = dispatcher.pass_once()
+    assert gone.endpoint_id == endpoint["id"]
+    assert row_counts(rt)["webhook_deliveries"] == 0
+    answer = api.post("operator", "/v1/webhook-endpoints", {"url": receiver.url}, key="hook-2")
+    claimed = answer.json()
+    business(api, "O-del-claimed")
+    assert WebhookDispatcher(rt.engine, rt.clock).due_endpoints(rt.clock.now()) == [claimed["id"]]
+    deleted = api.post("operator", f"/v1/webhook-endpoints/{claimed['id']}/delete", None)
+    assert deleted.status_code == 200
+    assert dispatcher.deliver(claimed["id"]).delivered == 0
+    assert row_counts(rt)["webhook_deliveries"] == 0
 
 
 def test_kind_filters_and_replay_from_a_cursor(api: Api, rt: Runtime, receiver: Receiver) -> None:

@@ -281,13 +281,16 @@ class WebhookDispatcher:
     def deliver(self, endpoint_id: str) -> EndpointPass:
         """One endpoint's pass: its next events in order, up to the first failure."""
         with read_transaction(self.engine) as connection:
-            row = dict(
+            found = (
                 connection.execute(
                     select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
                 )
                 .mappings()
-                .one()
+                .first()
             )
+            if found is None:  # deleted since it was claimed
+                return EndpointPass(endpoint_id, 0, False, False)
+            row = dict(found)
             events = read_feed(connection, after=row["cursor_position"], limit=BATCH_EVENTS)
         kinds = set(row["event_kinds"]) if row["event_kinds"] is not None else None
         position, delivered, failure = row["cursor_position"], 0, None
@@ -358,8 +361,6 @@ class WebhookDispatcher:
                 values["next_attempt_at"] = now + retry_after(attempts)
         table = webhook_endpoints.c
         with transaction(self.engine) as connection:
-            if logs:
-                connection.execute(insert(webhook_deliveries), logs)
             moved = connection.execute(
                 update(webhook_endpoints)
                 .where(
@@ -370,9 +371,13 @@ class WebhookDispatcher:
                 .values(values | {"updated_at": now})
             )
             if moved.rowcount != 1:  # replayed or disabled meanwhile: only let go of it
-                connection.execute(
+                kept = connection.execute(
                     update(webhook_endpoints).where(table.id == row["id"]).values(lease_until=None)
                 )
+                if kept.rowcount != 1:  # deleted meanwhile: its log went with it
+                    return EndpointPass(row["id"], delivered, failure is not None, False)
+            if logs:
+                connection.execute(insert(webhook_deliveries), logs)
         return EndpointPass(row["id"], delivered, failure is not None, disabled)
 
     def run(self, interval_seconds: float, stop: threading.Event) -> None:

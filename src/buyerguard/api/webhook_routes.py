@@ -1,5 +1,5 @@
 """The /v1 webhook endpoints (operator only): register, list, read, rotate the secret,
-replay from a cursor, enable or disable, and each endpoint's delivery log."""
+replay from a cursor, enable or disable, delete, and each endpoint's delivery log."""
 
 from __future__ import annotations
 
@@ -223,6 +223,24 @@ def disable_webhook_endpoint(
         return 200, endpoint_view(row)
 
     return run_command(request, caller, body, handle)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/delete",
+    tags=["webhooks"],
+    **answers(WebhookEndpoint),
+    **allow(),
+)
+def delete_webhook_endpoint(
+    endpoint_id: EndpointId, request: Request, caller: CallerDep
+) -> JSONResponse:
+    """Delete the endpoint and its delivery log; nothing more is sent to it (a pass under
+    way ends its batch unrecorded). Answers the endpoint as it was; disable it to keep it."""
+
+    def handle(ctx: Context) -> tuple[int, Any]:
+        return 200, endpoint_view(endpoints.delete_endpoint(ctx, endpoint_id))
+
+    return run_command(request, caller, None, handle)
 
 
 @router.get(

@@ -2,8 +2,9 @@
 signed with which secret (Standard Webhooks), and from which feed position.
 
 A new endpoint starts at the feed's current end (history is there to replay, not
-pushed by surprise); `replay` moves its cursor. A secret is shown once, when it
-is made; rotating keeps the previous one signing beside the new for an overlap.
+pushed by surprise); `replay` moves its cursor; `delete` removes it with its log.
+A secret is shown once, when it is made; rotating keeps the previous one signing
+beside the new for an overlap.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.services.context import Context
@@ -153,6 +154,18 @@ def set_state(ctx: Context, endpoint_id: str, state: str, reason: str | None) ->
         values |= {"disabled_at": now, "disabled_reason": reason or f"by {ctx.actor.label}"}
     _update(ctx, endpoint_id, values)
     return {**row, **values}
+
+
+def delete_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
+    """Delete an endpoint and its delivery log; returns it as it was. A pass delivering it
+    meanwhile lets go of it without a trace (webhook_dispatcher)."""
+    ctx.require_role("delete webhook endpoints")
+    row = endpoint_row(ctx, endpoint_id, for_update=True)
+    ctx.connection.execute(
+        delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+    )
+    ctx.connection.execute(delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
+    return row
 
 
 def _update(ctx: Context, endpoint_id: str, values: dict[str, Any]) -> None:
