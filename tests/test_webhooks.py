@@ -321,6 +321,37 @@ def test_an_endpoint_deleted_during_its_pass_is_let_go_without_an_error(
     assert row_counts(rt)["webhook_deliveries"] == 0
 
 
+def test_every_webhook_command_is_audited_and_no_secret_is(api: Api, receiver: Receiver) -> None:
+    """The audit trail is "the record every command writes": an operator's changes to a
+    subscription too, its deletion included (which leaves nothing else behind)."""
+    endpoint = register(api, receiver, event_kinds=["escrow_held"])
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    for action, body in [
+        ("rotate-secret", {"overlap_hours": 1}),
+        ("replay", {"after": "0"}),
+        ("disable", {"reason": "maintenance"}),
+        ("enable", None),
+        ("delete", None),
+    ]:
+        answer = api.post("operator", f"{path}/{action}", body)
+        assert answer.status_code == 200, answer.text
+    items = api.get("operator", f"/v1/audit?subject={endpoint['id']}").json()["items"]
+    assert [(item["command"], item["actor"]) for item in items] == [
+        (command, "operator")
+        for command in (
+            "register_webhook_endpoint",
+            "rotate_webhook_secret",
+            "replay_webhook_endpoint",
+            "disable_webhook_endpoint",
+            "enable_webhook_endpoint",
+            "delete_webhook_endpoint",
+        )
+    ]
+    assert items[0]["details"] == {"url": receiver.url, "event_kinds": ["escrow_held"]}
+    assert items[3]["details"] == {"reason": "maintenance"}
+    assert "whsec_" not in json.dumps(items)
+
+
 def test_kind_filters_and_replay_from_a_cursor(api: Api, rt: Runtime, receiver: Receiver) -> None:
     endpoint = register(api, receiver, event_kinds=["escrow_held", "escrow_released"])
     start = api.get("marketplace", "/v1/events?limit=500").json()["next_cursor"] or "0"

@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, select, update
 from buyerguard.errors import InvalidInput, NotFound
 from buyerguard.services.context import Context
 from buyerguard.services.feed import check_within_feed, feed_end
+from buyerguard.services.records import audit
 from buyerguard.store.tables import webhook_deliveries, webhook_endpoints
 
 ACTIVE, DISABLED = "active", "disabled"
@@ -86,8 +87,9 @@ def register(ctx: Context, command: NewEndpoint) -> dict[str, Any]:
     ctx.require_role("register webhook endpoints")
     _check_url(command.url)
     now = ctx.now()
+    endpoint_id = f"we_{secrets.token_hex(8)}"
     row = {
-        "id": f"we_{secrets.token_hex(8)}",
+        "id": endpoint_id,
         "url": command.url,
         "description": command.description,
         "event_kinds": list(command.event_kinds) if command.event_kinds is not None else None,
@@ -107,6 +109,14 @@ def register(ctx: Context, command: NewEndpoint) -> dict[str, Any]:
         "updated_at": now,
     }
     ctx.connection.execute(insert(webhook_endpoints), row)
+    audit(
+        ctx,
+        "register_webhook_endpoint",
+        endpoint_id,
+        now,
+        url=command.url,
+        event_kinds=row["event_kinds"],
+    )
     return row
 
 
@@ -128,6 +138,9 @@ def rotate_secret(ctx: Context, endpoint_id: str, overlap: timedelta) -> dict[st
         "updated_at": now,
     }
     _update(ctx, endpoint_id, values)
+    audit(
+        ctx, "rotate_webhook_secret", endpoint_id, now, overlap_hours=overlap // timedelta(hours=1)
+    )
     return {**row, **values}
 
 
@@ -138,6 +151,7 @@ def replay_from(ctx: Context, endpoint_id: str, after_position: int) -> dict[str
     check_within_feed(ctx.connection, after_position)
     values = {"cursor_position": after_position, "next_attempt_at": None, "updated_at": ctx.now()}
     _update(ctx, endpoint_id, values)
+    audit(ctx, "replay_webhook_endpoint", endpoint_id, ctx.now(), after_position=after_position)
     return {**row, **values}
 
 
@@ -153,6 +167,9 @@ def set_state(ctx: Context, endpoint_id: str, state: str, reason: str | None) ->
     else:
         values |= {"disabled_at": now, "disabled_reason": reason or f"by {ctx.actor.label}"}
     _update(ctx, endpoint_id, values)
+    details = {} if state == ACTIVE else {"reason": reason}
+    command = "enable" if state == ACTIVE else "disable"
+    audit(ctx, f"{command}_webhook_endpoint", endpoint_id, now, **details)
     return {**row, **values}
 
 
@@ -165,6 +182,7 @@ def delete_endpoint(ctx: Context, endpoint_id: str) -> dict[str, Any]:
         delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
     )
     ctx.connection.execute(delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))
+    audit(ctx, "delete_webhook_endpoint", endpoint_id, ctx.now(), url=row["url"])
     return row
 
 
