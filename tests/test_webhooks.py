@@ -224,6 +224,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_with_a_reason_then_enabled(
         elapsed += timedelta(minutes=30)
     shown = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}").json()
     assert shown["state"] == "disabled" and "failing since" in shown["disabled_reason"]
+    assert shown["next_attempt_at"] is None  # never tried again until enabled
     log = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}/deliveries?limit=500")
     attempts = log.json()["items"]
     assert attempts and {item["outcome"] for item in attempts} == {"failed"}
@@ -243,22 +244,41 @@ def test_an_endpoint_answering_410_gone_is_disabled_at_once_then_enabled(
     sender disables it rather than retrying it for a day."""
     endpoint = register(api, receiver)
     dispatcher = WebhookDispatcher(rt.engine, rt.clock)
-    receiver.failing, receiver.failure_status = True, 410
+    receiver.failing = True
     business(api, "O-gone")
-    [first] = dispatcher.pass_once()
-    assert (first.failed, first.disabled) == (True, True)
+    [unavailable] = dispatcher.pass_once()  # a 503 first: tried again after 5 s
+    assert (unavailable.failed, unavailable.disabled) == (True, False)
+    clock.advance(timedelta(seconds=5))
+    receiver.failure_status = 410
+    [gone] = dispatcher.pass_once()
+    assert (gone.failed, gone.disabled) == (True, True)
     shown = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}").json()
     assert shown["state"] == "disabled" and "410" in shown["disabled_reason"]
-    assert shown["next_attempt_at"] is None
+    assert shown["next_attempt_at"] is None  # never tried again until enabled
     clock.advance(timedelta(hours=2))
     assert dispatcher.pass_once() == []  # not retried
     log = api.get("operator", f"/v1/webhook-endpoints/{endpoint['id']}/deliveries").json()
-    assert [(item["outcome"], item["status_code"]) for item in log["items"]] == [("failed", 410)]
+    statuses = [(item["outcome"], item["status_code"]) for item in log["items"]]
+    assert statuses == [("failed", 410), ("failed", 503)]
     receiver.failing = False
     enabled = api.post("operator", f"/v1/webhook-endpoints/{endpoint['id']}/enable", None)
     assert enabled.status_code == 200 and enabled.json()["state"] == "active"
     drain(dispatcher)
     assert receiver.received and receiver.received[0]["data"]["order_id"] == "O-gone"
+
+
+def test_an_endpoint_disabled_while_backing_off_shows_no_next_attempt(
+    api: Api, rt: Runtime, receiver: Receiver
+) -> None:
+    endpoint = register(api, receiver)
+    receiver.failing = True
+    business(api, "O-backoff")
+    WebhookDispatcher(rt.engine, rt.clock).pass_once()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}"
+    assert api.get("operator", path).json()["next_attempt_at"] is not None
+    disabled = api.post("operator", f"{path}/disable", {"reason": "receiver moved"})
+    assert disabled.json()["state"] == "disabled" and disabled.json()["next_attempt_at"] is None
+    assert api.get("operator", path).json()["next_attempt_at"] is None
 
 
 def test_a_deleted_endpoint_is_gone_with_its_log_and_is_sent_nothing_more(

@@ -356,6 +356,7 @@ class WebhookDispatcher:
                     f"({attempts} attempts; last: {failure.error})"
                 )
                 values |= {"state": DISABLED, "disabled_at": now, "disabled_reason": reason}
+                values |= {"next_attempt_at": None}  # never tried again until enabled
                 log.warning("webhook_endpoint_disabled", endpoint_id=row["id"], reason=reason)
             else:
                 values["next_attempt_at"] = now + retry_after(attempts)

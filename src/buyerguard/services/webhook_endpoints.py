@@ -166,6 +166,7 @@ def set_state(ctx: Context, endpoint_id: str, state: str, reason: str | None) ->
         values |= {"disabled_at": None, "disabled_reason": None}
     else:
         values |= {"disabled_at": now, "disabled_reason": reason or f"by {ctx.actor.label}"}
+        values |= {"next_attempt_at": None}  # never tried again until enabled
     _update(ctx, endpoint_id, values)
     details = {} if state == ACTIVE else {"reason": reason}
     command = "enable" if state == ACTIVE else "disable"
