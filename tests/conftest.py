@@ -248,10 +248,7 @@ def serving_demo(rt: Runtime) -> Iterator[Api]:
 
     with rt.writing(OPERATOR) as ctx:
         ensure_demo_catalog(ctx)
-        tokens = {
-            name: create_token(ctx.connection, role, party, ctx.now()).secret
-            for name, role, party in DEMO_CALLERS
-        }
+        tokens = {name: create_token(ctx, role, party).secret for name, role, party in DEMO_CALLERS}
     with checked_client(create_app(rt)) as client:
         yield Api(client, tokens)
 

@@ -45,10 +45,7 @@ def wipe_and_seed(rt: Runtime, callers: Iterable[tuple[str, Role, str | None]]) 
                 connection.execute(delete(table))
     with rt.writing(OPERATOR) as ctx:
         ensure_demo_catalog(ctx)
-        return {
-            name: create_token(ctx.connection, role, party, ctx.now()).secret
-            for name, role, party in callers
-        }
+        return {name: create_token(ctx, role, party).secret for name, role, party in callers}
 
 
 def often(data: st.DataObject, label: str) -> bool:

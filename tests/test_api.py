@@ -233,14 +233,13 @@ def test_tokens_missing_unknown_expired_and_revoked(
     )
     with rt.writing(OPERATOR) as ctx:
         short = create_token(
-            ctx.connection,
+            ctx,
             Role.MARKETPLACE,
             None,
-            ctx.now(),
             expires_at=ctx.now() + timedelta(hours=1),
         )
-        revoked = create_token(ctx.connection, Role.MARKETPLACE, None, ctx.now())
-        revoke_token(ctx.connection, revoked.token_id, ctx.now())
+        revoked = create_token(ctx, Role.MARKETPLACE, None)
+        revoke_token(ctx, revoked.token_id)
     assert (
         api.client.get(
             "/v1/orders", headers={"Authorization": f"Bearer {short.secret}"}
@@ -399,12 +398,11 @@ def test_a_revoked_token_stops_working_within_the_token_cache(
     from tests.schema_conformance import checked_client
 
     with rt.writing(OPERATOR) as ctx:
-        kept = create_token(ctx.connection, Role.OPERATOR, None, ctx.now())
+        kept = create_token(ctx, Role.OPERATOR, None)
         short = create_token(
-            ctx.connection,
+            ctx,
             Role.OPERATOR,
             None,
-            ctx.now(),
             expires_at=ctx.now() + timedelta(hours=1),
         )
     with checked_client(create_app(rt, token_cache_seconds=cache_seconds)) as client:
@@ -417,7 +415,7 @@ def test_a_revoked_token_stops_working_within_the_token_cache(
         assert status(kept.secret) == 200 and status(short.secret) == 200
         after_kept = time.monotonic()
         with rt.writing(OPERATOR) as ctx:
-            revoke_token(ctx.connection, kept.token_id, ctx.now())
+            revoke_token(ctx, kept.token_id)
         revoked_answer = status(kept.secret)
         if not cache_seconds:
             assert revoked_answer == 401

@@ -451,13 +451,12 @@ PROBES: dict[str, Probe] = {
 def tokenless_headers(api: Api, rt: Runtime, clock: SimulatedClock) -> dict[str, dict[str, str]]:
     """Headers of a caller with no token, a revoked one and an expired one."""
     with rt.writing(OPERATOR) as ctx:
-        revoked = create_token(ctx.connection, Role.MARKETPLACE, None, ctx.now())
-        revoke_token(ctx.connection, revoked.token_id, ctx.now())
+        revoked = create_token(ctx, Role.MARKETPLACE, None)
+        revoke_token(ctx, revoked.token_id)
         expiring = create_token(
-            ctx.connection,
+            ctx,
             Role.OPERATOR,
             None,
-            ctx.now(),
             expires_at=ctx.now() + timedelta(seconds=1),
         )
     clock.advance(timedelta(seconds=2))

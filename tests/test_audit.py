@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from buyerguard.bootstrap import Runtime
 from buyerguard.cli import app as cli
 from buyerguard.clock import SimulatedClock, format_instant
+from buyerguard.services.context import OPERATOR
 from tests.conftest import Api
+from tests.test_api import ORDER as API_ORDER
 from tests.test_api import assert_refused
 
 ORDER = {"buyer_id": "B-shop", "lines": [{"product_id": "P-cups", "quantity": 10}]}
@@ -103,3 +105,73 @@ def test_audit_show_in_the_cli(api: Api, cli_env: None) -> None:
     assert table.exit_code == 0 and "place_order" in table.stdout
     nothing = CliRunner().invoke(cli, ["audit", "show", "O-none", "--json"])
     assert nothing.exit_code == 0 and json.loads(nothing.stdout) == []
+
+
+def commands_about(api: Api, subject: str) -> list[tuple[str, str]]:
+    items = api.get("operator", f"/v1/audit?subject={subject}").json()["items"]
+    return [(item["command"], item["actor"]) for item in items]
+
+
+def test_every_money_out_timer_and_token_command_is_audited(
+    api: Api, rt: Runtime, clock: SimulatedClock, cli_env: None
+) -> None:
+    """The trail is "the record every command writes", yet a payout run, an execution
+    report, an instruction's retry, a merchant's payout settings, a timer's retry and a
+    token issued or revoked left none: who paid whom, who said it was paid, who changed
+    what a merchant is paid and who let whom in could not be read back."""
+    from buyerguard.services.timers import schedule_timer
+    from buyerguard.store.tables import timers
+    from tests.test_money_out import instruction_of, put_reserve, released_demo_orders
+
+    released_demo_orders(api)
+    run = api.post("operator", "/v1/payouts/runs", {})
+    assert run.status_code == 201, run.text
+    assert commands_about(api, run.json()["id"]) == [("run_payouts", "operator")]
+    payout = next(result for result in run.json()["results"] if result["payout_id"])
+    executed = api.post(
+        "marketplace",
+        f"/v1/payouts/{payout['payout_id']}/execution",
+        {"outcome": "executed", "reference": "BANK-1"},
+    )
+    assert executed.status_code == 200, executed.text
+    assert commands_about(api, payout["payout_id"]) == [("report_executed", "marketplace")]
+
+    cups = {**API_ORDER, "id": "O-3", "lines": [{"product_id": "P-cups", "quantity": 1}]}
+    assert api.post("marketplace", "/v1/orders", cups).status_code == 201
+    assert api.post("marketplace", "/v1/orders/O-3/payment", {"amount": "56.00"}).status_code == 200
+    assert api.post("marketplace", "/v1/orders/O-3/refund-before-shipment", {}).status_code == 200
+    refund = instruction_of(api, "refund", "O-3")
+    failed = api.post(
+        "marketplace",
+        f"/v1/instructions/{refund['id']}/execution",
+        {"outcome": "failed", "reason": "card closed"},
+    )
+    assert failed.status_code == 200, failed.text
+    assert api.post("marketplace", f"/v1/instructions/{refund['id']}/retry").status_code == 201
+    trail = api.get("operator", f"/v1/audit?subject={refund['id']}").json()["items"]
+    assert [item["command"] for item in trail] == ["report_failed", "retry_instruction"]
+    assert trail[0]["details"]["reason"] == "card closed"
+
+    assert put_reserve(api, "0.1").status_code == 200
+    assert put_reserve(api, None).status_code == 200
+    settings = api.get("operator", "/v1/audit?subject=M-yiwu").json()["items"]
+    assert settings[0]["command"] == "create_merchant"  # the demo's
+    assert [(item["command"], item["details"]) for item in settings[1:]] == [
+        ("set_payout_settings", {"reserve_share": "0.1"}),
+        ("set_payout_settings", {"reserve_share": None}),
+    ]
+
+    with rt.writing(OPERATOR) as ctx:
+        schedule_timer(ctx, "test.unknown_kind", "S1", ctx.now())
+        ctx.connection.execute(timers.update().values(status="failed"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["timers", "retry", "test.unknown_kind:S1"]).exit_code == 0
+    assert commands_about(api, "test.unknown_kind:S1") == [("retry_timer", "operator")]
+    created = runner.invoke(cli, ["token", "create", "--role", "marketplace", "--json"])
+    assert created.exit_code == 0, created.output
+    token = json.loads(created.stdout)
+    assert runner.invoke(cli, ["token", "revoke", token["id"]]).exit_code == 0
+    issued = api.get("operator", f"/v1/audit?subject={token['id']}").json()["items"]
+    assert [item["command"] for item in issued] == ["create_token", "revoke_token"]
+    assert issued[0]["details"]["role"] == "marketplace"
+    assert token["secret"] not in json.dumps(issued)

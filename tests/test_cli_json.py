@@ -426,7 +426,7 @@ def server(cli: tuple[Runtime, SimulatedClock]) -> Iterator[tuple[str, str]]:
     rt, _ = cli
     with rt.writing(OPERATOR) as ctx:
         ensure_demo_catalog(ctx)
-        token = create_token(ctx.connection, Role.MARKETPLACE, None, ctx.now()).secret
+        token = create_token(ctx, Role.MARKETPLACE, None).secret
     port = free_port()
     config = uvicorn.Config(
         create_app(rt), host="127.0.0.1", port=port, log_config=None, access_log=False

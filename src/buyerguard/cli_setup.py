@@ -110,17 +110,14 @@ def token_create(
     Plain: the secret alone on stdout (for `$(...)`), its id on stderr. `--json`: the token
     as `token list --json` shows it, with its secret.
     """
-    from buyerguard.services.context import Role
+    from buyerguard.services.context import OPERATOR, Role
     from buyerguard.services.tokens import create_token
 
     parsed_role = Role(role.value)
     expires_at = parse_instant(expires, field="expires") if expires is not None else None
     rt = configured_runtime()
-    now = rt.clock.now()
-    with rt.engine.begin() as connection:
-        issued = create_token(
-            connection, parsed_role, party, now, expires_at=expires_at, label=label
-        )
+    with rt.writing(OPERATOR) as ctx:
+        issued = create_token(ctx, parsed_role, party, expires_at=expires_at, label=label)
     if as_json:
         print_json(
             {
@@ -128,7 +125,7 @@ def token_create(
                 "role": issued.role.value,
                 "party_id": issued.party_id,
                 "label": label,
-                "created_at": format_instant(now),
+                "created_at": format_instant(issued.created_at),
                 "expires_at": None
                 if issued.expires_at is None
                 else format_instant(issued.expires_at),
@@ -197,9 +194,10 @@ def token_list(as_json: AsJson = False) -> None:
 @refusals_exit_2
 def token_revoke(token_id: str) -> None:
     """Revoke a token by its id."""
+    from buyerguard.services.context import OPERATOR
     from buyerguard.services.tokens import revoke_token
 
     rt = configured_runtime()
-    with rt.engine.begin() as connection:
-        revoke_token(connection, token_id, rt.clock.now())
+    with rt.writing(OPERATOR) as ctx:
+        revoke_token(ctx, token_id)
     say(f"revoked {token_id}")

@@ -145,7 +145,7 @@ def load_demo(rt: Runtime, tokens_file: Path | None = None) -> DemoLoad:
                     continue
                 except Unauthorized:
                     pass
-            issued = create_token(ctx.connection, role, party_id, ctx.now(), label=f"demo {name}")
+            issued = create_token(ctx, role, party_id, label=f"demo {name}")
             tokens[name] = issued.secret
             created.append(f"token {name}")
     tokens_file.parent.mkdir(parents=True, exist_ok=True)

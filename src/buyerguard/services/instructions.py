@@ -27,7 +27,7 @@ from buyerguard.ledger.book import Transfer, TransferKind, lock_accounts, record
 from buyerguard.money import Fen, format_fen
 from buyerguard.services.context import Context, Role
 from buyerguard.services.merchant_money import net_debt
-from buyerguard.services.records import record_decision
+from buyerguard.services.records import audit, record_decision
 from buyerguard.store.tables import instructions
 
 PAYOUT, REFUND, COMPENSATION, CARRIER_SUBSIDY = (
@@ -254,6 +254,16 @@ def report_execution(
     )
     if report.outcome == FAILED and kind_name == PAYOUT:
         net_debt(ctx, party.removeprefix("merchant:"), when, f"fail:{instruction_id}")
+    audit(
+        ctx,
+        f"report_{report.outcome}",
+        instruction_id,
+        when,
+        kind=kind_name,
+        amount_fen=amount_fen,
+        reference=report.reference,
+        reason=report.reason,
+    )
     return _row(ctx.connection, instruction_id, for_update=False)
 
 
@@ -310,6 +320,7 @@ def retry(ctx: Context, instruction_id: str) -> dict[str, Any]:
         retry_of=instruction_id,
         details={**row["details"], "retry_of": instruction_id},
     )
+    audit(ctx, "retry_instruction", instruction_id, ctx.now(), instruction_id=new_id)
     return _row(ctx.connection, new_id, for_update=False)
 
 

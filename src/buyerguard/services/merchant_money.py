@@ -24,7 +24,7 @@ from buyerguard.ledger.balances import balance
 from buyerguard.ledger.book import Transfer, TransferKind, record
 from buyerguard.money import Fen, Rate, format_fen, format_rate, parse_rate
 from buyerguard.services.context import Context
-from buyerguard.services.records import record_repeated_decision
+from buyerguard.services.records import audit, record_repeated_decision
 from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import merchant_payout_settings
 
@@ -205,11 +205,13 @@ def parse_reserve_share(text: object) -> Rate:
 def set_reserve_share(ctx: Context, merchant_id: str, share: Rate | None) -> None:
     """Keep back `share` at this merchant's payouts; None returns it to the rulebook's."""
     table = merchant_payout_settings
+    shown = None if share is None else format_rate(share)
+    audit(ctx, "set_payout_settings", merchant_id, ctx.now(), reserve_share=shown)
     if share is None:
         ctx.connection.execute(table.delete().where(table.c.merchant_id == merchant_id))
         return
     values = {
-        "reserve_share": format_rate(share),
+        "reserve_share": shown,
         "updated_at": ctx.now(),
         "updated_by": ctx.actor.label,
     }

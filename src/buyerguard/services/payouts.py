@@ -37,6 +37,7 @@ from buyerguard.services.merchant_money import (
     post_transfer,
     reserve_share,
 )
+from buyerguard.services.records import audit
 from buyerguard.services.timers import DueTimer, ensure_pending_timer
 from buyerguard.store.db import insert_if_absent, read_transaction, retrying
 from buyerguard.store.tables import instructions as instruction_rows
@@ -263,6 +264,16 @@ def run_payouts(
         )
         row = ctx.connection.execute(select(payout_runs).where(payout_runs.c.id == identifier))
         summary = dict(row.mappings().one())
+        audit(
+            ctx,
+            "run_payouts",
+            identifier,
+            as_of,
+            trigger=trigger,
+            merchant_ids=merchant_ids,
+            payouts=summary["payouts"],
+            total_fen=summary["total_fen"],
+        )
     summary["results"] = results
     return summary
 

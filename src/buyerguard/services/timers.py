@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from buyerguard.clock import ensure_utc
 from buyerguard.errors import Conflict, InvalidInput, NotFound
 from buyerguard.services.context import Context
+from buyerguard.services.records import audit
 from buyerguard.store.db import insert_if_absent
 from buyerguard.store.deferred_writes import write_deferred
 from buyerguard.store.tables import timers
@@ -286,3 +287,4 @@ def retry_timer(ctx: Context, identifier: str) -> None:
     )
     if rearmed.rowcount != 1:
         raise NotFound("timer_not_failed", f"no dead-lettered timer {identifier}", "timer_id")
+    audit(ctx, "retry_timer", identifier, ctx.now())

@@ -9,8 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput, NotFound, Unauthorized
-from buyerguard.services.context import Actor, Role
+from buyerguard.services.context import Actor, Context, Role
+from buyerguard.services.records import audit
 from buyerguard.store.tables import api_tokens, buyers, merchants
 
 TOKEN_PREFIX = "bg_"
@@ -28,16 +30,18 @@ class IssuedToken:
     role: Role
     party_id: str | None
     expires_at: datetime | None
+    created_at: datetime
 
 
 def create_token(
-    connection: Connection,
+    ctx: Context,
     role: Role,
     party_id: str | None,
-    now: datetime,
     expires_at: datetime | None = None,
     label: str = "",
 ) -> IssuedToken:
+    """Issue a token; the audit trail records who issued which (never its secret)."""
+    connection, now = ctx.connection, ctx.now()
     if role is Role.SYSTEM:
         raise InvalidInput("role_not_issuable", "system tokens cannot be issued", "role")
     table = PARTY_ROLES.get(role)
@@ -63,7 +67,17 @@ def create_token(
             expires_at=expires_at,
         )
     )
-    return IssuedToken(token_id, secret, role, party_id, expires_at)
+    audit(
+        ctx,
+        "create_token",
+        token_id,
+        now,
+        role=role.value,
+        party_id=party_id,
+        label=label,
+        expires_at=None if expires_at is None else format_instant(expires_at),
+    )
+    return IssuedToken(token_id, secret, role, party_id, expires_at, now)
 
 
 _TOKEN_BY_HASH = select(api_tokens).where(api_tokens.c.token_hash == bindparam("token_hash"))
@@ -115,11 +129,14 @@ def list_tokens(connection: Connection, now: datetime) -> list[dict[str, object]
     return listed
 
 
-def revoke_token(connection: Connection, token_id: str, now: datetime) -> None:
-    result = connection.execute(
+def revoke_token(ctx: Context, token_id: str) -> None:
+    """Revoke an active token; the audit trail records who revoked it."""
+    now = ctx.now()
+    result = ctx.connection.execute(
         update(api_tokens)
         .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     if result.rowcount != 1:
         raise NotFound("token_not_found", f"no active token {token_id}", "token_id")
+    audit(ctx, "revoke_token", token_id, now)
