@@ -4,7 +4,7 @@ Usage (from the repository root):
     .venv/bin/python benchmarks/eta_update.py --rows 120000000 --changed 500000 [--check]
         [--out DIR] [--keep]
 
-1. Writes the synthetic history of `eta_scale.py` (same generator, same
+1. Writes the synthetic history of `eta_scale.py` (`eta.history`'s generator, same
    --rows/--seed/--as-of; a kept directory is reused) and stores it as a
    shipment history (`ShipmentHistory`'s data directory: one stored file per
    local day, the codebook beside them).
@@ -38,7 +38,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -53,13 +52,12 @@ from buyerguard.store.parcel_files import (
     write_atomically,
 )
 from buyerguard.store.shipment_history import ShipmentHistory
-from eta_scale import PROMISE, generate, keys_path
+from eta.common import OUT_ROOT, PROMISE, console
+from eta.history import generate, keys_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out" / "eta_update"
+DEFAULT_OUT = OUT_ROOT / "eta_update"
 NO_ENGINE = SHIPMENT_FACTS_SCHEMA.empty_table()
 REPLACES = STORED_SCHEMA.field("replaces").type
-console = Console()
 
 
 def stored_history(source: Path, root: Path) -> ShipmentHistory:
