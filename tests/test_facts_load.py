@@ -267,12 +267,55 @@ def test_a_line_that_is_not_utf8_is_refused_on_its_own(tmp_path: Path) -> None:
     assert read[1][2].startswith("not UTF-8 at byte ")
 
 
+def test_a_line_nested_too_deeply_or_cut_short_is_refused_on_its_own(tmp_path: Path) -> None:
+    """A line of arrays nested 100,000 deep stopped the load with a RecursionError traceback
+    (found by a tester); it is refused like any malformed line. A line cut short (a file
+    copied while it was written) says where its JSON stops."""
+    fact = {"kind": "cancellation", "order_id": "O-1", "idempotency_key": "k-1"}
+    good = json.dumps(fact)
+    path = tmp_path / "facts.ndjson"
+    path.write_text(good + "\n" + "[" * 100_000 + "\n" + good + "\n" + good[:30])
+    read = list(read_facts(path))
+    assert [(number, value) for number, value, _ in read] == [
+        (1, fact),
+        (2, None),
+        (3, fact),
+        (4, None),
+    ]
+    assert read[1][2] == "nested too deeply to read: a fact is a few levels deep"
+    assert read[3][2] == "not JSON: Unterminated string starting at column 26"
+
+
+def test_facts_load_of_a_directory_says_it_is_one(tmp_path: Path) -> None:
+    """`facts load DIR` said `file_missing … no file DIR` of a directory that is there
+    (found by a tester): it is refused as `shipments import DIR` is."""
+    from typer.testing import CliRunner
+
+    from buyerguard.cli import app
+
+    folder = tmp_path / "facts.ndjson"  # a suffix does not make it a file
+    folder.mkdir()
+    load = ["facts", "load", str(folder), "--token", "bg_unused"]
+    result = CliRunner().invoke(app, load)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: file_is_directory [file]: {folder} is a directory: name an NDJSON file in it\n"
+    )
+    result = CliRunner().invoke(
+        app, ["facts", "load", str(tmp_path / "none.ndjson"), "--token", "t"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == f"error: file_missing [file]: no file {tmp_path / 'none.ndjson'}\n"
+
+
 def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
     live_server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     """One fact a batch: the load itself holds back the later lines of a refused fact's
     order, a case action's order known from an opening earlier in the file or asked of the
-    server (found by a tester: a refused case action let its order's confirmation through)."""
+    server (found by a tester: a refused case action let its order's confirmation through).
+    A line the load refuses itself (an object with no idempotency_key) holds its order back
+    too, as the server does in a batch: the payment after it was sent, and applied."""
     from buyerguard.facts_load import load_file
     from tests.live_server import post_json
 
@@ -321,16 +364,25 @@ def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
             "idempotency_key": "q3-place",
             "body": {"id": "Q-3", "buyer_id": "B-shop", "lines": LINES},
         },
+        {"kind": "payment", "order_id": "Q-3", "body": {"amount": "36.00"}},  # no key
+        {
+            "kind": "payment",
+            "order_id": "Q-3",
+            "idempotency_key": "q3-pay",
+            "body": {"amount": "36.00"},
+        },
     ]
     path = tmp_path / "facts.ndjson"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     summary = load_file(path, base, token, batch_size=1)
-    assert summary.counts == {"applied": 2, "replayed": 0, "skipped": 3, "refused": 2}
+    assert summary.counts == {"applied": 2, "replayed": 0, "skipped": 4, "refused": 3}
     assert [(number, code) for number, code, _ in summary.refused] == [
         (2, "offer_out_of_range"),
         (3, "skipped_after_refusal"),
         (4, "skipped_after_refusal"),
         (5, "offer_out_of_range"),
         (6, "skipped_after_refusal"),
+        (8, "line_malformed"),
+        (9, "skipped_after_refusal"),
     ]
-    assert summary.sent == 4  # the skipped lines never went to the server
+    assert summary.sent == 4  # the skipped and malformed lines never went to the server

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from buyerguard.cli_common import AsJson, print_json, progress_console, refusals_exit_2, say
-from buyerguard.errors import InvalidInput
+from buyerguard.errors import InvalidInput, directory_refusal
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from buyerguard.facts_load import LoadSummary
@@ -41,6 +41,8 @@ def facts_load(
 
     if not token:
         raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
+    if file.is_dir():
+        raise directory_refusal(file, "an NDJSON file")
     if not file.is_file():
         raise InvalidInput("file_missing", f"no file {file}", "file")
     total = count_lines(file)

@@ -88,3 +88,9 @@ def require_text(value: str | None, field: str, message: str) -> None:
     """Refuse text that says nothing (empty, or only blanks): `422 <field>_missing`."""
     if value is None or not value.strip():
         raise InvalidInput(f"{field}_missing", message, field)
+
+
+def directory_refusal(path: object, wanted: str) -> InvalidInput:
+    """A command given a directory where it reads a file: it says so (`file_is_directory`),
+    instead of calling a path that is there missing. `wanted` names the file to give."""
+    return InvalidInput("file_is_directory", f"{path} is a directory: name {wanted} in it", "file")

@@ -34,10 +34,13 @@ class LoadSummary:
 
 
 def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, the fact or None, why not) for every non-blank line.
+    """(line number, the line's JSON object or None, why it is refused: "" if it is not)
+    for every non-blank line.
 
     Read as bytes and decoded line by line: a line that is not UTF-8 (JSON text is) is
-    refused on its own, like any other malformed line, instead of stopping the load.
+    refused on its own, like any other malformed line, instead of stopping the load. An
+    object refused here (it has no idempotency_key) comes with its refusal, so that the
+    load holds back the later lines of what it is about, as the server would.
     """
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -51,10 +54,17 @@ def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, None, f"not JSON: {exc.msg}"
+                at = "" if exc.msg.endswith(" at") else " at"  # "… string starting at"
+                yield number, None, f"not JSON: {exc.msg}{at} column {exc.colno}"
                 continue
-            if not isinstance(value, dict) or "idempotency_key" not in value:
+            except RecursionError:  # arrays or objects nested thousands deep
+                yield number, None, "nested too deeply to read: a fact is a few levels deep"
+                continue
+            if not isinstance(value, dict):
                 yield number, None, "a fact is a JSON object with an idempotency_key"
+                continue
+            if "idempotency_key" not in value:
+                yield number, value, "a fact is a JSON object with an idempotency_key"
                 continue
             yield number, value, ""
 
@@ -148,19 +158,24 @@ def load_file(
 
     for number, fact, problem in read_facts(path):
         summary.lines += 1
-        if fact is None:
-            summary.counts["refused"] += 1
-            summary.refused.append((number, "line_malformed", problem))
-            advance(1)
-            continue
-        learn_case(fact)
-        chain = chain_of(fact, case_orders)
+        chain = None
+        if fact is not None:
+            learn_case(fact)
+            chain = chain_of(fact, case_orders)
         if chain is not None and chain in refused:
             summary.counts["skipped"] += 1
             error = skipped_error(chain, "in this file")
             summary.refused.append((number, str(error["code"]), str(error["message"])))
             advance(1)
             continue
+        if problem:  # refused here, holding back its chain as a refusal by the server does
+            summary.counts["refused"] += 1
+            summary.refused.append((number, "line_malformed", problem))
+            if chain is not None:
+                refused.add(chain)
+            advance(1)
+            continue
+        assert fact is not None
         batch.append((number, fact))
         if len(batch) >= batch_size:
             flush()

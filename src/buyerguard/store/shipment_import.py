@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
 from buyerguard.domain.regions import PROVINCE_PREFIXES
-from buyerguard.errors import InvalidInput
+from buyerguard.errors import InvalidInput, directory_refusal
 from buyerguard.store.import_csv import csv_header, csv_reader_sql, not_utf8, rejected_rows
 from buyerguard.store.import_parquet import arrow_types, check_scalar, parquet_reader
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
@@ -119,11 +119,7 @@ def validated_import(path: Path, now: datetime, *, encoding: str = "utf-8") -> p
     `encoding` (CSV_ENCODINGS) is the CSV's; a Parquet file's strings are UTF-8.
     """
     if path.is_dir():
-        raise InvalidInput(
-            "file_is_directory",
-            f"{path} is a directory: name a .parquet or .csv file in it",
-            "file",
-        )
+        raise directory_refusal(path, "a .parquet or .csv file")
     if not path.is_file():
         raise InvalidInput("file_not_found", f"no such file: {path}", "file")
     suffix = path.suffix.lower()
