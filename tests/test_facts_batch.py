@@ -245,3 +245,47 @@ def test_a_refusal_holds_back_the_later_facts_of_its_order_whatever_their_kind(
     assert "order K-1" in results[1]["error"]["message"]
     assert api.get("operator", "/v1/orders/K-1").json()["state"] == "signed"
     assert api.get("operator", "/v1/cases/K-3").json()["state"] == "closed"
+
+
+def test_a_key_that_is_not_ascii_is_one_key_alone_and_in_a_batch(api: Api) -> None:
+    """A fact paid in a batch under `付款-O-U` and then alone with the header
+    `Idempotency-Key: 付款-O-U` (its UTF-8 bytes) replays: the header was read as Latin-1
+    text, another key, so the payment alone was answered `409 illegal_transition` and a
+    retry after a batch could never replay (found by a tester). The other way round too."""
+
+    def keyed(key: bytes) -> dict[bytes, bytes]:  # the header's bytes as sent
+        return {
+            b"Authorization": f"Bearer {api.tokens['marketplace']}".encode(),
+            b"Idempotency-Key": key,
+        }
+
+    for order_id, key in (("O-U", "付款-O-U"), ("O-V", "pay-O-V-é")):
+        assert api.post("marketplace", "/v1/orders", placed(order_id)["body"]).status_code == 201
+        batch = [fact("payment", key, order_id, amount="360.00")]
+        result = api.post("marketplace", "/v1/facts", {"facts": batch}).json()["results"][0]
+        assert result["outcome"] == "applied"
+        alone = api.client.post(
+            f"/v1/orders/{order_id}/payment",
+            json={"amount": "360.00"},
+            headers=keyed(key.encode()),
+        )
+        assert alone.status_code == 200, alone.text
+        assert alone.headers["Idempotent-Replayed"] == "true"
+        assert alone.json() == result["response"]
+    assert api.post("marketplace", "/v1/orders", placed("O-W")["body"]).status_code == 201
+    alone = api.client.post(
+        "/v1/orders/O-W/payment",
+        json={"amount": "360.00"},
+        headers=keyed("付款-O-W".encode()),
+    )
+    assert alone.status_code == 200 and "Idempotent-Replayed" not in alone.headers
+    batch = [fact("payment", "付款-O-W", "O-W", amount="360.00")]
+    result = api.post("marketplace", "/v1/facts", {"facts": batch}).json()["results"][0]
+    assert result["outcome"] == "replayed"
+    # Bytes that are not UTF-8 are still one key, retry after retry.
+    assert api.post("marketplace", "/v1/orders", placed("O-X")["body"]).status_code == 201
+    latin = keyed("pay-O-X-\xe9".encode("latin-1"))
+    for replayed in (None, "true"):
+        alone = api.client.post("/v1/orders/O-X/payment", json={"amount": "360.00"}, headers=latin)
+        assert alone.status_code == 200, alone.text
+        assert alone.headers.get("Idempotent-Replayed") == replayed

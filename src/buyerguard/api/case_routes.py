@@ -14,7 +14,7 @@ from buyerguard.api.case_answers import Case, CaseDetail, CasePage
 from buyerguard.api.case_schemas import CaseActionIn, CaseIn
 from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import CallerDep, IdCursor, Limit, OrderId, id_path, page
-from buyerguard.api.runtime import runtime
+from buyerguard.api.runtime import idempotency_key, runtime
 from buyerguard.api.schemas import CHOICE_PATTERN, ID_MAX_LENGTH, ID_PATTERN
 from buyerguard.clock import parse_instant
 from buyerguard.domain.cases import ACTIONS, CaseState
@@ -47,7 +47,7 @@ def open_case(order_id: OrderId, body: CaseIn, request: Request, caller: CallerD
     marketplace for it) a refund-only, a return or a custom dispute, checked against §2 and
     the windows; the merchant a transit claim; the marketplace or an operator a false
     shipment."""
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     return apply_fact(runtime(request), caller, "case", order_id, body, key).response()
 
 
@@ -131,7 +131,7 @@ def _action_route(action: str) -> None:
     def act(
         case_id: CaseId, request: Request, caller: CallerDep, body: CaseActionIn | None = None
     ) -> JSONResponse:
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         rt = runtime(request)
         return apply_fact(
             rt, caller, f"case-{action}", case_id, body or CaseActionIn(), key

@@ -21,7 +21,7 @@ from buyerguard.api.money_answers import (
     Statement,
 )
 from buyerguard.api.params import CallerDep, IdCursor, Limit, MerchantId, OrderId, id_path, page
-from buyerguard.api.runtime import execute_long_command, run_command, runtime
+from buyerguard.api.runtime import execute_long_command, idempotency_key, run_command, runtime
 from buyerguard.api.schemas import (
     CHOICE_PATTERN,
     ID_MAX_LENGTH,
@@ -80,7 +80,7 @@ def adjust_order(
 ) -> JSONResponse:
     """An operator's refund, clawback or compensation on a paid sub-order, up to what was
     paid, with a reason; requires an `Idempotency-Key`."""
-    if request.headers.get("idempotency-key") is None:
+    if idempotency_key(request) is None:
         raise InvalidInput(
             "idempotency_key_missing",
             "an adjustment moves money: send an Idempotency-Key",
@@ -180,7 +180,7 @@ def run_payouts(
         return 201, money_views.payout_run_view(summary)
 
     route = f"{request.method} {request.url.path}"
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     return execute_long_command(rt, caller, route, key, body, work).response()
 
 
@@ -260,7 +260,7 @@ def execute_payout(
 ) -> JSONResponse:
     """Report a payout `executed` or `failed` (with a reason: its money returns to the
     merchant's payable for the next run). Final: the same report again answers as before."""
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     return apply_fact(runtime(request), caller, "payout-execution", payout_id, body, key).response()
 
 
@@ -321,7 +321,7 @@ def execute_instruction(
     instruction_id: InstructionId, body: ExecutionIn, request: Request, caller: CallerDep
 ) -> JSONResponse:
     """Report any instruction `executed` or `failed` (with a reason)."""
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     kind = "instruction-execution"
     answer = apply_fact(runtime(request), caller, kind, instruction_id, body, key)
     return answer.response()

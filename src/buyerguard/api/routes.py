@@ -42,7 +42,7 @@ from buyerguard.api.params import (
     OrderId,
     page,
 )
-from buyerguard.api.runtime import runtime
+from buyerguard.api.runtime import idempotency_key, runtime
 from buyerguard.api.schemas import (
     ACCOUNT_ID_PATTERN,
     TEXT_PATTERN,
@@ -159,7 +159,7 @@ def _fact(
     request: Request, caller: Actor, kind: str, order_id: str | None, body: BaseModel
 ) -> JSONResponse:
     """One fact on its own route: the same command as in a batch (api/facts.py)."""
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     return apply_fact(runtime(request), caller, kind, order_id, body, key).response()
 
 

@@ -205,6 +205,21 @@ def _key_row(
     }
 
 
+def idempotency_key(request: Request) -> str | None:
+    """The request's `Idempotency-Key` as the text the client sent. HTTP hands a header over
+    as bytes, which Starlette decodes as Latin-1: a key sent as UTF-8 (`付款-1`, `pay-é`) is
+    read as UTF-8, so it is the key a batch names in `facts[i].idempotency_key` (a JSON
+    string) and the one fact alone or in a batch replays the other. Bytes that are not
+    UTF-8 stay the Latin-1 text they were read as, the same on every retry."""
+    header = request.headers.get("idempotency-key")
+    if header is None or header.isascii():
+        return header
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
 def check_idempotency_key(key: str | None) -> None:
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInput(
@@ -319,5 +334,5 @@ def run_command(
 ) -> JSONResponse:
     """The one way a POST changes state (see `execute_command`)."""
     route = f"{request.method} {request.url.path}"
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     return execute_command(runtime(request), actor, route, key, body, handler).response()
