@@ -382,6 +382,13 @@ def test_zero_unit_price_and_empty_refund_list_are_refused(api: Api, rt: Runtime
     before = row_counts(rt)
     empty = api.post("marketplace", "/v1/orders/O-1/refund-before-shipment", {"sub_order_ids": []})
     assert_refused(empty, 422, "sub_order_ids_empty", "sub_order_ids")
+    # An empty `amounts` is refused the same way, its message naming amounts (it told the
+    # caller to leave sub_order_ids out, a field it had not sent).
+    empty = api.post("marketplace", "/v1/orders/O-1/refund-before-shipment", {"amounts": {}})
+    assert_refused(empty, 422, "sub_order_ids_empty", "amounts")
+    assert empty.json()["message"] == (
+        "name at least one sub-order, or leave amounts out to refund them all"
+    )
     assert row_counts(rt) == before
 
 

@@ -92,7 +92,11 @@ def test_a_part_then_the_rest_refunds_the_sub_order_and_then_the_order(
     assert rest.json()["sub_orders"][1]["refunded_before_shipment"] is True
     assert transfers(rt, "O-1")["refund:O-1-2:2"] == ("posted", 1)
     assert "hold:O-1-2:3" not in transfers(rt, "O-1")
-    assert_refused(refund(api, {"amounts": {"O-1-2": "0.01"}}), 409, "already_refunded")
+    # The field is the one the request named it in (it said sub_order_ids of an amounts).
+    assert_refused(refund(api, {"amounts": {"O-1-2": "0.01"}}), 409, "already_refunded", "amounts")
+    assert_refused(
+        refund(api, {"sub_order_ids": ["O-1-2"]}), 409, "already_refunded", "sub_order_ids"
+    )
     last = refund(api, {"amounts": {"O-1-1": "360.00"}})
     assert last.json()["state"] == "refunded"
     kinds = [d["kind"] for d in api.get("marketplace", "/v1/orders/O-1/decisions").json()["items"]]

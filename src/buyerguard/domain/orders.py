@@ -235,10 +235,11 @@ class Order:
                 "amounts",
             )
         if (sub_order_ids is not None and not sub_order_ids) or amounts_fen == {}:
+            named = "sub_order_ids" if amounts_fen is None else "amounts"
             raise InvalidInput(
                 "sub_order_ids_empty",
-                "name at least one sub-order, or leave sub_order_ids out to refund them all",
-                "sub_order_ids" if amounts_fen is None else "amounts",
+                f"name at least one sub-order, or leave {named} out to refund them all",
+                named,
             )
         if amounts_fen is not None:
             targets = [
@@ -255,7 +256,9 @@ class Order:
         for sub, amount_fen in targets:
             if sub.refunded_before_shipment:
                 raise Conflict(
-                    "already_refunded", f"sub-order {sub.id} is already refunded", "sub_order_ids"
+                    "already_refunded",
+                    f"sub-order {sub.id} is already refunded",
+                    "sub_order_ids" if amounts_fen is None else "amounts",
                 )
             if amount_fen <= 0:
                 raise InvalidInput(
