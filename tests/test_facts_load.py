@@ -253,17 +253,24 @@ def test_keep_alive_requests_to_several_workers_do_not_stall(tmp_path: Path) -> 
 def test_a_line_that_is_not_utf8_is_refused_on_its_own(tmp_path: Path) -> None:
     """A GBK line (an export from a Chinese Windows tool) once stopped the load with a
     traceback before anything was sent; it is refused like any malformed line now, and the
-    lines around it, a UTF-8 byte-order mark on the first included, are read."""
+    lines around it, a UTF-8 byte-order mark on the first included, are read. The refused
+    line still says what it is about (its order), so that the load can hold that back; a
+    byte-order mark may begin any line (files that each had one, concatenated)."""
     fact = {"kind": "cancellation", "order_id": "O-1", "idempotency_key": "k-1"}
     good = json.dumps(fact, ensure_ascii=False)
     gbk = json.dumps({**fact, "reason": "买家取消"}, ensure_ascii=False).encode("gbk")
     path = tmp_path / "facts.ndjson"
-    path.write_bytes(
-        b"\xef\xbb\xbf" + good.encode() + b"\n" + gbk + b"\n\n" + good.encode() + b"\n"
-    )
+    bom = b"\xef\xbb\xbf"
+    path.write_bytes(bom + good.encode() + b"\n" + gbk + b"\n\n" + bom + good.encode() + b"\n")
     assert count_lines(path) == 3
     read = list(read_facts(path))
-    assert [(number, value) for number, value, _ in read] == [(1, fact), (2, None), (4, fact)]
+    assert [(number, problem == "") for number, _, problem in read] == [
+        (1, True),
+        (2, False),
+        (4, True),
+    ]
+    assert read[0][1] == read[2][1] == fact
+    assert read[1][1] is not None and read[1][1]["order_id"] == "O-1"
     assert read[1][2].startswith("not UTF-8 at byte ")
 
 
@@ -314,8 +321,9 @@ def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
     """One fact a batch: the load itself holds back the later lines of a refused fact's
     order, a case action's order known from an opening earlier in the file or asked of the
     server (found by a tester: a refused case action let its order's confirmation through).
-    A line the load refuses itself (an object with no idempotency_key) holds its order back
-    too, as the server does in a batch: the payment after it was sent, and applied."""
+    A line the load refuses itself (an object with no idempotency_key, a key not in UTF-8)
+    holds its order back too, as the server does in a batch: the payment after it was
+    sent, and applied."""
     from buyerguard.facts_load import load_file
     from tests.live_server import post_json
 
@@ -371,11 +379,29 @@ def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
             "idempotency_key": "q3-pay",
             "body": {"amount": "36.00"},
         },
+        {
+            "kind": "order",
+            "idempotency_key": "q4-place",
+            "body": {"id": "Q-4", "buyer_id": "B-shop", "lines": LINES},
+        },
+        # a key in GBK, not UTF-8: refused, and its order's next line held back
+        {"kind": "payment", "order_id": "Q-4", "idempotency_key": "付款-Q4", "body": {}},
+        {
+            "kind": "payment",
+            "order_id": "Q-4",
+            "idempotency_key": "q4-pay",
+            "body": {"amount": "36.00"},
+        },
     ]
     path = tmp_path / "facts.ndjson"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    path.write_bytes(
+        b"".join(
+            json.dumps(line, ensure_ascii=False).encode("gbk" if number == 10 else "utf-8") + b"\n"
+            for number, line in enumerate(lines)
+        )
+    )
     summary = load_file(path, base, token, batch_size=1)
-    assert summary.counts == {"applied": 2, "replayed": 0, "skipped": 4, "refused": 3}
+    assert summary.counts == {"applied": 3, "replayed": 0, "skipped": 5, "refused": 4}
     assert [(number, code) for number, code, _ in summary.refused] == [
         (2, "offer_out_of_range"),
         (3, "skipped_after_refusal"),
@@ -384,5 +410,7 @@ def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
         (6, "skipped_after_refusal"),
         (8, "line_malformed"),
         (9, "skipped_after_refusal"),
+        (11, "line_malformed"),
+        (12, "skipped_after_refusal"),
     ]
-    assert summary.sent == 4  # the skipped and malformed lines never went to the server
+    assert summary.sent == 5  # the skipped and malformed lines never went to the server

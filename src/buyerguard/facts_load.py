@@ -38,18 +38,21 @@ def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     for every non-blank line.
 
     Read as bytes and decoded line by line: a line that is not UTF-8 (JSON text is) is
-    refused on its own, like any other malformed line, instead of stopping the load. An
-    object refused here (it has no idempotency_key) comes with its refusal, so that the
-    load holds back the later lines of what it is about, as the server would.
+    refused on its own, like any other malformed line, instead of stopping the load. A
+    byte-order mark may begin any line (files each with one, concatenated). A refused line
+    that still reads as an object (no idempotency_key; bytes not UTF-8 within its strings)
+    comes with its refusal, so that the load holds back the later lines of what it is
+    about, as the server does after a refused fact.
     """
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                line = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                yield number, None, f"not UTF-8 at byte {exc.start + 1}: JSON text must be UTF-8"
+                problem = f"not UTF-8 at byte {exc.start + 1}: JSON text must be UTF-8"
+                yield number, _object(raw.decode("utf-8-sig", errors="replace")), problem
                 continue
             try:
                 value = json.loads(line)
@@ -67,6 +70,15 @@ def read_facts(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 yield number, value, "a fact is a JSON object with an idempotency_key"
                 continue
             yield number, value, ""
+
+
+def _object(text: str) -> dict[str, Any] | None:
+    """The JSON object `text` holds, if it is one (to know what a refused line is about)."""
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _send(url: str, token: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
