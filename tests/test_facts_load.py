@@ -315,6 +315,54 @@ def test_facts_load_of_a_directory_says_it_is_one(tmp_path: Path) -> None:
     assert result.stderr == f"error: file_missing [file]: no file {tmp_path / 'none.ndjson'}\n"
 
 
+def test_a_url_that_names_no_buyerguard_server_is_refused_in_one_line(tmp_path: Path) -> None:
+    """`--url notaurl` (a host without its scheme) and an answer that is not a buyerguard
+    server's (a web page with status 200, from whatever listens there) stopped the load
+    with a ValueError or JSONDecodeError traceback (found by a tester); `file://` URLs were
+    opened. Each is one line, exit 2."""
+    import http.server
+    import threading
+
+    from typer.testing import CliRunner
+
+    from buyerguard.cli import app
+
+    facts = tmp_path / "facts.ndjson"
+    facts.write_text('{"kind": "signing", "order_id": "O-1", "idempotency_key": "k"}\n')
+
+    def load(url: str) -> str:
+        result = CliRunner().invoke(
+            app, ["facts", "load", str(facts), "--url", url, "--token", "t"]
+        )
+        assert result.exit_code == 2, result.output
+        return str(result.stderr)
+
+    for url in ("notaurl", "file:///etc/hostname", "http://", "http://127.0.0.1:99999"):
+        assert load(url).startswith("error: url_invalid [url]: --url is the server's http(s) URL")
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    page = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=page.handle_request, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{page.server_port}"
+        assert load(url) == (
+            f"error: answer_malformed [url]: {url} answered what a buyerguard server does not: "
+            "'<html>hello</html>'; is it the server?\n"
+        )
+    finally:
+        page.server_close()
+
+
 def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
     live_server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -36,11 +36,12 @@ def facts_load(
     "refused_lines"}`, every refused or skipped line (`{"line", "code", "message"}`), printed
     before that exit.
     """
-    from buyerguard.facts_load import count_lines, load_file
+    from buyerguard.facts_load import check_url, count_lines, load_file
     from buyerguard.progress import progress_bar
 
     if not token:
         raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
+    check_url(url)
     if file.is_dir():
         raise directory_refusal(file, "an NDJSON file")
     if not file.is_file():

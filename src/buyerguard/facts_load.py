@@ -81,6 +81,31 @@ def _object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def check_url(url: str) -> None:
+    """Refuse a `--url` that names no http(s) server (urllib would fail, or open a file)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number in 0..65535)
+    except ValueError as malformed:
+        problem = f"malformed: {malformed}"
+    else:
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return
+        problem = "not an http(s) URL with a host"
+    raise InvalidInput(
+        "url_invalid", f"--url is the server's http(s) URL: {problem}: {url!r}", "url"
+    )
+
+
+def _not_an_answer(url: str, body: bytes) -> InvalidInput:
+    shown = body[:200].decode(errors="replace")
+    return InvalidInput(
+        "answer_malformed",
+        f"{url} answered what a buyerguard server does not: {shown!r}; is it the server?",
+        "url",
+    )
+
+
 def _send(url: str, token: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
     """POST `payload` (GET when None) to `path`, retrying a busy server's 503s."""
     request = urllib.request.Request(
@@ -92,8 +117,14 @@ def _send(url: str, token: str, path: str, payload: dict[str, Any] | None) -> di
     for attempt in range(BUSY_RETRIES + 1):
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
+                body = response.read()
+            try:
+                answer = json.loads(body)
+            except ValueError:  # not JSON, or not even UTF-8
+                answer = None
+            if not isinstance(answer, dict):
+                raise _not_an_answer(url, body)
+            return answer
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
             if exc.code == 503 and attempt < BUSY_RETRIES:
@@ -128,6 +159,7 @@ def load_file(
     """
     from buyerguard.api.fact_batches import Chain, case_opened, chain_of, skipped_error
 
+    check_url(url)
     summary = LoadSummary()
     batch: list[tuple[int, dict[str, Any]]] = []
     refused: set[Chain] = set()
@@ -152,8 +184,11 @@ def load_file(
         if not batch:
             return
         answer = _send(url, token, "/v1/facts", {"facts": [fact for _, fact in batch]})
+        results = answer.get("results")
+        if not isinstance(results, list) or len(results) != len(batch):
+            raise _not_an_answer(url, json.dumps(answer).encode())
         summary.sent += len(batch)
-        for (number, fact), result in zip(batch, answer["results"], strict=True):
+        for (number, fact), result in zip(batch, results, strict=True):
             summary.counts[result["outcome"]] += 1
             order_id = result.get("order_id")  # the server's word: a case's order as stored
             if isinstance(order_id, str) and isinstance(fact.get("case_id"), str):
