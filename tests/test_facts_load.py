@@ -363,6 +363,29 @@ def test_a_url_that_names_no_buyerguard_server_is_refused_in_one_line(tmp_path: 
         page.server_close()
 
 
+def test_a_token_that_cannot_be_sent_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A token with a character no header can carry (`键`, a line feed) stopped the load
+    with a UnicodeEncodeError or ValueError traceback (found by a tester); a token read
+    from a file with Windows line ends (`$(cat token.txt)` keeps the `\\r`) is taken
+    without it."""
+    from typer.testing import CliRunner
+
+    from buyerguard.cli import app
+
+    facts = tmp_path / "facts.ndjson"
+    facts.write_text('{"kind": "signing", "order_id": "O-1", "idempotency_key": "k"}\n')
+    for token, code in (
+        ("键", "token_malformed"),
+        ("a\nb", "token_malformed"),
+        (" ", "token_missing"),
+    ):
+        result = CliRunner().invoke(app, ["facts", "load", str(facts), "--token", token])
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: {code} [token]")
+    # past the token: the next refusal is the URL's
+    load = ["facts", "load", str(facts), "--token", "bg_x\r", "--url", "notaurl"]
+    assert CliRunner().invoke(app, load).stderr.startswith("error: url_invalid [url]")
+
+
 def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
     live_server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -39,8 +39,15 @@ def facts_load(
     from buyerguard.facts_load import check_url, count_lines, load_file
     from buyerguard.progress import progress_bar
 
+    token = (token or "").strip()  # a token read from a file keeps its line's end (\r\n)
     if not token:
         raise InvalidInput("token_missing", "give --token or set BUYERGUARD_TOKEN", "token")
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise InvalidInput(
+            "token_malformed",
+            "a token is one word of printable ASCII, as `buyerguard token create` prints it",
+            "token",
+        )
     check_url(url)
     if file.is_dir():
         raise directory_refusal(file, "an NDJSON file")
