@@ -83,7 +83,8 @@ def sync_detailed(
      One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the
-    sum of its parts, with each part under `parts`.
+    sum of its parts, with each part under `parts` (the parts touched so far: none, and
+    zero, on a ledger that has not used it yet — it is in everyone's chart of accounts).
 
     Args:
         account_id (str): ledger account, e.g. merchant:M1:payable
@@ -117,7 +118,8 @@ def sync(
      One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the
-    sum of its parts, with each part under `parts`.
+    sum of its parts, with each part under `parts` (the parts touched so far: none, and
+    zero, on a ledger that has not used it yet — it is in everyone's chart of accounts).
 
     Args:
         account_id (str): ledger account, e.g. merchant:M1:payable
@@ -146,7 +148,8 @@ async def asyncio_detailed(
      One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the
-    sum of its parts, with each part under `parts`.
+    sum of its parts, with each part under `parts` (the parts touched so far: none, and
+    zero, on a ledger that has not used it yet — it is in everyone's chart of accounts).
 
     Args:
         account_id (str): ledger account, e.g. merchant:M1:payable
@@ -178,7 +181,8 @@ async def asyncio(
      One account's balances; a merchant reads its own `merchant:{id}:*` accounts only.
 
     A split account named without its part (`platform:fee_revenue`) answers the
-    sum of its parts, with each part under `parts`.
+    sum of its parts, with each part under `parts` (the parts touched so far: none, and
+    zero, on a ledger that has not used it yet — it is in everyone's chart of accounts).
 
     Args:
         account_id (str): ledger account, e.g. merchant:M1:payable
