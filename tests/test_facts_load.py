@@ -338,7 +338,7 @@ def test_a_url_that_names_no_buyerguard_server_is_refused_in_one_line(tmp_path: 
         return str(result.stderr)
 
     for url in ("notaurl", "file:///etc/hostname", "http://", "http://127.0.0.1:99999"):
-        assert load(url).startswith("error: url_invalid [url]: --url is the server's http(s) URL")
+        assert load(url).startswith("error: url_invalid [--url]: --url is the server's http(s) URL")
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -356,7 +356,7 @@ def test_a_url_that_names_no_buyerguard_server_is_refused_in_one_line(tmp_path: 
     try:
         url = f"http://127.0.0.1:{page.server_port}"
         assert load(url) == (
-            f"error: answer_malformed [url]: {url} answered what a buyerguard server does not: "
+            f"error: answer_malformed [--url]: {url} answered what a buyerguard server does not: "
             "'<html>hello</html>'; is it the server?\n"
         )
     finally:
@@ -380,10 +380,10 @@ def test_a_token_that_cannot_be_sent_is_refused_in_one_line(tmp_path: Path) -> N
         (" ", "token_missing"),
     ):
         result = CliRunner().invoke(app, ["facts", "load", str(facts), "--token", token])
-        assert result.exit_code == 2 and result.stderr.startswith(f"error: {code} [token]")
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: {code} [--token]")
     # past the token: the next refusal is the URL's
     load = ["facts", "load", str(facts), "--token", "bg_x\r", "--url", "notaurl"]
-    assert CliRunner().invoke(app, load).stderr.startswith("error: url_invalid [url]")
+    assert CliRunner().invoke(app, load).stderr.startswith("error: url_invalid [--url]")
 
 
 def test_a_refusal_holds_back_the_later_lines_of_its_order_across_batches(
