@@ -289,3 +289,34 @@ def test_a_key_that_is_not_ascii_is_one_key_alone_and_in_a_batch(api: Api) -> No
         alone = api.client.post("/v1/orders/O-X/payment", json={"amount": "360.00"}, headers=latin)
         assert alone.status_code == 200, alone.text
         assert alone.headers.get("Idempotent-Replayed") == replayed
+
+
+def test_an_order_fact_places_its_order_under_the_envelopes_order_id(api: Api) -> None:
+    """An `order` fact naming its order in the envelope (`order_id`, as every other fact of
+    it does) but not in its body was placed under a new random id, and every later fact of
+    the batch naming `order_id` was refused `order_not_found`. The envelope's id is the
+    order's when the body names none; two ids that differ are refused, and hold back the
+    order's later facts."""
+    named = fact("order", "place-O-env", "O-env", buyer_id="B-shop", lines=CUPS)
+    batch = [
+        named,
+        fact("payment", "pay-O-env", "O-env", amount="360.00"),
+        fact("order", "place-O-two", "O-two", id="O-other", buyer_id="B-shop", lines=CUPS),
+        fact("payment", "pay-O-two", "O-two", amount="360.00"),
+        fact("order", "place-O-same", "O-same", id="O-same", buyer_id="B-shop", lines=CUPS),
+    ]
+    results = api.post("marketplace", "/v1/facts", {"facts": batch}).json()["results"]
+    assert [r["outcome"] for r in results] == [
+        "applied",
+        "applied",
+        "refused",
+        "skipped",
+        "applied",
+    ]
+    assert results[0]["response"]["id"] == "O-env" and results[0]["order_id"] == "O-env"
+    assert results[1]["response"]["state"] == "paid"
+    assert results[2]["error"]["code"] == "order_id_mismatch"
+    assert results[2]["error"]["field"] == "order_id"
+    assert api.get("marketplace", "/v1/orders/O-other").status_code == 404
+    again = api.post("marketplace", "/v1/facts", {"facts": [named]}).json()["results"]
+    assert [r["outcome"] for r in again] == ["replayed"]

@@ -68,7 +68,8 @@ def chain_of(fact: Mapping[str, Any], case_orders: Mapping[str, str]) -> Chain |
     kind = fact.get("kind")
     if kind == "order":
         body = fact.get("body")
-        placed = _text(body.get("id")) if isinstance(body, Mapping) else None
+        named = _text(body.get("id")) if isinstance(body, Mapping) else None
+        placed = _text(fact.get("order_id")) or named  # as later facts name it
         return None if placed is None else ("order", placed)
     known = FACT_KINDS.get(kind) if isinstance(kind, str) else None
     subject = known.subject if known is not None else "order_id"
@@ -175,9 +176,30 @@ def _apply_one(rt: Runtime, actor: Actor, fact: dict[str, Any], connection: Conn
             f"a {envelope.kind} fact names its {known.subject}",
             known.subject,
         )
+    raw_body = envelope.body or {}
+    if envelope.kind == "order" and envelope.order_id is not None:
+        raw_body = _placed_as_named(raw_body, envelope.order_id)
     try:
-        body = known.body.model_validate(envelope.body or {})
+        body = known.body.model_validate(raw_body)
     except ValidationError as exc:
         raise validation_refusal(exc.errors(), prefix="body") from None
     key = envelope.idempotency_key
     return apply_fact(rt, actor, envelope.kind, subject_id, body, key, connection)
+
+
+def _placed_as_named(body: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """An `order` fact whose envelope names its order places the order under that id: the
+    body's `id`, when it has none (it was ignored: the order got a new id, and every later
+    fact of the batch naming `order_id` was refused `order_not_found`). Two ids that differ
+    are refused, as nothing could tell which is meant."""
+    named = body.get("id")
+    if named is None:
+        return {**body, "id": order_id}
+    if named != order_id:
+        raise InvalidInput(
+            "order_id_mismatch",
+            f"order_id {order_id!r} and body.id {named!r} name different orders: "
+            "name the order once, or the same in both",
+            "order_id",
+        )
+    return body

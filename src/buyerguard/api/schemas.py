@@ -413,7 +413,9 @@ class FactEnvelope(Body):
         examples=["order", "payment", "shipment", "signing", "confirmation"],
     )
     order_id: RefId | None = Field(
-        default=None, description="the order (all kinds of order facts but order)"
+        default=None,
+        description="the order (every order fact; an `order` fact places its order under it "
+        "when its body names no `id`)",
     )
     instruction_id: RefId | None = Field(
         default=None, description="the instruction or payout (execution reports)"

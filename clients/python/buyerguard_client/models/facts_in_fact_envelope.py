@@ -22,7 +22,8 @@ class FactsInFactEnvelope:
         kind (str): the fact: order, payment, shipment, signing, confirmation, cancellation, refund-before-shipment,
             payout-execution, instruction-execution, case, case-<action>
         idempotency_key (str): the Idempotency-Key its own route would take
-        order_id (None | str | Unset): the order (all kinds of order facts but order)
+        order_id (None | str | Unset): the order (every order fact; an `order` fact places its order under it when its
+            body names no `id`)
         instruction_id (None | str | Unset): the instruction or payout (execution reports)
         case_id (None | str | Unset): the case (case actions)
         body (FactsInFactEnvelopeBodyType0 | None | Unset): what the kind's own route takes, e.g. {"amount": "36.00"}
