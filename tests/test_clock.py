@@ -131,6 +131,9 @@ def test_ensure_utc_refuses_naive_and_names_the_field() -> None:
         ("2024-03-01T06:00:00.250Z", datetime(2024, 3, 1, 6, 0, 0, 250000, tzinfo=UTC)),
         ("2024-03-01 14:00+08:00", datetime(2024, 3, 1, 6, 0, tzinfo=UTC)),
         ("  2024-03-01T06:00:00Z  ", datetime(2024, 3, 1, 6, 0, tzinfo=UTC)),
+        # RFC 3339 allows a lower-case "t" and "z": the "t" was read, the "z" refused
+        ("2024-03-01t06:00:00z", datetime(2024, 3, 1, 6, 0, tzinfo=UTC)),
+        ("2024-03-01T06:00:00.5z", datetime(2024, 3, 1, 6, 0, 0, 500000, tzinfo=UTC)),
     ],
 )
 def test_parse_instant_with_offset(text: str, utc: datetime) -> None:
@@ -166,6 +169,8 @@ def test_parse_instant_bare_date_is_midnight_in_shanghai(text: str, utc: datetim
         "2024-03-01T14:00:00+25:00",
         "yesterday at noon",
         "01/03/2024",
+        "2024-03-01T06:00:00ZZ",
+        "2024-03-01T06:00:00Z+08:00",
     ],
 )
 def test_parse_instant_refuses_malformed_text(text: str) -> None:

@@ -145,7 +145,9 @@ def parse_instant(text: str, *, field: str = "instant", allow_date: bool = True)
                 raise ValueError("a date is not an instant")
             day = require_local_date(date.fromisoformat(candidate), field=field)
             return start_of_local_day(day)
-        parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00"))
+        if candidate[-1:] in ("Z", "z"):  # UTC; RFC 3339 allows either case, as of its "T"
+            candidate = candidate[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(candidate)
     except ValueError as exc:
         raise InvalidInput(
             "instant_malformed",
