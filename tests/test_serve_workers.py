@@ -145,6 +145,7 @@ def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
         still = len([state for _, state, _ in _tcp_sockets(port) if state == LISTEN])
     assert second.returncode == 2, second.stderr
     assert second.stderr.strip().splitlines() == [
-        f"error: port_unavailable [--port]: cannot listen on 127.0.0.1:{port}: Address already in use"
+        f"error: port_unavailable [--port]: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use"
     ]
     assert still == 2  # the first server's two workers, nobody else
