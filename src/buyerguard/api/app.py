@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
@@ -25,7 +25,7 @@ from buyerguard import __version__
 from buyerguard.api.answers import Health, answers
 from buyerguard.api.metrics import count_committed_transfers, count_statements, exposition
 from buyerguard.api.openapi import truthful_openapi
-from buyerguard.api.request_ids import RequestIds, current_request_id
+from buyerguard.api.request_ids import RequestIds, error_body
 from buyerguard.api.routes import ROUTERS
 from buyerguard.api.token_cache import TokenCache
 from buyerguard.api.validation import validation_refusal
@@ -54,13 +54,8 @@ def _error(
     field: str | None,
     problems: list[dict[str, str | None]] | None = None,
 ) -> JSONResponse:
-    """The one error shape: a machine-readable code, a message, the field (the first
-    problem), the request's id (the `X-Request-Id` header: what to quote when asking about
-    it), and `errors`: every problem found, each with its code, message and field."""
-    first: dict[str, str | None] = {"code": code, "message": message, "field": field}
-    body: dict[str, Any] = {**first, "request_id": current_request_id()}
-    body["errors"] = problems if problems is not None else [first]
-    return JSONResponse(body, status_code=status_code)
+    """An error answer in the one error shape (`request_ids.error_body`)."""
+    return JSONResponse(error_body(code, message, field, problems), status_code=status_code)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -133,6 +128,7 @@ def create_app(
             swagger_favicon_url="/static/swagger/favicon.png",
         )
 
+    @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", tags=["health"], **answers(Health))
     async def healthz() -> dict[str, str]:
         """Liveness, answered on the event loop: it never queues behind database work."""
@@ -144,6 +140,7 @@ def create_app(
         content, media_type = exposition(rt.engine, rt.clock)
         return Response(content, media_type=media_type)
 
+    @app.head("/readyz", include_in_schema=False)
     @app.get("/readyz", tags=["health"], **answers(Health))
     def readyz() -> dict[str, str]:
         """Readiness: the database answers and its schema is this release's (else 503 with the
@@ -170,6 +167,19 @@ def create_app(
             None,
         )
         return await on_refused(request, busy)
+
+    @app.exception_handler(OperationalError)
+    async def on_database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        """The database could not be reached or did not answer (down, restarting, its
+        connections refused): the request may succeed once it is back, as `/readyz` says."""
+        log.warning("database_unavailable", error=str(exc.orig)[:500])
+        unavailable = Busy(
+            "database_unavailable",
+            "the database could not be reached or did not answer; a command was rolled back: "
+            "send it again (with the same Idempotency-Key it runs at most once)",
+            None,
+        )
+        return await on_refused(request, unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine, and_, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from buyerguard.clock import Clock, ensure_utc
 from buyerguard.ledger.book import TRANSFERS_RECORDED
@@ -127,6 +128,20 @@ class TimerCollector(Collector):
         self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The database's gauges, and whether it answered: a scrape during an outage still
+        carries every worker's counts, with `buyerguard_database_up` 0 instead of the gauges."""
+        try:
+            gauges = list(self._from_the_database())
+        except OperationalError:
+            gauges = []
+        yield GaugeMetricFamily(
+            "buyerguard_database_up",
+            "1: the database answered this scrape; 0: it did not",
+            1 if gauges else 0,
+        )
+        yield from gauges
+
+    def _from_the_database(self) -> Iterator[GaugeMetricFamily]:
         now = ensure_utc(self.clock.now())
         pending = timers.c.status == "pending"
         query = select(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import Any
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from buyerguard.api.metrics import observe_request
@@ -32,6 +34,29 @@ def new_request_id() -> str:
     return f"req_{secrets.token_hex(12)}"
 
 
+def error_body(
+    code: str,
+    message: str,
+    field: str | None,
+    problems: list[dict[str, str | None]] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The one error shape: a machine-readable code, a message, the field (the first
+    problem), the request's id (the `X-Request-Id` header: what to quote when asking about
+    it), and `errors`: every problem found, each with its code, message and field."""
+    first: dict[str, str | None] = {"code": code, "message": message, "field": field}
+    body: dict[str, Any] = {**first, "request_id": request_id or current_request_id()}
+    body["errors"] = problems if problems is not None else [first]
+    return body
+
+
+INTERNAL_ERROR = (
+    "internal_error",
+    "the server failed on this request (a fault of ours, logged under its request id); "
+    "a command was rolled back: send it again with the same Idempotency-Key",
+)
+
+
 class RequestIds:
     """Pure ASGI middleware (no per-request task, unlike BaseHTTPMiddleware)."""
 
@@ -45,11 +70,12 @@ class RequestIds:
         sent = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = sent if _USABLE.match(sent) else new_request_id()
         status_code = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, answered
             if message["type"] == "http.response.start":
-                status_code = message["status"]
+                status_code, answered = message["status"], True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
@@ -59,7 +85,12 @@ class RequestIds:
                 await self.app(scope, receive, send_with_id)
             except Exception:
                 log.exception("request_failed", method=scope["method"], path=scope["path"])
-                raise
+                if answered:  # the answer is under way: nothing better can be sent
+                    raise
+                # The error shape, with the id to quote, instead of the server's bare text
+                # answer, which carries no X-Request-Id.
+                body = error_body(*INTERNAL_ERROR, None, request_id=request_id)
+                await JSONResponse(body, status_code=500)(scope, receive, send_with_id)
             finally:
                 seconds = time.perf_counter() - started
                 route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -65,6 +65,12 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# A server that takes the connection but never answers (a hung host, a proxy in front of a
+# dead database) is given up on after this, so a request or `/readyz` answers instead of
+# holding its worker thread, and shutdown is not held up behind it.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
+
 def make_engine(
     url: str | None = None, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
 ) -> Engine:
@@ -90,7 +96,9 @@ def make_engine(
             connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+    connect_args |= kwargs.pop("connect_args", {})
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 @contextmanager
