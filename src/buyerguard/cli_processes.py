@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 from datetime import datetime
@@ -21,12 +22,14 @@ from buyerguard.cli_common import (
 )
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
-from buyerguard.logs import configure_logging_from_settings
+from buyerguard.logs import configure_logging_from_settings, get_logger
 from buyerguard.settings import settings
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from buyerguard.scheduler import FiredTimer
     from buyerguard.webhook_dispatcher import EndpointPass
+
+log = get_logger(__name__)
 
 scheduler_app = typer.Typer(help="Due timers.", no_args_is_help=True)
 
@@ -211,8 +214,6 @@ def serve(
 
 def _serve(host: str | None, port: int | None, workers: int | None, scheduler: bool) -> None:
     """`serve` once its metrics directory is set: check the database, bind, run."""
-    import subprocess
-
     import uvicorn
 
     from buyerguard.api.serve import NoDelayH11Protocol, SocketPerWorker, worker_sockets
@@ -260,8 +261,26 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
             SocketPerWorker(config, sockets).run()
     finally:
         if timers is not None:
-            timers.terminate()
-            timers.wait(timeout=30)
+            _stop_scheduler(timers)
+
+
+SCHEDULER_STOP_SECONDS = 30  # a firing or webhook delivery under way may finish
+
+
+def _stop_scheduler(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the scheduler serve started; one not gone in time is killed, never left
+    behind (its firing rolls back and is fired again by the next scheduler)."""
+    process.terminate()
+    try:
+        process.wait(timeout=SCHEDULER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning(
+            "scheduler did not stop on SIGTERM; killing it",
+            pid=process.pid,
+            waited_seconds=SCHEDULER_STOP_SECONDS,
+        )
+        process.kill()
+        process.wait()
 
 
 @refusals_exit_2

@@ -295,9 +295,13 @@ class Scheduler:
             row.id, row.kind, row.subject_id, ensure_utc(row.due_at), f"{outcome}: {error}", True
         )
 
-    def tick(self) -> list[FiredTimer]:
+    def tick(self, stop: threading.Event | None = None) -> list[FiredTimer]:
         """One pass: fire every timer available by now, catching up on any backlog, and
-        every timer a firing arms for an instant the pass has reached (module docstring)."""
+        every timer a firing arms for an instant the pass has reached (module docstring).
+
+        `stop` set ends the pass before its next firing: a backlog of thousands would
+        otherwise hold a SIGTERM for minutes. Each firing is its own transaction, so the
+        timers not reached stay pending for the next scheduler."""
         now = ensure_utc(self.clock.now())
         fired: list[FiredTimer] = []
         if self.recurring:
@@ -316,6 +320,8 @@ class Scheduler:
             heapq.heapify(queue)  # in order of availability, with what the firings arm
             progressed = False
             while queue:
+                if stop is not None and stop.is_set():
+                    return fired
                 _, timer_id, as_of = heapq.heappop(queue)
                 if firings[timer_id] >= MAX_FIRINGS_PER_PASS:
                     continue
@@ -370,7 +376,7 @@ class Scheduler:
         (services/feed.py) so consumers see events even when no reader drives it."""
         while not stop.is_set():
             try:
-                for item in self.tick():
+                for item in self.tick(stop):
                     log.info("fired %s: %s", item.timer_id, item.outcome)
                 advance_feed(self.engine)
             except Exception:

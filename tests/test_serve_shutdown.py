@@ -1,0 +1,138 @@
+"""`buyerguard serve` stops cleanly on SIGTERM: exit 0, its scheduler gone, nothing left behind.
+
+Found by an outside tester: a scheduler mid-pass ran its whole backlog and serve died with a
+traceback after 30 s leaving it orphaned; one worker died by the re-raised signal, skipping its
+cleanup; a scheduler orphaned while it started never stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from buyerguard.store.db import make_engine
+from buyerguard.store.tables import timers
+from tests.live_server import ROOT, descendants, free_port
+from tests.test_facts_load import migrated_env
+
+BACKLOG_TIMERS = 20_000  # far more than one pass fires in the time the test waits
+STOP_SECONDS = 15  # what a clean stop may take here; serve used to wait 30 s, then fail
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie nobody reaped (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_gone(pid: int, timeout_seconds: float) -> bool:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _scheduler_of(serve_pid: int, timeout_seconds: float = 60) -> int:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        for pid, command in descendants(serve_pid).items():
+            if "scheduler run" in command:
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("serve started no scheduler")
+
+
+@contextmanager
+def _serving(env: dict[str, str], *arguments: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`serve` in a session of its own, every process of it killed at the end."""
+    server = subprocess.Popen(
+        ["buyerguard", "serve", *arguments],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # a pipe nobody reads would fill and stall the scheduler
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield server
+    finally:
+        for pid in [*descendants(server.pid), server.pid]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+def _backlog(url: str, count: int) -> None:
+    """`count` timers of a kind no handler knows, all due: each firing fails and is recorded."""
+    now = datetime.now(UTC) - timedelta(hours=1)
+    rows = [
+        {
+            "id": f"backlog-{n:06d}",
+            "kind": "test.backlog",
+            "subject_id": f"S{n}",
+            "due_at": now,
+            "status": "pending",
+            "created_at": now,
+            "payload": {},
+            "available_at": now,
+            "attempts": 0,
+        }
+        for n in range(count)
+    ]
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(timers), rows)
+    finally:
+        engine.dispose()
+
+
+def _attempted(url: str) -> tuple[int, int]:
+    """(timers tried at least once, timers left running)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tried = connection.execute(
+                select(func.count()).select_from(timers).where(timers.c.attempts > 0)
+            ).scalar_one()
+            running = connection.execute(
+                select(func.count()).select_from(timers).where(timers.c.status == "running")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(tried), int(running)
+
+
+def test_sigterm_mid_pass_stops_the_scheduler_between_firings(tmp_path: Path) -> None:
+    env = migrated_env(tmp_path, tmp_path / "backlog.sqlite3")
+    url = env["BUYERGUARD_DATABASE_URL"]
+    _backlog(url, BACKLOG_TIMERS)
+    with _serving(env, "--port", str(free_port()), "--workers", "2") as server:
+        scheduler = _scheduler_of(server.pid)
+        deadline = time.monotonic() + 60
+        while _attempted(url)[0] == 0:  # the pass has begun
+            assert time.monotonic() < deadline, "the scheduler fired nothing in 60 s"
+            time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        try:
+            returncode = server.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        scheduler_gone = _wait_gone(scheduler, 1)
+    tried, running = _attempted(url)
+    assert returncode == 0
+    assert scheduler_gone
+    assert 0 < tried < BACKLOG_TIMERS and running == 0  # stopped midway, each firing whole
