@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,17 @@ def _scheduler_of(serve_pid: int, timeout_seconds: float = 60) -> int:
                 return pid
         time.sleep(0.05)
     raise AssertionError("serve started no scheduler")
+
+
+def _wait_healthy(port: int, timeout_seconds: float = 60) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve did not answer on port {port} in {timeout_seconds} s")
 
 
 @contextmanager
@@ -136,3 +148,20 @@ def test_sigterm_mid_pass_stops_the_scheduler_between_firings(tmp_path: Path) ->
     assert returncode == 0
     assert scheduler_gone
     assert 0 < tried < BACKLOG_TIMERS and running == 0  # stopped midway, each firing whole
+
+
+def test_sigterm_with_one_worker_runs_the_cleanup_and_exits_0(tmp_path: Path) -> None:
+    env = migrated_env(tmp_path, tmp_path / "one.sqlite3")
+    (tmp_path / "tmp").mkdir()
+    env["TMPDIR"] = str(tmp_path / "tmp")  # where serve makes its metrics directory
+    port = free_port()
+    with _serving(env, "--port", str(port), "--workers", "1") as server:
+        scheduler = _scheduler_of(server.pid)
+        assert list((tmp_path / "tmp").glob("buyerguard-metrics-*"))
+        _wait_healthy(port)  # uvicorn has installed its signal handlers
+        server.send_signal(signal.SIGTERM)
+        returncode = server.wait(timeout=STOP_SECONDS + 30)
+        scheduler_gone = _wait_gone(scheduler, 1)
+    assert returncode == 0
+    assert scheduler_gone
+    assert not list((tmp_path / "tmp").glob("buyerguard-metrics-*"))

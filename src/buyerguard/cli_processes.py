@@ -255,6 +255,11 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
     }
     try:
         if count == 1:
+            # uvicorn (0.54, Server.capture_signals) re-raises the SIGTERM it shut down on
+            # into the handler it found: the default one killed this process, and the
+            # cleanup below never ran. A no-op there lets uvicorn.run return, so one worker
+            # exits 0 with its scheduler stopped, like several.
+            signal.signal(signal.SIGTERM, _after_uvicorn_shutdown)
             uvicorn.run("buyerguard.api.serve:app", **options)
         else:
             config = uvicorn.Config("buyerguard.api.serve:app", **options)
@@ -262,6 +267,10 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
     finally:
         if timers is not None:
             _stop_scheduler(timers)
+
+
+def _after_uvicorn_shutdown(signum: int, frame: object) -> None:
+    """The SIGTERM uvicorn re-raises once it has shut down: already handled."""
 
 
 SCHEDULER_STOP_SECONDS = 30  # a firing or webhook delivery under way may finish
