@@ -165,3 +165,19 @@ def test_sigterm_with_one_worker_runs_the_cleanup_and_exits_0(tmp_path: Path) ->
     assert returncode == 0
     assert scheduler_gone
     assert not list((tmp_path / "tmp").glob("buyerguard-metrics-*"))
+
+
+def test_a_scheduler_orphaned_while_it_starts_stops(tmp_path: Path) -> None:
+    """serve killed outright before its scheduler finished importing: the scheduler must
+    not take its new parent (init) for serve and run on forever."""
+    env = migrated_env(tmp_path, tmp_path / "orphan.sqlite3")
+    with _serving(env, "--port", str(free_port()), "--workers", "1") as server:
+        scheduler = _scheduler_of(server.pid)
+        server.kill()  # at once: the scheduler is still importing
+        server.wait(timeout=30)
+        try:
+            stopped = _wait_gone(scheduler, STOP_SECONDS)
+        finally:
+            if _alive(scheduler):
+                os.kill(scheduler, signal.SIGKILL)
+    assert stopped

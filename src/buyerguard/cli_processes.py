@@ -49,8 +49,13 @@ def scheduler_run(
         typer.Option(min=1, help="failed attempts before a timer is dead-lettered (default 8)"),
     ] = None,
     exit_with_parent: Annotated[
-        bool, typer.Option(help="stop when the starting process is gone (used by serve)")
-    ] = False,
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="PID",
+            help="stop when PID, the process that started this one, is gone (serve passes its own)",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="with --once: print the pass as one JSON document")
     ] = False,
@@ -105,9 +110,9 @@ def scheduler_run(
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # graceful: finish the tick, exit
-    if exit_with_parent:
-        parent = os.getppid()
-        threading.Thread(target=_stop_when_orphaned, args=(parent, stop), daemon=True).start()
+    if exit_with_parent is not None:
+        watch = (exit_with_parent, stop)
+        threading.Thread(target=_stop_when_orphaned, args=watch, daemon=True).start()
     # Webhooks in a thread of their own: a slow receiver never holds up a timer.
     delivering = threading.Thread(target=webhooks.run, args=(interval, stop), daemon=True)
     delivering.start()
@@ -163,10 +168,17 @@ def _pass_view(
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
-    """Stop once the process that started us is gone (even if it was killed outright)."""
-    while not stop.wait(1.0):
+    """Stop once the process that started us is gone (even if it was killed outright).
+
+    The parent's pid comes from the command line: read here with os.getppid() once
+    this process had started (seconds of imports), it was init's when serve had died
+    meanwhile, and the scheduler never stopped."""
+    while True:
         if os.getppid() != parent_pid:
             stop.set()
+            return
+        if stop.wait(1.0):
+            return
 
 
 WORKER_PING_TIMEOUT_SECONDS = 60
@@ -230,7 +242,7 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
     port = int(sockets[0].getsockname()[1]) if sockets else port  # port 0: the one taken
     timers = None
     if scheduler:
-        command = ["scheduler", "run", "--name", "serve", "--exit-with-parent"]
+        command = ["scheduler", "run", "--name", "serve", "--exit-with-parent", str(os.getpid())]
         timers = subprocess.Popen([sys.executable, "-m", "buyerguard.cli", *command])
     say(
         f"serving on http://{host}:{port} with {count:,} worker(s)"
