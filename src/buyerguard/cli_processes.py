@@ -290,7 +290,7 @@ SCHEDULER_STOP_SECONDS = 30  # a firing or webhook delivery under way may finish
 
 def _stop_scheduler(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the scheduler serve started; one not gone in time is killed, never left
-    behind (its firing rolls back and is fired again by the next scheduler)."""
+    behind: its firing rolls back and fires again (a heavy job once its lease runs out)."""
     process.terminate()
     try:
         process.wait(timeout=SCHEDULER_STOP_SECONDS)
