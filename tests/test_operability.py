@@ -23,7 +23,7 @@ from buyerguard.bootstrap import build_runtime
 from buyerguard.cli import app as cli
 from buyerguard.clock import SimulatedClock
 from buyerguard.logs import configure_logging
-from buyerguard.settings import settings
+from buyerguard.settings import Settings, settings
 from tests.conftest import Api
 from tests.test_api import assert_refused
 
@@ -132,6 +132,20 @@ def test_settings_are_read_in_one_place(monkeypatch: pytest.MonkeyPatch, tmp_pat
         "warning",
     )
     assert configured.data_dir == tmp_path / "data"
+
+
+def test_an_empty_path_setting_means_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As an empty BUYERGUARD_DATABASE_URL already did: an empty BUYERGUARD_DATA_DIR was the
+    current directory (an import wrote there), and the other two were refused without
+    naming the variable."""
+    for variable in ("DATABASE_URL", "DATA_DIR", "RULEBOOKS_DIR", "DEMO_TOKENS"):
+        monkeypatch.setenv(f"BUYERGUARD_{variable}", "")
+    configured = settings()
+    defaults = Settings.model_fields
+    assert configured.data_dir == defaults["data_dir"].default == Path("var") / "data"
+    assert configured.rulebooks_dir is None
+    assert configured.demo_tokens == defaults["demo_tokens"].default
+    assert configured.database_url is None
 
 
 @pytest.mark.parametrize(

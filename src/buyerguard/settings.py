@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -67,12 +68,21 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object per line; console: for people"
     )
 
+    @field_validator("database_url", "data_dir", "rulebooks_dir", "demo_tokens", mode="before")
+    @classmethod
+    def _empty_means_the_default(cls, value: object) -> object:
+        """A variable set empty (`BUYERGUARD_DATA_DIR=`) is read as unset: as a path it would
+        be the current directory, and commands would write wherever they were started."""
+        if value == "":
+            raise PydanticUseDefault()
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _a_database_we_run_on(cls, url: str | None) -> str | None:
         """A URL SQLAlchemy parses, of SQLite or PostgreSQL: anything else would fail later
         with a traceback from deep in the first command."""
-        if not url:  # unset, or set empty: the embedded SQLite file
+        if url is None:  # unset, or set empty: the embedded SQLite file
             return None
         try:
             backend = make_url(url).get_backend_name()
