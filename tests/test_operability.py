@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from buyerguard.api.app import create_app
@@ -24,6 +25,7 @@ from buyerguard.cli import app as cli
 from buyerguard.clock import SimulatedClock
 from buyerguard.logs import configure_logging
 from buyerguard.settings import Settings, settings
+from buyerguard.store.migrate import upgrade
 from tests.conftest import Api
 from tests.test_api import assert_refused
 
@@ -112,6 +114,15 @@ def test_readyz_checks_the_database_and_its_schema(api: Api, tmp_path: Path) -> 
         answer = client.get("/readyz")
         assert_refused(answer, 503, "database_unreachable", "database")
         assert client.get("/healthz").status_code == 200  # alive, not ready
+
+    newer_file = tmp_path / "newer.sqlite3"
+    newer = build_runtime(f"sqlite:///{newer_file}", SimulatedClock(_now()))
+    upgrade(newer.engine)
+    with newer.engine.begin() as connection:  # as a later release's migration would leave it
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with TestClient(create_app(newer)) as client:
+        answer = client.get("/readyz")  # not "run `buyerguard db upgrade`": it cannot help
+    assert_refused(answer, 503, "database_newer", "database")
 
 
 def _now() -> Any:
