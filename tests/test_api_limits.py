@@ -13,9 +13,19 @@ from typing import Any
 import pytest
 
 from buyerguard.bootstrap import Runtime
+from buyerguard.errors import BuyerguardError
 from buyerguard.money import MAX_FEN, format_fen
+from buyerguard.services import orders
 from tests.conftest import Api
-from tests.test_api import NEW_MERCHANT, NEW_PRODUCT, ORDER, assert_refused, row_counts
+from tests.test_api import (
+    NEW_BUYER,
+    NEW_MERCHANT,
+    NEW_PRODUCT,
+    ORDER,
+    assert_refused,
+    row_counts,
+)
+from tests.test_facts_batch import CUPS, fact
 
 PRODUCT = NEW_PRODUCT
 MERCHANT = NEW_MERCHANT
@@ -32,6 +42,14 @@ def paid_order(api: Api) -> None:
     assert paid.status_code == 200, paid.text
 
 
+# (what, role, path, body, id): a creation whose id is dots only
+DOTS_ONLY: list[tuple[str, str, str, dict[str, Any], str]] = [
+    ("order", "marketplace", "/v1/orders", ORDER, ".."),
+    ("order", "buyer", "/v1/orders", ORDER, "."),
+    ("merchant", "operator", "/v1/merchants", MERCHANT, "."),
+    ("product", "merchant", "/v1/products", PRODUCT, ".."),
+    ("buyer", "marketplace", "/v1/buyers", NEW_BUYER, "..."),
+]
 POSTS: list[tuple[str, str, str, Any, int, str, str | None]] = [
     # (case, role, path, body, status, code, field)
     (
@@ -276,6 +294,13 @@ POSTS: list[tuple[str, str, str, Any, int, str, str | None]] = [
         "length_out_of_range",
         "addresses[0].district_code",
     ),
+    # An id of dots only was stored, and could not be read back: `.` and `..` are a URL's
+    # dot-segments, which clients remove (the generated client asked `GET /v1/orders` for
+    # order `.`, and `GET /v1` for `..`).
+    *(
+        (f"{what} id {dots}", role, path, {**body, "id": dots}, 422, "value_malformed", "id")
+        for what, role, path, body, dots in DOTS_ONLY
+    ),
 ]
 
 
@@ -298,6 +323,23 @@ def test_bad_creations_are_4xx_and_write_nothing(
     before = row_counts(rt)
     assert_refused(api.post(role, path, body, key=f"k-{case}"), status, code, field)
     assert row_counts(rt) == before
+
+
+def test_an_id_of_dots_only_is_refused_however_it_is_chosen(api: Api, rt: Runtime) -> None:
+    """The envelope of a batch names the order it places, and a service names a case: dots
+    only are refused there too. An id holding dots among other characters is any id."""
+    before = row_counts(rt)
+    batch = [fact("order", "place-dots", "..", buyer_id="B-shop", lines=CUPS)]
+    result = api.post("marketplace", "/v1/facts", {"facts": batch}).json()["results"][0]
+    assert (result["outcome"], result["error"]["code"]) == ("refused", "value_malformed")
+    with pytest.raises(BuyerguardError) as refused:
+        orders.new_id("case", ".", "case_id")
+    assert (refused.value.code, refused.value.field) == ("id_malformed", "case_id")
+    assert row_counts(rt) == before
+    for merchant_id in (".M", "M.", "M..2", "-", "_"):
+        created = api.post("operator", "/v1/merchants", {**MERCHANT, "id": merchant_id})
+        assert created.status_code == 201, created.text
+        assert api.get("operator", f"/v1/merchants/{merchant_id}").json()["id"] == merchant_id
 
 
 FACTS: list[tuple[str, str, str, Any, str, str]] = [

@@ -33,6 +33,9 @@ MAX_INT32 = 2**31 - 1  # an INTEGER column
 ID_MAX_LENGTH = 64  # the id columns
 NEW_ID_MAX_LENGTH = 48  # ids a caller chooses; sub-orders append "-<line>"
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+# An id a caller chooses is read back in a URL path, where `.` and `..` are dot-segments that
+# every client removes first (`GET /v1/orders/..` asks for `/v1`): not dots only.
+NEW_ID_PATTERN = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 REGION_CODE_MAX_LENGTH = 6  # GB/T 2260
 REGION_CODE_PATTERN = r"^[0-9]+$"
@@ -107,7 +110,7 @@ OccurredAt = Annotated[
         examples=["2024-10-20T10:00:00+08:00"],
     ),
 ]
-NewId = Annotated[str, Field(min_length=1, max_length=NEW_ID_MAX_LENGTH, pattern=ID_PATTERN)]
+NewId = Annotated[str, Field(min_length=1, max_length=NEW_ID_MAX_LENGTH, pattern=NEW_ID_PATTERN)]
 RefId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 Choice = Annotated[str, Field(min_length=1, max_length=32, pattern=CHOICE_PATTERN)]
 # A custom-goods failure named as the rulebook names it (custom_compensation.triggers, up to

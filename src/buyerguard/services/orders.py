@@ -41,16 +41,20 @@ from buyerguard.store import repositories
 
 AUTO_CONFIRM = "order.auto_confirm"
 COMPLETE = "order.complete"
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,48}$")
+# api/schemas.NEW_ID_PATTERN, 1-48 long: not dots only (`.` and `..` name no URL path segment).
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+_ID_MAX_LENGTH = 48
 
 
 def new_id(prefix: str, requested: str | None, field: str = "id") -> str:
     """The caller's id when given (validated), else a fresh random one."""
     if requested is None:
         return f"{prefix}_{secrets.token_hex(8)}"
-    if not _ID_PATTERN.match(requested):
+    if len(requested) > _ID_MAX_LENGTH or not _ID_PATTERN.fullmatch(requested):
         raise InvalidInput(
-            "id_malformed", f"{field} must be 1-48 of A-Z a-z 0-9 _ . -: {requested!r}", field
+            "id_malformed",
+            f"{field} must be 1-48 of A-Z a-z 0-9 _ . -, not dots only: {requested!r}",
+            field,
         )
     return requested
 
