@@ -15,16 +15,9 @@ from typer.testing import CliRunner
 
 from buyerguard.cli import app
 from buyerguard.store.db import make_engine, normalise_url
+from tests.test_cli import refused
 
 runner = CliRunner()
-
-
-def refused(args: list[str], code: str, saying: str = "") -> None:
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {code}"), result.stderr
-    assert saying in lines[0], result.stderr
 
 
 def test_a_database_from_a_newer_release_is_refused_by_every_command(
