@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from buyerguard.api.fact_schemas import FactEnvelope
 from buyerguard.api.facts import FACT_KINDS, apply_fact
-from buyerguard.api.schemas import FactEnvelope
 from buyerguard.api.validation import validation_refusal
 from buyerguard.bootstrap import Runtime
 from buyerguard.errors import BuyerguardError, InvalidInput

@@ -31,6 +31,7 @@ from buyerguard.api.answers import (
     answers,
 )
 from buyerguard.api.fact_batches import apply_batch
+from buyerguard.api.fact_schemas import FactsIn
 from buyerguard.api.facts import apply_fact
 from buyerguard.api.params import (
     AccountCursor,
@@ -47,7 +48,6 @@ from buyerguard.api.schemas import (
     ACCOUNT_ID_PATTERN,
     TEXT_PATTERN,
     FactIn,
-    FactsIn,
     OrderIn,
     PaymentIn,
     RefundIn,
