@@ -20,6 +20,7 @@ from buyerguard.services import case_deadlines as deadlines
 from buyerguard.services import case_money
 from buyerguard.services.case_actions import CASE_RULE, CaseAction, finish, record, step
 from buyerguard.services.context import Context
+from buyerguard.services.orders import require_id
 
 RETURN_ACTIONS = frozenset({"handover", "pickup", "arrival", "inspection"})
 
@@ -87,6 +88,9 @@ def pickup(
     _goods_at(case, Goods.WITH_BUYER, Goods.AWAITING_PICKUP)
     if not body.carrier:
         raise InvalidInput("carrier_missing", "a pickup names its carrier", "carrier")
+    # The carrier is the party the platform pays (`carrier:<id>:payable`): an id, or its
+    # money would sit on an account no one can name.
+    require_id(body.carrier, "carrier")
     freight_fen = require_fen(
         body.freight_fen if body.freight_fen is not None else 0,
         field="freight",

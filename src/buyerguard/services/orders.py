@@ -50,6 +50,12 @@ def new_id(prefix: str, requested: str | None, field: str = "id") -> str:
     """The caller's id when given (validated), else a fresh random one."""
     if requested is None:
         return f"{prefix}_{secrets.token_hex(8)}"
+    return require_id(requested, field)
+
+
+def require_id(requested: str, field: str) -> str:
+    """An id the caller names for something we key by it (an account's party, a URL path):
+    1-48 of A-Z a-z 0-9 _ . -, not dots only; else `422 id_malformed` naming `field`."""
     if len(requested) > _ID_MAX_LENGTH or not _ID_PATTERN.fullmatch(requested):
         raise InvalidInput(
             "id_malformed",
