@@ -8,7 +8,7 @@ import pytest
 
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
-from tests.test_cases_api import _pickup_ready, act, detail, order, refused_cleanly
+from tests.test_cases_api import _pickup_ready, act, detail, open_case, order, refused_cleanly
 
 
 @pytest.mark.parametrize("carrier", ["顺丰 速运", " ", "SF:payable", "a/b", "..", "x" * 49])
@@ -42,3 +42,27 @@ def test_a_pickups_carrier_names_an_account_that_reads_back(api: Api, rt: Runtim
     answer = api.get("operator", "/v1/ledger/accounts/carrier:YTO.express_2:payable")
     assert answer.status_code == 200, answer.text
     assert answer.json()["credits_posted"] == "10.00"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [{"carrier": " ", "tracking_number": "YT-1"}, {"carrier": "YTO", "tracking_number": "\t "}],
+)
+def test_a_buyer_sent_return_names_a_carrier_and_tracking_number_that_say_something(
+    api: Api, rt: Runtime, sent: dict[str, str]
+) -> None:
+    """A buyer-sent handover stops the handover deadline and nothing runs while the goods
+    are in transit: blanks for the carrier or the tracking number would leave the merchant
+    nothing to follow and the case waiting. Refused like a missing one (as a shipment
+    refuses blanks), nothing written."""
+    order(api, "K-3", "pay", "ship", "sign")
+    case_id = open_case(api, "K-3", "return_no_reason")["id"]
+    act(api, "merchant", case_id, "accept")
+    refused_cleanly(
+        rt,
+        lambda: api.post("buyer", f"/v1/cases/{case_id}/handover", sent),
+        422,
+        "tracking_missing",
+        "tracking_number",
+    )
+    assert detail(api, case_id)["goods"] == "with_buyer"

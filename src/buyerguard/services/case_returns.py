@@ -54,7 +54,7 @@ def handover(
         )
         record(ctx, case, "case_handed_over", 0, when, "a doorstep pickup is booked")
         return  # the handover deadline runs until the carrier picks it up
-    if not (body.carrier and body.tracking_number):
+    if not ((body.carrier or "").strip() and (body.tracking_number or "").strip()):
         raise InvalidInput(
             "tracking_missing",
             "a return the buyer sends names carrier and tracking_number",
