@@ -658,3 +658,19 @@ def test_a_transit_claim_is_withdrawn_by_its_merchant_not_by_the_buyer(api: Api)
     assert by_buyer.status_code in (403, 409), by_buyer.text
     assert case(api, "k-4")["state"] == "escalated"
     assert act(api, "merchant", "k-4", "withdraw")["state"] == "withdrawn"
+
+
+def test_not_yet_claims_no_gap_the_case_view_has_filled() -> None:
+    """The "Not yet" list said the case view shows neither the compensation nor a custom dispute's
+    trigger, while `GET /v1/cases/{id}` answers both (`compensated`, `trigger`): a reader
+    of the docs would look for them in `cases show` only."""
+    from buyerguard.api.case_answers import Case
+
+    not_yet = " ".join(DOC.read_text(encoding="utf-8").split("## Not yet", 1)[1].split())
+    claimed_missing = {
+        "compensated": "compensation paid on top of refunds",
+        "trigger": "a custom dispute's trigger",
+    }
+    for field, words in claimed_missing.items():
+        if words in not_yet:
+            assert field not in Case.model_fields, f"the view has {field}; docs say it has not"
