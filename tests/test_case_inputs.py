@@ -8,7 +8,15 @@ import pytest
 
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
-from tests.test_cases_api import _pickup_ready, act, detail, open_case, order, refused_cleanly
+from tests.test_cases_api import (
+    _pickup_ready,
+    act,
+    detail,
+    last_decision,
+    open_case,
+    order,
+    refused_cleanly,
+)
 
 
 @pytest.mark.parametrize("carrier", ["顺丰 速运", " ", "SF:payable", "a/b", "..", "x" * 49])
@@ -66,3 +74,33 @@ def test_a_buyer_sent_return_names_a_carrier_and_tracking_number_that_say_someth
         "tracking_number",
     )
     assert detail(api, case_id)["goods"] == "with_buyer"
+
+
+def test_a_deadline_is_announced_in_the_instant_format_of_every_answer(api: Api) -> None:
+    """The decision that sets a deadline said `…T14:00:00+00:00` where the case view, the
+    CLI and every other answer say `…T14:00:00Z`: one spelling of an instant everywhere."""
+    order(api, "K-4", "pay", "ship", "sign")
+    case = open_case(api, "K-4", "return_no_reason")
+    announced = last_decision(detail(api, case["id"]), "deadline_set")
+    due_at = detail(api, case["id"])["deadline"]["due_at"]
+    assert due_at.endswith("Z"), due_at
+    assert announced["details"]["due_at"] == due_at
+    assert due_at in announced["explanation"]
+    assert "+00:00" not in announced["explanation"]
+
+
+def test_a_role_that_may_not_act_is_told_so_in_words(api: Api) -> None:
+    """In a batch (where no route guards the role) a marketplace's ruling was refused with
+    `a marketplace may not ruling in a case`: the action is named, not conjugated."""
+    order(api, "K-5", "pay", "ship", "sign")
+    case_id = open_case(api, "K-5", "return_no_reason")["id"]
+    ruling = {"kind": "case-ruling", "case_id": case_id, "idempotency_key": "rule-K-5"}
+    answer = api.post(
+        "marketplace",
+        "/v1/facts",
+        {"facts": [{**ruling, "body": {"result": "buyer", "note": "n"}}]},
+    )
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"]
+    assert result["status"] == 403, result
+    assert result["error"]["message"] == "a marketplace may not send `ruling` on a case"

@@ -190,7 +190,7 @@ class Case:
         states, roles = ACTIONS[action]
         if role is not Role.OPERATOR and role not in roles:
             raise Forbidden(
-                "forbidden", f"a {role.value} may not {action} in a case", "authorization"
+                "forbidden", f"a {role.value} may not send `{action}` on a case", "authorization"
             )
         if self.state not in states:
             allowed = ", ".join(sorted(state.value for state in states))

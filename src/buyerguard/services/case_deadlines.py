@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from buyerguard.clock import format_instant
 from buyerguard.domain.cases import Case, CaseState, Goods
 from buyerguard.domain.decision import Decision
 from buyerguard.rulebook import Rulebook
@@ -157,8 +158,8 @@ def set_deadline(
             "platform",
             (rule_id,),
             rulebook.id,
-            f"the {deadline.who} must act by {due_at.isoformat()}, else {deadline.at_timeout}",
-            {"deadline": kind, "due_at": due_at.isoformat(), "who": deadline.who},
+            f"the {deadline.who} must act by {format_instant(due_at)}, else {deadline.at_timeout}",
+            {"deadline": kind, "due_at": format_instant(due_at), "who": deadline.who},
         ),
         starts_at,
         case.order_id,
