@@ -129,13 +129,15 @@ def test_a_worker_that_dies_is_replaced_on_its_own_socket(tmp_path: Path) -> Non
     assert set(served) == set(workers), served
 
 
-def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["2", "1"])
+def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path, workers: str) -> None:
     """SO_REUSEPORT would let a second `serve` share the port (perhaps over another
-    database) and take half the connections; it is refused in one line instead."""
+    database) and take half the connections; it is refused in one line instead. One
+    worker (served by uvicorn itself) printed uvicorn's JSON error line and exited 3."""
     with _two_workers(tmp_path) as (_, port):
         env = migrated_env(tmp_path, tmp_path / "second.sqlite3")
         second = subprocess.run(
-            ["buyerguard", "serve", "--port", str(port), "--workers", "2", "--no-scheduler"],
+            ["buyerguard", "serve", "--port", str(port), "--workers", workers, "--no-scheduler"],
             env=env,
             cwd=ROOT,
             capture_output=True,
@@ -149,3 +151,27 @@ def test_a_second_server_on_a_port_in_use_is_refused(tmp_path: Path) -> None:
         "Address already in use"
     ]
     assert still == 2  # the first server's two workers, nobody else
+
+
+@pytest.mark.parametrize(
+    ("given", "env_workers"), [(["--workers", "100000"], None), ([], "100000")]
+)
+def test_more_workers_than_any_machine_needs_is_refused_before_one_starts(
+    tmp_path: Path, given: list[str], env_workers: str | None
+) -> None:
+    """`--workers 100000` forked until the machine ran out of memory (each worker a process
+    with its own pool of database connections); refused in one line, exit 2."""
+    env = migrated_env(tmp_path, tmp_path / "many.sqlite3")
+    if env_workers is not None:
+        env["BUYERGUARD_WORKERS"] = env_workers
+    refused = subprocess.run(
+        ["buyerguard", "serve", "--port", str(free_port()), "--no-scheduler", *given],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert "64" in line and ("--workers" in line or "BUYERGUARD_WORKERS" in line), line

@@ -23,7 +23,7 @@ from buyerguard.cli_common import (
 from buyerguard.clock import format_instant
 from buyerguard.errors import InvalidInput
 from buyerguard.logs import configure_logging_from_settings, get_logger
-from buyerguard.settings import settings
+from buyerguard.settings import MAX_WORKERS, settings
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     from buyerguard.scheduler import FiredTimer
@@ -195,7 +195,11 @@ def serve(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="API worker processes (default: $BUYERGUARD_WORKERS, CPUs)"),
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="API worker processes (default: $BUYERGUARD_WORKERS, CPUs)",
+        ),
     ] = None,
     scheduler: Annotated[
         bool, typer.Option(help="fire due timers in one scheduler process beside the API")
@@ -228,7 +232,12 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
     """`serve` once its metrics directory is set: check the database, bind, run."""
     import uvicorn
 
-    from buyerguard.api.serve import NoDelayH11Protocol, SocketPerWorker, worker_sockets
+    from buyerguard.api.serve import (
+        NoDelayH11Protocol,
+        SocketPerWorker,
+        free_port,
+        worker_sockets,
+    )
 
     configured = settings()
     host = host or configured.host
@@ -239,7 +248,7 @@ def _serve(host: str | None, port: int | None, workers: int | None, scheduler: b
     # Several workers listen on sockets bound here, before anything starts, so a port in
     # use is refused in one line; one worker is served by uvicorn in this process.
     sockets = worker_sockets(host, port, count) if count > 1 else []
-    port = int(sockets[0].getsockname()[1]) if sockets else port  # port 0: the one taken
+    port = int(sockets[0].getsockname()[1]) if sockets else free_port(host, port)
     timers = None
     if scheduler:
         command = ["scheduler", "run", "--name", "serve", "--exit-with-parent", str(os.getpid())]

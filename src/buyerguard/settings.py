@@ -25,6 +25,11 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["json", "console"]
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 
+# More API workers than this is a typo, not a plan: each is a process with its own pool of
+# database connections (PostgreSQL's default max_connections is 100), and `serve` would
+# fork them all before one answered.
+MAX_WORKERS = 64
+
 
 class Settings(BaseSettings):
     """What a deployment configures; each field is `BUYERGUARD_<NAME>` in the environment."""
@@ -45,7 +50,9 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", min_length=1, description="where `serve` listens")
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int | None = Field(default=None, ge=1, description="API workers; default: CPUs")
+    workers: int | None = Field(
+        default=None, ge=1, le=MAX_WORKERS, description="API workers; default: CPUs"
+    )
     idempotency_key_days: int = Field(
         default=7, ge=1, le=3650, description="keep each Idempotency-Key (and its answer) this long"
     )

@@ -53,16 +53,13 @@ def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     new connections over them by a hash of each connection's addresses.
     Port 0 takes one free port for all of them.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    family = _family(host)
+    # SO_REUSEPORT would let us share a port another server listens on (a second `serve`
+    # on the same port, perhaps on another database): a plain bind first refuses a port
+    # in use.
+    port = free_port(host, port)
     sockets: list[socket.socket] = []
     try:
-        # SO_REUSEPORT would let us share a port another server listens on (a second
-        # `serve` on the same port, perhaps on another database): a plain bind first
-        # refuses a port in use.
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-            port = int(probe.getsockname()[1])
         for _ in range(count):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)
@@ -73,10 +70,31 @@ def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        raise InvalidInput(
-            "port_unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}", "port"
-        ) from exc
+        raise _unavailable(host, port, exc) from exc
     return sockets
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _unavailable(host: str, port: int, exc: OSError) -> InvalidInput:
+    return InvalidInput(
+        "port_unavailable", f"cannot listen on {host}:{port}: {exc.strerror or exc}", "port"
+    )
+
+
+def free_port(host: str, port: int) -> int:
+    """`port` (or, for 0, a port the system picks) if nothing listens on it at `host`;
+    else the one-line refusal. One worker is bound by uvicorn itself, which answered a
+    port in use with a JSON log line and exit code 3: checked here first."""
+    try:
+        with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            return int(probe.getsockname()[1])
+    except OSError as exc:
+        raise _unavailable(host, port, exc) from exc
 
 
 class SocketPerWorker(Multiprocess):
