@@ -160,6 +160,22 @@ def test_an_empty_path_setting_means_its_default(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("BUYERGUARD_LOG_LEVEL", "WARNING", "warning"),
+        ("BUYERGUARD_LOG_LEVEL", "Error", "error"),
+        ("BUYERGUARD_LOG_FORMAT", "JSON", "json"),
+    ],
+)
+def test_a_word_setting_is_read_whatever_its_case(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, read: str
+) -> None:
+    """`BUYERGUARD_LOG_LEVEL=INFO`, the spelling of most tools' levels, was refused."""
+    monkeypatch.setenv(variable, value)
+    assert getattr(Settings(), variable.removeprefix("BUYERGUARD_").lower()) == read
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("BUYERGUARD_PORT", "eighty"),

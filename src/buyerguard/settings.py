@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         default="json", description="json: one JSON object per line; console: for people"
     )
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """`INFO` is how most tools spell a level: the choice is read whatever its case."""
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("database_url", "data_dir", "rulebooks_dir", "demo_tokens", mode="before")
     @classmethod
     def _empty_means_the_default(cls, value: object) -> object:
