@@ -492,14 +492,14 @@ def test_a_cursor_of_ascii_digits_still_pages(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "/v1/orders", {"GET", "POST"}),
+        ("DELETE", "/v1/orders", {"GET", "HEAD", "POST"}),
         # routes of the included routers too (found by a tester: `Allow` was empty)
         ("DELETE", "/v1/orders/O-1/cases", {"POST"}),
-        ("DELETE", "/v1/cases/C-1", {"GET"}),
+        ("DELETE", "/v1/cases/C-1", {"GET", "HEAD"}),
         ("GET", "/v1/cases/C-1/accept", {"POST"}),
-        ("DELETE", "/v1/products", {"GET", "POST"}),
-        ("PUT", "/v1/logistics/disruptions", {"GET", "POST"}),
-        ("DELETE", "/v1/logistics/slowdowns", {"GET", "POST"}),
+        ("DELETE", "/v1/products", {"GET", "HEAD", "POST"}),
+        ("PUT", "/v1/logistics/disruptions", {"GET", "HEAD", "POST"}),
+        ("DELETE", "/v1/logistics/slowdowns", {"GET", "HEAD", "POST"}),
     ],
 )
 def test_method_not_allowed_names_the_allowed_methods(
@@ -555,3 +555,29 @@ def test_the_role_is_checked_before_the_body(
     assert_refused(malformed, 403, "forbidden", "authorization")
     assert_refused(api.client.post(path, content=b"{not json"), 401, "token_missing")
     assert row_counts(rt) == before
+
+
+def test_every_get_route_answers_head_as_get_without_a_body(api: Api) -> None:
+    """`curl -I` and uptime probes send HEAD; every route answered 405 (RFC 9110: a
+    general-purpose server supports GET and HEAD). Same status and headers, no body."""
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from buyerguard.api.routes import ROUTERS
+
+    paths = [
+        re.sub(r"\{[^}]+\}", "O-1", route.path)
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or set())
+    ]
+    paid_order(api)
+    for path in paths:
+        get = api.get("operator", path)
+        head = api.client.head(path, headers=api.headers("operator"))
+        assert head.status_code == get.status_code, (path, head.status_code, head.text)
+        assert head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    document = api.client.get("/openapi.json").json()
+    assert not [path for path, ops in document["paths"].items() if "head" in ops]

@@ -370,14 +370,17 @@ PROBES: dict[str, Probe] = {
         "GET", f"/v1/webhook-endpoints/{webhook_endpoint(api, tag)}/deliveries"
     ),
     "GET /v1/audit": lambda api, tag: Call("GET", f"/v1/audit?subject={order(api, tag)}"),
-    "GET /v1/ledger/accounts": lambda api, tag: Call(
-        "GET",
-        f"/v1/ledger/accounts?party=merchant:M-yiwu&for={order(api, tag, 'pay')}",
-        listed_id="merchant:M-yiwu:escrow",
-    ),
-    "GET /v1/ledger/accounts/{account_id}": lambda api, tag: Call(
-        "GET", f"/v1/ledger/accounts/merchant:M-yiwu:payable?for={order(api, tag, 'pay')}"
-    ),
+    # A paid order first, so that the merchant's accounts exist to be read.
+    "GET /v1/ledger/accounts": lambda api, tag: (
+        order(api, tag, "pay"),
+        Call(
+            "GET", "/v1/ledger/accounts?party=merchant:M-yiwu", listed_id="merchant:M-yiwu:escrow"
+        ),
+    )[1],
+    "GET /v1/ledger/accounts/{account_id}": lambda api, tag: (
+        order(api, tag, "pay"),
+        Call("GET", "/v1/ledger/accounts/merchant:M-yiwu:payable"),
+    )[1],
     "POST /v1/orders/{order_id}/adjustments": lambda api, tag: Call(
         "POST",
         f"/v1/orders/{(paid := order(api, tag, 'pay'))}/adjustments",

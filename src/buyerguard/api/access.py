@@ -20,7 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
+from buyerguard.api.query_parameters import declared_query, refuse_undeclared
 from buyerguard.api.runtime import cached_actor, current_actor
 from buyerguard.errors import Forbidden, NotFound
 from buyerguard.services.context import Context, Role
@@ -82,17 +85,34 @@ def _answered_as_json(endpoint: Callable[..., Any], status_code: int) -> Callabl
 
 
 class GuardedRoute(APIRoute):
-    """An APIRoute that authenticates and checks the role before anything else, and
+    """An APIRoute that authenticates and checks the role before anything else, then the
+    names of its query string (query_parameters.py), and
     answers its view's dict as JSON without FastAPI's object walk (`json_answer`)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         status_code = kwargs.get("status_code") or 200
         super().__init__(path, _answered_as_json(endpoint, status_code), **kwargs)
 
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """HEAD is answered wherever GET is (RFC 9110: `curl -I`, uptime probes), without
+        being a second operation in the OpenAPI document; the server drops its body
+        (request_ids.py)."""
+        return super().matches(self._as_get(scope))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().handle(self._as_get(scope), receive, send)
+
+    def _as_get(self, scope: Scope) -> Scope:
+        """A HEAD request's scope as GET's (a copy: the middleware still sees HEAD)."""
+        if scope.get("method") == "HEAD" and self.methods and "GET" in self.methods:
+            return {**scope, "method": "GET"}
+        return scope
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         allowed = declared_roles(self)
         path = self.path
+        query = declared_query(self)
 
         async def guarded(request: Request) -> Response:
             # A token seen in the last seconds needs no database and no thread.
@@ -105,6 +125,7 @@ class GuardedRoute(APIRoute):
                     f"role {actor.role.value} may not call {request.method} {path}",
                     "authorization",
                 )
+            refuse_undeclared(request, query)
             return await handler(request)
 
         return guarded

@@ -66,6 +66,8 @@ def _allowed_methods(request: Request) -> list[str]:
         path, route_methods = route.path, route.methods
         if path and route_methods and _path_pattern(path).match(request.url.path):
             methods |= route_methods
+    if "GET" in methods:  # answered wherever GET is (access.GuardedRoute.matches)
+        methods.add("HEAD")
     return sorted(methods)
 
 

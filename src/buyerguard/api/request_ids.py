@@ -2,7 +2,8 @@
 one (so a marketplace can follow its own id through our logs), made up otherwise; bound
 to every log line written while the request runs, returned as `X-Request-Id`, and put
 in every error body. One access line per request, with its status and duration, and its
-latency counted under its route's template (api/metrics.py)."""
+latency counted under its route's template (api/metrics.py). A HEAD answer goes out
+without its body."""
 
 from __future__ import annotations
 
@@ -72,11 +73,19 @@ class RequestIds:
         status_code = 500
         answered = False
 
+        head = scope["method"] == "HEAD"
+
         async def send_with_id(message: Message) -> None:
             nonlocal status_code, answered
             if message["type"] == "http.response.start":
                 status_code, answered = message["status"], True
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            elif head and message["type"] == "http.response.body":
+                # HEAD is GET without the body (access.GuardedRoute.matches): its headers,
+                # Content-Length included, describe the body GET would send.
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
         started = time.perf_counter()
