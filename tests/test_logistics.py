@@ -545,3 +545,39 @@ def test_a_flag_that_is_not_true_or_false_is_refused_not_read_as_false(
     assert "row 2: refunded_before_shipment not true or false" in message
     rows[0]["official_logistics"], rows[1]["refunded_before_shipment"] = "yes", "0"
     assert rt.history.import_file(flags_file(), now=rt.clock.now()) == 4
+
+
+@pytest.mark.parametrize(
+    ("industry", "reason"),
+    [("i" * 65, "longer than 64 characters"), ("daily\x00goods", "has a control character")],
+)
+def test_an_industry_the_badge_cannot_record_is_refused_at_the_import(
+    api: Api, rt: Runtime, clock: SimulatedClock, tmp_path: Path, industry: str, reason: str
+) -> None:
+    """A merchant's industry is a label of at most 64 characters, as the catalogue takes it,
+    and the badge records the industry it was compared with. An import took any text: a
+    65-character industry (or one holding a NUL) was stored, and the next badge evaluation
+    failed with a traceback on PostgreSQL (`value too long`; SQLite kept it), every night,
+    dead-lettering the scheduler's timer. Now the import refuses the row."""
+    with rt.writing(OPERATOR) as ctx:
+        catalog.create_merchant(
+            ctx, Merchant("M-rival", "Rival", MerchantTier.STANDARD, "daily_goods", "330782")
+        )
+    rows = [parcel | {"industry": industry} for parcel in badge_history()]
+    with pytest.raises(BuyerguardError) as refused:
+        rt.history.import_file(write_csv(tmp_path / "b.csv", rows), now=clock.now())
+    assert refused.value.code == "import_rows_invalid"
+    assert f"80 bad row(s) (and 60 more); nothing imported: row 1: industry {reason}" in (
+        refused.value.message
+    )
+    assert not rt.history.imported_dir.exists() and not rt.history.keys_path.exists()
+    # The longest industry the catalogue takes is imported, compared and recorded alike on
+    # both databases.
+    longest = "i" * 64
+    rows = [parcel | {"industry": longest} for parcel in badge_history()]
+    assert rt.history.import_file(write_csv(tmp_path / "b.csv", rows), now=clock.now()) == 80
+    with rt.writing(OPERATOR) as ctx:
+        changes = badges.evaluate_badges(ctx, at("2024-10-20T00:00:00+08:00"))
+        assert changes.awarded == {"M-yiwu"}
+    status = api.get("merchant", "/v1/merchants/M-yiwu/badge").json()
+    assert status["badged"] and status["history"][0]["industry"] == longest

@@ -4,7 +4,8 @@ A CSV is RFC 4180 (commas, double quotes, a header row; `import_csv.py`): a row 
 reader cannot split is listed with its reason before any value is checked. A Parquet
 column of lists, structs or maps is refused whole (`import_column_type`).
 
-The whole file is checked in DuckDB: required columns, region codes (the
+The whole file is checked in DuckDB: required columns, text as the API takes it
+(no control character; an industry or carrier of at most 64 characters), region codes (the
 rule of `domain/regions.py`), instants with a time zone in the range every
 other entry point accepts (`clock.EARLIEST_INSTANT` … `LATEST_INSTANT`), no
 payment or shipment in the future, no shipping or signing before payment, no
@@ -65,6 +66,13 @@ _OPTIONAL = (
     "parcel_number",
 )
 _DERIVED = ("origin_province", "destination_province")  # accepted, recomputed from regions
+# Text as the API takes it (api/schemas.TEXT_PATTERN): no control character (PostgreSQL stores
+# no NUL); a label at most as long as the catalogue's, which the badge records (`industry`).
+_CONTROL_CHARACTER = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+_TEXTS = {name: name for name in ("order_id", "merchant_id", "product_id", "industry", "carrier")}
+_TEXTS["origin_city"] = "origin_city_given"
+LABEL_MAX_LENGTH = 64
+_LABELS = ("industry", "carrier")
 _INSTANTS = ("paid_at", "shipped_at", "signed_at")
 # An ISO-8601 instant as `clock.parse_instant` takes one: a four-digit year, a time to the
 # minute (seconds and a fraction optional) and an offset below 24 hours; a bare date is not
@@ -348,6 +356,18 @@ def _validated(
             "origin_city",
             "origin_region LIKE '%-%' AND origin_city_given IS NULL",
             "required for ISO 3166-2 origins",
+        ),
+        *(
+            (name, f"regexp_matches({column}, '{_CONTROL_CHARACTER}')", "has a control character")
+            for name, column in _TEXTS.items()
+        ),
+        *(
+            (
+                name,
+                f"length({name}) > {LABEL_MAX_LENGTH}",
+                f"longer than {LABEL_MAX_LENGTH} characters",
+            )
+            for name in _LABELS
         ),
         ("official_logistics", "official_logistics IS NULL", "not true or false"),
         ("refunded_before_shipment", "refunded_before_shipment IS NULL", "not true or false"),
