@@ -7,10 +7,12 @@ a file the docs call CSV. The header is read as one CSV row (the standard librar
 reader, strict), the names it gives are checked by the caller, and DuckDB reads the rows
 with those names, in strict mode, setting aside every row it cannot split (a rejects
 table: its line and the reason) instead of failing at the first with a bare line number.
+A file in another encoding (GB18030 for a GBK export) is transcoded to UTF-8 first.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from buyerguard.errors import InvalidInput
 
 REJECTS_LIMIT = 1_000  # reader errors kept per file (a row short of k fields gives k)
 _OTHER_DELIMITERS = (";", "\t", "|")
+TRANSCODE_CHUNK_BYTES = 1 << 20
 _FOUND = re.compile(r"Found: ([0-9]+)")
 
 
@@ -114,3 +117,30 @@ def _reason(problems: list[tuple[int, str | None, str, str]], fields: int) -> st
     if kind == "LINE SIZE OVER MAXIMUM":
         return "longer than the reader's line limit (a quote that does not close?)"
     return f"{kind.lower()}: {message}"
+
+
+def transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
+    """Copy `path` from `encoding` to UTF-8 in chunks, or refuse at the first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+        if source.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            raise InvalidInput(
+                "file_encoding",
+                f"{path.name}: starts with a UTF-8 byte-order mark: import it as utf-8",
+                "file",
+            )
+        source.seek(0)
+        while True:
+            chunk = source.read(TRANSCODE_CHUNK_BYTES)
+            try:
+                out.write(decoder.decode(chunk, final=not chunk))
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(
+                    "file_encoding",
+                    f"{path.name}: not {encoding.upper()} (byte {offset + exc.start:,})",
+                    "file",
+                ) from exc
+            if not chunk:
+                return
+            offset += len(chunk)

@@ -28,7 +28,6 @@ encoding named is refused in one line that says which encoding to try.
 
 from __future__ import annotations
 
-import codecs
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -39,13 +38,18 @@ import pyarrow as pa
 from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
 from buyerguard.domain.regions import PROVINCE_PREFIXES
 from buyerguard.errors import InvalidInput, directory_refusal
-from buyerguard.store.import_csv import csv_header, csv_reader_sql, not_utf8, rejected_rows
+from buyerguard.store.import_csv import (
+    csv_header,
+    csv_reader_sql,
+    not_utf8,
+    rejected_rows,
+    transcode_to_utf8,
+)
 from buyerguard.store.import_parquet import arrow_types, check_scalar, parquet_reader
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
 
 MAX_REPORTED_ERRORS = 20
 CSV_ENCODINGS = ("utf-8", "gb18030")  # gb18030 reads GBK and GB2312 files too
-_TRANSCODE_CHUNK_BYTES = 1 << 20
 MAX_PARCEL_DIGITS = 9  # parcel numbers 1 .. 999,999,999 fit the int32 column
 _REQUIRED = (
     "order_id",
@@ -143,35 +147,8 @@ def validated_import(path: Path, now: datetime, *, encoding: str = "utf-8") -> p
         return _validated_file(path, path, now)
     with tempfile.TemporaryDirectory(prefix="buyerguard-import-") as directory:
         utf8 = Path(directory) / path.name
-        _transcode(path, encoding, utf8)
+        transcode_to_utf8(path, encoding, utf8)
         return _validated_file(path, utf8, now)
-
-
-def _transcode(path: Path, encoding: str, target: Path) -> None:
-    """Copy `path` from `encoding` to UTF-8 in chunks, or refuse at the first bad byte."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
-    with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
-        if source.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
-            raise InvalidInput(
-                "file_encoding",
-                f"{path.name}: starts with a UTF-8 byte-order mark: import it as utf-8",
-                "file",
-            )
-        source.seek(0)
-        while True:
-            chunk = source.read(_TRANSCODE_CHUNK_BYTES)
-            try:
-                out.write(decoder.decode(chunk, final=not chunk))
-            except UnicodeDecodeError as exc:
-                raise InvalidInput(
-                    "file_encoding",
-                    f"{path.name}: not {encoding.upper()} (byte {offset + exc.start:,})",
-                    "file",
-                ) from exc
-            if not chunk:
-                return
-            offset += len(chunk)
 
 
 def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
