@@ -3,17 +3,21 @@ what the model learns (services/slowdowns.py, POST/GET /v1/logistics/slowdowns).
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import chinese_calendar
+import pytest
 from sqlalchemy import func, select
 
 from buyerguard.analytics.promise_params import PromiseParams
 from buyerguard.analytics.route_bind_values import promise_table_params
 from buyerguard.bootstrap import Runtime
 from buyerguard.clock import HOLIDAY_CALENDAR, add_days_past_holidays, transit_paused
+from buyerguard.errors import Conflict
 from buyerguard.rulebook import rulebooks
 from buyerguard.services import promises, slowdowns
 from buyerguard.services.context import OPERATOR
@@ -145,6 +149,47 @@ def test_the_same_slowdown_twice_is_refused_while_the_first_stands(
     again = api.post("operator", SLOWDOWNS, october, key="third")
     assert again.status_code == 201, again.text
     assert stored(rt) == 4
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_the_same_slowdown_declared_twice_at_once_is_stored_once(rt: Runtime) -> None:
+    """Two operators (or a retry under another key) declaring one slowdown at the same
+    moment: on PostgreSQL each looked for a standing one before either had committed, so
+    both were stored and every promise over it named it twice (SQLite's writer lock
+    serialised them). Now the second waits for the first and is refused, 409."""
+    command = slowdowns.NewSlowdown("Double 11 peak", date(2024, 11, 11), date(2024, 11, 14), "r")
+    first_declared, let_first_commit = threading.Event(), threading.Event()
+    outcomes: list[object] = []
+
+    def first() -> None:
+        try:
+            with rt.writing(OPERATOR) as ctx:
+                outcomes.append(slowdowns.declare(ctx, command)["id"])
+                first_declared.set()
+                assert let_first_commit.wait(10)
+        except BaseException as exc:  # reported by the test thread
+            outcomes.append(exc)
+            first_declared.set()
+
+    def second() -> None:
+        try:
+            with rt.writing(OPERATOR) as ctx:
+                outcomes.append(slowdowns.declare(ctx, command)["id"])
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_declared.wait(10)
+    threads[1].start()
+    time.sleep(0.5)  # the second is now waiting for the first, or already done
+    let_first_commit.set()
+    for thread in threads:
+        thread.join(20)
+    assert len(outcomes) == 2 and isinstance(outcomes[0], str), outcomes
+    refused = outcomes[1]
+    assert isinstance(refused, Conflict) and refused.code == "slowdown_already_declared", outcomes
+    assert stored(rt) == 1
 
 
 def test_the_build_learns_around_a_slowdown(api: Api, rt: Runtime, tmp_path: Path) -> None:

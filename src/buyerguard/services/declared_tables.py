@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Connection, Engine, Table, func, select, update
+from sqlalchemy import Column, Connection, Engine, Table, func, select, text, update
 
 from buyerguard.services.context import Context
 from buyerguard.services.records import audit
@@ -75,6 +75,15 @@ def locked_row(connection: Connection, table: Table, row_id: str) -> dict[str, A
         query = query.with_for_update()
     found = connection.execute(query).mappings().first()
     return None if found is None else dict(found)
+
+
+def lock_for_declaring(connection: Connection, table: Table) -> None:
+    """Make this transaction the only one declaring into `table` until it ends, on PostgreSQL
+    (SQLite's writer holds the whole database): a look for a standing declaration then sees
+    every one committed, and no other can be committed before this one is. Lookups only read
+    the table, so they never wait for it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def close_row(

@@ -30,7 +30,13 @@ from buyerguard.clock import (
 from buyerguard.errors import Conflict, InvalidInput, NotFound, require_text
 from buyerguard.rulebook import Rulebook
 from buyerguard.services.context import Context
-from buyerguard.services.declared_tables import StampedCache, close_row, locked_row, page_by_id
+from buyerguard.services.declared_tables import (
+    StampedCache,
+    close_row,
+    lock_for_declaring,
+    locked_row,
+    page_by_id,
+)
 from buyerguard.services.records import audit
 from buyerguard.store.db import insert_if_absent
 from buyerguard.store.tables import logistics_slowdowns
@@ -143,6 +149,7 @@ def declare(ctx: Context, command: NewSlowdown) -> dict[str, Any]:
     next lookup, and the next build learns around it."""
     ctx.require_role("declare logistics slowdowns")
     _check(command)
+    lock_for_declaring(ctx.connection, logistics_slowdowns)  # two at once: one is refused
     _refuse_repeated(ctx, command)
     now = ctx.now()
     row = _row(ctx, f"slow-{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}", command, FROM_OPERATOR)
