@@ -581,3 +581,28 @@ def test_an_industry_the_badge_cannot_record_is_refused_at_the_import(
         assert changes.awarded == {"M-yiwu"}
     status = api.get("merchant", "/v1/merchants/M-yiwu/badge").json()
     assert status["badged"] and status["history"][0]["industry"] == longest
+
+
+def test_a_city_given_for_a_gbt_origin_is_its_code_s_city_as_the_provinces_are(
+    api: Api, rt: Runtime, tmp_path: Path
+) -> None:
+    """A GB/T 2260 origin's city is its code's first four digits and `00`, as the engine's
+    own orders and every lookup derive it. An export that also filled `origin_city` (a name,
+    `金华`, or another city's code) had its value stored as the city: its parcels made routes
+    no lookup reaches, and a lookup that should back off to its merchant's route from Jinhua
+    (level 2) found nothing there. Like the provinces, it is recomputed from the region."""
+    rows = [
+        row | {"origin_city": "金华" if i % 2 else "330100"}
+        for i, row in enumerate(next_day_history())
+    ]
+    path = tmp_path / "cities.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*COLUMNS, "origin_city"])
+        writer.writeheader()
+        writer.writerows(rows)
+    assert rt.history.import_file(path, now=rt.clock.now()) == 25
+    with rt.reading(OPERATOR) as ctx:
+        promises.build(ctx, at("2024-10-20T00:00:00+08:00"))
+    other_city = api.get("buyer", "/v1/promises?product_id=P-cups&destination=440106").json()
+    assert (other_city["backoff_level"], other_city["sample_size"]) == (2, 25), other_city
+    assert other_city["label"] == "tomorrow"

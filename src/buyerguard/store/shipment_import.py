@@ -115,10 +115,10 @@ def _region_sql(column: str) -> str:
 
 
 def _city_sql(region: str, explicit: str) -> str:
-    return (
-        f"coalesce({explicit}, "
-        f"CASE WHEN {region} LIKE '%-%' THEN NULL ELSE left({region}, 4) || '00' END)"
-    )
+    """An ISO 3166-2 origin's city as the file names it; a GB/T 2260 origin's from its code,
+    as the engine's orders and every lookup derive it (a city given beside it is ignored, as
+    the provinces are: stored, it keyed routes no lookup reaches)."""
+    return f"CASE WHEN {region} LIKE '%-%' THEN {explicit} ELSE left({region}, 4) || '00' END"
 
 
 def _province_sql(region: str) -> str:
