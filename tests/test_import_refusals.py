@@ -96,6 +96,16 @@ def test_rows_after_a_quoted_line_break_keep_their_numbers(tmp_path: Path) -> No
     assert f"row 4: 14 fields, expected {FIELDS}" in message
 
 
+def test_a_row_longer_than_the_reader_takes_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A row past the reader's line limit (2 MB: a huge id) is set aside with no column,
+    and the import failed with a TypeError traceback (exit 1) instead of naming it."""
+    lines = rows_file(3)
+    lines[2] = lines[2].replace("M-yiwu", "M" * 2_000_001)
+    message = refused_rows(write_lines(tmp_path / "long.csv", lines))
+    assert message.startswith("long.csv: 1 bad row(s)"), message[:500]
+    assert "row 2: longer than the reader's line limit" in message, message[:500]
+
+
 def test_the_cli_refuses_a_short_row_in_one_line_with_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

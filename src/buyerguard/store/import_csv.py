@@ -93,7 +93,8 @@ def rejected_rows(con: duckdb.DuckDBPyConnection, path: Path, fields: int) -> Re
     ).fetchall()
     by_line: dict[int, list[tuple[int, str | None, str, str]]] = {}
     for line, index, column, kind, message in entries:
-        by_line.setdefault(int(line), []).append((int(index), column, str(kind), str(message)))
+        whole = -1 if index is None else int(index)  # a line too long for the reader: no column
+        by_line.setdefault(int(line), []).append((whole, column, str(kind), str(message)))
     errors = []
     for line, problems in by_line.items():
         if any("ENCODING" in kind or "UNICODE" in kind for _, _, kind, _ in problems):
