@@ -106,6 +106,27 @@ def test_a_row_longer_than_the_reader_takes_is_named_not_a_traceback(tmp_path: P
     assert "row 2: longer than the reader's line limit" in message, message[:500]
 
 
+def test_a_required_text_of_blanks_only_is_missing(tmp_path: Path) -> None:
+    """An empty merchant was refused as missing, but one of spaces (a fixed-width export's
+    padding) was stored as a merchant named "   ", its parcels counted for nobody the
+    engine knows; a product of spaces keyed a level-1 route of its own. Blanks only are
+    blank: missing where the column is required, no product where it is optional."""
+    lines = rows_file(5)
+    facts = "M-yiwu,P-cups,daily_goods,ZTO"
+    lines[1] = lines[1].replace(facts, "   ,P-cups,daily_goods,ZTO")
+    lines[2] = lines[2].replace(facts, "M-yiwu,P-cups, ,ZTO")
+    lines[3] = lines[3].replace(facts, "M-yiwu,P-cups,daily_goods,\t")
+    lines[4] = " " + lines[4][len("Y4") :]
+    message = refused_rows(write_lines(tmp_path / "blanks.csv", lines))
+    assert "4 bad row(s)" in message, message
+    for line, column in ((1, "merchant_id"), (2, "industry"), (3, "carrier"), (4, "order_id")):
+        assert f"row {line}: {column} missing" in message, message
+    blank_product = rows_file(1)
+    blank_product[1] = blank_product[1].replace("P-cups", "  ")
+    (stored,) = validated_import(write_lines(tmp_path / "p.csv", blank_product), NOW).to_pylist()
+    assert stored["product_id"] is None
+
+
 def test_the_cli_refuses_a_short_row_in_one_line_with_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,6 +76,7 @@ _CONTROL_CHARACTER = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _TEXTS = {name: name for name in ("order_id", "merchant_id", "product_id", "industry", "carrier")}
 _TEXTS["origin_city"] = "origin_city_given"
 LABEL_MAX_LENGTH = 64
+_BLANK = r"\s*"  # blanks only (a fixed-width export's padding): nothing there
 _LABELS = ("industry", "carrier")
 _INSTANTS = ("paid_at", "shipped_at", "signed_at")
 # An ISO-8601 instant as `clock.parse_instant` takes one: a four-digit year, a time to the
@@ -270,6 +271,12 @@ def _bounded(name: str) -> str:
     )
 
 
+def _text_or_null(column: str) -> str:
+    """An optional text column as text, NULL where blank (blanks only count as blank)."""
+    text = f"CAST({column} AS VARCHAR)"
+    return f"CASE WHEN regexp_full_match({text}, '{_BLANK}') THEN NULL ELSE {text} END"
+
+
 def _flag_sql(column: str) -> str:
     """true/false (t/f, 1/0, yes/no); blank is false; anything else NULL, refused below
     (a typo such as "ture" must not read as false)."""
@@ -298,13 +305,13 @@ def _validated(
             line,
             CAST(order_id AS VARCHAR) AS order_id,
             CAST(merchant_id AS VARCHAR) AS merchant_id,
-            NULLIF(CAST(product_id AS VARCHAR), '') AS product_id,
+            {_text_or_null("product_id")} AS product_id,
             CAST(industry AS VARCHAR) AS industry,
             CAST(carrier AS VARCHAR) AS carrier,
             {_flag_sql("official_logistics")} AS official_logistics,
             CAST(origin_region AS VARCHAR) AS origin_region,
             CAST(destination_region AS VARCHAR) AS destination_region,
-            NULLIF(CAST(origin_city AS VARCHAR), '') AS origin_city_given,
+            {_text_or_null("origin_city")} AS origin_city_given,
             {", ".join(f"{sql} AS {name}_any" for name, sql in instants.items())},
             {", ".join(f"CAST({name} AS VARCHAR) AS {name}_raw" for name in _INSTANTS)},
             {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
@@ -315,10 +322,10 @@ def _validated(
     later, malformed = ("shipped_at", "signed_at"), "malformed or without UTC offset"
     out_of_range = f"out of range (must lie from {INSTANT_RANGE_TEXT})"
     checks = [
-        ("order_id", "order_id IS NULL OR order_id = ''", "missing"),
-        ("merchant_id", "merchant_id IS NULL OR merchant_id = ''", "missing"),
-        ("industry", "industry IS NULL OR industry = ''", "missing"),
-        ("carrier", "carrier IS NULL OR carrier = ''", "missing"),
+        *(
+            (name, f"{name} IS NULL OR regexp_full_match({name}, '{_BLANK}')", "missing")
+            for name in ("order_id", "merchant_id", "industry", "carrier")
+        ),
         (
             "origin_region",
             f"origin_region IS NULL OR NOT ({_region_sql('origin_region')})",
