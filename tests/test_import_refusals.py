@@ -370,3 +370,19 @@ def test_a_parquet_parcel_number_of_floats_holding_whole_numbers_is_read(tmp_pat
     message = refused_rows(tmp_path / "half.parquet")
     assert "row 2: parcel_number not a whole number" in message, message
     assert "row 1" not in message and "row 3" not in message, message
+
+
+def test_blanks_around_a_key_are_padding_not_part_of_it(tmp_path: Path) -> None:
+    """`" M-yiwu "` (an export's padding) was stored as a merchant apart from `M-yiwu`, whose
+    parcels then left M-yiwu's sign rate and routes; no id the API takes holds a blank. The
+    blanks around every key and label are dropped; the key itself is kept as it is."""
+    lines = rows_file(2)
+    facts = "M-yiwu,P-cups,daily_goods,ZTO"
+    lines[1] = lines[1].replace(facts, " M-yiwu\t, P-cups ,daily_goods , ZTO ")
+    first = lines[1].split(",")[0]
+    lines[1] = lines[1].replace(first, f"  {first} ", 1)
+    stored = validated_import(write_lines(tmp_path / "padded.csv", lines), NOW).to_pylist()
+    padded, plain = stored
+    for column in ("merchant_id", "product_id", "industry", "carrier"):
+        assert padded[column] == plain[column], (column, padded[column])
+    assert padded["order_id"] == first

@@ -271,10 +271,15 @@ def _bounded(name: str) -> str:
     )
 
 
+def _text(column: str) -> str:
+    """A text column as text without the blanks around it (an export's padding: no key the
+    API takes holds a blank, and `" M-yiwu "` kept apart from `M-yiwu` lost its parcels)."""
+    return rf"regexp_replace(CAST({column} AS VARCHAR), '^\s+|\s+$', '', 'g')"
+
+
 def _text_or_null(column: str) -> str:
-    """An optional text column as text, NULL where blank (blanks only count as blank)."""
-    text = f"CAST({column} AS VARCHAR)"
-    return f"CASE WHEN regexp_full_match({text}, '{_BLANK}') THEN NULL ELSE {text} END"
+    """An optional text column as `_text`, NULL where blank (blanks only count as blank)."""
+    return f"NULLIF({_text(column)}, '')"
 
 
 def _flag_sql(column: str) -> str:
@@ -303,11 +308,11 @@ def _validated(
             END AS parcel_number
         FROM (SELECT
             line,
-            CAST(order_id AS VARCHAR) AS order_id,
-            CAST(merchant_id AS VARCHAR) AS merchant_id,
+            {_text("order_id")} AS order_id,
+            {_text("merchant_id")} AS merchant_id,
             {_text_or_null("product_id")} AS product_id,
-            CAST(industry AS VARCHAR) AS industry,
-            CAST(carrier AS VARCHAR) AS carrier,
+            {_text("industry")} AS industry,
+            {_text("carrier")} AS carrier,
             {_flag_sql("official_logistics")} AS official_logistics,
             CAST(origin_region AS VARCHAR) AS origin_region,
             CAST(destination_region AS VARCHAR) AS destination_region,
