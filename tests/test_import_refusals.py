@@ -386,3 +386,30 @@ def test_blanks_around_a_key_are_padding_not_part_of_it(tmp_path: Path) -> None:
     for column in ("merchant_id", "product_id", "industry", "carrier"):
         assert padded[column] == plain[column], (column, padded[column])
     assert padded["order_id"] == first
+
+
+def test_a_parquet_id_or_region_of_whole_floats_is_read_as_its_digits(tmp_path: Path) -> None:
+    """pandas types an integer column with a blank as float64: order id 7 was stored as
+    `7.0` (an order no fact of the engine names) and region 440305 refused as `not a GB/T
+    2260 code` (its text `440305.0`). A whole float is its digits, NaN is blank."""
+    seconds = pa.array(
+        [int(at("2024-10-10T10:00+08:00").timestamp())] * 2, pa.timestamp("s", "UTC")
+    )
+    table = pa.table(
+        {
+            "order_id": pa.array([7.0, float("nan")], pa.float64()),
+            "merchant_id": pa.array([12.0, 12.0], pa.float64()),
+            "industry": ["daily_goods"] * 2,
+            "carrier": ["ZTO"] * 2,
+            "origin_region": pa.array([330782.0, 330782.0], pa.float64()),
+            "destination_region": pa.array([440305.0, 440305.0], pa.float64()),
+            "paid_at": seconds,
+        }
+    )
+    pq.write_table(table, tmp_path / "floats.parquet")
+    message = refused_rows(tmp_path / "floats.parquet")
+    assert "1 bad row(s)" in message and "row 2: order_id missing" in message, message
+    pq.write_table(table.slice(0, 1), tmp_path / "one.parquet")
+    (stored,) = validated_import(tmp_path / "one.parquet", NOW).to_pylist()
+    assert (stored["order_id"], stored["merchant_id"]) == ("7", "12")
+    assert (stored["origin_region"], stored["destination_region"]) == ("330782", "440305")

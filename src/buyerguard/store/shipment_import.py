@@ -78,6 +78,18 @@ _TEXTS["origin_city"] = "origin_city_given"
 LABEL_MAX_LENGTH = 64
 _BLANK = r"\s*"  # blanks only (a fixed-width export's padding): nothing there
 _LABELS = ("industry", "carrier")
+# Read as text whatever their column's type (`_as_text_sql`).
+_READ_AS_TEXT = (
+    "order_id",
+    "merchant_id",
+    "product_id",
+    "industry",
+    "carrier",
+    "origin_region",
+    "destination_region",
+    "origin_city",
+    "parcel_number",
+)
 _INSTANTS = ("paid_at", "shipped_at", "signed_at")
 # An ISO-8601 instant as `clock.parse_instant` takes one: a four-digit year, a time to the
 # minute (seconds and a fraction optional) and an offset below 24 hours; a bare date is not
@@ -186,8 +198,8 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
         instants = {
             name: _instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
         }
-        parcel = _parcel_number_sql(types.get("parcel_number", pa.string()))
-        return _validated(con, path, instants, parcel, "parcel_number" in columns, now)
+        texts = {name: _as_text_sql(name, types.get(name, pa.string())) for name in _READ_AS_TEXT}
+        return _validated(con, path, instants, texts, "parcel_number" in columns, now)
 
 
 def _check_columns(path: Path, columns: list[str]) -> None:
@@ -245,19 +257,20 @@ def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
     )
 
 
-def _parcel_number_sql(kind: pa.DataType) -> str:
-    """SQL for `parcel_number` as text: a float column's whole numbers as digits (pandas types
-    an integer column with a blank as float64: 2.0 is parcel 2); any other value as it reads,
-    checked below."""
-    text = "CAST(parcel_number AS VARCHAR)"
+def _as_text_sql(column: str, kind: pa.DataType) -> str:
+    """SQL for a column read as text: a float column's whole numbers as digits and NaN as
+    blank (pandas types an integer column with a blank as float64: 2.0 is parcel 2, and an
+    order id 1.0 is order `1`, not `1.0`, which no order of the engine is called); any other
+    value as it reads, checked below."""
+    text = f"CAST({column} AS VARCHAR)"
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
     if not pa.types.is_floating(kind):
         return text
-    whole = "isfinite(parcel_number) AND parcel_number = trunc(parcel_number)"
-    bounded = f"{whole} AND abs(parcel_number) < 1e18"
+    whole = f"isfinite({column}) AND {column} = trunc({column}) AND abs({column}) < 1e18"
     return (
-        f"CASE WHEN {bounded} THEN CAST(CAST(parcel_number AS BIGINT) AS VARCHAR) ELSE {text} END"
+        f"CASE WHEN isnan({column}) THEN NULL"
+        f" WHEN {whole} THEN CAST(CAST({column} AS BIGINT) AS VARCHAR) ELSE {text} END"
     )
 
 
@@ -271,15 +284,10 @@ def _bounded(name: str) -> str:
     )
 
 
-def _text(column: str) -> str:
-    """A text column as text without the blanks around it (an export's padding: no key the
-    API takes holds a blank, and `" M-yiwu "` kept apart from `M-yiwu` lost its parcels)."""
-    return rf"regexp_replace(CAST({column} AS VARCHAR), '^\s+|\s+$', '', 'g')"
-
-
-def _text_or_null(column: str) -> str:
-    """An optional text column as `_text`, NULL where blank (blanks only count as blank)."""
-    return f"NULLIF({_text(column)}, '')"
+def _trimmed(text: str) -> str:
+    """Text without the blanks around it (an export's padding: no key the API takes holds a
+    blank, and `" M-yiwu "` kept apart from `M-yiwu` lost its parcels)."""
+    return rf"regexp_replace({text}, '^\s+|\s+$', '', 'g')"
 
 
 def _flag_sql(column: str) -> str:
@@ -293,7 +301,7 @@ def _validated(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     instants: dict[str, str],
-    parcel_number: str,
+    texts: dict[str, str],
     numbered: bool,
     now: datetime,
 ) -> pa.Table:
@@ -308,19 +316,19 @@ def _validated(
             END AS parcel_number
         FROM (SELECT
             line,
-            {_text("order_id")} AS order_id,
-            {_text("merchant_id")} AS merchant_id,
-            {_text_or_null("product_id")} AS product_id,
-            {_text("industry")} AS industry,
-            {_text("carrier")} AS carrier,
+            {_trimmed(texts["order_id"])} AS order_id,
+            {_trimmed(texts["merchant_id"])} AS merchant_id,
+            NULLIF({_trimmed(texts["product_id"])}, '') AS product_id,
+            {_trimmed(texts["industry"])} AS industry,
+            {_trimmed(texts["carrier"])} AS carrier,
             {_flag_sql("official_logistics")} AS official_logistics,
-            CAST(origin_region AS VARCHAR) AS origin_region,
-            CAST(destination_region AS VARCHAR) AS destination_region,
-            {_text_or_null("origin_city")} AS origin_city_given,
+            {texts["origin_region"]} AS origin_region,
+            {texts["destination_region"]} AS destination_region,
+            NULLIF({_trimmed(texts["origin_city"])}, '') AS origin_city_given,
             {", ".join(f"{sql} AS {name}_any" for name, sql in instants.items())},
             {", ".join(f"CAST({name} AS VARCHAR) AS {name}_raw" for name in _INSTANTS)},
             {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
-            NULLIF(trim({parcel_number}), '') AS parcel_number_raw
+            NULLIF(trim({texts["parcel_number"]}), '') AS parcel_number_raw
         FROM raw)
         """
     )
