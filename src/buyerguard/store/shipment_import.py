@@ -4,8 +4,9 @@ A CSV is RFC 4180 (commas, double quotes, a header row; `import_csv.py`): a row 
 reader cannot split is listed with its reason before any value is checked. A Parquet
 column of lists, structs or maps is refused whole (`import_column_type`).
 
-The whole file is checked in DuckDB: required columns, text as the API takes it
-(no control character; an industry or carrier of at most 64 characters), region codes (the
+The whole file is checked in DuckDB (each value read as `import_values.py` says):
+required columns, text as the API takes it (no control character; an industry or
+carrier of at most 64 characters), region codes (the
 rule of `domain/regions.py`), instants with a time zone in the range every
 other entry point accepts (`clock.EARLIEST_INSTANT` … `LATEST_INSTANT`), no
 payment or shipment in the future, no shipping or signing before payment, no
@@ -35,8 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from buyerguard.clock import EARLIEST_INSTANT, INSTANT_RANGE_TEXT, LATEST_INSTANT, ensure_utc
-from buyerguard.domain.regions import PROVINCE_PREFIXES
+from buyerguard.clock import INSTANT_RANGE_TEXT, ensure_utc
 from buyerguard.errors import InvalidInput, directory_refusal
 from buyerguard.store.import_csv import (
     csv_header,
@@ -46,6 +46,16 @@ from buyerguard.store.import_csv import (
     transcode_to_utf8,
 )
 from buyerguard.store.import_parquet import arrow_types, check_scalar, parquet_reader
+from buyerguard.store.import_values import (
+    as_text_sql,
+    bounded,
+    city_sql,
+    flag_sql,
+    instant_sql,
+    province_sql,
+    region_sql,
+    trimmed,
+)
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
 
 MAX_REPORTED_ERRORS = 20
@@ -91,15 +101,6 @@ _READ_AS_TEXT = (
     "parcel_number",
 )
 _INSTANTS = ("paid_at", "shipped_at", "signed_at")
-# An ISO-8601 instant as `clock.parse_instant` takes one: a four-digit year, a time to the
-# minute (seconds and a fraction optional) and an offset below 24 hours; a bare date is not
-# an instant here (the API reads it as midnight in Shanghai, DuckDB's cast in UTC).
-_ISO_INSTANT = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
-    r"(Z|z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
-)
-_EARLIEST_SQL = f"TIMESTAMPTZ '{EARLIEST_INSTANT.isoformat()}'"
-_LATEST_SQL = f"TIMESTAMPTZ '{LATEST_INSTANT.isoformat()}'"
 
 
 class ImportRefused(InvalidInput):
@@ -116,26 +117,6 @@ class ImportRefused(InvalidInput):
         )
         self.errors = errors
         self.total = total
-
-
-def _region_sql(column: str) -> str:
-    """SQL truth of 'column is a GB/T 2260 or ISO 3166-2 code' (domain.regions' rule)."""
-    prefixes = ", ".join(f"'{prefix}'" for prefix in sorted(PROVINCE_PREFIXES))
-    return (
-        f"(regexp_full_match({column}, '[0-9]{{6}}') AND left({column}, 2) IN ({prefixes}))"
-        f" OR regexp_full_match({column}, '[A-Z]{{2}}-[A-Z0-9]{{1,3}}')"
-    )
-
-
-def _city_sql(region: str, explicit: str) -> str:
-    """An ISO 3166-2 origin's city as the file names it; a GB/T 2260 origin's from its code,
-    as the engine's orders and every lookup derive it (a city given beside it is ignored, as
-    the provinces are: stored, it keyed routes no lookup reaches)."""
-    return f"CASE WHEN {region} LIKE '%-%' THEN {explicit} ELSE left({region}, 4) || '00' END"
-
-
-def _province_sql(region: str) -> str:
-    return f"CASE WHEN {region} LIKE '%-%' THEN {region} ELSE left({region}, 2) || '0000' END"
 
 
 def validated_import(path: Path, now: datetime, *, encoding: str = "utf-8") -> pa.Table:
@@ -196,9 +177,9 @@ def _validated_file(path: Path, source: Path, now: datetime) -> pa.Table:
             if name not in columns:
                 con.execute(f"ALTER TABLE raw ADD COLUMN {name} VARCHAR")
         instants = {
-            name: _instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
+            name: instant_sql(path, name, types.get(name, pa.string())) for name in _INSTANTS
         }
-        texts = {name: _as_text_sql(name, types.get(name, pa.string())) for name in _READ_AS_TEXT}
+        texts = {name: as_text_sql(name, types.get(name, pa.string())) for name in _READ_AS_TEXT}
         return _validated(con, path, instants, texts, "parcel_number" in columns, now)
 
 
@@ -226,77 +207,6 @@ def _unreadable(path: Path, exc: Exception) -> InvalidInput:
     return InvalidInput("file_unreadable", f"{path.name}: {first}", "file")
 
 
-def _instant_sql(path: Path, column: str, kind: pa.DataType) -> str:
-    """SQL for `column` as a UTC instant (NULL where a string is not one), or a refusal."""
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if pa.types.is_timestamp(kind):
-        if kind.tz is None:
-            raise InvalidInput(
-                "import_timestamp_without_zone",
-                f"{path.name}: {column} is {kind} without a time zone: write the instants"
-                " with one (UTC, say), or as ISO-8601 strings with an offset; nothing imported",
-                "file",
-            )
-        if kind.unit == "ns":  # floor to the microsecond (a cast would round)
-            ns = f"epoch_ns({column})"
-            return f"make_timestamptz(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)"
-        return f"CAST({column} AS TIMESTAMPTZ)"
-    if pa.types.is_null(kind):
-        return "NULL::TIMESTAMPTZ"
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return (
-            f"CASE WHEN regexp_full_match(trim({column}), '{_ISO_INSTANT}') "
-            f"THEN TRY_CAST(trim({column}) AS TIMESTAMPTZ) END"
-        )
-    raise InvalidInput(
-        "import_timestamp_type",
-        f"{path.name}: {column} is {kind}, neither a timestamp with a time zone nor"
-        " ISO-8601 strings with an offset; nothing imported",
-        "file",
-    )
-
-
-def _as_text_sql(column: str, kind: pa.DataType) -> str:
-    """SQL for a column read as text: a float column's whole numbers as digits and NaN as
-    blank (pandas types an integer column with a blank as float64: 2.0 is parcel 2, and an
-    order id 1.0 is order `1`, not `1.0`, which no order of the engine is called); any other
-    value as it reads, checked below."""
-    text = f"CAST({column} AS VARCHAR)"
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if not pa.types.is_floating(kind):
-        return text
-    whole = f"isfinite({column}) AND {column} = trunc({column}) AND abs({column}) < 1e18"
-    return (
-        f"CASE WHEN isnan({column}) THEN NULL"
-        f" WHEN {whole} THEN CAST(CAST({column} AS BIGINT) AS VARCHAR) ELSE {text} END"
-    )
-
-
-def _bounded(name: str) -> str:
-    """`name` (from `{name}_any`) where it lies in the instants buyerguard accepts, else NULL
-    (refused as out of range below: year 1, 10000, an epoch in the wrong unit)."""
-    value = f"{name}_any"
-    return (
-        f"CASE WHEN {value} >= {_EARLIEST_SQL} AND {value} < {_LATEST_SQL} THEN {value} END"
-        f" AS {name}"
-    )
-
-
-def _trimmed(text: str) -> str:
-    """Text without the blanks around it (an export's padding: no key the API takes holds a
-    blank, and `" M-yiwu "` kept apart from `M-yiwu` lost its parcels)."""
-    return rf"regexp_replace({text}, '^\s+|\s+$', '', 'g')"
-
-
-def _flag_sql(column: str) -> str:
-    """true/false (t/f, 1/0, yes/no); blank is false; anything else NULL, refused below
-    (a typo such as "ture" must not read as false)."""
-    text = f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
-    return f"CASE WHEN {text} IS NULL THEN false ELSE TRY_CAST({text} AS BOOLEAN) END"
-
-
 def _validated(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -309,25 +219,25 @@ def _validated(
     con.execute(
         f"""
         CREATE TEMP TABLE typed AS SELECT *,
-            {", ".join(_bounded(name) for name in _INSTANTS)},
+            {", ".join(bounded(name) for name in _INSTANTS)},
             CASE WHEN parcel_number_raw IS NULL THEN 1
                  WHEN regexp_full_match(parcel_number_raw, '[0-9]{{1,{digits}}}')
                       AND parcel_number_raw::INTEGER >= 1 THEN parcel_number_raw::INTEGER
             END AS parcel_number
         FROM (SELECT
             line,
-            {_trimmed(texts["order_id"])} AS order_id,
-            {_trimmed(texts["merchant_id"])} AS merchant_id,
-            NULLIF({_trimmed(texts["product_id"])}, '') AS product_id,
-            {_trimmed(texts["industry"])} AS industry,
-            {_trimmed(texts["carrier"])} AS carrier,
-            {_flag_sql("official_logistics")} AS official_logistics,
+            {trimmed(texts["order_id"])} AS order_id,
+            {trimmed(texts["merchant_id"])} AS merchant_id,
+            NULLIF({trimmed(texts["product_id"])}, '') AS product_id,
+            {trimmed(texts["industry"])} AS industry,
+            {trimmed(texts["carrier"])} AS carrier,
+            {flag_sql("official_logistics")} AS official_logistics,
             {texts["origin_region"]} AS origin_region,
             {texts["destination_region"]} AS destination_region,
-            NULLIF({_trimmed(texts["origin_city"])}, '') AS origin_city_given,
+            NULLIF({trimmed(texts["origin_city"])}, '') AS origin_city_given,
             {", ".join(f"{sql} AS {name}_any" for name, sql in instants.items())},
             {", ".join(f"CAST({name} AS VARCHAR) AS {name}_raw" for name in _INSTANTS)},
-            {_flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
+            {flag_sql("refunded_before_shipment")} AS refunded_before_shipment,
             NULLIF(trim({texts["parcel_number"]}), '') AS parcel_number_raw
         FROM raw)
         """
@@ -341,12 +251,12 @@ def _validated(
         ),
         (
             "origin_region",
-            f"origin_region IS NULL OR NOT ({_region_sql('origin_region')})",
+            f"origin_region IS NULL OR NOT ({region_sql('origin_region')})",
             "not a GB/T 2260 or ISO 3166-2 code",
         ),
         (
             "destination_region",
-            f"destination_region IS NULL OR NOT ({_region_sql('destination_region')})",
+            f"destination_region IS NULL OR NOT ({region_sql('destination_region')})",
             "not a GB/T 2260 or ISO 3166-2 code",
         ),
         (
@@ -405,9 +315,9 @@ def _validated(
             f"""
             SELECT order_id, merchant_id, product_id, industry, carrier, official_logistics,
                    origin_region, destination_region,
-                   {_city_sql("origin_region", "origin_city_given")} AS origin_city,
-                   {_province_sql("origin_region")} AS origin_province,
-                   {_province_sql("destination_region")} AS destination_province,
+                   {city_sql("origin_region", "origin_city_given")} AS origin_city,
+                   {province_sql("origin_region")} AS origin_province,
+                   {province_sql("destination_region")} AS destination_province,
                    paid_at, shipped_at, signed_at, refunded_before_shipment, parcel_number
             FROM typed ORDER BY line
             """
