@@ -872,6 +872,44 @@ def test_cli_show_with_an_empty_directory_exits_2(tmp_path: Path) -> None:
     assert one_error_line(result.stderr).startswith("error: rulebook_missing")
 
 
+def _not_utf8(path: Path) -> None:
+    path.write_bytes(BASELINE.encode("utf-16"))  # an editor's "Unicode" save
+
+
+def _a_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling_link(path: Path) -> None:
+    path.symlink_to(path.parent / "gone.toml")
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "says"),
+    [
+        (_not_utf8, "rulebook_malformed", "not UTF-8 text"),
+        (_a_directory, "rulebook_unreadable", "cannot be read"),
+        (_dangling_link, "rulebook_unreadable", "cannot be read"),
+    ],
+)
+def test_a_file_that_cannot_be_read_as_text_is_refused_naming_it(
+    tmp_path: Path, make: Callable[[Path], None], code: str, says: str
+) -> None:
+    """A rulebook saved in UTF-16, a directory named `x.toml` or a link to a file gone
+    stopped `serve`, `rulebook show` and every command with a traceback (UnicodeDecodeError,
+    IsADirectoryError, FileNotFoundError; exit 1); each is now a refusal naming the file."""
+    directory = copy_shipped(tmp_path / "books")
+    make(directory / LATER_NAME)
+    with pytest.raises(RulebookError) as info:
+        load_rulebook_dir(directory)
+    assert (info.value.code, info.value.field) == (code, None), info.value
+    assert info.value.message.startswith(f"{LATER_NAME}: {says}"), info.value.message
+    result = runner.invoke(app, ["rulebook", "show", "--rulebooks", str(directory)])
+    assert result.exit_code == 2, result.output
+    assert one_error_line(result.stderr).startswith(f"error: {code}")
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("instant", ["garbage", "2024-13-01", "2024-09-01T12:00:00"])
 def test_cli_show_refuses_a_bad_instant(instant: str) -> None:
     result = runner.invoke(app, ["rulebook", "show", "--at", instant])

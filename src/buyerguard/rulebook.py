@@ -330,8 +330,21 @@ def load_rulebook_dir(directory: Path) -> RulebookSet:
         raise RulebookError(
             "rulebook_missing", f"rulebook directory not found: {directory}", "rulebooks"
         )
-    documents = [(path.name, path.read_text("utf-8")) for path in sorted(directory.glob("*.toml"))]
+    documents = [(path.name, _read_text(path)) for path in sorted(directory.glob("*.toml"))]
     return parse_rulebooks(documents)
+
+
+def _read_text(path: Path) -> str:
+    """A rulebook file's text; one that is no UTF-8 text, or no readable file (a directory
+    named `x.toml`, a link to a file gone), is refused naming it, not a traceback."""
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"{path.name}: not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        raise RulebookError("rulebook_malformed", message, None) from None
+    except OSError as exc:
+        message = f"{path.name}: cannot be read ({exc.strerror or type(exc).__name__})"
+        raise RulebookError("rulebook_unreadable", message, None) from None
 
 
 @lru_cache(maxsize=8)
