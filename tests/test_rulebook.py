@@ -664,6 +664,47 @@ def test_a_money_out_or_badge_number_out_of_its_range_is_refused(
     assert f"{LATER_NAME}: {key} must be " in error.message, error.message
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "fees.rate",
+        "custom_compensation.rate",
+        "merchant_relief.high_repurchase_top_share",
+        "credit.line_share_of_purchases",
+        "credit.late_fee_daily_rate",
+        "shipping_commitment.late_compensation_rate",
+        "traffic.four_services_traffic_share",
+        "arrival.promise_confidence",
+        "arrival.running_late_max_signed_ratio",
+    ],
+)
+@pytest.mark.parametrize("value", ["1.01", "6"])
+def test_a_share_above_one_is_refused(load: Loader, key: str, value: str) -> None:
+    """Only the payout reserve's share was bounded: a fee rate of "6" (6 % meant) loaded
+    and charged a merchant six times the goods (a 100.00 sub-order cost 600.00, leaving a
+    debt), a compensation rate of "1.01" paid the buyer more than the goods, a promise
+    confidence above 1 no day can reach. Every share, rate and ratio is refused above 1,
+    naming the file, the key and its range; 1 itself still loads."""
+    section, name = key.split(".")
+    error = refused(
+        load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later(f'[{section}]\n{name} = "{value}"\n'))]
+    )
+    assert (error.code, error.field) == ("rulebook_bad_value", key), error
+    assert f"{LATER_NAME}: {key} must be from 0 to 1, got {value}" in error.message, error.message
+    at_most = later(f'[{section}]\n{name} = "1"\n')
+    books = parse_rulebooks([(BASELINE_NAME, BASELINE), (LATER_NAME, at_most)])
+    assert books.by_id("2025-01-01").flat()[key] == "1"
+
+
+@pytest.mark.parametrize("day", [0, 32])
+def test_a_day_of_the_month_outside_1_to_31_is_refused(load: Loader, day: int) -> None:
+    """A repayment day of 0 or 32 loaded as if a month had it; it is refused, 1 to 31."""
+    body = f"[credit]\nrepayment_day_of_month = {day}\n"
+    error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later(body))])
+    assert (error.code, error.field) == ("rulebook_bad_value", "credit.repayment_day_of_month")
+    assert "must be from 1 to 31" in error.message, error.message
+
+
 def test_a_section_must_be_a_table(load: Loader) -> None:
     error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later("fees = 1\n"))])
     assert error.code == "rulebook_bad_value"

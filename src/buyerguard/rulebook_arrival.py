@@ -19,6 +19,7 @@ class ArrivalRules:
     promise_confidence: Rate = rule(
         "Promise day d is the earliest with P(signed by end of d) at least this (default).",
         kind=RATE,
+        most=1,
     )
     min_route_samples: int = rule("Fewer samples than this backs off to a coarser route (default).")
     max_label_offset_days: int = rule(
@@ -91,6 +92,7 @@ class ArrivalRules:
         "its recent parcels signed at most this share of what that rate expects "
         "(default, ours).",
         kind=RATE,
+        most=1,
     )
     spring_festival_lead_days: int = rule(
         "Days before the Spring Festival holiday on which couriers already slow: seeded each "

@@ -40,7 +40,9 @@ class ListingRules:
 class FeeRules:
     """Technical service fee 技术服务费 (policies.md §1)."""
 
-    rate: Rate = rule("Share of goods actually paid (shipping excluded) charged.", kind=RATE)
+    rate: Rate = rule(
+        "Share of goods actually paid (shipping excluded) charged.", kind=RATE, most=1
+    )
     cap_enabled: bool = rule("Whether the per-sub-order cap applies (not under Anxingou).")
     cap_fen: Fen = rule("Cap per sub-order, in yuan, when the cap applies.")
     required_service: str = rule(
@@ -135,7 +137,7 @@ class CustomCompensationRules:
     """Platform compensation for custom and made-to-order goods (policies.md §5)."""
 
     enabled: bool = rule("Whether the platform compensates custom-goods failures.")
-    rate: Rate = rule("Share of the sub-order amount paid to the buyer.", kind=RATE)
+    rate: Rate = rule("Share of the sub-order amount paid to the buyer.", kind=RATE, most=1)
     cap_fen: Fen = rule("Cap per compensation.")
     per_sub_order: int = rule(
         "How many compensations one sub-order's goods may earn, whatever the cases about "
@@ -162,7 +164,9 @@ class MerchantReliefRules:
 
     high_repurchase_window_days: int = rule("Window of the repurchase rate (default).")
     high_repurchase_top_share: Rate = rule(
-        "Top share of the industry by repurchase rate that qualifies (default).", kind=RATE
+        "Top share of the industry by repurchase rate that qualifies (default).",
+        kind=RATE,
+        most=1,
     )
     high_repurchase_min_buyers: int = rule("Minimum buyers in the window to qualify (default).")
     refund_only_subsidy_monthly_cap_fen: Fen = rule(
@@ -209,18 +213,22 @@ class CreditRules:
     """Credit purchasing 先采后付 (policies.md §9)."""
 
     enabled: bool = rule("Whether buyers may buy on credit.")
-    repayment_day_of_month: int = rule("Confirmed goods are repaid on this day of the next month.")
+    repayment_day_of_month: int = rule(
+        "Confirmed goods are repaid on this day of the next month.", least=1, most=31
+    )
     min_account_age_days: int = rule("Credit standard: account age (default).")
     min_completed_orders: int = rule("Credit standard: completed orders (default).")
     no_overdue_months: int = rule("Credit standard: months without overdue (default).")
     line_share_of_purchases: Rate = rule(
-        "Credit line as a share of trailing purchases (default).", kind=RATE
+        "Credit line as a share of trailing purchases (default).", kind=RATE, most=1
     )
     purchases_window_months: int = rule("Trailing window of purchases for the line (default).")
     min_line_fen: Fen = rule("A line below this is declined (default).")
     max_line_fen: Fen = rule("A line above this is capped (default).")
     late_fee_daily_rate: Rate = rule(
-        "Late fee per day on the unpaid amount, simple, rounded daily (default).", kind=RATE
+        "Late fee per day on the unpaid amount, simple, rounded daily (default).",
+        kind=RATE,
+        most=1,
     )
     collections_after_overdue_days: int = rule("Days overdue before collections (default).")
 
@@ -249,6 +257,7 @@ class ShippingCommitmentRules:
     late_compensation_rate: Rate = rule(
         "Late spot shipment: buyer compensation as a share of the sub-order (default).",
         kind=RATE,
+        most=1,
     )
     late_compensation_min_fen: Fen = rule("Late-shipment compensation floor (default).")
     late_compensation_max_fen: Fen = rule("Late-shipment compensation cap (default).")
@@ -259,7 +268,9 @@ class TrafficRules:
     """Traffic distribution 流量分发 (policies.md §12)."""
 
     four_services_traffic_share: Rate = rule(
-        "Share of traffic to merchants and products offering the four services.", kind=RATE
+        "Share of traffic to merchants and products offering the four services.",
+        kind=RATE,
+        most=1,
     )
     four_services: list[str] = rule("The services that earn the traffic share.")
 
