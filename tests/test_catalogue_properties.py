@@ -4,6 +4,7 @@ the price an order line takes, and a snapshot no sequence of later edits can cha
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -121,3 +122,47 @@ def test_no_sequence_of_later_edits_changes_a_paid_snapshot(
         with rt.reading(MARKETPLACE) as ctx:
             kept = repositories.get_order(ctx.connection, order_id).sub_orders[0]
         assert kept.terms_at_payment == snapshot
+
+
+@ON_DB
+@given(
+    changes=st.lists(st.tuples(st.integers(1, 10**6), st.booleans()), min_size=1, max_size=5),
+    placed_minutes=st.integers(0, 600),
+)
+def test_a_backdated_order_takes_the_price_in_force_at_its_own_occurred_at(
+    rt: Runtime, clock: SimulatedClock, changes: list[tuple[int, bool]], placed_minutes: int
+) -> None:
+    """An order reported late took the catalogue as it is now: placed dated 11:00 while
+    the price was 8.00, after a change to 9.00 dated 12:00 arrived, its line was 9.00 a
+    piece (and the entrusted flag, which waives the fee, today's), though its payment, dated
+    11:30, recorded the 8.00 tier it was sold under. A line now takes the version of the
+    product in force at the order's `occurred_at`, as a payment reads it."""
+    set_up(rt)
+    product_id = f"P-dated-{next(serial)}"
+    listed_at = clock.now() - timedelta(hours=10)
+    versions = [(listed_at, 800, False)]
+    with rt.writing(MARKETPLACE) as ctx:
+        spot = Tier(TierKind.SPOT, 800, 1, True)
+        catalog.create_product(ctx, replace(MUGS, id=product_id, tiers=(spot,)), listed_at)
+    for hour, (price_fen, entrusted) in enumerate(changes, start=1):
+        when = listed_at + timedelta(hours=hour)
+        with rt.writing(MARKETPLACE) as ctx:
+            patch = {"tiers": (Tier(TierKind.SPOT, price_fen, 1, True),), "entrusted": entrusted}
+            catalog.update_product(ctx, product_id, patch, when)
+        versions.append((when, price_fen, entrusted))
+    placed_at = listed_at + timedelta(minutes=placed_minutes)
+    _, price_fen, entrusted = [v for v in versions if v[0] <= placed_at][-1]
+    order_id = f"O-{next(serial)}"
+    line = orders.OrderLine(product_id, 3)
+    command = orders.PlaceOrder("B-shop", (line,), order_id=order_id, occurred_at=placed_at)
+    with rt.writing(MARKETPLACE) as ctx:
+        placed = orders.place_order(ctx, command)
+        paid = orders.pay_order(ctx, order_id, placed.total_fen, occurred_at=placed_at)
+    sub = paid.sub_orders[0]
+    assert (sub.unit_price_fen, sub.goods_fen, sub.entrusted) == (
+        price_fen,
+        price_fen * 3,
+        entrusted,
+    )
+    assert sub.terms_at_payment is not None
+    assert sub.terms_at_payment["tier"]["price_fen"] == sub.unit_price_fen  # type: ignore[index]

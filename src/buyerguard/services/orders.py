@@ -136,7 +136,8 @@ def place_order(ctx: Context, command: PlaceOrder) -> Order:
     subs: list[SubOrder] = []
     merchant_ids = set()
     goods_total_fen = 0
-    listed = repositories.get_products(ctx.connection, [line.product_id for line in command.lines])
+    product_ids = [line.product_id for line in command.lines]
+    listed = repositories.products_as_of(ctx.connection, product_ids, occurred_at)
     for line_no, line in enumerate(command.lines, start=1):
         field = f"lines[{line_no - 1}]"
         product = listed.get(line.product_id)

@@ -376,12 +376,16 @@ def get_product(connection: Connection, product_id: str) -> Product:
     return get_product_version(connection, product_id)[0]
 
 
-def get_products(connection: Connection, product_ids: list[str]) -> dict[str, Product]:
-    """The products listed now, by id, in one round trip; ids not found are left out."""
-    rows = connection.execute(_PRODUCTS_WITH_TIERS, {"product_ids": sorted(set(product_ids))})
+def products_as_of(
+    connection: Connection, product_ids: list[str], instant: datetime
+) -> dict[str, Product]:
+    """The products as listed at `instant` (an order dated then sells at that version's
+    tiers, as its payment reads them), in one round trip; ids not found are left out."""
+    found = histories(connection, [(PRODUCT, product_id) for product_id in set(product_ids)])
     return {
-        product_id: product
-        for product_id, (product, _version) in _products_of(list(rows.mappings())).items()
+        product_id: product_from_terms(product_id, version_as_of(history, instant).terms)
+        for (_entity, product_id), history in found.items()
+        if history
     }
 
 

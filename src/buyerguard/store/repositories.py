@@ -30,8 +30,8 @@ from buyerguard.store.catalogue import get_merchant as get_merchant
 from buyerguard.store.catalogue import get_merchant_version as get_merchant_version
 from buyerguard.store.catalogue import get_product as get_product
 from buyerguard.store.catalogue import get_product_version as get_product_version
-from buyerguard.store.catalogue import get_products as get_products
 from buyerguard.store.catalogue import list_products as list_products
+from buyerguard.store.catalogue import products_as_of as products_as_of
 from buyerguard.store.db import (
     carrying_rows,
     insert_if_absent,
