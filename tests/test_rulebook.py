@@ -696,6 +696,21 @@ def test_a_share_above_one_is_refused(load: Loader, key: str, value: str) -> Non
     assert books.by_id("2025-01-01").flat()[key] == "1"
 
 
+@pytest.mark.parametrize("options", ["[24, 2147483647]", "[0, 24]", "[-24]"])
+def test_a_shipping_promise_option_outside_1_hour_to_a_century_is_refused(
+    load: Loader, options: str
+) -> None:
+    """The items of a list of numbers escaped the range check: a promise option of
+    2,147,483,647 hours loaded, a spot product listed it, and every payment of that product
+    failed with a 500 (OverflowError adding it to the payment instant); one of 0 or -24
+    hours loaded as a promise no product may make. Each option is now 1 hour to a century."""
+    body = f"[shipping_commitment]\npromise_hours_options = {options}\n"
+    error = refused(load, [(BASELINE_NAME, BASELINE), (LATER_NAME, later(body))])
+    key = "shipping_commitment.promise_hours_options"
+    assert (error.code, error.field) == ("rulebook_bad_value", key), error
+    assert f"{LATER_NAME}: {key} must be from 1 to 878400, got " in error.message, error.message
+
+
 @pytest.mark.parametrize("day", [0, 32])
 def test_a_day_of_the_month_outside_1_to_31_is_refused(load: Loader, day: int) -> None:
     """A repayment day of 0 or 32 loaded as if a month had it; it is refused, 1 to 31."""

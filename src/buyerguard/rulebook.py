@@ -186,7 +186,12 @@ def _check_range(
     """A number outside its key's range is refused as the rulebooks load: a share of "10"
     (10 % meant) or an overdue time no instant can add is no rule. Every number is at least
     0 and every duration at most a century unless its key declares otherwise (`least`,
-    `most`); an amount in yuan is bounded where it is read (`parse_yuan`)."""
+    `most`), and so is every number of a list; an amount in yuan is bounded where it is
+    read (`parse_yuan`)."""
+    if isinstance(value, list):  # a list of numbers: each item is in the key's range
+        for item in value:
+            _check_range(item, metadata, source, key, attribute)
+        return
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         return
     least, most = metadata.get("least"), metadata.get("most")

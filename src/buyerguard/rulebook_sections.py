@@ -251,7 +251,11 @@ class FreeShippingRules:
 class ShippingCommitmentRules:
     """Shipping commitments 发货承诺 (policies.md §10b)."""
 
-    promise_hours_options: list[int] = rule("Ship-within promises a spot product may display.")
+    promise_hours_options: list[int] = rule(
+        "Ship-within promises a spot product may display; each 1 to 878400 (a century).",
+        least=1,
+        most=878_400,
+    )
     spring_festival_promise_hours: int = rule("Store-wide promise during the Spring Festival.")
     honoured_as_displayed_since: date = rule("Promises are binding as displayed since this date.")
     late_compensation_rate: Rate = rule(
