@@ -428,6 +428,10 @@ def test_example_4_the_platform_absorbs_an_empty_quick_refunded_return(
     assert amounts(api, "E-4", "quick_refund_absorbed") == ["360.00"]
     assert merchant(api)["payable"] == "360.00"
     assert account(api, "platform:subsidy_expense") == "-372.00"
+    # The merchant's statement names what the platform paid back (it was under `other`).
+    lines = api.get("merchant", "/v1/merchants/M-yiwu/statements/2024-10").json()["lines"]
+    assert lines["quick_refunds_absorbed"] == "360.00"
+    assert lines["other"] == "0.00"
 
 
 def test_example_5_a_quick_refund_after_the_payout_becomes_merchant_debt(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from buyerguard.bootstrap import Runtime
-from buyerguard.clock import SimulatedClock
+from buyerguard.clock import SimulatedClock, local_date
 from buyerguard.ledger.balances import balance
 from buyerguard.scheduler import Scheduler
 from buyerguard.services.context import OPERATOR
@@ -171,6 +171,11 @@ def test_a_transit_claim_pays_the_merchant_the_goods_value_up_to_the_cap(
     )
     assert ruled["outcome"] == "ruled_for_merchant"
     assert credit(rt, "merchant:M-yiwu:payable") == 5_000_000  # 80,000.00 capped at 50,000.00
+    # The merchant's statement names the claim it was paid (it was under `other`).
+    month = f"{local_date(rt.clock.now()):%Y-%m}"  # statements go by when money was recorded
+    statement = api.get("merchant", f"/v1/merchants/M-yiwu/statements/{month}").json()
+    assert statement["lines"]["transit_claims"] == "50000.00", statement
+    assert statement["lines"]["other"] == "0.00"
 
 
 def test_a_false_shipment_refunds_the_buyer_and_charges_the_platform_costs(
