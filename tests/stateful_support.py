@@ -4,12 +4,15 @@ seeded with the demo marketplace for each example, and the weighted choices they
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, select, text
 
@@ -22,6 +25,25 @@ from buyerguard.services.tokens import create_token
 from buyerguard.store.db import transaction
 from buyerguard.store.tables import ledger_accounts, metadata
 from tests.conftest import START
+
+FUZZ_ENV = "BUYERGUARD_FUZZ"
+
+
+def machine_settings(examples: int, steps: int) -> settings:
+    """A machine's sizes: the CI ones given, or those `BUYERGUARD_FUZZ=EXAMPLESxSTEPS` names
+    (e.g. `400x60`) for a long hunt, so a long run needs no edit of the test."""
+    wanted = os.environ.get(FUZZ_ENV, "").strip()
+    if wanted:
+        sizes = re.fullmatch(r"([1-9][0-9]*)x([1-9][0-9]*)", wanted)
+        if sizes is None:
+            raise ValueError(f"{FUZZ_ENV}={wanted!r}: expected EXAMPLESxSTEPS, e.g. 400x60")
+        examples, steps = int(sizes[1]), int(sizes[2])
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 @dataclass

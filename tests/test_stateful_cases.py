@@ -71,6 +71,9 @@ example wipes the database, reloads the demo marketplace, issues fresh tokens an
 the clock to `START`, so every example (and every replay while shrinking) runs from the
 same state. The `event()` labels name each outcome the machine means to reach; count them
 by patching `event`.
+
+CI runs 25 examples of 40 steps; `BUYERGUARD_FUZZ=400x60` (examples x steps) runs a long
+hunt without editing the test (tests/stateful_support.py, `machine_settings`).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
 import httpx2
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -128,17 +131,13 @@ from tests.stateful_support import (
     Sent,
     checked_ledger_columns,
     instant,
+    machine_settings,
     often,
     rarely,
     wipe_and_seed,
 )
 
-SETTINGS = settings(
-    max_examples=25,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = machine_settings(examples=25, steps=40)
 
 # ------------------------------------------- the rules, from docs/aftersales.md and rulebooks/
 FACTS_SETTLE = timedelta(seconds=60)  # orders.fact_settling_seconds

@@ -74,6 +74,9 @@ simulated clock to `START`. So every example, including replays while
 shrinking, runs from the same empty state; expected balances are absolute
 (no deltas, no timers left over from an earlier example); and a failure
 replays deterministically.
+
+CI runs 30 examples of 40 steps; `BUYERGUARD_FUZZ=400x60` (examples x steps) runs a long
+hunt without editing the test (tests/stateful_support.py, `machine_settings`).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx2
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -127,17 +130,13 @@ from tests.stateful_support import (
     Sent,
     checked_ledger_columns,
     instant,
+    machine_settings,
     often,
     rarely,
     wipe_and_seed,
 )
 
-SETTINGS = settings(
-    max_examples=30,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+SETTINGS = machine_settings(examples=30, steps=40)
 
 # --- the rules of policies.md, written out independently of the code under test
 FEE_RATE = Rate(Decimal("0.006"))
