@@ -3,8 +3,6 @@ what the model learns (services/slowdowns.py, POST/GET /v1/logistics/slowdowns).
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from buyerguard.services import promises, slowdowns
 from buyerguard.services.context import OPERATOR
 from buyerguard.store.tables import audit_log, logistics_slowdowns
 from tests.conftest import Api, at
+from tests.races import second_waits_for_first
 from tests.test_disruptions import built, lookup
 from tests.test_logistics import next_day_history, parcel, write_csv
 
@@ -158,37 +157,14 @@ def test_the_same_slowdown_declared_twice_at_once_is_stored_once(rt: Runtime) ->
     both were stored and every promise over it named it twice (SQLite's writer lock
     serialised them). Now the second waits for the first and is refused, 409."""
     command = slowdowns.NewSlowdown("Double 11 peak", date(2024, 11, 11), date(2024, 11, 14), "r")
-    first_declared, let_first_commit = threading.Event(), threading.Event()
-    outcomes: list[object] = []
-
-    def first() -> None:
-        try:
-            with rt.writing(OPERATOR) as ctx:
-                outcomes.append(slowdowns.declare(ctx, command)["id"])
-                first_declared.set()
-                assert let_first_commit.wait(10)
-        except BaseException as exc:  # reported by the test thread
-            outcomes.append(exc)
-            first_declared.set()
-
-    def second() -> None:
-        try:
-            with rt.writing(OPERATOR) as ctx:
-                outcomes.append(slowdowns.declare(ctx, command)["id"])
-        except BaseException as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert first_declared.wait(10)
-    threads[1].start()
-    time.sleep(0.5)  # the second is now waiting for the first, or already done
-    let_first_commit.set()
-    for thread in threads:
-        thread.join(20)
-    assert len(outcomes) == 2 and isinstance(outcomes[0], str), outcomes
-    refused = outcomes[1]
-    assert isinstance(refused, Conflict) and refused.code == "slowdown_already_declared", outcomes
+    first, refused = second_waits_for_first(
+        rt,
+        OPERATOR,
+        lambda ctx: slowdowns.declare(ctx, command)["id"],
+        lambda ctx: slowdowns.declare(ctx, command)["id"],
+    )
+    assert isinstance(first, str), (first, refused)
+    assert isinstance(refused, Conflict) and refused.code == "slowdown_already_declared", refused
     assert stored(rt) == 1
 
 

@@ -88,7 +88,7 @@ _TEXTS["origin_city"] = "origin_city_given"
 LABEL_MAX_LENGTH = 64
 _BLANK = r"\s*"  # blanks only (a fixed-width export's padding): nothing there
 _LABELS = ("industry", "carrier")
-# Read as text whatever their column's type (`_as_text_sql`).
+# Read as text whatever their column's type (`import_values.as_text_sql`).
 _READ_AS_TEXT = (
     "order_id",
     "merchant_id",
