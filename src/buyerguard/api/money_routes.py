@@ -11,6 +11,7 @@ from buyerguard.api import money_views
 from buyerguard.api.access import GuardedRoute, allow, require_own_merchant
 from buyerguard.api.answers import answers
 from buyerguard.api.facts import apply_fact
+from buyerguard.api.long_commands import execute_long_command
 from buyerguard.api.money_answers import (
     Adjustment,
     Instruction,
@@ -21,7 +22,7 @@ from buyerguard.api.money_answers import (
     Statement,
 )
 from buyerguard.api.params import CallerDep, IdCursor, Limit, MerchantId, OrderId, id_path, page
-from buyerguard.api.runtime import execute_long_command, idempotency_key, run_command, runtime
+from buyerguard.api.runtime import idempotency_key, run_command, runtime
 from buyerguard.api.schemas import (
     CHOICE_PATTERN,
     ID_MAX_LENGTH,

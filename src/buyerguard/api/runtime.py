@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, Select, bindparam, false, null, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, false, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from buyerguard.api.token_cache import TokenCache
@@ -143,7 +143,7 @@ def current_actor(request: Request) -> Actor:
     return actor
 
 
-def _request_hash(body: BaseModel | None) -> str:
+def request_hash_of(body: BaseModel | None) -> str:
     canonical = json.dumps(
         body.model_dump(mode="json") if body is not None else None, sort_keys=True
     )
@@ -163,9 +163,11 @@ class Answer:
         return JSONResponse(self.payload, status_code=self.status_code, headers=headers)
 
 
-def _replay(
+def stored_key(
     connection: Connection, actor: Actor, route: str, key: str, request_hash: str
-) -> Answer | None:
+) -> Row[Any] | None:
+    """The row stored under the caller's key on this route, if any; refused when it was
+    stored for another body."""
     row = connection.execute(
         select(idempotency_keys).where(
             idempotency_keys.c.principal == actor.label,
@@ -173,18 +175,25 @@ def _replay(
             idempotency_keys.c.key == key,
         )
     ).first()
-    if row is None:
-        return None
-    if row.request_hash != request_hash:
+    if row is not None and row.request_hash != request_hash:
         raise Conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
             "Idempotency-Key",
         )
+    return row
+
+
+def _replay(
+    connection: Connection, actor: Actor, route: str, key: str, request_hash: str
+) -> Answer | None:
+    row = stored_key(connection, actor, route, key, request_hash)
+    if row is None:
+        return None
     return Answer(row.status_code, json.loads(row.response_body), replayed=True)
 
 
-def _key_row(
+def key_row(
     rt: Runtime,
     actor: Actor,
     route: str,
@@ -245,14 +254,14 @@ def execute_command(
     run on this one (a batch holds one for all its facts) instead of checking one out.
     """
     check_idempotency_key(key)
-    request_hash = _request_hash(body)
+    request_hash = request_hash_of(body)
 
     def attempt(connection: Connection) -> Answer:
         if key is not None:
             # Claim the key before doing the work: a concurrent request with the same
             # key waits on this row and, once we commit, replays our answer. A key
             # already taken is a replay (or a refusal, with another body).
-            row = _key_row(rt, actor, route, key, request_hash, 0, None)
+            row = key_row(rt, actor, route, key, request_hash, 0, None)
             claimed = insert_if_absent(
                 connection, idempotency_keys, row, returning=idempotency_keys.c.key
             ).first()
@@ -289,44 +298,6 @@ def execute_command(
         ) from exc
     log.debug("command", route=route, status=answer.status_code, replayed=answer.replayed)
     return answer
-
-
-def execute_long_command(
-    rt: Runtime,
-    actor: Actor,
-    route: str,
-    key: str | None,
-    body: BaseModel | None,
-    work: Callable[[], tuple[int, Any]],
-) -> Answer:
-    """A command that commits in several transactions (a payout run, merchant by merchant),
-    so its key cannot be claimed inside one: a stored answer is replayed, else the work
-    runs and its answer is stored under the key. Two concurrent twins may both run; each
-    step of such work is idempotent on its own (a second payout run finds nothing payable),
-    and both then answer with the one stored first."""
-    check_idempotency_key(key)
-    request_hash = _request_hash(body)
-    if key is not None:
-        with read_transaction(rt.engine) as connection:
-            replayed = _replay(connection, actor, route, key, request_hash)
-        if replayed is not None:
-            return replayed
-    status_code, payload = work()
-    if key is None:
-        return Answer(status_code, payload)
-
-    def store(connection: Connection) -> Answer:
-        row = _key_row(rt, actor, route, key, request_hash, status_code, payload)
-        stored = insert_if_absent(
-            connection, idempotency_keys, row, returning=idempotency_keys.c.key
-        ).first()
-        if stored is not None:
-            return Answer(status_code, payload)
-        twin = _replay(connection, actor, route, key, request_hash)
-        assert twin is not None  # the row that kept ours out
-        return twin
-
-    return retrying(rt.engine, store)
 
 
 def run_command(
