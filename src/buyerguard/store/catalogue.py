@@ -16,8 +16,8 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, tupl
 
 from buyerguard.domain.catalog import OnePieceForm, Product, Tier, TierKind
 from buyerguard.domain.parties import Merchant, MerchantService, MerchantTier
-from buyerguard.errors import Conflict, NotFound
-from buyerguard.store.db import is_postgres
+from buyerguard.errors import NotFound
+from buyerguard.store.db import insert_new, is_postgres
 from buyerguard.store.tables import catalogue_changes, merchants, product_tiers, products
 
 MERCHANT = "merchant"
@@ -204,22 +204,15 @@ def list_changes(
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
-def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
-    if connection.execute(select(table.c.id).where(table.c.id == entity_id)).first():
-        raise Conflict(f"{entity}_exists", f"{entity} {entity_id} already exists", "id")
-
-
 def _locked(query: Any, connection: Connection, for_update: bool) -> Any:
     return query.with_for_update() if for_update and is_postgres(connection) else query
 
 
 # ---------------------------------------------------------------- merchants
 def add_merchant(connection: Connection, merchant: Merchant, change: Change) -> None:
-    _require_new(connection, merchants, MERCHANT, merchant.id)
     terms = merchant_terms(merchant)
-    connection.execute(
-        insert(merchants).values(id=merchant.id, created_at=change.recorded_at, version=1, **terms)
-    )
+    row = {"id": merchant.id, "created_at": change.recorded_at, "version": 1, **terms}
+    insert_new(connection, merchants, row, MERCHANT)
     record_change(connection, MERCHANT, merchant.id, 1, change, {}, terms)
 
 
@@ -273,16 +266,14 @@ def _write_tiers(connection: Connection, product: Product) -> None:
 def add_product(
     connection: Connection, product: Product, change: Change, decision: tuple[str, tuple[str, ...]]
 ) -> None:
-    _require_new(connection, products, PRODUCT, product.id)
-    connection.execute(
-        insert(products).values(
-            id=product.id,
-            rulebook_id=decision[0],
-            created_at=change.recorded_at,
-            version=1,
-            **_product_values(product),
-        )
-    )
+    row = {
+        "id": product.id,
+        "rulebook_id": decision[0],
+        "created_at": change.recorded_at,
+        "version": 1,
+        **_product_values(product),
+    }
+    insert_new(connection, products, row, PRODUCT)
     _write_tiers(connection, product)
     record_change(connection, PRODUCT, product.id, 1, change, {}, product_terms(product), decision)
 

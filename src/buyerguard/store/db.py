@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from buyerguard.errors import Busy
+from buyerguard.errors import Busy, Conflict
 from buyerguard.settings import settings
 from buyerguard.store.deferred_writes import write_deferred
 
@@ -215,6 +215,18 @@ def insert_if_absent(
     """
     statement = ignoring_insert(connection.dialect.name, table, returning)
     return connection.execute(statement, values)
+
+
+def insert_new(connection: Connection, table: Table, values: dict[str, Any], entity: str) -> None:
+    """Insert a new row under its chosen `id`; `409 <entity>_exists` if the id is taken.
+
+    The insert finds out itself (`insert_if_absent`: a creator of the same id still in its
+    transaction is waited for, then skipped), never a look before it: two creations at once
+    both looked, found nothing, and the second's insert then failed on the key (`409
+    concurrent_conflict` on PostgreSQL, where SQLite's one writer said `<entity>_exists`).
+    """
+    if insert_if_absent(connection, table, values, returning=table.c.id).first() is None:
+        raise Conflict(f"{entity}_exists", f"{entity} {values['id']} already exists", "id")
 
 
 def numbered_rows_insert(

@@ -35,6 +35,7 @@ from buyerguard.store.catalogue import products_as_of as products_as_of
 from buyerguard.store.db import (
     carrying_rows,
     insert_if_absent,
+    insert_new,
     is_postgres,
     numbered_parameters,
     numbered_rows_insert,
@@ -66,22 +67,15 @@ _TRANSITION_INSERT = insert(order_transitions)
 _SUB_INSERT = insert(sub_orders)
 
 
-def _require_new(connection: Connection, table: Any, entity: str, entity_id: str) -> None:
-    if connection.execute(select(table.c.id).where(table.c.id == entity_id)).first():
-        raise Conflict(f"{entity}_exists", f"{entity} {entity_id} already exists", "id")
-
-
 # ------------------------------------------------------------------- buyers
 def add_buyer(connection: Connection, buyer: Buyer, now: datetime) -> None:
-    _require_new(connection, buyers, "buyer", buyer.id)
-    connection.execute(
-        insert(buyers).values(
-            id=buyer.id,
-            name=buyer.name,
-            super_buyer_marked=buyer.super_buyer_marked,
-            created_at=now,
-        )
-    )
+    row = {
+        "id": buyer.id,
+        "name": buyer.name,
+        "super_buyer_marked": buyer.super_buyer_marked,
+        "created_at": now,
+    }
+    insert_new(connection, buyers, row, "buyer")
     for position, address in enumerate(buyer.addresses):
         connection.execute(
             insert(buyer_addresses).values(
