@@ -416,3 +416,16 @@ def test_a_blank_name_or_title_is_refused_and_writes_nothing(
     )
     assert_refused(answer, 422, code, field)
     assert row_counts(rt) == before
+
+
+@pytest.mark.parametrize("path", ["/v1/merchants/M-nobody", "/v1/products/P-nobody"])
+def test_an_empty_patch_of_what_does_not_exist_is_404_as_any_patch_of_it(
+    api: Api, rt: Runtime, path: str
+) -> None:
+    """`PATCH /v1/merchants/M-nobody {}` answered 422 patch_empty where the same of a
+    product, and any non-empty patch of either, answers 404: what is named is found first."""
+    before = row_counts(rt)
+    entity = path.split("/")[2].removesuffix("s")
+    response = api.client.patch(path, json={}, headers=api.headers("marketplace"))
+    assert_refused(response, 404, f"{entity}_not_found")
+    assert row_counts(rt) == before

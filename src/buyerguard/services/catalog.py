@@ -69,11 +69,12 @@ def update_merchant(
 ) -> Merchant:
     """Change a merchant's name, tier, industry, origin or services; a new version if any."""
     ctx.require_role("change merchants", Role.MARKETPLACE)
+    # What is named is found first (404), as for a product, then the patch is read.
+    current, version = catalogue.get_merchant_version(ctx.connection, merchant_id, for_update=True)
     if not patch:
         raise _no_fields("merchant")
     if "name" in patch:
         require_text(patch["name"], "name", "a merchant has a name")
-    current, version = catalogue.get_merchant_version(ctx.connection, merchant_id, for_update=True)
     change = _change(ctx, MERCHANT, merchant_id, occurred_at)
     updated = replace(current, **patch)
     changes = _diff(catalogue.merchant_terms(current), catalogue.merchant_terms(updated))
