@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy import text
+
 from buyerguard.bootstrap import Runtime
 from buyerguard.services.context import Actor, Context
 
@@ -51,3 +53,16 @@ def second_waits_for_first(
     for thread in threads:
         thread.join(2 * WAIT_SECONDS)
     return outcomes.get("first"), outcomes.get("second")
+
+
+def waiting_on_locks(rt: Runtime) -> int:
+    """PostgreSQL: how many sessions of the test's database wait on a lock now."""
+    with rt.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+        )

@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, insert, literal, select, text
+from sqlalchemy import Table, insert, literal, select
 
 from buyerguard.bootstrap import Runtime
 from buyerguard.store.tables import buyers, merchants, products
 from tests.conftest import Api
+from tests.races import waiting_on_locks
 
 WAIT_SECONDS = 30
 ADDRESS = {"province_code": "440000", "city_code": "440300", "district_code": "440305"}
@@ -44,18 +45,6 @@ CREATIONS: dict[str, tuple[str, Table, str, dict[str, Any]]] = {
         },
     ),
 }
-
-
-def waiting_on_locks(rt: Runtime) -> int:
-    with rt.engine.connect() as connection:
-        return int(
-            connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-            ).scalar_one()
-        )
 
 
 def settle(rt: Runtime, waiting: int) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from buyerguard.bootstrap import Runtime
 from tests.conftest import Api
+from tests.races import waiting_on_locks
 
 MERCHANTS = ("M-yiwu", "M-shenzhen")
 PRODUCT_OF = {"M-yiwu": "P-cups", "M-shenzhen": "P-cables"}
@@ -56,18 +57,6 @@ def payouts_of(rt: Runtime) -> dict[str, int]:
         ).all()
         runs = connection.execute(text("SELECT count(*) FROM payout_runs")).scalar_one()
     return {str(party): int(count) for party, count in rows} | {"runs": int(runs)}
-
-
-def waiting_on_locks(rt: Runtime) -> int:
-    with rt.engine.connect() as connection:
-        return int(
-            connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-            ).scalar_one()
-        )
 
 
 @contextmanager
