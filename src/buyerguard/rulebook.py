@@ -32,7 +32,7 @@ from buyerguard.clock import ensure_utc, format_instant
 from buyerguard.errors import BuyerguardError, InvalidInput, RulebookError
 from buyerguard.money import parse_rate, parse_yuan
 from buyerguard.rulebook_arrival import ArrivalRules
-from buyerguard.rulebook_keys import RATE
+from buyerguard.rulebook_keys import LONGEST_SPAN, RATE
 from buyerguard.rulebook_sections import (
     SECTIONS,
     CaseRules,
@@ -168,18 +168,6 @@ def _build_section(section: str, values: Mapping[str, object], source: str) -> o
     return cls(**kwargs)
 
 
-# The longest span a duration key may name, by its unit: a century, so that any instant of
-# the calendar plus it is still an instant (a larger one fails the command that adds it).
-_LONGEST_SPAN = {
-    "_seconds": 36_600 * 86_400,
-    "_minutes": 36_600 * 24 * 60,
-    "_hours": 36_600 * 24,
-    "_days": 36_600,
-    "_weeks": 36_600 // 7,
-    "_months": 1_200,
-}
-
-
 def _check_range(
     value: object, metadata: Mapping[str, Any], source: str, key: str, attribute: str
 ) -> None:
@@ -198,8 +186,8 @@ def _check_range(
     if least is None:
         least = 0
     if most is None:
-        unit = next((unit for unit in _LONGEST_SPAN if attribute.endswith(unit)), None)
-        most = None if unit is None else _LONGEST_SPAN[unit]
+        unit = next((unit for unit in LONGEST_SPAN if attribute.endswith(unit)), None)
+        most = None if unit is None else LONGEST_SPAN[unit]
     if value >= least and (most is None or value <= most):
         return
     bounds = f"from {least} to {most}" if most is not None else f"at least {least}"

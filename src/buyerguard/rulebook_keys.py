@@ -10,6 +10,17 @@ from dataclasses import field
 from typing import Any
 
 RATE = "rate"
+# The longest span a duration key may name, by its unit: a century, so that any instant of
+# the calendar plus it is still an instant (a larger one fails the command that adds it).
+# A key named for its unit (`…_hours`) is held to it; another names it as its `most`.
+LONGEST_SPAN = {
+    "_seconds": 36_600 * 86_400,
+    "_minutes": 36_600 * 24 * 60,
+    "_hours": 36_600 * 24,
+    "_days": 36_600,
+    "_weeks": 36_600 // 7,
+    "_months": 1_200,
+}
 
 
 def rule(doc: str, *, kind: str = "", least: int | None = None, most: int | None = None) -> Any:

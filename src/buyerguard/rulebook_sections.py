@@ -12,7 +12,7 @@ from datetime import date
 
 from buyerguard.money import Fen, Rate
 from buyerguard.rulebook_arrival import ArrivalRules
-from buyerguard.rulebook_keys import RATE, rule
+from buyerguard.rulebook_keys import LONGEST_SPAN, RATE, rule
 
 
 # --------------------------------------------------------------------------- sections
@@ -252,9 +252,9 @@ class ShippingCommitmentRules:
     """Shipping commitments 发货承诺 (policies.md §10b)."""
 
     promise_hours_options: list[int] = rule(
-        "Ship-within promises a spot product may display; each 1 to 878400 (a century).",
+        "Ship-within promises a spot product may display; each 1 hour to a century.",
         least=1,
-        most=878_400,
+        most=LONGEST_SPAN["_hours"],
     )
     spring_festival_promise_hours: int = rule("Store-wide promise during the Spring Festival.")
     honoured_as_displayed_since: date = rule("Promises are binding as displayed since this date.")
