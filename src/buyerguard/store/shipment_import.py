@@ -57,6 +57,7 @@ from buyerguard.store.import_values import (
     trimmed,
 )
 from buyerguard.store.parcel_files import PARCEL_FACTS_SCHEMA, analytics_connection
+from buyerguard.store.tables import merchant_badges
 
 MAX_REPORTED_ERRORS = 20
 CSV_ENCODINGS = ("utf-8", "gb18030")  # gb18030 reads GBK and GB2312 files too
@@ -81,12 +82,11 @@ _OPTIONAL = (
 )
 _DERIVED = ("origin_province", "destination_province")  # accepted, recomputed from regions
 # Text as the API takes it (api/schemas.TEXT_PATTERN): no control character (PostgreSQL stores
-# no NUL); a label at most as long as the catalogue's, which the badge records (`industry`).
+# no NUL); a label no longer than the column the badge records it in (`industry`).
 _CONTROL_CHARACTER = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _TEXTS = {name: name for name in ("order_id", "merchant_id", "product_id", "industry", "carrier")}
 _TEXTS["origin_city"] = "origin_city_given"
-LABEL_MAX_LENGTH = 64
-_BLANK = r"\s*"  # blanks only (a fixed-width export's padding): nothing there
+LABEL_MAX_LENGTH: int = merchant_badges.c.industry.type.length  # type: ignore[attr-defined]
 _LABELS = ("industry", "carrier")
 # Read as text whatever their column's type (`import_values.as_text_sql`).
 _READ_AS_TEXT = (
@@ -246,7 +246,7 @@ def _validated(
     out_of_range = f"out of range (must lie from {INSTANT_RANGE_TEXT})"
     checks = [
         *(
-            (name, f"{name} IS NULL OR regexp_full_match({name}, '{_BLANK}')", "missing")
+            (name, f"{name} IS NULL OR {name} = ''", "missing")  # blanks trimmed away
             for name in ("order_id", "merchant_id", "industry", "carrier")
         ),
         (
